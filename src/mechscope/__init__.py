@@ -1,0 +1,92 @@
+"""mechscope: mechanistic-interpretability research on TransformerLens models.
+
+The public API, re-exported. Importing mechscope changes no global state and is instant:
+each name is imported from its module on first use (PEP 562), so ``mechscope --help`` does
+not wait for torch and TransformerLens.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mechscope.attention import attention_mass, attention_patterns
+    from mechscope.axes import HeadId
+    from mechscope.errors import (
+        MechscopeError,
+        ModelSpecError,
+        ModelUnavailableError,
+        PromptError,
+        UnsupportedArchitectureError,
+    )
+    from mechscope.models import (
+        DType,
+        Model,
+        TinyConfig,
+        has_lm_head,
+        is_encoder,
+        load_checkpoint,
+        load_model,
+        save_checkpoint,
+        tiny_model,
+    )
+    from mechscope.sites import Component, Site
+    from mechscope.tokens import PaddingSide, TokenBatch, forward_kwargs, pad_token_lists, tokenize
+
+_EXPORTS = {
+    "attention_mass": "mechscope.attention",
+    "attention_patterns": "mechscope.attention",
+    "HeadId": "mechscope.axes",
+    "MechscopeError": "mechscope.errors",
+    "ModelSpecError": "mechscope.errors",
+    "ModelUnavailableError": "mechscope.errors",
+    "PromptError": "mechscope.errors",
+    "UnsupportedArchitectureError": "mechscope.errors",
+    "DType": "mechscope.models",
+    "Model": "mechscope.models",
+    "TinyConfig": "mechscope.models",
+    "has_lm_head": "mechscope.models",
+    "is_encoder": "mechscope.models",
+    "load_checkpoint": "mechscope.models",
+    "load_model": "mechscope.models",
+    "save_checkpoint": "mechscope.models",
+    "tiny_model": "mechscope.models",
+    "Component": "mechscope.sites",
+    "Site": "mechscope.sites",
+    "PaddingSide": "mechscope.tokens",
+    "TokenBatch": "mechscope.tokens",
+    "forward_kwargs": "mechscope.tokens",
+    "pad_token_lists": "mechscope.tokens",
+    "tokenize": "mechscope.tokens",
+}
+__all__ = [
+    "Component",
+    "DType",
+    "HeadId",
+    "MechscopeError",
+    "Model",
+    "ModelSpecError",
+    "ModelUnavailableError",
+    "PaddingSide",
+    "PromptError",
+    "Site",
+    "TinyConfig",
+    "TokenBatch",
+    "UnsupportedArchitectureError",
+    "attention_mass",
+    "attention_patterns",
+    "forward_kwargs",
+    "has_lm_head",
+    "is_encoder",
+    "load_checkpoint",
+    "load_model",
+    "pad_token_lists",
+    "save_checkpoint",
+    "tiny_model",
+    "tokenize",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mechscope' has no attribute {name!r}")

@@ -1,0 +1,165 @@
+"""The ``mechscope`` command: one entry point, one subcommand per job.
+
+Heavy imports (torch, TransformerLens) happen inside each command, so ``--help`` is instant.
+User errors print one line and exit 2; a failed check exits 1.
+"""
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_FAILED_CHECK = 1
+EXIT_USER_ERROR = 2
+
+MODEL_HELP = (
+    "model spec: 'minilm' (bundled all-MiniLM-L6-v2), a mechscope checkpoint directory, a local "
+    "Hugging Face model directory (GPT-2, GPT-NeoX/Pythia, Llama, BERT), or a TransformerLens "
+    "name such as 'gpt2-small' (needs network access or the HF cache)"
+)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print a model's shape, parameter count and hook points."""
+    from mechscope.models import count_parameters, has_lm_head, is_encoder, load_model
+
+    model = load_model(args.model, device=args.device)
+    cfg = model.cfg
+    rows = [
+        ("model", args.model),
+        ("class", type(model).__name__),
+        ("architecture", cfg.original_architecture or "random init"),
+        ("layers", cfg.n_layers),
+        ("heads per layer", cfg.n_heads),
+        ("d_model", cfg.d_model),
+        ("d_head", cfg.d_head),
+        ("d_mlp", cfg.d_mlp if not cfg.attn_only else "none (attention-only)"),
+        ("vocab (d_vocab)", cfg.d_vocab),
+        ("context (n_ctx)", cfg.n_ctx),
+        ("parameters", f"{count_parameters(model):,}"),
+        ("attention", "bidirectional (encoder)" if is_encoder(model) else "causal"),
+        ("LM head", "yes" if has_lm_head(model) else "no (logits are NaN by design)"),
+        ("tokenizer", type(model.tokenizer).__name__ if model.tokenizer else "none"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    hooks = list(model.hook_dict)
+    print(f"\nhook points ({len(hooks)}; L = layer 0..{cfg.n_layers - 1}):")
+    for name in grouped_hook_names(hooks):
+        print(f"  {name}")
+    return 0
+
+
+def grouped_hook_names(names: Sequence[str]) -> list[str]:
+    """Hook names with the layer index replaced by ``L``, each pattern once, in model order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(re.sub(r"^blocks\.\d+\.", "blocks.L.", name))
+    return list(seen)
+
+
+def cmd_check_model(args: argparse.Namespace) -> int:
+    """Compare a local HF directory loaded by mechscope with Hugging Face itself."""
+    from mechscope.errors import ModelSpecError
+    from mechscope.models import SpecKind, classify_spec
+    from mechscope.models.parity import compare_with_hf
+
+    if classify_spec(args.model_dir) is not SpecKind.HF_DIR:
+        raise ModelSpecError(
+            f"{args.model_dir} is not a Hugging Face model directory; check-model compares one "
+            "loaded by mechscope with the same one loaded by Hugging Face."
+        )
+    report = compare_with_hf(args.model_dir)
+    verdict = "PASS" if report.passed(args.tolerance) else "FAIL"
+    print(
+        f"{verdict}: max |mechscope - HF| over {report.quantity.value} = "
+        f"{report.max_abs_diff:.3g} on {report.n_tokens} tokens (tolerance {args.tolerance:g})"
+    )
+    return 0 if report.passed(args.tolerance) else EXIT_FAILED_CHECK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the embedded demo and print its summary table."""
+    from mechscope.experiments.attention_demo import Config, run
+
+    given = {"sentence": args.sentence, "model": args.model, "out_dir": args.out}
+    cfg = Config(**{key: value for key, value in given.items() if value is not None})
+    result = run(cfg)
+    out = cfg.out_dir
+    mass = result.mass_by_layer()
+    print(f"tokens: {' '.join(result.str_tokens)}")
+    print("attention received, mean over heads and tokens:")
+    print("layer  " + "  ".join(f"{name:>14}" for name in mass))
+    for layer in range(result.patterns.shape[0]):
+        print(f"{layer:>5}  " + "  ".join(f"{mass[name][layer]:>14.3f}" for name in mass))
+    print(f"report: {out / 'report.html'}")
+    print(f"tensors and JSON: {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mechscope",
+        description="Mechanistic interpretability on TransformerLens models, offline-friendly.",
+        epilog="Run 'mechscope COMMAND --help' for each command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser(
+        "info",
+        help="shape, parameter count and hook points of a model",
+        description="Load a model and print its layers, heads, widths, vocabulary, context, "
+        "parameter count and every hook point (grouped by layer).",
+        epilog="examples: mechscope info minilm | mechscope info ./my-gpt2-dir",
+    )
+    info.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    info.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    info.set_defaults(func=cmd_info)
+
+    check = sub.add_parser(
+        "check-model",
+        help="compare a local HF model directory loaded by mechscope against HF itself",
+        description="Load MODEL_DIR with Hugging Face and with mechscope, run the same tokens "
+        "through both, print the largest absolute difference of the logits (or of the final "
+        "hidden states for encoders without an LM head) and exit 1 above the tolerance.",
+        epilog="example: mechscope check-model ./pythia-dir --tolerance 1e-4",
+    )
+    check.add_argument("model_dir", metavar="MODEL_DIR", help="a local Hugging Face directory")
+    check.add_argument(
+        "--tolerance", type=float, default=1e-4, help="largest allowed |difference| (1e-4)"
+    )
+    check.set_defaults(func=cmd_check_model)
+
+    demo = sub.add_parser(
+        "demo",
+        help="attention patterns of one sentence as an offline HTML page",
+        description="Run one sentence through a model (default: the bundled all-MiniLM-L6-v2), "
+        "print how much attention lands on the first token, the last token and punctuation "
+        "per layer, and write report.html with every head in circuitsvis, plus the tensors.",
+    )
+    # Defaults live in the demo's Config alone; None here means "use the Config default".
+    demo.add_argument("--sentence", help="the sentence to run (default: a built-in one)")
+    demo.add_argument("--model", help=f"{MODEL_HELP} (default: minilm)")
+    demo.add_argument("--out", type=Path, help="output directory (default: results/demo)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from mechscope.errors import MechscopeError
+
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except MechscopeError as error:
+        print(f"mechscope: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

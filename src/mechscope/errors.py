@@ -1,0 +1,25 @@
+"""User-facing errors.
+
+Every error mechscope raises for bad input is a `MechscopeError` whose message says what was
+wrong and what to do about it. The CLI prints these messages without a traceback and exits 2.
+"""
+
+
+class MechscopeError(Exception):
+    """Bad input or an unusable environment; the message names the fix."""
+
+
+class ModelSpecError(MechscopeError):
+    """A model spec that names nothing mechscope can load."""
+
+
+class UnsupportedArchitectureError(MechscopeError):
+    """A model whose architecture mechscope cannot convert."""
+
+
+class ModelUnavailableError(MechscopeError):
+    """A named model that is neither cached locally nor downloadable right now."""
+
+
+class PromptError(MechscopeError):
+    """A prompt that cannot be run: empty, or longer than the model's context."""

@@ -1,0 +1,101 @@
+"""What every loader shares: the model type, device/dtype policy, and TransformerLens quirks.
+
+Device policy: ``None`` means CUDA when available, else CPU. Dtype policy: ``None`` means
+float32, which keeps parity with Hugging Face within 1e-4 on logits.
+"""
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+
+import torch
+from transformer_lens import HookedEncoder, HookedTransformer
+
+Model = HookedTransformer | HookedEncoder
+"""A model mechscope analyses: a decoder (HookedTransformer) or an encoder (HookedEncoder)."""
+
+
+class DType(Enum):
+    """Floating-point types a model can be loaded in (the CLI's ``--dtype`` choices)."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+    @property
+    def torch(self) -> torch.dtype:
+        """The matching torch dtype."""
+        return getattr(torch, self.value)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Apply the device policy: ``None`` means CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: torch.dtype | DType | None) -> torch.dtype:
+    """Apply the dtype policy: ``None`` means float32."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, DType):
+        return dtype.torch
+    return dtype
+
+
+@contextmanager
+def quiet_transformer_lens() -> Iterator[None]:
+    """Silence TransformerLens 3.x's deprecation warning and HF's weight-loading bar, locally.
+
+    mechscope pins transformer-lens<4 on purpose; the "deprecated ... removed in 4.0" warning
+    tells our users nothing they can act on. Only that warning is filtered, and only inside
+    this block; the progress-bar setting is restored on exit.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message=r".*deprecated and will be removed in 4\.0.*",
+                category=DeprecationWarning,
+            )
+            yield
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
+
+
+def place(model: "Model", device: torch.device, dtype: torch.dtype) -> "Model":
+    """Move a model to ``device`` and ``dtype`` quietly, in eval mode."""
+    model.to(device, print_details=False)
+    model.to(dtype, print_details=False)
+    return model.eval()
+
+
+def is_encoder(model: Model) -> bool:
+    """Whether the model is a bidirectional encoder (BERT family)."""
+    return isinstance(model, HookedEncoder)
+
+
+def has_lm_head(model: Model) -> bool:
+    """Whether the model's logits mean anything.
+
+    Encoders loaded from a checkpoint without a masked-LM head (such as all-MiniLM-L6-v2, a
+    sentence embedder) get NaN unembedding weights, so any use of their logits shows NaN
+    instead of silently returning numbers from random weights.
+    """
+    if isinstance(model, HookedEncoder):
+        head_weight = model.mlm_head.W
+        assert isinstance(head_weight, torch.Tensor)
+        return not (torch.isnan(model.W_U).any() or torch.isnan(head_weight).any())
+    return True
+
+
+def count_parameters(model: Model) -> int:
+    """Number of parameters, counting each tensor once."""
+    return sum(p.numel() for p in model.parameters())

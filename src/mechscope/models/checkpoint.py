@@ -1,0 +1,127 @@
+"""mechscope checkpoints: a directory holding one model, readable without network.
+
+Layout (written by `save_checkpoint`, and by the training module at every checkpoint step):
+
+    model.safetensors        the TransformerLens state dict
+    mechscope_model.json     format version, model class, the full HookedTransformerConfig,
+                             and free-form metadata (training config, step, metrics...)
+    tokenizer.json ...       the tokenizer, as Hugging Face ``save_pretrained`` writes it
+
+Weights are stored exactly as held (no folding), so a round trip is bit-identical.
+"""
+
+import dataclasses
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
+
+from mechscope.errors import MechscopeError, ModelSpecError
+from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
+
+CHECKPOINT_CONFIG = "mechscope_model.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+class ModelClass(Enum):
+    """Which TransformerLens class a checkpoint holds."""
+
+    DECODER = "HookedTransformer"
+    ENCODER = "HookedEncoder"
+
+
+def config_to_json(cfg: HookedTransformerConfig) -> dict[str, Any]:
+    """Every init field of the config, JSON-ready (dtype as its name, device left out)."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(cfg):
+        if not field.init or field.name == "device":
+            continue
+        value = getattr(cfg, field.name)
+        out[field.name] = str(value).removeprefix("torch.") if field.name == "dtype" else value
+    return out
+
+
+def config_from_json(data: dict[str, Any], device: torch.device) -> HookedTransformerConfig:
+    """Inverse of `config_to_json`, placing the model on ``device``."""
+    data = dict(data, device=str(device), dtype=getattr(torch, data.get("dtype", "float32")))
+    return HookedTransformerConfig(**data)
+
+
+def save_checkpoint(
+    model: Model, directory: str | Path, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model`` (weights, config, tokenizer) and ``metadata`` into ``directory``.
+
+    Returns:
+        The checkpoint directory.
+
+    Raises:
+        MechscopeError: the directory cannot be created or written.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, directory / WEIGHTS_FILE)
+        record = {
+            "format_version": FORMAT_VERSION,
+            "model_class": (ModelClass.ENCODER if is_encoder(model) else ModelClass.DECODER).value,
+            "config": config_to_json(model.cfg),
+            "metadata": metadata or {},
+        }
+        (directory / CHECKPOINT_CONFIG).write_text(json.dumps(record, indent=2))
+        if model.tokenizer is not None:
+            model.tokenizer.save_pretrained(directory)
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot write checkpoint to {directory}: {error.strerror or error}. "
+            "Choose a directory you can write to."
+        ) from error
+    return directory
+
+
+def read_checkpoint_record(directory: Path) -> dict[str, Any]:
+    """The parsed ``mechscope_model.json`` of a checkpoint directory."""
+    try:
+        record = json.loads((directory / CHECKPOINT_CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelSpecError(
+            f"{directory / CHECKPOINT_CONFIG} cannot be read ({error}); the checkpoint is damaged."
+            " Re-save it, or point at another checkpoint."
+        ) from error
+    if record.get("format_version") != FORMAT_VERSION:
+        raise ModelSpecError(
+            f"{directory}: checkpoint format {record.get('format_version')!r} is not "
+            f"{FORMAT_VERSION}; upgrade mechscope to read it."
+        )
+    return record
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device | None = None) -> Model:
+    """Load a checkpoint written by `save_checkpoint` (weights bit-identical)."""
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    record = read_checkpoint_record(directory)
+    cfg = config_from_json(record["config"], resolve_device(device))
+    tokenizer = None
+    if (directory / "tokenizer.json").is_file() or (directory / "tokenizer_config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    cls = HookedEncoder if record["model_class"] == ModelClass.ENCODER.value else HookedTransformer
+    with quiet_transformer_lens():
+        model = cls(cfg, tokenizer=tokenizer, move_to_device=False)
+    weights_file = directory / WEIGHTS_FILE
+    if not weights_file.is_file():
+        raise ModelSpecError(f"{directory} has no {WEIGHTS_FILE}; the checkpoint is incomplete.")
+    model.load_state_dict(load_file(weights_file), strict=True)
+    return place(model, resolve_device(cfg.device), cfg.dtype)
+
+
+def checkpoint_metadata(directory: str | Path) -> dict[str, Any]:
+    """The free-form metadata saved with a checkpoint."""
+    return read_checkpoint_record(Path(directory))["metadata"]

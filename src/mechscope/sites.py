@@ -1,0 +1,62 @@
+"""The one place TransformerLens hook names are built.
+
+A `Site` is a component at a layer (and optionally a head); ``site.hook_name`` is the hook
+point TransformerLens exposes for it, identical for HookedTransformer and HookedEncoder.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Component(Enum):
+    """Activations mechscope reads or patches, named as TransformerLens names them."""
+
+    EMBED = "hook_embed"
+    RESID_PRE = "hook_resid_pre"
+    RESID_MID = "hook_resid_mid"
+    RESID_POST = "hook_resid_post"
+    ATTN_OUT = "hook_attn_out"
+    MLP_OUT = "hook_mlp_out"
+    Q = "attn.hook_q"
+    K = "attn.hook_k"
+    V = "attn.hook_v"
+    Z = "attn.hook_z"
+    ATTN_SCORES = "attn.hook_attn_scores"
+    PATTERN = "attn.hook_pattern"
+
+    @property
+    def per_layer(self) -> bool:
+        """Whether the hook lives inside a block (all but the embedding)."""
+        return self is not Component.EMBED
+
+    @property
+    def has_head_axis(self) -> bool:
+        """Whether the activation has a head axis (q, k, v, z, scores, pattern)."""
+        return self.value.startswith("attn.")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A component at a layer, optionally restricted to one head."""
+
+    component: Component
+    layer: int | None = None
+    head: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.component.per_layer and self.layer is None:
+            raise ValueError(f"{self.component.name} needs a layer")
+        if self.head is not None and not self.component.has_head_axis:
+            raise ValueError(f"{self.component.name} has no head axis; drop head={self.head}")
+
+    @property
+    def hook_name(self) -> str:
+        """The TransformerLens hook point name, e.g. ``blocks.1.attn.hook_pattern``."""
+        if not self.component.per_layer:
+            return self.component.value
+        return f"blocks.{self.layer}.{self.component.value}"
+
+
+def hook_names(component: Component, n_layers: int) -> list[str]:
+    """The hook name of ``component`` at every layer."""
+    return [Site(component, layer).hook_name for layer in range(n_layers)]

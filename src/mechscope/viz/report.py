@@ -1,0 +1,100 @@
+"""A self-contained offline HTML report: headings, text, tables and circuitsvis views.
+
+circuitsvis inlines its whole 1.3 MB JavaScript bundle into every view's ``local_src`` (and
+``str(view)`` points at a CDN, which fails offline). The report strips the bundle out of each
+view and includes it once, as a classic script that defines the global ``CircuitsVis`` the
+views' own module scripts then call.
+"""
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import circuitsvis
+from circuitsvis.utils.render import RenderedHTML
+
+from mechscope.errors import MechscopeError
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th { background: #f3f3f3; }
+td:first-child, th:first-child { text-align: left; }
+.note { color: #555; }
+"""
+
+
+def circuitsvis_bundle() -> str:
+    """The circuitsvis browser bundle, as circuitsvis itself inlines it."""
+    bundle = Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js"
+    return bundle.read_text(encoding="utf-8").replace("</script>", "")
+
+
+class Report:
+    """Builds one HTML page; `save` writes it with the circuitsvis bundle included once."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._parts: list[str] = []
+        self._has_views = False
+
+    def heading(self, text: str, level: int = 2) -> None:
+        """Add a section heading."""
+        self._parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str, *, note: bool = False) -> None:
+        """Add a paragraph of plain text (escaped)."""
+        cls = ' class="note"' if note else ""
+        self._parts.append(f"<p{cls}>{html.escape(text)}</p>")
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Add a table; floats are shown with 3 decimals."""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+            for row in rows
+        )
+        self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def view(self, rendered: RenderedHTML) -> None:
+        """Add a circuitsvis view (its bundle is stripped and included once at save time)."""
+        bundle = circuitsvis_bundle()
+        if bundle not in rendered.local_src:
+            raise MechscopeError(
+                "this circuitsvis version no longer inlines its bundle as expected; "
+                "pin circuitsvis to a version mechscope supports (>=1.43,<2)."
+            )
+        self._parts.append(rendered.local_src.replace(bundle, ""))
+        self._has_views = True
+
+    def to_html(self) -> str:
+        """The whole page as one string."""
+        script = f"<script>{circuitsvis_bundle()}</script>" if self._has_views else ""
+        return (
+            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(self.title)}</title><style>{STYLE}</style>{script}</head>"
+            f"<body><h1>{html.escape(self.title)}</h1>\n"
+            + "\n".join(self._parts)
+            + "\n</body></html>"
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (parent directories created).
+
+        Raises:
+            MechscopeError: the file cannot be written.
+        """
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.to_html(), encoding="utf-8")
+        except OSError as error:
+            raise MechscopeError(
+                f"cannot write report {path}: {error.strerror or error}."
+            ) from error
+        return path
+
+
+def _cell(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,72 @@
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mechscope.errors import ModelSpecError, ModelUnavailableError
+from mechscope.models import SpecKind, TinyConfig, classify_spec, load_model, save_checkpoint
+
+
+def test_classify_spec(tmp_path, hf_dirs):
+    assert classify_spec("minilm") is SpecKind.BUNDLED
+    assert classify_spec("gpt2-small") is SpecKind.TL_NAME
+    assert classify_spec(hf_dirs["gpt2"]) is SpecKind.HF_DIR
+    save_checkpoint(load_model(TinyConfig()), tmp_path / "ckpt")
+    assert classify_spec(tmp_path / "ckpt") is SpecKind.CHECKPOINT
+
+
+def test_missing_path_and_file_paths_are_clear_errors(tmp_path):
+    with pytest.raises(ModelSpecError, match="no such directory: ./not-here"):
+        load_model("./not-here")
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ModelSpecError, match="is a file; pass the directory"):
+        load_model(tmp_path / "weights.bin")
+
+
+def test_unknown_name_lists_what_a_spec_can_be():
+    with pytest.raises(ModelSpecError, match="unknown model 'no-such-model'.*minilm"):
+        load_model("no-such-model")
+
+
+def test_hub_model_fails_fast_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda *a, **k: None)
+    start = time.perf_counter()
+    with pytest.raises(ModelUnavailableError) as info:
+        load_model("gpt2-small")
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert "'gpt2-small'" in message
+    assert "download it once with network access" in message
+    assert "local directory" in message
+
+
+def test_hub_unreachable_is_detected_without_offline_flag(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused
+    monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda *a, **k: None)
+    with pytest.raises(ModelUnavailableError, match="hub is unreachable"):
+        load_model("pythia-70m")
+
+
+def test_tiny_models_and_device_dtype_policy():
+    model = load_model(TinyConfig(n_layers=1), dtype=torch.float64)
+    assert model.cfg.n_layers == 1
+    assert next(model.parameters()).dtype == torch.float64
+    assert next(model.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert not model.training
+
+
+def test_encoder_tiny_model_is_initialised():
+    model = load_model(TinyConfig(encoder=True), device="cpu")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    out = model.encoder_output(torch.tensor([[1, 2, 3, 4]]))
+    assert 0.5 < out.std().item() < 2.0  # LayerNorm output of finite, non-degenerate weights
+
+
+def test_path_objects_and_strings_load_the_same(hf_dirs):
+    a = load_model(hf_dirs["gpt2"], device="cpu")
+    b = load_model(str(hf_dirs["gpt2"]), device="cpu")
+    assert isinstance(hf_dirs["gpt2"], Path)
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))

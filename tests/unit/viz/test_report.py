@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from mechscope.errors import MechscopeError
+from mechscope.viz import Report, attention_heads_view
+from mechscope.viz.report import circuitsvis_bundle
+
+
+def _view(n_tokens=3, n_heads=2):
+    patterns = torch.softmax(torch.randn(n_heads, n_tokens, n_tokens), dim=-1)
+    names = [f"L0H{h}" for h in range(n_heads)]
+    return attention_heads_view([f"t{i}" for i in range(n_tokens)], patterns, names, causal=True)
+
+
+def test_bundle_is_included_once_however_many_views(tmp_path):
+    report = Report("three views")
+    for _ in range(3):
+        report.view(_view())
+    report.table(["name", "score"], [["<b>", 0.12345]])
+    path = report.save(tmp_path / "sub" / "report.html")
+    page = path.read_text()
+    bundle = circuitsvis_bundle()
+    assert page.count(bundle) == 1
+    assert page.count("CircuitsVis.render(") == 3
+    assert "unpkg.com" not in page  # nothing fetched from a CDN
+    assert "&lt;b&gt;" in page and "0.123" in page
+    assert len(page) < len(bundle) + 100_000
+
+
+def test_page_without_views_has_no_bundle():
+    report = Report("text only")
+    report.paragraph("hello")
+    assert "CircuitsVis" not in report.to_html()
+
+
+def test_view_checks_its_inputs():
+    with pytest.raises(ValueError, match="head names"):
+        attention_heads_view(["a", "b"], torch.zeros(2, 2, 2), ["one"], causal=True)
+    with pytest.raises(ValueError, match="positions"):
+        attention_heads_view(["a"], torch.zeros(1, 2, 2), ["one"], causal=True)
+
+
+def test_unwritable_report_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MechscopeError, match="cannot write report"):
+        Report("x").save(blocker / "report.html")
