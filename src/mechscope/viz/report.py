@@ -57,6 +57,11 @@ class Report:
         )
         self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
+    def figure(self, svg: str, caption: str = "") -> None:
+        """Add an inline SVG figure (from `mechscope.viz.svg`) with an optional caption."""
+        caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self._parts.append(f"<figure>{svg}{caption_html}</figure>")
+
     def view(self, rendered: RenderedHTML) -> None:
         """Add a circuitsvis view (its bundle is stripped and included once at save time)."""
         bundle = circuitsvis_bundle()

@@ -1,0 +1,171 @@
+"""Ablating attention heads: zero, mean and resample, as a context manager.
+
+A head is ablated by replacing its ``hook_z`` (the attention-weighted values, before W_O),
+which removes exactly that head's write into the residual stream; W_O's bias is shared by
+the layer and stays.
+
+- zero: z = 0 (the head writes nothing).
+- mean: z = its mean over a reference batch, per position (default) or over all positions;
+  padding in the reference is left out of the mean. Removes what depends on the input while
+  keeping the head's average write (Wang et al. 2022 use it for IOI).
+- resample: z = the head's z on another prompt of the reference batch (Chan et al. 2022's
+  resampling ablation), prompts assigned by a seeded permutation.
+
+Hooks live only inside ``with ablate(...)``: TransformerLens's ``model.hooks`` removes them
+on every exit path, exceptions included.
+"""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.axes import HeadId
+from mechscope.errors import MechscopeError
+from mechscope.models.base import Model
+from mechscope.sites import Component, Site
+from mechscope.tokens import TokenBatch, forward_kwargs, pad_token_lists
+
+
+class AblationType(Enum):
+    """How an ablated head's output is replaced."""
+
+    ZERO = "zero"
+    MEAN = "mean"
+    RESAMPLE = "resample"
+
+
+def check_heads(model: Model, heads: Iterable[HeadId | tuple[int, int]]) -> list[HeadId]:
+    """The heads as HeadIds, each checked against the model's shape."""
+    checked = []
+    for layer, head in heads:
+        if not (0 <= layer < model.cfg.n_layers and 0 <= head < model.cfg.n_heads):
+            raise MechscopeError(
+                f"head {layer}.{head} is out of range: the model has layers "
+                f"0..{model.cfg.n_layers - 1} and heads 0..{model.cfg.n_heads - 1} per layer."
+            )
+        checked.append(HeadId(layer, head))
+    return checked
+
+
+def _as_batch(reference: Int[Tensor, "batch pos"] | TokenBatch) -> TokenBatch:
+    if isinstance(reference, TokenBatch):
+        return reference
+    return pad_token_lists(reference.tolist(), pad_id=0)
+
+
+@torch.no_grad()
+def reference_z(
+    model: Model, layers: set[int], reference: TokenBatch
+) -> dict[int, Float[Tensor, "batch pos head d_head"]]:
+    """``hook_z`` of each layer in ``layers`` on the reference batch (padding zeroed)."""
+    names = {layer: Site(Component.Z, layer).hook_name for layer in layers}
+    _, cache = model.run_with_cache(
+        reference.tokens,
+        names_filter=list(names.values()),
+        return_type=None,
+        **forward_kwargs(model, reference),
+    )
+    mask = einops.rearrange(
+        reference.attention_mask.to(cache[names[min(layers)]].dtype), "b p -> b p 1 1"
+    )
+    return {layer: cache[name] * mask for layer, name in names.items()}
+
+
+def _replacement(
+    how: AblationType,
+    z_ref: Float[Tensor, "batch pos head d_head"],
+    mask: Int[Tensor, "batch pos"],
+    per_position: bool,
+) -> Float[Tensor, "batch pos head d_head"] | Float[Tensor, "1 pos head d_head"]:
+    """The tensor an ablated z is replaced with, before slicing to the run's positions."""
+    if how is AblationType.MEAN:
+        weight = mask.to(z_ref.dtype)
+        if per_position:
+            count = einops.rearrange(weight.sum(0).clamp(min=1), "p -> 1 p 1 1")
+            return z_ref.sum(0, keepdim=True) / count
+        mean = einops.reduce(z_ref, "b p h d -> h d", "sum") / weight.sum()
+        return einops.repeat(mean, "h d -> 1 p h d", p=z_ref.shape[1])
+    return z_ref
+
+
+@contextmanager
+def ablate(
+    model: Model,
+    heads: Iterable[HeadId | tuple[int, int]],
+    how: AblationType | str = AblationType.ZERO,
+    reference: Int[Tensor, "batch pos"] | TokenBatch | None = None,
+    *,
+    per_position: bool = True,
+    seed: int = 0,
+) -> Iterator[Model]:
+    """Within the block, ``model`` runs with ``heads`` ablated; yields the model.
+
+    Args:
+        model: the model to ablate (its weights are not touched).
+        heads: (layer, head) pairs or HeadIds.
+        how: zero, mean or resample (an AblationType or its value, e.g. ``"mean"``).
+        reference: prompts for mean and resample ablation (token ids or a TokenBatch).
+        per_position: mean ablation averages each position separately (else all positions).
+        seed: which reference prompt each run prompt takes its z from (resample).
+
+    Raises:
+        MechscopeError: unknown ``how``, heads out of range, or a missing/empty reference.
+    """
+    try:
+        how = AblationType(how)
+    except ValueError:
+        choices = ", ".join(t.value for t in AblationType)
+        raise MechscopeError(f"unknown ablation {how!r}; choose one of {choices}.") from None
+    chosen = check_heads(model, heads)
+    by_layer: dict[int, list[int]] = {}
+    for head in chosen:
+        by_layer.setdefault(head.layer, []).append(head.head)
+    replacements: dict[int, Tensor] = {}
+    if how is not AblationType.ZERO and by_layer:
+        tokens = reference.tokens if isinstance(reference, TokenBatch) else reference
+        if reference is None or tokens is None or tokens.numel() == 0:
+            raise MechscopeError(
+                f"{how.value} ablation needs a non-empty reference batch of prompts "
+                "(reference=token ids or a TokenBatch)."
+            )
+        batch = _as_batch(reference)
+        z_refs = reference_z(model, set(by_layer), batch)
+        replacements = {
+            layer: _replacement(how, z, batch.attention_mask, per_position)
+            for layer, z in z_refs.items()
+        }
+    generator = torch.Generator().manual_seed(seed)
+
+    def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
+        head_index = torch.tensor(by_layer[layer])
+
+        def hook(z: Float[Tensor, "batch pos head d_head"], hook: HookPoint) -> Tensor:  # noqa: ARG001
+            z = z.clone()
+            if how is AblationType.ZERO:
+                z[:, :, head_index] = 0.0
+                return z
+            source = replacements[layer]
+            n_batch, n_pos = z.shape[:2]
+            if source.shape[1] < n_pos:
+                raise MechscopeError(
+                    f"the reference has {source.shape[1]} positions but the run has {n_pos}; "
+                    "give reference prompts at least as long (or per_position=False)."
+                )
+            if how is AblationType.RESAMPLE:
+                rows = torch.randint(0, source.shape[0], (n_batch,), generator=generator)
+                source = source[rows]
+            fill = source[:, :n_pos][:, :, head_index].to(z.device, z.dtype)
+            z[:, :, head_index] = fill.expand(n_batch, -1, -1, -1)
+            return z
+
+        return hook
+
+    fwd_hooks = [(Site(Component.Z, layer).hook_name, make_hook(layer)) for layer in by_layer]
+    with model.hooks(fwd_hooks=fwd_hooks):  # pyright: ignore[reportArgumentType]
+        yield model

@@ -1,0 +1,1 @@
+"""Prompt sets and corpora: each yields typed token batches."""

@@ -1,0 +1,46 @@
+"""Repeated random tokens: the standard probe (and training mix) for induction heads.
+
+``BOS, r_1..r_n, r_1..r_n`` with r uniform over the token range: the second half is
+predictable only by looking back at the first (Elhage et al. 2021; Olsson et al. 2022).
+"""
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+
+def repeated_random_tokens(
+    n_prompts: int, half_length: int, n_tokens: int, bos_id: int, *, seed: int = 0
+) -> Int[Tensor, "batch pos"]:
+    """``n_prompts`` rows of ``BOS + r + r`` with ``len(r) == half_length``, ids < n_tokens."""
+    generator = torch.Generator().manual_seed(seed)
+    half = torch.randint(0, n_tokens, (n_prompts, half_length), generator=generator)
+    bos = torch.full((n_prompts, 1), bos_id, dtype=torch.long)
+    return torch.cat([bos, half, half], dim=1)
+
+
+def repeated_span_rows(
+    n_rows: int,
+    length: int,
+    n_tokens: int,
+    bos_id: int,
+    span_range: tuple[int, int],
+    generator: torch.Generator,
+) -> Int[Tensor, "batch pos"]:
+    """Rows of ``BOS + a a b b c c ...``: random spans each repeated once, cut at ``length``.
+
+    Span lengths are drawn from ``span_range`` (inclusive), so the distance back to the
+    earlier copy varies and only content (an induction head), not position, predicts it.
+    """
+    low, high = span_range
+    rows = torch.empty((n_rows, length), dtype=torch.long)
+    rows[:, 0] = bos_id
+    for row in range(n_rows):
+        pos = 1
+        while pos < length:
+            span_len = int(torch.randint(low, high + 1, (1,), generator=generator))
+            span = torch.randint(0, n_tokens, (span_len,), generator=generator)
+            pair = torch.cat([span, span])[: length - pos]
+            rows[row, pos : pos + len(pair)] = pair
+            pos += len(pair)
+    return rows

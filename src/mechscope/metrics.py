@@ -1,0 +1,43 @@
+"""Pure functions from logits (and tokens) to losses and scores. No model is run here.
+
+Sign conventions:
+- losses are next-token cross-entropies in nats, ``loss[:, i]`` being the loss of
+  predicting token ``i + 1`` from positions ``<= i``;
+- the in-context-learning score follows Olsson et al. 2022: loss at a late token minus loss
+  at an early token, so *negative* means the model predicts better later in the context.
+"""
+
+from jaxtyping import Float, Int
+from torch import Tensor
+
+
+def loss_per_position(
+    logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """Cross-entropy of each next token given the logits at the position before it."""
+    log_probs = logits[:, :-1].log_softmax(dim=-1)
+    return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
+
+
+def repeated_half_losses(
+    loss: Float[Tensor, "batch pos_minus_1"], half_length: int
+) -> tuple[float, float]:
+    """Mean loss on the first and on the second copy of ``BOS + r + r`` sequences.
+
+    First half: predicting r_2..r_n (r_1 follows BOS, unpredictable either way). Second half:
+    predicting the second copy's r_2..r_n, which an induction head can copy.
+    """
+    first = loss[:, 1:half_length]
+    second = loss[:, half_length + 1 : 2 * half_length]
+    return float(first.mean()), float(second.mean())
+
+
+def icl_score(loss: Float[Tensor, "batch pos_minus_1"], early: int, late: int) -> float:
+    """Olsson et al.'s in-context-learning score: mean loss at token ``late`` minus at ``early``.
+
+    Token indices count from the first predicted token (index 0 is the prediction of token 1).
+    Negative: later tokens are predicted better, thanks to the context.
+    """
+    if not 0 <= early < late < loss.shape[1]:
+        raise ValueError(f"need 0 <= early < late < {loss.shape[1]}, got {early}, {late}")
+    return float(loss[:, late].mean() - loss[:, early].mean())

@@ -1,0 +1,103 @@
+"""`load_model`: one function for every way a researcher has a model (see `mechscope.models`)."""
+
+from enum import Enum
+from pathlib import Path
+
+import torch
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from mechscope.errors import ModelSpecError
+from mechscope.models.base import (
+    DType,
+    Model,
+    place,
+    quiet_transformer_lens,
+    resolve_device,
+    resolve_dtype,
+)
+from mechscope.models.bundled import BUNDLED
+from mechscope.models.checkpoint import CHECKPOINT_CONFIG, load_checkpoint
+from mechscope.models.hf_dir import load_hf_dir
+from mechscope.models.hub import load_from_hub
+from mechscope.models.tiny import TinyConfig, tiny_model
+
+
+class SpecKind(Enum):
+    """What a model spec refers to."""
+
+    BUNDLED = "bundled"
+    CHECKPOINT = "checkpoint"
+    HF_DIR = "hf_dir"
+    TL_NAME = "tl_name"
+
+
+def classify_spec(spec: str | Path) -> SpecKind:
+    """Decide what ``spec`` names, without loading anything.
+
+    Raises:
+        ModelSpecError: a path that does not exist or is not a model directory.
+    """
+    text = str(spec)
+    if text in BUNDLED:
+        return SpecKind.BUNDLED
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / CHECKPOINT_CONFIG).is_file():
+            return SpecKind.CHECKPOINT
+        return SpecKind.HF_DIR  # load_hf_dir explains a missing config.json
+    if path.exists():
+        raise ModelSpecError(
+            f"{path} is a file; pass the directory that holds the model (its config.json and "
+            "weights), not a file inside it."
+        )
+    if isinstance(spec, Path) or text.startswith((".", "/", "~")) or "\\" in text:
+        raise ModelSpecError(f"no such directory: {text}. Check the path.")
+    return SpecKind.TL_NAME
+
+
+def load_model(
+    spec: str | Path | TinyConfig | HookedTransformerConfig,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | DType | None = None,
+    *,
+    process_weights: bool = False,
+) -> Model:
+    """Load a model as a HookedTransformer (decoders) or HookedEncoder (BERT), in eval mode.
+
+    Args:
+        spec: bundled name, directory, TransformerLens name, or a config (see module doc).
+        device: ``None`` for CUDA when available, else CPU.
+        dtype: ``None`` for float32.
+        process_weights: apply TransformerLens's weight processing (decoders only).
+
+    Raises:
+        ModelSpecError: the spec names nothing loadable (the message says why and what to do).
+        UnsupportedArchitectureError: a directory of an architecture mechscope cannot convert.
+        ModelUnavailableError: a hub model that is not cached while the hub is unreachable.
+    """
+    device_ = resolve_device(device)
+    dtype_ = resolve_dtype(dtype)
+    with quiet_transformer_lens():
+        model = _load(spec, device_, dtype_, process_weights)
+    return place(model, device_, dtype_)
+
+
+def _load(
+    spec: str | Path | TinyConfig | HookedTransformerConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    process_weights: bool,
+) -> Model:
+    if isinstance(spec, TinyConfig):
+        return tiny_model(spec)
+    if isinstance(spec, HookedTransformerConfig):
+        return HookedTransformer(spec)
+    match classify_spec(spec):
+        case SpecKind.BUNDLED:  # a directory installed with mechscope or its extras
+            return _load(BUNDLED[str(spec)](), device, dtype, process_weights)
+        case SpecKind.CHECKPOINT:
+            return load_checkpoint(Path(spec).expanduser(), device)
+        case SpecKind.HF_DIR:
+            return load_hf_dir(Path(spec).expanduser(), device, dtype, process_weights)
+        case SpecKind.TL_NAME:
+            return load_from_hub(str(spec), device, dtype, process_weights)

@@ -1,0 +1,107 @@
+"""The training recipe: every knob of a run, with its default and why.
+
+Natural text alone needs billions of tokens before induction heads form. The default recipe
+therefore mixes, in every batch, windows of real text (the corpus) with rows of random byte
+spans that each repeat once (``repeat_fraction`` of the rows). The spans' lengths vary, so
+only content, not position, predicts the repeat: the task induction heads solve.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A training run's full recipe (saved as ``config.json`` in the run directory)."""
+
+    n_layers: int = 2
+    """Transformer blocks (1 to 4)."""
+    n_heads: int = 4
+    """Attention heads per layer."""
+    d_model: int = 128
+    """Residual stream width (divisible by n_heads)."""
+    n_ctx: int = 128
+    """Context length in tokens (bytes), BOS included."""
+    attn_only: bool = True
+    """Attention-only blocks (no MLPs), as in Elhage et al. 2021."""
+    batch_size: int = 32
+    """Rows per step."""
+    lr: float = 1e-3
+    """AdamW learning rate after warm-up."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    warmup_steps: int = 100
+    """Linear learning-rate warm-up."""
+    steps: int = 3000
+    """Optimiser steps in all."""
+    repeat_fraction: float = 0.5
+    """Share of each batch made of repeated random byte spans (the rest is corpus text)."""
+    span_min: int = 8
+    """Shortest repeated span, in tokens."""
+    span_max: int = 48
+    """Longest repeated span, in tokens."""
+    eval_every: int = 50
+    """Steps between metric evaluations (logged to metrics.jsonl)."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints (a multiple of eval_every); the last step is always saved."""
+    eval_prompts: int = 32
+    """Rows in each evaluation batch (held-out text and repeated random tokens)."""
+    seed: int = 0
+    """Seed for the initial weights and for every batch (batch s uses seed and s)."""
+    corpus: tuple[str, ...] = ()
+    """Text files or directories to train on; empty: the Python standard library's sources."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.n_layers <= 4:
+            problems.append(f"n_layers must be 1 to 4, got {self.n_layers}")
+        if self.d_model % self.n_heads:
+            problems.append(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if not 0.0 <= self.repeat_fraction <= 1.0:
+            problems.append(f"repeat_fraction must be in [0, 1], got {self.repeat_fraction}")
+        if not 1 <= self.span_min <= self.span_max:
+            problems.append(f"need 1 <= span_min <= span_max, got {self.span_min}, {self.span_max}")
+        if self.n_ctx < 16:
+            problems.append(f"n_ctx must be at least 16, got {self.n_ctx}")
+        if self.eval_every < 1 or self.checkpoint_every % self.eval_every:
+            problems.append("checkpoint_every must be a positive multiple of eval_every")
+        if self.steps < 1 or self.batch_size < 1:
+            problems.append("steps and batch_size must be positive")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def repeat_half_length(self) -> int:
+        """Half length of the BOS + r + r evaluation sequences (fills the context)."""
+        return (self.n_ctx - 1) // 2
+
+    @property
+    def icl_positions(self) -> tuple[int, int]:
+        """(early, late) token indices of the ICL score: n_ctx/10 and the last prediction.
+
+        Olsson et al. use tokens 50 and 500 of 512; this keeps their 1:10 ratio.
+        """
+        return self.n_ctx // 10, self.n_ctx - 2
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of `to_json`."""
+        fields: dict[str, Any] = dict(data)
+        fields["corpus"] = tuple(fields.get("corpus", ()))
+        return cls(**fields)
+
+    def differences(self, other: "TrainConfig", ignore: tuple[str, ...] = ()) -> list[str]:
+        """``field: self -> other`` for every field that differs, except ``ignore``."""
+        mine, theirs = self.to_json(), other.to_json()
+        return [
+            f"{k}: {mine[k]!r} -> {theirs[k]!r}"
+            for k in mine
+            if k not in ignore and mine[k] != theirs[k]
+        ]

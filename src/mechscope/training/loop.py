@@ -1,0 +1,159 @@
+"""Training small HookedTransformers with checkpoints, exact resume and metric logging."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
+from mechscope.data.corpus import load_corpus
+from mechscope.errors import MechscopeError
+from mechscope.models.base import quiet_transformer_lens
+from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
+from mechscope.training import run_dir as rd
+from mechscope.training.batches import eval_repeat_batch, eval_text_batch, training_batch
+from mechscope.training.config import TrainConfig
+from mechscope.training.evaluate import evaluate
+
+GRAD_CLIP = 1.0
+
+
+class TrainingInterrupted(MechscopeError):
+    """Ctrl-C during training; the last checkpoint is intact."""
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """A finished (or resumed-to-completion) run."""
+
+    run_dir: Path
+    config: TrainConfig
+    metrics: list[dict[str, Any]]
+    """Every logged evaluation (see metrics.jsonl)."""
+    final_checkpoint: Path
+
+
+def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
+    """The TransformerLens config of the model a TrainConfig trains."""
+    return HookedTransformerConfig(
+        n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads,
+        d_model=cfg.d_model,
+        d_head=cfg.d_model // cfg.n_heads,
+        d_mlp=None if cfg.attn_only else 4 * cfg.d_model,
+        attn_only=cfg.attn_only,
+        n_ctx=cfg.n_ctx,
+        d_vocab=VOCAB_SIZE,
+        act_fn="gelu",
+        normalization_type="LN",
+        seed=cfg.seed,
+        device="cpu",
+        model_name=f"mechscope-{cfg.n_layers}l{'-attn-only' if cfg.attn_only else ''}",
+    )
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up to ``lr``, then constant."""
+    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def train(
+    cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> TrainRun:
+    """Train a model with ``cfg``, writing checkpoints and metrics into ``run_dir``.
+
+    Raises:
+        CorpusError: an empty, binary or too-small corpus.
+        RunDirError: an unwritable directory, an existing run without ``resume``, or a resume
+            whose config differs from the saved one.
+        TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
+    """
+    run_dir = Path(run_dir)
+    corpus = load_corpus(cfg.corpus or None)
+    corpus.check_fits(cfg.n_ctx)
+    if resume:
+        start, latest = rd.check_resumable(run_dir, cfg)
+        model = load_checkpoint(latest, device="cpu")
+        if not isinstance(model, HookedTransformer):
+            raise rd.RunDirError(f"{latest} holds an encoder, not a trained decoder.")
+        rd.keep_metrics_up_to(run_dir, start)
+    else:
+        rd.start_run_dir(run_dir, cfg)
+        tokenizer = save_byte_tokenizer(run_dir / "tokenizer")
+        with quiet_transformer_lens():
+            model = HookedTransformer(model_config(cfg), tokenizer=tokenizer, move_to_device=False)
+        start, latest = 0, None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elapsed = 0.0
+    if latest is not None:
+        state = torch.load(latest / rd.TRAINING_STATE, weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        elapsed = float(state["elapsed_s"])
+    text_eval = eval_text_batch(cfg, corpus.held_out)
+    repeat_eval = eval_repeat_batch(cfg)
+
+    def log(step: int, train_loss: float | None) -> dict[str, Any]:
+        ev = evaluate(model, text_eval, repeat_eval, cfg.repeat_half_length, cfg.icl_positions)
+        record = {"step": step, "tokens_seen": step * cfg.batch_size * cfg.n_ctx}
+        record |= {"train_loss": train_loss, "elapsed_s": round(elapsed, 2)} | ev.to_json()
+        rd.append_metrics(run_dir, record)
+        return record
+
+    if start == 0:
+        log(0, None)
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
+    began = time.perf_counter() - elapsed
+    try:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            loss = model(training_batch(cfg, corpus.train, step), return_type="loss")
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            done = step + 1
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                elapsed = time.perf_counter() - began
+                record = log(done, sum(losses) / len(losses))
+                losses.clear()
+                best = max(max(row) for row in record["induction_score"])
+                bar.set_postfix(loss=f"{record['train_loss']:.3f}", induction=f"{best:.2f}")
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
+    except KeyboardInterrupt:
+        saved = rd.list_checkpoints(run_dir)
+        last = f"step {saved[-1][0]}" if saved else "none yet"
+        raise TrainingInterrupted(
+            f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
+        ) from None
+    finally:
+        bar.close()
+    return TrainRun(run_dir, cfg, rd.read_metrics(run_dir), rd.checkpoint_dir(run_dir, cfg.steps))
+
+
+def save_training_checkpoint(
+    model: HookedTransformer,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    run_dir: Path,
+    step: int,
+    elapsed_s: float,
+) -> Path:
+    """Write the checkpoint of ``step`` atomically (temporary directory, then rename)."""
+    final = rd.checkpoint_dir(run_dir, step)
+    tmp = final.with_name(final.name + ".tmp")
+    metadata = {"step": step, "train_config": cfg.to_json(), "elapsed_s": elapsed_s}
+    save_checkpoint(model, tmp, metadata=metadata)
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "elapsed_s": elapsed_s}, tmp / rd.TRAINING_STATE
+    )
+    rd.publish(tmp, final)
+    return final
