@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mechscope demo
+	$(BIN)/mechscope reproduce induction
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -60,3 +60,39 @@ def test_python_dash_m_help_lists_every_command():
     ).stdout
     for command in ("info", "check-model", "demo"):
         assert command in out
+
+
+def _corpus(tmp_path):
+    path = tmp_path / "corpus.py"
+    path.write_text("def f(x):\n    return x * 2\n\nprint(f(3))\n" * 60)
+    return str(path)
+
+
+TINY_RECIPE = [
+    "--n-heads", "2", "--d-model", "16", "--n-ctx", "32", "--batch-size", "4", "--steps", "6",
+    "--eval-every", "3", "--checkpoint-every", "3", "--eval-prompts", "4", "--span-min", "2",
+    "--span-max", "6",
+]  # fmt: skip
+
+
+def test_train_then_resume_then_reproduce_from_checkpoints(tmp_path, capsys):
+    corpus = _corpus(tmp_path)
+    runs = tmp_path / "runs"
+    for name, layers in (("induction-2l", "2"), ("induction-1l", "1")):
+        argv = ["train", "--run-dir", str(runs / name), "--n-layers", layers, *TINY_RECIPE]
+        assert main([*argv, "--corpus", corpus]) == 0
+    assert "checkpoint:" in capsys.readouterr().out
+    # Resume to more steps with nothing but --steps: the saved config is reused.
+    assert main(["train", "--run-dir", str(runs / "induction-2l"), "--resume", "--steps", "9"]) == 0
+    assert "step 9:" in capsys.readouterr().out
+    out = tmp_path / "report"
+    argv = ["reproduce", "induction", "--from-checkpoints", str(runs), "--out-dir", str(out)]
+    assert main([*argv, "--eval-prompts", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "2-layer heads" in printed and "ablation (2-layer)" in printed
+    assert (out / "report.html").is_file() and (out / "result.json").is_file()
+
+
+def test_train_rejects_a_bad_config(tmp_path, capsys):
+    assert main(["train", "--run-dir", str(tmp_path / "r"), "--n-layers", "7"]) == 2
+    assert "n_layers must be 1 to 4" in capsys.readouterr().err

@@ -43,6 +43,10 @@ def save_byte_tokenizer(directory: str | Path) -> PreTrainedTokenizerBase:
     core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, pad_token=PAD)
+    # BOS doubles as EOS (as GPT-2's <|endoftext|> does); without one, TransformerLens would
+    # add a new EOS token outside the model's vocabulary.
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token=BOS, eos_token=BOS, pad_token=PAD
+    )
     tokenizer.save_pretrained(directory)
     return AutoTokenizer.from_pretrained(directory, local_files_only=True)

@@ -27,12 +27,15 @@ from mechscope.experiments.induction_heads import (
     find_phase_change,
     heads_above,
 )
+from mechscope.head_scores import previous_token_score
+from mechscope.metrics import icl_score, repeated_half_losses
 from mechscope.models import load_model
 from mechscope.models.base import Model
 from mechscope.models.bundled import shipped_dir
 from mechscope.sites import Component, hook_names
 from mechscope.training import TrainConfig, evaluate, train
 from mechscope.training.batches import N_BYTE_TOKENS, text_windows
+from mechscope.training.evaluation import patterns_and_loss
 from mechscope.training.run_dir import final_model_dir, read_config, read_metrics
 
 ANALYSIS_SEED = 20_221_208  # fresh prompts, never the ones logged during training
@@ -74,26 +77,40 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> Result:
         "repeat": repeated_random_tokens(cfg.eval_prompts, half, N_BYTE_TOKENS, BOS_ID, seed=1),
     }
 
-    def measure(model: Model) -> dict[str, float]:
-        ev = evaluate(model, text, repeat, half, recipe.icl_positions)
-        return {k: v for k, v in ev.to_json().items() if isinstance(v, float)}
+    @torch.no_grad()
+    def measure_repeat(model: Model) -> dict[str, float]:
+        first, second = repeated_half_losses(patterns_and_loss(model, repeat)[1], half)
+        return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}
+
+    @torch.no_grad()
+    def measure_text(model: Model) -> dict[str, float]:
+        loss = patterns_and_loss(model, text)[1]
+        icl = icl_score(loss, *recipe.icl_positions)
+        return {"held_out_loss": float(loss.mean()), "icl_score": icl}
+
+    measures = {"repeat": measure_repeat, "text": measure_text}
 
     head_scores, losses = {}, {}
     for name, model in models.items():
         ev = evaluate(model, text, repeat, half, recipe.icl_positions)
-        losses[name] = measure(model)
+        losses[name] = measure_repeat(model) | measure_text(model)
+        repeat_patterns, _ = patterns_and_loss(model, repeat)
         head_scores[name] = {
             "induction": ev.induction_score.tolist(),
-            "previous_token": ev.previous_token_score.tolist(),
+            # On the repeated random tokens, where the induction circuit reads it.
+            "previous_token": previous_token_score(repeat_patterns).tolist(),
+            "previous_token_text": ev.previous_token_score.tolist(),
             "prefix_matching": ev.prefix_matching_score.tolist(),
         }
     two = models[INDUCTION_2L]
     scores = head_scores[INDUCTION_2L]
     induction_heads = heads_above(scores["induction"], cfg.threshold)
     previous_heads = [
-        h for h in heads_above(scores["previous_token"], cfg.threshold) if h.layer == 0
+        h
+        for h in heads_above(scores["previous_token"], cfg.previous_token_threshold)
+        if h.layer == 0
     ]
-    ablations = ablation_rows(two, induction_heads, previous_heads, references, measure)
+    ablations = ablation_rows(two, induction_heads, previous_heads, references, measures)
     k_comp = composition_scores(two, CompositionKind.K)[0, :, 1, :]
     return Result(
         metrics=metrics,
@@ -115,7 +132,7 @@ def ablation_rows(
     induction_heads: list[HeadId],
     previous_heads: list[HeadId],
     references: dict[str, Tensor],
-    measure: Callable[[Model], dict[str, float]],
+    measures: dict[str, Callable[[Model], dict[str, float]]],
 ) -> list[dict[str, Any]]:
     """Metrics with nothing, each head, the induction heads, and all other heads ablated."""
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
@@ -133,9 +150,9 @@ def ablation_rows(
         for how in (AblationType.ZERO, AblationType.MEAN) if heads else (AblationType.ZERO,):
             # Mean ablation takes each metric's own reference distribution.
             with ablate(model, heads, how, references["repeat"]):
-                repeat_metrics = measure(model)
+                repeat_metrics = measures["repeat"](model)
             with ablate(model, heads, how, references["text"]):
-                text_metrics = measure(model)
+                text_metrics = measures["text"](model)
             rows.append(
                 {
                     "label": label,

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mechscope.training.config import TrainConfig
-    from mechscope.training.evaluate import Evaluation, evaluate
+    from mechscope.training.evaluation import Evaluation, evaluate
     from mechscope.training.loop import TrainingInterrupted, TrainRun, train
     from mechscope.training.run_dir import list_checkpoints, read_config, read_metrics
 
 _EXPORTS = {
     "TrainConfig": "mechscope.training.config",
-    "Evaluation": "mechscope.training.evaluate",
-    "evaluate": "mechscope.training.evaluate",
+    "Evaluation": "mechscope.training.evaluation",
+    "evaluate": "mechscope.training.evaluation",
     "TrainingInterrupted": "mechscope.training.loop",
     "TrainRun": "mechscope.training.loop",
     "train": "mechscope.training.loop",

@@ -17,7 +17,7 @@ from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
 from mechscope.training import run_dir as rd
 from mechscope.training.batches import eval_repeat_batch, eval_text_batch, training_batch
 from mechscope.training.config import TrainConfig
-from mechscope.training.evaluate import evaluate
+from mechscope.training.evaluation import evaluate
 
 GRAD_CLIP = 1.0
 

@@ -8,12 +8,12 @@ from mechscope.viz.report import Report
 from mechscope.viz.svg import heatmap, line_chart
 
 
-def _series(metrics: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+def _series(metrics: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
     rows = [r for r in metrics if r.get(key) is not None]
     return [r["step"] for r in rows], [r[key] for r in rows]
 
 
-def _best_induction(metrics: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+def _best_induction(metrics: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
     return [r["step"] for r in metrics], [
         max(max(row) for row in r["induction_score"]) for r in metrics
     ]
@@ -105,15 +105,21 @@ def render(result: Result) -> Report:
     n_layers, n_heads = len(scores["induction"]), len(scores["induction"][0])
     rows = [f"layer {layer}" for layer in range(n_layers)]
     cols = [f"head {h}" for h in range(n_heads)]
-    for kind in ("previous_token", "induction", "prefix_matching"):
+    titles = {
+        "previous_token": "previous-token (repeated random tokens)",
+        "induction": "induction (repeated random tokens)",
+        "previous_token_text": "previous-token (held-out text)",
+        "prefix_matching": "prefix-matching (held-out text)",
+    }
+    for kind, title in titles.items():
         report.figure(
             heatmap(
                 scores[kind],
                 row_labels=rows,
                 col_labels=cols,
-                title=kind.replace("_", "-"),
-                vmin=0,
-                vmax=1,
+                title=title,
+                vmin=0.0,
+                vmax=1.0,
             )
         )
     previous = ", ".join(map(str, result.previous_token_heads)) or "none"
@@ -125,7 +131,7 @@ def render(result: Result) -> Report:
             row_labels=[f"L0H{h}" for h in range(n_heads)],
             col_labels=[f"L1H{h}" for h in range(n_heads)],
             title="K-composition: layer-0 head (row) -> layer-1 head's keys (column)",
-            vmin=0,
+            vmin=0.0,
         ),
         caption=f"Random matrices of the same shapes score {result.k_composition_baseline:.3f} "
         "on average.",

@@ -14,12 +14,12 @@ MARGIN = {"left": 60, "right": 150, "top": 30, "bottom": 45}
 
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if high <= low:
-        return [low]
+        return [float(low)]
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = min((m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw), default=raw)
     first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step) + 1)]
+    return [float(first + i * step) for i in range(int((high - first) / step) + 1)]
 
 
 def _fmt(value: float) -> str:
@@ -27,16 +27,20 @@ def _fmt(value: float) -> str:
 
 
 def line_chart(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[int] | Sequence[float], Sequence[float]]],
     *,
     title: str,
     x_label: str,
     y_label: str,
-    markers: Sequence[tuple[float, str]] = (),
+    markers: Sequence[tuple[int | float, str]] = (),
     width: int = 720,
     height: int = 300,
 ) -> str:
     """Lines of (x, y) series with a legend; ``markers`` are labelled vertical lines."""
+    series = {
+        name: ([float(x) for x in xs], [float(y) for y in ys]) for name, (xs, ys) in series.items()
+    }
+    markers = [(float(x), label) for x, label in markers]
     points = [(x, y) for xs, ys in series.values() for x, y in zip(xs, ys, strict=True)]
     finite = [(x, y) for x, y in points if math.isfinite(y)]
     if not finite:

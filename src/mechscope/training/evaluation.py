@@ -70,7 +70,7 @@ def patterns_and_loss(
 def evaluate(
     model: Model,
     text_tokens: Int[Tensor, "batch pos"],
-    repeat_tokens: Int[Tensor, "batch pos"],
+    repeat_tokens: Int[Tensor, "batch repeat_pos"],
     half_length: int,
     icl_positions: tuple[int, int],
 ) -> Evaluation:

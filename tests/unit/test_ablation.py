@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from mechscope.ablation import AblationType, ablate
+from mechscope.axes import HeadId
+from mechscope.errors import MechscopeError
+
+TOKENS = torch.tensor([[1, 5, 9, 2, 7, 3], [4, 4, 8, 1, 0, 6]])
+
+
+def test_hooks_are_removed_even_when_the_block_raises(tiny_decoder):
+    before = tiny_decoder(TOKENS)
+    with pytest.raises(RuntimeError, match="boom"), ablate(tiny_decoder, [(1, 2)]):
+        assert not torch.equal(tiny_decoder(TOKENS), before)
+        raise RuntimeError("boom")
+    assert all(not hp.fwd_hooks for hp in tiny_decoder.hook_dict.values())
+    assert torch.equal(tiny_decoder(TOKENS), before)
+
+
+def test_zero_ablating_every_head_leaves_embeddings_and_biases(tiny_decoder):
+    model = tiny_decoder
+    heads = [HeadId(layer, h) for layer in range(2) for h in range(4)]
+    with ablate(model, heads, AblationType.ZERO):
+        logits = model(TOKENS)
+    resid = model.W_E[TOKENS] + model.W_pos[: TOKENS.shape[1]] + model.b_O.sum(0)
+    expected = model.unembed(model.ln_final(resid))
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("how", ["mean", "resample"])
+def test_mean_and_resample_over_the_same_prompt_change_nothing(tiny_decoder, how):
+    prompt = TOKENS[:1]
+    with ablate(tiny_decoder, [(0, 1), (1, 3)], how, reference=prompt):
+        ablated = tiny_decoder(prompt)
+    torch.testing.assert_close(ablated, tiny_decoder(prompt), atol=1e-5, rtol=0)
+
+
+def test_mean_ablation_uses_the_reference_mean(tiny_decoder):
+    # Over a reference of two different prompts, a per-position mean differs from both.
+    with ablate(tiny_decoder, [(0, 0)], "mean", reference=TOKENS):
+        ablated = tiny_decoder(TOKENS[:1])
+    assert not torch.allclose(ablated, tiny_decoder(TOKENS[:1]))
+
+
+def test_bad_ablation_input(tiny_decoder):
+    with (
+        pytest.raises(MechscopeError, match="unknown ablation 'median'"),
+        ablate(tiny_decoder, [(0, 0)], "median"),
+    ):
+        pass
+    with (
+        pytest.raises(MechscopeError, match=r"head 2\.0 is out of range"),
+        ablate(tiny_decoder, [(2, 0)]),
+    ):
+        pass
+    with (
+        pytest.raises(MechscopeError, match="needs a non-empty reference"),
+        ablate(tiny_decoder, [(0, 0)], "mean"),
+    ):
+        pass
+    with (
+        ablate(tiny_decoder, [(0, 0)], "mean", reference=TOKENS[:, :3]),
+        pytest.raises(MechscopeError, match="reference has 3 positions but the run has 6"),
+    ):
+        tiny_decoder(TOKENS)

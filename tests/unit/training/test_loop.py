@@ -1,0 +1,127 @@
+import json
+
+import pytest
+import torch
+
+from mechscope.data.corpus import CorpusError
+from mechscope.models import load_model
+from mechscope.training import TrainConfig, list_checkpoints, read_metrics, train
+from mechscope.training.run_dir import RunDirError, export_run, final_model_dir
+
+TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x: int = 0\n    y: int = 0\n" * 40
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.py"
+    path.write_text(TEXT)
+    return str(path)
+
+
+def tiny(corpus, **overrides):
+    fields = dict(
+        n_layers=1,
+        n_heads=2,
+        d_model=16,
+        n_ctx=32,
+        batch_size=4,
+        steps=6,
+        eval_every=3,
+        checkpoint_every=3,
+        eval_prompts=4,
+        warmup_steps=2,
+        span_min=2,
+        span_max=6,
+        corpus=(corpus,),
+    )
+    return TrainConfig(**(fields | overrides))
+
+
+def test_checkpoints_and_metrics_are_written(tmp_path, corpus):
+    run = train(tiny(corpus), tmp_path / "run", progress=False)
+    assert [step for step, _ in list_checkpoints(run.run_dir)] == [3, 6]
+    metrics = read_metrics(run.run_dir)
+    assert [r["step"] for r in metrics] == [0, 3, 6]
+    assert metrics[0]["train_loss"] is None and metrics[1]["train_loss"] > 0
+    for key in ("held_out_loss", "icl_score", "repeat_first_half_loss", "repeat_second_half_loss"):
+        assert isinstance(metrics[-1][key], float)
+    assert torch.tensor(metrics[-1]["induction_score"]).shape == (1, 2)
+    assert metrics[-1]["tokens_seen"] == 6 * 4 * 32
+    model = load_model(final_model_dir(run.run_dir), device="cpu")
+    assert model.to_tokens("ab").tolist() == [[256, 97, 98]]  # BOS + the bytes
+    assert model.to_str_tokens("hi") == ["<|bos|>", "h", "i"]
+    assert not any(p.name.endswith(".tmp") for p in (run.run_dir / "checkpoints").iterdir())
+
+
+def test_training_lowers_the_loss(tmp_path, corpus):
+    run = train(
+        tiny(corpus, steps=30, eval_every=10, checkpoint_every=30), tmp_path / "r", progress=False
+    )
+    assert run.metrics[-1]["held_out_loss"] < run.metrics[0]["held_out_loss"] - 0.5
+
+
+def test_resume_is_bit_identical(tmp_path, corpus):
+    straight = train(tiny(corpus), tmp_path / "straight", progress=False)
+    half = tiny(corpus, steps=3)
+    train(half, tmp_path / "resumed", progress=False)
+    resumed = train(tiny(corpus), tmp_path / "resumed", resume=True, progress=False)
+    a = load_model(straight.final_checkpoint, device="cpu").state_dict()
+    b = load_model(resumed.final_checkpoint, device="cpu").state_dict()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    ma, mb = read_metrics(straight.run_dir), read_metrics(resumed.run_dir)
+    assert [r["step"] for r in mb] == [0, 3, 6]
+    assert ma[-1]["held_out_loss"] == mb[-1]["held_out_loss"]
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path, corpus):
+    train(tiny(corpus), tmp_path / "run", progress=False)
+    with pytest.raises(RunDirError, match=r"config differs.*lr: 0.001 -> 0.002"):
+        train(tiny(corpus, lr=2e-3), tmp_path / "run", resume=True, progress=False)
+
+
+def test_existing_run_without_resume_is_refused(tmp_path, corpus):
+    train(tiny(corpus), tmp_path / "run", progress=False)
+    with pytest.raises(RunDirError, match="already holds a training run; pass --resume"):
+        train(tiny(corpus), tmp_path / "run", progress=False)
+
+
+def test_unwritable_run_dir(tmp_path, corpus):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RunDirError, match="cannot write the run directory"):
+        train(tiny(corpus), blocker / "run", progress=False)
+
+
+def test_bad_corpora(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(CorpusError, match="corpus is empty"):
+        train(tiny(str(empty)), tmp_path / "a", progress=False)
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(CorpusError, match="look binary"):
+        train(tiny(str(binary)), tmp_path / "b", progress=False)
+    small = tmp_path / "small.txt"
+    small.write_text("print('hi')\n")
+    with pytest.raises(CorpusError, match="fewer than one context of 32"):
+        train(tiny(str(small)), tmp_path / "c", progress=False)
+    with pytest.raises(CorpusError, match="does not exist"):
+        train(tiny(str(tmp_path / "nope")), tmp_path / "d", progress=False)
+
+
+def test_export_run_is_loadable_and_readable(tmp_path, corpus):
+    run = train(tiny(corpus), tmp_path / "run", progress=False)
+    exported = export_run(run.run_dir, tmp_path / "shipped")
+    assert final_model_dir(exported) == exported
+    assert read_metrics(exported) == read_metrics(run.run_dir)
+    assert json.loads((exported / "config.json").read_text())["steps"] == 6
+    assert not (exported / "training_state.pt").exists()
+    load_model(exported, device="cpu")
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="n_layers must be 1 to 4"):
+        TrainConfig(n_layers=5)
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        TrainConfig(eval_every=30, checkpoint_every=50)
