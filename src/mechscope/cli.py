@@ -212,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Defaults live in the demo's Config alone; None here means "use the Config default".
     demo.add_argument("--sentence", help="the sentence to run (default: a built-in one)")
     demo.add_argument("--model", help=f"{MODEL_HELP} (default: minilm)")
-    demo.add_argument("--out", type=Path, help="output directory (default: results/demo)")
+    demo.add_argument(
+        "--out-dir", type=Path, dest="out", help="output directory (default: results/demo)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     from mechscope.configs import add_config_arguments

@@ -125,3 +125,32 @@ def test_config_validation():
         TrainConfig(n_layers=5)
     with pytest.raises(ValueError, match="multiple of eval_every"):
         TrainConfig(eval_every=30, checkpoint_every=50)
+
+
+def test_ctrl_c_leaves_the_last_checkpoint_usable(tmp_path, corpus, monkeypatch):
+    from mechscope.training import loop
+
+    real_batch = loop.training_batch
+
+    def interrupt_at_step_4(cfg, text, step):
+        if step == 4:
+            raise KeyboardInterrupt
+        return real_batch(cfg, text, step)
+
+    monkeypatch.setattr(loop, "training_batch", interrupt_at_step_4)
+    with pytest.raises(loop.TrainingInterrupted, match="last complete checkpoint is step 3"):
+        train(tiny(corpus), tmp_path / "run", progress=False)
+    assert [step for step, _ in list_checkpoints(tmp_path / "run")] == [3]
+    load_model(final_model_dir(tmp_path / "run"), device="cpu")
+    monkeypatch.setattr(loop, "training_batch", real_batch)
+    resumed = train(tiny(corpus), tmp_path / "run", resume=True, progress=False)
+    straight = train(tiny(corpus), tmp_path / "straight", progress=False)
+    a = load_model(resumed.final_checkpoint, device="cpu").state_dict()
+    b = load_model(straight.final_checkpoint, device="cpu").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_models_with_mlps_train_too(tmp_path, corpus):
+    run = train(tiny(corpus, attn_only=False, n_layers=2), tmp_path / "run", progress=False)
+    model = load_model(run.final_checkpoint, device="cpu")
+    assert not model.cfg.attn_only and model.cfg.d_mlp == 64
