@@ -5,8 +5,9 @@ each name is imported from its module on first use (PEP 562), so ``mechscope --h
 not wait for torch and TransformerLens.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mechscope.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.attention import attention_mass, attention_patterns
@@ -85,8 +86,4 @@ __all__ = [
     "tokenize",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mechscope' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

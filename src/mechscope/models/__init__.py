@@ -15,8 +15,9 @@ Weights are loaded unprocessed by default, so activations equal the Hugging Face
 center_unembed / fold_value_biases (log-probs unchanged, logits shifted by a constant).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mechscope.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.models.base import DType, Model, count_parameters, has_lm_head, is_encoder
@@ -56,8 +57,4 @@ __all__ = [
     "tiny_model",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mechscope.models' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,8 +4,9 @@ See `mechscope.training.config` for the recipe and `mechscope.training.run_dir` 
 run writes. Names are imported on first use, so the config imports without torch.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mechscope.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.training.config import TrainConfig
@@ -36,8 +37,4 @@ __all__ = [
     "train",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'mechscope.training' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

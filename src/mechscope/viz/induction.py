@@ -32,47 +32,39 @@ def render(result: Result) -> Report:
     )
 
     report.heading("1. The phase change")
-    report.figure(
-        line_chart(
+    curves = [
+        (
             {
                 "2-layer, 1st copy": _series(m2, "repeat_first_half_loss"),
                 "2-layer, 2nd copy": _series(m2, "repeat_second_half_loss"),
                 "1-layer, 1st copy": _series(m1, "repeat_first_half_loss"),
                 "1-layer, 2nd copy": _series(m1, "repeat_second_half_loss"),
             },
-            title="Loss on repeated random tokens (BOS + r + r)",
-            x_label="training step",
-            y_label="loss (nats)",
-            markers=marker,
-        )
-    )
-    report.figure(
-        line_chart(
+            "Loss on repeated random tokens (BOS + r + r)",
+            "loss (nats)",
+        ),
+        (
             {"2-layer": _best_induction(m2), "1-layer": _best_induction(m1)},
-            title="Best induction score of any head",
-            x_label="training step",
-            y_label="induction score",
-            markers=marker,
-        )
-    )
-    report.figure(
-        line_chart(
+            "Best induction score of any head",
+            "induction score",
+        ),
+        (
             {"2-layer": _series(m2, "icl_score"), "1-layer": _series(m1, "icl_score")},
-            title="In-context-learning score (late-token minus early-token loss; lower is better)",
-            x_label="training step",
-            y_label="ICL score (nats)",
-            markers=marker,
-        )
-    )
-    report.figure(
-        line_chart(
+            "In-context-learning score (late-token minus early-token loss; lower is better)",
+            "ICL score (nats)",
+        ),
+        (
             {"2-layer": _series(m2, "train_loss"), "1-layer": _series(m1, "train_loss")},
-            title="Training loss (the bump at the phase change)",
-            x_label="training step",
-            y_label="loss (nats)",
-            markers=marker,
+            "Training loss (the bump at the phase change)",
+            "loss (nats)",
+        ),
+    ]
+    for series, title, y_label in curves:
+        report.figure(
+            line_chart(
+                series, title=title, x_label="training step", y_label=y_label, markers=marker
+            )
         )
-    )
     keys = [k for k in pc.before if k != "step"]
     report.table(
         ["metric (2-layer)", f"step {pc.before['step']}", f"step {pc.after['step']}"],

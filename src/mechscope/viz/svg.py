@@ -23,6 +23,8 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 1e7:
+        return str(int(value))  # steps and round ticks: 1500, not 1.5e+03
     return f"{value:.3g}"
 
 
@@ -130,7 +132,7 @@ def heatmap(
     hi = max(flat, default=1.0) if vmax is None else vmax
     scale = max(abs(lo), abs(hi)) or 1.0
     left, top = 70, 40
-    width = left + cell * len(col_labels) + 20
+    width = max(left + cell * len(col_labels) + 20, 8 * len(title) + left)
     height = top + cell * len(row_labels) + 20
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
