@@ -162,6 +162,80 @@ def cmd_reproduce_induction(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lens(args: argparse.Namespace) -> int:
+    """Logit (or tuned) lens of one prompt: terminal table and offline report."""
+    import torch
+
+    from mechscope.lens import lens_trajectory, target_ids
+    from mechscope.models import load_model
+    from mechscope.tokens import tokenize
+    from mechscope.tuned_lens import TunedLens
+    from mechscope.viz.lens import render_lens
+
+    model = load_model(args.model, device=args.device)
+    batch = tokenize(model, args.prompt)
+    targets = None
+    if args.target is not None:
+        (target,) = target_ids(model, [args.target])
+        targets = torch.full_like(batch.tokens, target)
+    translator = TunedLens.load(args.tuned_lens) if args.tuned_lens else None
+    trajectory = lens_trajectory(model, batch, targets, k=args.k, translator=translator)
+    assert model.tokenizer is not None
+
+    def to_string(token: int) -> str:
+        return str(model.tokenizer.decode([token]))  # type: ignore[union-attr]
+
+    last = int(batch.lengths[0]) - 1
+    target_id = int(trajectory.targets[0, last])
+    kind = "tuned" if translator else "logit"
+    print(
+        f"{kind} lens at the last position ({to_string(int(batch.tokens[0, last]))!r}), "
+        f"target {to_string(target_id)!r}:"
+    )
+    print(f"{'boundary':<16} {'rank':>6} {'log-prob':>9} {'KL':>7}  top {args.k}")
+    for b, label in enumerate(trajectory.labels):
+        top = ", ".join(repr(to_string(t)) for t in trajectory.top_k_ids[b, 0, last].tolist())
+        print(
+            f"{label:<16} {int(trajectory.rank[b, 0, last]):>6} "
+            f"{float(trajectory.log_prob[b, 0, last]):>9.3f} "
+            f"{float(trajectory.kl_to_final[b, 0, last]):>7.3f}  {top}"
+        )
+    trajectory.save(str(args.out_dir))
+    title = f"{kind.capitalize()} lens of {args.model}"
+    report = render_lens(trajectory, to_string, title).save(args.out_dir / "report.html")
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_lens_train(args: argparse.Namespace) -> int:
+    """Train a tuned lens, save it, and compare it with the logit lens on held-out text."""
+    import json
+
+    from mechscope.configs import config_from_args
+    from mechscope.models import load_model
+    from mechscope.tuned_lens import (
+        TunedLensConfig,
+        compare_lenses,
+        held_out_windows,
+        train_tuned_lens,
+    )
+
+    model = load_model(args.model, device=args.device)
+    cfg = config_from_args(TunedLensConfig, args)
+    lens = train_tuned_lens(model, cfg)
+    lens.save(args.out_dir)
+    comparison = compare_lenses(model, lens, held_out_windows(model, cfg))
+    (args.out_dir / "comparison.json").write_text(json.dumps(comparison.to_json(), indent=2))
+    print("mean KL(final || lens) on held-out text, nats:")
+    print(f"{'boundary':<16} {'logit lens':>10} {'tuned lens':>10}")
+    for label, a, b in zip(
+        comparison.labels, comparison.logit_lens_kl, comparison.tuned_lens_kl, strict=True
+    ):
+        print(f"{label:<16} {a:>10.3f} {b:>10.3f}")
+    print(f"tuned lens: {args.out_dir} (use it with: mechscope lens MODEL --tuned-lens DIR)")
+    return 0
+
+
 def _user_error(message: str) -> Exception:
     from mechscope.errors import MechscopeError
 
@@ -253,7 +327,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_arguments(induction, _induction_config_class())
     induction.set_defaults(func=cmd_reproduce_induction)
+
+    lens = sub.add_parser(
+        "lens",
+        help="logit lens (or a tuned lens) of a prompt; 'lens train' trains a tuned lens",
+        description="Read the residual stream after the embeddings and after every block "
+        "through the model's final LayerNorm and unembedding: rank, log-prob and KL to the "
+        "final distribution of the target at every position, top-k tokens per layer. Prints "
+        "the last position's table and writes report.html + tensors. 'mechscope lens train "
+        "MODEL --out-dir DIR' trains a tuned lens (Belrose et al. 2023).",
+        epilog="example: mechscope lens induction-2l --prompt 'def f(x): return x' --target ' '",
+    )
+    lens.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    lens.add_argument("--prompt", required=True, help="the prompt to read")
+    lens.add_argument("--target", help="score this single token at every position (default: next)")
+    lens.add_argument("--k", type=int, default=5, help="top tokens kept per layer (5)")
+    lens.add_argument("--tuned-lens", type=Path, help="a tuned lens directory (lens train)")
+    lens.add_argument("--out-dir", type=Path, default=Path("results/lens"), help="(results/lens)")
+    lens.add_argument("--device", default=None, help="torch device")
+    lens.set_defaults(func=cmd_lens)
+
+    lens_train = sub.add_parser(
+        LENS_TRAIN,
+        help="train a tuned lens (also 'mechscope lens train')",
+        description="Train one affine translator per layer boundary (identity-initialised) to "
+        "minimise KL(final || lens) on a text corpus, with the model frozen; save it and compare "
+        "it with the logit lens on held-out text.",
+    )
+    lens_train.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    lens_train.add_argument("--out-dir", type=Path, required=True, help="where the lens goes")
+    lens_train.add_argument("--device", default=None, help="torch device")
+    add_config_arguments(lens_train, _tuned_lens_config_class())
+    lens_train.set_defaults(func=cmd_lens_train)
     return parser
+
+
+LENS_TRAIN = "lens-train"
+
+
+def _tuned_lens_config_class() -> type:
+    from mechscope.tuned_lens import TunedLensConfig
+
+    return TunedLensConfig
 
 
 def _train_config_class() -> type:
@@ -270,6 +385,9 @@ def _induction_config_class() -> type:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["lens", "train"]:  # `mechscope lens train` is the lens-train command
+        argv = [LENS_TRAIN, *argv[2:]]
     args = build_parser().parse_args(argv)
     from mechscope.errors import MechscopeError
 

@@ -146,6 +146,8 @@ def forward_kwargs(model: Model, batch: TokenBatch) -> dict[str, Any]:
         PromptError: a prompt over n_ctx, or left padding for an encoder.
     """
     check_fits(model, batch)
+    if bool(batch.attention_mask.all()):
+        return {}  # nothing to mask: TransformerLens's plain (faster) path, same result
     if is_encoder(model):
         check_encoder_padding(batch.padding_side)
         return {"one_zero_attention_mask": batch.attention_mask}

@@ -96,3 +96,20 @@ def test_train_then_resume_then_reproduce_from_checkpoints(tmp_path, capsys):
 def test_train_rejects_a_bad_config(tmp_path, capsys):
     assert main(["train", "--run-dir", str(tmp_path / "r"), "--n-layers", "7"]) == 2
     assert "n_layers must be 1 to 4" in capsys.readouterr().err
+
+
+def test_lens_and_lens_train_commands(tmp_path, capsys):
+    out = tmp_path / "lens"
+    assert main(["lens", "induction-2l", "--prompt", "abcabc", "--out-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "logit lens at the last position" in printed and "after block 1" in printed
+    assert (out / "report.html").is_file() and (out / "result.json").is_file()
+    trained = tmp_path / "tuned"
+    argv = ["lens", "train", "induction-2l", "--out-dir", str(trained), "--steps", "3"]
+    assert main([*argv, "--batch-size", "2"]) == 0
+    assert "tuned lens" in capsys.readouterr().out
+    assert main(["lens", "induction-2l", "--prompt", "ab", "--tuned-lens", str(trained),
+                 "--out-dir", str(out)]) == 0  # fmt: skip
+    assert "tuned lens at the last position" in capsys.readouterr().out
+    assert main(["lens", "minilm", "--prompt", "hi", "--out-dir", str(out)]) == 2
+    assert "encoder" in capsys.readouterr().err

@@ -23,7 +23,7 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _fmt(value: float) -> str:
-    if value == int(value) and abs(value) < 1e7:
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e7:
         return str(int(value))  # steps and round ticks: 1500, not 1.5e+03
     return f"{value:.3g}"
 
@@ -155,13 +155,15 @@ def heatmap(
             shade = round(255 * (1 - strength))
             color = f"rgb({shade},{shade},255)" if value >= 0 else f"rgb(255,{shade},{shade})"
             text_color = "#fff" if strength > 0.6 else "#000"
+            integral = math.isfinite(value) and value == int(value) and abs(value) >= 1
+            shown = f"{value:.0f}" if integral else f"{value:.2f}"
             x = left + cell * j
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{color}" '
                 f'stroke="#fff"><title>{html.escape(label)}, {html.escape(col_labels[j])}: '
                 f"{_fmt(value)}</title></rect>"
                 f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" '
-                f'fill="{text_color}">{value:.2f}</text>'
+                f'fill="{text_color}">{shown}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
