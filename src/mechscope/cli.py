@@ -102,13 +102,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model (or resume a run) and print where everything went."""
     from mechscope.configs import config_from_args
+    from mechscope.errors import MechscopeError
     from mechscope.training import TrainConfig, read_config, train
 
     base = read_config(args.run_dir) if args.resume else None
     try:
         cfg = config_from_args(TrainConfig, args, base)
     except ValueError as error:  # the config's own validation
-        raise _user_error(str(error)) from error
+        raise MechscopeError(str(error)) from error
     run = train(cfg, args.run_dir, resume=args.resume)
     last = run.metrics[-1]
     best = max(max(row) for row in last["induction_score"])
@@ -234,12 +235,6 @@ def cmd_lens_train(args: argparse.Namespace) -> int:
         print(f"{label:<16} {a:>10.3f} {b:>10.3f}")
     print(f"tuned lens: {args.out_dir} (use it with: mechscope lens MODEL --tuned-lens DIR)")
     return 0
-
-
-def _user_error(message: str) -> Exception:
-    from mechscope.errors import MechscopeError
-
-    return MechscopeError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

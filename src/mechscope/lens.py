@@ -119,21 +119,18 @@ class Trajectory:
         if tuple(self.top_k_ids.shape[:3]) != shape:
             raise ValueError("top_k_ids does not match the boundaries, prompts and positions")
 
+    def select(self, prompts: slice = slice(None), positions: slice = slice(None)) -> "Trajectory":
+        """The trajectory of some prompts and positions (every boundary kept)."""
+        per_prompt = ("tokens", "attention_mask", "targets")
+        per_boundary = ("log_prob", "rank", "entropy", "kl_to_final", "top_k_ids")
+        fields = {name: getattr(self, name)[prompts, positions] for name in per_prompt}
+        for name in (*per_boundary, "top_k_log_probs"):
+            fields[name] = getattr(self, name)[:, prompts, positions]
+        return Trajectory(labels=self.labels, **fields)
+
     def prompt(self, index: int) -> "Trajectory":
         """The trajectory of one prompt (as a batch of one)."""
-        pick = slice(index, index + 1)
-        return Trajectory(
-            self.labels,
-            self.tokens[pick],
-            self.attention_mask[pick],
-            self.targets[pick],
-            self.log_prob[:, pick],
-            self.rank[:, pick],
-            self.entropy[:, pick],
-            self.kl_to_final[:, pick],
-            self.top_k_ids[:, pick],
-            self.top_k_log_probs[:, pick],
-        )
+        return self.select(prompts=slice(index, index + 1))
 
     def mean_over_positions(self, metric: str) -> list[float]:
         """Per boundary, the mean of ``metric`` over every real position of every prompt."""

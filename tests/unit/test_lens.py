@@ -40,6 +40,10 @@ def test_trajectory_slices_saves_and_tabulates(tiny_decoder, tmp_path):
     trajectory = lens_trajectory(tiny_decoder, pad_token_lists(LISTS, pad_id=0))
     one = trajectory.prompt(1)
     assert one.log_prob.shape == (3, 1, 6)
+    assert torch.equal(one.rank[:, 0], trajectory.rank[:, 1])
+    window = trajectory.select(positions=slice(2, 4))
+    assert window.top_k_ids.shape[:3] == (3, 2, 2)
+    assert torch.equal(window.log_prob, trajectory.log_prob[:, :, 2:4])
     trajectory.save(str(tmp_path))
     loaded = Trajectory.load(str(tmp_path))
     assert torch.equal(loaded.rank, trajectory.rank) and loaded.labels == trajectory.labels
