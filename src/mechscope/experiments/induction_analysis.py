@@ -93,7 +93,7 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> Result:
     head_scores, losses = {}, {}
     for name, model in models.items():
         ev = evaluate(model, text, repeat, half, recipe.icl_positions)
-        losses[name] = measure_repeat(model) | measure_text(model)
+        losses[name] = {k: v for k, v in ev.to_json().items() if isinstance(v, float)}
         repeat_patterns, _ = patterns_and_loss(model, repeat)
         head_scores[name] = {
             "induction": ev.induction_score.tolist(),
