@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from mechscope.ablation import AblationType, ablate
+from mechscope.attention import attention_patterns
 from mechscope.axes import HeadId
 from mechscope.composition import CompositionKind, composition_scores, random_baseline
 from mechscope.data.byte_tokenizer import BOS_ID
@@ -28,14 +29,13 @@ from mechscope.experiments.induction_heads import (
     heads_above,
 )
 from mechscope.head_scores import previous_token_score
-from mechscope.metrics import icl_score, repeated_half_losses
 from mechscope.models import load_model
 from mechscope.models.base import Model
 from mechscope.models.bundled import shipped_dir
-from mechscope.sites import Component, hook_names
+from mechscope.tokens import pad_token_lists
 from mechscope.training import TrainConfig, evaluate, train
 from mechscope.training.batches import N_BYTE_TOKENS, text_windows
-from mechscope.training.evaluation import patterns_and_loss
+from mechscope.training.evaluation import repeat_losses, text_losses
 from mechscope.training.run_dir import final_model_dir, read_config, read_metrics
 
 ANALYSIS_SEED = 20_221_208  # fresh prompts, never the ones logged during training
@@ -77,24 +77,16 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> Result:
         "repeat": repeated_random_tokens(cfg.eval_prompts, half, N_BYTE_TOKENS, BOS_ID, seed=1),
     }
 
-    @torch.no_grad()
-    def measure_repeat(model: Model) -> dict[str, float]:
-        first, second = repeated_half_losses(patterns_and_loss(model, repeat)[1], half)
-        return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}
-
-    @torch.no_grad()
-    def measure_text(model: Model) -> dict[str, float]:
-        loss = patterns_and_loss(model, text)[1]
-        icl = icl_score(loss, *recipe.icl_positions)
-        return {"held_out_loss": float(loss.mean()), "icl_score": icl}
-
-    measures = {"repeat": measure_repeat, "text": measure_text}
+    measures: dict[str, Callable[[Model], dict[str, float]]] = {
+        "repeat": lambda model: repeat_losses(model, repeat, half)[0],
+        "text": lambda model: text_losses(model, text, recipe.icl_positions)[0],
+    }
 
     head_scores, losses = {}, {}
     for name, model in models.items():
         ev = evaluate(model, text, repeat, half, recipe.icl_positions)
         losses[name] = {k: v for k, v in ev.to_json().items() if isinstance(v, float)}
-        repeat_patterns, _ = patterns_and_loss(model, repeat)
+        _, repeat_patterns = repeat_losses(model, repeat, half)
         head_scores[name] = {
             "induction": ev.induction_score.tolist(),
             # On the repeated random tokens, where the induction circuit reads it.
@@ -172,8 +164,6 @@ def view(model: Model) -> dict[str, Any]:
     """Attention of every head on BOS + a repeated sequence of random lowercase letters."""
     letters = repeated_random_tokens(1, VIEW_HALF_LENGTH, 26, BOS_ID, seed=7)
     tokens = torch.where(letters == BOS_ID, letters, letters + ord("a"))
-    names = hook_names(Component.PATTERN, model.cfg.n_layers)
-    _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
-    patterns = torch.stack([cache[n][0] for n in names])
+    patterns = attention_patterns(model, pad_token_lists(tokens.tolist(), pad_id=0))[0]
     labels = ["<bos>" if t == BOS_ID else chr(t) for t in tokens[0].tolist()]
     return {"view_tokens": labels, "view_patterns": patterns}

@@ -42,18 +42,6 @@ class Evaluation:
         }
         return out | {name: getattr(self, name).tolist() for name in HEAD_SCORES}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Evaluation":
-        """Inverse of `to_json` (extra keys are ignored)."""
-        heads = {name: torch.tensor(data[name]) for name in HEAD_SCORES}
-        return cls(
-            held_out_loss=data["held_out_loss"],
-            icl_score=data["icl_score"],
-            repeat_first_half_loss=data["repeat_first_half_loss"],
-            repeat_second_half_loss=data["repeat_second_half_loss"],
-            **heads,
-        )
-
 
 def patterns_and_loss(
     model: Model, tokens: Int[Tensor, "batch pos"]
@@ -67,6 +55,26 @@ def patterns_and_loss(
 
 
 @torch.no_grad()
+def repeat_losses(
+    model: Model, tokens: Int[Tensor, "batch pos"], half_length: int
+) -> tuple[dict[str, float], Float[Tensor, "batch layer head dest_pos src_pos"]]:
+    """First/second-copy losses on BOS + r + r rows, and the patterns of that pass."""
+    patterns, loss = patterns_and_loss(model, tokens)
+    first, second = repeated_half_losses(loss, half_length)
+    return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}, patterns
+
+
+@torch.no_grad()
+def text_losses(
+    model: Model, tokens: Int[Tensor, "batch pos"], icl_positions: tuple[int, int]
+) -> tuple[dict[str, float], Float[Tensor, "batch layer head dest_pos src_pos"]]:
+    """Held-out loss and ICL score on text windows, and the patterns of that pass."""
+    patterns, loss = patterns_and_loss(model, tokens)
+    losses = {"held_out_loss": float(loss.mean()), "icl_score": icl_score(loss, *icl_positions)}
+    return losses, patterns
+
+
+@torch.no_grad()
 def evaluate(
     model: Model,
     text_tokens: Int[Tensor, "batch pos"],
@@ -77,15 +85,12 @@ def evaluate(
     """All logged metrics of ``model`` on a held-out text batch and a BOS + r + r batch."""
     was_training = model.training
     model.eval()
-    text_patterns, text_loss = patterns_and_loss(model, text_tokens)
-    repeat_patterns, repeat_loss = patterns_and_loss(model, repeat_tokens)
+    text, text_patterns = text_losses(model, text_tokens, icl_positions)
+    repeat, repeat_patterns = repeat_losses(model, repeat_tokens, half_length)
     model.train(was_training)
-    first, second = repeated_half_losses(repeat_loss, half_length)
     return Evaluation(
-        held_out_loss=float(text_loss.mean()),
-        icl_score=icl_score(text_loss, *icl_positions),
-        repeat_first_half_loss=first,
-        repeat_second_half_loss=second,
+        **text,
+        **repeat,
         induction_score=induction_score(repeat_patterns, half_length),
         previous_token_score=previous_token_score(text_patterns),
         prefix_matching_score=prefix_matching_score(text_patterns, text_tokens),
