@@ -19,7 +19,10 @@ TENSORS_FILE = "tensors.safetensors"
 
 
 def save_result(
-    directory: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]
+    directory: str | Path,
+    tensors: dict[str, torch.Tensor],
+    metadata: dict[str, Any],
+    metadata_file: str = METADATA_FILE,
 ) -> Path:
     """Write ``tensors`` and JSON-able ``metadata`` into ``directory`` (created if missing).
 
@@ -32,7 +35,7 @@ def save_result(
         save_file(
             {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, directory / TENSORS_FILE
         )
-        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        (directory / metadata_file).write_text(json.dumps(metadata, indent=2))
     except OSError as error:
         raise MechscopeError(
             f"cannot write results to {directory}: {error.strerror or error}. "
@@ -41,7 +44,9 @@ def save_result(
     return directory
 
 
-def load_result(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_result(
+    directory: str | Path, metadata_file: str = METADATA_FILE
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read back what `save_result` wrote: (tensors, metadata).
 
     Raises:
@@ -50,7 +55,7 @@ def load_result(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     directory = Path(directory)
     try:
         return load_file(directory / TENSORS_FILE), json.loads(
-            (directory / METADATA_FILE).read_text()
+            (directory / metadata_file).read_text()
         )
     except (OSError, json.JSONDecodeError) as error:
         raise MechscopeError(

@@ -1,0 +1,15 @@
+"""Head classification: every head of a model scored for every kind (see `kinds`)."""
+
+from mechscope.heads.detect import DetectionSettings, detect_heads
+from mechscope.heads.kinds import THRESHOLDS, HeadKind
+from mechscope.heads.scores import HeadScores
+from mechscope.heads.targets import Normalisation
+
+__all__ = [
+    "THRESHOLDS",
+    "DetectionSettings",
+    "HeadKind",
+    "HeadScores",
+    "Normalisation",
+    "detect_heads",
+]

@@ -1,0 +1,270 @@
+"""`detect_heads`: every kind for every head, from one batched forward pass per chunk.
+
+The model runs once per chunk of prompts with a hook on each layer's ``hook_pattern`` that
+scores the pattern on the spot and keeps only ``[batch, head]`` numbers per kind, so no
+activation is cached at all (peak memory stays near a plain forward pass). Prompts are
+padded on the right and the padding masked in every score. The induction kind is scored on
+repeated random tokens (``start r r``) appended to the same batch. The no-op kind needs the
+gradient of the loss with respect to every pattern: then the same forward pass keeps the
+patterns in the autograd graph and one ``torch.autograd.grad`` call reads them (no
+parameter ``.grad`` is touched).
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import einops
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.errors import MechscopeError
+from mechscope.heads.kinds import HeadKind
+from mechscope.heads.scores import HeadScores
+from mechscope.heads.targets import (
+    NONLINEAR_KINDS,
+    BatchContext,
+    Normalisation,
+    diagnostic_score,
+    linear_scores,
+    linear_weights,
+    no_op_ratio,
+)
+from mechscope.heads.vocab import ordinary_ids, punctuation_table, separator_ids, start_id
+from mechscope.metrics import loss_per_position
+from mechscope.models.base import Model, has_lm_head, is_encoder
+from mechscope.sites import Component, Site
+from mechscope.tokens import TokenBatch, forward_kwargs, pad_token_lists, tokenize
+
+DEFAULT_HALF_LENGTH = 32
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionSettings:
+    """How `detect_heads` scores; the defaults suit exploration."""
+
+    window: int = 3
+    """Local-window kind: mass within ``|d - s| <= window``."""
+    normalisation: Normalisation = Normalisation.DEFINED
+    """Average over destinations where a kind is defined, or over all (TransformerLens)."""
+    exclude_first: bool = False
+    """Leave attention to the first token out of pattern scores (TL ``exclude_bos``)."""
+    exclude_current: bool = False
+    """Leave attention to the token itself out (TL ``exclude_current_token``)."""
+    induction_rows: int = 8
+    """Repeated-random-token rows generated for the induction kind."""
+    induction_half_length: int | None = None
+    """Length of the repeated half; default min(32, (n_ctx - 1) // 2)."""
+    batch_size: int = 32
+    """Rows per forward pass."""
+    seed: int = 0
+    """Seed of the random tokens (and of the no-op projection for models without a loss)."""
+
+    def __post_init__(self) -> None:
+        if self.window < 0 or self.induction_rows < 1 or self.batch_size < 1:
+            raise ValueError("window >= 0, induction_rows >= 1 and batch_size >= 1 are required")
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON (enums by value)."""
+        return asdict(self) | {"normalisation": self.normalisation.value}
+
+
+def _prompt_batch(model: Model, prompts: Sequence[str] | TokenBatch) -> TokenBatch:
+    if isinstance(prompts, TokenBatch):
+        if prompts.tokens.shape[0] == 0:
+            raise MechscopeError("no prompts given; pass at least one prompt.")
+        return prompts
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if len(prompts) == 0:
+        raise MechscopeError("no prompts given; pass at least one prompt (or a prompts file).")
+    return tokenize(model, prompts)
+
+
+def repeated_rows(model: Model, settings: DetectionSettings) -> list[list[int]]:
+    """``start r r`` rows of random ordinary tokens for the induction kind."""
+    half = settings.induction_half_length or min(DEFAULT_HALF_LENGTH, (model.cfg.n_ctx - 1) // 2)
+    if half < 2 or 2 * half + 1 > model.cfg.n_ctx:
+        raise MechscopeError(
+            f"induction_half_length={half} does not fit: need 2 <= half and 2 * half + 1 <= "
+            f"n_ctx ({model.cfg.n_ctx})."
+        )
+    generator = torch.Generator().manual_seed(settings.seed)
+    ids = ordinary_ids(model)
+    picks = torch.randint(0, len(ids), (settings.induction_rows, half), generator=generator)
+    halves = ids[picks]
+    start = start_id(model)
+    prefix = [start] if start is not None else []
+    return [prefix + row + row for row in halves.tolist()]
+
+
+def _context(
+    model: Model, batch: TokenBatch, punctuation: Tensor, separators: list[int]
+) -> BatchContext:
+    real = batch.attention_mask.bool()
+    first = torch.zeros_like(real)
+    first[torch.arange(real.shape[0]), real.int().argmax(-1)] = True
+    tokens = batch.tokens
+    separator = torch.isin(tokens, torch.tensor(separators, dtype=tokens.dtype)) & real & ~first
+    return BatchContext(
+        tokens=tokens,
+        real=real,
+        first=first,
+        separator=separator,
+        punctuation=punctuation.to(tokens.device)[tokens.clamp(0, len(punctuation) - 1)] & real,
+        causal=not is_encoder(model),
+    )
+
+
+def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, seed: int) -> Tensor:
+    """Next-token loss (decoders with an unembedding) or a random projection of the output."""
+    mask = batch.attention_mask.to(final_resid.dtype)
+    if logits is not None:
+        loss = loss_per_position(logits, batch.tokens)
+        return (loss * mask[:, 1:] * mask[:, :-1]).sum()
+    generator = torch.Generator().manual_seed(seed)
+    direction = torch.randn(final_resid.shape, generator=generator).to(final_resid)
+    return (final_resid * direction * mask[..., None]).sum()
+
+
+def score_batch(
+    model: Model,
+    batch: TokenBatch,
+    kinds: Sequence[HeadKind],
+    settings: DetectionSettings,
+    punctuation: Tensor,
+    separators: list[int],
+) -> Float[Tensor, "kind batch layer head"]:
+    """Every kind for every head on one batch, from one forward pass."""
+    ctx = _context(model, batch, punctuation, separators)
+    linear = linear_weights(
+        kinds,
+        ctx,
+        window=settings.window,
+        normalisation=settings.normalisation,
+        exclude_first=settings.exclude_first,
+        exclude_current=settings.exclude_current,
+    )
+    linear_rows = [list(kinds).index(k) for k in linear.kinds]
+    nonlinear = [(i, k) for i, k in enumerate(kinds) if k in NONLINEAR_KINDS]
+    n_layers = model.cfg.n_layers
+    out = torch.full((len(kinds), batch.tokens.shape[0], n_layers, model.cfg.n_heads), torch.nan)
+    kept_patterns: dict[int, Tensor] = {}
+    captured: dict[str, Tensor] = {}
+    want_grad = HeadKind.NO_OP in kinds
+
+    def pattern_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
+        def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
+            if want_grad:
+                kept_patterns[layer] = pattern
+            # Padding columns are already 0 (masked keys); padding rows get weight 0 below.
+            p = pattern.detach()
+            if linear_rows:
+                scores = linear_scores(p, linear, ctx).float().cpu()
+                out[linear_rows, :, layer] = einops.rearrange(scores, "b h k -> k b h")
+            for i, kind in nonlinear:
+                out[i, :, layer] = diagnostic_score(kind, p, ctx).float().cpu()
+
+        return hook
+
+    def capture(resid: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
+        captured["resid"] = resid
+
+    fwd_hooks = [
+        (Site(Component.PATTERN, layer).hook_name, pattern_hook(layer)) for layer in range(n_layers)
+    ]
+    if want_grad:
+        fwd_hooks.append((Site(Component.RESID_POST, n_layers - 1).hook_name, capture))
+    with model.hooks(fwd_hooks=fwd_hooks), torch.set_grad_enabled(want_grad):  # pyright: ignore[reportArgumentType]
+        use_logits = want_grad and has_lm_head(model) and not is_encoder(model)
+        result = model(
+            batch.tokens,
+            return_type="logits" if use_logits else None,
+            **forward_kwargs(model, batch),
+        )
+    if want_grad:
+        objective = _objective(
+            batch, captured["resid"], result if use_logits else None, settings.seed
+        )
+        layers = sorted(kept_patterns)
+        grads = torch.autograd.grad(objective, [kept_patterns[layer] for layer in layers])
+        index = list(kinds).index(HeadKind.NO_OP)
+        for layer, grad in zip(layers, grads, strict=True):
+            out[index, :, layer] = no_op_ratio(grad.detach(), ctx).float().cpu()
+    return out
+
+
+def detect_heads(
+    model: Model,
+    prompts: Sequence[str] | TokenBatch,
+    kinds: Sequence[HeadKind | str] | str = "all",
+    settings: DetectionSettings | None = None,
+    *,
+    progress: bool = True,
+) -> HeadScores:
+    """Score every head of ``model`` for each of ``kinds`` on ``prompts``.
+
+    Args:
+        model: a HookedTransformer or HookedEncoder.
+        prompts: texts, or a TokenBatch of token ids.
+        kinds: HeadKinds or their names (``"all"``, ``"induction,previous-token"``).
+        settings: windows, normalisation, exclusions, batching (`DetectionSettings`).
+        progress: show a progress bar over chunks.
+
+    Raises:
+        MechscopeError: no prompts, a prompt over n_ctx, unknown kinds, or a kind the model
+            cannot be scored on (punctuation/separators without a tokenizer).
+    """
+    settings = settings or DetectionSettings()
+    try:
+        chosen = HeadKind.parse(
+            kinds
+            if isinstance(kinds, str)
+            else [HeadKind(k).value if isinstance(k, HeadKind) else k for k in kinds]
+        )
+    except ValueError as error:
+        raise MechscopeError(str(error)) from None
+    if model.tokenizer is None and {HeadKind.PUNCTUATION, HeadKind.SEPARATOR} & set(chosen):
+        raise MechscopeError(
+            "punctuation and separator kinds need the model's tokenizer; drop them from kinds="
+        )
+    batch = _prompt_batch(model, prompts)
+    rows = [batch.unpadded(i).tolist() for i in range(batch.tokens.shape[0])]
+    n_prompts = len(rows)
+    if HeadKind.INDUCTION in chosen:
+        rows += repeated_rows(model, settings)
+    tokenizer = model.tokenizer
+    pad_id = (
+        tokenizer.pad_token_id
+        if tokenizer is not None and isinstance(tokenizer.pad_token_id, int)
+        else 0
+    )
+    punctuation = (
+        punctuation_table(model)
+        if HeadKind.PUNCTUATION in chosen
+        else torch.zeros(1, dtype=torch.bool)
+    )
+    separators = separator_ids(model)
+    chunks = []
+    device = model.cfg.device or "cpu"
+    for start in tqdm(
+        range(0, len(rows), settings.batch_size), desc="detect_heads", disable=not progress
+    ):
+        chunk = pad_token_lists(rows[start : start + settings.batch_size], pad_id).to(device)
+        chunks.append(score_batch(model, chunk, chosen, settings, punctuation, separators))
+    per_prompt = torch.cat(chunks, dim=1)
+    # Induction is scored only on the repeated rows, every other kind only on the prompts.
+    for i, kind in enumerate(chosen):
+        if kind is HeadKind.INDUCTION:
+            per_prompt[i, :n_prompts] = torch.nan
+        else:
+            per_prompt[i, n_prompts:] = torch.nan
+    return HeadScores(
+        kinds=tuple(chosen),
+        per_prompt=per_prompt,
+        n_prompts=n_prompts,
+        model_name=str(getattr(model.cfg, "model_name", "")),
+        settings=settings.to_json(),
+    )

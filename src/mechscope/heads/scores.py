@@ -1,0 +1,179 @@
+"""`HeadScores`: every head's score for every kind, per prompt, with mean, spread and labels."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from mechscope.axes import HeadId
+from mechscope.heads.kinds import NO_OP_MIN_SINK_MASS, THRESHOLDS, HeadKind
+from mechscope.results import load_result, save_result
+
+SCORES_FILE = "scores.json"
+
+
+@dataclass(frozen=True)
+class HeadScores:
+    """Scores shaped (kind, layer, head), from per-prompt values kept in full.
+
+    Rows of `per_prompt` are the user's prompts followed by the generated repeated-token rows
+    (the induction kind is scored only there); a kind is NaN on rows it is not scored on.
+    """
+
+    kinds: tuple[HeadKind, ...]
+    per_prompt: Float[Tensor, "kind prompt layer head"]
+    n_prompts: int
+    """How many leading rows are the user's prompts (the rest are repeated-token rows)."""
+    model_name: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.per_prompt.ndim != 4 or self.per_prompt.shape[0] != len(self.kinds):
+            raise ValueError(
+                f"per_prompt has shape {tuple(self.per_prompt.shape)}; want "
+                f"({len(self.kinds)}, prompt, layer, head), one slice per kind"
+            )
+        if not 0 <= self.n_prompts <= self.per_prompt.shape[1]:
+            raise ValueError(
+                f"n_prompts={self.n_prompts} exceeds the {self.per_prompt.shape[1]} rows"
+            )
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of the model scored."""
+        return self.per_prompt.shape[2]
+
+    @property
+    def n_heads(self) -> int:
+        """Heads per layer."""
+        return self.per_prompt.shape[3]
+
+    @property
+    def count(self) -> Float[Tensor, "kind layer head"]:
+        """How many prompts each mean is over (prompts where the kind is defined)."""
+        return (~self.per_prompt.isnan()).sum(1).to(self.per_prompt.dtype)
+
+    @property
+    def mean(self) -> Float[Tensor, "kind layer head"]:
+        """Mean over the prompts where each kind is defined."""
+        return self.per_prompt.nanmean(1)
+
+    @property
+    def std(self) -> Float[Tensor, "kind layer head"]:
+        """Standard deviation over prompts (0 with a single prompt)."""
+        present = ~self.per_prompt.isnan()
+        centred = torch.where(present, self.per_prompt - self.mean[:, None], 0.0)
+        return (centred.square().sum(1) / (self.count - 1).clamp(min=1)).sqrt()
+
+    def score(self, kind: HeadKind | str) -> Float[Tensor, "layer head"]:
+        """The mean score of one kind per (layer, head)."""
+        return self.mean[self._index(kind)]
+
+    def _index(self, kind: HeadKind | str) -> int:
+        kind = HeadKind(kind)
+        if kind not in self.kinds:
+            scored = ", ".join(k.value for k in self.kinds)
+            raise KeyError(f"{kind.value} was not scored (scored: {scored}); add it to kinds=")
+        return self.kinds.index(kind)
+
+    def heads_of(self, kind: HeadKind | str) -> list[HeadId]:
+        """Heads labelled ``kind`` by its threshold (`THRESHOLDS`), best first."""
+        kind = HeadKind(kind)
+        if not kind.is_label:
+            raise ValueError(f"{kind.value} is a diagnostic, not a label; use top() or score()")
+        op, threshold = THRESHOLDS[kind]
+        values = self.score(kind)
+        chosen = values >= threshold if op == ">=" else values <= threshold
+        if kind is HeadKind.NO_OP:
+            chosen &= self._sink_mass() >= NO_OP_MIN_SINK_MASS
+        heads = [HeadId(int(layer), int(head)) for layer, head in chosen.nonzero().tolist()]
+        return sorted(heads, key=lambda h: float(values[h]), reverse=op == ">=")
+
+    def _sink_mass(self) -> Float[Tensor, "layer head"]:
+        mass = torch.zeros(self.n_layers, self.n_heads, dtype=self.per_prompt.dtype)
+        for kind in (HeadKind.FIRST_TOKEN, HeadKind.SEPARATOR):
+            if kind in self.kinds:
+                mass = mass + self.score(kind).nan_to_num(0.0)
+        if not any(k in self.kinds for k in (HeadKind.FIRST_TOKEN, HeadKind.SEPARATOR)):
+            mass = mass + 1.0  # no sink masses scored: judge by the gradient alone
+        return mass
+
+    def classify(self) -> dict[HeadId, list[HeadKind]]:
+        """Labels per head (all heads present, maybe with no label), thresholds in `THRESHOLDS`."""
+        labels: dict[HeadId, list[HeadKind]] = {
+            HeadId(layer, head): []
+            for layer in range(self.n_layers)
+            for head in range(self.n_heads)
+        }
+        for kind in self.kinds:
+            if kind.is_label:
+                for head in self.heads_of(kind):
+                    labels[head].append(kind)
+        return labels
+
+    def top(self, kind: HeadKind | str, k: int = 5) -> list[tuple[HeadId, float]]:
+        """The ``k`` heads with the highest mean score (lowest, for no-op), with scores."""
+        kind = HeadKind(kind)
+        values = self.score(kind).nan_to_num(
+            float("-inf") if kind is not HeadKind.NO_OP else float("inf")
+        )
+        order = values.flatten().argsort(descending=kind is not HeadKind.NO_OP)[:k]
+        pairs = [divmod(int(i), self.n_heads) for i in order]
+        return [
+            (HeadId(layer, head), float(self.score(kind)[layer, head])) for layer, head in pairs
+        ]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per (kind, layer, head): mean, std, prompts counted, and whether labelled."""
+        import pandas as pd
+
+        labels = self.classify()
+        mean, std, count = self.mean, self.std, self.count
+        rows = []
+        for k, kind in enumerate(self.kinds):
+            for layer in range(self.n_layers):
+                for head in range(self.n_heads):
+                    rows.append(
+                        {
+                            "kind": kind.value,
+                            "layer": layer,
+                            "head": head,
+                            "mean": float(mean[k, layer, head]),
+                            "std": float(std[k, layer, head]),
+                            "n_prompts": int(count[k, layer, head]),
+                            "label": kind in labels[HeadId(layer, head)],
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> dict[str, Any]:
+        """Metadata and the mean/std tables, as plain JSON."""
+        return {
+            "model": self.model_name,
+            "kinds": [k.value for k in self.kinds],
+            "n_prompts": self.n_prompts,
+            "settings": self.settings,
+            "thresholds": {k.value: list(v) for k, v in THRESHOLDS.items() if k in self.kinds},
+            "mean": {k.value: self.mean[i].tolist() for i, k in enumerate(self.kinds)},
+            "std": {k.value: self.std[i].tolist() for i, k in enumerate(self.kinds)},
+            "labels": {str(h): [k.value for k in ks] for h, ks in self.classify().items() if ks},
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """``scores.json`` (means, spreads, labels) plus ``tensors.safetensors`` (per prompt)."""
+        return save_result(directory, {"per_prompt": self.per_prompt}, self.to_json(), SCORES_FILE)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "HeadScores":
+        """Read back what `save` wrote."""
+        tensors, meta = load_result(directory, SCORES_FILE)
+        return cls(
+            kinds=tuple(HeadKind(k) for k in meta["kinds"]),
+            per_prompt=tensors["per_prompt"],
+            n_prompts=meta["n_prompts"],
+            model_name=meta["model"],
+            settings=meta["settings"],
+        )

@@ -1,0 +1,368 @@
+"""Syntactic heads (Clark et al. 2019, "What Does BERT Look At?", §4.2) on CoNLL-U input.
+
+For each dependency relation, how often a head's most-attended-to word is the gold head
+word, in two directions:
+
+- dependent -> head: word ``i`` predicts as its head the word it attends to most;
+- head -> dependent: word ``i`` predicts as its head the word that attends to ``i`` most
+  (Clark et al.'s "transpose" mode).
+
+Attention is first converted to words: attention *to* a word is the sum over its tokens,
+attention *from* a word the mean over its tokens; special tokens ([CLS], [SEP], BOS) and
+attention to the word itself are ignored, as in Clark et al.'s code. Each relation's best
+head is compared with the best fixed-offset baseline ("the head is the word ``k`` to the
+right") over offsets -5..5. Root words are not scored. Relations are UD labels with their
+subtypes (``nmod:poss`` is Clark et al.'s ``poss`` under Stanford Dependencies, ``obj``
+their ``dobj``); their ``poss``/``'s`` special case does not apply to UD and is not used.
+
+Sentences are read with the ``conllu`` library; multiword-token ranges and empty nodes are
+skipped (only syntactic words are kept). A sentence whose words cannot be aligned with the
+model's tokens, or that is longer than n_ctx, is skipped and counted by reason.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import conllu
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.axes import HeadId
+from mechscope.errors import MechscopeError
+from mechscope.models.base import Model, is_encoder
+from mechscope.results import load_result, save_result
+from mechscope.sites import Component, Site
+from mechscope.tokens import forward_kwargs, pad_token_lists
+
+OFFSETS = tuple(k for k in range(-5, 6) if k != 0)
+
+
+class Direction(Enum):
+    """Which way a head's attention predicts the dependency."""
+
+    DEPENDENT_TO_HEAD = "dependent->head"
+    HEAD_TO_DEPENDENT = "head->dependent"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One parsed sentence: its words, each word's head (0-based, -1 = root) and relation."""
+
+    words: tuple[str, ...]
+    heads: tuple[int, ...]
+    relations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """A sentence's token ids and, for each token, the word it belongs to (-1: none)."""
+
+    sentence: Sentence
+    tokens: tuple[int, ...]
+    word_of_token: tuple[int, ...]
+
+
+def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
+    """Sentences of a CoNLL-U file (the first ``limit`` if given).
+
+    Raises:
+        MechscopeError: the file is missing or does not parse as CoNLL-U.
+    """
+    path = Path(path)
+    sentences = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for token_list in conllu.parse_incr(handle):
+                words = [t for t in token_list if isinstance(t["id"], int)]
+                index = {t["id"]: i for i, t in enumerate(words)}
+                heads = tuple(
+                    index.get(t["head"], -1) if isinstance(t["head"], int) and t["head"] else -1
+                    for t in words
+                )
+                sentences.append(
+                    Sentence(
+                        words=tuple(t["form"] for t in words),
+                        heads=heads,
+                        relations=tuple(str(t["deprel"]).lower() for t in words),
+                    )
+                )
+                if limit is not None and len(sentences) >= limit:
+                    break
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
+        ) from error
+    except (conllu.exceptions.ParseException, ValueError, KeyError, TypeError) as error:
+        raise MechscopeError(
+            f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
+            "tab-separated columns and sentences end with a blank line."
+        ) from error
+    if not sentences:
+        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    return sentences
+
+
+def align(model: Model, sentence: Sentence) -> Aligned | str:
+    """Tokenise a sentence's words joined by spaces and map tokens to words.
+
+    Returns the alignment, or the reason the sentence cannot be used.
+    """
+    tokenizer = model.tokenizer
+    if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+        return "the model has no fast tokenizer (token offsets are needed)"
+    if not sentence.words:
+        return "no words"
+    text, word_at_char = "", []
+    for i, word in enumerate(sentence.words):
+        if i:
+            text += " "
+            word_at_char.append(-1)
+        text += word
+        word_at_char.extend([i] * len(word))
+    encoder = is_encoder(model)
+    encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=encoder)
+    ids, offsets = list(encoded["input_ids"]), list(encoded["offset_mapping"])
+    special = set(tokenizer.all_special_ids)
+    words_of = [
+        word_at_char[end - 1] if end > start and token not in special else -1
+        for token, (start, end) in zip(ids, offsets, strict=True)
+    ]
+    if not encoder and model.cfg.default_prepend_bos and tokenizer.bos_token_id is not None:
+        ids, words_of = [tokenizer.bos_token_id, *ids], [-1, *words_of]
+    if len(ids) > model.cfg.n_ctx:
+        return f"longer than the model's context of {model.cfg.n_ctx} tokens"
+    if set(range(len(sentence.words))) - set(words_of):
+        return "a word got no tokens of its own"
+    return Aligned(sentence, tuple(ids), tuple(words_of))
+
+
+@dataclass(frozen=True)
+class SyntaxScores:
+    """Per relation: accuracy of every head in both directions, and the offset baselines."""
+
+    relations: tuple[str, ...]
+    counts: Int[Tensor, " relation"]
+    accuracy: Float[Tensor, "direction relation layer head"]
+    baseline: Float[Tensor, "relation offset"]
+    n_sentences: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    model_name: str = ""
+    offsets: tuple[int, ...] = OFFSETS
+
+    def __post_init__(self) -> None:
+        n = len(self.relations)
+        if self.accuracy.shape[:2] != (len(Direction), n) or self.baseline.shape != (
+            n,
+            len(self.offsets),
+        ):
+            raise ValueError("accuracy/baseline shapes do not match the relations and offsets")
+
+    def best(self, relation: str) -> tuple[HeadId, Direction, float]:
+        """The best head and direction for ``relation``, with its accuracy."""
+        values = self.accuracy[:, self.relations.index(relation)]
+        flat = int(values.flatten().argmax())
+        direction, rest = divmod(flat, values.shape[1] * values.shape[2])
+        layer, head = divmod(rest, values.shape[2])
+        return HeadId(layer, head), list(Direction)[direction], float(values.flatten()[flat])
+
+    def best_baseline(self, relation: str) -> tuple[int, float]:
+        """The best fixed offset for ``relation`` and its accuracy."""
+        row = self.baseline[self.relations.index(relation)]
+        k = int(row.argmax())
+        return self.offsets[k], float(row[k])
+
+    def table(self, min_count: int = 1) -> list[dict[str, Any]]:
+        """One row per relation with at least ``min_count`` instances, most frequent first."""
+        rows = []
+        for i, relation in enumerate(self.relations):
+            if int(self.counts[i]) < min_count:
+                continue
+            head, direction, accuracy = self.best(relation)
+            offset, base = self.best_baseline(relation)
+            rows.append(
+                {
+                    "relation": relation,
+                    "count": int(self.counts[i]),
+                    "head": str(head),
+                    "direction": direction.value,
+                    "accuracy": accuracy,
+                    "baseline_offset": offset,
+                    "baseline": base,
+                    "beats_baseline": accuracy > base,
+                }
+            )
+        return sorted(rows, key=lambda r: -r["count"])
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """`table` as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.table())
+
+    def save(self, directory: str | Path) -> Path:
+        """``syntax.json`` plus the accuracy and baseline tensors."""
+        meta = {
+            "relations": list(self.relations),
+            "n_sentences": self.n_sentences,
+            "skipped": self.skipped,
+            "model": self.model_name,
+            "offsets": list(self.offsets),
+            "table": self.table(),
+        }
+        tensors = {"counts": self.counts, "accuracy": self.accuracy, "baseline": self.baseline}
+        return save_result(directory, tensors, meta, "syntax.json")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SyntaxScores":
+        """Read back what `save` wrote."""
+        tensors, meta = load_result(directory, "syntax.json")
+        return cls(
+            relations=tuple(meta["relations"]),
+            counts=tensors["counts"],
+            accuracy=tensors["accuracy"],
+            baseline=tensors["baseline"],
+            n_sentences=meta["n_sentences"],
+            skipped=meta["skipped"],
+            model_name=meta["model"],
+            offsets=tuple(meta["offsets"]),
+        )
+
+
+def word_maps(
+    aligned: Sequence[Aligned], n_pos: int
+) -> tuple[Float[Tensor, "batch word pos"], Float[Tensor, "batch word pos"], Int[Tensor, " batch"]]:
+    """Averaging (from a word) and summing (to a word) maps, and the word counts."""
+    n_words = max(len(a.sentence.words) for a in aligned)
+    to_word = torch.zeros(len(aligned), n_words, n_pos)
+    for b, a in enumerate(aligned):
+        for t, w in enumerate(a.word_of_token):
+            if w >= 0:
+                to_word[b, w, t] = 1.0
+    from_word = to_word / to_word.sum(-1, keepdim=True).clamp(min=1)
+    counts = torch.tensor([len(a.sentence.words) for a in aligned])
+    return from_word, to_word, counts
+
+
+def predictions(
+    model: Model, aligned: Sequence[Aligned]
+) -> Int[Tensor, "direction batch layer head word"]:
+    """Each word's predicted head word, per head and direction, from one forward pass."""
+    tokenizer = model.tokenizer
+    pad_id = (
+        tokenizer.pad_token_id
+        if tokenizer is not None and isinstance(tokenizer.pad_token_id, int)
+        else 0
+    )
+    batch = pad_token_lists([list(a.tokens) for a in aligned], pad_id).to(model.cfg.device or "cpu")
+    from_word, to_word, n_words = word_maps(aligned, batch.tokens.shape[1])
+    n_w = from_word.shape[1]
+    word_real = torch.arange(n_w)[None] < n_words[:, None]
+    allowed = word_real[:, :, None] & word_real[:, None, :] & ~torch.eye(n_w, dtype=torch.bool)
+    out = torch.zeros(
+        len(Direction), len(aligned), model.cfg.n_layers, model.cfg.n_heads, n_w, dtype=torch.long
+    )
+
+    def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
+        def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
+            words = (
+                einops.einsum(
+                    from_word.to(pattern),
+                    pattern,
+                    to_word.to(pattern),
+                    "b i d, b h d s, b j s -> b h i j",
+                )
+                .float()
+                .cpu()
+            )
+            words = words.masked_fill(~allowed[:, None], float("-inf"))
+            out[0, :, layer] = words.argmax(-1)  # the word i attends to most
+            out[1, :, layer] = words.argmax(-2)  # the word attending to i most
+
+        return hook
+
+    hooks = [
+        (Site(Component.PATTERN, layer).hook_name, make_hook(layer))
+        for layer in range(model.cfg.n_layers)
+    ]
+    with torch.no_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        model(batch.tokens, return_type=None, **forward_kwargs(model, batch))
+    return out
+
+
+def dependency_scores(
+    model: Model,
+    sentences: Sequence[Sentence],
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> SyntaxScores:
+    """Accuracy of every head at every relation of ``sentences``, with offset baselines.
+
+    Sentences that cannot be aligned or do not fit are skipped and counted in ``skipped``.
+
+    Raises:
+        MechscopeError: no sentences, or none could be aligned with the model's tokens.
+    """
+    if not sentences:
+        raise MechscopeError("no sentences given; pass a CoNLL-U file with at least one sentence.")
+    skipped: Counter[str] = Counter()
+    usable: list[Aligned] = []
+    for sentence in sentences:
+        result = align(model, sentence)
+        if isinstance(result, str):
+            skipped[result] += 1
+        else:
+            usable.append(result)
+    if not usable:
+        reasons = "; ".join(f"{n} x {why}" for why, n in skipped.items())
+        raise MechscopeError(f"none of the {len(sentences)} sentences could be used ({reasons}).")
+    relations = sorted(
+        {
+            r
+            for a in usable
+            for r, h in zip(a.sentence.relations, a.sentence.heads, strict=True)
+            if h >= 0
+        }
+    )
+    rel_index = {r: i for i, r in enumerate(relations)}
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    correct = torch.zeros(len(relations), len(Direction), n_layers, n_heads)
+    baseline = torch.zeros(len(relations), len(OFFSETS))
+    counts = torch.zeros(len(relations), dtype=torch.long)
+    offsets = torch.tensor(OFFSETS)
+    chunks = range(0, len(usable), batch_size)
+    for start in tqdm(chunks, desc="dependency heads", disable=not progress):
+        chunk = usable[start : start + batch_size]
+        preds = predictions(model, chunk)
+        rows, words, heads, rels = [], [], [], []
+        for b, a in enumerate(chunk):
+            for i, (h, r) in enumerate(zip(a.sentence.heads, a.sentence.relations, strict=True)):
+                if h >= 0:
+                    rows.append(b), words.append(i), heads.append(h), rels.append(rel_index[r])
+        rows_t, words_t, heads_t, rels_t = map(torch.tensor, (rows, words, heads, rels))
+        by_word = einops.rearrange(preds, "direction b l h w -> b w direction l h")
+        predicted = by_word[rows_t, words_t]  # [instance, direction, layer, head]
+        hits = (predicted == heads_t[:, None, None, None]).float()
+        correct.index_add_(0, rels_t, hits)
+        counts += torch.bincount(rels_t, minlength=len(relations))
+        baseline.index_add_(
+            0, rels_t, (words_t[:, None] + offsets[None] == heads_t[:, None]).float()
+        )
+    denominator = counts.clamp(min=1).float()
+    return SyntaxScores(
+        relations=tuple(relations),
+        counts=counts,
+        accuracy=einops.rearrange(correct / denominator[:, None, None, None], "r d l h -> d r l h"),
+        baseline=baseline / denominator[:, None],
+        n_sentences=len(usable),
+        skipped=dict(skipped),
+        model_name=str(getattr(model.cfg, "model_name", "")),
+    )
