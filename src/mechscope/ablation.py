@@ -15,9 +15,11 @@ Hooks live only inside ``with ablate(...)``: TransformerLens's ``model.hooks`` r
 on every exit path, exceptions included.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import einops
 import torch
@@ -117,11 +119,7 @@ def ablate(
     Raises:
         MechscopeError: unknown ``how``, heads out of range, or a missing/empty reference.
     """
-    try:
-        how = AblationType(how)
-    except ValueError:
-        choices = ", ".join(t.value for t in AblationType)
-        raise MechscopeError(f"unknown ablation {how!r}; choose one of {choices}.") from None
+    how = _parse_how(how)
     chosen = check_heads(model, heads)
     by_layer: dict[int, list[int]] = {}
     for head in chosen:
@@ -169,3 +167,151 @@ def ablate(
     fwd_hooks = [(Site(Component.Z, layer).hook_name, make_hook(layer)) for layer in by_layer]
     with model.hooks(fwd_hooks=fwd_hooks):  # pyright: ignore[reportArgumentType]
         yield model
+
+
+Metric = Callable[[Float[Tensor, "batch pos d_vocab"], TokenBatch], Tensor]
+"""Logits of a batch (and the batch) -> a scalar tensor."""
+
+
+@dataclass(frozen=True)
+class AblationEffects:
+    """A metric with nothing ablated and with each head ablated on its own."""
+
+    heads: tuple[HeadId, ...]
+    clean: float
+    ablated: Float[Tensor, " head"]
+    how: AblationType
+
+    @property
+    def change(self) -> Float[Tensor, " head"]:
+        """Ablated minus clean, per head."""
+        return self.ablated - self.clean
+
+    def as_grid(self, n_layers: int, n_heads: int) -> Float[Tensor, "layer head"]:
+        """The change laid out as (layer, head); NaN for heads not ablated."""
+        grid = torch.full((n_layers, n_heads), torch.nan)
+        for (layer, head), value in zip(self.heads, self.change.tolist(), strict=True):
+            grid[layer, head] = value
+        return grid
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One JSON-able row per head."""
+        return [
+            {"head": str(h), "ablated": float(a), "change": float(a - self.clean)}
+            for h, a in zip(self.heads, self.ablated.tolist(), strict=True)
+        ]
+
+
+def _scalar(value: Tensor) -> float:
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise MechscopeError(
+            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
+        )
+    return float(value)
+
+
+@torch.no_grad()
+def ablation_effects(
+    model: Model,
+    batch: TokenBatch,
+    metric: Metric,
+    heads: Iterable[HeadId | tuple[int, int]] | str = "all",
+    how: AblationType | str = AblationType.ZERO,
+    reference: TokenBatch | None = None,
+    *,
+    per_position: bool = True,
+    max_rows: int = 256,
+) -> AblationEffects:
+    """``metric`` with each head ablated alone, many heads per forward pass.
+
+    The batch is repeated once per head in a chunk; replica ``i`` has only head ``i``
+    ablated (its rows of ``hook_z`` replaced), so each chunk is one forward pass of up to
+    ``max_rows`` rows instead of one pass per head. Mean and resample take ``reference``
+    (the batch itself when omitted).
+
+    Raises:
+        MechscopeError: heads out of range, an unknown ``how``, or a non-scalar metric.
+    """
+    how = _parse_how(how)
+    if heads == "all":
+        heads = [HeadId(i, h) for i in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
+    elif isinstance(heads, str):
+        raise MechscopeError(f"heads must be 'all' or (layer, head) pairs, got {heads!r}")
+    chosen = check_heads(model, heads)
+    kwargs = forward_kwargs(model, batch)
+    clean = _scalar(metric(model(batch.tokens, **kwargs), batch))
+    n_batch, n_pos = batch.tokens.shape
+    fills: dict[int, Tensor] = {}
+    if how is not AblationType.ZERO:
+        source = reference if reference is not None else batch
+        z_refs = reference_z(model, {h.layer for h in chosen}, source)
+        for layer, z in z_refs.items():
+            fill = _replacement(how, z, source.attention_mask, per_position)
+            if fill.shape[1] < n_pos:
+                raise MechscopeError(
+                    "the reference prompts are shorter than the batch; give longer ones."
+                )
+            if how is AblationType.RESAMPLE:
+                rows = torch.randint(
+                    0, fill.shape[0], (n_batch,), generator=torch.Generator().manual_seed(0)
+                )
+                fill = fill[rows]
+            fills[layer] = fill[:, :n_pos]
+    per_chunk = max(1, max_rows // n_batch)
+    values: list[float] = []
+    for start in range(0, len(chosen), per_chunk):
+        group = chosen[start : start + per_chunk]
+        values += _ablated_chunk(model, batch, metric, group, fills, how, kwargs)
+    return AblationEffects(tuple(chosen), clean, torch.tensor(values), how)
+
+
+def _parse_how(how: AblationType | str) -> AblationType:
+    try:
+        return AblationType(how)
+    except ValueError:
+        choices = ", ".join(t.value for t in AblationType)
+        raise MechscopeError(f"unknown ablation {how!r}; choose one of {choices}.") from None
+
+
+def _ablated_chunk(
+    model: Model,
+    batch: TokenBatch,
+    metric: Metric,
+    group: list[HeadId],
+    fills: dict[int, Tensor],
+    how: AblationType,
+    kwargs: dict[str, Any],
+) -> list[float]:
+    n_rep, n_batch = len(group), batch.tokens.shape[0]
+    masks: dict[int, Tensor] = {}
+    for i, head in enumerate(group):
+        masks.setdefault(head.layer, torch.zeros(n_rep, model.cfg.n_heads, dtype=torch.bool))[
+            i, head.head
+        ] = True
+
+    def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
+        rows = einops.repeat(masks[layer], "r h -> (r b) 1 h 1", b=n_batch).to(
+            model.cfg.device or "cpu"
+        )
+
+        def hook(z: Float[Tensor, "batch pos head d_head"], hook: HookPoint) -> Tensor:  # noqa: ARG001
+            if how is AblationType.ZERO:
+                return z.masked_fill(rows, 0.0)
+            fill = fills[layer].to(z)
+            fill = einops.repeat(
+                fill.expand(n_batch, -1, -1, -1), "b p h d -> (r b) p h d", r=n_rep
+            )
+            return torch.where(rows, fill, z)
+
+        return hook
+
+    tokens = einops.repeat(batch.tokens, "b p -> (r b) p", r=n_rep)
+    repeated = {
+        k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
+        for k, v in kwargs.items()
+    }
+    hooks = [(Site(Component.Z, layer).hook_name, make_hook(layer)) for layer in masks]
+    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        logits = model(tokens, **repeated)
+    return [_scalar(metric(logits[i * n_batch : (i + 1) * n_batch], batch)) for i in range(n_rep)]

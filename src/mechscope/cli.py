@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     lens_train.add_argument("--device", default=None, help="torch device")
     add_config_arguments(lens_train, _tuned_lens_config_class())
     lens_train.set_defaults(func=cmd_lens_train)
+
+    from mechscope.commands import heads
+
+    heads.add_parser(sub, MODEL_HELP)
     return parser
 
 

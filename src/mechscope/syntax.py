@@ -30,6 +30,7 @@ from typing import Any
 import conllu
 import einops
 import torch
+from conllu.exceptions import ParseException
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -100,7 +101,7 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
         raise MechscopeError(
             f"cannot read CoNLL-U file {path}: {error.strerror or error}."
         ) from error
-    except (conllu.exceptions.ParseException, ValueError, KeyError, TypeError) as error:
+    except (ParseException, ValueError, KeyError, TypeError) as error:
         raise MechscopeError(
             f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
             "tab-separated columns and sentences end with a blank line."
@@ -346,7 +347,10 @@ def dependency_scores(
         for b, a in enumerate(chunk):
             for i, (h, r) in enumerate(zip(a.sentence.heads, a.sentence.relations, strict=True)):
                 if h >= 0:
-                    rows.append(b), words.append(i), heads.append(h), rels.append(rel_index[r])
+                    rows.append(b)
+                    words.append(i)
+                    heads.append(h)
+                    rels.append(rel_index[r])
         rows_t, words_t, heads_t, rels_t = map(torch.tensor, (rows, words, heads, rels))
         by_word = einops.rearrange(preds, "direction b l h w -> b w direction l h")
         predicted = by_word[rows_t, words_t]  # [instance, direction, layer, head]

@@ -94,3 +94,18 @@ def test_report_is_offline_and_reloads(result, out_dir):
     loaded = Result.load(out_dir)
     assert loaded.induction_heads == result.induction_heads
     assert torch.equal(loaded.view_patterns, result.view_patterns)
+
+
+def test_head_classification_names_the_heads_of_the_report(result):
+    from mechscope.data.corpus import load_corpus
+    from mechscope.heads import HeadKind, detect_heads
+
+    model = load_model(INDUCTION_2L, device="cpu")
+    text = load_corpus().held_out[: 127 * 16].tobytes().decode("utf-8", errors="replace")
+    prompts = [text[i : i + 100] for i in range(0, 1600, 100)]
+    scores = detect_heads(
+        model, prompts, [HeadKind.INDUCTION, HeadKind.PREVIOUS_TOKEN], progress=False
+    )
+    assert set(scores.heads_of(HeadKind.INDUCTION)) == set(result.induction_heads)
+    previous = [h for h in scores.heads_of(HeadKind.PREVIOUS_TOKEN) if h.layer == 0]
+    assert previous == result.previous_token_heads

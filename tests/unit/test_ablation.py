@@ -63,3 +63,38 @@ def test_bad_ablation_input(tiny_decoder):
         pytest.raises(MechscopeError, match="reference has 3 positions but the run has 6"),
     ):
         tiny_decoder(TOKENS)
+
+
+def _last_logit_mean(logits, batch):
+    return logits[:, -1].mean()
+
+
+@pytest.mark.parametrize("how", ["zero", "mean"])
+def test_ablation_effects_equal_one_ablation_at_a_time(tiny_decoder, how):
+    from mechscope.ablation import ablation_effects
+    from mechscope.tokens import pad_token_lists
+
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    reference = pad_token_lists([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8]], 0)
+    effects = ablation_effects(
+        tiny_decoder, batch, _last_logit_mean, "all", how, reference, max_rows=6
+    )
+    assert len(effects.heads) == 8
+    with torch.no_grad():
+        clean = float(_last_logit_mean(tiny_decoder(TOKENS), batch))
+    assert effects.clean == pytest.approx(clean)
+    for head, value in zip(effects.heads, effects.ablated.tolist(), strict=True):
+        with torch.no_grad(), ablate(tiny_decoder, [head], how, reference=reference.tokens):
+            expected = float(_last_logit_mean(tiny_decoder(TOKENS), batch))
+        assert value == pytest.approx(expected, abs=1e-5)
+    grid = effects.as_grid(2, 4)
+    assert grid[1, 3] == pytest.approx(float(effects.change[-1]))
+
+
+def test_ablation_effects_refuse_a_non_scalar_metric(tiny_decoder):
+    from mechscope.ablation import ablation_effects
+    from mechscope.tokens import pad_token_lists
+
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    with pytest.raises(MechscopeError, match="scalar"):
+        ablation_effects(tiny_decoder, batch, lambda logits, b: logits[:, -1], [(0, 0)])

@@ -12,6 +12,7 @@ parameter ``.grad`` is touched).
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import einops
 import torch
@@ -66,7 +67,7 @@ class DetectionSettings:
         if self.window < 0 or self.induction_rows < 1 or self.batch_size < 1:
             raise ValueError("window >= 0, induction_rows >= 1 and batch_size >= 1 are required")
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         """Plain JSON (enums by value)."""
         return asdict(self) | {"normalisation": self.normalisation.value}
 
@@ -169,8 +170,8 @@ def score_batch(
 
         return hook
 
-    def capture(resid: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
-        captured["resid"] = resid
+    def capture(pattern: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
+        captured["resid"] = pattern  # the final residual stream (same hook signature)
 
     fwd_hooks = [
         (Site(Component.PATTERN, layer).hook_name, pattern_hook(layer)) for layer in range(n_layers)

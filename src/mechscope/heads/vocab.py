@@ -38,8 +38,8 @@ def separator_ids(model: Model) -> list[int]:
     tokenizer = _tokenizer(model)
     if tokenizer is None:
         return []
-    ids = {tokenizer.sep_token_id, tokenizer.eos_token_id}
-    return sorted(i for i in ids if isinstance(i, int))
+    ids = [tokenizer.sep_token_id, tokenizer.eos_token_id]
+    return sorted({i for i in ids if isinstance(i, int)})
 
 
 def start_id(model: Model) -> int | None:
@@ -47,9 +47,10 @@ def start_id(model: Model) -> int | None:
     tokenizer = _tokenizer(model)
     if tokenizer is None:
         return None
-    if is_encoder(model):
-        return tokenizer.cls_token_id
-    return tokenizer.bos_token_id if model.cfg.default_prepend_bos else None
+    token = tokenizer.cls_token_id if is_encoder(model) else tokenizer.bos_token_id
+    if not is_encoder(model) and not model.cfg.default_prepend_bos:
+        return None
+    return token if isinstance(token, int) else None
 
 
 def ordinary_ids(model: Model) -> Int[Tensor, " n_ids"]:

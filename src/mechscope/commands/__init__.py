@@ -1,0 +1,1 @@
+"""Subcommands of ``mechscope`` that live in their own modules (see `mechscope.cli`)."""

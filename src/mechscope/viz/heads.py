@@ -1,0 +1,129 @@
+"""The head-classification report: ranked table, layer x head heatmaps, syntax, views."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from jaxtyping import Float
+from torch import Tensor
+
+from mechscope.heads.kinds import THRESHOLDS, HeadKind
+from mechscope.heads.scores import HeadScores
+from mechscope.heads.targets import PATTERN_KINDS
+from mechscope.syntax import SyntaxScores
+from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.report import Report
+from mechscope.viz.svg import heatmap
+
+FRACTION_KINDS = (*PATTERN_KINDS, HeadKind.MAX_WEIGHT)
+"""Kinds in [0, 1], drawn on a fixed 0..1 scale so weak heads look weak."""
+VIEW_HEADS = 4
+"""Top heads shown per kind in the attention views."""
+
+
+@dataclass(frozen=True)
+class SamplePatterns:
+    """Attention of every head on one prompt, for the views (computed by the caller)."""
+
+    str_tokens: Sequence[str]
+    patterns: Float[Tensor, "layer head dest_pos src_pos"]
+    causal: bool
+
+
+def render_heads(
+    scores: HeadScores,
+    title: str,
+    sample: SamplePatterns | None = None,
+    syntax: SyntaxScores | None = None,
+    verification_rows: Sequence[dict[str, object]] = (),
+) -> Report:
+    """The whole page for one model."""
+    report = Report(title)
+    report.paragraph(
+        f"{scores.n_prompts} prompts; {len(scores.kinds)} kinds scored per head in one batched "
+        "pass. Scores are means over prompts (± standard deviation in the table). Definitions "
+        "and papers: mechscope.heads.kinds."
+    )
+    report.heading("Labelled heads")
+    labels = {h: ks for h, ks in scores.classify().items() if ks}
+    mean, std = scores.mean, scores.std
+    rows = []
+    for head, kinds in sorted(labels.items()):
+        for kind in kinds:
+            i = scores.kinds.index(kind)
+            op, threshold = THRESHOLDS[kind]
+            value = float(mean[i, head.layer, head.head])
+            spread = float(std[i, head.layer, head.head])
+            rows.append([str(head), kind.value, value, spread, f"{op} {threshold}"])
+    rows.sort(key=lambda r: (r[1], -float(r[2])))
+    if rows:
+        report.table(["head", "kind", "mean", "std", "threshold"], rows)
+    else:
+        report.paragraph("No head passed any label threshold.", note=True)
+    report.heading("Mean over heads, by layer")
+    report.table(
+        ["kind", *[f"L{layer}" for layer in range(scores.n_layers)]], by_layer_rows(scores)
+    )
+    report.heading("Scores per kind (layer x head)")
+    for i, kind in enumerate(scores.kinds):
+        values = mean[i].tolist()
+        report.figure(
+            heatmap(
+                values,
+                row_labels=[f"L{layer}" for layer in range(scores.n_layers)],
+                col_labels=[f"H{h}" for h in range(scores.n_heads)],
+                title=kind.value,
+                vmin=0.0,
+                vmax=1.0 if kind in FRACTION_KINDS else None,
+            )
+        )
+    if syntax is not None:
+        _syntax_section(report, syntax)
+    if verification_rows:
+        report.heading("Causal check: each head ablated alone")
+        columns = list(verification_rows[0])
+        report.table(columns, [[r[c] for c in columns] for r in verification_rows])
+    if sample is not None:
+        _views(report, scores, sample)
+    return report
+
+
+def by_layer_rows(scores: HeadScores) -> list[list[object]]:
+    """Per kind, the mean score over the heads of each layer (Clark et al. 2019, Fig. 2)."""
+    means = scores.mean.nanmean(-1)
+    return [[kind.value, *means[i].tolist()] for i, kind in enumerate(scores.kinds)]
+
+
+def _syntax_section(report: Report, syntax: SyntaxScores) -> None:
+    report.heading("Syntactic heads (Clark et al. 2019)")
+    skipped = ", ".join(f"{n} {why}" for why, n in syntax.skipped.items()) or "none"
+    report.paragraph(
+        f"{syntax.n_sentences} sentences scored; skipped: {skipped}. Best head per relation "
+        "(most-attended word = gold head) against the best fixed offset."
+    )
+    table = syntax.table(min_count=20)
+    report.table(
+        ["relation", "count", "best head", "direction", "accuracy", "offset", "baseline"],
+        [
+            [r["relation"], r["count"], r["head"], r["direction"], r["accuracy"],
+             r["baseline_offset"], r["baseline"]]
+            for r in table
+        ],
+    )  # fmt: skip
+
+
+def _views(report: Report, scores: HeadScores, sample: SamplePatterns) -> None:
+    report.heading("Attention of the top heads of each kind")
+    report.paragraph(f"Prompt: {''.join(sample.str_tokens)[:200]!r}", note=True)
+    for kind in scores.kinds:
+        if not kind.is_label:
+            continue
+        top = [h for h, _ in scores.top(kind, VIEW_HEADS)]
+        report.heading(kind.value, level=3)
+        report.view(
+            attention_heads_view(
+                sample.str_tokens,
+                sample.patterns[[h.layer for h in top], [h.head for h in top]],
+                [f"L{h.layer}H{h.head} ({float(scores.score(kind)[h]):.2f})" for h in top],
+                causal=sample.causal,
+            )
+        )
