@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {kind.value:<16} {shown}")
     layers = " ".join(f"{f'L{i}':>6}" for i in range(model.cfg.n_layers))
     print(f"mean over the heads of each layer:\n  {'kind':<16} {layers}")
-    for kind, *values in by_layer_rows(scores):
-        print(f"  {kind:<16} " + " ".join(f"{float(v):>6.3f}" for v in values))
+    for kind, values in by_layer_rows(scores):
+        print(f"  {kind:<16} " + " ".join(f"{v:>6.3f}" for v in values))
     if syntax is not None:
         print(f"syntax: {syntax.n_sentences} sentences, skipped {syntax.skipped or 'none'}")
         for row in syntax.table(min_count=100)[:12]:

@@ -87,10 +87,10 @@ def render_heads(
     return report
 
 
-def by_layer_rows(scores: HeadScores) -> list[list[object]]:
+def by_layer_rows(scores: HeadScores) -> list[tuple[str, list[float]]]:
     """Per kind, the mean score over the heads of each layer (Clark et al. 2019, Fig. 2)."""
     means = scores.mean.nanmean(-1)
-    return [[kind.value, *means[i].tolist()] for i, kind in enumerate(scores.kinds)]
+    return [(kind.value, means[i].tolist()) for i, kind in enumerate(scores.kinds)]
 
 
 def _syntax_section(report: Report, syntax: SyntaxScores) -> None:
