@@ -4,9 +4,13 @@ Sign conventions:
 - losses are next-token cross-entropies in nats, ``loss[:, i]`` being the loss of
   predicting token ``i + 1`` from positions ``<= i``;
 - the in-context-learning score follows Olsson et al. 2022: loss at a late token minus loss
-  at an early token, so *negative* means the model predicts better later in the context.
+  at an early token, so *negative* means the model predicts better later in the context;
+- patching metrics (logit difference, answer loss, answer probability) read each prompt at
+  its own position and average over prompts; `normalise` maps a value so that the corrupted
+  run is 0 and the clean run is 1 (Wang et al. 2022; Heimersheim & Nanda 2024).
 """
 
+import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -41,3 +45,43 @@ def icl_score(loss: Float[Tensor, "batch pos_minus_1"], early: int, late: int) -
     if not 0 <= early < late < loss.shape[1]:
         raise ValueError(f"need 0 <= early < late < {loss.shape[1]}, got {early}, {late}")
     return float(loss[:, late].mean() - loss[:, early].mean())
+
+
+def logit_diff(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    wrong: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean over prompts of logit(answer) - logit(wrong answer) at each prompt's position."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    at = logits[rows, positions.to(logits.device)]
+    return (at[rows, answers.to(logits.device)] - at[rows, wrong.to(logits.device)]).mean()
+
+
+def answer_loss(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean cross-entropy of the answer token at each prompt's position."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    log_probs = logits[rows, positions.to(logits.device)].log_softmax(-1)
+    return -log_probs[rows, answers.to(logits.device)].mean()
+
+
+def answer_probability(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean probability of the answer token at each prompt's position."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    probs = logits[rows, positions.to(logits.device)].softmax(-1)
+    return probs[rows, answers.to(logits.device)].mean()
+
+
+def normalise(value: float, clean: float, corrupted: float) -> float:
+    """Map a metric so that the corrupted run is 0 and the clean run is 1."""
+    span = clean - corrupted
+    return float("nan") if span == 0 else (value - corrupted) / span

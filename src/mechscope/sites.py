@@ -37,17 +37,34 @@ class Component(Enum):
 
 @dataclass(frozen=True)
 class Site:
-    """A component at a layer, optionally restricted to one head."""
+    """A component at a layer, optionally restricted to one head and one position.
+
+    ``pos`` is the token position (for attention patterns and scores: the destination);
+    None means every position.
+    """
 
     component: Component
     layer: int | None = None
     head: int | None = None
+    pos: int | None = None
 
     def __post_init__(self) -> None:
         if self.component.per_layer and self.layer is None:
             raise ValueError(f"{self.component.name} needs a layer")
         if self.head is not None and not self.component.has_head_axis:
             raise ValueError(f"{self.component.name} has no head axis; drop head={self.head}")
+        if self.pos is not None and self.pos < 0:
+            raise ValueError(f"pos must be >= 0 (or None for every position), got {self.pos}")
+
+    def __str__(self) -> str:
+        parts = [self.component.name.lower()]
+        if self.layer is not None:
+            parts.append(f"L{self.layer}")
+        if self.head is not None:
+            parts.append(f"H{self.head}")
+        if self.pos is not None:
+            parts.append(f"P{self.pos}")
+        return " ".join(parts)
 
     @property
     def hook_name(self) -> str:
@@ -55,6 +72,27 @@ class Site:
         if not self.component.per_layer:
             return self.component.value
         return f"blocks.{self.layer}.{self.component.value}"
+
+
+def every_site(
+    component: Component,
+    n_layers: int,
+    *,
+    n_heads: int | None = None,
+    n_pos: int | None = None,
+) -> list[Site]:
+    """Sites of ``component`` at every layer, then (if given) every head, then every position.
+
+    Ordered layer-major, so results reshape to ``[layer, head, pos]``.
+    """
+    heads: list[int | None] = list(range(n_heads)) if n_heads is not None else [None]
+    positions: list[int | None] = list(range(n_pos)) if n_pos is not None else [None]
+    return [
+        Site(component, layer, head, pos)
+        for layer in range(n_layers)
+        for head in heads
+        for pos in positions
+    ]
 
 
 def hook_names(component: Component, n_layers: int) -> list[str]:

@@ -1,0 +1,355 @@
+"""Activation patching: one engine, driven by `Site` values, many patches per forward pass.
+
+Method (Meng et al. 2022; Wang et al. 2022; Heimersheim & Nanda 2024, "How to use and
+interpret activation patching"). Two prompt sets of equal token lengths: *clean* (the model
+does the task) and *corrupted* (a key detail changed). A metric (logit difference, loss,
+probability, or any ``logits -> scalar``) is measured on a *target* run in which one site's
+activation is replaced by its value from the *source* run:
+
+- denoising: target = corrupted, source = clean. A high value means the site *suffices* to
+  restore the behaviour;
+- noising: target = clean, source = corrupted. A low value means the site is *necessary*.
+
+`PatchingResult.normalised` maps each value so that the corrupted run is 0 and the clean
+run is 1, in both directions.
+
+Batching: the target batch is repeated once per site in a chunk, and replica ``i`` gets only
+site ``i`` patched (a masked ``torch.where`` in the hook of each hook point involved). So a
+chunk of sites costs one forward pass of ``n_sites x batch`` rows instead of one pass per
+site, with results equal to TransformerLens's ``patching.py`` (tested to 1e-5). The source
+activations come from one ``run_with_cache`` limited (``names_filter``) to the hook points of
+the sites.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import einops
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.errors import MechscopeError, PromptError
+from mechscope.metrics import normalise
+from mechscope.models.base import Model
+from mechscope.results import load_result, save_result
+from mechscope.sites import Component, Site
+from mechscope.tokens import TokenBatch, forward_kwargs, tokenize
+
+Metric = Callable[[Float[Tensor, "batch pos d_vocab"]], Tensor]
+"""Logits of the whole batch -> a scalar tensor (closures carry answers and positions)."""
+
+PATCHABLE = (
+    Component.RESID_PRE, Component.RESID_MID, Component.RESID_POST, Component.ATTN_OUT,
+    Component.MLP_OUT, Component.Q, Component.K, Component.V, Component.Z,
+    Component.PATTERN, Component.ATTN_SCORES,
+)  # fmt: skip
+
+
+class PatchDirection(Enum):
+    """Which run is patched with which."""
+
+    DENOISING = "denoising"
+    """Clean activations into the corrupted run."""
+    NOISING = "noising"
+    """Corrupted activations into the clean run."""
+
+
+@dataclass(frozen=True)
+class PatchingResult:
+    """The metric with each site patched, and the unpatched clean and corrupted values."""
+
+    sites: tuple[Site, ...]
+    values: Float[Tensor, " site"]
+    clean: float
+    corrupted: float
+    direction: PatchDirection
+    metric: str = "metric"
+    tokens: list[str] = field(default_factory=list)
+    """The clean prompt's tokens (first prompt), for labelling positions."""
+
+    def __post_init__(self) -> None:
+        if self.values.shape != (len(self.sites),):
+            raise ValueError(
+                f"{len(self.sites)} sites but values of shape {tuple(self.values.shape)}"
+            )
+
+    @property
+    def normalised(self) -> Float[Tensor, " site"]:
+        """0 = corrupted, 1 = clean."""
+        return torch.tensor([normalise(float(v), self.clean, self.corrupted) for v in self.values])
+
+    def grid(self, normalised: bool = True) -> Tensor:
+        """Values laid out ``[layer, head or pos]`` or ``[layer, head, pos]``.
+
+        Sites come from `every_site`; NaN where a combination was not patched.
+        """
+        values = self.normalised if normalised else self.values
+        layers = max(s.layer or 0 for s in self.sites) + 1
+        heads = [s.head for s in self.sites if s.head is not None]
+        positions = [s.pos for s in self.sites if s.pos is not None]
+        shape = [layers]
+        if heads:
+            shape.append(max(heads) + 1)
+        if positions:
+            shape.append(max(positions) + 1)
+        out = torch.full(shape, torch.nan)
+        for site, value in zip(self.sites, values.tolist(), strict=True):
+            index = [site.layer or 0]
+            if heads:
+                index.append(site.head or 0)
+            if positions:
+                index.append(site.pos or 0)
+            out[tuple(index)] = value
+        return out
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per site: component, layer, head, pos, value, normalised."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "component": s.component.name.lower(),
+                    "layer": s.layer,
+                    "head": s.head,
+                    "pos": s.pos,
+                    "value": float(v),
+                    "normalised": float(n),
+                }
+                for s, v, n in zip(self.sites, self.values, self.normalised, strict=True)
+            ]
+        )
+
+    def save(self, directory: str | Path) -> Path:
+        """result.json (sites, baselines) + tensors.safetensors (values)."""
+        meta = {
+            "sites": [[s.component.name, s.layer, s.head, s.pos] for s in self.sites],
+            "clean": self.clean,
+            "corrupted": self.corrupted,
+            "direction": self.direction.value,
+            "metric": self.metric,
+            "tokens": self.tokens,
+        }
+        return save_result(directory, {"values": self.values}, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PatchingResult":
+        """Read back what `save` wrote."""
+        tensors, meta = load_result(directory)
+        sites = tuple(Site(Component[c], layer, head, pos) for c, layer, head, pos in meta["sites"])
+        return cls(
+            sites=sites,
+            values=tensors["values"],
+            clean=meta["clean"],
+            corrupted=meta["corrupted"],
+            direction=PatchDirection(meta["direction"]),
+            metric=meta["metric"],
+            tokens=meta["tokens"],
+        )
+
+
+def tokenize_pairs(
+    model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str]
+) -> tuple[TokenBatch, TokenBatch]:
+    """Tokenise clean and corrupted prompts and check that each pair has equal length.
+
+    Raises:
+        PromptError: different counts, or a pair whose token lengths differ (both
+            tokenisations are shown).
+    """
+    clean_list = [clean] if isinstance(clean, str) else list(clean)
+    corrupted_list = [corrupted] if isinstance(corrupted, str) else list(corrupted)
+    if len(clean_list) != len(corrupted_list):
+        raise PromptError(
+            f"{len(clean_list)} clean prompts but {len(corrupted_list)} corrupted ones; "
+            "give one corrupted prompt per clean prompt."
+        )
+    clean_batch, corrupted_batch = tokenize(model, clean_list), tokenize(model, corrupted_list)
+    check_same_lengths(model, clean_batch, corrupted_batch)
+    return clean_batch, corrupted_batch
+
+
+def check_same_lengths(model: Model, clean: TokenBatch, corrupted: TokenBatch) -> None:
+    """Raise `PromptError` unless every clean/corrupted pair has the same token length."""
+    if clean.tokens.shape[0] != corrupted.tokens.shape[0]:
+        raise PromptError("clean and corrupted batches hold different numbers of prompts.")
+    for i, (a, b) in enumerate(
+        zip(clean.lengths.tolist(), corrupted.lengths.tolist(), strict=True)
+    ):
+        if a != b:
+            shown = [_str_tokens(model, batch.unpadded(i).tolist()) for batch in (clean, corrupted)]
+            raise PromptError(
+                f"pair {i}: the clean prompt has {a} tokens {shown[0]} but the corrupted one "
+                f"has {b} {shown[1]}; positions must line up, so reword one of them."
+            )
+    if clean.tokens.shape != corrupted.tokens.shape:
+        raise PromptError("clean and corrupted batches are padded to different widths.")
+
+
+def _str_tokens(model: Model, ids: list[int]) -> list[str]:
+    tokenizer = model.tokenizer
+    return (
+        [str(tokenizer.decode([i])) for i in ids]
+        if tokenizer is not None
+        else [str(i) for i in ids]
+    )
+
+
+def check_sites(model: Model, sites: Sequence[Site], n_pos: int) -> None:
+    """Raise `MechscopeError` for sites the engine cannot patch or that are out of range."""
+    if not sites:
+        raise MechscopeError("no sites given; build them with every_site(...) or Site(...).")
+    for site in sites:
+        if site.component not in PATCHABLE:
+            names = ", ".join(c.name for c in PATCHABLE)
+            raise MechscopeError(f"{site.component.name} cannot be patched; use one of {names}.")
+        if site.layer is not None and not 0 <= site.layer < model.cfg.n_layers:
+            raise MechscopeError(
+                f"site {site}: layer {site.layer} is out of range 0..{model.cfg.n_layers - 1}."
+            )
+        if site.head is not None and not 0 <= site.head < model.cfg.n_heads:
+            raise MechscopeError(
+                f"site {site}: head {site.head} is out of range 0..{model.cfg.n_heads - 1}."
+            )
+        if site.pos is not None and site.pos >= n_pos:
+            raise MechscopeError(
+                f"site {site}: position {site.pos} is past the prompts' {n_pos} tokens."
+            )
+
+
+def scalar(value: Tensor) -> float:
+    """A metric's value as a float; a clear error for anything but a scalar."""
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise MechscopeError(
+            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
+        )
+    return float(value)
+
+
+def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
+    """Where ``site`` covers an activation of per-prompt ``shape`` (no batch axis)."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    pos = slice(None) if site.pos is None else site.pos
+    head = slice(None) if site.head is None else site.head
+    if site.component in (Component.PATTERN, Component.ATTN_SCORES):  # [head, dest, src]
+        mask[head, pos] = True
+    elif site.component.has_head_axis:  # [pos, head, d_head]
+        mask[pos, head] = True
+    else:  # [pos, d_model]
+        mask[pos] = True
+    return mask
+
+
+@torch.no_grad()
+def run_patches(
+    model: Model,
+    target: TokenBatch,
+    sources: dict[str, Tensor],
+    metric: Metric,
+    sites: Sequence[Site],
+) -> list[float]:
+    """The metric of ``target`` with each site patched from ``sources``, in one forward pass."""
+    n_rep, n_batch = len(sites), target.tokens.shape[0]
+    masks: dict[str, Tensor] = {}
+    for i, site in enumerate(sites):
+        shape = tuple(sources[site.hook_name].shape[1:])
+        mask = masks.setdefault(site.hook_name, torch.zeros((n_rep, *shape), dtype=torch.bool))
+        mask[i] |= site_mask(site, shape)
+
+    def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
+        where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
+
+        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
+            by_replica = act.view(n_rep, n_batch, *act.shape[1:])
+            patched = torch.where(where, sources[name][None].to(act), by_replica)
+            return patched.view(act.shape)
+
+        return hook
+
+    tokens = einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep)
+    kwargs = {
+        k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
+        for k, v in forward_kwargs(model, target).items()
+    }
+    with model.hooks(fwd_hooks=[(name, make_hook(name)) for name in masks]):  # pyright: ignore[reportArgumentType]
+        logits = model(tokens, **kwargs)
+    return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+
+
+@torch.no_grad()
+def activation_patching(
+    model: Model,
+    clean: TokenBatch,
+    corrupted: TokenBatch,
+    metric: Metric,
+    sites: Sequence[Site],
+    direction: PatchDirection | str = PatchDirection.DENOISING,
+    *,
+    max_rows: int = 512,
+    metric_name: str = "metric",
+    progress: bool = True,
+) -> PatchingResult:
+    """Patch each site from the source run into the target run and measure ``metric``.
+
+    Args:
+        model: a HookedTransformer.
+        clean: prompts where the model shows the behaviour.
+        corrupted: the same prompts with a key detail changed (same token lengths).
+        metric: ``logits -> scalar`` on a batch shaped like ``clean``.
+        sites: what to patch, e.g. ``every_site(Component.RESID_PRE, n_layers, n_pos=...)``.
+        direction: denoising (clean into corrupted) or noising (corrupted into clean).
+        max_rows: rows per forward pass (sites per pass = max_rows // batch size).
+        metric_name: a label for reports.
+        progress: show a progress bar over chunks.
+
+    Raises:
+        MechscopeError: lengths that differ, bad sites, or a metric that is not a scalar.
+    """
+    direction = PatchDirection(direction)
+    check_same_lengths(model, clean, corrupted)
+    check_sites(model, sites, clean.tokens.shape[1])
+    clean_value = scalar(metric(model(clean.tokens, **forward_kwargs(model, clean))))
+    corrupted_value = scalar(metric(model(corrupted.tokens, **forward_kwargs(model, corrupted))))
+    source, target = (
+        (clean, corrupted) if direction is PatchDirection.DENOISING else (corrupted, clean)
+    )
+    names = sorted({s.hook_name for s in sites})
+    _, cache = model.run_with_cache(
+        source.tokens, names_filter=names, return_type=None, **forward_kwargs(model, source)
+    )
+    sources = {name: cache[name] for name in names}
+    per_chunk = max(1, max_rows // clean.tokens.shape[0])
+    values: list[float] = []
+    chunks = range(0, len(sites), per_chunk)
+    for start in tqdm(chunks, desc="patching", disable=not progress):
+        values += run_patches(model, target, sources, metric, sites[start : start + per_chunk])
+    tokens = _str_tokens(model, clean.unpadded(0).tolist())
+    return PatchingResult(
+        tuple(sites),
+        torch.tensor(values),
+        clean_value,
+        corrupted_value,
+        direction,
+        metric_name,
+        tokens,
+    )
+
+
+def result_summary(result: PatchingResult, top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` sites by normalised effect (largest first), as rows."""
+    order = result.normalised.nan_to_num(float("-inf")).argsort(descending=True)[:top]
+    return [
+        {
+            "site": str(result.sites[i]),
+            "value": float(result.values[i]),
+            "normalised": float(result.normalised[i]),
+        }
+        for i in order.tolist()
+    ]

@@ -1,0 +1,164 @@
+"""Path patching: the effect of sender heads on receiver heads through one input.
+
+Wang et al. 2022 ("Interpretability in the Wild", §3.1); Goldowsky-Dill et al. 2023. The
+senders act on the receivers only through the receivers' Q, K or V input, with every other
+path frozen.
+
+Noising, in three runs on the clean prompts:
+
+1. cache every head's ``hook_z`` (and every MLP's output) on the clean run, and the senders'
+   ``hook_z`` on the corrupted run;
+2. run clean with the senders' ``z`` set to their corrupted values and every other head and
+   MLP frozen at its clean value, and record the receivers' chosen input (``hook_q``,
+   ``hook_k`` or ``hook_v`` of the receiver heads): it now differs only through the direct
+   sender -> receiver path;
+3. run clean with only those receiver inputs replaced by the recorded ones, and measure.
+
+The result is normalised like activation patching (corrupted 0, clean 1), so a value near 0
+means the path carries the whole behaviour, near 1 that it carries none of it.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.ablation import check_heads
+from mechscope.axes import HeadId
+from mechscope.errors import MechscopeError
+from mechscope.metrics import normalise
+from mechscope.models.base import Model
+from mechscope.patching import Metric, check_same_lengths, scalar
+from mechscope.sites import Component, Site
+from mechscope.tokens import TokenBatch, forward_kwargs
+
+RECEIVER_INPUTS = (Component.Q, Component.K, Component.V)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """The metric with the sender -> receiver path patched, and its baselines."""
+
+    senders: tuple[HeadId, ...]
+    receivers: tuple[HeadId, ...]
+    receiver_input: Component
+    value: float
+    clean: float
+    corrupted: float
+
+    @property
+    def normalised(self) -> float:
+        """0 = the corrupted run, 1 = the clean run."""
+        return normalise(self.value, self.clean, self.corrupted)
+
+
+@torch.no_grad()
+def path_patching(
+    model: Model,
+    clean: TokenBatch,
+    corrupted: TokenBatch,
+    metric: Metric,
+    senders: Iterable[HeadId | tuple[int, int]],
+    receivers: Iterable[HeadId | tuple[int, int]],
+    receiver_input: Component = Component.K,
+) -> PathResult:
+    """Patch the senders' corrupted output into the receivers' ``receiver_input`` only.
+
+    Raises:
+        MechscopeError: an input other than Q/K/V, heads out of range, a receiver not after
+            every sender, or prompts of different lengths.
+    """
+    if receiver_input not in RECEIVER_INPUTS:
+        raise MechscopeError(f"receiver_input must be Q, K or V, got {receiver_input.name}.")
+    sender_ids, receiver_ids = check_heads(model, senders), check_heads(model, receivers)
+    if not sender_ids or not receiver_ids:
+        raise MechscopeError("give at least one sender and one receiver head.")
+    if min(r.layer for r in receiver_ids) <= max(s.layer for s in sender_ids):
+        raise MechscopeError("every receiver must be in a later layer than every sender.")
+    check_same_lengths(model, clean, corrupted)
+    n_layers = model.cfg.n_layers
+    z_names = [Site(Component.Z, layer).hook_name for layer in range(n_layers)]
+    mlp_names = (
+        []
+        if model.cfg.attn_only
+        else [Site(Component.MLP_OUT, layer).hook_name for layer in range(n_layers)]
+    )
+    clean_logits, clean_cache = model.run_with_cache(
+        clean.tokens, names_filter=z_names + mlp_names, **forward_kwargs(model, clean)
+    )
+    corrupted_logits, corrupted_cache = model.run_with_cache(
+        corrupted.tokens, names_filter=z_names, **forward_kwargs(model, corrupted)
+    )
+    sender_heads: dict[int, list[int]] = {}
+    for head in sender_ids:
+        sender_heads.setdefault(head.layer, []).append(head.head)
+
+    def freeze(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001 - replaced whole
+        frozen = clean_cache[hook.name].clone()  # pyright: ignore[reportArgumentType]
+        layer = int(str(hook.name).split(".")[1])
+        if hook.name.endswith("hook_z") and layer in sender_heads:  # pyright: ignore[reportOptionalMemberAccess]
+            index = sender_heads[layer]
+            frozen[:, :, index] = corrupted_cache[hook.name][:, :, index]  # pyright: ignore[reportArgumentType]
+        return frozen
+
+    receiver_name = {
+        layer: Site(receiver_input, layer).hook_name for layer in {r.layer for r in receiver_ids}
+    }
+    recorded: dict[str, Tensor] = {}
+
+    def record(act: Tensor, hook: HookPoint) -> None:
+        recorded[str(hook.name)] = act.clone()
+
+    hooks = [(name, freeze) for name in z_names + mlp_names]
+    hooks += [(name, record) for name in receiver_name.values()]
+    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        model(clean.tokens, return_type=None, **forward_kwargs(model, clean))
+
+    receiver_heads: dict[int, list[int]] = {}
+    for head in receiver_ids:
+        receiver_heads.setdefault(head.layer, []).append(head.head)
+
+    def patch_receivers(act: Tensor, hook: HookPoint) -> Tensor:
+        layer = int(str(hook.name).split(".")[1])
+        out = act.clone()
+        index = receiver_heads[layer]
+        out[:, :, index] = recorded[str(hook.name)][:, :, index]
+        return out
+
+    patch_hooks = [(name, patch_receivers) for name in receiver_name.values()]
+    with model.hooks(fwd_hooks=patch_hooks):  # pyright: ignore[reportArgumentType]
+        value = scalar(metric(model(clean.tokens, **forward_kwargs(model, clean))))
+    return PathResult(
+        tuple(sender_ids),
+        tuple(receiver_ids),
+        receiver_input,
+        value,
+        scalar(metric(clean_logits)),
+        scalar(metric(corrupted_logits)),
+    )
+
+
+def sender_sweep(
+    model: Model,
+    clean: TokenBatch,
+    corrupted: TokenBatch,
+    metric: Metric,
+    receivers: Sequence[HeadId | tuple[int, int]],
+    receiver_input: Component = Component.K,
+) -> Tensor:
+    """Normalised path-patching value of every single earlier head as the sender.
+
+    Returns ``[layer, head]``; NaN for heads not before every receiver.
+    """
+    receiver_ids = check_heads(model, receivers)
+    first = min(r.layer for r in receiver_ids)
+    grid = torch.full((model.cfg.n_layers, model.cfg.n_heads), torch.nan)
+    for layer in range(first):
+        for head in range(model.cfg.n_heads):
+            result = path_patching(
+                model, clean, corrupted, metric, [HeadId(layer, head)], receiver_ids, receiver_input
+            )
+            grid[layer, head] = result.normalised
+    return grid
