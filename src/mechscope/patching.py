@@ -36,7 +36,7 @@ from transformer_lens.hook_points import HookPoint
 
 from mechscope.errors import MechscopeError, PromptError
 from mechscope.metrics import normalise
-from mechscope.models.base import Model
+from mechscope.models.base import Model, is_encoder
 from mechscope.results import load_result, save_result
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs, tokenize
@@ -254,8 +254,14 @@ def run_patches(
     sources: dict[str, Tensor],
     metric: Metric,
     sites: Sequence[Site],
+    start: tuple[int, Float[Tensor, "batch pos d_model"]] | None = None,
 ) -> list[float]:
-    """The metric of ``target`` with each site patched from ``sources``, in one forward pass."""
+    """The metric of ``target`` with each site patched from ``sources``, in one forward pass.
+
+    ``start = (layer, resid_pre)``: begin at that block from the target's cached residual
+    stream (every site must be at that layer or later), skipping the blocks before it, which
+    no patch can change.
+    """
     n_rep, n_batch = len(sites), target.tokens.shape[0]
     masks: dict[str, Tensor] = {}
     for i, site in enumerate(sites):
@@ -273,14 +279,32 @@ def run_patches(
 
         return hook
 
-    tokens = einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep)
     kwargs = {
         k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
         for k, v in forward_kwargs(model, target).items()
     }
-    with model.hooks(fwd_hooks=[(name, make_hook(name)) for name in masks]):  # pyright: ignore[reportArgumentType]
-        logits = model(tokens, **kwargs)
+    hooks = [(name, make_hook(name)) for name in masks]
+    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        if start is None:
+            logits = model(einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep), **kwargs)
+        else:
+            layer, resid = start
+            repeated = einops.repeat(resid, "b p d -> (r b) p d", r=n_rep)
+            kwargs.pop("padding_side", None)
+            logits = model(repeated, start_at_layer=layer, **kwargs)  # pyright: ignore[reportCallIssue]
     return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+
+
+def _chunks_by_layer(sites: Sequence[Site], per_chunk: int) -> list[list[int]]:
+    """Site indices grouped by layer (so a chunk can skip the blocks before it), then chunked."""
+    by_layer: dict[int, list[int]] = {}
+    for i, site in enumerate(sites):
+        by_layer.setdefault(site.layer or 0, []).append(i)
+    return [
+        group[start : start + per_chunk]
+        for _, group in sorted(by_layer.items())
+        for start in range(0, len(group), per_chunk)
+    ]
 
 
 @torch.no_grad()
@@ -292,7 +316,7 @@ def activation_patching(
     sites: Sequence[Site],
     direction: PatchDirection | str = PatchDirection.DENOISING,
     *,
-    max_rows: int = 512,
+    max_rows: int = 64,
     metric_name: str = "metric",
     progress: bool = True,
 ) -> PatchingResult:
@@ -325,15 +349,33 @@ def activation_patching(
         source.tokens, names_filter=names, return_type=None, **forward_kwargs(model, source)
     )
     sources = {name: cache[name] for name in names}
+    skip = (
+        not is_encoder(model)
+        and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
+    )
+    resid_pre: dict[int, Tensor] = {}
+    if skip:
+        layers = sorted({s.layer or 0 for s in sites} - {0})
+        _, target_cache = model.run_with_cache(
+            target.tokens,
+            names_filter=[Site(Component.RESID_PRE, layer).hook_name for layer in layers],
+            return_type=None,
+            **forward_kwargs(model, target),
+        )
+        resid_pre = {
+            layer: target_cache[Site(Component.RESID_PRE, layer).hook_name] for layer in layers
+        }
     per_chunk = max(1, max_rows // clean.tokens.shape[0])
-    values: list[float] = []
-    chunks = range(0, len(sites), per_chunk)
-    for start in tqdm(chunks, desc="patching", disable=not progress):
-        values += run_patches(model, target, sources, metric, sites[start : start + per_chunk])
+    values = torch.full((len(sites),), torch.nan)
+    for indices in tqdm(_chunks_by_layer(sites, per_chunk), desc="patching", disable=not progress):
+        layer = sites[indices[0]].layer or 0
+        start = (layer, resid_pre[layer]) if layer in resid_pre else None
+        chunk = [sites[i] for i in indices]
+        values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
     tokens = _str_tokens(model, clean.unpadded(0).tolist())
     return PatchingResult(
         tuple(sites),
-        torch.tensor(values),
+        values,
         clean_value,
         corrupted_value,
         direction,

@@ -1,0 +1,88 @@
+"""Patching cost, as ratios against TransformerLens and a plain pass measured in the same run.
+
+Targets (issue 5):
+- exact patching >= 5x faster than TransformerLens ``get_act_patch_attn_head_out_all_pos``
+  and ``get_act_patch_resid_pre`` on the same inputs (same values, checked here too);
+- attribution patching of all sites <= 3x one forward + backward pass.
+"""
+
+import time
+from collections.abc import Callable
+
+import torch
+import transformer_lens.patching as tl_patching
+
+from mechscope.attribution import attribution_patching
+from mechscope.data.tasks import repeated_pairs
+from mechscope.models import TinyConfig, load_model
+from mechscope.patching import activation_patching
+from mechscope.sites import Component, every_site
+
+REPEATS = 3
+WIDER = TinyConfig(n_layers=4, n_heads=8, d_model=256, d_vocab=258, n_ctx=128)
+
+
+def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
+    model = load_model(spec, device="cpu")  # pyright: ignore[reportArgumentType]
+    if model.tokenizer is None:
+        model.set_tokenizer(load_model("induction-2l").tokenizer)
+    task = repeated_pairs(model, n_prompts=n_prompts, half=half)
+    metric = task.logit_diff()
+    n_layers, n_heads, n_pos = model.cfg.n_layers, model.cfg.n_heads, task.clean.tokens.shape[1]
+    _, clean_cache = model.run_with_cache(task.clean.tokens)
+    print(f"{name}: {n_prompts} prompt pairs x {n_pos} tokens")
+    for label, tl_function, sites in (
+        ("head outputs, all positions", tl_patching.get_act_patch_attn_head_out_all_pos,
+         every_site(Component.Z, n_layers, n_heads=n_heads)),
+        ("resid_pre by layer and position", tl_patching.get_act_patch_resid_pre,
+         every_site(Component.RESID_PRE, n_layers, n_pos=n_pos)),
+    ):  # fmt: skip
+        theirs_time = best_of(
+            lambda f=tl_function: f(model, task.corrupted.tokens, clean_cache, metric), 1
+        )
+        theirs = tl_function(model, task.corrupted.tokens, clean_cache, metric)
+
+        def ours_run(s=sites):  # noqa: ANN202
+            return activation_patching(model, task.clean, task.corrupted, metric, s, progress=False)
+
+        ours_time = best_of(ours_run)
+        worst = float((ours_run().grid(normalised=False) - theirs).abs().max())
+        print(
+            f"  {label} ({len(sites)} sites): TransformerLens {theirs_time:.3f}s, mechscope "
+            f"{ours_time:.3f}s -> {theirs_time / ours_time:.1f}x (target >= 5x); max |diff| {worst:.1e}"
+        )
+
+    def forward_backward() -> None:
+        metric(model(task.corrupted.tokens)).backward()
+        model.zero_grad(set_to_none=True)
+
+    plain = best_of(forward_backward)
+    all_sites = every_site(Component.RESID_PRE, n_layers, n_pos=n_pos) + every_site(
+        Component.Z, n_layers, n_heads=n_heads, n_pos=n_pos
+    )
+    attribution = best_of(
+        lambda: attribution_patching(model, task.clean, task.corrupted, metric, all_sites)
+    )
+    print(
+        f"  attribution, {len(all_sites)} sites (resid_pre and z by head and position): "
+        f"{attribution:.3f}s vs forward+backward {plain:.3f}s -> {attribution / plain:.2f}x (target <= 3x)"
+    )
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    compare("induction-2l", "induction-2l", n_prompts=16, half=10)
+    compare("4 layers x 8 heads, d_model 256", WIDER, n_prompts=16, half=24)
+
+
+if __name__ == "__main__":
+    main()
