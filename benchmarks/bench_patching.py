@@ -58,7 +58,8 @@ def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
         worst = float((ours_run().grid(normalised=False) - theirs).abs().max())
         print(
             f"  {label} ({len(sites)} sites): TransformerLens {theirs_time:.3f}s, mechscope "
-            f"{ours_time:.3f}s -> {theirs_time / ours_time:.1f}x (target >= 5x); max |diff| {worst:.1e}"
+            f"{ours_time:.3f}s -> {theirs_time / ours_time:.1f}x (target >= 5x); "
+            f"max |diff| {worst:.1e}"
         )
 
     def forward_backward() -> None:
@@ -74,7 +75,8 @@ def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
     )
     print(
         f"  attribution, {len(all_sites)} sites (resid_pre and z by head and position): "
-        f"{attribution:.3f}s vs forward+backward {plain:.3f}s -> {attribution / plain:.2f}x (target <= 3x)"
+        f"{attribution:.3f}s vs forward+backward {plain:.3f}s -> {attribution / plain:.2f}x "
+        "(target <= 3x)"
     )
 
 

@@ -355,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(lens_train, _tuned_lens_config_class())
     lens_train.set_defaults(func=cmd_lens_train)
 
-    from mechscope.commands import heads
+    from mechscope.commands import ablate, heads, patch
 
-    heads.add_parser(sub, MODEL_HELP)
+    for command in (heads, patch, ablate):
+        command.add_parser(sub, MODEL_HELP)
     return parser
 
 

@@ -66,7 +66,8 @@ def _second_half_loss(half: int):  # noqa: ANN202 - returns a metric closure
     return metric
 
 
-def _text_loss(logits: Float[Tensor, "batch pos d_vocab"], batch: TokenBatch) -> Tensor:
+def text_loss(logits: Float[Tensor, "batch pos d_vocab"], batch: TokenBatch) -> Tensor:
+    """Mean next-token loss over the real tokens of ``batch``."""
     loss = loss_per_position(logits, batch.tokens)
     mask = (batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]).to(loss.dtype)
     return (loss * mask).sum() / mask.sum()
@@ -106,7 +107,7 @@ def verify(
         )
     else:
         batch = prompts if isinstance(prompts, TokenBatch) else tokenize(model, prompts)
-        metric, name = _text_loss, "next-token loss"
+        metric, name = text_loss, "next-token loss"
     how = AblationType.ZERO
     effects = [
         ablation_effects(model, batch, metric, [h for h, _ in group], how)
