@@ -29,6 +29,7 @@ from transformer_lens.hook_points import HookPoint
 
 from mechscope.axes import HeadId
 from mechscope.errors import MechscopeError
+from mechscope.metrics import scalar
 from mechscope.models.base import Model
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs, pad_token_lists
@@ -175,40 +176,75 @@ Metric = Callable[[Float[Tensor, "batch pos d_vocab"], TokenBatch], Tensor]
 
 @dataclass(frozen=True)
 class AblationEffects:
-    """A metric with nothing ablated and with each head ablated on its own."""
+    """A metric with nothing ablated and with each group of heads ablated on its own.
 
-    heads: tuple[HeadId, ...]
+    A group is one head (``heads="all"`` or a list) or one whole layer (``heads="layers"``).
+    """
+
+    groups: tuple[tuple[HeadId, ...], ...]
     clean: float
-    ablated: Float[Tensor, " head"]
+    ablated: Float[Tensor, " group"]
     how: AblationType
 
+    def __post_init__(self) -> None:
+        if self.ablated.shape != (len(self.groups),):
+            raise ValueError(f"{len(self.groups)} groups but {tuple(self.ablated.shape)} values")
+
     @property
-    def change(self) -> Float[Tensor, " head"]:
-        """Ablated minus clean, per head."""
+    def heads(self) -> tuple[HeadId, ...]:
+        """The head of each single-head group (in order)."""
+        return tuple(g[0] for g in self.groups if len(g) == 1)
+
+    @property
+    def labels(self) -> list[str]:
+        """``"1.4"`` for a head, ``"L1"`` for a whole layer, else the heads joined."""
+        labels = []
+        for group in self.groups:
+            layers = {h.layer for h in group}
+            if len(group) == 1:
+                labels.append(str(group[0]))
+            elif len(layers) == 1 and len(group) > 1 and self._whole_layer(group):
+                labels.append(f"L{group[0].layer}")
+            else:
+                labels.append(",".join(str(h) for h in group))
+        return labels
+
+    @staticmethod
+    def _whole_layer(group: tuple[HeadId, ...]) -> bool:
+        return sorted(h.head for h in group) == list(range(len(group)))
+
+    @property
+    def change(self) -> Float[Tensor, " group"]:
+        """Ablated minus clean, per group."""
         return self.ablated - self.clean
 
     def as_grid(self, n_layers: int, n_heads: int) -> Float[Tensor, "layer head"]:
-        """The change laid out as (layer, head); NaN for heads not ablated."""
+        """Single-head changes laid out as (layer, head); NaN for heads not ablated alone."""
         grid = torch.full((n_layers, n_heads), torch.nan)
-        for (layer, head), value in zip(self.heads, self.change.tolist(), strict=True):
-            grid[layer, head] = value
+        for group, value in zip(self.groups, self.change.tolist(), strict=True):
+            if len(group) == 1:
+                grid[group[0].layer, group[0].head] = value
         return grid
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """One JSON-able row per head."""
+        """One JSON-able row per group."""
         return [
-            {"head": str(h), "ablated": float(a), "change": float(a - self.clean)}
-            for h, a in zip(self.heads, self.ablated.tolist(), strict=True)
+            {"head": label, "ablated": float(a), "change": float(a - self.clean)}
+            for label, a in zip(self.labels, self.ablated.tolist(), strict=True)
         ]
 
 
-def _scalar(value: Tensor) -> float:
-    if not isinstance(value, Tensor) or value.numel() != 1:
-        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-        raise MechscopeError(
-            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
-        )
-    return float(value)
+def _groups(
+    model: Model, heads: Iterable[HeadId | tuple[int, int]] | str
+) -> list[tuple[HeadId, ...]]:
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    if heads == "all":
+        return [(HeadId(i, h),) for i in range(n_layers) for h in range(n_heads)]
+    if heads == "layers":
+        return [tuple(HeadId(i, h) for h in range(n_heads)) for i in range(n_layers)]
+    if isinstance(heads, str):
+        raise MechscopeError(f"heads must be 'all', 'layers' or (layer, head) pairs, got {heads!r}")
+    return [(h,) for h in check_heads(model, heads)]
 
 
 @torch.no_grad()
@@ -223,29 +259,39 @@ def ablation_effects(
     per_position: bool = True,
     max_rows: int = 256,
 ) -> AblationEffects:
-    """``metric`` with each head ablated alone, many heads per forward pass.
+    """``metric`` with each head (or each layer) ablated alone, many per forward pass.
 
-    The batch is repeated once per head in a chunk; replica ``i`` has only head ``i``
+    The batch is repeated once per group in a chunk; replica ``i`` has only group ``i``
     ablated (its rows of ``hook_z`` replaced), so each chunk is one forward pass of up to
-    ``max_rows`` rows instead of one pass per head. Mean and resample take ``reference``
+    ``max_rows`` rows instead of one pass per group. Mean and resample take ``reference``
     (the batch itself when omitted).
 
+    Args:
+        model: the model (its weights are not touched).
+        batch: the prompts the metric is measured on.
+        metric: ``(logits, batch) -> scalar tensor``.
+        heads: ``"all"`` (every head alone), ``"layers"`` (every layer's heads together),
+            or (layer, head) pairs.
+        how: zero, mean or resample.
+        reference: prompts for mean and resample (default: ``batch``).
+        per_position: mean ablation averages each position separately (else all positions).
+        max_rows: rows per forward pass.
+
     Raises:
-        MechscopeError: heads out of range, an unknown ``how``, or a non-scalar metric.
+        MechscopeError: heads out of range, an unknown ``how``, an empty reference, or a
+            non-scalar metric.
     """
     how = _parse_how(how)
-    if heads == "all":
-        heads = [HeadId(i, h) for i in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
-    elif isinstance(heads, str):
-        raise MechscopeError(f"heads must be 'all' or (layer, head) pairs, got {heads!r}")
-    chosen = check_heads(model, heads)
+    groups = _groups(model, heads)
     kwargs = forward_kwargs(model, batch)
-    clean = _scalar(metric(model(batch.tokens, **kwargs), batch))
+    clean = scalar(metric(model(batch.tokens, **kwargs), batch))
     n_batch, n_pos = batch.tokens.shape
     fills: dict[int, Tensor] = {}
     if how is not AblationType.ZERO:
         source = reference if reference is not None else batch
-        z_refs = reference_z(model, {h.layer for h in chosen}, source)
+        if source.tokens.numel() == 0:
+            raise MechscopeError(f"{how.value} ablation needs a non-empty reference batch.")
+        z_refs = reference_z(model, {h.layer for g in groups for h in g}, source)
         for layer, z in z_refs.items():
             fill = _replacement(how, z, source.attention_mask, per_position)
             if fill.shape[1] < n_pos:
@@ -253,17 +299,15 @@ def ablation_effects(
                     "the reference prompts are shorter than the batch; give longer ones."
                 )
             if how is AblationType.RESAMPLE:
-                rows = torch.randint(
-                    0, fill.shape[0], (n_batch,), generator=torch.Generator().manual_seed(0)
-                )
-                fill = fill[rows]
+                generator = torch.Generator().manual_seed(0)
+                fill = fill[torch.randint(0, fill.shape[0], (n_batch,), generator=generator)]
             fills[layer] = fill[:, :n_pos]
     per_chunk = max(1, max_rows // n_batch)
     values: list[float] = []
-    for start in range(0, len(chosen), per_chunk):
-        group = chosen[start : start + per_chunk]
-        values += _ablated_chunk(model, batch, metric, group, fills, how, kwargs)
-    return AblationEffects(tuple(chosen), clean, torch.tensor(values), how)
+    for start in range(0, len(groups), per_chunk):
+        chunk = groups[start : start + per_chunk]
+        values += _ablated_chunk(model, batch, metric, chunk, fills, how, kwargs)
+    return AblationEffects(tuple(groups), clean, torch.tensor(values), how)
 
 
 def _parse_how(how: AblationType | str) -> AblationType:
@@ -278,17 +322,17 @@ def _ablated_chunk(
     model: Model,
     batch: TokenBatch,
     metric: Metric,
-    group: list[HeadId],
+    groups: list[tuple[HeadId, ...]],
     fills: dict[int, Tensor],
     how: AblationType,
     kwargs: dict[str, Any],
 ) -> list[float]:
-    n_rep, n_batch = len(group), batch.tokens.shape[0]
+    n_rep, n_batch = len(groups), batch.tokens.shape[0]
     masks: dict[int, Tensor] = {}
-    for i, head in enumerate(group):
-        masks.setdefault(head.layer, torch.zeros(n_rep, model.cfg.n_heads, dtype=torch.bool))[
-            i, head.head
-        ] = True
+    for i, group in enumerate(groups):
+        for head in group:
+            empty = torch.zeros(n_rep, model.cfg.n_heads, dtype=torch.bool)
+            masks.setdefault(head.layer, empty)[i, head.head] = True
 
     def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
         rows = einops.repeat(masks[layer], "r h -> (r b) 1 h 1", b=n_batch).to(
@@ -314,4 +358,4 @@ def _ablated_chunk(
     hooks = [(Site(Component.Z, layer).hook_name, make_hook(layer)) for layer in masks]
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         logits = model(tokens, **repeated)
-    return [_scalar(metric(logits[i * n_batch : (i + 1) * n_batch], batch)) for i in range(n_rep)]
+    return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch], batch)) for i in range(n_rep)]

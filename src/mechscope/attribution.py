@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
+from mechscope.metrics import scalar
 from mechscope.models.base import Model
 from mechscope.patching import (
     Metric,
@@ -27,7 +28,6 @@ from mechscope.patching import (
     PatchingResult,
     check_same_lengths,
     check_sites,
-    scalar,
     site_mask,
 )
 from mechscope.sites import Site

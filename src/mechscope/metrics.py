@@ -14,6 +14,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from mechscope.errors import MechscopeError
+
 
 def loss_per_position(
     logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
@@ -85,3 +87,17 @@ def normalise(value: float, clean: float, corrupted: float) -> float:
     """Map a metric so that the corrupted run is 0 and the clean run is 1."""
     span = clean - corrupted
     return float("nan") if span == 0 else (value - corrupted) / span
+
+
+def scalar(value: Tensor) -> float:
+    """A metric's value as a float.
+
+    Raises:
+        MechscopeError: the metric returned anything but a one-element tensor.
+    """
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise MechscopeError(
+            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
+        )
+    return float(value)

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.errors import MechscopeError, PromptError
-from mechscope.metrics import normalise
+from mechscope.metrics import normalise, scalar
 from mechscope.models.base import Model, is_encoder
 from mechscope.results import load_result, save_result
 from mechscope.sites import Component, Site
@@ -221,16 +221,6 @@ def check_sites(model: Model, sites: Sequence[Site], n_pos: int) -> None:
             raise MechscopeError(
                 f"site {site}: position {site.pos} is past the prompts' {n_pos} tokens."
             )
-
-
-def scalar(value: Tensor) -> float:
-    """A metric's value as a float; a clear error for anything but a scalar."""
-    if not isinstance(value, Tensor) or value.numel() != 1:
-        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-        raise MechscopeError(
-            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
-        )
-    return float(value)
 
 
 def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:

@@ -28,9 +28,9 @@ from transformer_lens.hook_points import HookPoint
 from mechscope.ablation import check_heads
 from mechscope.axes import HeadId
 from mechscope.errors import MechscopeError
-from mechscope.metrics import normalise
+from mechscope.metrics import normalise, scalar
 from mechscope.models.base import Model
-from mechscope.patching import Metric, check_same_lengths, scalar
+from mechscope.patching import Metric, check_same_lengths
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs
 

@@ -98,3 +98,17 @@ def test_ablation_effects_refuse_a_non_scalar_metric(tiny_decoder):
     batch = pad_token_lists(TOKENS.tolist(), 0)
     with pytest.raises(MechscopeError, match="scalar"):
         ablation_effects(tiny_decoder, batch, lambda logits, b: logits[:, -1], [(0, 0)])
+
+
+def test_ablation_effects_by_layer_equal_ablating_the_whole_layer(tiny_decoder):
+    from mechscope.ablation import ablation_effects
+    from mechscope.tokens import pad_token_lists
+
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    effects = ablation_effects(tiny_decoder, batch, _last_logit_mean, "layers")
+    assert effects.labels == ["L0", "L1"] and effects.heads == ()
+    for layer, value in enumerate(effects.ablated.tolist()):
+        with torch.no_grad(), ablate(tiny_decoder, [(layer, h) for h in range(4)]):
+            expected = float(_last_logit_mean(tiny_decoder(TOKENS), batch))
+        assert value == pytest.approx(expected, abs=1e-5)
+    assert effects.as_grid(2, 4).isnan().all()
