@@ -12,17 +12,16 @@ Targets (issue 4), 64 prompts of 128 tokens:
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import torch
 from transformer_lens.head_detector import detect_head
 
+from benchmarks.common import WIDER, best_of, load_with_tokenizer
 from mechscope.heads import DetectionSettings, HeadKind, Normalisation, detect_heads
 from mechscope.heads.vocab import ordinary_ids
-from mechscope.models import TinyConfig, load_model
+from mechscope.models import load_model
 from mechscope.tokens import pad_token_lists
 
-REPEATS = 3
 N_PROMPTS, N_POS = 64, 128
 FORWARD_KINDS = [k for k in HeadKind if k is not HeadKind.NO_OP]
 TL_KINDS = {
@@ -30,19 +29,6 @@ TL_KINDS = {
     "duplicate_token_head": HeadKind.DUPLICATE_TOKEN,
     "induction_head": HeadKind.PREFIX_MATCHING,
 }
-
-
-WIDER = TinyConfig(n_layers=4, n_heads=8, d_model=256, d_vocab=258, n_ctx=128)
-"""A random byte-vocabulary model with more heads, where per-head Python loops cost more."""
-
-
-def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _rss_kib(field: str) -> int:
@@ -121,9 +107,7 @@ def against_forward() -> None:
 
 
 def against_transformer_lens(name: str, spec: object) -> None:
-    model = load_model(spec, device="cpu")  # pyright: ignore[reportArgumentType]
-    if model.tokenizer is None:  # a random model: borrow the shipped byte tokenizer
-        model.set_tokenizer(load_model("induction-2l").tokenizer)
+    model = load_with_tokenizer(spec)
     generator = torch.Generator().manual_seed(1)
     letters = torch.randint(ord("a"), ord("z") + 1, (N_PROMPTS, N_POS - 2), generator=generator)
     prompts = ["".join(map(chr, row)) for row in letters.tolist()]

@@ -6,25 +6,13 @@ n_layers x d_vocab: the ratio is reported for the shipped byte-level model (voca
 a GPT-2-vocabulary random model (vocab 50257), where the unembedding dominates.
 """
 
-import time
-
 import torch
 from transformer_lens import HookedTransformerConfig
 
+from benchmarks.common import best_of
 from mechscope.lens import lens_trajectory
 from mechscope.models import load_model
 from mechscope.tokens import pad_token_lists
-
-REPEATS = 3
-
-
-def best_of(fn) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def ratio(model, n_prompts: int = 64, n_pos: int = 128) -> tuple[float, float, float]:

@@ -6,35 +6,18 @@ Targets (issue 5):
 - attribution patching of all sites <= 3x one forward + backward pass.
 """
 
-import time
-from collections.abc import Callable
-
 import torch
 import transformer_lens.patching as tl_patching
 
+from benchmarks.common import WIDER, best_of, load_with_tokenizer
 from mechscope.attribution import attribution_patching
 from mechscope.data.tasks import repeated_pairs
-from mechscope.models import TinyConfig, load_model
 from mechscope.patching import activation_patching
 from mechscope.sites import Component, every_site
 
-REPEATS = 3
-WIDER = TinyConfig(n_layers=4, n_heads=8, d_model=256, d_vocab=258, n_ctx=128)
-
-
-def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
 
 def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
-    model = load_model(spec, device="cpu")  # pyright: ignore[reportArgumentType]
-    if model.tokenizer is None:
-        model.set_tokenizer(load_model("induction-2l").tokenizer)
+    model = load_with_tokenizer(spec)
     task = repeated_pairs(model, n_prompts=n_prompts, half=half)
     metric = task.logit_diff()
     n_layers, n_heads, n_pos = model.cfg.n_layers, model.cfg.n_heads, task.clean.tokens.shape[1]

@@ -31,7 +31,7 @@ from mechscope.patching import (
     site_mask,
 )
 from mechscope.sites import Site
-from mechscope.tokens import TokenBatch, forward_kwargs
+from mechscope.tokens import TokenBatch, forward_kwargs, str_tokens
 
 
 def attribution_patching(
@@ -87,12 +87,6 @@ def attribution_patching(
         if direction is PatchDirection.DENOISING
         else (target_value, source_value)
     )
-    tokenizer = model.tokenizer
-    tokens = (
-        [str(tokenizer.decode([t])) for t in clean.unpadded(0).tolist()]
-        if tokenizer is not None
-        else []
-    )
     return PatchingResult(
         tuple(sites),
         torch.tensor(estimates),
@@ -100,7 +94,7 @@ def attribution_patching(
         corrupted_value,
         direction,
         f"{metric_name} (attribution)",
-        tokens,
+        str_tokens(model, clean.unpadded(0).tolist()),
     )
 
 

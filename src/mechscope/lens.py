@@ -33,7 +33,7 @@ from mechscope.errors import MechscopeError, PromptError
 from mechscope.models.base import Model
 from mechscope.results import load_result, save_result
 from mechscope.sites import Component, Site
-from mechscope.tokens import TokenBatch, forward_kwargs
+from mechscope.tokens import TokenBatch, forward_kwargs, target_ids
 
 Translator = Callable[[int, Float[Tensor, "batch pos d_model"]], Float[Tensor, "batch pos d_model"]]
 """Maps (boundary, residual) to a translated residual: the tuned lens (None: logit lens)."""
@@ -63,28 +63,6 @@ def check_lens_model(model: Model) -> HookedTransformer:
             "nothing to read through. Use a decoder (e.g. 'induction-2l' or a GPT-2 directory)."
         )
     return model
-
-
-def target_ids(model: Model, targets: Sequence[str]) -> list[int]:
-    """Each target string as its single token id.
-
-    Raises:
-        PromptError: a target that is not exactly one token (its tokenisation is shown).
-    """
-    tokenizer = model.tokenizer
-    if tokenizer is None:
-        raise PromptError("this model has no tokenizer; pass target token ids instead of strings.")
-    ids = []
-    for target in targets:
-        pieces = tokenizer(target, add_special_tokens=False)["input_ids"]
-        if len(pieces) != 1:
-            shown = tokenizer.convert_ids_to_tokens(pieces)
-            raise PromptError(
-                f"target {target!r} is {len(pieces)} tokens {shown}, not one; pass a single token "
-                "(mind the leading space: ' Paris' and 'Paris' differ)."
-            )
-        ids.append(pieces[0])
-    return ids
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,7 @@ def answer_loss(
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, ""]:
     """Mean cross-entropy of the answer token at each prompt's position."""
-    rows = torch.arange(logits.shape[0], device=logits.device)
-    log_probs = logits[rows, positions.to(logits.device)].log_softmax(-1)
-    return -log_probs[rows, answers.to(logits.device)].mean()
+    return -_answer_log_probs(logits, answers, positions).mean()
 
 
 def answer_probability(
@@ -78,9 +76,17 @@ def answer_probability(
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, ""]:
     """Mean probability of the answer token at each prompt's position."""
+    return _answer_log_probs(logits, answers, positions).exp().mean()
+
+
+def _answer_log_probs(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, " batch"]:
     rows = torch.arange(logits.shape[0], device=logits.device)
-    probs = logits[rows, positions.to(logits.device)].softmax(-1)
-    return probs[rows, answers.to(logits.device)].mean()
+    log_probs = logits[rows, positions.to(logits.device)].log_softmax(-1)
+    return log_probs[rows, answers.to(logits.device)]
 
 
 def normalise(value: float, clean: float, corrupted: float) -> float:

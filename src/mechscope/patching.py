@@ -39,7 +39,7 @@ from mechscope.metrics import normalise, scalar
 from mechscope.models.base import Model, is_encoder
 from mechscope.results import load_result, save_result
 from mechscope.sites import Component, Site
-from mechscope.tokens import TokenBatch, forward_kwargs, tokenize
+from mechscope.tokens import TokenBatch, forward_kwargs, str_tokens, tokenize
 
 Metric = Callable[[Float[Tensor, "batch pos d_vocab"]], Tensor]
 """Logits of the whole batch -> a scalar tensor (closures carry answers and positions)."""
@@ -183,22 +183,13 @@ def check_same_lengths(model: Model, clean: TokenBatch, corrupted: TokenBatch) -
         zip(clean.lengths.tolist(), corrupted.lengths.tolist(), strict=True)
     ):
         if a != b:
-            shown = [_str_tokens(model, batch.unpadded(i).tolist()) for batch in (clean, corrupted)]
+            shown = [str_tokens(model, batch.unpadded(i).tolist()) for batch in (clean, corrupted)]
             raise PromptError(
                 f"pair {i}: the clean prompt has {a} tokens {shown[0]} but the corrupted one "
                 f"has {b} {shown[1]}; positions must line up, so reword one of them."
             )
     if clean.tokens.shape != corrupted.tokens.shape:
         raise PromptError("clean and corrupted batches are padded to different widths.")
-
-
-def _str_tokens(model: Model, ids: list[int]) -> list[str]:
-    tokenizer = model.tokenizer
-    return (
-        [str(tokenizer.decode([i])) for i in ids]
-        if tokenizer is not None
-        else [str(i) for i in ids]
-    )
 
 
 def check_sites(model: Model, sites: Sequence[Site], n_pos: int) -> None:
@@ -362,7 +353,7 @@ def activation_patching(
         start = (layer, resid_pre[layer]) if layer in resid_pre else None
         chunk = [sites[i] for i in indices]
         values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
-    tokens = _str_tokens(model, clean.unpadded(0).tolist())
+    tokens = str_tokens(model, clean.unpadded(0).tolist())
     return PatchingResult(
         tuple(sites),
         values,

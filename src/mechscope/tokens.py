@@ -166,3 +166,33 @@ def check_encoder_padding(padding_side: PaddingSide) -> None:
             "encoders (BERT family) number positions from the first slot, so left padding "
             "changes their activations; use padding_side=PaddingSide.RIGHT."
         )
+
+
+def target_ids(model: Model, targets: Sequence[str], what: str = "target") -> list[int]:
+    """Each string as its single token id (lens targets, patching answers).
+
+    Raises:
+        PromptError: a string that is not exactly one token (its tokenisation is shown).
+    """
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise PromptError(f"this model has no tokenizer; pass {what} token ids instead of strings.")
+    ids = []
+    for target in targets:
+        pieces = tokenizer(target, add_special_tokens=False)["input_ids"]
+        if len(pieces) != 1:
+            shown = tokenizer.convert_ids_to_tokens(pieces)
+            raise PromptError(
+                f"{what} {target!r} is {len(pieces)} tokens {shown}, not one; pass a single token "
+                "(mind the leading space: ' Paris' and 'Paris' differ)."
+            )
+        ids.append(pieces[0])
+    return ids
+
+
+def str_tokens(model: Model, ids: Sequence[int]) -> list[str]:
+    """Token ids as the strings the tokenizer decodes them to (ids as text without one)."""
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        return [str(i) for i in ids]
+    return [str(tokenizer.decode([i])) for i in ids]

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from mechscope.heads.verify import verify
     from mechscope.models import is_encoder, load_model
     from mechscope.syntax import dependency_scores, read_conllu
-    from mechscope.tokens import tokenize
+    from mechscope.tokens import str_tokens, tokenize
     from mechscope.viz.heads import SamplePatterns, by_layer_rows, render_heads
 
     try:
@@ -97,10 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if syntax is not None:
         syntax.save(args.out / "syntax")
     batch = tokenize(model, prompts[0])
-    tokenizer = model.tokenizer
-    assert tokenizer is not None  # tokenize() refuses models without one
     sample = SamplePatterns(
-        str_tokens=[str(tokenizer.decode([t])) for t in batch.tokens[0].tolist()],
+        str_tokens=str_tokens(model, batch.tokens[0].tolist()),
         patterns=attention_patterns(model, batch)[0],
         causal=not is_encoder(model),
     )

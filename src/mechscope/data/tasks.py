@@ -21,7 +21,7 @@ from mechscope.heads.vocab import ordinary_ids, start_id
 from mechscope.metrics import answer_loss, answer_probability, logit_diff
 from mechscope.models.base import Model
 from mechscope.patching import Metric, check_same_lengths, tokenize_pairs
-from mechscope.tokens import TokenBatch, pad_token_lists
+from mechscope.tokens import TokenBatch, pad_token_lists, target_ids
 
 NAMES = ("total", "count", "value", "index", "items", "width", "level", "score", "speed", "delta")
 
@@ -98,28 +98,6 @@ def copy_name_pairs(model: Model, names: Sequence[str] = NAMES) -> TaskPairs:
     return task_from_prompts(model, clean, corrupted, answers, wrong, name="copy-name")
 
 
-def single_token_ids(model: Model, texts: Sequence[str], what: str) -> Int[Tensor, " batch"]:
-    """Each text as exactly one token id of the model's tokenizer.
-
-    Raises:
-        PromptError: a text that is not exactly one token (its tokenisation is shown).
-    """
-    tokenizer = model.tokenizer
-    if tokenizer is None:
-        raise PromptError("this model has no tokenizer; pass token ids instead of text.")
-    out = []
-    for text in texts:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) != 1:
-            pieces = [tokenizer.decode([i]) for i in ids]
-            raise PromptError(
-                f"the {what} {text!r} is {len(ids)} tokens {pieces}, not one; choose a "
-                "single-token answer (often with a leading space, e.g. ' Paris')."
-            )
-        out.append(ids[0])
-    return torch.tensor(out)
-
-
 def task_from_prompts(
     model: Model,
     clean: Sequence[str],
@@ -145,8 +123,8 @@ def task_from_prompts(
     return TaskPairs(
         clean_batch,
         corrupted_batch,
-        single_token_ids(model, answers, "answer"),
-        single_token_ids(model, wrong, "wrong answer"),
+        torch.tensor(target_ids(model, answers, "answer")),
+        torch.tensor(target_ids(model, wrong, "wrong answer")),
         clean_batch.lengths - 1,
         name,
     )
