@@ -170,3 +170,38 @@ def test_bad_input_gives_clear_errors(induction_2l, hand_built, task):
         )
     with pytest.raises(MechscopeError, match="no sites"):
         activation_patching(hand_built, task.clean, task.corrupted, metric, [], progress=False)
+
+
+def test_padded_pairs_give_the_mean_of_each_pair_alone(induction_2l):
+    task = task_from_prompts(
+        induction_2l,
+        ["total = 1\nprint(tota", "x = 1\nprint(x"],
+        ["count = 1\nprint(tota", "y = 1\nprint(x"],
+        ["l", ")"],
+        ["t", "("],
+    )
+    assert (task.clean.attention_mask == 0).any()
+    sites = every_site(Component.RESID_PRE, 2, n_pos=5) + every_site(Component.Z, 2, n_heads=4)
+    together = activation_patching(
+        induction_2l, task.clean, task.corrupted, task.logit_diff(), sites, progress=False
+    )
+    singles = []
+    for i in range(2):
+        alone = task_from_prompts(
+            induction_2l,
+            [["total = 1\nprint(tota", "x = 1\nprint(x"][i]],
+            [["count = 1\nprint(tota", "y = 1\nprint(x"][i]],
+            [["l", ")"][i]],
+            [["t", "("][i]],
+        )
+        singles.append(
+            activation_patching(
+                induction_2l,
+                alone.clean,
+                alone.corrupted,
+                alone.logit_diff(),
+                sites,
+                progress=False,
+            ).values
+        )
+    torch.testing.assert_close(together.values, (singles[0] + singles[1]) / 2, atol=1e-4, rtol=0)
