@@ -15,6 +15,11 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `d_mlp`    | MLP hidden width                                                         |
 | `d_vocab`  | vocabulary (unembedding) width                                           |
 | `kind`     | a head kind (`HeadKind`) in head-classification results                  |
+| `site`     | a patched `Site` (component, layer, head, position) in patching results  |
+| `group`    | heads ablated together (one head, or a whole layer) in ablation results  |
+| `relation` | a dependency relation (UD label) in syntactic-head results               |
+| `direction`| dependent->head or head->dependent (`syntax.Direction`)                  |
+| `offset`   | a fixed word offset of the positional baseline (-5..5, not 0)            |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """
