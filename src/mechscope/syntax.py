@@ -252,50 +252,133 @@ def word_maps(
     return from_word, to_word, counts
 
 
-def predictions(
-    model: Model, aligned: Sequence[Aligned]
-) -> Int[Tensor, "direction batch layer head word"]:
-    """Each word's predicted head word, per head and direction, from one forward pass."""
-    tokenizer = model.tokenizer
-    pad_id = (
-        tokenizer.pad_token_id
-        if tokenizer is not None and isinstance(tokenizer.pad_token_id, int)
-        else 0
-    )
-    batch = pad_token_lists([list(a.tokens) for a in aligned], pad_id).to(model.cfg.device or "cpu")
-    from_word, to_word, n_words = word_maps(aligned, batch.tokens.shape[1])
+def word_predictions(
+    pattern: Float[Tensor, "batch head dest_pos src_pos"], aligned: Sequence[Aligned]
+) -> Int[Tensor, "direction batch head word"]:
+    """Each word's predicted head word from one layer's patterns, in both directions."""
+    from_word, to_word, n_words = word_maps(aligned, pattern.shape[-1])
     n_w = from_word.shape[1]
     word_real = torch.arange(n_w)[None] < n_words[:, None]
     allowed = word_real[:, :, None] & word_real[:, None, :] & ~torch.eye(n_w, dtype=torch.bool)
-    out = torch.zeros(
-        len(Direction), len(aligned), model.cfg.n_layers, model.cfg.n_heads, n_w, dtype=torch.long
+    words = einops.einsum(
+        from_word.to(pattern), pattern, to_word.to(pattern), "b i d, b h d s, b j s -> b h i j"
     )
+    words = words.float().cpu().masked_fill(~allowed[:, None], float("-inf"))
+    # The word i attends to most; the word attending to i most.
+    return torch.stack([words.argmax(-1), words.argmax(-2)])
 
-    def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
-        def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
-            words = (
-                einops.einsum(
-                    from_word.to(pattern),
-                    pattern,
-                    to_word.to(pattern),
-                    "b i d, b h d s, b j s -> b h i j",
-                )
-                .float()
-                .cpu()
-            )
-            words = words.masked_fill(~allowed[:, None], float("-inf"))
-            out[0, :, layer] = words.argmax(-1)  # the word i attends to most
-            out[1, :, layer] = words.argmax(-2)  # the word attending to i most
 
-        return hook
+def align_all(model: Model, sentences: Sequence[Sentence]) -> tuple[list[Aligned], Counter[str]]:
+    """The sentences that align with the model's tokens, and why the others do not.
 
-    hooks = [
-        (Site(Component.PATTERN, layer).hook_name, make_hook(layer))
-        for layer in range(model.cfg.n_layers)
-    ]
-    with torch.no_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-        model(batch.tokens, return_type=None, **forward_kwargs(model, batch))
-    return out
+    Raises:
+        MechscopeError: no sentences, or none could be aligned.
+    """
+    if not sentences:
+        raise MechscopeError("no sentences given; pass a CoNLL-U file with at least one sentence.")
+    skipped: Counter[str] = Counter()
+    usable: list[Aligned] = []
+    for sentence in sentences:
+        result = align(model, sentence)
+        if isinstance(result, str):
+            skipped[result] += 1
+        else:
+            usable.append(result)
+    if not usable:
+        reasons = "; ".join(f"{n} x {why}" for why, n in skipped.items())
+        raise MechscopeError(f"none of the {len(sentences)} sentences could be used ({reasons}).")
+    return usable, skipped
+
+
+class DependencyAccumulator:
+    """Accumulates relation accuracies from attention patterns, one layer and chunk at a time.
+
+    ``consume(layer, pattern, start)`` takes the patterns of batch rows ``start, start + 1,
+    ...`` (rows past the sentences are ignored), so it can ride along any forward pass over
+    the aligned sentences' tokens: its own (`dependency_scores`) or `detect_heads`'s
+    (``consumers=``), which then scores every kind and syntax in a single pass.
+    """
+
+    def __init__(self, model: Model, aligned: Sequence[Aligned], skipped: Counter[str]) -> None:
+        self.aligned = list(aligned)
+        self.skipped = dict(skipped)
+        self.model_name = str(getattr(model.cfg, "model_name", ""))
+        self.relations = sorted(
+            {
+                r
+                for a in self.aligned
+                for r, h in zip(a.sentence.relations, a.sentence.heads, strict=True)
+                if h >= 0
+            }
+        )
+        self._rel_index = {r: i for i, r in enumerate(self.relations)}
+        n = len(self.relations)
+        self.correct = torch.zeros(n, len(Direction), model.cfg.n_layers, model.cfg.n_heads)
+        self.baseline = torch.zeros(n, len(OFFSETS))
+        self.counts = torch.zeros(n, dtype=torch.long)
+        self._instances: dict[int, tuple[Tensor, ...]] = {}
+
+    @property
+    def tokens(self) -> list[list[int]]:
+        """The token ids of every aligned sentence, in order (the rows to run)."""
+        return [list(a.tokens) for a in self.aligned]
+
+    def _chunk_instances(self, start: int, n: int) -> tuple[Tensor, ...]:
+        """Relation instances of rows ``start..start + n`` (and their baselines, counted once)."""
+        if start not in self._instances:
+            rows, words, heads, rels = [], [], [], []
+            for b, a in enumerate(self.aligned[start : start + n]):
+                for i, (h, r) in enumerate(
+                    zip(a.sentence.heads, a.sentence.relations, strict=True)
+                ):
+                    if h >= 0:
+                        rows.append(b)
+                        words.append(i)
+                        heads.append(h)
+                        rels.append(self._rel_index[r])
+            instance = tuple(torch.tensor(x, dtype=torch.long) for x in (rows, words, heads, rels))
+            _, words_t, heads_t, rels_t = instance
+            self.counts += torch.bincount(rels_t, minlength=len(self.relations))
+            hit = words_t[:, None] + torch.tensor(OFFSETS)[None] == heads_t[:, None]
+            self.baseline.index_add_(0, rels_t, hit.float())
+            self._instances[start] = instance
+        return self._instances[start]
+
+    def consume(
+        self, layer: int, pattern: Float[Tensor, "batch head dest_pos src_pos"], start: int
+    ) -> None:
+        """Add one layer's hits for batch rows ``start...`` (rows past the sentences ignored)."""
+        n = min(pattern.shape[0], len(self.aligned) - start)
+        if n <= 0:
+            return
+        rows_t, words_t, heads_t, rels_t = self._chunk_instances(start, n)
+        preds = word_predictions(pattern[:n], self.aligned[start : start + n])
+        predicted = einops.rearrange(preds, "direction b h w -> b w direction h")[rows_t, words_t]
+        hits = (predicted == heads_t[:, None, None]).float()  # [instance, direction, head]
+        self.correct[:, :, layer].index_add_(0, rels_t, hits)
+
+    def result(self) -> SyntaxScores:
+        """The accumulated `SyntaxScores`."""
+        denominator = self.counts.clamp(min=1).float()
+        accuracy = self.correct / denominator[:, None, None, None]
+        return SyntaxScores(
+            relations=tuple(self.relations),
+            counts=self.counts.clone(),
+            accuracy=einops.rearrange(accuracy, "r d l h -> d r l h"),
+            baseline=self.baseline / denominator[:, None],
+            n_sentences=len(self.aligned),
+            skipped=self.skipped,
+            model_name=self.model_name,
+        )
+
+
+def _feeder(accumulator: DependencyAccumulator, layer: int, start: int):  # noqa: ANN202
+    """A hook passing one layer's patterns of the chunk at ``start`` to ``accumulator``."""
+
+    def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
+        accumulator.consume(layer, pattern, start)
+
+    return hook
 
 
 def dependency_scores(
@@ -312,61 +395,21 @@ def dependency_scores(
     Raises:
         MechscopeError: no sentences, or none could be aligned with the model's tokens.
     """
-    if not sentences:
-        raise MechscopeError("no sentences given; pass a CoNLL-U file with at least one sentence.")
-    skipped: Counter[str] = Counter()
-    usable: list[Aligned] = []
-    for sentence in sentences:
-        result = align(model, sentence)
-        if isinstance(result, str):
-            skipped[result] += 1
-        else:
-            usable.append(result)
-    if not usable:
-        reasons = "; ".join(f"{n} x {why}" for why, n in skipped.items())
-        raise MechscopeError(f"none of the {len(sentences)} sentences could be used ({reasons}).")
-    relations = sorted(
-        {
-            r
-            for a in usable
-            for r, h in zip(a.sentence.relations, a.sentence.heads, strict=True)
-            if h >= 0
-        }
-    )
-    rel_index = {r: i for i, r in enumerate(relations)}
-    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-    correct = torch.zeros(len(relations), len(Direction), n_layers, n_heads)
-    baseline = torch.zeros(len(relations), len(OFFSETS))
-    counts = torch.zeros(len(relations), dtype=torch.long)
-    offsets = torch.tensor(OFFSETS)
-    chunks = range(0, len(usable), batch_size)
-    for start in tqdm(chunks, desc="dependency heads", disable=not progress):
-        chunk = usable[start : start + batch_size]
-        preds = predictions(model, chunk)
-        rows, words, heads, rels = [], [], [], []
-        for b, a in enumerate(chunk):
-            for i, (h, r) in enumerate(zip(a.sentence.heads, a.sentence.relations, strict=True)):
-                if h >= 0:
-                    rows.append(b)
-                    words.append(i)
-                    heads.append(h)
-                    rels.append(rel_index[r])
-        rows_t, words_t, heads_t, rels_t = map(torch.tensor, (rows, words, heads, rels))
-        by_word = einops.rearrange(preds, "direction b l h w -> b w direction l h")
-        predicted = by_word[rows_t, words_t]  # [instance, direction, layer, head]
-        hits = (predicted == heads_t[:, None, None, None]).float()
-        correct.index_add_(0, rels_t, hits)
-        counts += torch.bincount(rels_t, minlength=len(relations))
-        baseline.index_add_(
-            0, rels_t, (words_t[:, None] + offsets[None] == heads_t[:, None]).float()
-        )
-    denominator = counts.clamp(min=1).float()
-    return SyntaxScores(
-        relations=tuple(relations),
-        counts=counts,
-        accuracy=einops.rearrange(correct / denominator[:, None, None, None], "r d l h -> d r l h"),
-        baseline=baseline / denominator[:, None],
-        n_sentences=len(usable),
-        skipped=dict(skipped),
-        model_name=str(getattr(model.cfg, "model_name", "")),
-    )
+    usable, skipped = align_all(model, sentences)
+    accumulator = DependencyAccumulator(model, usable, skipped)
+    tokenizer = model.tokenizer
+    pad_id = tokenizer.pad_token_id if tokenizer is not None else 0
+    pad_id = pad_id if isinstance(pad_id, int) else 0
+    for start in tqdm(
+        range(0, len(usable), batch_size), desc="dependency heads", disable=not progress
+    ):
+        rows = accumulator.tokens[start : start + batch_size]
+        batch = pad_token_lists(rows, pad_id).to(model.cfg.device or "cpu")
+
+        hooks = [
+            (Site(Component.PATTERN, layer).hook_name, _feeder(accumulator, layer, start))
+            for layer in range(model.cfg.n_layers)
+        ]
+        with torch.no_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+            model(batch.tokens, return_type=None, **forward_kwargs(model, batch))
+    return accumulator.result()

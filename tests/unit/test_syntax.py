@@ -5,15 +5,18 @@ import torch
 
 from mechscope.attention import attention_patterns
 from mechscope.errors import MechscopeError
+from mechscope.heads import detect_heads
 from mechscope.models import load_model
 from mechscope.syntax import (
+    DependencyAccumulator,
     Direction,
     Sentence,
     SyntaxScores,
     align,
+    align_all,
     dependency_scores,
-    predictions,
     read_conllu,
+    word_predictions,
 )
 from mechscope.tokens import pad_token_lists
 
@@ -82,11 +85,11 @@ def test_word_attention_follows_clark_et_al(model):
     sentence = Sentence(("xy", "z", "xyz", "w"), (1, -1, 1, 2), ("a", "root", "b", "c"))
     aligned = align(model, sentence)
     assert not isinstance(aligned, str)
-    preds = predictions(model, [aligned])
     patterns = attention_patterns(model, pad_token_lists([list(aligned.tokens)], 0))[0]
     words = aligned.word_of_token
     n = len(sentence.words)
     for layer in range(model.cfg.n_layers):
+        preds = word_predictions(patterns[layer][None], [aligned])
         for head in range(model.cfg.n_heads):
             p = patterns[layer, head]
             grid = torch.zeros(n, n)
@@ -96,8 +99,8 @@ def test_word_attention_follows_clark_et_al(model):
                     cols = [t for t, w in enumerate(words) if w == j]
                     grid[i, j] = p[rows][:, cols].sum() / len(rows)
             grid.fill_diagonal_(float("-inf"))
-            assert preds[0, 0, layer, head].tolist() == grid.argmax(-1).tolist()
-            assert preds[1, 0, layer, head].tolist() == grid.argmax(-2).tolist()
+            assert preds[0, 0, head].tolist() == grid.argmax(-1).tolist()
+            assert preds[1, 0, head].tolist() == grid.argmax(-2).tolist()
 
 
 def test_scores_count_relations_and_offset_baselines(model, conllu_file, tmp_path):
@@ -127,3 +130,30 @@ def test_unusable_sentences_are_skipped_and_counted(model):
         dependency_scores(model, [long], progress=False)
     with pytest.raises(MechscopeError, match="no sentences"):
         dependency_scores(model, [], progress=False)
+
+
+def test_syntax_rides_along_detect_heads_with_the_same_result(model, conllu_file):
+    sentences = read_conllu(conllu_file) * 3  # more rows than one chunk of 4
+    alone = dependency_scores(model, sentences, batch_size=4, progress=False)
+    aligned, skipped = align_all(model, sentences)
+    accumulator = DependencyAccumulator(model, aligned, skipped)
+    rows = pad_token_lists(accumulator.tokens, 0)
+    detect_heads(
+        model,
+        rows,
+        "induction,entropy",
+        batch_size_settings(4),
+        consumers=[accumulator],
+        progress=False,
+    )
+    together = accumulator.result()
+    assert together.relations == alone.relations
+    assert torch.equal(together.counts, alone.counts)
+    torch.testing.assert_close(together.accuracy, alone.accuracy)
+    torch.testing.assert_close(together.baseline, alone.baseline)
+
+
+def batch_size_settings(n):
+    from mechscope.heads import DetectionSettings
+
+    return DetectionSettings(batch_size=n)

@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from mechscope.heads import DetectionSettings, HeadKind, detect_heads
     from mechscope.heads.verify import verify
     from mechscope.models import is_encoder, load_model
-    from mechscope.syntax import dependency_scores, read_conllu
-    from mechscope.tokens import str_tokens, tokenize
+    from mechscope.syntax import DependencyAccumulator, align_all, dependency_scores, read_conllu
+    from mechscope.tokens import pad_token_lists, str_tokens, tokenize
     from mechscope.viz.heads import SamplePatterns, by_layer_rows, render_heads
 
     try:
@@ -55,16 +55,22 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise MechscopeError(str(error)) from None
     sentences = read_conllu(args.conllu, args.max_sentences) if args.conllu else None
-    if args.prompts:
-        prompts = read_prompts(args.prompts)
-    elif sentences:  # score the sentences' own text
-        prompts = [" ".join(s.words) for s in sentences if s.words]
-    else:
-        prompts = list(DEFAULT_PROMPTS)
     model = load_model(args.model, device=args.device)
     settings = DetectionSettings(batch_size=args.batch_size)
-    scores = detect_heads(model, prompts, kinds, settings)
-    syntax = dependency_scores(model, sentences, batch_size=args.batch_size) if sentences else None
+    syntax = None
+    if sentences and not args.prompts:
+        # Score the sentences themselves: every kind and syntax from the same passes.
+        aligned, skipped = align_all(model, sentences)
+        accumulator = DependencyAccumulator(model, aligned, skipped)
+        prompts = [" ".join(a.sentence.words) for a in aligned]
+        rows = pad_token_lists(accumulator.tokens, pad_id=0)
+        scores = detect_heads(model, rows, kinds, settings, consumers=[accumulator])
+        syntax = accumulator.result()
+    else:
+        prompts = read_prompts(args.prompts) if args.prompts else list(DEFAULT_PROMPTS)
+        scores = detect_heads(model, prompts, kinds, settings)
+        if sentences:
+            syntax = dependency_scores(model, sentences, batch_size=args.batch_size)
     verification_rows = []
     for kind in checks:
         result = verify(model, scores, kind, prompts, settings=settings)

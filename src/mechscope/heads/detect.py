@@ -12,7 +12,7 @@ parameter ``.grad`` is touched).
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import einops
 import torch
@@ -130,6 +130,19 @@ def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, se
     return (final_resid * direction * mask[..., None]).sum()
 
 
+@runtime_checkable
+class PatternConsumer(Protocol):
+    """Anything else that reads each layer's patterns during `detect_heads`'s pass.
+
+    ``consume(layer, pattern, start)`` gets the patterns of rows ``start, start + 1, ...`` of
+    the whole row list (prompts first); e.g. `mechscope.syntax.DependencyAccumulator`.
+    """
+
+    def consume(self, layer: int, pattern: Tensor, start: int) -> None:
+        """Read one layer's patterns of one chunk."""
+        ...
+
+
 def score_batch(
     model: Model,
     batch: TokenBatch,
@@ -137,8 +150,10 @@ def score_batch(
     settings: DetectionSettings,
     punctuation: Tensor,
     separators: list[int],
+    consumers: Sequence[PatternConsumer] = (),
+    start: int = 0,
 ) -> Float[Tensor, "kind batch layer head"]:
-    """Every kind for every head on one batch, from one forward pass."""
+    """Every kind for every head on one batch (rows ``start...``), from one forward pass."""
     ctx = _context(model, batch, punctuation, separators)
     linear = linear_weights(
         kinds,
@@ -167,6 +182,8 @@ def score_batch(
                 out[linear_rows, :, layer] = einops.rearrange(scores, "b h k -> k b h")
             for i, kind in nonlinear:
                 out[i, :, layer] = diagnostic_score(kind, p, ctx).float().cpu()
+            for consumer in consumers:
+                consumer.consume(layer, p, start)
 
         return hook
 
@@ -203,6 +220,7 @@ def detect_heads(
     kinds: Sequence[HeadKind | str] | str = "all",
     settings: DetectionSettings | None = None,
     *,
+    consumers: Sequence[PatternConsumer] = (),
     progress: bool = True,
 ) -> HeadScores:
     """Score every head of ``model`` for each of ``kinds`` on ``prompts``.
@@ -212,6 +230,8 @@ def detect_heads(
         prompts: texts, or a TokenBatch of token ids.
         kinds: HeadKinds or their names (``"all"``, ``"induction,previous-token"``).
         settings: windows, normalisation, exclusions, batching (`DetectionSettings`).
+        consumers: more readers of the same patterns (e.g. a `DependencyAccumulator` over
+            the same sentences), so they need no forward pass of their own.
         progress: show a progress bar over chunks.
 
     Raises:
@@ -254,7 +274,9 @@ def detect_heads(
         range(0, len(rows), settings.batch_size), desc="detect_heads", disable=not progress
     ):
         chunk = pad_token_lists(rows[start : start + settings.batch_size], pad_id).to(device)
-        chunks.append(score_batch(model, chunk, chosen, settings, punctuation, separators))
+        chunks.append(
+            score_batch(model, chunk, chosen, settings, punctuation, separators, consumers, start)
+        )
     per_prompt = torch.cat(chunks, dim=1)
     # Induction is scored only on the repeated rows, every other kind only on the prompts.
     for i, kind in enumerate(chosen):
