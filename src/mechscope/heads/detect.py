@@ -130,6 +130,10 @@ def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, se
     return (final_resid * direction * mask[..., None]).sum()
 
 
+class _PatternsDone(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the last pattern hook to end a forward pass whose remaining work is unused."""
+
+
 @runtime_checkable
 class PatternConsumer(Protocol):
     """Anything else that reads each layer's patterns during `detect_heads`'s pass.
@@ -184,6 +188,8 @@ def score_batch(
                 out[i, :, layer] = diagnostic_score(kind, p, ctx).float().cpu()
             for consumer in consumers:
                 consumer.consume(layer, p, start)
+            if layer == n_layers - 1 and not want_grad:
+                raise _PatternsDone  # nothing after the last pattern is needed
 
         return hook
 
@@ -195,13 +201,17 @@ def score_batch(
     ]
     if want_grad:
         fwd_hooks.append((Site(Component.RESID_POST, n_layers - 1).hook_name, capture))
-    with model.hooks(fwd_hooks=fwd_hooks), torch.set_grad_enabled(want_grad):  # pyright: ignore[reportArgumentType]
-        use_logits = want_grad and has_lm_head(model) and not is_encoder(model)
-        result = model(
-            batch.tokens,
-            return_type="logits" if use_logits else None,
-            **forward_kwargs(model, batch),
-        )
+    use_logits = want_grad and has_lm_head(model) and not is_encoder(model)
+    result = None
+    try:
+        with model.hooks(fwd_hooks=fwd_hooks), torch.set_grad_enabled(want_grad):  # pyright: ignore[reportArgumentType]
+            result = model(
+                batch.tokens,
+                return_type="logits" if use_logits else None,
+                **forward_kwargs(model, batch),
+            )
+    except _PatternsDone:
+        pass  # the last layer's pattern was scored; the hooks are already removed
     if want_grad:
         objective = _objective(
             batch, captured["resid"], result if use_logits else None, settings.seed
