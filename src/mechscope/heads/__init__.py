@@ -4,6 +4,7 @@ from mechscope.heads.detect import DetectionSettings, detect_heads
 from mechscope.heads.kinds import THRESHOLDS, HeadKind
 from mechscope.heads.scores import HeadScores
 from mechscope.heads.targets import Normalisation
+from mechscope.heads.verify import Verification, verify
 
 __all__ = [
     "THRESHOLDS",
@@ -11,5 +12,7 @@ __all__ = [
     "HeadKind",
     "HeadScores",
     "Normalisation",
+    "Verification",
     "detect_heads",
+    "verify",
 ]
