@@ -13,6 +13,10 @@ the layer and stays.
 
 Hooks live only inside ``with ablate(...)``: TransformerLens's ``model.hooks`` removes them
 on every exit path, exceptions included.
+
+`ablation_effects` (every head, or every layer, ablated on its own) runs on the patching
+engine (`mechscope.patching.patch_groups`): an ablation is a patch of ``hook_z`` with zeros,
+the reference mean or a resampled prompt's value, one group of heads per batch replica.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +35,7 @@ from mechscope.axes import HeadId
 from mechscope.errors import MechscopeError
 from mechscope.metrics import scalar
 from mechscope.models.base import Model
+from mechscope.patching import patch_groups
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs, pad_token_lists
 
@@ -286,13 +291,16 @@ def ablation_effects(
     kwargs = forward_kwargs(model, batch)
     clean = scalar(metric(model(batch.tokens, **kwargs), batch))
     n_batch, n_pos = batch.tokens.shape
-    fills: dict[int, Tensor] = {}
-    if how is not AblationType.ZERO:
+    layers = sorted({h.layer for g in groups for h in g})
+    if how is AblationType.ZERO:
+        shape = (1, n_pos, model.cfg.n_heads, model.cfg.d_head)
+        fills = {layer: torch.zeros(shape, device=batch.tokens.device) for layer in layers}
+    else:
         source = reference if reference is not None else batch
         if source.tokens.numel() == 0:
             raise MechscopeError(f"{how.value} ablation needs a non-empty reference batch.")
-        z_refs = reference_z(model, {h.layer for g in groups for h in g}, source)
-        for layer, z in z_refs.items():
+        fills = {}
+        for layer, z in reference_z(model, set(layers), source).items():
             fill = _replacement(how, z, source.attention_mask, per_position)
             if fill.shape[1] < n_pos:
                 raise MechscopeError(
@@ -302,12 +310,13 @@ def ablation_effects(
                 generator = torch.Generator().manual_seed(0)
                 fill = fill[torch.randint(0, fill.shape[0], (n_batch,), generator=generator)]
             fills[layer] = fill[:, :n_pos]
-    per_chunk = max(1, max_rows // n_batch)
-    values: list[float] = []
-    for start in range(0, len(groups), per_chunk):
-        chunk = groups[start : start + per_chunk]
-        values += _ablated_chunk(model, batch, metric, chunk, fills, how, kwargs)
-    return AblationEffects(tuple(groups), clean, torch.tensor(values), how)
+    # The patching engine does the rest: group i is ablated in replica i of the batch.
+    sources = {Site(Component.Z, layer).hook_name: fill for layer, fill in fills.items()}
+    sites = [[Site(Component.Z, h.layer, h.head) for h in group] for group in groups]
+    values = patch_groups(
+        model, batch, sources, lambda logits: metric(logits, batch), sites, max_rows=max_rows
+    )
+    return AblationEffects(tuple(groups), clean, values, how)
 
 
 def _parse_how(how: AblationType | str) -> AblationType:
@@ -316,46 +325,3 @@ def _parse_how(how: AblationType | str) -> AblationType:
     except ValueError:
         choices = ", ".join(t.value for t in AblationType)
         raise MechscopeError(f"unknown ablation {how!r}; choose one of {choices}.") from None
-
-
-def _ablated_chunk(
-    model: Model,
-    batch: TokenBatch,
-    metric: Metric,
-    groups: list[tuple[HeadId, ...]],
-    fills: dict[int, Tensor],
-    how: AblationType,
-    kwargs: dict[str, Any],
-) -> list[float]:
-    n_rep, n_batch = len(groups), batch.tokens.shape[0]
-    masks: dict[int, Tensor] = {}
-    for i, group in enumerate(groups):
-        for head in group:
-            empty = torch.zeros(n_rep, model.cfg.n_heads, dtype=torch.bool)
-            masks.setdefault(head.layer, empty)[i, head.head] = True
-
-    def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
-        rows = einops.repeat(masks[layer], "r h -> (r b) 1 h 1", b=n_batch).to(
-            model.cfg.device or "cpu"
-        )
-
-        def hook(z: Float[Tensor, "batch pos head d_head"], hook: HookPoint) -> Tensor:  # noqa: ARG001
-            if how is AblationType.ZERO:
-                return z.masked_fill(rows, 0.0)
-            fill = fills[layer].to(z)
-            fill = einops.repeat(
-                fill.expand(n_batch, -1, -1, -1), "b p h d -> (r b) p h d", r=n_rep
-            )
-            return torch.where(rows, fill, z)
-
-        return hook
-
-    tokens = einops.repeat(batch.tokens, "b p -> (r b) p", r=n_rep)
-    repeated = {
-        k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
-        for k, v in kwargs.items()
-    }
-    hooks = [(Site(Component.Z, layer).hook_name, make_hook(layer)) for layer in masks]
-    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-        logits = model(tokens, **repeated)
-    return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch], batch)) for i in range(n_rep)]

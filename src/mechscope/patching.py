@@ -234,21 +234,24 @@ def run_patches(
     target: TokenBatch,
     sources: dict[str, Tensor],
     metric: Metric,
-    sites: Sequence[Site],
+    groups: Sequence[Sequence[Site]],
     start: tuple[int, Float[Tensor, "batch pos d_model"]] | None = None,
 ) -> list[float]:
-    """The metric of ``target`` with each site patched from ``sources``, in one forward pass.
+    """The metric of ``target`` with each group of sites patched from ``sources``, one pass.
 
+    Replica ``i`` of the batch gets every site of ``groups[i]`` (and nothing else) replaced
+    by ``sources[site.hook_name]`` (shaped like the target's activation, or broadcastable).
     ``start = (layer, resid_pre)``: begin at that block from the target's cached residual
     stream (every site must be at that layer or later), skipping the blocks before it, which
     no patch can change.
     """
-    n_rep, n_batch = len(sites), target.tokens.shape[0]
+    n_rep, n_batch = len(groups), target.tokens.shape[0]
     masks: dict[str, Tensor] = {}
-    for i, site in enumerate(sites):
-        shape = tuple(sources[site.hook_name].shape[1:])
-        mask = masks.setdefault(site.hook_name, torch.zeros((n_rep, *shape), dtype=torch.bool))
-        mask[i] |= site_mask(site, shape)
+    for i, group in enumerate(groups):
+        for site in group:
+            shape = tuple(sources[site.hook_name].shape[1:])
+            empty = torch.zeros((n_rep, *shape), dtype=torch.bool)
+            masks.setdefault(site.hook_name, empty)[i] |= site_mask(site, shape)
 
     def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
         where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
@@ -276,16 +279,45 @@ def run_patches(
     return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
 
 
-def _chunks_by_layer(sites: Sequence[Site], per_chunk: int) -> list[list[int]]:
-    """Site indices grouped by layer (so a chunk can skip the blocks before it), then chunked."""
-    by_layer: dict[int, list[int]] = {}
-    for i, site in enumerate(sites):
-        by_layer.setdefault(site.layer or 0, []).append(i)
-    return [
-        group[start : start + per_chunk]
-        for _, group in sorted(by_layer.items())
-        for start in range(0, len(group), per_chunk)
-    ]
+def patch_groups(
+    model: Model,
+    target: TokenBatch,
+    sources: dict[str, Tensor],
+    metric: Metric,
+    groups: Sequence[Sequence[Site]],
+    *,
+    max_rows: int,
+    progress: bool = False,
+    desc: str = "patching",
+) -> Float[Tensor, " group"]:
+    """`run_patches` over any number of groups: chunked, each chunk starting at its layer.
+
+    Groups are sorted by their first layer and chunked ``max_rows // batch`` at a time; a
+    chunk whose groups all start at layer ``L > 0`` runs from the target's cached
+    ``resid_pre`` of block ``L`` (decoders; encoders run from the tokens).
+    """
+    first = [min((s.layer or 0) for s in group) for group in groups]
+    skip = (
+        not is_encoder(model)
+        and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
+    )
+    resid_pre: dict[int, Tensor] = {}
+    if skip and (layers := sorted(set(first) - {0})):
+        names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
+        _, cache = model.run_with_cache(
+            target.tokens, names_filter=names, return_type=None, **forward_kwargs(model, target)
+        )
+        resid_pre = {layer: cache[name] for layer, name in zip(layers, names, strict=True)}
+    per_chunk = max(1, max_rows // target.tokens.shape[0])
+    order = sorted(range(len(groups)), key=lambda i: first[i])
+    chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
+    values = torch.full((len(groups),), torch.nan)
+    for indices in tqdm(chunks, desc=desc, disable=not progress):
+        layer = min(first[i] for i in indices)
+        start = (layer, resid_pre[layer]) if layer in resid_pre else None
+        chunk = [groups[i] for i in indices]
+        values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
+    return values
 
 
 @torch.no_grad()
@@ -330,29 +362,10 @@ def activation_patching(
         source.tokens, names_filter=names, return_type=None, **forward_kwargs(model, source)
     )
     sources = {name: cache[name] for name in names}
-    skip = (
-        not is_encoder(model)
-        and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
+    groups = [[site] for site in sites]
+    values = patch_groups(
+        model, target, sources, metric, groups, max_rows=max_rows, progress=progress
     )
-    resid_pre: dict[int, Tensor] = {}
-    if skip:
-        layers = sorted({s.layer or 0 for s in sites} - {0})
-        _, target_cache = model.run_with_cache(
-            target.tokens,
-            names_filter=[Site(Component.RESID_PRE, layer).hook_name for layer in layers],
-            return_type=None,
-            **forward_kwargs(model, target),
-        )
-        resid_pre = {
-            layer: target_cache[Site(Component.RESID_PRE, layer).hook_name] for layer in layers
-        }
-    per_chunk = max(1, max_rows // clean.tokens.shape[0])
-    values = torch.full((len(sites),), torch.nan)
-    for indices in tqdm(_chunks_by_layer(sites, per_chunk), desc="patching", disable=not progress):
-        layer = sites[indices[0]].layer or 0
-        start = (layer, resid_pre[layer]) if layer in resid_pre else None
-        chunk = [sites[i] for i in indices]
-        values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
     tokens = str_tokens(model, clean.unpadded(0).tolist())
     return PatchingResult(
         tuple(sites),

@@ -92,7 +92,8 @@ def test_patching_a_site_with_its_own_activation_changes_nothing(hand_built, tas
     sites += every_site(Component.Z, 2, n_heads=2)
     names = sorted({s.hook_name for s in sites})
     _, cache = hand_built.run_with_cache(task.clean.tokens, names_filter=names)
-    values = run_patches(hand_built, task.clean, {n: cache[n] for n in names}, metric, sites)
+    groups = [[site] for site in sites]
+    values = run_patches(hand_built, task.clean, {n: cache[n] for n in names}, metric, groups)
     with torch.no_grad():
         clean = float(metric(hand_built(task.clean.tokens)))
     assert values == pytest.approx([clean] * len(sites), abs=1e-5)
