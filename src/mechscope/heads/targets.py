@@ -14,6 +14,7 @@ once: one batched matrix product gives all of them for every prompt and head.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 
 import einops
@@ -59,7 +60,7 @@ class BatchContext:
     causal: bool
     """Decoders see only ``s <= d``; encoders see every position."""
 
-    @property
+    @cached_property
     def visible(self) -> Bool[Tensor, "batch dest_pos src_pos"]:
         """Pairs of real tokens a destination can attend to."""
         pair = self.real[:, :, None] & self.real[:, None, :]
@@ -68,7 +69,7 @@ class BatchContext:
             pair = pair & torch.ones(n, n, dtype=torch.bool, device=pair.device).tril()
         return pair
 
-    @property
+    @cached_property
     def distance(self) -> Int[Tensor, "dest_pos src_pos"]:
         """``d - s`` for every pair of positions."""
         pos = torch.arange(self.tokens.shape[1], device=self.tokens.device)
