@@ -14,8 +14,8 @@ once: one batched matrix product gives all of them for every prompt and head.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from enum import Enum
+from functools import cached_property
 
 import einops
 import torch
