@@ -32,6 +32,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
+from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.errors import MechscopeError, PromptError
@@ -228,6 +230,31 @@ def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
     return mask
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a chunk's forward pass begins: a block, and optionally a position.
+
+    Blocks before ``layer`` and positions before ``pos`` are identical to the target run
+    for every patch of the chunk (a decoder's position ``i`` never sees later ones), so the
+    pass starts from the target's cached ``resid_pre`` at ``layer``, for positions ``pos...``
+    only, with the earlier positions' keys and values (and logits) taken from the target run.
+    """
+
+    layer: int
+    resid: Float[Tensor, "batch pos d_model"]
+    pos: int = 0
+    keys: tuple[Tensor, ...] = ()
+    """``hook_k`` of every layer on the target run (needed when ``pos > 0``)."""
+    values: tuple[Tensor, ...] = ()
+    logits: Tensor | None = None
+    """The target run's logits (positions before ``pos`` are reused)."""
+
+
+def position_axis(component: Component) -> int:
+    """The position axis of one prompt's activation (the destination for patterns)."""
+    return 1 if component in (Component.PATTERN, Component.ATTN_SCORES) else 0
+
+
 @torch.no_grad()
 def run_patches(
     model: Model,
@@ -235,23 +262,32 @@ def run_patches(
     sources: dict[str, Tensor],
     metric: Metric,
     groups: Sequence[Sequence[Site]],
-    start: tuple[int, Float[Tensor, "batch pos d_model"]] | None = None,
+    start: Start | None = None,
 ) -> list[float]:
     """The metric of ``target`` with each group of sites patched from ``sources``, one pass.
 
     Replica ``i`` of the batch gets every site of ``groups[i]`` (and nothing else) replaced
     by ``sources[site.hook_name]`` (shaped like the target's activation, or broadcastable).
-    ``start = (layer, resid_pre)``: begin at that block from the target's cached residual
-    stream (every site must be at that layer or later), skipping the blocks before it, which
-    no patch can change.
+    ``start``: skip what no patch of the chunk can change (see `Start`).
     """
     n_rep, n_batch = len(groups), target.tokens.shape[0]
+    skip = start.pos if start is not None else 0
     masks: dict[str, Tensor] = {}
+    axes: dict[str, int] = {}
     for i, group in enumerate(groups):
         for site in group:
             shape = tuple(sources[site.hook_name].shape[1:])
             empty = torch.zeros((n_rep, *shape), dtype=torch.bool)
             masks.setdefault(site.hook_name, empty)[i] |= site_mask(site, shape)
+            axes[site.hook_name] = position_axis(site.component)
+    if skip:  # the pass covers positions skip... only
+        masks = {
+            n: m.narrow(axes[n] + 1, skip, m.shape[axes[n] + 1] - skip) for n, m in masks.items()
+        }
+        sources = {
+            n: sources[n].narrow(axes[n] + 1, skip, sources[n].shape[axes[n] + 1] - skip)
+            for n in masks
+        }
 
     def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
         where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
@@ -272,11 +308,43 @@ def run_patches(
         if start is None:
             logits = model(einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep), **kwargs)
         else:
-            layer, resid = start
-            repeated = einops.repeat(resid, "b p d -> (r b) p d", r=n_rep)
+            repeated = einops.repeat(start.resid[:, skip:], "b p d -> (r b) p d", r=n_rep)
             kwargs.pop("padding_side", None)
-            logits = model(repeated, start_at_layer=layer, **kwargs)  # pyright: ignore[reportCallIssue]
+            if skip:
+                kwargs["past_kv_cache"] = _prefix_cache(start, n_rep)
+            logits = model(repeated, start_at_layer=start.layer, **kwargs)  # pyright: ignore[reportCallIssue]
+            if skip:
+                assert start.logits is not None
+                prefix = einops.repeat(start.logits[:, :skip], "b p v -> (r b) p v", r=n_rep)
+                logits = torch.cat([prefix, logits], dim=1)
     return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+
+
+def _prefix_cache(start: Start, n_rep: int) -> TransformerLensKeyValueCache:
+    """A frozen key/value cache holding the target's first ``start.pos`` positions."""
+    entries = [
+        TransformerLensKeyValueCacheEntry(
+            past_keys=einops.repeat(k[:, : start.pos], "b p h d -> (r b) p h d", r=n_rep),
+            past_values=einops.repeat(v[:, : start.pos], "b p h d -> (r b) p h d", r=n_rep),
+            frozen=True,
+        )
+        for k, v in zip(start.keys, start.values, strict=True)
+    ]
+    n_rows = entries[0].past_keys.shape[0]
+    mask = torch.ones((n_rows, start.pos), dtype=torch.int, device=start.resid.device)
+    return TransformerLensKeyValueCache(entries=entries, previous_attention_mask=mask, frozen=True)
+
+
+def _prefix_reuse_ok(model: Model, target: TokenBatch) -> bool:
+    """Whether positions can be skipped: an unpadded decoder whose cached keys are ``hook_k``."""
+    cfg = model.cfg
+    return (
+        not is_encoder(model)
+        and bool(target.attention_mask.all())
+        and not getattr(cfg, "use_qk_norm", False)
+        and getattr(cfg, "clip_qkv", None) is None
+        and getattr(cfg, "positional_embedding_type", "") != "shortformer"
+    )
 
 
 def patch_groups(
@@ -290,31 +358,53 @@ def patch_groups(
     progress: bool = False,
     desc: str = "patching",
 ) -> Float[Tensor, " group"]:
-    """`run_patches` over any number of groups: chunked, each chunk starting at its layer.
+    """`run_patches` over any number of groups: chunked, each chunk starting late.
 
-    Groups are sorted by their first layer and chunked ``max_rows // batch`` at a time; a
-    chunk whose groups all start at layer ``L > 0`` runs from the target's cached
-    ``resid_pre`` of block ``L`` (decoders; encoders run from the tokens).
+    Groups are sorted by (first layer, first position) and chunked ``max_rows // batch`` at
+    a time. A decoder's chunk starts at its first layer from the target's cached
+    ``resid_pre``, and, for an unpadded batch, at its first patched position (see `Start`).
     """
-    first = [min((s.layer or 0) for s in group) for group in groups]
-    skip = (
+    n_layers = model.cfg.n_layers
+    first = [min(s.layer or 0 for s in group) for group in groups]
+    first_pos = [min(s.pos if s.pos is not None else 0 for s in group) for group in groups]
+    decoder = (
         not is_encoder(model)
         and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
     )
-    resid_pre: dict[int, Tensor] = {}
-    if skip and (layers := sorted(set(first) - {0})):
-        names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
-        _, cache = model.run_with_cache(
-            target.tokens, names_filter=names, return_type=None, **forward_kwargs(model, target)
+    reuse = _prefix_reuse_ok(model, target) and any(first_pos)
+    names = (
+        [Site(Component.RESID_PRE, layer).hook_name for layer in range(n_layers)] if decoder else []
+    )
+    if reuse:
+        names += [Site(Component.K, layer).hook_name for layer in range(n_layers)]
+        names += [Site(Component.V, layer).hook_name for layer in range(n_layers)]
+    logits, cache = (None, None)
+    if names:
+        logits, cache = model.run_with_cache(
+            target.tokens, names_filter=names, **forward_kwargs(model, target)
         )
-        resid_pre = {layer: cache[name] for layer, name in zip(layers, names, strict=True)}
     per_chunk = max(1, max_rows // target.tokens.shape[0])
-    order = sorted(range(len(groups)), key=lambda i: first[i])
+    order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
     chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
     values = torch.full((len(groups),), torch.nan)
     for indices in tqdm(chunks, desc=desc, disable=not progress):
-        layer = min(first[i] for i in indices)
-        start = (layer, resid_pre[layer]) if layer in resid_pre else None
+        start = None
+        if cache is not None:
+            layer = min(first[i] for i in indices)
+            pos = min(first_pos[i] for i in indices) if reuse else 0
+            if layer > 0 or pos > 0:
+                start = Start(
+                    layer=layer,
+                    resid=cache[Site(Component.RESID_PRE, layer).hook_name],
+                    pos=pos,
+                    keys=tuple(cache[Site(Component.K, i).hook_name] for i in range(n_layers))
+                    if pos
+                    else (),
+                    values=tuple(cache[Site(Component.V, i).hook_name] for i in range(n_layers))
+                    if pos
+                    else (),
+                    logits=logits if pos else None,
+                )
         chunk = [groups[i] for i in indices]
         values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
     return values

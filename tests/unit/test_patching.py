@@ -45,6 +45,22 @@ TL_FUNCTIONS = [
     (tl_patching.get_act_patch_attn_head_out_all_pos, Component.Z, {"n_heads": True}),
     (tl_patching.get_act_patch_attn_head_k_all_pos, Component.K, {"n_heads": True}),
     (tl_patching.get_act_patch_attn_head_pattern_all_pos, Component.PATTERN, {"n_heads": True}),
+    # By head and position: TransformerLens returns [layer, pos, head] for k and z.
+    (
+        tl_patching.get_act_patch_attn_head_k_by_pos,
+        Component.K,
+        {"n_heads": True, "n_pos": True, "pos_first": True},
+    ),
+    (
+        tl_patching.get_act_patch_attn_head_out_by_pos,
+        Component.Z,
+        {"n_heads": True, "n_pos": True, "pos_first": True},
+    ),
+    (
+        tl_patching.get_act_patch_attn_head_pattern_by_pos,
+        Component.PATTERN,
+        {"n_heads": True, "n_pos": True},
+    ),
 ]
 
 
@@ -64,7 +80,10 @@ def test_equal_to_transformer_lens_patching(induction_2l, tl_function, component
     )
     _, clean_cache = induction_2l.run_with_cache(task.clean.tokens)
     theirs = tl_function(induction_2l, task.corrupted.tokens, clean_cache, metric)
-    torch.testing.assert_close(ours.grid(normalised=False), theirs, atol=1e-5, rtol=0)
+    grid = ours.grid(normalised=False)
+    if "pos_first" in axes:
+        grid = grid.permute(0, 2, 1)
+    torch.testing.assert_close(grid, theirs, atol=1e-5, rtol=0)
 
 
 def test_patching_the_induction_head_restores_the_prediction(hand_built, task):
