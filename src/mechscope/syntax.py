@@ -41,7 +41,7 @@ from mechscope.errors import MechscopeError
 from mechscope.models.base import Model, is_encoder
 from mechscope.results import load_result, save_result
 from mechscope.sites import Component, Site
-from mechscope.tokens import forward_kwargs, pad_token_lists
+from mechscope.tokens import forward_kwargs, pad_id, pad_token_lists
 
 OFFSETS = tuple(k for k in range(-5, 6) if k != 0)
 
@@ -397,14 +397,11 @@ def dependency_scores(
     """
     usable, skipped = align_all(model, sentences)
     accumulator = DependencyAccumulator(model, usable, skipped)
-    tokenizer = model.tokenizer
-    pad_id = tokenizer.pad_token_id if tokenizer is not None else 0
-    pad_id = pad_id if isinstance(pad_id, int) else 0
     for start in tqdm(
         range(0, len(usable), batch_size), desc="dependency heads", disable=not progress
     ):
         rows = accumulator.tokens[start : start + batch_size]
-        batch = pad_token_lists(rows, pad_id).to(model.cfg.device or "cpu")
+        batch = pad_token_lists(rows, pad_id(model)).to(model.cfg.device or "cpu")
 
         hooks = [
             (Site(Component.PATTERN, layer).hook_name, _feeder(accumulator, layer, start))

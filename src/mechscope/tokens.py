@@ -60,6 +60,13 @@ class TokenBatch:
         return self.tokens[index][self.attention_mask[index].bool()]
 
 
+def pad_id(model: Model) -> int:
+    """The id padding is written with: the tokenizer's pad token, else 0 (it is masked anyway)."""
+    tokenizer = model.tokenizer
+    pad = tokenizer.pad_token_id if tokenizer is not None else None
+    return pad if isinstance(pad, int) else 0
+
+
 def pad_token_lists(
     token_lists: Sequence[Sequence[int]],
     pad_id: int,
@@ -119,8 +126,7 @@ def tokenize(
         token_lists = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         if bos and tokenizer.bos_token_id is not None:
             token_lists = [[tokenizer.bos_token_id, *ids] for ids in token_lists]
-    pad_id = tokenizer.pad_token_id if isinstance(tokenizer.pad_token_id, int) else 0
-    batch = pad_token_lists(token_lists, pad_id, padding_side)
+    batch = pad_token_lists(token_lists, pad_id(model), padding_side)
     check_fits(model, batch, prompts)
     return batch.to(model.cfg.device or "cpu")
 

@@ -24,7 +24,7 @@ from mechscope.data.corpus import load_corpus
 from mechscope.errors import MechscopeError
 from mechscope.lens import boundary_hooks, check_lens_model, lens_trajectory
 from mechscope.models.base import Model
-from mechscope.tokens import TokenBatch, pad_token_lists
+from mechscope.tokens import TokenBatch, pad_id, pad_token_lists
 
 LENS_FILE = "tuned_lens.safetensors"
 LENS_CONFIG = "tuned_lens.json"
@@ -112,8 +112,7 @@ def corpus_windows(
         text = texts[start : start + span].decode("utf-8", errors="ignore")
         ids = model.to_tokens(text, truncate=False)[0].tolist()[:n_ctx]
         rows.append(ids)
-    pad = model.tokenizer.pad_token_id if isinstance(model.tokenizer.pad_token_id, int) else 0
-    return pad_token_lists(rows, pad).tokens.to(model.cfg.device or "cpu")
+    return pad_token_lists(rows, pad_id(model)).tokens.to(model.cfg.device or "cpu")
 
 
 def train_tuned_lens(model: Model, cfg: TunedLensConfig, *, progress: bool = True) -> TunedLens:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from mechscope.heads.verify import verify
     from mechscope.models import is_encoder, load_model
     from mechscope.syntax import DependencyAccumulator, align_all, dependency_scores, read_conllu
-    from mechscope.tokens import pad_token_lists, str_tokens, tokenize
+    from mechscope.tokens import pad_id, pad_token_lists, str_tokens, tokenize
     from mechscope.viz.heads import SamplePatterns, by_layer_rows, render_heads
 
     try:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         aligned, skipped = align_all(model, sentences)
         accumulator = DependencyAccumulator(model, aligned, skipped)
         prompts = [" ".join(a.sentence.words) for a in aligned]
-        rows = pad_token_lists(accumulator.tokens, pad_id=0)
+        rows = pad_token_lists(accumulator.tokens, pad_id(model))
         scores = detect_heads(model, rows, kinds, settings, consumers=[accumulator])
         syntax = accumulator.result()
     else:

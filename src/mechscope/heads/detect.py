@@ -37,7 +37,7 @@ from mechscope.heads.vocab import ordinary_ids, punctuation_table, separator_ids
 from mechscope.metrics import loss_per_position
 from mechscope.models.base import Model, has_lm_head, is_encoder
 from mechscope.sites import Component, Site
-from mechscope.tokens import TokenBatch, forward_kwargs, pad_token_lists, tokenize
+from mechscope.tokens import TokenBatch, forward_kwargs, pad_id, pad_token_lists, tokenize
 
 DEFAULT_HALF_LENGTH = 32
 
@@ -266,12 +266,6 @@ def detect_heads(
     n_prompts = len(rows)
     if HeadKind.INDUCTION in chosen:
         rows += repeated_rows(model, settings)
-    tokenizer = model.tokenizer
-    pad_id = (
-        tokenizer.pad_token_id
-        if tokenizer is not None and isinstance(tokenizer.pad_token_id, int)
-        else 0
-    )
     punctuation = (
         punctuation_table(model)
         if HeadKind.PUNCTUATION in chosen
@@ -283,7 +277,7 @@ def detect_heads(
     for start in tqdm(
         range(0, len(rows), settings.batch_size), desc="detect_heads", disable=not progress
     ):
-        chunk = pad_token_lists(rows[start : start + settings.batch_size], pad_id).to(device)
+        chunk = pad_token_lists(rows[start : start + settings.batch_size], pad_id(model)).to(device)
         chunks.append(
             score_batch(model, chunk, chosen, settings, punctuation, separators, consumers, start)
         )
