@@ -30,7 +30,7 @@ from mechscope.axes import HeadId
 from mechscope.errors import MechscopeError
 from mechscope.metrics import normalise, scalar
 from mechscope.models.base import Model
-from mechscope.patching import Metric, check_same_lengths
+from mechscope.patching import Metric, check_same_lengths, run_patches
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs
 
@@ -95,41 +95,34 @@ def path_patching(
     for head in sender_ids:
         sender_heads.setdefault(head.layer, []).append(head.head)
 
-    def freeze(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001 - replaced whole
-        frozen = clean_cache[hook.name].clone()  # pyright: ignore[reportArgumentType]
-        layer = int(str(hook.name).split(".")[1])
-        if hook.name.endswith("hook_z") and layer in sender_heads:  # pyright: ignore[reportOptionalMemberAccess]
-            index = sender_heads[layer]
-            frozen[:, :, index] = corrupted_cache[hook.name][:, :, index]  # pyright: ignore[reportArgumentType]
-        return frozen
+    def freeze(name: str, senders: list[int]):  # noqa: ANN202 - a TransformerLens hook closure
+        """Replace an activation by its clean value, the ``senders`` heads by corrupted ones."""
 
-    receiver_name = {
-        layer: Site(receiver_input, layer).hook_name for layer in {r.layer for r in receiver_ids}
-    }
+        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001 - replaced whole
+            frozen = clean_cache[name].clone()
+            if senders:
+                frozen[:, :, senders] = corrupted_cache[name][:, :, senders]
+            return frozen
+
+        return hook
+
+    receiver_sites = [Site(receiver_input, r.layer, r.head) for r in receiver_ids]
+    receiver_names = sorted({site.hook_name for site in receiver_sites})
     recorded: dict[str, Tensor] = {}
 
     def record(act: Tensor, hook: HookPoint) -> None:
         recorded[str(hook.name)] = act.clone()
 
-    hooks = [(name, freeze) for name in z_names + mlp_names]
-    hooks += [(name, record) for name in receiver_name.values()]
+    hooks = [
+        (z_names[layer], freeze(z_names[layer], sender_heads.get(layer, [])))
+        for layer in range(n_layers)
+    ]
+    hooks += [(name, freeze(name, [])) for name in mlp_names]
+    hooks += [(name, record) for name in receiver_names]
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         model(clean.tokens, return_type=None, **forward_kwargs(model, clean))
-
-    receiver_heads: dict[int, list[int]] = {}
-    for head in receiver_ids:
-        receiver_heads.setdefault(head.layer, []).append(head.head)
-
-    def patch_receivers(act: Tensor, hook: HookPoint) -> Tensor:
-        layer = int(str(hook.name).split(".")[1])
-        out = act.clone()
-        index = receiver_heads[layer]
-        out[:, :, index] = recorded[str(hook.name)][:, :, index]
-        return out
-
-    patch_hooks = [(name, patch_receivers) for name in receiver_name.values()]
-    with model.hooks(fwd_hooks=patch_hooks):  # pyright: ignore[reportArgumentType]
-        value = scalar(metric(model(clean.tokens, **forward_kwargs(model, clean))))
+    # Step 3 is an ordinary patch: the receivers' inputs from the recorded run, nothing else.
+    (value,) = run_patches(model, clean, recorded, metric, [receiver_sites])
     return PathResult(
         tuple(sender_ids),
         tuple(receiver_ids),
