@@ -34,8 +34,12 @@ def repeated_half_losses(
     predicting the second copy's r_2..r_n, which an induction head can copy.
     """
     first = loss[:, 1:half_length]
-    second = loss[:, half_length + 1 : 2 * half_length]
-    return float(first.mean()), float(second.mean())
+    return float(first.mean()), float(second_copy_loss(loss, half_length))
+
+
+def second_copy_loss(loss: Float[Tensor, "batch pos_minus_1"], half_length: int) -> Tensor:
+    """Mean loss predicting the second copy's r_2..r_n of ``BOS + r + r`` (a scalar tensor)."""
+    return loss[:, half_length + 1 : 2 * half_length].mean()
 
 
 def icl_score(loss: Float[Tensor, "batch pos_minus_1"], early: int, late: int) -> float:

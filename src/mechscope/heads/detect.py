@@ -173,7 +173,7 @@ def score_batch(
     out = torch.full((len(kinds), batch.tokens.shape[0], n_layers, model.cfg.n_heads), torch.nan)
     kept_patterns: dict[int, Tensor] = {}
     captured: dict[str, Tensor] = {}
-    want_grad = HeadKind.NO_OP in kinds
+    want_grad = any(kind.needs_gradient for kind in kinds)
 
     def pattern_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
         def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
@@ -250,11 +250,7 @@ def detect_heads(
     """
     settings = settings or DetectionSettings()
     try:
-        chosen = HeadKind.parse(
-            kinds
-            if isinstance(kinds, str)
-            else [HeadKind(k).value if isinstance(k, HeadKind) else k for k in kinds]
-        )
+        chosen = HeadKind.parse(kinds)
     except ValueError as error:
         raise MechscopeError(str(error)) from None
     if model.tokenizer is None and {HeadKind.PUNCTUATION, HeadKind.SEPARATOR} & set(chosen):

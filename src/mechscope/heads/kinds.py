@@ -40,6 +40,7 @@ Diagnostics (no labels; collapse and sparsity, e.g. Dong et al. 2021)
 - effective-span: ``sum_s P |d - s|``, the attention-weighted distance in tokens.
 """
 
+from collections.abc import Sequence
 from enum import Enum
 
 
@@ -71,25 +72,32 @@ class HeadKind(Enum):
         return self is HeadKind.NO_OP
 
     @classmethod
-    def parse(cls, names: str | list[str]) -> list["HeadKind"]:
-        """Kinds from names (``"induction,previous-token"`` or a list); ``all`` = every kind.
+    def _named(cls, name: str) -> "HeadKind":
+        try:
+            return cls(name.replace("_", "-"))
+        except ValueError:
+            known = ", ".join(k.value for k in cls)
+            raise ValueError(f"unknown head kind {name!r}; known kinds: {known}, all") from None
+
+    @classmethod
+    def parse(cls, names: "str | Sequence[HeadKind | str]") -> list["HeadKind"]:
+        """Kinds from names (``"induction,previous-token"``, or a list of names or kinds).
+
+        ``all`` = every kind.
 
         Raises:
             ValueError: an unknown name (the message lists the known ones).
         """
         items = names.split(",") if isinstance(names, str) else names
         kinds: list[HeadKind] = []
-        for item in (i.strip() for i in items):
-            if item == "all":
-                kinds.extend(k for k in cls if k not in kinds)
-                continue
-            try:
-                kind = cls(item.replace("_", "-"))
-            except ValueError:
-                known = ", ".join(k.value for k in cls)
-                raise ValueError(f"unknown head kind {item!r}; known kinds: {known}, all") from None
-            if kind not in kinds:
-                kinds.append(kind)
+        for item in items:
+            if isinstance(item, str) and item.strip() == "all":
+                chosen = list(cls)
+            elif isinstance(item, HeadKind):
+                chosen = [item]
+            else:
+                chosen = [cls._named(item.strip())]
+            kinds.extend(k for k in chosen if k not in kinds)
         if not kinds:
             raise ValueError("no head kinds given; name at least one (or 'all').")
         return kinds

@@ -23,7 +23,7 @@ from mechscope.errors import MechscopeError
 from mechscope.heads.detect import DetectionSettings, repeated_rows
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.scores import HeadScores
-from mechscope.metrics import loss_per_position
+from mechscope.metrics import loss_per_position, second_copy_loss
 from mechscope.models.base import Model, has_lm_head, is_encoder
 from mechscope.tokens import TokenBatch, pad_token_lists, tokenize
 
@@ -60,8 +60,7 @@ class Verification:
 
 def _second_half_loss(half: int):  # noqa: ANN202 - returns a metric closure
     def metric(logits: Float[Tensor, "batch pos d_vocab"], batch: TokenBatch) -> Tensor:
-        loss = loss_per_position(logits, batch.tokens)
-        return loss[:, half + 1 : 2 * half].mean()
+        return second_copy_loss(loss_per_position(logits, batch.tokens), half)
 
     return metric
 
