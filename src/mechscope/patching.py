@@ -335,15 +335,22 @@ def _prefix_cache(start: Start, n_rep: int) -> TransformerLensKeyValueCache:
     return TransformerLensKeyValueCache(entries=entries, previous_attention_mask=mask, frozen=True)
 
 
-def _prefix_reuse_ok(model: Model, target: TokenBatch) -> bool:
-    """Whether positions can be skipped: an unpadded decoder whose cached keys are ``hook_k``."""
-    cfg = model.cfg
+def _can_skip_blocks(model: Model) -> bool:
+    """Whether a pass can start at a later block from a cached ``resid_pre`` (decoders)."""
     return (
         not is_encoder(model)
+        and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
+    )
+
+
+def _can_skip_positions(model: Model, target: TokenBatch) -> bool:
+    """Whether positions can be skipped too: unpadded, and the cached keys are ``hook_k``."""
+    cfg = model.cfg
+    return (
+        _can_skip_blocks(model)
         and bool(target.attention_mask.all())
         and not getattr(cfg, "use_qk_norm", False)
         and getattr(cfg, "clip_qkv", None) is None
-        and getattr(cfg, "positional_embedding_type", "") != "shortformer"
     )
 
 
@@ -367,44 +374,50 @@ def patch_groups(
     n_layers = model.cfg.n_layers
     first = [min(s.layer or 0 for s in group) for group in groups]
     first_pos = [min(s.pos if s.pos is not None else 0 for s in group) for group in groups]
-    decoder = (
-        not is_encoder(model)
-        and getattr(model.cfg, "positional_embedding_type", "") != "shortformer"
-    )
-    reuse = _prefix_reuse_ok(model, target) and any(first_pos)
-    names = (
-        [Site(Component.RESID_PRE, layer).hook_name for layer in range(n_layers)] if decoder else []
-    )
-    if reuse:
-        names += [Site(Component.K, layer).hook_name for layer in range(n_layers)]
-        names += [Site(Component.V, layer).hook_name for layer in range(n_layers)]
-    logits, cache = (None, None)
+    skip_positions = _can_skip_positions(model, target)
+    per_chunk = max(1, max_rows // target.tokens.shape[0])
+    order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
+    chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
+    # Where each chunk starts: its first layer and (if allowed) its first position.
+    starts = [
+        (
+            min(first[i] for i in indices) if _can_skip_blocks(model) else 0,
+            min(first_pos[i] for i in indices) if skip_positions else 0,
+        )
+        for indices in chunks
+    ]
+    # One target run caches exactly what those starts read.
+    layers = sorted({layer for layer, pos in starts if layer or pos})
+    names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
+    if any(pos for _, pos in starts):
+        names += [
+            Site(component, layer).hook_name
+            for component in (Component.K, Component.V)
+            for layer in range(n_layers)
+        ]
+    logits, cache = None, None
     if names:
         logits, cache = model.run_with_cache(
             target.tokens, names_filter=names, **forward_kwargs(model, target)
         )
-    per_chunk = max(1, max_rows // target.tokens.shape[0])
-    order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
-    chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
     values = torch.full((len(groups),), torch.nan)
-    for indices in tqdm(chunks, desc=desc, disable=not progress):
+    for indices, (layer, pos) in tqdm(
+        zip(chunks, starts, strict=True), total=len(chunks), desc=desc, disable=not progress
+    ):
         start = None
-        if cache is not None:
-            layer = min(first[i] for i in indices)
-            pos = min(first_pos[i] for i in indices) if reuse else 0
-            if layer > 0 or pos > 0:
-                start = Start(
-                    layer=layer,
-                    resid=cache[Site(Component.RESID_PRE, layer).hook_name],
-                    pos=pos,
-                    keys=tuple(cache[Site(Component.K, i).hook_name] for i in range(n_layers))
-                    if pos
-                    else (),
-                    values=tuple(cache[Site(Component.V, i).hook_name] for i in range(n_layers))
-                    if pos
-                    else (),
-                    logits=logits if pos else None,
-                )
+        if cache is not None and (layer or pos):
+            start = Start(
+                layer=layer,
+                resid=cache[Site(Component.RESID_PRE, layer).hook_name],
+                pos=pos,
+                keys=tuple(cache[Site(Component.K, i).hook_name] for i in range(n_layers))
+                if pos
+                else (),
+                values=tuple(cache[Site(Component.V, i).hook_name] for i in range(n_layers))
+                if pos
+                else (),
+                logits=logits if pos else None,
+            )
         chunk = [groups[i] for i in indices]
         values[indices] = torch.tensor(run_patches(model, target, sources, metric, chunk, start))
     return values
@@ -442,16 +455,21 @@ def activation_patching(
     direction = PatchDirection(direction)
     check_same_lengths(model, clean, corrupted)
     check_sites(model, sites, clean.tokens.shape[1])
-    clean_value = scalar(metric(model(clean.tokens, **forward_kwargs(model, clean))))
-    corrupted_value = scalar(metric(model(corrupted.tokens, **forward_kwargs(model, corrupted))))
     source, target = (
         (clean, corrupted) if direction is PatchDirection.DENOISING else (corrupted, clean)
     )
     names = sorted({s.hook_name for s in sites})
-    _, cache = model.run_with_cache(
-        source.tokens, names_filter=names, return_type=None, **forward_kwargs(model, source)
+    source_logits, cache = model.run_with_cache(
+        source.tokens, names_filter=names, **forward_kwargs(model, source)
     )
     sources = {name: cache[name] for name in names}
+    source_value = scalar(metric(source_logits))
+    target_value = scalar(metric(model(target.tokens, **forward_kwargs(model, target))))
+    clean_value, corrupted_value = (
+        (source_value, target_value)
+        if direction is PatchDirection.DENOISING
+        else (target_value, source_value)
+    )
     groups = [[site] for site in sites]
     values = patch_groups(
         model, target, sources, metric, groups, max_rows=max_rows, progress=progress

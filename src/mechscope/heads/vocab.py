@@ -11,13 +11,9 @@ from mechscope.models.base import Model, is_encoder
 SUBWORD_MARKS = ("##", "Ġ", "▁")
 
 
-def _tokenizer(model: Model):  # noqa: ANN202 - a Hugging Face tokenizer
-    return model.tokenizer
-
-
 def punctuation_table(model: Model) -> Bool[Tensor, " d_vocab"]:
     """True for ids whose text is punctuation only (Unicode category P*), e.g. ``.`` ``,``."""
-    tokenizer = _tokenizer(model)
+    tokenizer = model.tokenizer
     n_vocab = model.cfg.d_vocab
     if tokenizer is None:
         return torch.zeros(n_vocab, dtype=torch.bool)
@@ -35,7 +31,7 @@ def punctuation_table(model: Model) -> Bool[Tensor, " d_vocab"]:
 
 def separator_ids(model: Model) -> list[int]:
     """[SEP] and EOS ids of the model's tokenizer (none without a tokenizer)."""
-    tokenizer = _tokenizer(model)
+    tokenizer = model.tokenizer
     if tokenizer is None:
         return []
     ids = [tokenizer.sep_token_id, tokenizer.eos_token_id]
@@ -44,7 +40,7 @@ def separator_ids(model: Model) -> list[int]:
 
 def start_id(model: Model) -> int | None:
     """The token a prompt starts with: [CLS] for encoders, BOS for decoders that prepend it."""
-    tokenizer = _tokenizer(model)
+    tokenizer = model.tokenizer
     if tokenizer is None:
         return None
     token = tokenizer.cls_token_id if is_encoder(model) else tokenizer.bos_token_id
@@ -55,7 +51,7 @@ def start_id(model: Model) -> int | None:
 
 def ordinary_ids(model: Model) -> Int[Tensor, " n_ids"]:
     """Ids that are not special tokens, for random-token prompts."""
-    tokenizer = _tokenizer(model)
+    tokenizer = model.tokenizer
     special = set(tokenizer.all_special_ids) if tokenizer is not None else set()
     n_vocab = min(model.cfg.d_vocab, len(tokenizer)) if tokenizer is not None else model.cfg.d_vocab
     return torch.tensor([i for i in range(n_vocab) if i not in special], dtype=torch.long)
