@@ -25,6 +25,17 @@ def loss_per_position(
     return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
 
 
+def masked_loss(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    tokens: Int[Tensor, "batch pos"],
+    attention_mask: Int[Tensor, "batch pos"],
+) -> Float[Tensor, ""]:
+    """Mean next-token loss over predictions whose input and target are both real tokens."""
+    loss = loss_per_position(logits, tokens)
+    mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).to(loss.dtype)
+    return (loss * mask).sum() / mask.sum()
+
+
 def repeated_half_losses(
     loss: Float[Tensor, "batch pos_minus_1"], half_length: int
 ) -> tuple[float, float]:

@@ -34,7 +34,7 @@ from mechscope.heads.targets import (
     no_op_ratio,
 )
 from mechscope.heads.vocab import ordinary_ids, punctuation_table, separator_ids, start_id
-from mechscope.metrics import loss_per_position
+from mechscope.metrics import masked_loss
 from mechscope.models.base import Model, has_lm_head, is_encoder
 from mechscope.sites import Component, Site
 from mechscope.tokens import TokenBatch, forward_kwargs, pad_id, pad_token_lists, tokenize
@@ -121,10 +121,9 @@ def _context(
 
 def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, seed: int) -> Tensor:
     """Next-token loss (decoders with an unembedding) or a random projection of the output."""
+    if logits is not None:  # (the no-op ratio does not depend on the loss's scale)
+        return masked_loss(logits, batch.tokens, batch.attention_mask)
     mask = batch.attention_mask.to(final_resid.dtype)
-    if logits is not None:
-        loss = loss_per_position(logits, batch.tokens)
-        return (loss * mask[:, 1:] * mask[:, :-1]).sum()
     generator = torch.Generator().manual_seed(seed)
     direction = torch.randn(final_resid.shape, generator=generator).to(final_resid)
     return (final_resid * direction * mask[..., None]).sum()

@@ -23,7 +23,7 @@ from mechscope.errors import MechscopeError
 from mechscope.heads.detect import DetectionSettings, repeated_rows
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.scores import HeadScores
-from mechscope.metrics import loss_per_position, second_copy_loss
+from mechscope.metrics import loss_per_position, masked_loss, second_copy_loss
 from mechscope.models.base import Model, has_lm_head, is_encoder
 from mechscope.tokens import TokenBatch, pad_token_lists, tokenize
 
@@ -66,10 +66,8 @@ def _second_half_loss(half: int):  # noqa: ANN202 - returns a metric closure
 
 
 def text_loss(logits: Float[Tensor, "batch pos d_vocab"], batch: TokenBatch) -> Tensor:
-    """Mean next-token loss over the real tokens of ``batch``."""
-    loss = loss_per_position(logits, batch.tokens)
-    mask = (batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]).to(loss.dtype)
-    return (loss * mask).sum() / mask.sum()
+    """Mean next-token loss over the real tokens of ``batch`` (an `ablation_effects` metric)."""
+    return masked_loss(logits, batch.tokens, batch.attention_mask)
 
 
 def verify(
