@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
+SOURCES := src experiments tests benchmarks notebooks
 
-.PHONY: install demo test check lint typecheck unit bench clean
+.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean
 
 install: $(STAMP)
 
@@ -19,22 +20,36 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mechscope reproduce induction
+	$(BIN)/python -m experiments.induction_heads
 
+# Everything: unit, integration, acceptance and notebook tiers.
 test: $(STAMP)
 	$(BIN)/pytest
 
+# What CI runs first: lint, format, types, the layer contract, unit tests.
+check: lint typecheck contract unit
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
 	$(BIN)/pyright
 
+contract: $(STAMP)
+	$(BIN)/lint-imports
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-check: lint typecheck unit
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+acceptance: $(STAMP)
+	$(BIN)/pytest tests/acceptance -q
+
+notebooks: $(STAMP)
+	$(BIN)/pytest tests/notebooks -q
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

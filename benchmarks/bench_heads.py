@@ -17,10 +17,10 @@ import torch
 from transformer_lens.head_detector import detect_head
 
 from benchmarks.common import WIDER, best_of, load_with_tokenizer
+from mechscope.core.batch import pad_token_lists
 from mechscope.heads import DetectionSettings, HeadKind, Normalisation, detect_heads
-from mechscope.heads.vocab import ordinary_ids
 from mechscope.models import load_model
-from mechscope.tokens import pad_token_lists
+from mechscope.models.vocab import ordinary_ids
 
 N_PROMPTS, N_POS = 64, 128
 FORWARD_KINDS = [k for k in HeadKind if k is not HeadKind.NO_OP]

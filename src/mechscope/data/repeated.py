@@ -9,14 +9,35 @@ from jaxtyping import Int
 from torch import Tensor
 
 
+def random_token_rows(
+    shape: tuple[int, ...], vocab: int | Int[Tensor, " n_ids"], generator: torch.Generator
+) -> Int[Tensor, "..."]:
+    """Token ids drawn uniformly from ``vocab`` (``range(vocab)``, or a tensor of allowed ids)."""
+    if isinstance(vocab, int):
+        return torch.randint(0, vocab, shape, generator=generator)
+    return vocab[torch.randint(0, len(vocab), shape, generator=generator)]
+
+
 def repeated_random_tokens(
-    n_prompts: int, half_length: int, n_tokens: int, bos_id: int, *, seed: int = 0
+    n_prompts: int,
+    half_length: int,
+    vocab: int | Int[Tensor, " n_ids"],
+    start_id: int | None,
+    *,
+    seed: int = 0,
 ) -> Int[Tensor, "batch pos"]:
-    """``n_prompts`` rows of ``BOS + r + r`` with ``len(r) == half_length``, ids < n_tokens."""
+    """``n_prompts`` rows of ``start + r + r`` with ``len(r) == half_length``.
+
+    ``r`` is drawn from ``vocab`` (ids ``0..vocab-1``, or the given ids, e.g. a model's
+    non-special tokens); ``start_id`` None leaves the start token out. The one generator of
+    repeated tokens: training, head detection, patching tasks, notebooks and tests use it.
+    """
     generator = torch.Generator().manual_seed(seed)
-    half = torch.randint(0, n_tokens, (n_prompts, half_length), generator=generator)
-    bos = torch.full((n_prompts, 1), bos_id, dtype=torch.long)
-    return torch.cat([bos, half, half], dim=1)
+    half = random_token_rows((n_prompts, half_length), vocab, generator)
+    parts = [half, half]
+    if start_id is not None:
+        parts.insert(0, torch.full((n_prompts, 1), start_id, dtype=torch.long))
+    return torch.cat(parts, dim=1)
 
 
 def repeated_span_rows(
@@ -39,7 +60,7 @@ def repeated_span_rows(
         pos = 1
         while pos < length:
             span_len = int(torch.randint(low, high + 1, (1,), generator=generator))
-            span = torch.randint(0, n_tokens, (span_len,), generator=generator)
+            span = random_token_rows((span_len,), n_tokens, generator)
             pair = torch.cat([span, span])[: length - pos]
             rows[row, pos : pos + len(pair)] = pair
             pos += len(pair)

@@ -1,4 +1,11 @@
-"""Head classification: every head of a model scored for every kind (see `kinds`).
+"""Attention heads: patterns, head kinds and `detect_heads`, syntax heads, composition, verify.
+
+- `patterns`: attention patterns of a batch (`attention_patterns`, `sentence_attention`);
+- `kinds`, `targets`, `detect`, `scores`: every head scored for every kind in one pass
+  (`detect_heads` -> `HeadScores`);
+- `syntax`: dependency relations from CoNLL-U (Clark et al. 2019);
+- `composition`: Q/K/V composition scores (Elhage et al. 2021);
+- `verify`: head labels checked causally by ablation.
 
 Names are imported on first use (as in `mechscope`), so reading `HeadKind` for the CLI's
 help does not import torch and TransformerLens.
@@ -6,33 +13,57 @@ help does not import torch and TransformerLens.
 
 from typing import TYPE_CHECKING
 
-from mechscope.lazy import lazy_exports
+from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.heads.detect import DetectionSettings, detect_heads
+    from mechscope.heads.composition import CompositionKind, composition_scores
+    from mechscope.heads.detect import detect_heads
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
+    from mechscope.heads.patterns import (
+        SentenceAttention,
+        attention_mass,
+        attention_patterns,
+        sentence_attention,
+    )
     from mechscope.heads.scores import HeadScores
-    from mechscope.heads.targets import Normalisation
-    from mechscope.heads.verify import Verification, verify
+    from mechscope.heads.settings import DetectionSettings, Normalisation
+    from mechscope.heads.syntax import SyntaxScores, dependency_scores
+    from mechscope.heads.verification import Verification, verify
 
 _EXPORTS = {
-    "DetectionSettings": "mechscope.heads.detect",
+    "CompositionKind": "mechscope.heads.composition",
+    "composition_scores": "mechscope.heads.composition",
+    "DetectionSettings": "mechscope.heads.settings",
     "detect_heads": "mechscope.heads.detect",
     "THRESHOLDS": "mechscope.heads.kinds",
     "HeadKind": "mechscope.heads.kinds",
+    "SentenceAttention": "mechscope.heads.patterns",
+    "attention_mass": "mechscope.heads.patterns",
+    "attention_patterns": "mechscope.heads.patterns",
+    "sentence_attention": "mechscope.heads.patterns",
     "HeadScores": "mechscope.heads.scores",
-    "Normalisation": "mechscope.heads.targets",
-    "Verification": "mechscope.heads.verify",
-    "verify": "mechscope.heads.verify",
+    "SyntaxScores": "mechscope.heads.syntax",
+    "dependency_scores": "mechscope.heads.syntax",
+    "Normalisation": "mechscope.heads.settings",
+    "Verification": "mechscope.heads.verification",
+    "verify": "mechscope.heads.verification",
 }
 __all__ = [
-    "THRESHOLDS",
+    "CompositionKind",
     "DetectionSettings",
     "HeadKind",
     "HeadScores",
     "Normalisation",
+    "SentenceAttention",
+    "SyntaxScores",
+    "THRESHOLDS",
     "Verification",
+    "attention_mass",
+    "attention_patterns",
+    "composition_scores",
+    "dependency_scores",
     "detect_heads",
+    "sentence_attention",
     "verify",
 ]
 

@@ -11,8 +11,7 @@ parameter ``.grad`` is touched).
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import einops
 import torch
@@ -21,55 +20,30 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
-from mechscope.errors import MechscopeError
+from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import masked_loss
+from mechscope.core.results import Provenance
+from mechscope.core.sites import Component, Site
+from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.scores import HeadScores
+from mechscope.heads.settings import DetectionSettings
 from mechscope.heads.targets import (
     NONLINEAR_KINDS,
     BatchContext,
-    Normalisation,
     diagnostic_score,
     linear_scores,
     linear_weights,
     no_op_ratio,
 )
-from mechscope.heads.vocab import ordinary_ids, punctuation_table, separator_ids, start_id
-from mechscope.metrics import masked_loss
-from mechscope.models.base import Model, has_lm_head, is_encoder
-from mechscope.sites import Component, Site
-from mechscope.tokens import TokenBatch, forward_kwargs, pad_id, pad_token_lists, tokenize
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+from mechscope.models.run import run_until
+from mechscope.models.tokens import forward_kwargs, pad_id, tokenize
+from mechscope.models.vocab import ordinary_ids, punctuation_table
 
 DEFAULT_HALF_LENGTH = 32
-
-
-@dataclass(frozen=True, kw_only=True)
-class DetectionSettings:
-    """How `detect_heads` scores; the defaults suit exploration."""
-
-    window: int = 3
-    """Local-window kind: mass within ``|d - s| <= window``."""
-    normalisation: Normalisation = Normalisation.DEFINED
-    """Average over destinations where a kind is defined, or over all (TransformerLens)."""
-    exclude_first: bool = False
-    """Leave attention to the first token out of pattern scores (TL ``exclude_bos``)."""
-    exclude_current: bool = False
-    """Leave attention to the token itself out (TL ``exclude_current_token``)."""
-    induction_rows: int = 8
-    """Repeated-random-token rows generated for the induction kind."""
-    induction_half_length: int | None = None
-    """Length of the repeated half; default min(32, (n_ctx - 1) // 2)."""
-    batch_size: int = 32
-    """Rows per forward pass."""
-    seed: int = 0
-    """Seed of the random tokens (and of the no-op projection for models without a loss)."""
-
-    def __post_init__(self) -> None:
-        if self.window < 0 or self.induction_rows < 1 or self.batch_size < 1:
-            raise ValueError("window >= 0, induction_rows >= 1 and batch_size >= 1 are required")
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON (enums by value)."""
-        return asdict(self) | {"normalisation": self.normalisation.value}
 
 
 def _prompt_batch(model: Model, prompts: Sequence[str] | TokenBatch) -> TokenBatch:
@@ -92,18 +66,20 @@ def repeated_rows(model: Model, settings: DetectionSettings) -> list[list[int]]:
             f"induction_half_length={half} does not fit: need 2 <= half and 2 * half + 1 <= "
             f"n_ctx ({model.cfg.n_ctx})."
         )
-    generator = torch.Generator().manual_seed(settings.seed)
-    ids = ordinary_ids(model)
-    picks = torch.randint(0, len(ids), (settings.induction_rows, half), generator=generator)
-    halves = ids[picks]
-    start = start_id(model)
-    prefix = [start] if start is not None else []
-    return [prefix + row + row for row in halves.tolist()]
+    rows = repeated_random_tokens(
+        settings.induction_rows,
+        half,
+        ordinary_ids(model),
+        adapt(model).start_id,
+        seed=settings.seed,
+    )
+    return rows.tolist()
 
 
 def _context(
     model: Model, batch: TokenBatch, punctuation: Tensor, separators: list[int]
 ) -> BatchContext:
+    """The masks of one batch: real tokens, first tokens, separators, punctuation."""
     real = batch.attention_mask.bool()
     first = torch.zeros_like(real)
     first[torch.arange(real.shape[0]), real.int().argmax(-1)] = True
@@ -115,7 +91,7 @@ def _context(
         first=first,
         separator=separator,
         punctuation=punctuation.to(tokens.device)[tokens.clamp(0, len(punctuation) - 1)] & real,
-        causal=not is_encoder(model),
+        causal=adapt(model).causal,
     )
 
 
@@ -129,16 +105,12 @@ def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, se
     return (final_resid * direction * mask[..., None]).sum()
 
 
-class _PatternsDone(Exception):  # noqa: N818 - a signal, not an error
-    """Raised by the last pattern hook to end a forward pass whose remaining work is unused."""
-
-
 @runtime_checkable
 class PatternConsumer(Protocol):
     """Anything else that reads each layer's patterns during `detect_heads`'s pass.
 
     ``consume(layer, pattern, start)`` gets the patterns of rows ``start, start + 1, ...`` of
-    the whole row list (prompts first); e.g. `mechscope.syntax.DependencyAccumulator`.
+    the whole row list (prompts first); e.g. `mechscope.heads.syntax.DependencyAccumulator`.
     """
 
     def consume(self, layer: int, pattern: Tensor, start: int) -> None:
@@ -187,8 +159,6 @@ def score_batch(
                 out[i, :, layer] = diagnostic_score(kind, p, ctx).float().cpu()
             for consumer in consumers:
                 consumer.consume(layer, p, start)
-            if layer == n_layers - 1 and not want_grad:
-                raise _PatternsDone  # nothing after the last pattern is needed
 
         return hook
 
@@ -200,17 +170,17 @@ def score_batch(
     ]
     if want_grad:
         fwd_hooks.append((Site(Component.RESID_POST, n_layers - 1).hook_name, capture))
-    use_logits = want_grad and has_lm_head(model) and not is_encoder(model)
+    adapter = adapt(model)
+    use_logits = want_grad and adapter.causal and adapter.has_unembedding
+    kwargs = forward_kwargs(model, batch)
     result = None
-    try:
-        with model.hooks(fwd_hooks=fwd_hooks), torch.set_grad_enabled(want_grad):  # pyright: ignore[reportArgumentType]
-            result = model(
-                batch.tokens,
-                return_type="logits" if use_logits else None,
-                **forward_kwargs(model, batch),
-            )
-    except _PatternsDone:
-        pass  # the last layer's pattern was scored; the hooks are already removed
+    if want_grad:
+        with model.hooks(fwd_hooks=fwd_hooks), torch.enable_grad():  # pyright: ignore[reportArgumentType]
+            result = model(batch.tokens, return_type="logits" if use_logits else None, **kwargs)
+    else:  # nothing after the last layer's pattern is needed
+        last = Site(Component.PATTERN, n_layers - 1).hook_name
+        with torch.no_grad():
+            run_until(model, batch.tokens, last, fwd_hooks, **kwargs)
     if want_grad:
         objective = _objective(
             batch, captured["resid"], result if use_logits else None, settings.seed
@@ -266,7 +236,7 @@ def detect_heads(
         if HeadKind.PUNCTUATION in chosen
         else torch.zeros(1, dtype=torch.bool)
     )
-    separators = separator_ids(model)
+    separators = adapt(model).sink_ids
     chunks = []
     device = model.cfg.device or "cpu"
     for start in tqdm(
@@ -287,6 +257,5 @@ def detect_heads(
         kinds=tuple(chosen),
         per_prompt=per_prompt,
         n_prompts=n_prompts,
-        model_name=str(getattr(model.cfg, "model_name", "")),
-        settings=settings.to_json(),
+        provenance=Provenance(config=settings.to_json(), model=model_spec(model)),
     )

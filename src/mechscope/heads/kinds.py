@@ -42,6 +42,10 @@ Diagnostics (no labels; collapse and sparsity, e.g. Dong et al. 2021)
 
 from collections.abc import Sequence
 from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class HeadKind(Enum):
@@ -103,17 +107,44 @@ class HeadKind(Enum):
         return kinds
 
 
-THRESHOLDS: dict[HeadKind, tuple[str, float]] = {
-    HeadKind.PREVIOUS_TOKEN: (">=", 0.3),
-    HeadKind.CURRENT_TOKEN: (">=", 0.4),
-    HeadKind.LOCAL_WINDOW: (">=", 0.8),
-    HeadKind.DUPLICATE_TOKEN: (">=", 0.3),
-    HeadKind.INDUCTION: (">=", 0.4),
-    HeadKind.PREFIX_MATCHING: (">=", 0.3),
-    HeadKind.FIRST_TOKEN: (">=", 0.5),
-    HeadKind.SEPARATOR: (">=", 0.3),
-    HeadKind.PUNCTUATION: (">=", 0.3),
-    HeadKind.NO_OP: ("<=", 0.5),
+class Comparison(Enum):
+    """How a score is compared with its label threshold."""
+
+    AT_LEAST = ">="
+    """Labelled when the score is at least the threshold (most kinds)."""
+    AT_MOST = "<="
+    """Labelled when the score is at most the threshold (no-op: a small sink gradient)."""
+
+    def holds(self, values: "Tensor", threshold: float) -> "Tensor":
+        """Where ``values`` pass ``threshold``."""
+        return values >= threshold if self is Comparison.AT_LEAST else values <= threshold
+
+    @property
+    def best_first_descending(self) -> bool:
+        """Whether the strongest heads have the highest scores."""
+        return self is Comparison.AT_LEAST
+
+
+class Threshold(NamedTuple):
+    """A label's comparison and threshold value."""
+
+    comparison: Comparison
+    value: float
+
+
+_GE, _LE = Comparison.AT_LEAST, Comparison.AT_MOST
+
+THRESHOLDS: dict[HeadKind, Threshold] = {
+    HeadKind.PREVIOUS_TOKEN: Threshold(_GE, 0.3),
+    HeadKind.CURRENT_TOKEN: Threshold(_GE, 0.4),
+    HeadKind.LOCAL_WINDOW: Threshold(_GE, 0.8),
+    HeadKind.DUPLICATE_TOKEN: Threshold(_GE, 0.3),
+    HeadKind.INDUCTION: Threshold(_GE, 0.4),
+    HeadKind.PREFIX_MATCHING: Threshold(_GE, 0.3),
+    HeadKind.FIRST_TOKEN: Threshold(_GE, 0.5),
+    HeadKind.SEPARATOR: Threshold(_GE, 0.3),
+    HeadKind.PUNCTUATION: Threshold(_GE, 0.3),
+    HeadKind.NO_OP: Threshold(_LE, 0.5),
 }
 """Label thresholds on the mean score over prompts.
 

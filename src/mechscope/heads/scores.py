@@ -1,34 +1,30 @@
 """`HeadScores`: every head's score for every kind, per prompt, with mean, spread and labels."""
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from mechscope.axes import HeadId
+from mechscope.core.axes import HeadId
+from mechscope.core.results import Result
 from mechscope.heads.kinds import NO_OP_MIN_SINK_MASS, THRESHOLDS, HeadKind
-from mechscope.results import load_result, save_result
-
-SCORES_FILE = "scores.json"
 
 
 @dataclass(frozen=True)
-class HeadScores:
+class HeadScores(Result):
     """Scores shaped (kind, layer, head), from per-prompt values kept in full.
 
     Rows of `per_prompt` are the user's prompts followed by the generated repeated-token rows
     (the induction kind is scored only there); a kind is NaN on rows it is not scored on.
     """
 
+    kind: ClassVar[str] = "head-scores"
     kinds: tuple[HeadKind, ...]
     per_prompt: Float[Tensor, "kind prompt layer head"]
     n_prompts: int
     """How many leading rows are the user's prompts (the rest are repeated-token rows)."""
-    model_name: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.per_prompt.ndim != 4 or self.per_prompt.shape[0] != len(self.kinds):
@@ -84,13 +80,15 @@ class HeadScores:
         kind = HeadKind(kind)
         if not kind.is_label:
             raise ValueError(f"{kind.value} is a diagnostic, not a label; use top() or score()")
-        op, threshold = THRESHOLDS[kind]
+        comparison, threshold = THRESHOLDS[kind]
         values = self.score(kind)
-        chosen = values >= threshold if op == ">=" else values <= threshold
+        chosen = comparison.holds(values, threshold)
         if kind is HeadKind.NO_OP:
             chosen &= self._sink_mass() >= NO_OP_MIN_SINK_MASS
         heads = [HeadId(int(layer), int(head)) for layer, head in chosen.nonzero().tolist()]
-        return sorted(heads, key=lambda h: float(values[h]), reverse=op == ">=")
+        return sorted(
+            heads, key=lambda h: float(values[h]), reverse=comparison.best_first_descending
+        )
 
     def _sink_mass(self) -> Float[Tensor, "layer head"]:
         mass = torch.zeros(self.n_layers, self.n_heads, dtype=self.per_prompt.dtype)
@@ -152,28 +150,28 @@ class HeadScores:
     def to_json(self) -> dict[str, Any]:
         """Metadata and the mean/std tables, as plain JSON."""
         return {
-            "model": self.model_name,
             "kinds": [k.value for k in self.kinds],
             "n_prompts": self.n_prompts,
-            "settings": self.settings,
-            "thresholds": {k.value: list(v) for k, v in THRESHOLDS.items() if k in self.kinds},
+            "thresholds": {
+                k.value: [t.comparison.value, t.value]
+                for k, t in THRESHOLDS.items()
+                if k in self.kinds
+            },
             "mean": {k.value: self.mean[i].tolist() for i, k in enumerate(self.kinds)},
             "std": {k.value: self.std[i].tolist() for i, k in enumerate(self.kinds)},
             "labels": {str(h): [k.value for k in ks] for h, ks in self.classify().items() if ks},
         }
 
-    def save(self, directory: str | Path) -> Path:
-        """``scores.json`` (means, spreads, labels) plus ``tensors.safetensors`` (per prompt)."""
-        return save_result(directory, {"per_prompt": self.per_prompt}, self.to_json(), SCORES_FILE)
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"per_prompt": self.per_prompt}
+
+    def _data(self) -> dict[str, Any]:
+        return self.to_json()
 
     @classmethod
-    def load(cls, directory: str | Path) -> "HeadScores":
-        """Read back what `save` wrote."""
-        tensors, meta = load_result(directory, SCORES_FILE)
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "HeadScores":
         return cls(
-            kinds=tuple(HeadKind(k) for k in meta["kinds"]),
+            kinds=tuple(HeadKind(k) for k in data["kinds"]),
             per_prompt=tensors["per_prompt"],
-            n_prompts=meta["n_prompts"],
-            model_name=meta["model"],
-            settings=meta["settings"],
+            n_prompts=data["n_prompts"],
         )

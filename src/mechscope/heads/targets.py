@@ -14,7 +14,6 @@ once: one batched matrix product gives all of them for every prompt and head.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from functools import cached_property
 
 import einops
@@ -23,6 +22,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from mechscope.heads.kinds import HeadKind
+from mechscope.heads.settings import Normalisation
 
 PATTERN_KINDS = (
     HeadKind.PREVIOUS_TOKEN,
@@ -36,15 +36,6 @@ PATTERN_KINDS = (
     HeadKind.PUNCTUATION,
 )
 NONLINEAR_KINDS = (HeadKind.ENTROPY, HeadKind.MAX_WEIGHT)
-
-
-class Normalisation(Enum):
-    """Which destinations a pattern score averages over."""
-
-    DEFINED = "defined"
-    """Only destinations where the kind's target exists (e.g. that have an earlier copy)."""
-    ALL_DESTINATIONS = "all"
-    """Every real destination, as TransformerLens ``detect_head`` does with ``"mul"``."""
 
 
 @dataclass(frozen=True)

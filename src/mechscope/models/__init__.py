@@ -17,16 +17,27 @@ center_unembed / fold_value_biases (log-probs unchanged, logits shifted by a con
 
 from typing import TYPE_CHECKING
 
-from mechscope.lazy import lazy_exports
+from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.models.adapter import ModelAdapter, adapt, model_spec
     from mechscope.models.base import DType, Model, count_parameters, has_lm_head, is_encoder
     from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
     from mechscope.models.hf_dir import load_hf_reference
     from mechscope.models.loader import SpecKind, classify_spec, load_model
+    from mechscope.models.run import run_until
     from mechscope.models.tiny import TinyConfig, tiny_model
+    from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
 
 _EXPORTS = {
+    "ModelAdapter": "mechscope.models.adapter",
+    "adapt": "mechscope.models.adapter",
+    "model_spec": "mechscope.models.adapter",
+    "run_until": "mechscope.models.run",
+    "forward_kwargs": "mechscope.models.tokens",
+    "str_tokens": "mechscope.models.tokens",
+    "target_ids": "mechscope.models.tokens",
+    "tokenize": "mechscope.models.tokens",
     "DType": "mechscope.models.base",
     "Model": "mechscope.models.base",
     "count_parameters": "mechscope.models.base",
@@ -44,17 +55,25 @@ _EXPORTS = {
 __all__ = [
     "DType",
     "Model",
+    "ModelAdapter",
     "SpecKind",
     "TinyConfig",
+    "adapt",
     "classify_spec",
     "count_parameters",
+    "forward_kwargs",
     "has_lm_head",
     "is_encoder",
     "load_checkpoint",
     "load_hf_reference",
     "load_model",
+    "model_spec",
+    "run_until",
     "save_checkpoint",
+    "str_tokens",
+    "target_ids",
     "tiny_model",
+    "tokenize",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

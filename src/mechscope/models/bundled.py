@@ -11,7 +11,7 @@
 
 from pathlib import Path
 
-from mechscope.errors import ModelSpecError
+from mechscope.core.errors import ModelSpecError
 
 MINILM = "minilm"
 

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
-from mechscope.errors import MechscopeError, ModelSpecError
+from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
 
 CHECKPOINT_CONFIG = "mechscope_model.json"

@@ -26,7 +26,7 @@ from tokenizers import Tokenizer, models
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from mechscope.axes import HeadId
+from mechscope.core.axes import HeadId
 from mechscope.models.base import quiet_transformer_lens
 
 PREVIOUS_TOKEN_HEAD = HeadId(0, 0)

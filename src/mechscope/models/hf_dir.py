@@ -31,7 +31,7 @@ from transformer_lens.pretrained.weight_conversions import (
 )
 from transformer_lens.utilities.hf_utils import get_rotary_pct_from_config
 
-from mechscope.errors import ModelSpecError, UnsupportedArchitectureError
+from mechscope.core.errors import ModelSpecError, UnsupportedArchitectureError
 from mechscope.models.base import Model, quiet_transformer_lens
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt")

@@ -13,7 +13,7 @@ import torch
 from transformer_lens import HookedEncoder, HookedTransformer
 from transformer_lens.loading_from_pretrained import get_official_model_name
 
-from mechscope.errors import ModelSpecError, ModelUnavailableError
+from mechscope.core.errors import ModelSpecError, ModelUnavailableError
 from mechscope.models.base import Model
 
 HUB_PROBE_TIMEOUT_S = 3.0

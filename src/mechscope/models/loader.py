@@ -6,7 +6,8 @@ from pathlib import Path
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from mechscope.errors import ModelSpecError
+from mechscope.core.errors import ModelSpecError
+from mechscope.models.adapter import SPEC_ATTRIBUTE
 from mechscope.models.base import (
     DType,
     Model,
@@ -79,6 +80,8 @@ def load_model(
     dtype_ = resolve_dtype(dtype)
     with quiet_transformer_lens():
         model = _load(spec, device_, dtype_, process_weights)
+    if isinstance(spec, str | Path):  # results record the spec they were measured on
+        setattr(model, SPEC_ATTRIBUTE, str(spec))
     return place(model, device_, dtype_)
 
 

@@ -6,7 +6,7 @@ run writes. Names are imported on first use, so the config imports without torch
 
 from typing import TYPE_CHECKING
 
-from mechscope.lazy import lazy_exports
+from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.training.config import TrainConfig

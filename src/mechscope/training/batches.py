@@ -10,11 +10,12 @@ from jaxtyping import Int
 from torch import Tensor
 
 from mechscope.data.byte_tokenizer import BOS_ID
-from mechscope.data.repeated import repeated_random_tokens, repeated_span_rows
+from mechscope.data.repeated import repeated_span_rows
 from mechscope.training.config import TrainConfig
 
 N_BYTE_TOKENS = 256
 EVAL_SEED = 10_007
+ICL_SEED = 20_011
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -52,8 +53,6 @@ def eval_text_batch(cfg: TrainConfig, held_out: np.ndarray) -> Int[Tensor, "batc
     return text_windows(held_out, cfg.eval_prompts, cfg.n_ctx, step_generator(EVAL_SEED, 0))
 
 
-def eval_repeat_batch(cfg: TrainConfig) -> Int[Tensor, "batch pos"]:
-    """Fixed BOS + r + r rows of random bytes, filling the context."""
-    return repeated_random_tokens(
-        cfg.eval_prompts, cfg.repeat_half_length, N_BYTE_TOKENS, BOS_ID, seed=EVAL_SEED
-    )
+def eval_icl_batch(cfg: TrainConfig, held_out: np.ndarray) -> Int[Tensor, "batch pos"]:
+    """Fixed held-out windows for the ICL score (``icl_windows`` of them)."""
+    return text_windows(held_out, cfg.icl_windows, cfg.n_ctx, step_generator(ICL_SEED, 0))

@@ -52,6 +52,8 @@ class TrainConfig:
     """Steps between checkpoints (a multiple of eval_every); the last step is always saved."""
     eval_prompts: int = 32
     """Rows in each evaluation batch (held-out text and repeated random tokens)."""
+    icl_windows: int = 1024
+    """Held-out windows the ICL score is averaged over at each evaluation (with its error)."""
     seed: int = 0
     """Seed for the initial weights and for every batch (batch s uses seed and s)."""
     corpus: tuple[str, ...] = ()
@@ -71,6 +73,8 @@ class TrainConfig:
             problems.append(f"n_ctx must be at least 16, got {self.n_ctx}")
         if self.eval_every < 1 or self.checkpoint_every % self.eval_every:
             problems.append("checkpoint_every must be a positive multiple of eval_every")
+        if self.icl_windows < 2:
+            problems.append(f"icl_windows must be at least 2, got {self.icl_windows}")
         if self.steps < 1 or self.batch_size < 1:
             problems.append("steps and batch_size must be positive")
         if problems:
@@ -82,12 +86,13 @@ class TrainConfig:
         return (self.n_ctx - 1) // 2
 
     @property
-    def icl_positions(self) -> tuple[int, int]:
-        """(early, late) token indices of the ICL score: n_ctx/10 and the last prediction.
+    def icl_bands(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(early, late) prediction bands of the ICL score (`core.metrics.icl_per_window`).
 
-        Olsson et al. use tokens 50 and 500 of 512; this keeps their 1:10 ratio.
+        Early: predictions n_ctx/8 .. n_ctx/4, past the local context; late: the last quarter.
+        For n_ctx 128: (16, 32) and (96, 127). Olsson et al. compare tokens 50 and 500 of 512.
         """
-        return self.n_ctx // 10, self.n_ctx - 2
+        return (self.n_ctx // 8, self.n_ctx // 4), (3 * self.n_ctx // 4, self.n_ctx - 1)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

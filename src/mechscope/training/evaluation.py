@@ -1,8 +1,10 @@
 """The metrics logged at every evaluation of a run, from two forward passes.
 
-One pass over held-out text gives the held-out loss, Olsson's ICL score, and the
-previous-token and prefix-matching scores; one pass over repeated random tokens gives the
-first/second-half losses and the induction score. Only attention patterns are cached.
+One pass over held-out text gives the held-out loss and the previous-token and
+prefix-matching scores; one pass over repeated random tokens gives the first/second-half
+losses and the induction score; passes over thousands of held-out windows give the ICL score
+and its standard error (`mechscope.core.metrics.icl_per_window`). Only attention patterns are
+cached.
 """
 
 from dataclasses import dataclass
@@ -12,12 +14,24 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.head_scores import induction_score, prefix_matching_score, previous_token_score
-from mechscope.metrics import icl_score, loss_per_position, repeated_half_losses
+from mechscope.core.batch import TokenBatch
+from mechscope.core.metrics import (
+    icl_per_window,
+    loss_per_position,
+    mean_and_sem,
+    repeated_half_losses,
+)
+from mechscope.heads.detect import detect_heads, repeated_rows
+from mechscope.heads.kinds import HeadKind
+from mechscope.heads.settings import DetectionSettings
 from mechscope.models.base import Model
-from mechscope.sites import Component, hook_names
 
-HEAD_SCORES = ("induction_score", "previous_token_score", "prefix_matching_score")
+HEAD_SCORES = {
+    "induction_score": HeadKind.INDUCTION,
+    "previous_token_score": HeadKind.PREVIOUS_TOKEN,
+    "prefix_matching_score": HeadKind.PREFIX_MATCHING,
+}
+"""The head scores logged at every evaluation, as `detect_heads` defines them."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,9 @@ class Evaluation:
 
     held_out_loss: float
     icl_score: float
+    """Mean over windows of late-band minus early-band loss (negative: context helps)."""
+    icl_score_se: float
+    """Standard error of ``icl_score`` over the windows."""
     repeat_first_half_loss: float
     repeat_second_half_loss: float
     induction_score: Float[Tensor, "layer head"]
@@ -37,61 +54,81 @@ class Evaluation:
         out: dict[str, Any] = {
             "held_out_loss": self.held_out_loss,
             "icl_score": self.icl_score,
+            "icl_score_se": self.icl_score_se,
             "repeat_first_half_loss": self.repeat_first_half_loss,
             "repeat_second_half_loss": self.repeat_second_half_loss,
         }
         return out | {name: getattr(self, name).tolist() for name in HEAD_SCORES}
 
 
-def patterns_and_loss(
-    model: Model, tokens: Int[Tensor, "batch pos"]
-) -> tuple[Float[Tensor, "batch layer head dest_pos src_pos"], Float[Tensor, "batch pos_minus_1"]]:
-    """Attention patterns of every layer and the per-position loss, from one forward pass."""
-    names = hook_names(Component.PATTERN, model.cfg.n_layers)
-    logits, cache = model.run_with_cache(tokens, names_filter=names)
-    assert isinstance(logits, Tensor)
-    patterns = torch.stack([cache[name] for name in names], dim=1)
-    return patterns, loss_per_position(logits, tokens)
+ICL_CHUNK = 512
 
 
 @torch.no_grad()
-def repeat_losses(
-    model: Model, tokens: Int[Tensor, "batch pos"], half_length: int
-) -> tuple[dict[str, float], Float[Tensor, "batch layer head dest_pos src_pos"]]:
-    """First/second-copy losses on BOS + r + r rows, and the patterns of that pass."""
-    patterns, loss = patterns_and_loss(model, tokens)
-    first, second = repeated_half_losses(loss, half_length)
-    return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}, patterns
+def icl_scores(
+    model: Model,
+    tokens: Int[Tensor, "batch pos"],
+    bands: tuple[tuple[int, int], tuple[int, int]],
+) -> Float[Tensor, " batch"]:
+    """The ICL score of every window (`icl_per_window`), ``ICL_CHUNK`` windows per pass."""
+    parts = []
+    for i in range(0, tokens.shape[0], ICL_CHUNK):
+        chunk = tokens[i : i + ICL_CHUNK]
+        parts.append(icl_per_window(loss_per_position(model(chunk), chunk), *bands))
+    return torch.cat(parts)
+
+
+def icl_summary(per_window: Float[Tensor, " batch"]) -> dict[str, float]:
+    """``icl_score`` and ``icl_score_se`` of per-window scores."""
+    mean, se = mean_and_sem(per_window)
+    return {"icl_score": mean, "icl_score_se": se}
+
+
+def eval_settings(n_rows: int, half_length: int, seed: int) -> DetectionSettings:
+    """The head-detection settings of an evaluation: ``n_rows`` repeated rows of ``half``."""
+    return DetectionSettings(
+        induction_rows=n_rows, induction_half_length=half_length, seed=seed, batch_size=64
+    )
 
 
 @torch.no_grad()
-def text_losses(
-    model: Model, tokens: Int[Tensor, "batch pos"], icl_positions: tuple[int, int]
-) -> tuple[dict[str, float], Float[Tensor, "batch layer head dest_pos src_pos"]]:
-    """Held-out loss and ICL score on text windows, and the patterns of that pass."""
-    patterns, loss = patterns_and_loss(model, tokens)
-    losses = {"held_out_loss": float(loss.mean()), "icl_score": icl_score(loss, *icl_positions)}
-    return losses, patterns
+def repeat_losses(model: Model, settings: DetectionSettings) -> dict[str, float]:
+    """First/second-copy losses on the repeated rows `detect_heads` scores induction on."""
+    tokens = torch.tensor(repeated_rows(model, settings))
+    half = (tokens.shape[1] - 1) // 2
+    first, second = repeated_half_losses(loss_per_position(model(tokens), tokens), half)
+    return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}
 
 
 @torch.no_grad()
 def evaluate(
     model: Model,
     text_tokens: Int[Tensor, "batch pos"],
-    repeat_tokens: Int[Tensor, "batch repeat_pos"],
-    half_length: int,
-    icl_positions: tuple[int, int],
+    settings: DetectionSettings,
+    icl_tokens: Int[Tensor, "windows pos"],
+    icl_bands: tuple[tuple[int, int], tuple[int, int]],
 ) -> Evaluation:
-    """All logged metrics of ``model`` on a held-out text batch and a BOS + r + r batch."""
+    """Every logged metric of ``model``.
+
+    Held-out loss and the previous-token and prefix-matching scores on ``text_tokens``;
+    repeated-token losses and the induction score on the repeated rows of ``settings``;
+    the ICL score on ``icl_tokens``.
+    """
     was_training = model.training
     model.eval()
-    text, text_patterns = text_losses(model, text_tokens, icl_positions)
-    repeat, repeat_patterns = repeat_losses(model, repeat_tokens, half_length)
+    text = TokenBatch(text_tokens, torch.ones_like(text_tokens))
+    scores = detect_heads(model, text, list(HEAD_SCORES.values()), settings, progress=False)
+    held_out = float(loss_per_position(model(text_tokens), text_tokens).mean())
+    repeat = repeat_losses(model, settings)
+    icl = icl_summary(icl_scores(model, icl_tokens, icl_bands))
     model.train(was_training)
     return Evaluation(
-        **text,
-        **repeat,
-        induction_score=induction_score(repeat_patterns, half_length),
-        previous_token_score=previous_token_score(text_patterns),
-        prefix_matching_score=prefix_matching_score(text_patterns, text_tokens),
+        held_out_loss=held_out,
+        icl_score=icl["icl_score"],
+        icl_score_se=icl["icl_score_se"],
+        repeat_first_half_loss=repeat["repeat_first_half_loss"],
+        repeat_second_half_loss=repeat["repeat_second_half_loss"],
+        induction_score=scores.score(HeadKind.INDUCTION),
+        previous_token_score=scores.score(HeadKind.PREVIOUS_TOKEN),
+        prefix_matching_score=scores.score(HeadKind.PREFIX_MATCHING),
     )

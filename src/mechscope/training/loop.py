@@ -9,15 +9,20 @@ import torch
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from mechscope.core.errors import MechscopeError
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import load_corpus
-from mechscope.errors import MechscopeError
 from mechscope.models.base import quiet_transformer_lens
 from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
 from mechscope.training import run_dir as rd
-from mechscope.training.batches import eval_repeat_batch, eval_text_batch, training_batch
+from mechscope.training.batches import (
+    EVAL_SEED,
+    eval_icl_batch,
+    eval_text_batch,
+    training_batch,
+)
 from mechscope.training.config import TrainConfig
-from mechscope.training.evaluation import evaluate
+from mechscope.training.evaluation import eval_settings, evaluate
 
 GRAD_CLIP = 1.0
 
@@ -94,10 +99,11 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         elapsed = float(state["elapsed_s"])
     text_eval = eval_text_batch(cfg, corpus.held_out)
-    repeat_eval = eval_repeat_batch(cfg)
+    repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
+    icl_eval = eval_icl_batch(cfg, corpus.held_out)
 
     def log(step: int, train_loss: float | None) -> dict[str, Any]:
-        ev = evaluate(model, text_eval, repeat_eval, cfg.repeat_half_length, cfg.icl_positions)
+        ev = evaluate(model, text_eval, repeat_eval, icl_eval, cfg.icl_bands)
         record = {"step": step, "tokens_seen": step * cfg.batch_size * cfg.n_ctx}
         record |= {"train_loss": train_loss, "elapsed_s": round(elapsed, 2)} | ev.to_json()
         rd.append_metrics(run_dir, record)

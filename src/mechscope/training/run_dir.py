@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mechscope.errors import MechscopeError
+from mechscope.core.errors import MechscopeError
 from mechscope.training.config import TrainConfig
 
 CONFIG_FILE = "config.json"

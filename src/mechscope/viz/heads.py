@@ -1,18 +1,18 @@
 """The head-classification report: ranked table, layer x head heatmaps, syntax, views."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from jaxtyping import Float
-from torch import Tensor
+import plotly.graph_objects as go
 
 from mechscope.heads.kinds import THRESHOLDS, HeadKind
+from mechscope.heads.patterns import SentenceAttention
 from mechscope.heads.scores import HeadScores
+from mechscope.heads.syntax import SyntaxScores
 from mechscope.heads.targets import PATTERN_KINDS
-from mechscope.syntax import SyntaxScores
+from mechscope.heads.verification import Verification
 from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.figures import heatmap
 from mechscope.viz.report import Report
-from mechscope.viz.svg import heatmap
 
 FRACTION_KINDS = (*PATTERN_KINDS, HeadKind.MAX_WEIGHT)
 """Kinds in [0, 1], drawn on a fixed 0..1 scale so weak heads look weak."""
@@ -20,21 +20,12 @@ VIEW_HEADS = 4
 """Top heads shown per kind in the attention views."""
 
 
-@dataclass(frozen=True)
-class SamplePatterns:
-    """Attention of every head on one prompt, for the views (computed by the caller)."""
-
-    str_tokens: Sequence[str]
-    patterns: Float[Tensor, "layer head dest_pos src_pos"]
-    causal: bool
-
-
 def render_heads(
     scores: HeadScores,
     title: str,
-    sample: SamplePatterns | None = None,
+    sample: SentenceAttention | None = None,
     syntax: SyntaxScores | None = None,
-    verification_rows: Sequence[dict[str, object]] = (),
+    checks: Sequence[Verification] = (),
 ) -> Report:
     """The whole page for one model."""
     report = Report(title)
@@ -50,10 +41,10 @@ def render_heads(
     for head, kinds in sorted(labels.items()):
         for kind in kinds:
             i = scores.kinds.index(kind)
-            op, threshold = THRESHOLDS[kind]
+            comparison, threshold = THRESHOLDS[kind]
             value = float(mean[i, head.layer, head.head])
             spread = float(std[i, head.layer, head.head])
-            rows.append([str(head), kind.value, value, spread, f"{op} {threshold}"])
+            rows.append([str(head), kind.value, value, spread, f"{comparison.value} {threshold}"])
     rows.sort(key=lambda r: (r[1], -float(r[2])))
     if rows:
         report.table(["head", "kind", "mean", "std", "threshold"], rows)
@@ -65,26 +56,37 @@ def render_heads(
     )
     report.heading("Scores per kind (layer x head)")
     for i, kind in enumerate(scores.kinds):
-        values = mean[i].tolist()
-        report.figure(
-            heatmap(
-                values,
-                row_labels=[f"L{layer}" for layer in range(scores.n_layers)],
-                col_labels=[f"H{h}" for h in range(scores.n_heads)],
-                title=kind.value,
-                vmin=0.0,
-                vmax=1.0 if kind in FRACTION_KINDS else None,
-            )
-        )
+        report.figure(head_heatmap(mean[i].tolist(), kind))
     if syntax is not None:
         _syntax_section(report, syntax)
-    if verification_rows:
-        report.heading("Causal check: each head ablated alone")
-        columns = list(verification_rows[0])
-        report.table(columns, [[r[c] for c in columns] for r in verification_rows])
+    for check in checks:
+        report.heading(f"Causal check of {check.head_kind.value} heads: each ablated alone")
+        report.paragraph(
+            f"Zero-ablating each top head and each control (lowest-scoring) head; change in "
+            f"{check.metric}.",
+            note=True,
+        )
+        rows = check.rows()
+        columns = list(rows[0])
+        report.table(columns, [[r[c] for c in columns] for r in rows])
     if sample is not None:
         _views(report, scores, sample)
     return report
+
+
+def head_heatmap(values: list[list[float]], kind: HeadKind) -> go.Figure:
+    """One kind's mean score per head, layers down and heads across."""
+    return heatmap(
+        values,
+        x_labels=[f"H{h}" for h in range(len(values[0]))],
+        y_labels=[f"L{layer}" for layer in range(len(values))],
+        title=f"{kind.value} score (mean over prompts)",
+        x_title="head",
+        y_title="layer",
+        value_name=kind.value,
+        zmin=0.0,
+        zmax=1.0 if kind in FRACTION_KINDS else None,
+    )
 
 
 def by_layer_rows(scores: HeadScores) -> list[tuple[str, list[float]]]:
@@ -111,7 +113,7 @@ def _syntax_section(report: Report, syntax: SyntaxScores) -> None:
     )  # fmt: skip
 
 
-def _views(report: Report, scores: HeadScores, sample: SamplePatterns) -> None:
+def _views(report: Report, scores: HeadScores, sample: SentenceAttention) -> None:
     report.heading("Attention of the top heads of each kind")
     report.paragraph(f"Prompt: {''.join(sample.str_tokens)[:200]!r}", note=True)
     for kind in scores.kinds:

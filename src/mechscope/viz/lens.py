@@ -1,17 +1,18 @@
-"""Rendering lens trajectories: circuitsvis token views per boundary and SVG heatmaps."""
+"""Rendering lens trajectories: circuitsvis token views per boundary and plotly heatmaps."""
 
 from collections.abc import Callable
 
+import plotly.graph_objects as go
 from circuitsvis.utils.render import RenderedHTML, render
 
-from mechscope.lens import Trajectory
+from mechscope.lens.logit import LensStat, Trajectory
+from mechscope.viz.figures import heatmap
 from mechscope.viz.report import Report
-from mechscope.viz.svg import heatmap
 
-METRICS = {
-    "rank": "rank of the target (1 = top)",
-    "log_prob": "log-prob of the target",
-    "kl_to_final": "KL(final || lens), nats",
+SHOWN = {
+    LensStat.RANK: "rank of the target (1 = top)",
+    LensStat.LOG_PROB: "log-prob of the target",
+    LensStat.KL_TO_FINAL: "KL(final || lens), nats",
 }
 
 
@@ -36,16 +37,19 @@ def boundary_view(
     )
 
 
-def trajectory_heatmap(trajectory: Trajectory, metric: str, str_tokens: list[str]) -> str:
-    """Boundary x position heatmap of ``metric`` for prompt 0 (hover shows value and token)."""
+def trajectory_heatmap(trajectory: Trajectory, stat: LensStat, str_tokens: list[str]) -> go.Figure:
+    """Boundary x position heatmap of ``stat`` for prompt 0 (hover shows value and token)."""
     real = trajectory.attention_mask[0].bool()
-    values = getattr(trajectory, metric)[:, 0][:, real].float().tolist()
+    values = trajectory.values(stat)[:, 0][:, real].float().tolist()
     return heatmap(
         values,
-        row_labels=trajectory.labels,
-        col_labels=[f"{i}:{t}" for i, t in enumerate(str_tokens)],
-        title=METRICS[metric],
-        cell=40,
+        x_labels=[f"{i}:{t!r}" for i, t in enumerate(str_tokens)],
+        y_labels=trajectory.labels,
+        title=SHOWN[stat],
+        x_title="position: token",
+        y_title="boundary",
+        value_name=stat.value,
+        annotate=len(str_tokens) <= 24,
     )
 
 
@@ -59,8 +63,8 @@ def render_lens(trajectory: Trajectory, to_string: Callable[[int], str], title: 
         "unembedding (statistics recomputed per boundary). Position i is scored on the token "
         "it should predict (the next token, or the given target)."
     )
-    for metric in METRICS:
-        report.figure(trajectory_heatmap(trajectory, metric, str_tokens))
+    for stat in SHOWN:
+        report.figure(trajectory_heatmap(trajectory, stat, str_tokens))
     for boundary, label in enumerate(trajectory.labels):
         report.heading(f"Read {label}", level=3)
         report.view(boundary_view(trajectory, boundary, to_string))

@@ -2,34 +2,40 @@
 
 from collections.abc import Sequence
 
-from jaxtyping import Float
-from torch import Tensor
+import plotly.graph_objects as go
 
-from mechscope.patching import PatchingResult
+from mechscope.interventions.ablation import AblationEffects
+from mechscope.interventions.activation import PatchingResult
+from mechscope.viz.figures import heatmap
 from mechscope.viz.report import Report
-from mechscope.viz.svg import heatmap
 
 
 def position_labels(tokens: Sequence[str], n: int) -> list[str]:
     """Column labels ``"3 'x'"``: position and token (hover shows both)."""
     labels = [f"{i} {tokens[i]!r}" if i < len(tokens) else str(i) for i in range(n)]
-    return [label if len(label) <= 12 else label[:11] + "…" for label in labels]
+    return [label if len(label) <= 14 else label[:13] + "…" for label in labels]
 
 
-def patching_figure(result: PatchingResult, title: str) -> str:
-    """One heatmap of the normalised values: rows are layers, columns heads or positions."""
-    grid = result.grid()
-    rows = [f"L{layer}" for layer in range(grid.shape[0])]
-    by_position = any(s.pos is not None for s in result.sites)
-    if grid.ndim == 3:  # head and position: average over positions for the overview
-        grid = grid.nanmean(-1)
-        by_position = False
-    columns = (
-        position_labels(result.tokens, grid.shape[1])
-        if by_position
-        else [f"H{h}" for h in range(grid.shape[1])]
+def patching_figure(result: PatchingResult, title: str) -> go.Figure:
+    """The normalised values: layer x head, or layer x position (0 = corrupted, 1 = clean)."""
+    if result.has_heads:
+        grid = result.by_layer_head()
+        columns = [f"H{h}" for h in range(grid.shape[1])]
+        x_title = "head" + (" (mean over positions)" if result.by_position else "")
+    else:
+        grid = result.by_layer_pos()
+        columns = position_labels(result.tokens, grid.shape[1])
+        x_title = "position and token (first prompt)"
+    return heatmap(
+        grid.tolist(),
+        x_labels=columns,
+        y_labels=[f"L{layer}" for layer in range(grid.shape[0])],
+        title=title,
+        x_title=x_title,
+        y_title="layer",
+        value_name="normalised",
+        diverging=True,
     )
-    return heatmap(grid.tolist(), row_labels=rows, col_labels=columns, title=title, cell=38)
 
 
 def render_patching(results: dict[str, PatchingResult], title: str, note: str = "") -> Report:
@@ -50,22 +56,29 @@ def render_patching(results: dict[str, PatchingResult], title: str, note: str = 
 
 
 def render_ablation(
-    change: Float[Tensor, "layer head"],
-    rows: Sequence[Sequence[object]],
-    title: str,
-    note: str,
+    effects: AblationEffects, n_layers: int, n_heads: int, title: str, note: str
 ) -> Report:
-    """The chosen heads' joint effect (table) and every single head's effect (heatmap)."""
+    """The first group and any group of several heads (table); single heads (heatmap)."""
     report = Report(title)
     report.paragraph(note)
-    report.table(["ablated", "how", "loss", "change"], rows)
-    report.heading("Each head ablated alone: change in loss (nats)")
+    rows: list[list[object]] = [["nothing", "-", effects.clean, 0.0]]
+    rows += [
+        [r["head"], effects.how.value, r["ablated"], r["change"]]
+        for i, (group, r) in enumerate(zip(effects.groups, effects.to_rows(), strict=True))
+        if i == 0 or len(group) > 1
+    ]
+    report.table(["ablated", "how", effects.metric, "change"], rows)
+    report.heading(f"Each head ablated alone: change in {effects.metric}")
     report.figure(
         heatmap(
-            change.tolist(),
-            row_labels=[f"L{layer}" for layer in range(change.shape[0])],
-            col_labels=[f"H{h}" for h in range(change.shape[1])],
-            title="loss change per head",
+            effects.as_grid(n_layers, n_heads).tolist(),
+            x_labels=[f"H{h}" for h in range(n_heads)],
+            y_labels=[f"L{layer}" for layer in range(n_layers)],
+            title=f"{effects.how.value}-ablating one head: change in {effects.metric}",
+            x_title="head",
+            y_title="layer",
+            value_name="change",
+            diverging=True,
         )
     )
     return report

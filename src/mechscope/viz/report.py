@@ -1,9 +1,10 @@
-"""A self-contained offline HTML report: headings, text, tables and circuitsvis views.
+"""A self-contained offline HTML report: headings, text, tables, plotly figures and views.
 
 circuitsvis inlines its whole 1.3 MB JavaScript bundle into every view's ``local_src`` (and
 ``str(view)`` points at a CDN, which fails offline). The report strips the bundle out of each
 view and includes it once, as a classic script that defines the global ``CircuitsVis`` the
-views' own module scripts then call.
+views' own module scripts then call. Plotly figures are embedded as divs, with plotly.js
+(about 4.6 MB) inlined once in the page head, so the page needs no network either.
 """
 
 import html
@@ -11,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import circuitsvis
+import plotly.graph_objects as go
 from circuitsvis.utils.render import RenderedHTML
+from plotly.offline import get_plotlyjs
 
-from mechscope.errors import MechscopeError
+from mechscope.core.errors import MechscopeError
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -38,6 +41,7 @@ class Report:
         self.title = title
         self._parts: list[str] = []
         self._has_views = False
+        self._n_figures = 0
 
     def heading(self, text: str, level: int = 2) -> None:
         """Add a section heading."""
@@ -57,10 +61,17 @@ class Report:
         )
         self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
-    def figure(self, svg: str, caption: str = "") -> None:
-        """Add an inline SVG figure (from `mechscope.viz.svg`) with an optional caption."""
+    def figure(self, figure: go.Figure, caption: str = "") -> None:
+        """Add a plotly figure (from `mechscope.viz.figures`) with an optional caption."""
+        div = figure.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"figure-{self._n_figures}",
+            config={"displaylogo": False, "responsive": False},
+        )
+        self._n_figures += 1
         caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self._parts.append(f"<figure>{svg}{caption_html}</figure>")
+        self._parts.append(f"<figure>{div}{caption_html}</figure>")
 
     def view(self, rendered: RenderedHTML) -> None:
         """Add a circuitsvis view (its bundle is stripped and included once at save time)."""
@@ -76,6 +87,8 @@ class Report:
     def to_html(self) -> str:
         """The whole page as one string."""
         script = f"<script>{circuitsvis_bundle()}</script>" if self._has_views else ""
+        if self._n_figures:
+            script += f"<script>{get_plotlyjs()}</script>"
         return (
             "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
             f"<title>{html.escape(self.title)}</title><style>{STYLE}</style>{script}</head>"

@@ -4,8 +4,9 @@ import pytest
 import torch
 from transformer_lens.head_detector import detect_head
 
-from mechscope.axes import HeadId
-from mechscope.errors import MechscopeError
+from mechscope.core.axes import HeadId
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.errors import MechscopeError
 from mechscope.heads import DetectionSettings, HeadKind, HeadScores, Normalisation, detect_heads
 from mechscope.models.hand_built import (
     IDLE_HEAD,
@@ -14,7 +15,6 @@ from mechscope.models.hand_built import (
     SINK_HEAD,
     induction_circuit_model,
 )
-from mechscope.tokens import pad_token_lists
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +128,12 @@ def test_bad_input_gives_clear_errors(model):
 
 def test_scores_round_trip_and_tabulate(scores, tmp_path):
     scores.save(tmp_path / "heads")
-    assert (tmp_path / "heads" / "scores.json").exists()
+    assert (tmp_path / "heads" / "result.json").exists()
     loaded = HeadScores.load(tmp_path / "heads")
     torch.testing.assert_close(loaded.per_prompt, scores.per_prompt, equal_nan=True)
     assert loaded.kinds == scores.kinds and loaded.classify() == scores.classify()
+    assert loaded.provenance.model == "hand-built-induction"
+    assert loaded.provenance.config["induction_rows"] == 8  # the DetectionSettings used
     frame = scores.to_dataframe()
     assert len(frame) == len(scores.kinds) * 4
     row = frame[(frame.kind == "induction") & (frame.layer == 1) & (frame["head"] == 0)].iloc[0]

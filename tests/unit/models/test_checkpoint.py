@@ -3,10 +3,10 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from mechscope.errors import MechscopeError, ModelSpecError
+from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.models import TinyConfig, load_checkpoint, load_model, save_checkpoint
 from mechscope.models.checkpoint import CHECKPOINT_CONFIG, checkpoint_metadata
-from mechscope.tokens import tokenize
+from mechscope.models.tokens import tokenize
 
 
 def _word_tokenizer(directory):

@@ -5,10 +5,11 @@ import json
 import pytest
 import torch
 
-from mechscope.errors import ModelSpecError, PromptError, UnsupportedArchitectureError
+from mechscope.core.batch import PaddingSide, pad_token_lists
+from mechscope.core.errors import ModelSpecError, PromptError, UnsupportedArchitectureError
 from mechscope.models import has_lm_head, is_encoder, load_hf_reference, load_model
 from mechscope.models.parity import Quantity, compare_with_hf
-from mechscope.tokens import PaddingSide, forward_kwargs, pad_token_lists
+from mechscope.models.tokens import forward_kwargs
 from tests.hf_factories import VOCAB
 
 TOLERANCE = 1e-4

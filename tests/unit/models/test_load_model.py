@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mechscope.errors import ModelSpecError, ModelUnavailableError
+from mechscope.core.errors import ModelSpecError, ModelUnavailableError
 from mechscope.models import SpecKind, TinyConfig, classify_spec, load_model, save_checkpoint
 
 

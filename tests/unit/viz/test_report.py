@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from mechscope.errors import MechscopeError
-from mechscope.viz import Report, attention_heads_view
+from mechscope.core.errors import MechscopeError
+from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.report import Report
 from mechscope.viz.report import circuitsvis_bundle
 
 

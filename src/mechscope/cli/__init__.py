@@ -1,0 +1,106 @@
+"""The ``mechscope`` command: one subcommand per job, each a Config dataclass.
+
+Every command module defines a frozen ``Config`` (per-field docstrings become the help) and
+``run(cfg) -> int``; tyro turns the Configs into subcommands, so the CLI and the Python API
+cannot drift apart. Heavy imports (torch, TransformerLens) happen inside ``run``, so every
+``--help`` answers without them. User errors print one line and exit 2; a failed check
+exits 1.
+"""
+
+import contextlib
+import io
+import re
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Annotated, Any, Union
+
+EXIT_USER_ERROR = 2
+
+COMMANDS = (
+    "info",
+    "check_model",
+    "demo",
+    "train",
+    "lens",
+    "tuned_lens",
+    "heads",
+    "patch",
+    "ablate",
+    "reproduce",
+)
+"""Command modules of `mechscope.cli`, in the order ``--help`` lists them."""
+
+
+def _modules() -> dict[str, ModuleType]:
+    import importlib
+
+    return {
+        name.replace("_", "-"): importlib.import_module(f"mechscope.cli.{name}")
+        for name in COMMANDS
+    }
+
+
+def _parse(argv: Sequence[str], modules: dict[str, ModuleType]) -> Any:  # noqa: ANN401
+    import tyro
+
+    choices = tuple(
+        Annotated[
+            module.Config,
+            tyro.conf.subcommand(name=name, prefix_name=False),
+        ]
+        for name, module in modules.items()
+    )
+    return tyro.cli(  # pyright: ignore[reportCallIssue]
+        Union[choices],  # noqa: UP007 # pyright: ignore[reportArgumentType] - built from a tuple
+        prog="mechscope",
+        description="Mechanistic interpretability on TransformerLens models, offline-friendly. "
+        "Run 'mechscope COMMAND --help' for each command's options.",
+        args=list(argv),
+        config=(tyro.conf.EnumChoicesFromValues,),
+    )
+
+
+def one_line(message: str) -> str:
+    """A parser's boxed, multi-line error as one line (box drawing and help pointer dropped)."""
+    text = re.sub(r"[\u2500-\u257f]", " ", message)  # box-drawing characters
+    text = text.split("For full helptext")[0]
+    text = re.sub(r"Error parsing [\w.-]*: ", "", text.replace("Value error", ""))
+    return " ".join(text.split()).strip()
+
+
+def parse_or_exit(argv: Sequence[str], modules: dict[str, ModuleType]) -> Any:  # noqa: ANN401
+    """`_parse`, with a bad command line reported as one line on stderr (exit 2)."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            return _parse(argv, modules)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            print(f"mechscope: error: {one_line(buffer.getvalue())}", file=sys.stderr)  # noqa: T201
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: the command line), run the command, return its exit code."""
+    from mechscope.core.errors import MechscopeError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    modules = _modules()
+    try:
+        if args[:1] == ["reproduce"] and args[1:2] not in (["--help"], ["-h"], []):
+            return modules["reproduce"].main(args[1:])
+        try:
+            cfg = parse_or_exit(args, modules)
+        except SystemExit as stop:
+            return 0 if stop.code in (0, None) else EXIT_USER_ERROR
+        run: Callable[[Any], int] = next(
+            m.run for m in modules.values() if isinstance(cfg, m.Config)
+        )
+        return run(cfg)
+    except MechscopeError as error:
+        print(f"mechscope: error: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("mechscope: interrupted", file=sys.stderr)  # noqa: T201
+        return 130

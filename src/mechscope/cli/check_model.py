@@ -1,0 +1,54 @@
+"""``mechscope check-model``: a local HF directory loaded by mechscope vs Hugging Face itself."""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from mechscope.cli.common import OutArg, say
+
+EXIT_FAILED_CHECK = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Compare a local Hugging Face directory loaded by mechscope with HF itself.
+
+    Load MODEL_DIR with Hugging Face and with mechscope, run the same tokens through both,
+    print the largest absolute difference of the logits (or of the final hidden states for
+    encoders without an LM head) and exit 1 above the tolerance. Example: mechscope
+    check-model ./pythia-dir --tolerance 1e-4
+    """
+
+    model_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="MODEL_DIR")]
+    """A local Hugging Face model directory."""
+    tolerance: float = 1e-4
+    """Largest allowed |mechscope - HF|."""
+    out: OutArg | None = None
+    """Also write the comparison as DIR/parity.json."""
+
+
+def run(cfg: Config) -> int:
+    """Compare, print the verdict, exit 1 on failure."""
+    from mechscope.core.errors import ModelSpecError
+    from mechscope.models import SpecKind, classify_spec
+    from mechscope.models.parity import compare_with_hf
+
+    if classify_spec(cfg.model_dir) is not SpecKind.HF_DIR:
+        raise ModelSpecError(
+            f"{cfg.model_dir} is not a Hugging Face model directory; check-model compares one "
+            "loaded by mechscope with the same one loaded by Hugging Face."
+        )
+    report = compare_with_hf(cfg.model_dir)
+    passed = report.passed(cfg.tolerance)
+    say(
+        f"{'PASS' if passed else 'FAIL'}: max |mechscope - HF| over {report.quantity.value} = "
+        f"{report.max_abs_diff:.3g} on {report.n_tokens} tokens (tolerance {cfg.tolerance:g})"
+    )
+    if cfg.out is not None:
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        record = asdict(report) | {"quantity": report.quantity.value, "passed": passed}
+        (Path(cfg.out) / "parity.json").write_text(json.dumps(record, indent=2, default=str))
+    return 0 if passed else EXIT_FAILED_CHECK

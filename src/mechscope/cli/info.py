@@ -1,0 +1,68 @@
+"""``mechscope info``: a model's shape, parameter count and hook points."""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Print a model's shape, parameter count and hook points.
+
+    Load a model and print its layers, heads, widths, vocabulary, context, parameter count
+    and every hook point (grouped by layer). Example: mechscope info minilm
+    """
+
+    model: ModelArg
+    out: OutArg | None = None
+    """Also write the table as DIR/info.json."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Print (and optionally save) the model's facts."""
+    from mechscope.models import adapt, count_parameters, load_model
+
+    model = load_model(cfg.model, device=cfg.device)
+    mcfg, adapter = model.cfg, adapt(model)
+    rows = [
+        ("model", cfg.model),
+        ("class", type(model).__name__),
+        ("architecture", mcfg.original_architecture or "random init"),
+        ("layers", mcfg.n_layers),
+        ("heads per layer", mcfg.n_heads),
+        ("d_model", mcfg.d_model),
+        ("d_head", mcfg.d_head),
+        ("d_mlp", mcfg.d_mlp if not mcfg.attn_only else "none (attention-only)"),
+        ("vocab (d_vocab)", mcfg.d_vocab),
+        ("context (n_ctx)", mcfg.n_ctx),
+        ("parameters", f"{count_parameters(model):,}"),
+        ("attention", "causal" if adapter.causal else "bidirectional (encoder)"),
+        ("LM head", "yes" if adapter.has_unembedding else "no (logits are NaN by design)"),
+        ("tokenizer", type(model.tokenizer).__name__ if model.tokenizer else "none"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        say(f"{key:<{width}}  {value}")
+    hooks = grouped_hook_names(list(model.hook_dict))
+    say(f"\nhook points ({len(model.hook_dict)}; L = layer 0..{mcfg.n_layers - 1}):")
+    for name in hooks:
+        say(f"  {name}")
+    if cfg.out is not None:
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        table = {key: value for key, value in rows} | {"hook_points": hooks}
+        (Path(cfg.out) / "info.json").write_text(json.dumps(table, indent=2, default=str))
+    return 0
+
+
+def grouped_hook_names(names: Sequence[str]) -> list[str]:
+    """Hook names with the layer index replaced by ``L``, each pattern once, in model order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(re.sub(r"^blocks\.\d+\.", "blocks.L.", name))
+    return list(seen)

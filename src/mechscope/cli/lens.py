@@ -1,0 +1,76 @@
+"""``mechscope lens``: the logit (or a tuned) lens of one prompt."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The logit lens (or a tuned lens) of one prompt, layer by layer.
+
+    Read the residual stream after the embeddings and after every block through the model's
+    final LayerNorm and unembedding: rank, log-prob and KL to the final prediction per
+    layer. Prints the last position's table and writes result.json + tensors + report.html.
+    Example: mechscope lens induction-2l --prompt 'def f(x): return x' --target ' '
+    """
+
+    model: ModelArg
+    prompt: str
+    """The prompt to read."""
+    target: str | None = None
+    """Score this single token at every position (default: each position's next token)."""
+    k: int = 5
+    """Top tokens kept per boundary and position."""
+    tuned_lens: Path | None = None
+    """A tuned lens directory (from `mechscope tuned-lens`); default: the logit lens."""
+    out: OutArg = Path("results/lens")
+    """Where result.json, tensors.safetensors and report.html go."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Compute the trajectory, print the last position, save it and the report."""
+    import torch
+
+    from mechscope.lens.logit import lens_trajectory
+    from mechscope.lens.tuned import TunedLens
+    from mechscope.models import load_model, target_ids, tokenize
+    from mechscope.viz.lens import render_lens
+
+    model = load_model(cfg.model, device=cfg.device)
+    batch = tokenize(model, cfg.prompt)
+    targets = None
+    if cfg.target is not None:
+        (target,) = target_ids(model, [cfg.target])
+        targets = torch.full_like(batch.tokens, target)
+    translator = TunedLens.load(cfg.tuned_lens) if cfg.tuned_lens else None
+    trajectory = lens_trajectory(model, batch, targets, k=cfg.k, translator=translator)
+    trajectory = trajectory.with_provenance(cfg, cfg.model)
+    tokenizer = model.tokenizer
+    assert tokenizer is not None  # tokenize() refused models without one
+
+    def to_string(token: int) -> str:
+        return str(tokenizer.decode([token]))
+
+    last = int(batch.lengths[0]) - 1
+    target_id = int(trajectory.targets[0, last])
+    kind = "tuned" if translator else "logit"
+    say(
+        f"{kind} lens at the last position ({to_string(int(batch.tokens[0, last]))!r}), "
+        f"target {to_string(target_id)!r}:"
+    )
+    say(f"{'boundary':<16} {'rank':>6} {'log-prob':>9} {'KL':>7}  top {cfg.k}")
+    for b, label in enumerate(trajectory.labels):
+        top = ", ".join(repr(to_string(t)) for t in trajectory.top_k_ids[b, 0, last].tolist())
+        say(
+            f"{label:<16} {int(trajectory.rank[b, 0, last]):>6} "
+            f"{float(trajectory.log_prob[b, 0, last]):>9.3f} "
+            f"{float(trajectory.kl_to_final[b, 0, last]):>7.3f}  {top}"
+        )
+    trajectory.save(cfg.out)
+    title = f"{kind.capitalize()} lens of {cfg.model}"
+    say(f"report: {render_lens(trajectory, to_string, title).save(cfg.out / 'report.html')}")
+    return 0

@@ -1,0 +1,66 @@
+"""``mechscope reproduce NAME ...``: a shortcut to ``python -m experiments.NAME`` in a checkout.
+
+Reproductions live in the repository's top-level ``experiments/`` (thin clients of the
+library, not part of the installed package); this finds that folder from the current
+directory or from an editable install and hands the remaining arguments to the experiment.
+"""
+
+import importlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from mechscope.core.errors import MechscopeError
+
+EXPERIMENTS = {"induction": "experiments.induction_heads"}
+"""Shortcut names and the experiment modules they run."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Reproduce a published finding end to end, from a mechscope checkout.
+
+    Reproduce a published finding end to end, from a mechscope checkout: 'induction' =
+    induction heads and their phase change (Olsson et al. 2022). Same as 'python -m
+    experiments.NAME ...' from the repository root; run 'mechscope reproduce NAME --help'
+    for the experiment's own options.
+    """
+
+    experiment: Annotated[Literal["induction"], tyro.conf.Positional, tyro.conf.arg(metavar="NAME")]
+    """The reproduction to run."""
+
+
+def experiments_root() -> Path:
+    """The checkout holding ``experiments/``.
+
+    The current directory (or a parent), else the repository an editable install points at.
+
+    Raises:
+        MechscopeError: no checkout found.
+    """
+    here = Path.cwd().resolve()
+    candidates = [here, *here.parents, Path(__file__).resolve().parents[3]]
+    for root in candidates:
+        if (root / "experiments" / "__init__.py").exists():
+            return root
+    raise MechscopeError(
+        "reproductions live in a mechscope checkout's experiments/ folder; run this from the "
+        "repository (or use python -m experiments.NAME there)."
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run experiment ``argv[0]`` with the rest of ``argv`` as its arguments."""
+    if not argv or argv[0] not in EXPERIMENTS:
+        known = ", ".join(EXPERIMENTS)
+        shown = argv[0] if argv else "nothing"
+        raise MechscopeError(f"unknown reproduction {shown!r}; choose one of: {known}.")
+    root = str(experiments_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module(EXPERIMENTS[argv[0]] + ".__main__")
+    return module.main(list(argv[1:]), prog=f"mechscope reproduce {argv[0]}")

@@ -1,0 +1,64 @@
+"""``mechscope train``: train a small transformer with checkpoints and metric logging."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from mechscope.cli.common import OutArg, say
+from mechscope.training.config import TrainConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Train a small transformer with checkpoints and metric logging.
+
+    Train a small HookedTransformer (attention-only or with MLPs, 1 to 4 layers) on a
+    byte-level corpus (default: the Python standard library's sources) mixed with repeated
+    random byte spans. Checkpoints and metrics.jsonl go into --out; --resume continues
+    bit-identically from the last checkpoint. Example: mechscope train --out runs/2l
+    --n-layers 2 --steps 3000
+    """
+
+    out: OutArg
+    """The run directory (config.json, metrics.jsonl, checkpoints/)."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint; recipe options given now (other
+    than their defaults) must match the saved recipe, except --steps."""
+    recipe: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
+    """The training recipe."""
+
+
+def resolved_recipe(cfg: Config) -> TrainConfig:
+    """The recipe: as given, or (``resume``) the saved one with every non-default option applied."""
+    if not cfg.resume:
+        return cfg.recipe
+    from mechscope.training import read_config
+
+    defaults = TrainConfig()
+    changed = {
+        f.name: getattr(cfg.recipe, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(cfg.recipe, f.name) != getattr(defaults, f.name)
+    }
+    return dataclasses.replace(read_config(cfg.out), **changed)
+
+
+def run(cfg: Config) -> int:
+    """Train (or resume) and print where everything went."""
+    from mechscope.training import train
+
+    run_ = train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
+    last = run_.metrics[-1]
+    best = max(max(row) for row in last["induction_score"])
+    say(
+        f"step {last['step']}: train loss {last['train_loss']:.3f}, held-out loss "
+        f"{last['held_out_loss']:.3f}, ICL score {last['icl_score']:+.3f} "
+        f"± {last['icl_score_se']:.3f}, repeated tokens {last['repeat_first_half_loss']:.2f} -> "
+        f"{last['repeat_second_half_loss']:.2f} nats, best induction score {best:.2f}"
+    )
+    say(f"checkpoint: {run_.final_checkpoint}")
+    say(f"metrics: {run_.run_dir / 'metrics.jsonl'}")
+    return 0

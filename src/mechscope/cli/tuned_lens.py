@@ -1,0 +1,50 @@
+"""``mechscope tuned-lens``: train a tuned lens and compare it with the logit lens."""
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import tyro
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.lens.config import TunedLensConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Train a tuned lens and compare it with the logit lens.
+
+    Train one affine translator per layer boundary (Belrose et al. 2023) to minimise
+    KL(final || lens) on a text corpus, with the model frozen; save it into --out and
+    compare it with the logit lens on held-out text (DIR/comparison/result.json). Example:
+    mechscope tuned-lens induction-2l --out results/tuned-lens --steps 300
+    """
+
+    model: ModelArg
+    out: OutArg
+    """Where the lens goes (use it with: mechscope lens MODEL --tuned-lens DIR)."""
+    lens: Annotated[TunedLensConfig, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=TunedLensConfig
+    )
+    """How the lens is trained."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Train, save, compare and print the comparison."""
+    from mechscope.lens.tuned import compare_lenses, held_out_windows, train_tuned_lens
+    from mechscope.models import load_model
+
+    model = load_model(cfg.model, device=cfg.device)
+    lens = train_tuned_lens(model, cfg.lens)
+    lens.save(cfg.out)
+    comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))
+    comparison.with_provenance(cfg, cfg.model).save(cfg.out / "comparison")
+    say("mean KL(final || lens) on held-out text, nats:")
+    say(f"{'boundary':<16} {'logit lens':>10} {'tuned lens':>10}")
+    for label, a, b in zip(
+        comparison.labels, comparison.logit_lens_kl, comparison.tuned_lens_kl, strict=True
+    ):
+        say(f"{label:<16} {a:>10.3f} {b:>10.3f}")
+    say(f"tuned lens: {cfg.out} (use it with: mechscope lens MODEL --tuned-lens DIR)")
+    return 0

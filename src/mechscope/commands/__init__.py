@@ -1,1 +1,0 @@
-"""Subcommands of ``mechscope`` that live in their own modules (see `mechscope.cli`)."""

@@ -1,0 +1,124 @@
+"""Batches: what every analysis runs on, independent of any model.
+
+`Batch` is the protocol analyses take: tensors of inputs with a mask of real positions and
+a position grid. `TokenBatch` (token ids, text) is its first implementation; an image batch
+(pixels and a patch grid) will be the second, without changing the analyses.
+
+Padding: ``attention_mask`` is 1 on real tokens and 0 on padding, shaped ``batch pos``.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol, runtime_checkable
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from mechscope.core.errors import PromptError
+
+
+@runtime_checkable
+class Batch(Protocol):
+    """Inputs of one forward pass, with which positions are real.
+
+    ``inputs`` is what the model's forward takes; ``attention_mask`` marks real positions
+    (1) and padding (0), ``batch pos``; ``grid`` is the shape positions are laid out on
+    (``(pos,)`` for text, ``(row, col)`` for image patches).
+    """
+
+    @property
+    def inputs(self) -> Tensor:
+        """What the model's forward pass takes."""
+        ...
+
+    attention_mask: Int[Tensor, "batch pos"]
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """The layout of positions: 1-D for text, 2-D for image patches."""
+        ...
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """The same batch on another device."""
+        ...
+
+
+class PaddingSide(Enum):
+    """Where padding goes when prompts of different lengths share a batch."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Token ids with their padding mask (1 = real token, 0 = padding)."""
+
+    tokens: Int[Tensor, "batch pos"]
+    """Token ids; padding positions hold the pad id."""
+    attention_mask: Int[Tensor, "batch pos"]
+    """1 on real tokens, 0 on padding."""
+    padding_side: PaddingSide = PaddingSide.RIGHT
+    """Which side the padding is on."""
+
+    def __post_init__(self) -> None:
+        if self.tokens.shape != self.attention_mask.shape:
+            raise ValueError(
+                f"tokens {tuple(self.tokens.shape)} and attention_mask "
+                f"{tuple(self.attention_mask.shape)} differ in shape"
+            )
+        if ((self.attention_mask != 0) & (self.attention_mask != 1)).any():
+            raise ValueError("attention_mask must hold only 0 and 1")
+
+    @property
+    def lengths(self) -> Int[Tensor, " batch"]:
+        """Number of real tokens in each prompt."""
+        return self.attention_mask.sum(dim=-1)
+
+    def to(self, device: torch.device | str) -> "TokenBatch":
+        """The same batch on another device."""
+        return TokenBatch(self.tokens.to(device), self.attention_mask.to(device), self.padding_side)
+
+    @property
+    def inputs(self) -> Int[Tensor, "batch pos"]:
+        """The token ids (what a language model's forward takes)."""
+        return self.tokens
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Token positions form a line: ``(pos,)``."""
+        return (self.tokens.shape[1],)
+
+    def unpadded(self, index: int) -> Int[Tensor, " pos"]:
+        """The real tokens of prompt ``index``, padding removed."""
+        return self.tokens[index][self.attention_mask[index].bool()]
+
+
+def pad_token_lists(
+    token_lists: Sequence[Sequence[int]],
+    pad_id: int,
+    padding_side: PaddingSide = PaddingSide.RIGHT,
+) -> TokenBatch:
+    """Stack token-id lists of different lengths into one padded batch.
+
+    Raises:
+        PromptError: no prompts, or an empty prompt.
+    """
+    if not token_lists:
+        raise PromptError("no prompts given; pass at least one prompt.")
+    if empty := [i for i, ids in enumerate(token_lists) if len(ids) == 0]:
+        raise PromptError(f"prompts {empty} tokenise to nothing; remove them or add text.")
+    width = max(len(ids) for ids in token_lists)
+    tokens = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(token_lists), width), dtype=torch.long)
+    for row, ids in enumerate(token_lists):
+        span = (
+            slice(0, len(ids))
+            if padding_side is PaddingSide.RIGHT
+            else slice(width - len(ids), None)
+        )
+        tokens[row, span] = torch.as_tensor(list(ids), dtype=torch.long)
+        mask[row, span] = 1
+    return TokenBatch(tokens, mask, padding_side)

@@ -1,0 +1,203 @@
+"""Pure functions from logits (and tokens) to losses and scores. No model is run here.
+
+Sign conventions:
+- losses are next-token cross-entropies in nats, ``loss[:, i]`` being the loss of
+  predicting token ``i + 1`` from positions ``<= i``;
+- the in-context-learning score follows Olsson et al. 2022 (late loss minus early loss, so
+  *negative* means the model predicts better later in the context), adapted to a short
+  context as mean loss over a late band minus over an early band, per window
+  (`icl_per_window`), reported with its standard error over windows;
+- patching metrics (logit difference, answer loss, answer probability) read each prompt at
+  its own position and average over prompts; `normalise` maps a value so that the corrupted
+  run is 0 and the clean run is 1 (Wang et al. 2022; Heimersheim & Nanda 2024).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import MechscopeError
+
+LogitsFn = Callable[[Float[Tensor, "batch pos d_vocab"]], Tensor]
+"""Logits of a whole batch -> a scalar tensor."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scalar measured on the logits of a batch: its name, function and direction.
+
+    Closures carry what the function needs (answers, positions, the batch's mask). Every
+    intervention (patching, ablation, path patching) takes one; a plain callable is accepted
+    too and named "metric" (`as_metric`).
+    """
+
+    name: str
+    """A label for tables and reports, e.g. "logit diff"."""
+    fn: LogitsFn
+    """Logits ``[batch, pos, d_vocab]`` -> a one-element tensor."""
+    higher_is_better: bool = True
+    """Whether the clean (working) model scores higher than a broken one (False for losses)."""
+
+    def __call__(self, logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+        """The metric's value on ``logits`` (a one-element tensor)."""
+        return self.fn(logits)
+
+
+def as_metric(metric: "Metric | LogitsFn", name: str = "metric") -> Metric:
+    """``metric`` itself, or a plain callable wrapped as a `Metric` called ``name``."""
+    return metric if isinstance(metric, Metric) else Metric(name, metric)
+
+
+def next_token_loss(batch: TokenBatch) -> Metric:
+    """Mean next-token loss over the real tokens of ``batch`` (`masked_loss`)."""
+
+    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+        return masked_loss(logits, batch.tokens, batch.attention_mask)
+
+    return Metric("next-token loss", fn, higher_is_better=False)
+
+
+def first_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
+    """Mean loss on the first copy of ``start + r + r`` rows (as `repeated_half_losses`)."""
+
+    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+        return loss_per_position(logits, batch.tokens)[:, 1:half_length].mean()
+
+    return Metric("repeated first-half loss", fn, higher_is_better=False)
+
+
+def second_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
+    """Mean loss on the second copy of ``start + r + r`` rows (`second_copy_loss`)."""
+
+    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+        return second_copy_loss(loss_per_position(logits, batch.tokens), half_length)
+
+    return Metric("repeated second-half loss", fn, higher_is_better=False)
+
+
+def loss_per_position(
+    logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """Cross-entropy of each next token given the logits at the position before it."""
+    log_probs = logits[:, :-1].log_softmax(dim=-1)
+    return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
+
+
+def masked_loss(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    tokens: Int[Tensor, "batch pos"],
+    attention_mask: Int[Tensor, "batch pos"],
+) -> Float[Tensor, ""]:
+    """Mean next-token loss over predictions whose input and target are both real tokens."""
+    loss = loss_per_position(logits, tokens)
+    mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).to(loss.dtype)
+    return (loss * mask).sum() / mask.sum()
+
+
+def repeated_half_losses(
+    loss: Float[Tensor, "batch pos_minus_1"], half_length: int
+) -> tuple[float, float]:
+    """Mean loss on the first and on the second copy of ``BOS + r + r`` sequences.
+
+    First half: predicting r_2..r_n (r_1 follows BOS, unpredictable either way). Second half:
+    predicting the second copy's r_2..r_n, which an induction head can copy.
+    """
+    first = loss[:, 1:half_length]
+    return float(first.mean()), float(second_copy_loss(loss, half_length))
+
+
+def second_copy_loss(loss: Float[Tensor, "batch pos_minus_1"], half_length: int) -> Tensor:
+    """Mean loss predicting the second copy's r_2..r_n of ``BOS + r + r`` (a scalar tensor)."""
+    return loss[:, half_length + 1 : 2 * half_length].mean()
+
+
+def icl_per_window(
+    loss: Float[Tensor, "batch pos_minus_1"], early: tuple[int, int], late: tuple[int, int]
+) -> Float[Tensor, " batch"]:
+    """In-context-learning score of each window: mean loss over ``late`` minus over ``early``.
+
+    Olsson et al. 2022 take the loss at token 500 minus the loss at token 50 of 512, averaged
+    over many windows. With a short context, single positions are too noisy (one position of
+    32 windows has a standard error near 0.35 nats), so this compares two bands of
+    predictions instead: ``early`` just past the local context, ``late`` at the end. Bands
+    are half-open ranges of prediction indices (index 0 predicts token 1). Negative: later
+    tokens are predicted better, thanks to the context.
+    """
+    if not 0 <= early[0] < early[1] <= late[0] < late[1] <= loss.shape[1]:
+        raise ValueError(
+            f"need 0 <= early < late bands within {loss.shape[1]} predictions, got {early}, {late}"
+        )
+    return loss[:, late[0] : late[1]].mean(1) - loss[:, early[0] : early[1]].mean(1)
+
+
+def mean_and_sem(values: Float[Tensor, " sample"]) -> tuple[float, float]:
+    """Mean and standard error of the mean (sample standard deviation / sqrt(n))."""
+    n = values.numel()
+    if n == 0:
+        raise ValueError("no values to average")
+    sem = float(values.double().std() / n**0.5) if n > 1 else float("nan")
+    return float(values.double().mean()), sem
+
+
+def logit_diff(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    wrong: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean over prompts of logit(answer) - logit(wrong answer) at each prompt's position."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    at = logits[rows, positions.to(logits.device)]
+    return (at[rows, answers.to(logits.device)] - at[rows, wrong.to(logits.device)]).mean()
+
+
+def answer_loss(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean cross-entropy of the answer token at each prompt's position."""
+    return -_answer_log_probs(logits, answers, positions).mean()
+
+
+def answer_probability(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, ""]:
+    """Mean probability of the answer token at each prompt's position."""
+    return _answer_log_probs(logits, answers, positions).exp().mean()
+
+
+def _answer_log_probs(
+    logits: Float[Tensor, "batch pos d_vocab"],
+    answers: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, " batch"]:
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    log_probs = logits[rows, positions.to(logits.device)].log_softmax(-1)
+    return log_probs[rows, answers.to(logits.device)]
+
+
+def normalise(value: float, clean: float, corrupted: float) -> float:
+    """Map a metric so that the corrupted run is 0 and the clean run is 1."""
+    span = clean - corrupted
+    return float("nan") if span == 0 else (value - corrupted) / span
+
+
+def scalar(value: Tensor) -> float:
+    """A metric's value as a float.
+
+    Raises:
+        MechscopeError: the metric returned anything but a one-element tensor.
+    """
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise MechscopeError(
+            f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
+        )
+    return float(value)

@@ -1,0 +1,63 @@
+"""CoNLL-U treebanks: sentences with their dependency heads and relations.
+
+Read with the ``conllu`` library; multiword-token ranges and empty nodes are skipped (only
+syntactic words are kept). Heads are 0-based word indices, -1 for the root. Relations are UD
+labels with their subtypes, lower-cased (``nmod:poss``).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import conllu
+from conllu.exceptions import ParseException
+
+from mechscope.core.errors import MechscopeError
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One parsed sentence: its words, each word's head (0-based, -1 = root) and relation."""
+
+    words: tuple[str, ...]
+    heads: tuple[int, ...]
+    relations: tuple[str, ...]
+
+
+def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
+    """Sentences of a CoNLL-U file (the first ``limit`` if given).
+
+    Raises:
+        MechscopeError: the file is missing or does not parse as CoNLL-U.
+    """
+    path = Path(path)
+    sentences = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for token_list in conllu.parse_incr(handle):
+                words = [t for t in token_list if isinstance(t["id"], int)]
+                index = {t["id"]: i for i, t in enumerate(words)}
+                heads = tuple(
+                    index.get(t["head"], -1) if isinstance(t["head"], int) and t["head"] else -1
+                    for t in words
+                )
+                sentences.append(
+                    Sentence(
+                        words=tuple(t["form"] for t in words),
+                        heads=heads,
+                        relations=tuple(str(t["deprel"]).lower() for t in words),
+                    )
+                )
+                if limit is not None and len(sentences) >= limit:
+                    break
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
+        ) from error
+    except (ParseException, ValueError, KeyError, TypeError) as error:
+        raise MechscopeError(
+            f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
+            "tab-separated columns and sentences end with a blank line."
+        ) from error
+    if not sentences:
+        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    return sentences

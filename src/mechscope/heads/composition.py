@@ -1,0 +1,79 @@
+"""Composition scores between heads (Elhage et al. 2021, "A Mathematical Framework").
+
+How much a later head reads what an earlier head writes, through its queries (Q), keys (K)
+or values (V): ``||W_B W_OV^A||_F / (||W_B||_F ||W_OV^A||_F)`` with ``W_B`` the later head's
+``W_QK`` (Q), ``W_QK^T`` (K) or ``W_OV`` (V), computed by TransformerLens's
+``all_composition_scores``. LayerNorm is folded into the weights first, as Elhage et al.'s
+models had none. Scores of random matrices of the same shapes are not 0, so each is reported
+next to that baseline (mean over samples); K-composition well above it marks the
+previous-token -> induction head circuit.
+"""
+
+import copy
+from enum import Enum
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens import HookedTransformer
+from transformer_lens.FactoredMatrix import FactoredMatrix
+from transformer_lens.utilities.matrix import composition_scores as tl_composition_scores
+
+from mechscope.core.errors import MechscopeError
+from mechscope.models.adapter import adapt
+from mechscope.models.base import Model, quiet_transformer_lens
+
+
+class CompositionKind(Enum):
+    """Which input of the later head reads the earlier head's output."""
+
+    Q = "Q"
+    K = "K"
+    V = "V"
+
+
+def folded(model: HookedTransformer) -> HookedTransformer:
+    """A copy with LayerNorm folded into the weights (the original is untouched)."""
+    if model.cfg.normalization_type not in ("LN", "LNPre", "RMS", "RMSPre", None):
+        raise MechscopeError(f"cannot fold normalization {model.cfg.normalization_type!r}")
+    cfg = copy.deepcopy(model.cfg)
+    if cfg.normalization_type in ("LN", "RMS"):
+        cfg.normalization_type += "Pre"
+    with quiet_transformer_lens():
+        copy_model = HookedTransformer(cfg, move_to_device=False)
+    copy_model.load_and_process_state_dict(
+        copy.deepcopy(model.state_dict()),
+        fold_ln=model.cfg.normalization_type in ("LN", "RMS"),
+        center_writing_weights=False,
+        center_unembed=False,
+        fold_value_biases=False,
+    )
+    return copy_model
+
+
+def composition_scores(
+    model: Model, kind: CompositionKind
+) -> Float[Tensor, "layer head later_layer later_head"]:
+    """Scores from each head (first two axes) to each head of a later layer (last two)."""
+    decoder = adapt(model).decoder("composition scores")
+    with torch.no_grad():
+        return folded(decoder).all_composition_scores(kind.value)
+
+
+def random_baseline(
+    model: Model, kind: CompositionKind, n_samples: int = 64, seed: int = 0
+) -> float:
+    """Mean composition score of Gaussian matrices with the model's head shapes."""
+    cfg = model.cfg
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*shape: int) -> Tensor:
+        return torch.randn(n_samples, *shape, generator=generator)
+
+    d_model, d_head = cfg.d_model, cfg.d_head
+    ov = FactoredMatrix(randn(d_model, d_head), randn(d_head, d_model))
+    # The later head's matrix, drawn independently; its transpose for K (same distribution).
+    later = FactoredMatrix(randn(d_model, d_head), randn(d_head, d_model))
+    right = later.T if kind is CompositionKind.K else later
+    scores = tl_composition_scores(ov, right, broadcast_dims=False)
+    return float(scores.mean())

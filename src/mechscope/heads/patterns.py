@@ -1,0 +1,128 @@
+"""Attention patterns of a batch, read with only the pattern hooks cached.
+
+Conventions: patterns are ``[batch, layer, head, dest_pos, src_pos]`` and each row (a
+destination) sums to 1 over real source tokens. Padding rows and columns are zeroed, so
+means over prompts can weight by the mask without special cases.
+
+`sentence_attention` keeps one sentence's patterns with its tokens as a result (what
+``mechscope demo`` shows): the attention the first token ([CLS]/BOS), the last token
+([SEP]/EOS) and punctuation receive per layer, the quantities of Clark et al. 2019 ("What
+Does BERT Look At?", Fig. 2).
+"""
+
+import string
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import einops
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.results import Provenance, Result
+from mechscope.core.sites import Component, hook_names
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+from mechscope.models.tokens import forward_kwargs, str_tokens, tokenize
+
+
+@torch.no_grad()
+def attention_patterns(
+    model: Model, batch: TokenBatch
+) -> Float[Tensor, "batch layer head dest_pos src_pos"]:
+    """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
+    names = hook_names(Component.PATTERN, model.cfg.n_layers)
+    _, cache = model.run_with_cache(
+        batch.tokens, names_filter=names, return_type=None, **forward_kwargs(model, batch)
+    )
+    patterns = torch.stack([cache[name] for name in names], dim=1)
+    real = batch.attention_mask.bool()
+    pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
+    return patterns * pair
+
+
+def attention_mass(
+    patterns: Float[Tensor, "batch layer head dest_pos src_pos"],
+    targets: Bool[Tensor, "batch src_pos"],
+    attention_mask: Bool[Tensor, "batch pos"],
+) -> Float[Tensor, "layer head"]:
+    """Mean attention, per head, that real destination tokens put on the ``targets`` sources.
+
+    Averaged over every real destination token of every prompt (Clark et al. 2019, Fig. 2).
+    """
+    on_target = einops.einsum(patterns, targets.to(patterns.dtype), "b l h d s, b s -> b l h d")
+    weights = attention_mask.to(patterns.dtype)
+    total = einops.einsum(on_target, weights, "b l h d, b d -> l h")
+    return total / weights.sum()
+
+
+PUNCTUATION = set(string.punctuation)
+
+
+@dataclass(frozen=True)
+class SentenceAttention(Result):
+    """The attention patterns of one sentence, with its tokens."""
+
+    kind: ClassVar[str] = "sentence-attention"
+    str_tokens: list[str]
+    """The sentence's tokens as strings, special tokens included."""
+    patterns: Float[Tensor, "layer head dest_pos src_pos"]
+    """Attention from each destination token to each source token."""
+    causal: bool
+    """Whether the model is a decoder (patterns are lower-triangular)."""
+    targets: dict[str, list[bool]] = field(init=False)
+    """Named sets of source tokens whose received attention `mass_by_layer` reports."""
+
+    def __post_init__(self) -> None:
+        n = len(self.str_tokens)
+        if self.patterns.ndim != 4 or self.patterns.shape[-2:] != (n, n):
+            raise ValueError(f"patterns {tuple(self.patterns.shape)} do not match {n} tokens")
+        targets = {
+            f"first {self.str_tokens[0]}": [i == 0 for i in range(n)],
+            f"last {self.str_tokens[-1]}": [i == n - 1 for i in range(n)],
+            "punctuation": [t.strip() in PUNCTUATION and t.strip() != "" for t in self.str_tokens],
+        }
+        object.__setattr__(self, "targets", targets)
+
+    def mass_by_layer(self) -> dict[str, list[float]]:
+        """Per target set, the attention it receives at each layer (mean over heads, tokens)."""
+        mask = torch.ones(1, len(self.str_tokens), dtype=torch.bool)
+        out = {}
+        for name, chosen in self.targets.items():
+            per_head = attention_mass(self.patterns[None], torch.tensor([chosen]), mask)
+            out[name] = per_head.mean(dim=-1).tolist()
+        return out
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per layer: the attention each target set receives."""
+        import pandas as pd
+
+        mass = self.mass_by_layer()
+        return pd.DataFrame(
+            [
+                {"layer": layer, **{name: values[layer] for name, values in mass.items()}}
+                for layer in range(self.patterns.shape[0])
+            ]
+        )
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"patterns": self.patterns}
+
+    def _data(self) -> dict[str, Any]:
+        return {"str_tokens": self.str_tokens, "causal": self.causal}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "SentenceAttention":
+        return cls(data["str_tokens"], tensors["patterns"], data["causal"])
+
+
+def sentence_attention(model: Model, sentence: str) -> SentenceAttention:
+    """Every head's attention on one sentence."""
+    batch = tokenize(model, sentence)
+    return SentenceAttention(
+        str_tokens(model, batch.tokens[0].tolist()),
+        attention_patterns(model, batch)[0],
+        causal=adapt(model).causal,
+        provenance=Provenance(config={"sentence": sentence}, model=model_spec(model)),
+    )

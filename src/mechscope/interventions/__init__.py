@@ -1,0 +1,83 @@
+"""Interventions: one patching engine, and every front-end built on it.
+
+- `runs`: a job's clean and corrupted runs, cached once (`PairedRuns`);
+- `engine`: many groups of patched sites per forward pass, each chunk starting late;
+- `activation`: activation patching (`activation_patching`, `PatchingResult`);
+- `attribution`: attribution patching (first-order estimates, one backward pass);
+- `path`: path patching (sender -> receiver through Q, K or V);
+- `ablation`: zero / mean / resample ablation (`ablate`, `ablation_effects`);
+- `pairs`: clean/corrupted prompt pairs with answers (`TaskPairs`).
+
+Names are imported on first use, so importing this package stays instant.
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.interventions.ablation import AblationEffects, ablate, ablation_effects
+    from mechscope.interventions.activation import PatchingResult, activation_patching
+    from mechscope.interventions.attribution import attribution_patching
+    from mechscope.interventions.choices import (
+        AblationType,
+        BuiltinTask,
+        PatchComponent,
+        PatchDirection,
+        TaskMetric,
+    )
+    from mechscope.interventions.pairs import (
+        TaskPairs,
+        copy_name_pairs,
+        repeated_pairs,
+        task_from_prompts,
+    )
+    from mechscope.interventions.path import PathResult, path_patching, sender_sweep
+    from mechscope.interventions.runs import PairedRuns, RunCache
+
+_EXPORTS = {
+    "AblationEffects": "mechscope.interventions.ablation",
+    "AblationType": "mechscope.interventions.choices",
+    "BuiltinTask": "mechscope.interventions.choices",
+    "PatchComponent": "mechscope.interventions.choices",
+    "ablate": "mechscope.interventions.ablation",
+    "ablation_effects": "mechscope.interventions.ablation",
+    "PatchDirection": "mechscope.interventions.choices",
+    "PatchingResult": "mechscope.interventions.activation",
+    "activation_patching": "mechscope.interventions.activation",
+    "attribution_patching": "mechscope.interventions.attribution",
+    "TaskMetric": "mechscope.interventions.choices",
+    "TaskPairs": "mechscope.interventions.pairs",
+    "copy_name_pairs": "mechscope.interventions.pairs",
+    "repeated_pairs": "mechscope.interventions.pairs",
+    "task_from_prompts": "mechscope.interventions.pairs",
+    "PathResult": "mechscope.interventions.path",
+    "path_patching": "mechscope.interventions.path",
+    "sender_sweep": "mechscope.interventions.path",
+    "PairedRuns": "mechscope.interventions.runs",
+    "RunCache": "mechscope.interventions.runs",
+}
+__all__ = [
+    "AblationEffects",
+    "AblationType",
+    "BuiltinTask",
+    "PairedRuns",
+    "PatchComponent",
+    "PatchDirection",
+    "PatchingResult",
+    "PathResult",
+    "RunCache",
+    "TaskMetric",
+    "TaskPairs",
+    "ablate",
+    "ablation_effects",
+    "activation_patching",
+    "attribution_patching",
+    "copy_name_pairs",
+    "path_patching",
+    "repeated_pairs",
+    "sender_sweep",
+    "task_from_prompts",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

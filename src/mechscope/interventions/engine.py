@@ -1,0 +1,234 @@
+"""The patching engine: many groups of patched sites in one forward pass, starting late.
+
+Each replica ``i`` of the target batch gets only group ``i`` of sites patched (a masked
+``torch.where`` in the hook of each hook point involved), so a chunk of groups costs one
+forward pass of ``n_groups x batch`` rows instead of one pass per group. A chunk starts at
+its first layer from the target's cached ``resid_pre`` and, for unpadded decoder batches, at
+its first patched position with the earlier keys and values in a frozen KV cache (`Start`):
+nothing a patch of the chunk can change is skipped. Activation patching, ablation effects
+and the last step of path patching all run here.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import einops
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
+from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.metrics import LogitsFn, scalar
+from mechscope.core.sites import Component, Site
+from mechscope.interventions.runs import RunCache
+from mechscope.models.adapter import adapt
+from mechscope.models.base import Model
+from mechscope.models.tokens import forward_kwargs
+
+
+def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
+    """Where ``site`` covers an activation of per-prompt ``shape`` (no batch axis)."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    pos = slice(None) if site.pos is None else site.pos
+    head = slice(None) if site.head is None else site.head
+    if site.component in (Component.PATTERN, Component.ATTN_SCORES):  # [head, dest, src]
+        mask[head, pos] = True
+    elif site.component.has_head_axis:  # [pos, head, d_head]
+        mask[pos, head] = True
+    else:  # [pos, d_model]
+        mask[pos] = True
+    return mask
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a chunk's forward pass begins: a block, and optionally a position.
+
+    Blocks before ``layer`` and positions before ``pos`` are identical to the target run
+    for every patch of the chunk (a decoder's position ``i`` never sees later ones), so the
+    pass starts from the target's cached ``resid_pre`` at ``layer``, for positions ``pos...``
+    only, with the earlier positions' keys and values (and logits) taken from the target run.
+    """
+
+    layer: int
+    resid: Float[Tensor, "batch pos d_model"]
+    pos: int = 0
+    keys: tuple[Tensor, ...] = ()
+    """``hook_k`` of every layer on the target run (needed when ``pos > 0``)."""
+    values: tuple[Tensor, ...] = ()
+    logits: Tensor | None = None
+    """The target run's logits (positions before ``pos`` are reused)."""
+
+
+def position_axis(component: Component) -> int:
+    """The position axis of one prompt's activation (the destination for patterns)."""
+    return 1 if component in (Component.PATTERN, Component.ATTN_SCORES) else 0
+
+
+@torch.no_grad()
+def run_patches(
+    model: Model,
+    target: TokenBatch,
+    sources: dict[str, Tensor],
+    metric: LogitsFn,
+    groups: Sequence[Sequence[Site]],
+    start: Start | None = None,
+) -> list[float]:
+    """The metric of ``target`` with each group of sites patched from ``sources``, one pass.
+
+    Replica ``i`` of the batch gets every site of ``groups[i]`` (and nothing else) replaced
+    by ``sources[site.hook_name]`` (shaped like the target's activation, or broadcastable).
+    ``start``: skip what no patch of the chunk can change (see `Start`).
+    """
+    n_rep, n_batch = len(groups), target.tokens.shape[0]
+    skip = start.pos if start is not None else 0
+    masks: dict[str, Tensor] = {}
+    axes: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        for site in group:
+            shape = tuple(sources[site.hook_name].shape[1:])
+            empty = torch.zeros((n_rep, *shape), dtype=torch.bool)
+            masks.setdefault(site.hook_name, empty)[i] |= site_mask(site, shape)
+            axes[site.hook_name] = position_axis(site.component)
+    if skip:  # the pass covers positions skip... only
+        masks = {
+            n: m.narrow(axes[n] + 1, skip, m.shape[axes[n] + 1] - skip) for n, m in masks.items()
+        }
+        sources = {
+            n: sources[n].narrow(axes[n] + 1, skip, sources[n].shape[axes[n] + 1] - skip)
+            for n in masks
+        }
+
+    def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
+        where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
+
+        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
+            by_replica = act.view(n_rep, n_batch, *act.shape[1:])
+            patched = torch.where(where, sources[name][None].to(act), by_replica)
+            return patched.view(act.shape)
+
+        return hook
+
+    kwargs = {
+        k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
+        for k, v in forward_kwargs(model, target).items()
+    }
+    hooks = [(name, make_hook(name)) for name in masks]
+    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        if start is None:
+            logits = model(einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep), **kwargs)
+        else:
+            repeated = einops.repeat(start.resid[:, skip:], "b p d -> (r b) p d", r=n_rep)
+            kwargs.pop("padding_side", None)
+            if skip:
+                kwargs["past_kv_cache"] = _prefix_cache(start, n_rep)
+            logits = model(repeated, start_at_layer=start.layer, **kwargs)  # pyright: ignore[reportCallIssue]
+            if skip:
+                assert start.logits is not None
+                prefix = einops.repeat(start.logits[:, :skip], "b p v -> (r b) p v", r=n_rep)
+                logits = torch.cat([prefix, logits], dim=1)
+    return [scalar(metric(logits[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+
+
+def _prefix_cache(start: Start, n_rep: int) -> TransformerLensKeyValueCache:
+    """A frozen key/value cache holding the target's first ``start.pos`` positions."""
+    entries = [
+        TransformerLensKeyValueCacheEntry(
+            past_keys=einops.repeat(k[:, : start.pos], "b p h d -> (r b) p h d", r=n_rep),
+            past_values=einops.repeat(v[:, : start.pos], "b p h d -> (r b) p h d", r=n_rep),
+            frozen=True,
+        )
+        for k, v in zip(start.keys, start.values, strict=True)
+    ]
+    n_rows = entries[0].past_keys.shape[0]
+    mask = torch.ones((n_rows, start.pos), dtype=torch.int, device=start.resid.device)
+    return TransformerLensKeyValueCache(entries=entries, previous_attention_mask=mask, frozen=True)
+
+
+def start_hooks(model: Model, groups: Sequence[Sequence[Site]]) -> list[str]:
+    """Every hook point `patch_groups` may read from the target run to start chunks late.
+
+    Name these (with the sites' own) when building `PairedRuns`, and each run is one pass.
+    """
+    n_layers = model.cfg.n_layers
+    names = [Site(Component.RESID_PRE, layer).hook_name for layer in range(n_layers)]
+    if any(s.pos for group in groups for s in group):
+        names += [
+            Site(component, layer).hook_name
+            for component in (Component.K, Component.V)
+            for layer in range(n_layers)
+        ]
+    return names
+
+
+def patch_groups(
+    model: Model,
+    target: RunCache,
+    sources: dict[str, Tensor],
+    metric: LogitsFn,
+    groups: Sequence[Sequence[Site]],
+    *,
+    max_rows: int,
+    progress: bool = False,
+    desc: str = "patching",
+) -> Float[Tensor, " group"]:
+    """`run_patches` over any number of groups: chunked, each chunk starting late.
+
+    Groups are sorted by (first layer, first position) and chunked ``max_rows // batch`` at
+    a time. A decoder's chunk starts at its first layer from the target's cached
+    ``resid_pre``, and, for an unpadded batch, at its first patched position (see `Start`);
+    ``target`` supplies those activations (cached once) and its logits.
+    """
+    adapter = adapt(model)
+    n_layers = model.cfg.n_layers
+    first = [min(s.layer or 0 for s in group) for group in groups]
+    first_pos = [min(s.pos if s.pos is not None else 0 for s in group) for group in groups]
+    skip_positions = adapter.can_skip_positions(target.batch)
+    per_chunk = max(1, max_rows // target.batch.tokens.shape[0])
+    order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
+    chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
+    # Where each chunk starts: its first layer and (if allowed) its first position.
+    starts = [
+        (
+            min(first[i] for i in indices) if adapter.can_start_at_layer else 0,
+            min(first_pos[i] for i in indices) if skip_positions else 0,
+        )
+        for indices in chunks
+    ]
+    # The target run's cache holds what those starts read (cached once, on first use).
+    layers = sorted({layer for layer, pos in starts if layer or pos})
+    names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
+    if any(pos for _, pos in starts):
+        names += [
+            Site(component, layer).hook_name
+            for component in (Component.K, Component.V)
+            for layer in range(n_layers)
+        ]
+    cache = target.get(names) if names else None
+    values = torch.full((len(groups),), torch.nan)
+    for indices, (layer, pos) in tqdm(
+        zip(chunks, starts, strict=True), total=len(chunks), desc=desc, disable=not progress
+    ):
+        start = None
+        if cache is not None and (layer or pos):
+            start = Start(
+                layer=layer,
+                resid=cache[Site(Component.RESID_PRE, layer).hook_name],
+                pos=pos,
+                keys=tuple(cache[Site(Component.K, i).hook_name] for i in range(n_layers))
+                if pos
+                else (),
+                values=tuple(cache[Site(Component.V, i).hook_name] for i in range(n_layers))
+                if pos
+                else (),
+                logits=target.logits if pos else None,
+            )
+        chunk = [groups[i] for i in indices]
+        values[indices] = torch.tensor(
+            run_patches(model, target.batch, sources, metric, chunk, start)
+        )
+    return values

@@ -1,0 +1,153 @@
+r"""Clean/corrupted prompt pairs with answers: what activation patching runs on.
+
+- `repeated_pairs`: induction. Clean ``start A A[:-1]``, corrupted ``start B A[:-1]``
+  (random ordinary tokens; only the first copy differs). The answer is ``A[-1]``, which only
+  an induction circuit can read off the first copy; the wrong answer is ``B[-1]``.
+- `copy_name_pairs`: a templated text task the byte-level models solve:
+  ``"{name} = 1\nprint({name[:-1]}"`` predicts the name's last character. The corrupted
+  prompt defines another name of the same length, so the answer has no cue.
+- `task_from_prompts`: the user's own pairs and single-token answers.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.errors import PromptError
+from mechscope.core.metrics import Metric, answer_loss, answer_probability, logit_diff
+from mechscope.data.repeated import random_token_rows
+from mechscope.interventions.activation import tokenize_pairs
+from mechscope.interventions.choices import TaskMetric
+from mechscope.interventions.runs import PairedRuns, check_same_lengths
+from mechscope.models.adapter import adapt
+from mechscope.models.base import Model
+from mechscope.models.tokens import target_ids
+from mechscope.models.vocab import ordinary_ids
+
+NAMES = ("total", "count", "value", "index", "items", "width", "level", "score", "speed", "delta")
+
+
+@dataclass(frozen=True)
+class TaskPairs:
+    """Clean and corrupted batches, the answer and wrong answer ids, and where to read them."""
+
+    clean: TokenBatch
+    corrupted: TokenBatch
+    answers: Int[Tensor, " batch"]
+    wrong: Int[Tensor, " batch"]
+    positions: Int[Tensor, " batch"]
+    """Position whose logits predict the answer (the last real token of each prompt)."""
+    name: str = "task"
+
+    def metric(self, which: TaskMetric | str = TaskMetric.LOGIT_DIFF) -> Metric:
+        """The `Metric` of this task's answers (see `TaskMetric`)."""
+        which = TaskMetric(which)
+        answers, wrong, positions = self.answers, self.wrong, self.positions
+        if which is TaskMetric.LOGIT_DIFF:
+
+            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+                return logit_diff(logits, answers, wrong, positions)
+
+        elif which is TaskMetric.LOSS:
+
+            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+                return answer_loss(logits, answers, positions)
+
+        else:
+
+            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+                return answer_probability(logits, answers, positions)
+
+        return Metric(which.value, fn, higher_is_better=which is not TaskMetric.LOSS)
+
+    def logit_diff(self) -> Metric:
+        """Mean logit(answer) - logit(wrong)."""
+        return self.metric(TaskMetric.LOGIT_DIFF)
+
+    def loss(self) -> Metric:
+        """Mean cross-entropy of the answer."""
+        return self.metric(TaskMetric.LOSS)
+
+    def probability(self) -> Metric:
+        """Mean probability of the answer."""
+        return self.metric(TaskMetric.PROBABILITY)
+
+    def runs(
+        self,
+        model: Model,
+        metric: Metric | TaskMetric | str = TaskMetric.LOGIT_DIFF,
+        names: Iterable[str] = (),
+    ) -> PairedRuns:
+        """The clean and corrupted runs of this task, run once, caching ``names``."""
+        chosen = metric if isinstance(metric, Metric) else self.metric(metric)
+        return PairedRuns.run(model, self.clean, self.corrupted, chosen, names)
+
+
+def repeated_pairs(model: Model, n_prompts: int = 16, half: int = 10, seed: int = 0) -> TaskPairs:
+    """Induction pairs of random ordinary tokens (see the module docstring)."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = random_token_rows((2, n_prompts, half), ordinary_ids(model), generator)
+    first, other = picks[0], picks[1]
+    start = adapt(model).start_id
+    prefix = [start] if start is not None else []
+    clean = [prefix + a + a[:-1] for a in first.tolist()]
+    corrupted = [prefix + b + a[:-1] for a, b in zip(first.tolist(), other.tolist(), strict=True)]
+    clean_batch = pad_token_lists(clean, 0).to(model.cfg.device or "cpu")
+    corrupted_batch = pad_token_lists(corrupted, 0).to(model.cfg.device or "cpu")
+    positions = clean_batch.lengths - 1
+    return TaskPairs(
+        clean_batch, corrupted_batch, first[:, -1], other[:, -1], positions, "induction"
+    )
+
+
+def copy_name_pairs(model: Model, names: Sequence[str] = NAMES) -> TaskPairs:
+    """The templated name-copying task: every ordered pair of different names."""
+    clean, corrupted, answers, wrong = [], [], [], []
+    for a in names:
+        for b in names:
+            if a != b and len(a) == len(b) and a[-1] != b[-1]:
+                clean.append(f"{a} = 1\nprint({a[:-1]}")
+                corrupted.append(f"{b} = 1\nprint({a[:-1]}")
+                answers.append(a[-1])
+                wrong.append(b[-1])
+    if not clean:
+        raise PromptError(
+            "no usable name pairs: give names of equal length with different last letters."
+        )
+    return task_from_prompts(model, clean, corrupted, answers, wrong, name="copy-name")
+
+
+def task_from_prompts(
+    model: Model,
+    clean: Sequence[str],
+    corrupted: Sequence[str],
+    answers: Sequence[str],
+    wrong: Sequence[str],
+    name: str = "task",
+) -> TaskPairs:
+    """Pairs from text, checked: equal token lengths per pair, single-token answers.
+
+    A single answer (or wrong answer) is used for every prompt.
+
+    Raises:
+        PromptError: mismatched counts or lengths, or answers that are not one token.
+    """
+    clean_batch, corrupted_batch = tokenize_pairs(model, clean, corrupted)
+    n = clean_batch.tokens.shape[0]
+    answers = list(answers) * n if len(answers) == 1 else list(answers)
+    wrong = list(wrong) * n if len(wrong) == 1 else list(wrong)
+    if len(answers) != n or len(wrong) != n:
+        raise PromptError(f"{n} prompt pairs need {n} answers and wrong answers (or one of each).")
+    check_same_lengths(model, clean_batch, corrupted_batch)
+    return TaskPairs(
+        clean_batch,
+        corrupted_batch,
+        torch.tensor(target_ids(model, answers, "answer")),
+        torch.tensor(target_ids(model, wrong, "wrong answer")),
+        clean_batch.lengths - 1,
+        name,
+    )

@@ -1,0 +1,185 @@
+"""Path patching: the effect of sender heads on receiver heads through one input.
+
+Wang et al. 2022 ("Interpretability in the Wild", §3.1); Goldowsky-Dill et al. 2023. The
+senders act on the receivers only through the receivers' Q, K or V input, with every other
+path frozen.
+
+Noising, in three runs on the clean prompts:
+
+1. cache every head's ``hook_z`` (and every MLP's output) on the clean run, and the senders'
+   ``hook_z`` on the corrupted run;
+2. run clean with the senders' ``z`` set to their corrupted values and every other head and
+   MLP frozen at its clean value, and record the receivers' chosen input (``hook_q``,
+   ``hook_k`` or ``hook_v`` of the receiver heads): it now differs only through the direct
+   sender -> receiver path;
+3. run clean with only those receiver inputs replaced by the recorded ones, and measure.
+
+The result is normalised like activation patching (corrupted 0, clean 1), so a value near 0
+means the path carries the whole behaviour, near 1 that it carries none of it.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.core.axes import HeadId
+from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import normalise
+from mechscope.core.results import Provenance, Result
+from mechscope.core.sites import Component, Site
+from mechscope.interventions.ablation import check_heads
+from mechscope.interventions.engine import run_patches
+from mechscope.interventions.runs import PairedRuns
+from mechscope.models.adapter import model_spec
+from mechscope.models.tokens import forward_kwargs
+
+RECEIVER_INPUTS = (Component.Q, Component.K, Component.V)
+
+
+@dataclass(frozen=True)
+class PathResult(Result):
+    """The metric with the sender -> receiver path patched, and its baselines."""
+
+    kind: ClassVar[str] = "path-patching"
+    senders: tuple[HeadId, ...]
+    receivers: tuple[HeadId, ...]
+    receiver_input: Component
+    value: float
+    clean: float
+    corrupted: float
+
+    @property
+    def normalised(self) -> float:
+        """0 = the corrupted run, 1 = the clean run."""
+        return normalise(self.value, self.clean, self.corrupted)
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row: senders, receivers, input, value, baselines and the normalised value."""
+        import pandas as pd
+
+        return pd.DataFrame([self._data() | {"normalised": self.normalised}])
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {}
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "senders": [str(h) for h in self.senders],
+            "receivers": [str(h) for h in self.receivers],
+            "receiver_input": self.receiver_input.name,
+            "value": self.value,
+            "clean": self.clean,
+            "corrupted": self.corrupted,
+        }
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "PathResult":  # noqa: ARG003
+        return cls(
+            senders=tuple(HeadId.parse(h) for h in data["senders"]),
+            receivers=tuple(HeadId.parse(h) for h in data["receivers"]),
+            receiver_input=Component[data["receiver_input"]],
+            value=data["value"],
+            clean=data["clean"],
+            corrupted=data["corrupted"],
+        )
+
+
+@torch.no_grad()
+def path_patching(
+    runs: PairedRuns,
+    senders: Iterable[HeadId | tuple[int, int]],
+    receivers: Iterable[HeadId | tuple[int, int]],
+    receiver_input: Component = Component.K,
+) -> PathResult:
+    """Patch the senders' corrupted output into the receivers' ``receiver_input`` only.
+
+    Raises:
+        MechscopeError: an input other than Q/K/V, heads out of range, or a receiver not
+            after every sender.
+    """
+    model = runs.model
+    if receiver_input not in RECEIVER_INPUTS:
+        raise MechscopeError(f"receiver_input must be Q, K or V, got {receiver_input.name}.")
+    sender_ids, receiver_ids = check_heads(model, senders), check_heads(model, receivers)
+    if not sender_ids or not receiver_ids:
+        raise MechscopeError("give at least one sender and one receiver head.")
+    if min(r.layer for r in receiver_ids) <= max(s.layer for s in sender_ids):
+        raise MechscopeError("every receiver must be in a later layer than every sender.")
+    n_layers = model.cfg.n_layers
+    z_names = [Site(Component.Z, layer).hook_name for layer in range(n_layers)]
+    mlp_names = (
+        []
+        if model.cfg.attn_only
+        else [Site(Component.MLP_OUT, layer).hook_name for layer in range(n_layers)]
+    )
+    clean_cache = runs.clean.get(z_names + mlp_names)
+    corrupted_cache = runs.corrupted.get(z_names)
+    clean = runs.clean.batch
+    sender_heads: dict[int, list[int]] = {}
+    for head in sender_ids:
+        sender_heads.setdefault(head.layer, []).append(head.head)
+
+    def freeze(name: str, senders: list[int]):  # noqa: ANN202 - a TransformerLens hook closure
+        """Replace an activation by its clean value, the ``senders`` heads by corrupted ones."""
+
+        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001 - replaced whole
+            frozen = clean_cache[name].clone()
+            if senders:
+                frozen[:, :, senders] = corrupted_cache[name][:, :, senders]
+            return frozen
+
+        return hook
+
+    receiver_sites = [Site(receiver_input, r.layer, r.head) for r in receiver_ids]
+    receiver_names = sorted({site.hook_name for site in receiver_sites})
+    recorded: dict[str, Tensor] = {}
+
+    def record(act: Tensor, hook: HookPoint) -> None:
+        recorded[str(hook.name)] = act.clone()
+
+    hooks = [
+        (z_names[layer], freeze(z_names[layer], sender_heads.get(layer, [])))
+        for layer in range(n_layers)
+    ]
+    hooks += [(name, freeze(name, [])) for name in mlp_names]
+    hooks += [(name, record) for name in receiver_names]
+    with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        model(clean.tokens, return_type=None, **forward_kwargs(model, clean))
+    # Step 3 is an ordinary patch: the receivers' inputs from the recorded run, nothing else.
+    (value,) = run_patches(model, clean, recorded, runs.metric, [receiver_sites])
+    return PathResult(
+        tuple(sender_ids),
+        tuple(receiver_ids),
+        receiver_input,
+        value,
+        runs.clean_value,
+        runs.corrupted_value,
+        provenance=Provenance(
+            config={"receiver_input": receiver_input.name}, model=model_spec(model)
+        ),
+    )
+
+
+def sender_sweep(
+    runs: PairedRuns,
+    receivers: Sequence[HeadId | tuple[int, int]],
+    receiver_input: Component = Component.K,
+) -> Float[Tensor, "layer head"]:
+    """Normalised path-patching value of every single earlier head as the sender.
+
+    Returns ``[layer, head]``; NaN for heads not before every receiver.
+    """
+    model = runs.model
+    receiver_ids = check_heads(model, receivers)
+    first = min(r.layer for r in receiver_ids)
+    grid = torch.full((model.cfg.n_layers, model.cfg.n_heads), torch.nan)
+    for layer in range(first):
+        for head in range(model.cfg.n_heads):
+            result = path_patching(runs, [HeadId(layer, head)], receiver_ids, receiver_input)
+            grid[layer, head] = result.normalised
+    return grid

@@ -1,0 +1,126 @@
+"""Cache once, pass it on: a job's clean and corrupted runs, each run once.
+
+`RunCache` is one batch run through the model: its logits (the baseline every front-end
+needs) and the activations cached so far. Asking for hook points it lacks runs the batch
+once more for exactly those (``names_filter``), so a job that names the union of what it
+needs up front (`PairedRuns.run(..., names=...)`) runs each side once. `PairedRuns` holds
+the clean and corrupted `RunCache` of one task with its metric; activation, attribution and
+path patching all take it.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import PromptError
+from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
+from mechscope.models.base import Model
+from mechscope.models.tokens import forward_kwargs, str_tokens
+
+
+@dataclass
+class RunCache:
+    """One batch run through the model: logits and the activations cached so far."""
+
+    model: Model
+    batch: TokenBatch
+    logits: Tensor
+    activations: dict[str, Tensor] = field(default_factory=dict)
+    passes: int = 1
+    """Forward passes made for this batch so far (1 when everything was named up front)."""
+
+    @classmethod
+    @torch.no_grad()
+    def run(cls, model: Model, batch: TokenBatch, names: Iterable[str] = ()) -> "RunCache":
+        """Run ``batch`` once, caching the hook points ``names``."""
+        names = sorted(set(names))
+        logits, cache = model.run_with_cache(
+            batch.tokens, names_filter=names, **forward_kwargs(model, batch)
+        )
+        return cls(model, batch, logits, {name: cache[name] for name in names})
+
+    @torch.no_grad()
+    def get(self, names: Iterable[str]) -> dict[str, Tensor]:
+        """The activations at ``names``; missing ones cost one more pass (for all of them)."""
+        names = sorted(set(names))
+        missing = [name for name in names if name not in self.activations]
+        if missing:
+            _, cache = self.model.run_with_cache(
+                self.batch.tokens,
+                names_filter=missing,
+                return_type=None,
+                **forward_kwargs(self.model, self.batch),
+            )
+            self.activations.update({name: cache[name] for name in missing})
+            self.passes += 1
+        return {name: self.activations[name] for name in names}
+
+
+@dataclass
+class PairedRuns:
+    """The clean and corrupted runs of a task, its metric, and their baselines."""
+
+    clean: RunCache
+    corrupted: RunCache
+    metric: Metric
+
+    @classmethod
+    def run(
+        cls,
+        model: Model,
+        clean: TokenBatch,
+        corrupted: TokenBatch,
+        metric: Metric | LogitsFn,
+        names: Iterable[str] = (),
+    ) -> "PairedRuns":
+        """Run both batches once, caching ``names`` (the union a job will patch from).
+
+        Raises:
+            PromptError: the batches differ in count, width, or any pair's token length.
+        """
+        check_same_lengths(model, clean, corrupted)
+        names = sorted(set(names))
+        return cls(
+            RunCache.run(model, clean, names),
+            RunCache.run(model, corrupted, names),
+            as_metric(metric),
+        )
+
+    @property
+    def model(self) -> Model:
+        """The model both runs went through."""
+        return self.clean.model
+
+    @property
+    def clean_value(self) -> float:
+        """The metric on the clean run."""
+        return scalar(self.metric(self.clean.logits))
+
+    @property
+    def corrupted_value(self) -> float:
+        """The metric on the corrupted run."""
+        return scalar(self.metric(self.corrupted.logits))
+
+    def clean_tokens(self) -> list[str]:
+        """The first clean prompt's tokens as strings (labels for positions)."""
+        return str_tokens(self.model, self.clean.batch.unpadded(0).tolist())
+
+
+def check_same_lengths(model: Model, clean: TokenBatch, corrupted: TokenBatch) -> None:
+    """Raise `PromptError` unless every clean/corrupted pair has the same token length."""
+    if clean.tokens.shape[0] != corrupted.tokens.shape[0]:
+        raise PromptError("clean and corrupted batches hold different numbers of prompts.")
+    for i, (a, b) in enumerate(
+        zip(clean.lengths.tolist(), corrupted.lengths.tolist(), strict=True)
+    ):
+        if a != b:
+            shown = [str_tokens(model, batch.unpadded(i).tolist()) for batch in (clean, corrupted)]
+            raise PromptError(
+                f"pair {i}: the clean prompt has {a} tokens {shown[0]} but the corrupted one "
+                f"has {b} {shown[1]}; positions must line up, so reword one of them."
+            )
+    if clean.tokens.shape != corrupted.tokens.shape:
+        raise PromptError("clean and corrupted batches are padded to different widths.")

@@ -1,0 +1,164 @@
+"""The model adapter: every family question about a loaded model, answered in one place.
+
+Analyses ask `adapt(model)`, never ``isinstance`` or ``is_encoder`` (pyvene keeps
+per-architecture facts in one table; this does the same for behaviour):
+
+- ``causal``: decoders see only earlier positions; encoders (BERT) see all;
+- ``has_unembedding``: whether logits mean anything (a sentence embedder has no LM head);
+- ``position_axes``: the layout positions live on, ``("pos",)`` for text (image patches will
+  add ``("row", "col")``);
+- ``sink_ids`` / ``start_id``: tokens that act as attention sinks (BOS or [CLS]; [SEP]/EOS);
+- where a forward pass may start (``can_start_at_layer``, ``can_skip_positions``) and stop
+  (`mechscope.models.run.run_until`);
+- how a batch's padding is masked (``forward_kwargs``).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from transformer_lens import HookedEncoder, HookedTransformer
+
+from mechscope.core.batch import PaddingSide, TokenBatch
+from mechscope.core.errors import MechscopeError, PromptError
+from mechscope.models.base import Model, has_lm_head
+
+SPEC_ATTRIBUTE = "mechscope_spec"
+"""Where `load_model` records the spec a model was loaded from."""
+
+
+@dataclass(frozen=True)
+class ModelAdapter:
+    """Answers about one model (see the module docstring)."""
+
+    model: Model
+
+    @property
+    def causal(self) -> bool:
+        """Whether each position sees only itself and earlier ones (a decoder)."""
+        return not isinstance(self.model, HookedEncoder)
+
+    @cached_property
+    def has_unembedding(self) -> bool:
+        """Whether the model's logits mean anything (see `mechscope.models.has_lm_head`)."""
+        return has_lm_head(self.model)
+
+    @property
+    def position_axes(self) -> tuple[str, ...]:
+        """The axes positions are laid out on: ``("pos",)`` for text."""
+        return ("pos",)
+
+    @property
+    def start_id(self) -> int | None:
+        """The token prompts start with: [CLS] for encoders, BOS for decoders that prepend it."""
+        tokenizer = self.model.tokenizer
+        if tokenizer is None:
+            return None
+        if not self.causal:
+            token = tokenizer.cls_token_id
+        elif self.model.cfg.default_prepend_bos:
+            token = tokenizer.bos_token_id
+        else:
+            return None
+        return token if isinstance(token, int) else None
+
+    @property
+    def sink_ids(self) -> list[int]:
+        """[SEP] and EOS ids (candidate attention sinks besides the first token)."""
+        tokenizer = self.model.tokenizer
+        if tokenizer is None:
+            return []
+        ids = [tokenizer.sep_token_id, tokenizer.eos_token_id]
+        return sorted({i for i in ids if isinstance(i, int)})
+
+    @property
+    def can_start_at_layer(self) -> bool:
+        """Whether a pass can start at a later block from a cached ``resid_pre``.
+
+        Decoders can (TransformerLens's ``start_at_layer``), except shortformer position
+        embeddings, which every block re-adds; encoders cannot.
+        """
+        return (
+            isinstance(self.model, HookedTransformer)
+            and getattr(self.model.cfg, "positional_embedding_type", "") != "shortformer"
+        )
+
+    def can_skip_positions(self, batch: TokenBatch) -> bool:
+        """Whether a pass can also start at a later position, the earlier keys and values frozen.
+
+        Needs an unpadded batch and keys that are exactly ``hook_k`` (no QK norm, no clipping).
+        """
+        cfg = self.model.cfg
+        return (
+            self.can_start_at_layer
+            and bool(batch.attention_mask.all())
+            and not getattr(cfg, "use_qk_norm", False)
+            and getattr(cfg, "clip_qkv", None) is None
+        )
+
+    def check_padding(self, padding_side: PaddingSide) -> None:
+        """Encoders take right padding only.
+
+        BERT-style encoders number positions from 0 at the first slot whatever the mask says
+        (in Hugging Face as in TransformerLens), so left padding would shift every real
+        token's position embedding and change its activations.
+
+        Raises:
+            PromptError: left padding for an encoder.
+        """
+        if not self.causal and padding_side is PaddingSide.LEFT:
+            raise PromptError(
+                "encoders (BERT family) number positions from the first slot, so left padding "
+                "changes their activations; use padding_side=PaddingSide.RIGHT."
+            )
+
+    def forward_kwargs(self, batch: TokenBatch) -> dict[str, Any]:
+        """Keyword arguments that make a TransformerLens forward pass mask ``batch``'s padding.
+
+        Decoders get ``attention_mask`` (TransformerLens also offsets positions past left
+        padding), encoders ``one_zero_attention_mask``; an unpadded batch gets none (the
+        plain, faster path, same result).
+        """
+        if bool(batch.attention_mask.all()):
+            return {}
+        self.check_padding(batch.padding_side)
+        if not self.causal:
+            return {"one_zero_attention_mask": batch.attention_mask}
+        return {"attention_mask": batch.attention_mask, "padding_side": batch.padding_side.value}
+
+    def require_unembedding(self, what: str) -> None:
+        """Raise `MechscopeError` naming ``what`` when the model has no language-model head."""
+        if not self.causal or not self.has_unembedding:
+            raise MechscopeError(
+                f"{what} needs a decoder with an unembedding (it reads next-token logits); "
+                "this model has none (the bundled MiniLM is a sentence embedder). Use a "
+                "decoder such as 'induction-2l' or a GPT-2 directory."
+            )
+
+    def decoder(self, what: str) -> HookedTransformer:
+        """The model as a decoder, for analyses only decoders have (logit lens, composition).
+
+        Raises:
+            MechscopeError: an encoder.
+        """
+        if not isinstance(self.model, HookedTransformer):
+            raise MechscopeError(
+                f"{what} is defined here for decoders (HookedTransformer); this model is an "
+                "encoder. Use a decoder such as 'induction-2l' or a GPT-2 directory."
+            )
+        return self.model
+
+    @property
+    def spec(self) -> str:
+        """The spec the model was loaded from (its TransformerLens name otherwise)."""
+        return model_spec(self.model)
+
+
+def adapt(model: Model) -> ModelAdapter:
+    """The adapter of ``model``."""
+    return ModelAdapter(model)
+
+
+def model_spec(model: Model) -> str:
+    """The spec ``model`` was loaded from, or its TransformerLens ``model_name``."""
+    return str(getattr(model, SPEC_ATTRIBUTE, "") or getattr(model.cfg, "model_name", ""))

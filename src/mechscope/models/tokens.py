@@ -1,0 +1,113 @@
+"""Tokenising prompts for a model, and the forward-pass arguments that mask padding.
+
+Every analysis runs prompts through `TokenBatch` and `forward_kwargs`, so padding is masked
+the same way everywhere: decoders get ``attention_mask`` (TransformerLens then also offsets
+absolute and rotary positions past left padding), encoders get ``one_zero_attention_mask``.
+With either side of padding, each prompt's activations equal those of running it alone.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from mechscope.core.batch import PaddingSide, TokenBatch, pad_token_lists
+from mechscope.core.errors import PromptError
+from mechscope.models.adapter import adapt
+from mechscope.models.base import Model
+
+
+def pad_id(model: Model) -> int:
+    """The id padding is written with: the tokenizer's pad token, else 0 (it is masked anyway)."""
+    tokenizer = model.tokenizer
+    pad = tokenizer.pad_token_id if tokenizer is not None else None
+    return pad if isinstance(pad, int) else 0
+
+
+def tokenize(
+    model: Model,
+    prompts: str | Sequence[str],
+    *,
+    padding_side: PaddingSide = PaddingSide.RIGHT,
+    prepend_bos: bool | None = None,
+) -> TokenBatch:
+    """Tokenise prompts with the model's tokenizer into a padded batch on the model's device.
+
+    Decoders prepend BOS as the model's config says unless ``prepend_bos`` overrides it;
+    encoders add their own special tokens ([CLS] ... [SEP]).
+
+    Raises:
+        PromptError: no prompts, an empty prompt, no tokenizer, or a prompt over n_ctx.
+    """
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise PromptError(
+            "this model has no tokenizer; pass token ids (a TokenBatch via pad_token_lists) "
+            "instead of text, or load a model directory that includes its tokenizer."
+        )
+    adapter = adapt(model)
+    if not adapter.causal:
+        adapter.check_padding(padding_side)
+        token_lists = [tokenizer(p)["input_ids"] for p in prompts]
+    else:
+        bos = model.cfg.default_prepend_bos if prepend_bos is None else prepend_bos
+        token_lists = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        if bos and tokenizer.bos_token_id is not None:
+            token_lists = [[tokenizer.bos_token_id, *ids] for ids in token_lists]
+    batch = pad_token_lists(token_lists, pad_id(model), padding_side)
+    check_fits(model, batch, prompts)
+    return batch.to(model.cfg.device or "cpu")
+
+
+def check_fits(model: Model, batch: TokenBatch, prompts: Sequence[str] | None = None) -> None:
+    """Raise `PromptError` when any prompt is longer than the model's context (n_ctx)."""
+    n_ctx = model.cfg.n_ctx
+    too_long = [i for i, n in enumerate(batch.lengths.tolist()) if n > n_ctx]
+    if too_long:
+        first = too_long[0]
+        shown = f" ({prompts[first][:60]!r}...)" if prompts else ""
+        raise PromptError(
+            f"{len(too_long)} prompt(s) are longer than the model's context of {n_ctx} tokens; "
+            f"prompt {first}{shown} has {int(batch.lengths[first])} tokens. Shorten or split "
+            f"them to at most {n_ctx} tokens."
+        )
+
+
+def forward_kwargs(model: Model, batch: TokenBatch) -> dict[str, Any]:
+    """Keyword arguments that make a TransformerLens forward pass mask ``batch``'s padding.
+
+    Raises:
+        PromptError: a prompt over n_ctx, or left padding for an encoder.
+    """
+    check_fits(model, batch)
+    return adapt(model).forward_kwargs(batch)
+
+
+def target_ids(model: Model, targets: Sequence[str], what: str = "target") -> list[int]:
+    """Each string as its single token id (lens targets, patching answers).
+
+    Raises:
+        PromptError: a string that is not exactly one token (its tokenisation is shown).
+    """
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise PromptError(f"this model has no tokenizer; pass {what} token ids instead of strings.")
+    ids = []
+    for target in targets:
+        pieces = tokenizer(target, add_special_tokens=False)["input_ids"]
+        if len(pieces) != 1:
+            shown = tokenizer.convert_ids_to_tokens(pieces)
+            raise PromptError(
+                f"{what} {target!r} is {len(pieces)} tokens {shown}, not one; pass a single token "
+                "(mind the leading space: ' Paris' and 'Paris' differ)."
+            )
+        ids.append(pieces[0])
+    return ids
+
+
+def str_tokens(model: Model, ids: Sequence[int]) -> list[str]:
+    """Token ids as the strings the tokenizer decodes them to (ids as text without one)."""
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        return [str(i) for i in ids]
+    return [str(tokenizer.decode([i])) for i in ids]

@@ -1,0 +1,45 @@
+"""Patching on the shipped byte-level models: a real task, padding, clear errors."""
+
+import pytest
+import torch
+
+from mechscope.core.errors import PromptError
+from mechscope.core.sites import Component, every_site
+from mechscope.interventions.activation import activation_patching, tokenize_pairs
+from mechscope.interventions.pairs import copy_name_pairs, task_from_prompts
+from mechscope.models import load_model
+
+CLEAN = ["total = 1\nprint(tota", "x = 1\nprint(x"]
+CORRUPTED = ["count = 1\nprint(tota", "y = 1\nprint(x"]
+ANSWERS, WRONG = ["l", ")"], ["t", "("]
+
+
+@pytest.fixture(scope="module")
+def induction_2l():
+    return load_model("induction-2l", device="cpu")
+
+
+def test_copy_name_task_runs_on_the_byte_model(induction_2l):
+    task = copy_name_pairs(induction_2l)
+    runs = task.runs(induction_2l)
+    assert task.clean.tokens.shape[0] == 86
+    assert runs.clean_value > 3.0 > runs.corrupted_value  # the model copies the name's last letter
+
+
+def test_unequal_pairs_are_refused_with_both_tokenisations(induction_2l):
+    with pytest.raises(PromptError, match=r"pair 0: the clean prompt has \d+ tokens .* corrupted"):
+        tokenize_pairs(induction_2l, ["abc"], ["abcd"])
+
+
+def test_padded_pairs_give_the_mean_of_each_pair_alone(induction_2l):
+    task = task_from_prompts(induction_2l, CLEAN, CORRUPTED, ANSWERS, WRONG)
+    assert (task.clean.attention_mask == 0).any()
+    sites = every_site(Component.RESID_PRE, 2, n_pos=5) + every_site(Component.Z, 2, n_heads=4)
+    together = activation_patching(task.runs(induction_2l), sites, progress=False)
+    singles = []
+    for i in range(2):
+        alone = task_from_prompts(
+            induction_2l, [CLEAN[i]], [CORRUPTED[i]], [ANSWERS[i]], [WRONG[i]]
+        )
+        singles.append(activation_patching(alone.runs(induction_2l), sites, progress=False).values)
+    torch.testing.assert_close(together.values, (singles[0] + singles[1]) / 2, atol=1e-4, rtol=0)

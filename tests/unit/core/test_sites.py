@@ -1,0 +1,23 @@
+import pytest
+
+from mechscope.core.sites import Component, Site, hook_names
+
+
+def test_hook_names_exist_on_decoder_and_encoder(tiny_decoder, tiny_encoder):
+    per_layer = [c for c in Component if c.per_layer]
+    for model in (tiny_decoder, tiny_encoder):
+        for component in per_layer:
+            if component in (Component.RESID_MID, Component.MLP_OUT) and model.cfg.attn_only:
+                continue
+            for name in hook_names(component, model.cfg.n_layers):
+                assert name in model.hook_dict, name
+    assert Site(Component.EMBED).hook_name == "hook_embed"
+    assert Site(Component.PATTERN, 1).hook_name == "blocks.1.attn.hook_pattern"
+
+
+def test_site_validation():
+    with pytest.raises(ValueError, match="needs a layer"):
+        Site(Component.RESID_PRE)
+    with pytest.raises(ValueError, match="no head axis"):
+        Site(Component.RESID_PRE, 0, head=1)
+    assert Site(Component.Z, 0, head=1).head == 1

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from mechscope.core.axes import HeadId
+from mechscope.core.errors import MechscopeError
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.results import load_result
+from mechscope.interventions.ablation import AblationEffects, ablate, ablation_effects
+from mechscope.interventions.choices import AblationType
+
+TOKENS = torch.tensor([[1, 5, 9, 2, 7, 3], [4, 4, 8, 1, 0, 6]])
+
+
+def test_hooks_are_removed_even_when_the_block_raises(tiny_decoder):
+    before = tiny_decoder(TOKENS)
+    with pytest.raises(RuntimeError, match="boom"), ablate(tiny_decoder, [(1, 2)]):
+        assert not torch.equal(tiny_decoder(TOKENS), before)
+        raise RuntimeError("boom")
+    assert all(not hp.fwd_hooks for hp in tiny_decoder.hook_dict.values())
+    assert torch.equal(tiny_decoder(TOKENS), before)
+
+
+def test_zero_ablating_every_head_leaves_embeddings_and_biases(tiny_decoder):
+    model = tiny_decoder
+    heads = [HeadId(layer, h) for layer in range(2) for h in range(4)]
+    with ablate(model, heads, AblationType.ZERO):
+        logits = model(TOKENS)
+    resid = model.W_E[TOKENS] + model.W_pos[: TOKENS.shape[1]] + model.b_O.sum(0)
+    expected = model.unembed(model.ln_final(resid))
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("how", ["mean", "resample"])
+def test_mean_and_resample_over_the_same_prompt_change_nothing(tiny_decoder, how):
+    prompt = TOKENS[:1]
+    with ablate(tiny_decoder, [(0, 1), (1, 3)], how, reference=prompt):
+        ablated = tiny_decoder(prompt)
+    torch.testing.assert_close(ablated, tiny_decoder(prompt), atol=1e-5, rtol=0)
+
+
+def test_mean_ablation_uses_the_reference_mean(tiny_decoder):
+    # Over a reference of two different prompts, a per-position mean differs from both.
+    with ablate(tiny_decoder, [(0, 0)], "mean", reference=TOKENS):
+        ablated = tiny_decoder(TOKENS[:1])
+    assert not torch.allclose(ablated, tiny_decoder(TOKENS[:1]))
+
+
+def test_bad_ablation_input(tiny_decoder):
+    with (
+        pytest.raises(MechscopeError, match="unknown ablation 'median'"),
+        ablate(tiny_decoder, [(0, 0)], "median"),
+    ):
+        pass
+    with (
+        pytest.raises(MechscopeError, match=r"head 2\.0 is out of range"),
+        ablate(tiny_decoder, [(2, 0)]),
+    ):
+        pass
+    with (
+        pytest.raises(MechscopeError, match="needs a non-empty reference"),
+        ablate(tiny_decoder, [(0, 0)], "mean"),
+    ):
+        pass
+    with (
+        ablate(tiny_decoder, [(0, 0)], "mean", reference=TOKENS[:, :3]),
+        pytest.raises(MechscopeError, match="reference has 3 positions but the run has 6"),
+    ):
+        tiny_decoder(TOKENS)
+
+
+def _last_logit_mean(logits):
+    return logits[:, -1].mean()
+
+
+@pytest.mark.parametrize("how", ["zero", "mean"])
+def test_ablation_effects_equal_one_ablation_at_a_time(tiny_decoder, how):
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    reference = pad_token_lists([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8]], 0)
+    effects = ablation_effects(
+        tiny_decoder, batch, _last_logit_mean, "all", how, reference, max_rows=6
+    )
+    assert len(effects.heads) == 8
+    with torch.no_grad():
+        clean = float(_last_logit_mean(tiny_decoder(TOKENS)))
+    assert effects.clean == pytest.approx(clean)
+    for head, value in zip(effects.heads, effects.ablated.tolist(), strict=True):
+        with torch.no_grad(), ablate(tiny_decoder, [head], how, reference=reference.tokens):
+            expected = float(_last_logit_mean(tiny_decoder(TOKENS)))
+        assert value == pytest.approx(expected, abs=1e-5)
+    grid = effects.as_grid(2, 4)
+    assert grid[1, 3] == pytest.approx(float(effects.change[-1]))
+
+
+def test_ablation_effects_refuse_a_non_scalar_metric(tiny_decoder):
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    with pytest.raises(MechscopeError, match="scalar"):
+        ablation_effects(tiny_decoder, batch, lambda logits: logits[:, -1], [(0, 0)])
+
+
+def test_ablation_effects_by_layer_equal_ablating_the_whole_layer(tiny_decoder):
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    effects = ablation_effects(tiny_decoder, batch, _last_logit_mean, "layers")
+    assert effects.labels == ["L0", "L1"] and effects.heads == ()
+    for layer, value in enumerate(effects.ablated.tolist()):
+        with torch.no_grad(), ablate(tiny_decoder, [(layer, h) for h in range(4)]):
+            expected = float(_last_logit_mean(tiny_decoder(TOKENS)))
+        assert value == pytest.approx(expected, abs=1e-5)
+    assert effects.as_grid(2, 4).isnan().all()
+
+
+def test_ablation_effects_take_groups_of_heads_and_round_trip(tiny_decoder, tmp_path):
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    joint = [HeadId(0, 1), HeadId(1, 2)]
+    effects = ablation_effects(tiny_decoder, batch, _last_logit_mean, [joint, (1, 0)])
+    assert effects.labels == ["0.1,1.2", "1.0"]
+    with torch.no_grad(), ablate(tiny_decoder, joint):
+        expected = float(_last_logit_mean(tiny_decoder(TOKENS)))
+    assert float(effects.ablated[0]) == pytest.approx(expected, abs=1e-5)
+    effects.save(tmp_path / "ablation")
+    loaded = load_result(tmp_path / "ablation")
+    assert isinstance(loaded, AblationEffects) and loaded.groups == effects.groups
+    assert (
+        torch.equal(loaded.ablated, effects.ablated) and loaded.provenance.config["how"] == "zero"
+    )

@@ -1,0 +1,172 @@
+"""Activation patching: parity with TransformerLens, known answers, bad input."""
+
+import pytest
+import torch
+import transformer_lens.patching as tl_patching
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import MechscopeError, PromptError
+from mechscope.core.sites import Component, Site, every_site
+from mechscope.core.results import load_result
+from mechscope.interventions.activation import (
+    PatchingResult,
+    activation_patching,
+    patching_hooks,
+)
+from mechscope.interventions.choices import PatchDirection
+from mechscope.interventions.engine import run_patches
+from mechscope.interventions.pairs import repeated_pairs, task_from_prompts
+from mechscope.interventions.runs import PairedRuns
+from mechscope.models.hand_built import (
+    IDLE_HEAD,
+    INDUCTION_HEAD,
+    PREVIOUS_TOKEN_HEAD,
+    SINK_HEAD,
+    induction_circuit_model,
+)
+
+
+@pytest.fixture(scope="module")
+def hand_built():
+    return induction_circuit_model()
+
+
+@pytest.fixture(scope="module")
+def task(hand_built):
+    return repeated_pairs(hand_built, n_prompts=8, half=8)
+
+
+TL_FUNCTIONS = [
+    (tl_patching.get_act_patch_resid_pre, Component.RESID_PRE, {"n_pos": True}),
+    (tl_patching.get_act_patch_attn_out, Component.ATTN_OUT, {"n_pos": True}),
+    (tl_patching.get_act_patch_attn_head_out_all_pos, Component.Z, {"n_heads": True}),
+    (tl_patching.get_act_patch_attn_head_k_all_pos, Component.K, {"n_heads": True}),
+    (tl_patching.get_act_patch_attn_head_pattern_all_pos, Component.PATTERN, {"n_heads": True}),
+    # By head and position: TransformerLens returns [layer, pos, head] for k and z.
+    (
+        tl_patching.get_act_patch_attn_head_k_by_pos,
+        Component.K,
+        {"n_heads": True, "n_pos": True, "pos_first": True},
+    ),
+    (
+        tl_patching.get_act_patch_attn_head_out_by_pos,
+        Component.Z,
+        {"n_heads": True, "n_pos": True, "pos_first": True},
+    ),
+    (
+        tl_patching.get_act_patch_attn_head_pattern_by_pos,
+        Component.PATTERN,
+        {"n_heads": True, "n_pos": True},
+    ),
+]
+
+
+@pytest.mark.parametrize(("tl_function", "component", "axes"), TL_FUNCTIONS)
+def test_equal_to_transformer_lens_patching(tiny_decoder, tl_function, component, axes):
+    task = repeated_pairs(tiny_decoder, n_prompts=4, half=6)
+    metric = task.logit_diff()
+    n_pos = task.clean.tokens.shape[1]
+    sites = every_site(
+        component,
+        2,
+        n_heads=4 if "n_heads" in axes else None,
+        n_pos=n_pos if "n_pos" in axes else None,
+    )
+    runs = task.runs(tiny_decoder)
+    ours = activation_patching(runs, sites, max_rows=20, progress=False)
+    _, clean_cache = tiny_decoder.run_with_cache(task.clean.tokens)
+    theirs = tl_function(tiny_decoder, task.corrupted.tokens, clean_cache, metric)
+    if "n_heads" in axes and "n_pos" in axes:
+        grid = ours.by_layer_head_pos(normalised=False)
+    elif "n_heads" in axes:
+        grid = ours.by_layer_head(normalised=False)
+    else:
+        grid = ours.by_layer_pos(normalised=False)
+    if "pos_first" in axes:
+        grid = grid.permute(0, 2, 1)
+    assert float(theirs.abs().max()) > 1e-3  # the comparison is not of zeros
+    torch.testing.assert_close(grid, theirs, atol=1e-5, rtol=0)
+
+
+def test_each_side_runs_once_when_its_hook_points_are_named(hand_built, task):
+    sites = every_site(Component.RESID_PRE, 2, n_pos=task.clean.tokens.shape[1])
+    runs = task.runs(hand_built, names=patching_hooks(hand_built, sites))
+    activation_patching(runs, sites, progress=False)
+    assert (runs.clean.passes, runs.corrupted.passes) == (1, 1)
+    lazy = task.runs(hand_built)  # nothing named up front: one more pass per side used
+    activation_patching(lazy, sites, progress=False)
+    assert (lazy.clean.passes, lazy.corrupted.passes) == (2, 2)
+
+
+def test_patching_the_induction_head_restores_the_prediction(hand_built, task):
+    metric = task.logit_diff()
+    sites = every_site(Component.Z, 2, n_heads=2)
+    result = activation_patching(task.runs(hand_built, metric), sites, progress=False)
+    assert result.clean > 2.0 and abs(result.corrupted) < 1.0
+    grid = result.by_layer_head()
+    assert grid[INDUCTION_HEAD] == pytest.approx(1.0, abs=0.02)
+    assert abs(grid[SINK_HEAD]) < 0.02 and abs(grid[IDLE_HEAD]) < 0.02
+    # At the last position only: the induction head's output there is the whole story.
+    last = int(task.positions[0])
+    only_last = Site(Component.Z, INDUCTION_HEAD.layer, INDUCTION_HEAD.head, last)
+    single = activation_patching(task.runs(hand_built, metric), [only_last], progress=False)
+    assert float(single.normalised[0]) == pytest.approx(1.0, abs=0.02)
+
+
+def test_patching_a_site_with_its_own_activation_changes_nothing(hand_built, task):
+    metric = task.logit_diff()
+    sites = every_site(Component.RESID_PRE, 2, n_pos=task.clean.tokens.shape[1])
+    sites += every_site(Component.Z, 2, n_heads=2)
+    names = sorted({s.hook_name for s in sites})
+    _, cache = hand_built.run_with_cache(task.clean.tokens, names_filter=names)
+    groups = [[site] for site in sites]
+    values = run_patches(hand_built, task.clean, {n: cache[n] for n in names}, metric, groups)
+    with torch.no_grad():
+        clean = float(metric(hand_built(task.clean.tokens)))
+    assert values == pytest.approx([clean] * len(sites), abs=1e-5)
+
+
+def test_noising_and_denoising_agree_on_the_important_heads(hand_built, task):
+    metric = task.logit_diff()
+    sites = every_site(Component.Z, 2, n_heads=2)
+    runs = task.runs(hand_built, metric)
+    denoise = activation_patching(runs, sites, progress=False).by_layer_head()
+    noise = activation_patching(runs, sites, PatchDirection.NOISING, progress=False).by_layer_head()
+    # Denoising restores (> 0); noising destroys (1 - normalised > 0): same sign of importance.
+    assert float(denoise[INDUCTION_HEAD]) > 0.5
+    assert 1 - float(noise[INDUCTION_HEAD]) > 0.5
+    assert 1 - float(noise[PREVIOUS_TOKEN_HEAD]) > 0.5  # necessary for the keys
+
+
+def test_results_round_trip(hand_built, task, tmp_path):
+    sites = every_site(Component.RESID_PRE, 2, n_pos=3)
+    result = activation_patching(task.runs(hand_built), sites, progress=False)
+    result.save(tmp_path / "patch")
+    loaded = PatchingResult.load(tmp_path / "patch")
+    assert loaded.sites == result.sites and torch.equal(loaded.values, result.values)
+    assert loaded.by_layer_pos().shape == (2, 3)
+    assert loaded.provenance.config == {"direction": "denoising", "max_rows": 64}
+    assert isinstance(load_result(tmp_path / "patch"), PatchingResult)
+    assert len(result.to_dataframe()) == 6
+    with pytest.raises(MechscopeError, match="per-head sites"):
+        result.by_layer_head()
+
+
+def test_bad_input_gives_clear_errors(hand_built, task):
+    with pytest.raises(PromptError, match="is 3 tokens"):
+        task_from_prompts(hand_built, ["abc"], ["abd"], ["abc"], ["d"])
+    runs = task.runs(hand_built)
+    with pytest.raises(MechscopeError, match="layer 5 is out of range"):
+        activation_patching(runs, [Site(Component.Z, 5)], progress=False)
+    with pytest.raises(MechscopeError, match="head 9 is out of range"):
+        activation_patching(runs, [Site(Component.Z, 0, 9)], progress=False)
+    with pytest.raises(MechscopeError, match="scalar"):
+        not_scalar = PairedRuns.run(
+            hand_built, task.clean, task.corrupted, lambda logits: logits[:, -1]
+        )
+        activation_patching(not_scalar, [Site(Component.Z, 0)], progress=False)
+    with pytest.raises(MechscopeError, match="no sites"):
+        activation_patching(runs, [], progress=False)
+    with pytest.raises(PromptError, match="different numbers of prompts"):
+        one = TokenBatch(task.corrupted.tokens[:1], task.corrupted.attention_mask[:1])
+        PairedRuns.run(hand_built, task.clean, one, task.logit_diff())

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from mechscope.core.batch import PaddingSide, pad_token_lists
+from mechscope.core.errors import MechscopeError, PromptError
+from mechscope.lens.logit import LensStat, Trajectory, lens_trajectory, logit_lens
+
+LISTS = [[3, 9, 4, 1, 5, 7], [2, 6, 11]]
+
+
+@pytest.mark.parametrize("side", list(PaddingSide))
+def test_last_boundary_equals_the_model_and_padding_is_harmless(tiny_decoder, side):
+    batch = pad_token_lists(LISTS, pad_id=0, padding_side=side)
+    trajectory = lens_trajectory(tiny_decoder, batch, k=3)
+    assert trajectory.labels == ["embeddings", "after block 0", "after block 1"]
+    for i, ids in enumerate(LISTS):
+        with torch.no_grad():
+            final = tiny_decoder(torch.tensor([ids]))[0].log_softmax(-1)
+        real = batch.attention_mask[i].bool()
+        target = trajectory.targets[i][real]
+        expected = final.gather(-1, target[:, None])[:, 0]
+        torch.testing.assert_close(trajectory.log_prob[-1, i][real], expected, atol=1e-5, rtol=0)
+        assert trajectory.kl_to_final[-1, i][real].max() <= 1e-5
+        assert torch.equal(trajectory.top_k_ids[-1, i][real][:, 0], final.argmax(-1))
+        ranks = (final > expected[:, None]).sum(-1) + 1
+        assert torch.equal(trajectory.rank[-1, i][real], ranks)
+
+
+def test_lens_of_the_embeddings_is_the_direct_path(tiny_decoder):
+    batch = pad_token_lists([LISTS[0]], pad_id=0)
+    trajectory = lens_trajectory(tiny_decoder, batch)
+    tokens = batch.tokens
+    resid = tiny_decoder.W_E[tokens] + tiny_decoder.W_pos[: tokens.shape[1]]
+    direct = tiny_decoder.unembed(tiny_decoder.ln_final(resid)).log_softmax(-1)
+    expected = direct.gather(-1, trajectory.targets[..., None])[..., 0]
+    torch.testing.assert_close(trajectory.log_prob[0], expected, atol=1e-5, rtol=0)
+
+
+def test_trajectory_slices_saves_and_tabulates(tiny_decoder, tmp_path):
+    trajectory = lens_trajectory(tiny_decoder, pad_token_lists(LISTS, pad_id=0))
+    one = trajectory.prompt(1)
+    assert one.log_prob.shape == (3, 1, 6)
+    assert torch.equal(one.rank[:, 0], trajectory.rank[:, 1])
+    window = trajectory.select(positions=slice(2, 4))
+    assert window.top_k_ids.shape[:3] == (3, 2, 2)
+    assert torch.equal(window.log_prob, trajectory.log_prob[:, :, 2:4])
+    trajectory.save(str(tmp_path))
+    loaded = Trajectory.load(str(tmp_path))
+    assert torch.equal(loaded.rank, trajectory.rank) and loaded.labels == trajectory.labels
+    frame = trajectory.to_dataframe()
+    assert len(frame) == 3 * (6 + 3)  # boundaries x real positions
+    assert loaded.provenance.config == {"k": 5, "lens": "logit"}
+    assert trajectory.mean_over_positions(LensStat.RANK) == pytest.approx(
+        [
+            float(trajectory.rank[b][trajectory.attention_mask.bool()].float().mean())
+            for b in range(3)
+        ]
+    )
+    with pytest.raises((ValueError, TypeError), match="log_prob"):  # jaxtyping or __post_init__
+        Trajectory(**{**vars(trajectory), "log_prob": trajectory.log_prob[:2]})
+
+
+def test_encoders_are_refused(tiny_encoder):
+    with pytest.raises(MechscopeError, match="this model is an encoder"):
+        lens_trajectory(tiny_encoder, pad_token_lists(LISTS, pad_id=0))
+
+
+def test_prompt_longer_than_context(tiny_decoder):
+    batch = pad_token_lists([[1] * 40], pad_id=0)
+    with pytest.raises(PromptError, match="longer than the model's context of 32"):
+        lens_trajectory(tiny_decoder, batch)
