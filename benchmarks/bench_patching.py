@@ -11,7 +11,7 @@ import transformer_lens.patching as tl_patching
 
 from benchmarks.common import WIDER, best_of, load_with_tokenizer
 from mechscope.core.sites import Component, every_site
-from mechscope.interventions.activation import activation_patching
+from mechscope.interventions.activation import activation_patching, patching_hooks
 from mechscope.interventions.attribution import attribution_patching
 from mechscope.interventions.pairs import repeated_pairs
 
@@ -34,11 +34,14 @@ def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
         )
         theirs = tl_function(model, task.corrupted.tokens, clean_cache, metric)
 
-        def ours_run(s=sites):  # noqa: ANN202
-            return activation_patching(model, task.clean, task.corrupted, metric, s, progress=False)
+        def ours_run(s=sites):  # noqa: ANN202 - both runs included, cached once
+            runs = task.runs(model, metric, patching_hooks(model, s))
+            return activation_patching(runs, s, progress=False)
 
         ours_time = best_of(ours_run)
-        worst = float((ours_run().grid(normalised=False) - theirs).abs().max())
+        result = ours_run()
+        grid = result.by_layer_head(False) if result.has_heads else result.by_layer_pos(False)
+        worst = float((grid - theirs).abs().max())
         print(
             f"  {label} ({len(sites)} sites): TransformerLens {theirs_time:.3f}s, mechscope "
             f"{ours_time:.3f}s -> {theirs_time / ours_time:.1f}x (target >= 5x); "
@@ -53,9 +56,7 @@ def compare(name: str, spec: object, n_prompts: int, half: int) -> None:
     all_sites = every_site(Component.RESID_PRE, n_layers, n_pos=n_pos) + every_site(
         Component.Z, n_layers, n_heads=n_heads, n_pos=n_pos
     )
-    attribution = best_of(
-        lambda: attribution_patching(model, task.clean, task.corrupted, metric, all_sites)
-    )
+    attribution = best_of(lambda: attribution_patching(task.runs(model, metric), all_sites))
     print(
         f"  attribution, {len(all_sites)} sites (resid_pre and z by head and position): "
         f"{attribution:.3f}s vs forward+backward {plain:.3f}s -> {attribution / plain:.2f}x "

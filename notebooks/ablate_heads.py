@@ -31,7 +31,7 @@ from mechscope.viz.attention import attention_heads_view
 
 model = load_model("induction-2l", device="cpu")
 HALF = 20
-tokens = repeated_random_tokens(16, HALF, 256, bos_id=256, seed=0)  # BOS r r, bytes only
+tokens = repeated_random_tokens(16, HALF, 256, start_id=256, seed=0)  # BOS r r, bytes only
 batch = pad_token_lists(tokens.tolist(), pad_id=0)
 
 # %% [markdown]

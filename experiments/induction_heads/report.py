@@ -65,8 +65,7 @@ def render(result: InductionResult) -> Report:
     report.figure(
         line_chart(
             {"2-layer": _series(m2, "icl_score"), "1-layer": _series(m1, "icl_score")},
-            title="In-context-learning score (late-band minus early-band loss; lower = more "
-            "use of context), ±1 standard error",
+            title="ICL score (late minus early band loss) ± 1 s.e.",
             x_title=step,
             y_title="ICL score (nats)",
             errors={

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mechscope.heads import HeadKind, detect_heads
 from mechscope.data.conllu import read_conllu
+from mechscope.heads import HeadKind, detect_heads
 from mechscope.heads.syntax import dependency_scores
 from mechscope.models import load_model
 

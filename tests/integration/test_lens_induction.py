@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from mechscope.core.batch import pad_token_lists
-from mechscope.data.repeated import repeated_random_tokens
 from mechscope.core.errors import PromptError
-from mechscope.lens.logit import lens_trajectory, logit_lens
+from mechscope.data.repeated import repeated_random_tokens
 from mechscope.lens.config import TunedLensConfig
+from mechscope.lens.logit import lens_trajectory, logit_lens
 from mechscope.lens.tuned import (
     TunedLens,
     compare_lenses,

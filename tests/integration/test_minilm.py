@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mechscope.cli import main
-from mechscope.cli.demo import Config, Result, run
-from mechscope.heads.patterns import attention_patterns
+from mechscope.core.results import load_result
+from mechscope.heads.patterns import SentenceAttention, attention_patterns
 from mechscope.models import has_lm_head, load_hf_reference, load_model
 from mechscope.models.bundled import minilm_dir
 from mechscope.models.tokens import tokenize
@@ -59,16 +59,18 @@ def test_check_model_on_the_real_weights(capsys):
     assert "final hidden states" in capsys.readouterr().out
 
 
-def test_demo_writes_an_offline_report_and_loads_back(tmp_path):
-    result = run(Config(out_dir=tmp_path))
+def test_demo_writes_an_offline_report_and_loads_back(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert "attention received, mean over heads and tokens" in capsys.readouterr().out
+    result = load_result(tmp_path)
+    assert isinstance(result, SentenceAttention)
+    assert result.provenance.model == "minilm" and result.provenance.config["model"] == "minilm"
     assert result.str_tokens[0] == "[CLS]" and result.str_tokens[-1] == "[SEP]"
     page = (tmp_path / "report.html").read_text()
     assert page.count(circuitsvis_bundle()) == 1
     assert page.count("CircuitsVis.render(") == 6  # one view per layer
     mass = result.mass_by_layer()
     assert all(0.0 <= v <= 1.0 for values in mass.values() for v in values)
-    loaded = Result.load(tmp_path)
-    assert torch.equal(loaded.patterns, result.patterns)
-    assert loaded.str_tokens == result.str_tokens
+    assert page.count("Plotly.newPlot") == 1  # the mass-by-layer heatmap
     rows = result.patterns.sum(-1)
     torch.testing.assert_close(rows, torch.ones_like(rows), atol=1e-5, rtol=0)

@@ -265,7 +265,15 @@ def _log_probs(
     model: HookedTransformer, resid: Float[Tensor, "boundary batch pos d_model"]
 ) -> Float[Tensor, "boundary batch pos d_vocab"]:
     """Log-probs of the readout (final LayerNorm recomputed for each residual)."""
-    return model.unembed(model.ln_final(resid)).log_softmax(-1)
+    return readout(model, resid).log_softmax(-1)
+
+
+def readout(
+    model: HookedTransformer, resid: Float[Tensor, "... d_model"]
+) -> Float[Tensor, "... d_vocab"]:
+    """The model's own final LayerNorm (none for models without one) and unembedding."""
+    normalised = model.ln_final(resid) if hasattr(model, "ln_final") else resid
+    return model.unembed(normalised)
 
 
 def _statistics(

@@ -26,7 +26,13 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.data.corpus import load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import LensStat, boundary_hooks, check_lens_model, lens_trajectory
+from mechscope.lens.logit import (
+    LensStat,
+    boundary_hooks,
+    check_lens_model,
+    lens_trajectory,
+    readout,
+)
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import pad_id
@@ -116,10 +122,10 @@ def train_tuned_lens(model: Model, cfg: TunedLensConfig, *, progress: bool = Tru
         tokens = corpus_windows(model, text, cfg.batch_size, n_ctx, generator)
         with torch.no_grad():
             _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
-            final = model.unembed(model.ln_final(cache[names[-1]])).log_softmax(-1)
+            final = readout(model, cache[names[-1]]).log_softmax(-1)
         loss = torch.zeros(())
         for boundary, name in enumerate(names[:-1]):
-            lens_lp = model.unembed(model.ln_final(lens(boundary, cache[name]))).log_softmax(-1)
+            lens_lp = readout(model, lens(boundary, cache[name])).log_softmax(-1)
             loss = loss + (final.exp() * (final - lens_lp)).sum(-1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

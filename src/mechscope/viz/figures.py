@@ -68,15 +68,16 @@ def heatmap(
         title={"text": title},
         xaxis={"title": {"text": x_title}, "type": "category"},
         yaxis={"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
-        width=max(420, min(1400, 120 + 44 * n_cols)),
+        width=max(420, min(1060, 150 + 44 * n_cols)),
         height=max(260, min(900, 140 + 36 * n_rows)),
         margin={"l": 80, "r": 20, "t": 50, "b": 60},
+        modebar={"orientation": "v"},
     )
     return figure
 
 
 def line_chart(
-    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[int | float], Sequence[float]]],
     *,
     title: str,
     x_title: str,
@@ -122,5 +123,6 @@ def line_chart(
         height=380,
         margin={"l": 70, "r": 20, "t": 50, "b": 55},
         legend={"orientation": "v"},
+        modebar={"orientation": "v"},
     )
     return figure

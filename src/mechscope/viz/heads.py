@@ -52,7 +52,8 @@ def render_heads(
         report.paragraph("No head passed any label threshold.", note=True)
     report.heading("Mean over heads, by layer")
     report.table(
-        ["kind", *[f"L{layer}" for layer in range(scores.n_layers)]], by_layer_rows(scores)
+        ["kind", *[f"L{layer}" for layer in range(scores.n_layers)]],
+        [[kind, *values] for kind, values in by_layer_rows(scores)],
     )
     report.heading("Scores per kind (layer x head)")
     for i, kind in enumerate(scores.kinds):

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from mechscope.core.axes import HeadId
-from mechscope.core.errors import MechscopeError
 from mechscope.core.batch import pad_token_lists
+from mechscope.core.errors import MechscopeError
 from mechscope.core.results import load_result
 from mechscope.interventions.ablation import AblationEffects, ablate, ablation_effects
 from mechscope.interventions.choices import AblationType

@@ -6,8 +6,8 @@ import transformer_lens.patching as tl_patching
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError, PromptError
-from mechscope.core.sites import Component, Site, every_site
 from mechscope.core.results import load_result
+from mechscope.core.sites import Component, Site, every_site
 from mechscope.interventions.activation import (
     PatchingResult,
     activation_patching,

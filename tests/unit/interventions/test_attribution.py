@@ -5,8 +5,8 @@ import torch
 
 from mechscope.core.sites import Component, every_site
 from mechscope.interventions.activation import activation_patching
-from mechscope.interventions.choices import PatchDirection
 from mechscope.interventions.attribution import attribution_patching, correlation
+from mechscope.interventions.choices import PatchDirection
 from mechscope.interventions.pairs import repeated_pairs
 from mechscope.models.hand_built import induction_circuit_model
 

@@ -3,7 +3,7 @@ import torch
 
 from mechscope.core.batch import PaddingSide, pad_token_lists
 from mechscope.core.errors import MechscopeError, PromptError
-from mechscope.lens.logit import LensStat, Trajectory, lens_trajectory, logit_lens
+from mechscope.lens.logit import LensStat, Trajectory, lens_trajectory
 
 LISTS = [[3, 9, 4, 1, 5, 7], [2, 6, 11]]
 

@@ -3,8 +3,7 @@ import torch
 
 from mechscope.core.errors import MechscopeError
 from mechscope.viz.attention import attention_heads_view
-from mechscope.viz.report import Report
-from mechscope.viz.report import circuitsvis_bundle
+from mechscope.viz.report import Report, circuitsvis_bundle
 
 
 def _view(n_tokens=3, n_heads=2):

@@ -1,0 +1,146 @@
+"""One Result contract: every kind saves, loads through load_result, and tabulates."""
+
+import json
+
+import pytest
+import torch
+
+from mechscope.core.axes import HeadId
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.errors import MechscopeError
+from mechscope.core.results import KINDS, Provenance, Result, load_result
+from mechscope.core.sites import Component, every_site
+from mechscope.heads import HeadKind, detect_heads, verify
+from mechscope.heads.patterns import SentenceAttention, attention_patterns
+from mechscope.heads.syntax import SyntaxScores
+from mechscope.interventions import (
+    ablation_effects,
+    activation_patching,
+    path_patching,
+    repeated_pairs,
+)
+from mechscope.lens.logit import lens_trajectory
+from mechscope.lens.tuned import LensComparison
+from mechscope.models.hand_built import INDUCTION_HEAD, PREVIOUS_TOKEN_HEAD, induction_circuit_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return induction_circuit_model()
+
+
+@pytest.fixture(scope="module")
+def task(model):
+    return repeated_pairs(model, n_prompts=4, half=6)
+
+
+def _head_scores(model, task):
+    return detect_heads(model, task.clean, [HeadKind.INDUCTION, HeadKind.ENTROPY], progress=False)
+
+
+def _induction_result():
+    from experiments.induction_heads.result import InductionResult, PhaseChange
+
+    record = {"step": 0, "repeat_second_half_loss": 5.0, "induction_score": [[0.1]]}
+    return InductionResult(
+        metrics={"induction-2l": [record], "induction-1l": [record]},
+        train_configs={"induction-2l": {"n_layers": 2}},
+        phase_change=PhaseChange(10, 10, {"step": 0.0}, {"step": 20.0}),
+        head_scores={"induction-2l": {"induction": [[0.9, 0.1]]}},
+        losses={"induction-2l": {"icl_score": -0.2, "icl_score_se": 0.02}},
+        induction_heads=[HeadId(1, 0)],
+        previous_token_heads=[HeadId(0, 0)],
+        k_composition=torch.rand(2, 2),
+        k_composition_baseline=0.1,
+        ablations=[{"label": "none", "how": "none", "repeat_second_half_loss": 0.1}],
+        icl_ablations=[{"label": "none", "change": 0.0, "n_windows": 8}],
+        view_tokens=["<bos>", "a"],
+        view_patterns=torch.rand(2, 2, 2, 2),
+    )
+
+
+EXAMPLES = {
+    "head-scores": _head_scores,
+    "syntax-scores": lambda model, task: SyntaxScores(
+        relations=("det", "obj"),
+        counts=torch.tensor([3, 2]),
+        accuracy=torch.rand(2, 2, 2, 2),
+        baseline=torch.rand(2, 10),
+        n_sentences=4,
+        skipped={"no words": 1},
+    ),
+    "verification": lambda model, task: verify(
+        model, _head_scores(model, task), HeadKind.INDUCTION, task.clean, k=1
+    ),
+    "sentence-attention": lambda model, task: SentenceAttention(
+        [str(t) for t in task.clean.tokens[0].tolist()],
+        attention_patterns(model, task.clean)[0],
+        causal=True,
+    ),
+    "patching": lambda model, task: activation_patching(
+        task.runs(model), every_site(Component.Z, 2, n_heads=2), progress=False
+    ),
+    "ablation-effects": lambda model, task: ablation_effects(
+        model, task.clean, task.logit_diff(), [[HeadId(0, 0), HeadId(1, 0)], (1, 1)]
+    ),
+    "path-patching": lambda model, task: path_patching(
+        task.runs(model), [PREVIOUS_TOKEN_HEAD], [INDUCTION_HEAD]
+    ),
+    "trajectory": lambda model, task: lens_trajectory(
+        model, pad_token_lists(task.clean.tokens.tolist(), 0), k=3
+    ),
+    "lens-comparison": lambda model, task: LensComparison(
+        ["embeddings", "after block 0", "after block 1"], [3.0, 1.0, 0.0], [0.7, 0.3, 0.0]
+    ),
+    "induction-reproduction": lambda model, task: _induction_result(),
+}
+
+
+def test_every_kind_has_an_example():
+    assert set(EXAMPLES) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_round_trips_through_load_result(kind, model, task, tmp_path):
+    result = EXAMPLES[kind](model, task).with_provenance({"seed": 3, "path": tmp_path}, "spec-x")
+    assert isinstance(result, Result) and result.kind == kind
+    result.save(tmp_path / kind)
+    meta = json.loads((tmp_path / kind / "result.json").read_text())
+    assert meta["kind"] == kind and meta["format_version"] == 1
+    assert meta["config"] == {"seed": 3, "path": str(tmp_path)} and meta["model"] == "spec-x"
+    loaded = load_result(tmp_path / kind)
+    assert type(loaded) is type(result)
+    assert loaded.provenance == Provenance(
+        config={"seed": 3, "path": str(tmp_path)}, model="spec-x"
+    )
+    assert json.dumps(loaded._data(), sort_keys=True) == json.dumps(result._data(), sort_keys=True)
+    ours, theirs = result._tensors(), loaded._tensors()
+    assert ours.keys() == theirs.keys()
+    for name, tensor in ours.items():
+        torch.testing.assert_close(theirs[name], tensor.cpu(), equal_nan=True, rtol=0, atol=0)
+    assert len(loaded.to_dataframe()) > 0
+    assert type(loaded).load(tmp_path / kind).kind == kind
+
+
+def test_loading_is_refused_clearly(tmp_path, model, task):
+    with pytest.raises(MechscopeError, match="does not hold a readable mechscope result"):
+        load_result(tmp_path / "nothing")
+    EXAMPLES["lens-comparison"](model, task).save(tmp_path / "lens")
+    with pytest.raises(MechscopeError, match="holds a lens-comparison result, not patching"):
+        from mechscope.interventions import PatchingResult
+
+        PatchingResult.load(tmp_path / "lens")
+    meta = json.loads((tmp_path / "lens" / "result.json").read_text())
+    (tmp_path / "lens" / "result.json").write_text(json.dumps(meta | {"format_version": 99}))
+    with pytest.raises(MechscopeError, match="newer mechscope"):
+        load_result(tmp_path / "lens")
+    (tmp_path / "lens" / "result.json").write_text(json.dumps(meta | {"kind": "nope"}))
+    with pytest.raises(MechscopeError, match="unknown result kind 'nope'"):
+        load_result(tmp_path / "lens")
+
+
+def test_a_subclass_must_register_its_kind():
+    with pytest.raises(TypeError, match="missing from results.KINDS"):
+
+        class Stray(Result):  # noqa: F841 - defining it is the test
+            kind = "stray"
