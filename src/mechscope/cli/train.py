@@ -51,13 +51,13 @@ def run(cfg: Config) -> int:
     from mechscope.training import train
 
     run_ = train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
-    last = run_.metrics[-1]
-    best = max(max(row) for row in last["induction_score"])
+    last = run_.records[-1]
+    ev = last.evaluation
     say(
-        f"step {last['step']}: train loss {last['train_loss']:.3f}, held-out loss "
-        f"{last['held_out_loss']:.3f}, ICL score {last['icl_score']:+.3f} "
-        f"± {last['icl_score_se']:.3f}, repeated tokens {last['repeat_first_half_loss']:.2f} -> "
-        f"{last['repeat_second_half_loss']:.2f} nats, best induction score {best:.2f}"
+        f"step {last.step}: train loss {last.train_loss:.3f}, held-out loss "
+        f"{ev.held_out_loss:.3f}, ICL score {ev.icl_score:+.3f} ± {ev.icl_score_se:.3f}, "
+        f"repeated tokens {ev.repeat_first_half_loss:.2f} -> {ev.repeat_second_half_loss:.2f} "
+        f"nats, best induction score {ev.best_induction_score:.2f}"
     )
     say(f"checkpoint: {run_.final_checkpoint}")
     say(f"metrics: {run_.run_dir / 'metrics.jsonl'}")

@@ -20,6 +20,9 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `relation` | a dependency relation (UD label) in syntactic-head results               |
 | `direction`| dependent->head or head->dependent (`syntax.Direction`)                  |
 | `offset`   | a fixed word offset of the positional baseline (-5..5, not 0)            |
+| `boundary` | a residual-stream boundary read by the lens (embeddings, after block l)  |
+| `windows`  | held-out text windows an estimate (e.g. the ICL score) averages over     |
+| `sample`   | independent draws whose mean and standard error are reported             |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from mechscope.core.axes import AttentionMask, TokenIds
 from mechscope.core.errors import PromptError
 
 
@@ -56,9 +57,9 @@ class PaddingSide(Enum):
 class TokenBatch:
     """Token ids with their padding mask (1 = real token, 0 = padding)."""
 
-    tokens: Int[Tensor, "batch pos"]
+    tokens: TokenIds
     """Token ids; padding positions hold the pad id."""
-    attention_mask: Int[Tensor, "batch pos"]
+    attention_mask: AttentionMask
     """1 on real tokens, 0 on padding."""
     padding_side: PaddingSide = PaddingSide.RIGHT
     """Which side the padding is on."""

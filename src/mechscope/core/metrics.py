@@ -19,10 +19,11 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from mechscope.core.axes import Logits
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 
-LogitsFn = Callable[[Float[Tensor, "batch pos d_vocab"]], Tensor]
+LogitsFn = Callable[[Logits], Tensor]
 """Logits of a whole batch -> a scalar tensor."""
 
 
@@ -42,7 +43,7 @@ class Metric:
     higher_is_better: bool = True
     """Whether the clean (working) model scores higher than a broken one (False for losses)."""
 
-    def __call__(self, logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+    def __call__(self, logits: Logits) -> Tensor:
         """The metric's value on ``logits`` (a one-element tensor)."""
         return self.fn(logits)
 
@@ -55,7 +56,7 @@ def as_metric(metric: "Metric | LogitsFn", name: str = "metric") -> Metric:
 def next_token_loss(batch: TokenBatch) -> Metric:
     """Mean next-token loss over the real tokens of ``batch`` (`masked_loss`)."""
 
-    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+    def fn(logits: Logits) -> Tensor:
         return masked_loss(logits, batch.tokens, batch.attention_mask)
 
     return Metric("next-token loss", fn, higher_is_better=False)
@@ -64,7 +65,7 @@ def next_token_loss(batch: TokenBatch) -> Metric:
 def first_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
     """Mean loss on the first copy of ``start + r + r`` rows (as `repeated_half_losses`)."""
 
-    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+    def fn(logits: Logits) -> Tensor:
         return loss_per_position(logits, batch.tokens)[:, 1:half_length].mean()
 
     return Metric("repeated first-half loss", fn, higher_is_better=False)
@@ -73,14 +74,14 @@ def first_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
 def second_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
     """Mean loss on the second copy of ``start + r + r`` rows (`second_copy_loss`)."""
 
-    def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+    def fn(logits: Logits) -> Tensor:
         return second_copy_loss(loss_per_position(logits, batch.tokens), half_length)
 
     return Metric("repeated second-half loss", fn, higher_is_better=False)
 
 
 def loss_per_position(
-    logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
+    logits: Logits, tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch pos_minus_1"]:
     """Cross-entropy of each next token given the logits at the position before it."""
     log_probs = logits[:, :-1].log_softmax(dim=-1)
@@ -88,7 +89,7 @@ def loss_per_position(
 
 
 def masked_loss(
-    logits: Float[Tensor, "batch pos d_vocab"],
+    logits: Logits,
     tokens: Int[Tensor, "batch pos"],
     attention_mask: Int[Tensor, "batch pos"],
 ) -> Float[Tensor, ""]:
@@ -144,7 +145,7 @@ def mean_and_sem(values: Float[Tensor, " sample"]) -> tuple[float, float]:
 
 
 def logit_diff(
-    logits: Float[Tensor, "batch pos d_vocab"],
+    logits: Logits,
     answers: Int[Tensor, " batch"],
     wrong: Int[Tensor, " batch"],
     positions: Int[Tensor, " batch"],
@@ -156,7 +157,7 @@ def logit_diff(
 
 
 def answer_loss(
-    logits: Float[Tensor, "batch pos d_vocab"],
+    logits: Logits,
     answers: Int[Tensor, " batch"],
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, ""]:
@@ -165,7 +166,7 @@ def answer_loss(
 
 
 def answer_probability(
-    logits: Float[Tensor, "batch pos d_vocab"],
+    logits: Logits,
     answers: Int[Tensor, " batch"],
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, ""]:
@@ -174,7 +175,7 @@ def answer_probability(
 
 
 def _answer_log_probs(
-    logits: Float[Tensor, "batch pos d_vocab"],
+    logits: Logits,
     answers: Int[Tensor, " batch"],
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, " batch"]:

@@ -19,6 +19,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from mechscope.core.axes import Patterns
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_names
@@ -28,9 +29,7 @@ from mechscope.models.tokens import forward_kwargs, str_tokens, tokenize
 
 
 @torch.no_grad()
-def attention_patterns(
-    model: Model, batch: TokenBatch
-) -> Float[Tensor, "batch layer head dest_pos src_pos"]:
+def attention_patterns(model: Model, batch: TokenBatch) -> Patterns:
     """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
     names = hook_names(Component.PATTERN, model.cfg.n_layers)
     _, cache = model.run_with_cache(
@@ -43,7 +42,7 @@ def attention_patterns(
 
 
 def attention_mass(
-    patterns: Float[Tensor, "batch layer head dest_pos src_pos"],
+    patterns: Patterns,
     targets: Bool[Tensor, "batch src_pos"],
     attention_mask: Bool[Tensor, "batch pos"],
 ) -> Float[Tensor, "layer head"]:

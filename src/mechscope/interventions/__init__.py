@@ -17,7 +17,11 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.interventions.ablation import AblationEffects, ablate, ablation_effects
-    from mechscope.interventions.activation import PatchingResult, activation_patching
+    from mechscope.interventions.activation import (
+        PatchingResult,
+        activation_patching,
+        patching_hooks,
+    )
     from mechscope.interventions.attribution import attribution_patching
     from mechscope.interventions.choices import (
         AblationType,
@@ -45,6 +49,7 @@ _EXPORTS = {
     "PatchDirection": "mechscope.interventions.choices",
     "PatchingResult": "mechscope.interventions.activation",
     "activation_patching": "mechscope.interventions.activation",
+    "patching_hooks": "mechscope.interventions.activation",
     "attribution_patching": "mechscope.interventions.attribution",
     "TaskMetric": "mechscope.interventions.choices",
     "TaskPairs": "mechscope.interventions.pairs",
@@ -75,6 +80,7 @@ __all__ = [
     "attribution_patching",
     "copy_name_pairs",
     "path_patching",
+    "patching_hooks",
     "repeated_pairs",
     "sender_sweep",
     "task_from_prompts",

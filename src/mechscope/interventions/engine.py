@@ -21,6 +21,7 @@ from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
 from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry
 from transformer_lens.hook_points import HookPoint
 
+from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch
 from mechscope.core.metrics import LogitsFn, scalar
 from mechscope.core.sites import Component, Site
@@ -55,7 +56,7 @@ class Start:
     """
 
     layer: int
-    resid: Float[Tensor, "batch pos d_model"]
+    resid: Residual
     pos: int = 0
     keys: tuple[Tensor, ...] = ()
     """``hook_k`` of every layer on the target run (needed when ``pos > 0``)."""

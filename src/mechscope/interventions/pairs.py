@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Int
 from torch import Tensor
 
+from mechscope.core.axes import Logits
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.errors import PromptError
 from mechscope.core.metrics import Metric, answer_loss, answer_probability, logit_diff
@@ -49,17 +50,17 @@ class TaskPairs:
         answers, wrong, positions = self.answers, self.wrong, self.positions
         if which is TaskMetric.LOGIT_DIFF:
 
-            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+            def fn(logits: Logits) -> Tensor:
                 return logit_diff(logits, answers, wrong, positions)
 
         elif which is TaskMetric.LOSS:
 
-            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+            def fn(logits: Logits) -> Tensor:
                 return answer_loss(logits, answers, positions)
 
         else:
 
-            def fn(logits: Float[Tensor, "batch pos d_vocab"]) -> Tensor:
+            def fn(logits: Logits) -> Tensor:
                 return answer_probability(logits, answers, positions)
 
         return Metric(which.value, fn, higher_is_better=which is not TaskMetric.LOSS)

@@ -31,6 +31,7 @@ from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import PromptError
 from mechscope.core.results import Provenance, Result
@@ -39,7 +40,7 @@ from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs, target_ids
 
-Translator = Callable[[int, Float[Tensor, "batch pos d_model"]], Float[Tensor, "batch pos d_model"]]
+Translator = Callable[[int, Residual], Residual]
 """Maps (boundary, residual) to a translated residual: the tuned lens (None: logit lens)."""
 
 

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Int
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
@@ -53,9 +54,7 @@ class TunedLens(nn.Module):
                 layer.weight.copy_(torch.eye(d_model))
                 layer.bias.zero_()
 
-    def forward(
-        self, boundary: int, resid: Float[Tensor, "batch pos d_model"]
-    ) -> Float[Tensor, "batch pos d_model"]:
+    def forward(self, boundary: int, resid: Residual) -> Residual:
         """The translated residual of ``boundary``."""
         return self.translators[boundary](resid)
 

@@ -58,7 +58,58 @@ class Evaluation:
             "repeat_first_half_loss": self.repeat_first_half_loss,
             "repeat_second_half_loss": self.repeat_second_half_loss,
         }
-        return out | {name: getattr(self, name).tolist() for name in HEAD_SCORES}
+        return out | {
+            "induction_score": self.induction_score.tolist(),
+            "previous_token_score": self.previous_token_score.tolist(),
+            "prefix_matching_score": self.prefix_matching_score.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Evaluation":
+        """Inverse of `to_json` (logs written before the ICL error existed get NaN for it)."""
+        return cls(
+            held_out_loss=float(data["held_out_loss"]),
+            icl_score=float(data["icl_score"]),
+            icl_score_se=float(data.get("icl_score_se", float("nan"))),
+            repeat_first_half_loss=float(data["repeat_first_half_loss"]),
+            repeat_second_half_loss=float(data["repeat_second_half_loss"]),
+            induction_score=torch.tensor(data["induction_score"]),
+            previous_token_score=torch.tensor(data["previous_token_score"]),
+            prefix_matching_score=torch.tensor(data["prefix_matching_score"]),
+        )
+
+    @property
+    def best_induction_score(self) -> float:
+        """The highest induction score of any head."""
+        return float(self.induction_score.max())
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """One line of ``metrics.jsonl``: where training stood, and what `evaluate` measured."""
+
+    step: int
+    tokens_seen: int
+    train_loss: float | None
+    """Mean training loss since the previous record (None at step 0)."""
+    elapsed_s: float
+    evaluation: Evaluation
+
+    def to_json(self) -> dict[str, Any]:
+        """The flat JSON line written to ``metrics.jsonl``."""
+        head = {"step": self.step, "tokens_seen": self.tokens_seen, "train_loss": self.train_loss}
+        return head | {"elapsed_s": self.elapsed_s} | self.evaluation.to_json()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainingRecord":
+        """Inverse of `to_json`."""
+        return cls(
+            step=int(data["step"]),
+            tokens_seen=int(data["tokens_seen"]),
+            train_loss=data["train_loss"],
+            elapsed_s=float(data["elapsed_s"]),
+            evaluation=Evaluation.from_json(data),
+        )
 
 
 ICL_CHUNK = 512

@@ -3,7 +3,6 @@
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -22,7 +21,7 @@ from mechscope.training.batches import (
     training_batch,
 )
 from mechscope.training.config import TrainConfig
-from mechscope.training.evaluation import eval_settings, evaluate
+from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluate
 
 GRAD_CLIP = 1.0
 
@@ -37,8 +36,8 @@ class TrainRun:
 
     run_dir: Path
     config: TrainConfig
-    metrics: list[dict[str, Any]]
-    """Every logged evaluation (see metrics.jsonl)."""
+    records: list[TrainingRecord]
+    """Every logged evaluation (the lines of metrics.jsonl)."""
     final_checkpoint: Path
 
 
@@ -102,11 +101,15 @@ def train(
     repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
     icl_eval = eval_icl_batch(cfg, corpus.held_out)
 
-    def log(step: int, train_loss: float | None) -> dict[str, Any]:
-        ev = evaluate(model, text_eval, repeat_eval, icl_eval, cfg.icl_bands)
-        record = {"step": step, "tokens_seen": step * cfg.batch_size * cfg.n_ctx}
-        record |= {"train_loss": train_loss, "elapsed_s": round(elapsed, 2)} | ev.to_json()
-        rd.append_metrics(run_dir, record)
+    def log(step: int, train_loss: float | None) -> TrainingRecord:
+        record = TrainingRecord(
+            step=step,
+            tokens_seen=step * cfg.batch_size * cfg.n_ctx,
+            train_loss=train_loss,
+            elapsed_s=round(elapsed, 2),
+            evaluation=evaluate(model, text_eval, repeat_eval, icl_eval, cfg.icl_bands),
+        )
+        rd.append_metrics(run_dir, record.to_json())
         return record
 
     if start == 0:
@@ -130,8 +133,8 @@ def train(
                 elapsed = time.perf_counter() - began
                 record = log(done, sum(losses) / len(losses))
                 losses.clear()
-                best = max(max(row) for row in record["induction_score"])
-                bar.set_postfix(loss=f"{record['train_loss']:.3f}", induction=f"{best:.2f}")
+                best = record.evaluation.best_induction_score
+                bar.set_postfix(loss=f"{record.train_loss:.3f}", induction=f"{best:.2f}")
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
     except KeyboardInterrupt:
@@ -142,7 +145,8 @@ def train(
         ) from None
     finally:
         bar.close()
-    return TrainRun(run_dir, cfg, rd.read_metrics(run_dir), rd.checkpoint_dir(run_dir, cfg.steps))
+    records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]
+    return TrainRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))
 
 
 def save_training_checkpoint(

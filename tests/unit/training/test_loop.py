@@ -6,6 +6,7 @@ import torch
 from mechscope.data.corpus import CorpusError
 from mechscope.models import load_model
 from mechscope.training import TrainConfig, list_checkpoints, read_metrics, train
+from mechscope.training.evaluation import TrainingRecord
 from mechscope.training.run_dir import RunDirError, export_run, final_model_dir
 
 TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x: int = 0\n    y: int = 0\n" * 40
@@ -29,6 +30,7 @@ def tiny(corpus, **overrides):
         eval_every=3,
         checkpoint_every=3,
         eval_prompts=4,
+        icl_windows=8,
         warmup_steps=2,
         span_min=2,
         span_max=6,
@@ -47,6 +49,11 @@ def test_checkpoints_and_metrics_are_written(tmp_path, corpus):
         assert isinstance(metrics[-1][key], float)
     assert torch.tensor(metrics[-1]["induction_score"]).shape == (1, 2)
     assert metrics[-1]["tokens_seen"] == 6 * 4 * 32
+    assert metrics[-1]["icl_score_se"] > 0  # measured on icl_windows windows, with its error
+    assert [TrainingRecord.from_json(r).to_json() for r in metrics] == metrics
+    assert run.records[-1].evaluation.best_induction_score == max(
+        map(max, metrics[-1]["induction_score"])
+    )
     model = load_model(final_model_dir(run.run_dir), device="cpu")
     assert model.to_tokens("ab").tolist() == [[256, 97, 98]]  # BOS + the bytes
     assert model.to_str_tokens("hi") == ["<|bos|>", "h", "i"]
@@ -57,7 +64,8 @@ def test_training_lowers_the_loss(tmp_path, corpus):
     run = train(
         tiny(corpus, steps=30, eval_every=10, checkpoint_every=30), tmp_path / "r", progress=False
     )
-    assert run.metrics[-1]["held_out_loss"] < run.metrics[0]["held_out_loss"] - 0.5
+    first, last = run.records[0].evaluation, run.records[-1].evaluation
+    assert last.held_out_loss < first.held_out_loss - 0.5
 
 
 def test_resume_is_bit_identical(tmp_path, corpus):
