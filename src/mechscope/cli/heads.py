@@ -45,14 +45,12 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Score, print the labelled heads, save everything and render the report."""
-    from mechscope.core.batch import pad_token_lists
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.heads import detect_heads, verify
     from mechscope.heads.patterns import sentence_attention
     from mechscope.heads.syntax import DependencyAccumulator, align_all, dependency_scores
     from mechscope.models import load_model
-    from mechscope.models.tokens import pad_id
     from mechscope.viz.heads import by_layer_rows, render_heads
 
     kinds = list(cfg.kinds) or list(HeadKind)
@@ -64,8 +62,9 @@ def run(cfg: Config) -> int:
         aligned, skipped = align_all(model, sentences)
         accumulator = DependencyAccumulator(model, aligned, skipped)
         prompts = [" ".join(a.sentence.words) for a in aligned]
-        rows = pad_token_lists(accumulator.tokens, pad_id(model))
-        scores = detect_heads(model, rows, kinds, cfg.settings, consumers=[accumulator])
+        scores = detect_heads(
+            model, accumulator.tokens, kinds, cfg.settings, consumers=[accumulator]
+        )
         syntax = accumulator.result()
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)

@@ -40,22 +40,32 @@ from mechscope.heads.targets import (
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import run_until
-from mechscope.models.tokens import forward_kwargs, pad_id, tokenize
+from mechscope.models.tokens import check_fits, forward_kwargs, pad_id, token_lists_of
 from mechscope.models.vocab import ordinary_ids, punctuation_table
 
 DEFAULT_HALF_LENGTH = 32
 
 
-def _prompt_batch(model: Model, prompts: Sequence[str] | TokenBatch) -> TokenBatch:
+def prompt_rows(
+    model: Model, prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch
+) -> list[list[int]]:
+    """The prompts as unpadded token-id rows: texts tokenised, token lists kept as they are.
+
+    Raises:
+        MechscopeError: no prompts, or a prompt longer than the model's context.
+    """
     if isinstance(prompts, TokenBatch):
-        if prompts.tokens.shape[0] == 0:
-            raise MechscopeError("no prompts given; pass at least one prompt.")
-        return prompts
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if len(prompts) == 0:
+        rows = [prompts.unpadded(i).tolist() for i in range(prompts.tokens.shape[0])]
+    elif isinstance(prompts, str):
+        rows = token_lists_of(model, [prompts])
+    elif prompts and all(isinstance(p, str) for p in prompts):
+        rows = token_lists_of(model, prompts)  # pyright: ignore[reportArgumentType]
+    else:
+        rows = [[int(t) for t in row] for row in prompts]  # pyright: ignore[reportGeneralTypeIssues]
+    if not rows:
         raise MechscopeError("no prompts given; pass at least one prompt (or a prompts file).")
-    return tokenize(model, prompts)
+    check_fits(model, pad_token_lists(rows, pad_id(model)))
+    return rows
 
 
 def repeated_rows(model: Model, settings: DetectionSettings) -> list[list[int]]:
@@ -195,7 +205,7 @@ def score_batch(
 
 def detect_heads(
     model: Model,
-    prompts: Sequence[str] | TokenBatch,
+    prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch,
     kinds: Sequence[HeadKind | str] | str = "all",
     settings: DetectionSettings | None = None,
     *,
@@ -206,7 +216,7 @@ def detect_heads(
 
     Args:
         model: a HookedTransformer or HookedEncoder.
-        prompts: texts, or a TokenBatch of token ids.
+        prompts: texts, unpadded token-id lists (used as they are), or a TokenBatch.
         kinds: HeadKinds or their names (``"all"``, ``"induction,previous-token"``).
         settings: windows, normalisation, exclusions, batching (`DetectionSettings`).
         consumers: more readers of the same patterns (e.g. a `DependencyAccumulator` over
@@ -226,8 +236,7 @@ def detect_heads(
         raise MechscopeError(
             "punctuation and separator kinds need the model's tokenizer; drop them from kinds="
         )
-    batch = _prompt_batch(model, prompts)
-    rows = [batch.unpadded(i).tolist() for i in range(batch.tokens.shape[0])]
+    rows = prompt_rows(model, prompts)
     n_prompts = len(rows)
     if HeadKind.INDUCTION in chosen:
         rows += repeated_rows(model, settings)

@@ -39,24 +39,34 @@ def tokenize(
     """
     if isinstance(prompts, str):
         prompts = [prompts]
+    adapt(model).check_padding(padding_side)
+    token_lists = token_lists_of(model, prompts, prepend_bos=prepend_bos)
+    batch = pad_token_lists(token_lists, pad_id(model), padding_side)
+    check_fits(model, batch, prompts)
+    return batch.to(model.cfg.device or "cpu")
+
+
+def token_lists_of(
+    model: Model, prompts: Sequence[str], *, prepend_bos: bool | None = None
+) -> list[list[int]]:
+    """Each prompt's token ids, unpadded, as `tokenize` would put them in a batch.
+
+    Raises:
+        PromptError: the model has no tokenizer.
+    """
     tokenizer = model.tokenizer
     if tokenizer is None:
         raise PromptError(
             "this model has no tokenizer; pass token ids (a TokenBatch via pad_token_lists) "
             "instead of text, or load a model directory that includes its tokenizer."
         )
-    adapter = adapt(model)
-    if not adapter.causal:
-        adapter.check_padding(padding_side)
-        token_lists = [tokenizer(p)["input_ids"] for p in prompts]
-    else:
-        bos = model.cfg.default_prepend_bos if prepend_bos is None else prepend_bos
-        token_lists = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        if bos and tokenizer.bos_token_id is not None:
-            token_lists = [[tokenizer.bos_token_id, *ids] for ids in token_lists]
-    batch = pad_token_lists(token_lists, pad_id(model), padding_side)
-    check_fits(model, batch, prompts)
-    return batch.to(model.cfg.device or "cpu")
+    if not adapt(model).causal:
+        return [list(tokenizer(p)["input_ids"]) for p in prompts]
+    bos = model.cfg.default_prepend_bos if prepend_bos is None else prepend_bos
+    token_lists = [list(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    if bos and tokenizer.bos_token_id is not None:
+        token_lists = [[tokenizer.bos_token_id, *ids] for ids in token_lists]
+    return token_lists
 
 
 def check_fits(model: Model, batch: TokenBatch, prompts: Sequence[str] | None = None) -> None:

@@ -102,6 +102,24 @@ def test_padding_changes_no_prompt_score(tiny_decoder):
         )
 
 
+def test_token_lists_texts_and_batches_give_the_same_scores(model):
+    texts = letter_prompts(3, 9, seed=4)
+    lists = [list(model.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    lists = [[model.tokenizer.bos_token_id, *ids][: 5 + i] for i, ids in enumerate(lists)]
+    kinds = [HeadKind.PREVIOUS_TOKEN, HeadKind.ENTROPY]
+    from_lists = detect_heads(model, lists, kinds, progress=False)
+    from_batch = detect_heads(model, pad_token_lists(lists, 0), kinds, progress=False)
+    assert torch.equal(from_lists.per_prompt, from_batch.per_prompt)
+    from_texts = detect_heads(model, texts, kinds, progress=False)
+    as_rows = [
+        [model.tokenizer.bos_token_id, *model.tokenizer(t, add_special_tokens=False)["input_ids"]]
+        for t in texts
+    ]
+    assert torch.equal(
+        from_texts.per_prompt, detect_heads(model, as_rows, kinds, progress=False).per_prompt
+    )
+
+
 def test_an_encoder_is_scored_both_ways(tiny_encoder):
     rows = [[1, 5, 5, 9, 2], [1, 7, 3, 2]]
     kinds = [HeadKind.PREVIOUS_TOKEN, HeadKind.DUPLICATE_TOKEN, HeadKind.NO_OP, HeadKind.ENTROPY]

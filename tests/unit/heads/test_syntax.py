@@ -136,10 +136,9 @@ def test_syntax_rides_along_detect_heads_with_the_same_result(model, conllu_file
     alone = dependency_scores(model, sentences, batch_size=4, progress=False)
     aligned, skipped = align_all(model, sentences)
     accumulator = DependencyAccumulator(model, aligned, skipped)
-    rows = pad_token_lists(accumulator.tokens, 0)
     detect_heads(
         model,
-        rows,
+        accumulator.tokens,  # token lists, used as they are
         "induction,entropy",
         batch_size_settings(4),
         consumers=[accumulator],
