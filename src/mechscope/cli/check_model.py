@@ -23,7 +23,8 @@ class Config:
     """
 
     model_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="MODEL_DIR")]
-    """A local Hugging Face model directory."""
+    """A local Hugging Face model directory, or 'smollm2-135m' (or its cached directory) to
+    compare the cached conversion with Hugging Face reading the same GGUF file."""
     tolerance: float = 1e-4
     """Largest allowed |mechscope - HF|."""
     out: OutArg | None = None
@@ -34,14 +35,18 @@ def run(cfg: Config) -> int:
     """Compare, print the verdict, exit 1 on failure."""
     from mechscope.core.errors import ModelSpecError
     from mechscope.models import SpecKind, classify_spec
-    from mechscope.models.parity import compare_with_hf
+    from mechscope.models.parity import compare_smollm, compare_with_hf
+    from mechscope.models.smollm import SMOLLM2, cache_dir
 
-    if classify_spec(cfg.model_dir) is not SpecKind.HF_DIR:
+    if str(cfg.model_dir) == SMOLLM2 or cfg.model_dir.resolve() == cache_dir().resolve():
+        report = compare_smollm()
+    elif classify_spec(cfg.model_dir) is not SpecKind.HF_DIR:
         raise ModelSpecError(
             f"{cfg.model_dir} is not a Hugging Face model directory; check-model compares one "
             "loaded by mechscope with the same one loaded by Hugging Face."
         )
-    report = compare_with_hf(cfg.model_dir)
+    else:
+        report = compare_with_hf(cfg.model_dir)
     passed = report.passed(cfg.tolerance)
     say(
         f"{'PASS' if passed else 'FAIL'}: max |mechscope - HF| over {report.quantity.value} = "

