@@ -68,9 +68,9 @@ def heatmap(
         title={"text": title},
         xaxis={"title": {"text": x_title}, "type": "category"},
         yaxis={"title": {"text": y_title}, "type": "category", "autorange": "reversed"},
-        width=max(420, min(1060, 150 + 44 * n_cols)),
+        width=max(460, min(1060, 190 + 44 * n_cols)),
         height=max(260, min(900, 140 + 36 * n_rows)),
-        margin={"l": 80, "r": 20, "t": 50, "b": 60},
+        margin={"l": 80, "r": 60, "t": 50, "b": 60},
         modebar={"orientation": "v"},
     )
     return figure

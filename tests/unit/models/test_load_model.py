@@ -1,11 +1,17 @@
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from mechscope.core.errors import ModelSpecError, ModelUnavailableError
-from mechscope.models import SpecKind, TinyConfig, classify_spec, load_model, save_checkpoint
+from mechscope.models import (
+    SpecKind,
+    TinyConfig,
+    classify_spec,
+    load_model,
+    model_spec,
+    save_checkpoint,
+)
 
 
 def test_classify_spec(tmp_path, hf_dirs):
@@ -68,5 +74,5 @@ def test_encoder_tiny_model_is_initialised():
 def test_path_objects_and_strings_load_the_same(hf_dirs):
     a = load_model(hf_dirs["gpt2"], device="cpu")
     b = load_model(str(hf_dirs["gpt2"]), device="cpu")
-    assert isinstance(hf_dirs["gpt2"], Path)
+    assert model_spec(a) == model_spec(b) == str(hf_dirs["gpt2"])  # both record the same spec
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
