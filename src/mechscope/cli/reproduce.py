@@ -16,7 +16,10 @@ import tyro
 
 from mechscope.core.errors import MechscopeError
 
-EXPERIMENTS = {"induction": "experiments.induction_heads"}
+EXPERIMENTS = {
+    "induction": "experiments.induction_heads",
+    "smollm-facts": "experiments.smollm_facts",
+}
 """Shortcut names and the experiment modules they run."""
 
 
@@ -24,13 +27,15 @@ EXPERIMENTS = {"induction": "experiments.induction_heads"}
 class Config:
     """Reproduce a published finding end to end, from a mechscope checkout.
 
-    Reproduce a published finding end to end, from a mechscope checkout: 'induction' =
-    induction heads and their phase change (Olsson et al. 2022). Same as 'python -m
-    experiments.NAME ...' from the repository root; run 'mechscope reproduce NAME --help'
-    for the experiment's own options.
+    'induction' = induction heads and their phase change (Olsson et al. 2022);
+    'smollm-facts' = the logit lens on factual completions in SmolLM2-135M. Same as
+    'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
+    'mechscope reproduce NAME --help' for the experiment's own options.
     """
 
-    experiment: Annotated[Literal["induction"], tyro.conf.Positional, tyro.conf.arg(metavar="NAME")]
+    experiment: Annotated[
+        Literal["induction", "smollm-facts"], tyro.conf.Positional, tyro.conf.arg(metavar="NAME")
+    ]
     """The reproduction to run."""
 
 

@@ -40,6 +40,7 @@ KINDS: dict[str, str] = {
     "trajectory": "mechscope.lens.logit:Trajectory",
     "lens-comparison": "mechscope.lens.tuned:LensComparison",
     "induction-reproduction": "experiments.induction_heads:InductionResult",
+    "facts-lens": "experiments.smollm_facts:FactsLensResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -59,6 +59,21 @@ def _induction_result():
     )
 
 
+def _facts_result():
+    from experiments.smollm_facts.analysis import FactsLensResult
+
+    facts = [{"prompt": "p", "answer": " a", "relation": "capital", "kept": k} for k in (1, 0)]
+    return FactsLensResult(
+        labels=["embeddings", "after block 0"],
+        facts=facts,
+        rank=torch.tensor([[50, 9], [1, 3]]),
+        prob=torch.rand(2, 2),
+        kl=torch.rand(2, 2),
+        france_top=[[("a", 0.5)], [(" Paris", 0.9)]],
+        skipped={"answer is not one token": 1},
+    )
+
+
 EXAMPLES = {
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
@@ -93,6 +108,7 @@ EXAMPLES = {
         ["embeddings", "after block 0", "after block 1"], [3.0, 1.0, 0.0], [0.7, 0.3, 0.0]
     ),
     "induction-reproduction": lambda model, task: _induction_result(),
+    "facts-lens": lambda model, task: _facts_result(),
 }
 
 
