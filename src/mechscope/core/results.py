@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "lens-comparison": "mechscope.lens.tuned:LensComparison",
     "induction-reproduction": "experiments.induction_heads:InductionResult",
     "facts-lens": "experiments.smollm_facts:FactsLensResult",
+    "ioi-circuit": "experiments.smollm_ioi:IoiResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mechscope.interventions.choices import (
         AblationType,
         BuiltinTask,
+        IoiCorruption,
         PatchComponent,
         PatchDirection,
         TaskMetric,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from mechscope.interventions.pairs import (
         TaskPairs,
         copy_name_pairs,
+        ioi_pairs,
         repeated_pairs,
         task_from_prompts,
     )
@@ -53,6 +55,8 @@ _EXPORTS = {
     "attribution_patching": "mechscope.interventions.attribution",
     "TaskMetric": "mechscope.interventions.choices",
     "TaskPairs": "mechscope.interventions.pairs",
+    "IoiCorruption": "mechscope.interventions.choices",
+    "ioi_pairs": "mechscope.interventions.pairs",
     "copy_name_pairs": "mechscope.interventions.pairs",
     "repeated_pairs": "mechscope.interventions.pairs",
     "task_from_prompts": "mechscope.interventions.pairs",
@@ -65,6 +69,7 @@ _EXPORTS = {
 __all__ = [
     "AblationEffects",
     "AblationType",
+    "IoiCorruption",
     "BuiltinTask",
     "PairedRuns",
     "PatchComponent",
@@ -79,6 +84,7 @@ __all__ = [
     "activation_patching",
     "attribution_patching",
     "copy_name_pairs",
+    "ioi_pairs",
     "path_patching",
     "patching_hooks",
     "repeated_pairs",

@@ -35,7 +35,7 @@ from mechscope.core.sites import Component, Site
 from mechscope.interventions.choices import PatchDirection
 from mechscope.interventions.engine import patch_groups, start_hooks
 from mechscope.interventions.runs import PairedRuns, RunCache, check_same_lengths
-from mechscope.models.adapter import model_spec
+from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import tokenize
 
@@ -209,9 +209,13 @@ def check_sites(model: Model, sites: Sequence[Site], n_pos: int) -> None:
             raise MechscopeError(
                 f"site {site}: layer {site.layer} is out of range 0..{model.cfg.n_layers - 1}."
             )
-        if site.head is not None and not 0 <= site.head < model.cfg.n_heads:
+        # Keys and values have n_key_value_heads heads (fewer with grouped-query attention).
+        shared = site.component in (Component.K, Component.V)
+        n_heads = adapt(model).n_key_value_heads if shared else model.cfg.n_heads
+        if site.head is not None and not 0 <= site.head < n_heads:
+            kind = "key/value head" if shared and n_heads != model.cfg.n_heads else "head"
             raise MechscopeError(
-                f"site {site}: head {site.head} is out of range 0..{model.cfg.n_heads - 1}."
+                f"site {site}: {kind} {site.head} is out of range 0..{n_heads - 1}."
             )
         if site.pos is not None and site.pos >= n_pos:
             raise MechscopeError(

@@ -61,3 +61,12 @@ class PatchComponent(Enum):
     def component(self) -> Component:
         """The `Component` this name stands for."""
         return Component[self.name]
+
+
+class IoiCorruption(Enum):
+    """How the corrupted IOI prompt differs from the clean one."""
+
+    ABC = "abc"
+    """Every name replaced by another (Wang et al.'s ABC distribution): no cue left."""
+    SWAP = "swap"
+    """The second-clause subject becomes the indirect object, so the other name is right."""

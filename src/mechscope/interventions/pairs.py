@@ -22,7 +22,7 @@ from mechscope.core.errors import PromptError
 from mechscope.core.metrics import Metric, answer_loss, answer_probability, logit_diff
 from mechscope.data.repeated import random_token_rows
 from mechscope.interventions.activation import tokenize_pairs
-from mechscope.interventions.choices import TaskMetric
+from mechscope.interventions.choices import IoiCorruption, TaskMetric
 from mechscope.interventions.runs import PairedRuns, check_same_lengths
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
@@ -120,6 +120,78 @@ def copy_name_pairs(model: Model, names: Sequence[str] = NAMES) -> TaskPairs:
             "no usable name pairs: give names of equal length with different last letters."
         )
     return task_from_prompts(model, clean, corrupted, answers, wrong, name="copy-name")
+
+
+IOI_NAMES = (
+    "Mary", "John", "Tom", "James", "Anna", "Sarah", "David", "Emma", "Michael", "Lisa", "Paul",
+    "Kate", "Mark", "Alice", "Bob", "Jack", "Peter", "Susan", "Robert", "Linda", "George",
+    "Laura", "Daniel", "Helen",
+)  # fmt: skip
+IOI_TEMPLATES = (
+    "When {IO} and {S} went to the store, {S} gave a drink to",
+    "When {IO} and {S} went to the park, {S} handed a book to",
+    "After {IO} and {S} arrived at the party, {S} gave a gift to",
+    "Then, {IO} and {S} had a long argument, and afterwards {S} said to",
+    "While {IO} and {S} were working at the office, {S} sent an email to",
+    "When {S} and {IO} got a snack at the cafe, {S} decided to give it to",
+)
+"""Wang et al. 2022's IOI templates (both name orders, ABBA and BABA)."""
+
+
+def ioi_pairs(
+    model: Model,
+    n_prompts: int = 24,
+    corruption: IoiCorruption | str = IoiCorruption.ABC,
+    *,
+    template: int | None = None,
+    seed: int = 0,
+) -> TaskPairs:
+    """Indirect-object identification prompts (Wang et al. 2022) and a corruption.
+
+    "When Mary and John went to the store, John gave a drink to" -> " Mary": the answer is
+    the indirect object (IO), the wrong answer the subject (S); both are the names of the
+    clean prompt in either corruption, so the logit difference is IO - S throughout. Names
+    that are not one token for the model (with their leading space) are dropped. ``template``
+    picks one of `IOI_TEMPLATES` (positions then line up across prompts); default: all, in
+    turn.
+
+    Raises:
+        PromptError: fewer than three single-token names.
+    """
+    corruption = IoiCorruption(corruption)
+    template_index = template
+    names = [n for n in IOI_NAMES if len(_pieces(model, f" {n}")) == 1]
+    if len(names) < 3:
+        raise PromptError("fewer than three IOI names are single tokens for this model.")
+    generator = torch.Generator().manual_seed(seed)
+    clean, corrupted, answers, wrong = [], [], [], []
+    for i in range(n_prompts):
+        index = i % len(IOI_TEMPLATES) if template_index is None else template_index
+        template = IOI_TEMPLATES[index]
+        a, b, c, d = (names[j] for j in torch.randperm(len(names), generator=generator)[:4])
+        clean.append(template.format(IO=a, S=b))
+        if corruption is IoiCorruption.ABC:
+            corrupted.append(template.format(IO=c, S=d))
+        else:  # the subject repeated in the second clause is now the other name
+            corrupted.append(_swap_second_subject(template, a, b))
+        answers.append(f" {a}")
+        wrong.append(f" {b}")
+    return task_from_prompts(
+        model, clean, corrupted, answers, wrong, name=f"ioi-{corruption.value}"
+    )
+
+
+def _swap_second_subject(template: str, io: str, s: str) -> str:
+    """The template with its last {S} (the second-clause subject) filled by the IO name."""
+    head, _, tail = template.rpartition("{S}")
+    return head.format(IO=io, S=s) + io + tail.format(IO=io, S=s)
+
+
+def _pieces(model: Model, text: str) -> list[int]:
+    tokenizer = model.tokenizer
+    if tokenizer is None:
+        raise PromptError("IOI prompts need the model's tokenizer.")
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def task_from_prompts(

@@ -4,6 +4,9 @@ Wang et al. 2022 ("Interpretability in the Wild", §3.1); Goldowsky-Dill et al. 
 senders act on the receivers only through the receivers' Q, K or V input, with every other
 path frozen.
 
+With grouped-query attention, a receiver's keys and values are those of its shared key/value
+head, so patching K or V reaches every query head of that group.
+
 Noising, in three runs on the clean prompts:
 
 1. cache every head's ``hook_z`` (and every MLP's output) on the clean run, and the senders'
@@ -35,7 +38,7 @@ from mechscope.core.sites import Component, Site
 from mechscope.interventions.ablation import check_heads
 from mechscope.interventions.engine import run_patches
 from mechscope.interventions.runs import PairedRuns
-from mechscope.models.adapter import model_spec
+from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.tokens import forward_kwargs
 
 RECEIVER_INPUTS = (Component.Q, Component.K, Component.V)
@@ -135,7 +138,17 @@ def path_patching(
 
         return hook
 
-    receiver_sites = [Site(receiver_input, r.layer, r.head) for r in receiver_ids]
+    # With grouped-query attention a query head's keys and values belong to a shared
+    # key/value head: patching them reaches every query head of that group.
+    adapter = adapt(model)
+    shared = receiver_input in (Component.K, Component.V)
+    receiver_sites = sorted(
+        {
+            Site(receiver_input, r.layer, adapter.key_value_head(r.head) if shared else r.head)
+            for r in receiver_ids
+        },
+        key=str,
+    )
     receiver_names = sorted({site.hook_name for site in receiver_sites})
     recorded: dict[str, Tensor] = {}
 

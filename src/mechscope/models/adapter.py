@@ -72,6 +72,15 @@ class ModelAdapter:
         return sorted({i for i in ids if isinstance(i, int)})
 
     @property
+    def n_key_value_heads(self) -> int:
+        """Key/value heads per layer: fewer than query heads with grouped-query attention."""
+        return int(getattr(self.model.cfg, "n_key_value_heads", None) or self.model.cfg.n_heads)
+
+    def key_value_head(self, head: int) -> int:
+        """The key/value head query ``head`` reads (itself without grouped-query attention)."""
+        return head // (self.model.cfg.n_heads // self.n_key_value_heads)
+
+    @property
     def can_start_at_layer(self) -> bool:
         """Whether a pass can start at a later block from a cached ``resid_pre``.
 

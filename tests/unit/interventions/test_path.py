@@ -43,3 +43,22 @@ def test_bad_paths_are_refused(model, task):
         path_patching(runs, [PREVIOUS_TOKEN_HEAD], [INDUCTION_HEAD], Component.Z)
     with pytest.raises(MechscopeError, match="out of range"):
         path_patching(runs, [(0, 7)], [INDUCTION_HEAD])
+
+
+def test_grouped_query_attention_keys_are_patched_by_key_value_head(hf_dirs):
+    from mechscope.core.sites import Site
+    from mechscope.interventions.activation import activation_patching
+    from mechscope.interventions.path import path_patching as path
+    from mechscope.models import load_model
+
+    gqa = load_model(hf_dirs["llama-gqa"], device="cpu")  # 4 query heads, 2 key/value heads
+    runs = repeated_pairs(gqa, n_prompts=4, half=6).runs(gqa)
+    # Query heads 2 and 3 share key/value head 1: patching their keys is the same patch.
+    a = path(runs, [(0, 0)], [(1, 2)], Component.K)
+    b = path(runs, [(0, 0)], [(1, 3)], Component.K)
+    both = path(runs, [(0, 0)], [(1, 2), (1, 3)], Component.K)
+    assert a.value == pytest.approx(b.value, abs=1e-6) == pytest.approx(both.value, abs=1e-6)
+    queries = path(runs, [(0, 0)], [(1, 2)], Component.Q)  # queries stay per head
+    assert queries.value != pytest.approx(a.value, abs=1e-9)
+    with pytest.raises(MechscopeError, match="key/value head 2 is out of range 0..1"):
+        activation_patching(runs, [Site(Component.K, 0, 2)], progress=False)

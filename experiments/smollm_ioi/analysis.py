@@ -1,0 +1,286 @@
+"""The IOI reproduction: behaviour, patching, attribution, path patching, attention; report."""
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from experiments.smollm_ioi.config import Config
+from mechscope.core.axes import HeadId
+from mechscope.core.metrics import mean_and_sem
+from mechscope.core.results import Result
+from mechscope.core.sites import Component, Site, every_site
+from mechscope.heads.patterns import attention_patterns
+from mechscope.interventions import (
+    IoiCorruption,
+    PatchingResult,
+    activation_patching,
+    attribution_patching,
+    ioi_pairs,
+    patching_hooks,
+    path_patching,
+)
+from mechscope.interventions.attribution import correlation
+from mechscope.models import load_model, str_tokens
+from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.figures import heatmap
+from mechscope.viz.report import Report
+
+GRIDS = ("resid_pre", "attn_out", "mlp_out", "z_all", "z_final")
+
+
+@dataclass(frozen=True)
+class IoiResult(Result):
+    """Every number of the IOI reproduction (patching grids normalised: 0 corrupted, 1 clean)."""
+
+    kind: ClassVar[str] = "ioi-circuit"
+    behaviour: list[dict[str, Any]]
+    """Per corruption: clean and corrupted logit difference (mean, s.e.), IO win rate, n."""
+    tokens: list[str]
+    """The first patching prompt's tokens (the positions of the by-position grids)."""
+    grids: dict[str, Float[Tensor, "..."]]
+    """Exact patching: resid_pre [layer, pos], attn_out / mlp_out [layer, 1], z_all and
+    z_final [layer, head]."""
+    attribution: dict[str, Float[Tensor, "..."]]
+    """Attribution patching of the same sites, same layouts."""
+    correlations: dict[str, float]
+    top_heads: list[HeadId]
+    """The heads whose output at the final position restores most of the logit difference."""
+    paths: list[dict[str, Any]]
+    """Path patching: each earlier strong head as sender into the top heads' queries."""
+    attention: list[dict[str, Any]]
+    """Per top head: mean attention from the final token to IO, S1 and S2."""
+    seconds: dict[str, float]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per head: patching effect of its output at all positions and at the end."""
+        import pandas as pd
+
+        z_all, z_final = self.grids["z_all"], self.grids["z_final"]
+        return pd.DataFrame(
+            [
+                {"layer": layer, "head": head, "z_all": float(z_all[layer, head]),
+                 "z_final": float(z_final[layer, head])}
+                for layer in range(z_all.shape[0])
+                for head in range(z_all.shape[1])
+            ]
+        )  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        out = {f"exact.{k}": v for k, v in self.grids.items()}
+        return out | {f"attribution.{k}": v for k, v in self.attribution.items()}
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "behaviour": self.behaviour,
+            "tokens": self.tokens,
+            "correlations": self.correlations,
+            "top_heads": [str(h) for h in self.top_heads],
+            "paths": self.paths,
+            "attention": self.attention,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "IoiResult":
+        grids = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("exact.")}
+        attribution = {
+            k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("attribution.")
+        }
+        return cls(
+            behaviour=data["behaviour"],
+            tokens=data["tokens"],
+            grids=grids,
+            attribution=attribution,
+            correlations=data["correlations"],
+            top_heads=[HeadId.parse(h) for h in data["top_heads"]],
+            paths=data["paths"],
+            attention=data["attention"],
+            seconds=data["seconds"],
+        )
+
+
+def _layout(result: PatchingResult, name: str) -> Tensor:
+    if name == "resid_pre":
+        return result.by_layer_pos()
+    if name in ("attn_out", "mlp_out"):
+        return result.normalised[:, None]
+    return result.by_layer_head()
+
+
+@torch.no_grad()
+def behaviour(model, cfg: Config) -> list[dict[str, Any]]:  # noqa: ANN001 - a decoder
+    """The logit difference IO - S, clean and corrupted, over every template."""
+    rows = []
+    for corruption in IoiCorruption:
+        task = ioi_pairs(model, cfg.n_prompts, corruption)
+        runs = task.runs(model)
+        per_prompt = []
+        for logits in (runs.clean.logits, runs.corrupted.logits):
+            at = logits[torch.arange(len(task.positions)), task.positions]
+            rows_ = torch.arange(len(task.positions))
+            per_prompt.append(at[rows_, task.answers] - at[rows_, task.wrong])
+        clean, clean_se = mean_and_sem(per_prompt[0])
+        corrupted, corrupted_se = mean_and_sem(per_prompt[1])
+        rows.append(
+            {"corruption": corruption.value, "clean": clean, "clean_se": clean_se,
+             "corrupted": corrupted, "corrupted_se": corrupted_se,
+             "io_wins": float((per_prompt[0] > 0).float().mean()), "n": len(per_prompt[0])}
+        )  # fmt: skip
+    return rows
+
+
+def run(cfg: Config) -> IoiResult:
+    """Measure, save (with each patching result under patching/) and write the report."""
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    model = load_model(cfg.model)
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    rows = behaviour(model, cfg)
+    seconds["behaviour"] = time.perf_counter() - start
+    task = ioi_pairs(model, cfg.n_patch_prompts, IoiCorruption.ABC, template=0, seed=1)
+    n_pos = task.clean.tokens.shape[1]
+    final = int(task.positions[0])
+    site_sets = {
+        "resid_pre": every_site(Component.RESID_PRE, n_layers, n_pos=n_pos),
+        "attn_out": every_site(Component.ATTN_OUT, n_layers),
+        "mlp_out": every_site(Component.MLP_OUT, n_layers),
+        "z_all": every_site(Component.Z, n_layers, n_heads=n_heads),
+        "z_final": [Site(Component.Z, s.layer, s.head, final) for s in
+                    every_site(Component.Z, n_layers, n_heads=n_heads)],
+    }  # fmt: skip
+    every = [s for sites in site_sets.values() for s in sites]
+    runs = task.runs(model, names=patching_hooks(model, every))
+    grids, attribution, correlations = {}, {}, {}
+    for name, sites in site_sets.items():
+        began = time.perf_counter()
+        exact = activation_patching(runs, sites, progress=False).with_provenance(cfg, cfg.model)
+        seconds[f"patch {name} ({len(sites)} sites)"] = time.perf_counter() - began
+        estimate = attribution_patching(runs, sites).with_provenance(cfg, cfg.model)
+        exact.save(cfg.out / "patching" / name)
+        estimate.save(cfg.out / "patching" / f"{name}_attribution")
+        grids[name], attribution[name] = _layout(exact, name), _layout(estimate, name)
+        correlations[name] = correlation(exact.normalised, estimate.normalised)
+    z_final = grids["z_final"]
+    order = z_final.flatten().nan_to_num(-1e9).argsort(descending=True).tolist()
+    top = [HeadId(*divmod(i, n_heads)) for i in order[: cfg.top_heads]]
+    began = time.perf_counter()
+    paths = path_rows(runs, grids["z_all"], top, n_heads)
+    seconds["path patching"] = time.perf_counter() - began
+    attention = attention_rows(model, task, top)
+    result = IoiResult(
+        behaviour=rows,
+        tokens=str_tokens(model, task.clean.unpadded(0).tolist()),
+        grids=grids,
+        attribution=attribution,
+        correlations=correlations,
+        top_heads=top,
+        paths=paths,
+        attention=attention,
+        seconds=seconds,
+    ).with_provenance(cfg, cfg.model)
+    result.save(cfg.out)
+    view = attention_patterns(model, task.clean)[0]
+    render(result, view).save(cfg.out / "report.html")
+    return result
+
+
+def path_rows(runs, z_all: Tensor, receivers: list[HeadId], n_heads: int) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Each of the strongest earlier heads as sender into the receivers' queries (Q)."""
+    first = min(h.layer for h in receivers)
+    earlier = z_all[:first].flatten().nan_to_num(0).abs()
+    senders = [HeadId(*divmod(i, n_heads)) for i in earlier.argsort(descending=True)[:5].tolist()]
+    rows = []
+    for sender in senders:
+        for receiver_input in (Component.Q, Component.K, Component.V):
+            path = path_patching(runs, [sender], receivers, receiver_input)
+            rows.append(
+                {"sender": str(sender), "input": receiver_input.name,
+                 "normalised": path.normalised, "z_all": float(z_all[sender])}
+            )  # fmt: skip
+    return rows
+
+
+@torch.no_grad()
+def attention_rows(model, task, heads: list[HeadId]) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Mean attention of each head from the final token to IO (pos 1), S1 (3) and S2."""
+    patterns = attention_patterns(model, task.clean)
+    final = int(task.positions[0])
+    tokens = task.clean.tokens
+    s2 = [int((row == row[3]).nonzero()[-1]) for row in tokens]  # the repeated subject
+    rows = []
+    for head in heads:
+        at = patterns[:, head.layer, head.head, final]
+        batch = torch.arange(len(s2))
+        rows.append(
+            {"head": str(head), "io": float(at[:, 1].mean()), "s1": float(at[:, 3].mean()),
+             "s2": float(at[batch, torch.tensor(s2)].mean())}
+        )  # fmt: skip
+    return rows
+
+
+def render(result: IoiResult, view: Tensor) -> Report:
+    """The page: behaviour, patching heatmaps, attribution agreement, paths, attention."""
+    report = Report(f"Indirect object identification: {result.provenance.model}")
+    report.paragraph(
+        "Logit difference IO - S at the final position (Wang et al. 2022). Figures on SmolLM2 "
+        "describe its 4-bit-dequantised weights. Patching is denoising on one template (ABC "
+        "corruption): 0 = corrupted, 1 = clean."
+    )
+    report.table(
+        ["corruption", "prompts", "clean", "± s.e.", "corrupted", "± s.e.", "IO wins"],
+        [[r["corruption"], r["n"], r["clean"], r["clean_se"], r["corrupted"], r["corrupted_se"],
+          r["io_wins"]] for r in result.behaviour],
+    )  # fmt: skip
+    labels = [f"{i} {t!r}" for i, t in enumerate(result.tokens)]
+    layers = [f"L{i}" for i in range(result.grids["z_all"].shape[0])]
+    heads = [f"H{h}" for h in range(result.grids["z_all"].shape[1])]
+    shown = {
+        "resid_pre": ("Residual stream by layer and position", labels, "position: token"),
+        "z_all": ("Head outputs, all positions", heads, "head"),
+        "z_final": ("Head outputs at the final position", heads, "head"),
+    }
+    for name, (title, columns, x_title) in shown.items():
+        for source, grid in (
+            ("exact", result.grids[name]),
+            ("attribution", result.attribution[name]),
+        ):
+            report.figure(
+                heatmap(grid.tolist(), x_labels=columns, y_labels=layers,
+                        title=f"{title} ({source}; r = {result.correlations[name]:.2f})",
+                        x_title=x_title, y_title="layer", value_name="normalised",
+                        diverging=True, annotate=name != "resid_pre")
+            )  # fmt: skip
+    report.figure(
+        heatmap(
+            torch.cat([result.grids["attn_out"], result.grids["mlp_out"]], dim=1).T.tolist(),
+            x_labels=layers, y_labels=["attn_out", "mlp_out"],
+            title="Attention and MLP outputs by layer (all positions)", x_title="layer",
+            y_title="component", value_name="normalised", diverging=True, annotate=False,
+        )
+    )  # fmt: skip
+    report.heading("Path patching into the top heads")
+    top = ", ".join(map(str, result.top_heads))
+    report.paragraph(f"Receivers: {top}. Noising the sender's output on that path only.")
+    report.table(
+        ["sender", "receiver input", "normalised (0 = path carries it all)", "sender, all paths"],
+        [[r["sender"], r["input"], r["normalised"], r["z_all"]] for r in result.paths],
+    )
+    report.heading("Where the top heads look from the final token")
+    report.table(
+        ["head", "to IO", "to S1", "to S2"],
+        [[r["head"], r["io"], r["s1"], r["s2"]] for r in result.attention],
+    )
+    report.view(
+        attention_heads_view(
+            result.tokens,
+            view[[h.layer for h in result.top_heads], [h.head for h in result.top_heads]],
+            [str(h) for h in result.top_heads],
+            causal=True,
+        )
+    )
+    report.table(["step", "seconds"], [[k, v] for k, v in result.seconds.items()])
+    return report
