@@ -167,13 +167,13 @@ def ioi_pairs(
     clean, corrupted, answers, wrong = [], [], [], []
     for i in range(n_prompts):
         index = i % len(IOI_TEMPLATES) if template_index is None else template_index
-        template = IOI_TEMPLATES[index]
+        text = IOI_TEMPLATES[index]
         a, b, c, d = (names[j] for j in torch.randperm(len(names), generator=generator)[:4])
-        clean.append(template.format(IO=a, S=b))
+        clean.append(text.format(IO=a, S=b))
         if corruption is IoiCorruption.ABC:
-            corrupted.append(template.format(IO=c, S=d))
+            corrupted.append(text.format(IO=c, S=d))
         else:  # the subject repeated in the second clause is now the other name
-            corrupted.append(_swap_second_subject(template, a, b))
+            corrupted.append(_swap_second_subject(text, a, b))
         answers.append(f" {a}")
         wrong.append(f" {b}")
     return task_from_prompts(
