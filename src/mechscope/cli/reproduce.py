@@ -19,6 +19,7 @@ from mechscope.core.errors import MechscopeError
 EXPERIMENTS = {
     "induction": "experiments.induction_heads",
     "smollm-facts": "experiments.smollm_facts",
+    "smollm-ioi": "experiments.smollm_ioi",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -28,13 +29,16 @@ class Config:
     """Reproduce a published finding end to end, from a mechscope checkout.
 
     'induction' = induction heads and their phase change (Olsson et al. 2022);
-    'smollm-facts' = the logit lens on factual completions in SmolLM2-135M. Same as
+    'smollm-facts' = the logit lens on factual completions in SmolLM2-135M;
+    'smollm-ioi' = indirect object identification in SmolLM2-135M (Wang et al. 2022). Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """
 
     experiment: Annotated[
-        Literal["induction", "smollm-facts"], tyro.conf.Positional, tyro.conf.arg(metavar="NAME")
+        Literal["induction", "smollm-facts", "smollm-ioi"],
+        tyro.conf.Positional,
+        tyro.conf.arg(metavar="NAME"),
     ]
     """The reproduction to run."""
 

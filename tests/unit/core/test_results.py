@@ -74,6 +74,23 @@ def _facts_result():
     )
 
 
+def _ioi_result():
+    from experiments.smollm_ioi.analysis import IoiResult
+
+    grids = {"resid_pre": torch.rand(2, 3), "z_all": torch.rand(2, 2), "z_final": torch.rand(2, 2)}
+    return IoiResult(
+        behaviour=[{"corruption": "abc", "clean": 4.0, "clean_se": 0.3, "n": 8}],
+        tokens=["When", " Mary", " and"],
+        grids=grids,
+        attribution={k: v + 0.1 for k, v in grids.items()},
+        correlations={"z_all": 0.99},
+        top_heads=[HeadId(1, 0)],
+        paths=[{"sender": "0.1", "input": "Q", "normalised": 0.9, "z_all": 0.1}],
+        attention=[{"head": "1.0", "io": 0.7, "s1": 0.1, "s2": 0.1}],
+        seconds={"behaviour": 1.0},
+    )
+
+
 EXAMPLES = {
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
@@ -109,6 +126,7 @@ EXAMPLES = {
     ),
     "induction-reproduction": lambda model, task: _induction_result(),
     "facts-lens": lambda model, task: _facts_result(),
+    "ioi-circuit": lambda model, task: _ioi_result(),
 }
 
 
