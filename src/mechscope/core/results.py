@@ -42,6 +42,7 @@ KINDS: dict[str, str] = {
     "induction-reproduction": "experiments.induction_heads:InductionResult",
     "facts-lens": "experiments.smollm_facts:FactsLensResult",
     "ioi-circuit": "experiments.smollm_ioi:IoiResult",
+    "head-atlas": "experiments.smollm_atlas:AtlasResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -91,6 +91,18 @@ def _ioi_result():
     )
 
 
+def _atlas_result(model, task):
+    from experiments.smollm_atlas.analysis import AtlasResult
+
+    return AtlasResult(
+        scores=_head_scores(model, task),
+        syntax=EXAMPLES["syntax-scores"](model, task),
+        check=[{"group": "top", "head": "1.0", "induction": 0.9, "change": 2.0, "clean": 0.1}],
+        thirds=[{"third": "early", "layers": "0-0", "first-token": 0.5}],
+        seconds={"scoring": 1.0},
+    )
+
+
 EXAMPLES = {
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
@@ -127,6 +139,7 @@ EXAMPLES = {
     "induction-reproduction": lambda model, task: _induction_result(),
     "facts-lens": lambda model, task: _facts_result(),
     "ioi-circuit": lambda model, task: _ioi_result(),
+    "head-atlas": _atlas_result,
 }
 
 

@@ -1,0 +1,214 @@
+"""The head atlas: every head for every kind, syntax, a causal check, thirds of the depth."""
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from experiments.smollm_atlas.config import Config
+from mechscope.core.axes import HeadId
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import second_copy_metric
+from mechscope.core.results import Result
+from mechscope.data.conllu import read_conllu
+from mechscope.heads import THRESHOLDS, DetectionSettings, HeadKind, HeadScores, detect_heads
+from mechscope.heads.detect import repeated_rows
+from mechscope.heads.patterns import sentence_attention
+from mechscope.heads.syntax import DependencyAccumulator, SyntaxScores, align_all
+from mechscope.interventions import ablation_effects
+from mechscope.models import load_model
+from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.heads import head_heatmap
+from mechscope.viz.report import Report
+
+KINDS = [k for k in HeadKind if not k.needs_gradient]
+THIRD_KINDS = (
+    HeadKind.PREVIOUS_TOKEN, HeadKind.LOCAL_WINDOW, HeadKind.EFFECTIVE_SPAN,
+    HeadKind.FIRST_TOKEN, HeadKind.MAX_WEIGHT, HeadKind.ENTROPY, HeadKind.INDUCTION,
+)  # fmt: skip
+"""What the seeds' table speaks of: diagonal/local, long-range, sink ("vertical stripe"),
+sparse heads, and induction."""
+
+
+@dataclass(frozen=True)
+class AtlasResult(Result):
+    """Head scores, syntax scores, the causal check and the per-third summary."""
+
+    kind: ClassVar[str] = "head-atlas"
+    scores: HeadScores
+    syntax: SyntaxScores
+    check: list[dict[str, Any]]
+    """Second-copy loss change with each top induction head and each random control ablated."""
+    thirds: list[dict[str, Any]]
+    """Per third of the depth: mean score of each kind, and the best syntax accuracy."""
+    seconds: dict[str, float]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """The per-third summary, one row per third."""
+        import pandas as pd
+
+        return pd.DataFrame(self.thirds)
+
+    def _tensors(self) -> dict[str, Tensor]:
+        ours = {f"scores.{k}": v for k, v in self.scores._tensors().items()}
+        return ours | {f"syntax.{k}": v for k, v in self.syntax._tensors().items()}
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "scores": self.scores._data(),
+            "syntax": self.syntax._data(),
+            "check": self.check,
+            "thirds": self.thirds,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "AtlasResult":
+        def part(prefix: str) -> dict[str, Tensor]:
+            return {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+        return cls(
+            scores=HeadScores._from_saved(part("scores."), data["scores"]),
+            syntax=SyntaxScores._from_saved(part("syntax."), data["syntax"]),
+            check=data["check"],
+            thirds=data["thirds"],
+            seconds=data["seconds"],
+        )
+
+
+def run(cfg: Config) -> AtlasResult:
+    """Score, check, summarise, save and write the report."""
+    if not cfg.conllu.is_file():
+        raise MechscopeError(
+            f"no treebank at {cfg.conllu}; pass --conllu PATH (UD English EWT dev is expected "
+            "in ../shared/data/ud_english_ewt/ beside the checkout)."
+        )
+    seconds = {}
+    start = time.perf_counter()
+    model = load_model(cfg.model)
+    sentences = read_conllu(cfg.conllu, cfg.max_sentences)
+    aligned, skipped = align_all(model, sentences)
+    accumulator = DependencyAccumulator(model, aligned, skipped)
+    settings = DetectionSettings(
+        induction_rows=cfg.induction_rows, induction_half_length=20, batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    )  # fmt: skip
+    scores = detect_heads(model, accumulator.tokens, KINDS, settings, consumers=[accumulator])
+    syntax = accumulator.result()
+    seconds["scoring (every kind and syntax, one pass per chunk)"] = time.perf_counter() - start
+    began = time.perf_counter()
+    check = causal_check(model, scores, settings, cfg.seed)
+    seconds["causal check"] = time.perf_counter() - began
+    result = AtlasResult(
+        scores=scores,
+        syntax=syntax,
+        check=check,
+        thirds=thirds(scores, syntax),
+        seconds=seconds,
+    ).with_provenance(cfg, cfg.model)
+    result.save(cfg.out)
+    example = " ".join(aligned[0].sentence.words)
+    render(result, sentence_attention(model, example)).save(cfg.out / "report.html")
+    return result
+
+
+def causal_check(
+    model, scores: HeadScores, settings: DetectionSettings, seed: int, k: int = 3
+) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Ablate the top ``k`` induction heads and ``k`` random non-induction heads of their layers.
+
+    A control is drawn (seeded) from the heads of the same layer whose induction score is
+    below the label threshold, so it is a random head that is not itself an induction head.
+    """
+    top = [h for h, _ in scores.top(HeadKind.INDUCTION, k)]
+    induction = scores.score(HeadKind.INDUCTION)
+    threshold = THRESHOLDS[HeadKind.INDUCTION].value
+    generator = torch.Generator().manual_seed(seed)
+    controls = []
+    for head in top:
+        others = [
+            h
+            for h in range(model.cfg.n_heads)
+            if HeadId(head.layer, h) not in top and float(induction[head.layer, h]) < threshold
+        ]
+        pick = others[int(torch.randint(0, len(others), (1,), generator=generator))]
+        controls.append(HeadId(head.layer, pick))
+    batch = pad_token_lists(repeated_rows(model, settings), 0)
+    half = settings.induction_half_length or 20
+    effects = ablation_effects(model, batch, second_copy_metric(batch, half), [*top, *controls])
+    return [
+        {"group": "top" if i < k else "random non-induction, same layer", "head": str(h),
+         "induction": float(induction[h]), "change": float(effects.change[i]),
+         "clean": effects.clean}
+        for i, h in enumerate([*top, *controls])
+    ]  # fmt: skip
+
+
+def thirds(scores: HeadScores, syntax: SyntaxScores) -> list[dict[str, Any]]:
+    """Per third of the layers: each kind's mean over its heads, and syntax at its best."""
+    n = scores.n_layers
+    bounds = [(0, n // 3), (n // 3, 2 * n // 3), (2 * n // 3, n)]
+    rows = []
+    for name, (lo, hi) in zip(("early", "middle", "late"), bounds, strict=True):
+        row: dict[str, Any] = {"third": name, "layers": f"{lo}-{hi - 1}"}
+        for kind in THIRD_KINDS:
+            row[kind.value] = float(scores.score(kind)[lo:hi].nanmean())
+        frequent = [r for r in syntax.table(min_count=50)]
+        best = [float(syntax.accuracy[:, syntax.relations.index(r["relation"]), lo:hi].max())
+                for r in frequent]  # fmt: skip
+        row["syntax (mean best accuracy)"] = sum(best) / len(best) if best else float("nan")
+        rows.append(row)
+    return rows
+
+
+def render(result: AtlasResult, sample) -> Report:  # noqa: ANN001 - a SentenceAttention
+    """The page: per-third table, syntax, the causal check, every kind's map, views."""
+    scores, syntax = result.scores, result.syntax
+    report = Report(f"Head atlas: {result.provenance.model}")
+    report.paragraph(
+        f"{scores.n_prompts} UD English EWT dev sentences (skipped: {syntax.skipped or 'none'}) "
+        "plus repeated random tokens for the induction kind, all kinds in one pass per chunk. "
+        "Figures on SmolLM2 describe its 4-bit-dequantised weights."
+    )
+    report.heading("By thirds of the depth")
+    columns = list(result.thirds[0])
+    report.table(columns, [[row[c] for c in columns] for row in result.thirds])
+    report.heading("Syntactic heads")
+    report.paragraph(
+        "A causal model sees only leftward words, so each relation can be found only in the "
+        "direction whose partner lies to the left: dependent -> head when the head word comes "
+        "first, head -> dependent (the head word attending back to its dependent) when the "
+        "dependent comes first. Both directions are scored and the better one is kept; the "
+        "baseline is the best fixed offset (-5..5)."
+    )
+    table = syntax.table(min_count=50)
+    report.table(
+        ["relation", "count", "best head", "direction", "accuracy", "offset", "baseline"],
+        [[r["relation"], r["count"], r["head"], r["direction"], r["accuracy"],
+          r["baseline_offset"], r["baseline"]] for r in table],
+    )  # fmt: skip
+    report.heading("Causal check: the top induction heads against random heads of their layers")
+    report.table(
+        ["group", "head", "induction score", "second-copy loss change"],
+        [[r["group"], r["head"], r["induction"], r["change"]] for r in result.check],
+    )
+    report.heading("Every kind, layer x head")
+    for i, kind in enumerate(scores.kinds):
+        report.figure(head_heatmap(scores.mean[i].tolist(), kind))
+    report.heading("Attention of the top heads on a sentence")
+    for kind in (HeadKind.PREVIOUS_TOKEN, HeadKind.INDUCTION, HeadKind.FIRST_TOKEN):
+        top = [h for h, _ in scores.top(kind, 3)]
+        report.heading(kind.value, level=3)
+        report.view(
+            attention_heads_view(
+                sample.str_tokens,
+                sample.patterns[[h.layer for h in top], [h.head for h in top]],
+                [str(h) for h in top],
+                causal=True,
+            )
+        )
+    report.table(["step", "seconds"], [[k, v] for k, v in result.seconds.items()])
+    return report

@@ -1,0 +1,40 @@
+"""What the head atlas of a real LM runs (importable without torch)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+UD_DEV = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "ud_english_ewt"
+    / ("en_ewt-ud-dev.conllu")
+)
+"""UD English EWT dev, beside the checkout (never copied into the repository)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A head atlas of a real LM: every head scored for every kind, syntax heads, causal check.
+
+    Scores every head of the model for every forward kind on UD English EWT dev sentences
+    (and on repeated random tokens for induction) in the same passes that score dependency
+    relations; ablates the top induction heads and random heads of the same layers; and
+    summarises each third of the depth. Example:
+    python -m experiments.smollm_atlas --out results/smollm-atlas --max-sentences 200
+    """
+
+    model: str = "smollm2-135m"
+    """Model spec, as `mechscope.models.load_model` takes it."""
+    out: Path = Path("results/smollm-atlas")
+    """Where result.json, tensors.safetensors and report.html go."""
+    conllu: Path = UD_DEV
+    """The treebank whose sentences are the prompts (UD English EWT dev by default)."""
+    max_sentences: int = 200
+    """Sentences read from the treebank (the first ones)."""
+    batch_size: int = 16
+    """Rows per forward pass."""
+    induction_rows: int = 16
+    """Repeated-random-token rows for the induction kind and its causal check."""
+    seed: int = 0
+    """Seed of the random tokens and of the random control heads."""
