@@ -20,6 +20,7 @@ EXPERIMENTS = {
     "induction": "experiments.induction_heads",
     "smollm-facts": "experiments.smollm_facts",
     "smollm-ioi": "experiments.smollm_ioi",
+    "smollm-atlas": "experiments.smollm_atlas",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -30,13 +31,14 @@ class Config:
 
     'induction' = induction heads and their phase change (Olsson et al. 2022);
     'smollm-facts' = the logit lens on factual completions in SmolLM2-135M;
-    'smollm-ioi' = indirect object identification in SmolLM2-135M (Wang et al. 2022). Same as
+    'smollm-ioi' = indirect object identification in SmolLM2-135M (Wang et al. 2022);
+    'smollm-atlas' = a head atlas of SmolLM2-135M on UD English EWT. Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """
 
     experiment: Annotated[
-        Literal["induction", "smollm-facts", "smollm-ioi"],
+        Literal["induction", "smollm-facts", "smollm-ioi", "smollm-atlas"],
         tyro.conf.Positional,
         tyro.conf.arg(metavar="NAME"),
     ]
