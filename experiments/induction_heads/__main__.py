@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Sequence
 
+from experiments.cli import run_experiment
 from experiments.induction_heads.config import Config
 
 
@@ -10,22 +11,7 @@ def main(
     argv: Sequence[str] | None = None, prog: str = "python -m experiments.induction_heads"
 ) -> int:
     """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    import tyro
-
-    from mechscope.core.errors import MechscopeError
-
-    try:
-        try:
-            cfg = tyro.cli(Config, args=None if argv is None else list(argv), prog=prog)
-        except ValueError as error:
-            raise MechscopeError(str(error)) from None
-        from experiments.induction_heads.analysis import run
-
-        report(run(cfg), cfg)
-    except MechscopeError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)  # noqa: T201
-        return 2
-    return 0
+    return run_experiment(Config, "experiments.induction_heads.analysis", report, argv, prog)
 
 
 def report(result, cfg: Config) -> None:  # noqa: ANN001 - an InductionResult

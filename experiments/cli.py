@@ -1,0 +1,34 @@
+"""What every experiment's ``__main__`` shares: parse the Config, run, print, exit codes."""
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def run_experiment(
+    config_cls: type,
+    module: str,
+    report: Callable[[Any, Any], None],
+    argv: Sequence[str] | None,
+    prog: str,
+) -> int:
+    """Parse ``argv`` into ``config_cls``, call ``module.run``, print with ``report``.
+
+    User errors (`MechscopeError`, or a Config's own validation) print one line and exit 2.
+    """
+    import tyro
+
+    from mechscope.core.errors import MechscopeError
+
+    try:
+        try:
+            cfg = tyro.cli(config_cls, args=None if argv is None else list(argv), prog=prog)
+        except ValueError as error:  # the Config's own validation
+            raise MechscopeError(str(error)) from None
+        result = importlib.import_module(module).run(cfg)
+    except MechscopeError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    report(result, cfg)
+    return 0
