@@ -157,7 +157,7 @@ def run(cfg: Config) -> IoiResult:
     grids, attribution, correlations = {}, {}, {}
     for name, sites in site_sets.items():
         began = time.perf_counter()
-        exact = activation_patching(runs, sites, progress=False).with_provenance(cfg, cfg.model)
+        exact = activation_patching(runs, sites).with_provenance(cfg, cfg.model)  # tqdm bar
         seconds[f"patch {name} ({len(sites)} sites)"] = time.perf_counter() - began
         estimate = attribution_patching(runs, sites).with_provenance(cfg, cfg.model)
         exact.save(cfg.out / "patching" / name)
