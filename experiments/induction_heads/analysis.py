@@ -91,7 +91,7 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
     for name, model in models.items():
         ev = evaluate(model, text, settings, icl_tokens, recipe.icl_bands)
         losses[name] = {k: v for k, v in ev.to_json().items() if isinstance(v, float)}
-        repeat = _batch(torch.tensor(repeated_rows(model, settings)))
+        repeat = TokenBatch.full(torch.tensor(repeated_rows(model, settings)))
         on_repeat = detect_heads(model, repeat, [HeadKind.PREVIOUS_TOKEN], progress=False)
         head_scores[name] = {
             "induction": ev.induction_score.tolist(),
@@ -109,10 +109,10 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
         if h.layer == 0
     ]
     groups = _groups(two, induction_heads, previous_heads)
-    repeat = _batch(torch.tensor(repeated_rows(two, settings)))
+    repeat = TokenBatch.full(torch.tensor(repeated_rows(two, settings)))
     reference_settings = eval_settings(cfg.eval_prompts, half, REFERENCE_SEED)
-    repeat_reference = _batch(torch.tensor(repeated_rows(two, reference_settings)))
-    text_batch, text_reference_batch = _batch(text), _batch(text_reference)
+    repeat_reference = TokenBatch.full(torch.tensor(repeated_rows(two, reference_settings)))
+    text_batch, text_reference_batch = TokenBatch.full(text), TokenBatch.full(text_reference)
     measures: dict[str, tuple[Metric, TokenBatch, TokenBatch]] = {
         "repeat_first_half_loss": (first_copy_metric(repeat, half), repeat, repeat_reference),
         "repeat_second_half_loss": (second_copy_metric(repeat, half), repeat, repeat_reference),
@@ -137,10 +137,6 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
         ),
         **view(two),
     )
-
-
-def _batch(tokens: Tensor) -> TokenBatch:
-    return TokenBatch(tokens, torch.ones_like(tokens))
 
 
 def _groups(

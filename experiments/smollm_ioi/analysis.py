@@ -10,7 +10,7 @@ from torch import Tensor
 
 from experiments.smollm_ioi.config import Config
 from mechscope.core.axes import HeadId
-from mechscope.core.metrics import mean_and_sem
+from mechscope.core.metrics import logit_diffs, mean_and_sem
 from mechscope.core.results import Result
 from mechscope.core.sites import Component, Site, every_site
 from mechscope.heads.patterns import attention_patterns
@@ -118,11 +118,10 @@ def behaviour(model, cfg: Config) -> list[dict[str, Any]]:  # noqa: ANN001 - a d
     for corruption in IoiCorruption:
         task = ioi_pairs(model, cfg.n_prompts, corruption)
         runs = task.runs(model)
-        per_prompt = []
-        for logits in (runs.clean.logits, runs.corrupted.logits):
-            at = logits[torch.arange(len(task.positions)), task.positions]
-            rows_ = torch.arange(len(task.positions))
-            per_prompt.append(at[rows_, task.answers] - at[rows_, task.wrong])
+        per_prompt = [
+            logit_diffs(logits, task.answers, task.wrong, task.positions)
+            for logits in (runs.clean.logits, runs.corrupted.logits)
+        ]
         clean, clean_se = mean_and_sem(per_prompt[0])
         corrupted, corrupted_se = mean_and_sem(per_prompt[1])
         rows.append(

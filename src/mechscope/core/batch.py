@@ -73,6 +73,11 @@ class TokenBatch:
         if ((self.attention_mask != 0) & (self.attention_mask != 1)).any():
             raise ValueError("attention_mask must hold only 0 and 1")
 
+    @classmethod
+    def full(cls, tokens: TokenIds) -> "TokenBatch":
+        """Rows of equal length with no padding (every position real)."""
+        return cls(tokens, torch.ones_like(tokens))
+
     @property
     def lengths(self) -> Int[Tensor, " batch"]:
         """Number of real tokens in each prompt."""

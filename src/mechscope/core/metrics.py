@@ -151,9 +151,19 @@ def logit_diff(
     positions: Int[Tensor, " batch"],
 ) -> Float[Tensor, ""]:
     """Mean over prompts of logit(answer) - logit(wrong answer) at each prompt's position."""
+    return logit_diffs(logits, answers, wrong, positions).mean()
+
+
+def logit_diffs(
+    logits: Logits,
+    answers: Int[Tensor, " batch"],
+    wrong: Int[Tensor, " batch"],
+    positions: Int[Tensor, " batch"],
+) -> Float[Tensor, " batch"]:
+    """logit(answer) - logit(wrong answer) of each prompt, at its position."""
     rows = torch.arange(logits.shape[0], device=logits.device)
     at = logits[rows, positions.to(logits.device)]
-    return (at[rows, answers.to(logits.device)] - at[rows, wrong.to(logits.device)]).mean()
+    return at[rows, answers.to(logits.device)] - at[rows, wrong.to(logits.device)]
 
 
 def answer_loss(

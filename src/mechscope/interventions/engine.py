@@ -9,7 +9,7 @@ nothing a patch of the chunk can change is skipped. Activation patching, ablatio
 and the last step of path patching all run here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import einops
@@ -155,9 +155,14 @@ def start_hooks(model: Model, groups: Sequence[Sequence[Site]]) -> list[str]:
 
     Name these (with the sites' own) when building `PairedRuns`, and each run is one pass.
     """
-    n_layers = model.cfg.n_layers
-    names = [Site(Component.RESID_PRE, layer).hook_name for layer in range(n_layers)]
-    if any(s.pos for group in groups for s in group):
+    by_position = any(s.pos for group in groups for s in group)
+    return _start_names(range(model.cfg.n_layers), by_position, model.cfg.n_layers)
+
+
+def _start_names(layers: Iterable[int], by_position: bool, n_layers: int) -> list[str]:
+    """``resid_pre`` of ``layers``, and (``by_position``) every layer's keys and values."""
+    names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
+    if by_position:
         names += [
             Site(component, layer).hook_name
             for component in (Component.K, Component.V)
@@ -202,13 +207,7 @@ def patch_groups(
     ]
     # The target run's cache holds what those starts read (cached once, on first use).
     layers = sorted({layer for layer, pos in starts if layer or pos})
-    names = [Site(Component.RESID_PRE, layer).hook_name for layer in layers]
-    if any(pos for _, pos in starts):
-        names += [
-            Site(component, layer).hook_name
-            for component in (Component.K, Component.V)
-            for layer in range(n_layers)
-        ]
+    names = _start_names(layers, any(pos for _, pos in starts), n_layers)
     cache = target.get(names) if names else None
     values = torch.full((len(groups),), torch.nan)
     for indices, (layer, pos) in tqdm(

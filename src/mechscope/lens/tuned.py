@@ -166,7 +166,7 @@ def compare_lenses(
     model: Model, lens: TunedLens, tokens: Int[Tensor, "batch pos"]
 ) -> LensComparison:
     """Both lenses on the same (held-out) windows."""
-    batch = TokenBatch(tokens, torch.ones_like(tokens))
+    batch = TokenBatch.full(tokens)
     logit = lens_trajectory(model, batch)
     with torch.no_grad():
         tuned = lens_trajectory(model, batch, translator=lens)

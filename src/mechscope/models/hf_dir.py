@@ -224,6 +224,22 @@ def load_hf_dir(
         return model
 
     hf_model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+    return hooked_decoder(hf_model, family, cfg_dict, tokenizer, process_weights)
+
+
+def hooked_decoder(
+    hf_model: torch.nn.Module,
+    family: Family,
+    cfg_dict: dict[str, Any],
+    tokenizer: Any,  # noqa: ANN401 - a Hugging Face tokenizer, or None
+    process_weights: bool = False,
+) -> HookedTransformer:
+    """A HookedTransformer from a causal Hugging Face model, its weights converted as is.
+
+    ``cfg_dict`` is the TransformerLens config (`tl_config_dict` plus overrides); with
+    ``process_weights`` LayerNorm is folded and writing weights centred.
+    """
+    cfg_dict = dict(cfg_dict)
     if process_weights:
         cfg_dict["normalization_type"] += "Pre"
     cfg = HookedTransformerConfig(**cfg_dict)

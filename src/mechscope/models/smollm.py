@@ -90,12 +90,9 @@ def convert() -> Path:
         ModelUnavailableError: the package is missing.
         MechscopeError: the cache directory cannot be written (set MECHSCOPE_CACHE).
     """
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-    from transformer_lens.pretrained.weight_conversions import convert_llama_weights
-
     from mechscope.models.base import quiet_transformer_lens
     from mechscope.models.checkpoint import save_checkpoint
-    from mechscope.models.hf_dir import Family, tl_config_dict
+    from mechscope.models.hf_dir import Family, hooked_decoder, tl_config_dict
 
     hf_model, tokenizer = load_hf_smollm()
     cfg_dict = tl_config_dict(hf_model.config, Family.LLAMA)
@@ -106,16 +103,8 @@ def convert() -> Path:
         "dtype": torch.float32,
         "default_prepend_bos": False,  # the tokenizer adds no BOS; parity with HF
     }
-    cfg = HookedTransformerConfig(**cfg_dict)
     with quiet_transformer_lens():
-        model = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)  # pyright: ignore[reportArgumentType]
-    model.load_and_process_state_dict(
-        convert_llama_weights(hf_model, cfg),
-        fold_ln=False,
-        center_writing_weights=False,
-        center_unembed=False,
-        fold_value_biases=False,
-    )
+        model = hooked_decoder(hf_model, Family.LLAMA, cfg_dict, tokenizer)
     final = cache_dir()
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -167,7 +167,7 @@ def evaluate(
     """
     was_training = model.training
     model.eval()
-    text = TokenBatch(text_tokens, torch.ones_like(text_tokens))
+    text = TokenBatch.full(text_tokens)
     scores = detect_heads(model, text, list(HEAD_SCORES.values()), settings, progress=False)
     held_out = float(loss_per_position(model(text_tokens), text_tokens).mean())
     repeat = repeat_losses(model, settings)

@@ -55,7 +55,7 @@ def test_mean_and_sem_against_the_textbook_formula():
 
 def test_metrics_know_their_direction_and_match_the_losses():
     tokens = torch.tensor([[5, 1, 2, 1, 2]])  # start + r + r, r = (1, 2)
-    batch = TokenBatch(tokens, torch.ones_like(tokens))
+    batch = TokenBatch.full(tokens)
     logits = torch.randn(1, 5, 8, generator=torch.Generator().manual_seed(0))
     loss = loss_per_position(logits, tokens)
     first, second = repeated_half_losses(loss, half_length=2)
