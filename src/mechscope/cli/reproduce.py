@@ -21,6 +21,7 @@ EXPERIMENTS = {
     "smollm-facts": "experiments.smollm_facts",
     "smollm-ioi": "experiments.smollm_ioi",
     "smollm-atlas": "experiments.smollm_atlas",
+    "smollm-tuned-lens": "experiments.smollm_tuned_lens",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -32,13 +33,14 @@ class Config:
     'induction' = induction heads and their phase change (Olsson et al. 2022);
     'smollm-facts' = the logit lens on factual completions in SmolLM2-135M;
     'smollm-ioi' = indirect object identification in SmolLM2-135M (Wang et al. 2022);
-    'smollm-atlas' = a head atlas of SmolLM2-135M on UD English EWT. Same as
+    'smollm-atlas' = a head atlas of SmolLM2-135M on UD English EWT;
+    'smollm-tuned-lens' = the tuned lens vs the logit lens on SmolLM2-135M. Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """
 
     experiment: Annotated[
-        Literal["induction", "smollm-facts", "smollm-ioi", "smollm-atlas"],
+        Literal["induction", "smollm-facts", "smollm-ioi", "smollm-atlas", "smollm-tuned-lens"],
         tyro.conf.Positional,
         tyro.conf.arg(metavar="NAME"),
     ]

@@ -32,7 +32,12 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Train, save, compare and print the comparison."""
-    from mechscope.lens.tuned import compare_lenses, held_out_windows, train_tuned_lens
+    from mechscope.lens.tuned import (
+        LOGIT_LENS,
+        compare_lenses,
+        held_out_windows,
+        train_tuned_lens,
+    )
     from mechscope.models import load_model
 
     model = load_model(cfg.model, device=cfg.device)
@@ -40,11 +45,11 @@ def run(cfg: Config) -> int:
     lens.save(cfg.out)
     comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))
     comparison.with_provenance(cfg, cfg.model).save(cfg.out / "comparison")
-    say("mean KL(final || lens) on held-out text, nats:")
-    say(f"{'boundary':<16} {'logit lens':>10} {'tuned lens':>10}")
-    for label, a, b in zip(
-        comparison.labels, comparison.logit_lens_kl, comparison.tuned_lens_kl, strict=True
-    ):
-        say(f"{label:<16} {a:>10.3f} {b:>10.3f}")
+    say("mean KL(final || lens) on held-out text, nats (± s.e. over windows):")
+    say(f"{'boundary':<16} {'logit lens':>16} {'tuned lens':>16}")
+    columns = [(comparison.mean(name), comparison.sem(name)) for name in (LOGIT_LENS, "tuned lens")]
+    for b, label in enumerate(comparison.labels):
+        cells = " ".join(f"{mean[b]:>8.3f} ± {se[b]:<5.3f}" for mean, se in columns)
+        say(f"{label:<16} {cells}")
     say(f"tuned lens: {cfg.out} (use it with: mechscope lens MODEL --tuned-lens DIR)")
     return 0

@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "lens-comparison": "mechscope.lens.tuned:LensComparison",
     "induction-reproduction": "experiments.induction_heads:InductionResult",
     "facts-lens": "experiments.smollm_facts:FactsLensResult",
+    "smollm-tuned-lens": "experiments.smollm_tuned_lens:TunedLensResult",
     "ioi-circuit": "experiments.smollm_ioi:IoiResult",
     "head-atlas": "experiments.smollm_atlas:AtlasResult",
 }

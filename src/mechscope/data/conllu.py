@@ -61,3 +61,31 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
     if not sentences:
         raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
     return sentences
+
+
+def conllu_text(path: str | Path) -> bytes:
+    """The raw text of a CoNLL-U file's sentences, one per line (UTF-8).
+
+    Each sentence's ``# text =`` comment where it has one, else its words joined by spaces.
+
+    Raises:
+        MechscopeError: the file is missing or does not parse as CoNLL-U.
+    """
+    path = Path(path)
+    lines = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for token_list in conllu.parse_incr(handle):
+                text = token_list.metadata.get("text")
+                if not text:
+                    text = " ".join(t["form"] for t in token_list if isinstance(t["id"], int))
+                lines.append(text)
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
+        ) from error
+    except (ParseException, ValueError, KeyError, TypeError) as error:
+        raise MechscopeError(f"{path} does not parse as CoNLL-U ({error}).") from error
+    if not lines:
+        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    return "\n".join(lines).encode("utf-8")

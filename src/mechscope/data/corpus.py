@@ -2,9 +2,10 @@
 
 Default corpus: the Python standard library's source files of the running interpreter (real
 text on every machine that nobody here wrote, about 30 MB). Any files or directories of text
-can be given instead; directories are read recursively, files in sorted order. The last
+can be given instead; directories are read recursively, files in sorted order. A CoNLL-U
+treebank (``.conllu``) contributes its sentences' text, one per line. The last
 ``held_out_fraction`` of the files (at least one) is held out, so held-out text is never
-seen in training.
+seen in training; or the held-out files are named explicitly (a treebank's dev split, say).
 """
 
 import sysconfig
@@ -16,8 +17,21 @@ import numpy as np
 from jaxtyping import UInt8
 
 from mechscope.core.errors import MechscopeError
+from mechscope.data.conllu import conllu_text
 
-TEXT_SUFFIXES = {".py", ".txt", ".md", ".rst", ".json", ".toml", ".cfg", ".html", ".c", ".h"}
+TEXT_SUFFIXES = {
+    ".conllu",
+    ".py",
+    ".txt",
+    ".md",
+    ".rst",
+    ".json",
+    ".toml",
+    ".cfg",
+    ".html",
+    ".c",
+    ".h",
+}
 MAX_CONTROL_FRACTION = 0.01
 """Share of NUL and other non-whitespace control bytes above which a file counts as binary."""
 
@@ -77,18 +91,34 @@ def is_binary(data: bytes) -> bool:
     return control / len(data) > MAX_CONTROL_FRACTION
 
 
+def read_text(file: Path) -> bytes:
+    """A file's bytes; a CoNLL-U treebank's sentence texts, one per line."""
+    if file.suffix == ".conllu":
+        return conllu_text(file)
+    return file.read_bytes()
+
+
 def load_corpus(
-    paths: Sequence[str | Path] | None = None, held_out_fraction: float = 0.05
+    paths: Sequence[str | Path] | None = None,
+    held_out_fraction: float = 0.05,
+    *,
+    held_out: Sequence[str | Path] | None = None,
 ) -> Corpus:
-    """Read a corpus (default: the standard library) and split off held-out files.
+    """Read a corpus (default: the standard library) and split off held-out text.
+
+    With ``held_out`` given, those files are the held-out text and ``paths`` all train;
+    otherwise the last ``held_out_fraction`` of the files is held out.
 
     Raises:
         CorpusError: no files, empty text, or only binary files.
     """
+    if held_out is not None:
+        train, held = load_corpus(paths, 0.0), load_corpus(held_out, 0.0)
+        return Corpus(train.train, held.train, train.sources + held.sources)
     files = default_corpus_paths() if paths is None else expand_paths(paths)
     texts, sources, skipped = [], [], []
     for file in files:
-        data = file.read_bytes()
+        data = read_text(file)
         if is_binary(data):
             skipped.append(file)
         elif data:
@@ -100,10 +130,13 @@ def load_corpus(
             f"the corpus is empty: {why} in {', '.join(map(str, paths or ['the stdlib']))}. "
             "Give text files or directories that contain them."
         )
-    n_held = max(1, round(len(texts) * held_out_fraction)) if len(texts) > 1 else 0
+    if held_out_fraction == 0:
+        n_held = 0
+    else:
+        n_held = max(1, round(len(texts) * held_out_fraction)) if len(texts) > 1 else 0
     train = b"\n".join(texts[: len(texts) - n_held])
     held = b"\n".join(texts[len(texts) - n_held :])
-    if n_held == 0:  # a single file: hold out its tail instead
+    if n_held == 0 and held_out_fraction > 0:  # a single file: hold out its tail instead
         cut = int(len(train) * (1 - held_out_fraction))
         train, held = train[:cut], train[cut:]
     as_array = lambda b: np.frombuffer(b, dtype=np.uint8).copy()  # noqa: E731

@@ -11,29 +11,25 @@ HookedTransformer mechscope loads.
 """
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
 
-from mechscope.core.axes import Residual
-from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
-from mechscope.data.corpus import load_corpus
+from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import (
-    LensStat,
-    boundary_hooks,
-    check_lens_model,
-    lens_trajectory,
-    readout,
-)
+from mechscope.lens.logit import boundary_hooks, boundary_labels, check_lens_model, readout
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import pad_id
@@ -48,13 +44,17 @@ class TunedLens(nn.Module):
     def __init__(self, n_layers: int, d_model: int) -> None:
         super().__init__()
         self.translators = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(n_layers))
+        self.losses: list[float] = []
+        """Mean KL over boundaries of each training step."""
         with torch.no_grad():
             for layer in self.translators:
                 assert isinstance(layer, nn.Linear)
                 layer.weight.copy_(torch.eye(d_model))
                 layer.bias.zero_()
 
-    def forward(self, boundary: int, resid: Residual) -> Residual:
+    def forward(
+        self, boundary: int, resid: Float[Tensor, "... d_model"]
+    ) -> Float[Tensor, "... d_model"]:
         """The translated residual of ``boundary``."""
         return self.translators[boundary](resid)
 
@@ -64,7 +64,8 @@ class TunedLens(nn.Module):
         try:
             directory.mkdir(parents=True, exist_ok=True)
             save_file(
-                {k: v.contiguous() for k, v in self.state_dict().items()}, directory / LENS_FILE
+                {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                directory / LENS_FILE,
             )
             first = self.translators[0]
             assert isinstance(first, nn.Linear)
@@ -107,82 +108,237 @@ def corpus_windows(
     return pad_token_lists(rows, pad_id(model)).tokens.to(model.cfg.device or "cpu")
 
 
-def train_tuned_lens(model: Model, cfg: TunedLensConfig, *, progress: bool = True) -> TunedLens:
-    """Train the translators of ``model`` (frozen) on text windows."""
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """Parameters of ``model`` need no gradient inside (restored on exit, even on error).
+
+    Without it, training a lens would also compute the unembedding's gradient: as much work
+    again as the readout itself.
+    """
+    flags = [(param, param.requires_grad) for param in model.parameters()]
+    try:
+        for param, _ in flags:
+            param.requires_grad_(False)
+        yield
+    finally:
+        for param, flag in flags:
+            param.requires_grad_(flag)
+
+
+@torch.no_grad()
+def boundary_residuals(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"], **kwargs: Any
+) -> Float[Tensor, "boundary batch pos d_model"]:
+    """The residual stream at every boundary (embeddings, after each block), one pass.
+
+    ``kwargs`` go to the forward pass (`mechscope.models.forward_kwargs` for padded batches).
+    """
+    names = boundary_hooks(model.cfg.n_layers)
+    _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None, **kwargs)
+    return torch.stack([cache[name] for name in names])
+
+
+@torch.no_grad()
+def fit_regression(
+    model: HookedTransformer,
+    lens: TunedLens,
+    batches: Iterable[Int[Tensor, "batch pos"]],
+    ridge: float = 1e-4,
+) -> TunedLens:
+    """Set every translator to the least-squares map from its residual to the final one.
+
+    Din et al. 2023 ("Jump to conclusions") fit this linear shortcut; as a tuned lens's
+    start it is closed form (normal equations accumulated in float64 over ``batches``, with
+    a ridge of ``ridge`` times the mean diagonal for conditioning).
+    """
+    n, d = model.cfg.n_layers, model.cfg.d_model
+    device = model.cfg.device or "cpu"
+    xtx = torch.zeros(n, d + 1, d + 1, dtype=torch.float64, device=device)
+    xty = torch.zeros(n, d + 1, d, dtype=torch.float64, device=device)
+    for tokens in batches:
+        resid = boundary_residuals(model, tokens).flatten(1, 2).double()
+        x = torch.cat([resid[:-1], resid.new_ones(resid.shape[0] - 1, resid.shape[1], 1)], -1)
+        xtx += x.mT @ x
+        xty += x.mT @ resid[-1]
+    scale = xtx.diagonal(dim1=1, dim2=2).mean(-1)[:, None, None]
+    eye = torch.eye(d + 1, dtype=xtx.dtype, device=device)
+    solution = torch.linalg.solve(xtx + ridge * scale * eye, xty).float().cpu()
+    for b, translator in enumerate(lens.translators):
+        assert isinstance(translator, nn.Linear)
+        translator.weight.copy_(solution[b, :d].T)
+        translator.bias.copy_(solution[b, d])
+    return lens
+
+
+def kl_to_final(
+    model: HookedTransformer,
+    resid: Float[Tensor, "batch pos d_model"],
+    final: Float[Tensor, "batch pos d_vocab"],
+) -> Float[Tensor, "batch pos"]:
+    """KL(final || readout(resid)), with ``final`` the model's log-probs."""
+    log_probs = readout(model, resid).log_softmax(-1)
+    return (final.exp() * (final - log_probs)).sum(-1)
+
+
+def train_tuned_lens(
+    model: Model,
+    cfg: TunedLensConfig,
+    *,
+    text: bytes | None = None,
+    start: TunedLens | None = None,
+    progress: bool = True,
+) -> TunedLens:
+    """Train the translators of ``model`` (frozen) on windows of ``text`` (default: cfg's corpus).
+
+    ``start``: a lens to continue from (copied; ``cfg.init`` is then not used).
+
+    The translators are independent, so each boundary's loss is back-propagated on its own
+    (the same gradient as their sum, with one boundary's d_vocab logits in memory at a time).
+    The mean KL of each step is kept in ``lens.losses``.
+    """
     model = check_lens_model(model)
     n_ctx = min(cfg.n_ctx, model.cfg.n_ctx)
-    corpus = load_corpus(cfg.corpus or None)
-    text = corpus.train.tobytes()
-    lens = TunedLens(model.cfg.n_layers, model.cfg.d_model).to(model.cfg.device or "cpu")
-    optimizer = torch.optim.Adam(lens.parameters(), lr=cfg.lr)
+    if text is None:
+        text = corpus_text(cfg).train.tobytes()
+    device = model.cfg.device or "cpu"
+    lens = TunedLens(model.cfg.n_layers, model.cfg.d_model)
     generator = torch.Generator().manual_seed(cfg.seed)
-    names = boundary_hooks(model.cfg.n_layers)
-    for _ in tqdm(range(cfg.steps), disable=not progress, desc="tuned lens"):
-        tokens = corpus_windows(model, text, cfg.batch_size, n_ctx, generator)
-        with torch.no_grad():
-            _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
-            final = readout(model, cache[names[-1]]).log_softmax(-1)
-        loss = torch.zeros(())
-        for boundary, name in enumerate(names[:-1]):
-            lens_lp = readout(model, lens(boundary, cache[name])).log_softmax(-1)
-            loss = loss + (final.exp() * (final - lens_lp)).sum(-1).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    if start is not None:
+        lens.load_state_dict(start.state_dict())
+        lens.losses = list(start.losses)
+    elif cfg.init == "regression":
+        sizes = [min(cfg.batch_size, cfg.regression_windows - i)
+                 for i in range(0, cfg.regression_windows, cfg.batch_size)]  # fmt: skip
+        batches = [corpus_windows(model, text, size, n_ctx, generator) for size in sizes]
+        fit_regression(model, lens, tqdm(batches, disable=not progress, desc="least-squares start"))
+    lens = lens.to(device)
+    optimizer = torch.optim.Adam(lens.parameters(), lr=cfg.lr)
+    with frozen(model):
+        for _ in tqdm(range(cfg.steps), disable=not progress, desc="tuned lens"):
+            tokens = corpus_windows(model, text, cfg.batch_size, n_ctx, generator)
+            resid = boundary_residuals(model, tokens)
+            if 0 < cfg.positions < resid.shape[2]:
+                keep = torch.randperm(resid.shape[2], generator=generator)[: cfg.positions]
+                resid = resid[:, :, keep.to(resid.device)]
+            with torch.no_grad():
+                final = readout(model, resid[-1]).log_softmax(-1)
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for boundary in range(model.cfg.n_layers):
+                loss = kl_to_final(model, lens(boundary, resid[boundary]), final).mean()
+                loss.backward()
+                total += loss.item()
+            optimizer.step()
+            lens.losses.append(total / model.cfg.n_layers)
     return lens.eval()
+
+
+LOGIT_LENS = "logit lens"
 
 
 @dataclass(frozen=True)
 class LensComparison(Result):
-    """Mean KL(final || lens) per boundary, logit lens vs tuned lens, on the same text."""
+    """KL(final || lens) per lens, boundary and text window, on the same windows.
+
+    Each entry is the mean over a window's positions (or a random sample of them), so the
+    windows are the independent samples behind each standard error.
+    """
 
     kind: ClassVar[str] = "lens-comparison"
     labels: list[str]
-    logit_lens_kl: list[float]
-    tuned_lens_kl: list[float]
+    """One label per boundary (embeddings, after block 0, ...)."""
+    lenses: list[str]
+    kl: Float[Tensor, "lens boundary window"]
+
+    def index(self, lens: str) -> int:
+        """Position of ``lens`` in `lenses`."""
+        if lens not in self.lenses:
+            raise MechscopeError(f"no lens {lens!r} in this comparison; it has {self.lenses}.")
+        return self.lenses.index(lens)
+
+    def mean(self, lens: str) -> list[float]:
+        """Mean KL per boundary over the windows."""
+        return self.kl[self.index(lens)].double().mean(-1).tolist()
+
+    def sem(self, lens: str) -> list[float]:
+        """Standard error of `mean` per boundary (window-to-window spread / sqrt(windows))."""
+        values = self.kl[self.index(lens)].double()
+        return (values.std(-1) / values.shape[-1] ** 0.5).tolist()
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
-        """One row per boundary: label and both lenses' mean KL."""
+        """One row per boundary: each lens's mean KL and its standard error."""
         import pandas as pd
 
-        return pd.DataFrame(self._data())
+        table: dict[str, list] = {"boundary": self.labels}
+        for lens in self.lenses:
+            table[lens] = self.mean(lens)
+            table[f"{lens} s.e."] = self.sem(lens)
+        return pd.DataFrame(table)
 
     def _tensors(self) -> dict[str, Tensor]:
-        return {}
+        return {"kl": self.kl}
 
     def _data(self) -> dict[str, Any]:
-        return {
-            "labels": self.labels,
-            "logit_lens_kl": self.logit_lens_kl,
-            "tuned_lens_kl": self.tuned_lens_kl,
-        }
+        return {"labels": self.labels, "lenses": self.lenses,
+                "mean": {lens: self.mean(lens) for lens in self.lenses}}  # fmt: skip
 
     @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "LensComparison":  # noqa: ARG003
-        return cls(data["labels"], data["logit_lens_kl"], data["tuned_lens_kl"])
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "LensComparison":
+        return cls(data["labels"], data["lenses"], tensors["kl"])
 
 
+@torch.no_grad()
 def compare_lenses(
-    model: Model, lens: TunedLens, tokens: Int[Tensor, "batch pos"]
+    model: Model,
+    lenses: TunedLens | Mapping[str, TunedLens | None],
+    tokens: Int[Tensor, "batch pos"],
+    *,
+    positions: int = 0,
+    batch_size: int = 8,
+    seed: int = 0,
 ) -> LensComparison:
-    """Both lenses on the same (held-out) windows."""
-    batch = TokenBatch.full(tokens)
-    logit = lens_trajectory(model, batch)
-    with torch.no_grad():
-        tuned = lens_trajectory(model, batch, translator=lens)
+    """Lenses on the same (held-out) windows: KL(final || lens) per boundary and window.
+
+    ``lenses``: one tuned lens (compared with the logit lens), or lenses by name, None
+    naming the logit lens. ``positions``: positions per window drawn at random (the same for
+    every lens); 0: all of them.
+    """
+    model = check_lens_model(model)
+    named = {LOGIT_LENS: None, "tuned lens": lenses} if isinstance(lenses, TunedLens) else lenses
+    n_boundaries = model.cfg.n_layers + 1
+    kl = torch.zeros(len(named), n_boundaries, tokens.shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    for start in range(0, tokens.shape[0], batch_size):
+        rows = slice(start, start + batch_size)
+        resid = boundary_residuals(model, tokens[rows])
+        if 0 < positions < resid.shape[2]:
+            keep = torch.randperm(resid.shape[2], generator=generator)[:positions]
+            resid = resid[:, :, keep.to(resid.device)]
+        final = readout(model, resid[-1]).log_softmax(-1)
+        for i, lens in enumerate(named.values()):
+            for b in range(n_boundaries):
+                translated = (
+                    resid[b] if lens is None or b == n_boundaries - 1 else lens(b, resid[b])
+                )
+                kl[i, b, rows] = kl_to_final(model, translated, final).mean(-1).cpu()
     return LensComparison(
-        logit.labels,
-        logit.mean_over_positions(LensStat.KL_TO_FINAL),
-        tuned.mean_over_positions(LensStat.KL_TO_FINAL),
-        provenance=Provenance(model=model_spec(model)),
+        boundary_labels(model.cfg.n_layers),
+        list(named),
+        kl,
+        provenance=Provenance(config={"positions": positions}, model=model_spec(model)),
     )
+
+
+def corpus_text(cfg: TunedLensConfig) -> Corpus:
+    """The corpus ``cfg`` names (its held-out files, if named, as the held-out split)."""
+    return load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
 
 
 def held_out_windows(
     model: Model, cfg: TunedLensConfig, n_windows: int = 32
 ) -> Int[Tensor, "batch pos"]:
     """Windows of the corpus's held-out split (never seen in training the lens)."""
-    corpus = load_corpus(cfg.corpus or None)
+    corpus = corpus_text(cfg)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     n_ctx = min(cfg.n_ctx, model.cfg.n_ctx)
     return corpus_windows(model, corpus.held_out.tobytes(), n_windows, n_ctx, generator)

@@ -103,6 +103,21 @@ def _atlas_result(model, task):
     )
 
 
+def _tuned_lens_result():
+    from experiments.smollm_tuned_lens.analysis import TunedLensResult
+
+    return TunedLensResult(
+        labels=["embeddings", "after block 0"],
+        lenses=["logit lens", "tuned (KL)"],
+        kl={"code": torch.rand(2, 2, 3), "english": torch.rand(2, 2, 3)},
+        fact_rank=torch.tensor([[[5, 1]], [[1, 1]]]).mT.contiguous(),
+        fact_kl=torch.rand(2, 2, 1),
+        facts=["The capital of France is"],
+        losses=[1.0, 0.5],
+        seconds={"load": 1.0},
+    )
+
+
 EXAMPLES = {
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
@@ -134,12 +149,15 @@ EXAMPLES = {
         model, pad_token_lists(task.clean.tokens.tolist(), 0), k=3
     ),
     "lens-comparison": lambda model, task: LensComparison(
-        ["embeddings", "after block 0", "after block 1"], [3.0, 1.0, 0.0], [0.7, 0.3, 0.0]
+        ["embeddings", "after block 0", "after block 1"],
+        ["logit lens", "tuned lens"],
+        torch.rand(2, 3, 4),
     ),
     "induction-reproduction": lambda model, task: _induction_result(),
     "facts-lens": lambda model, task: _facts_result(),
     "ioi-circuit": lambda model, task: _ioi_result(),
     "head-atlas": _atlas_result,
+    "smollm-tuned-lens": lambda model, task: _tuned_lens_result(),
 }
 
 

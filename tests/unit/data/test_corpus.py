@@ -1,0 +1,38 @@
+"""Corpora: CoNLL-U treebanks give their sentences' text; held-out files can be named."""
+
+import pytest
+
+from mechscope.core.errors import MechscopeError
+from mechscope.data.conllu import conllu_text
+from mechscope.data.corpus import load_corpus
+
+TREEBANK = """# sent_id = a-1
+# text = The dog barked.
+1\tThe\tthe\tDET\t_\t_\t2\tdet\t_\t_
+2\tdog\tdog\tNOUN\t_\t_\t3\tnsubj\t_\t_
+3\tbarked\tbark\tVERB\t_\t_\t0\troot\t_\tSpaceAfter=No
+4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_
+
+1\tNo\tno\tDET\t_\t_\t2\tdet\t_\t_
+2\ttext\ttext\tNOUN\t_\t_\t0\troot\t_\t_
+
+"""
+
+
+def test_treebanks_give_their_sentences_and_held_out_files_are_held_out(tmp_path):
+    bank = tmp_path / "train.conllu"
+    bank.write_text(TREEBANK)
+    other = tmp_path / "dev.txt"
+    other.write_text("held-out words")
+    assert conllu_text(bank) == b"The dog barked.\nNo text"
+    corpus = load_corpus([bank], held_out=[other])
+    assert corpus.train.tobytes() == b"The dog barked.\nNo text"
+    assert corpus.held_out.tobytes() == b"held-out words"
+    assert corpus.sources == (str(bank), str(other))
+
+
+def test_a_broken_treebank_is_one_error(tmp_path):
+    bank = tmp_path / "bad.conllu"
+    bank.write_text("this is prose, not a treebank\n\n")
+    with pytest.raises(MechscopeError, match="does not parse as CoNLL-U"):
+        load_corpus([bank])

@@ -1,0 +1,59 @@
+"""The tuned lens's pieces against straightforward references on a random tiny decoder."""
+
+import torch
+
+from mechscope.core.batch import TokenBatch
+from mechscope.lens.logit import boundary_hooks, lens_trajectory
+from mechscope.lens.tuned import (
+    LOGIT_LENS,
+    TunedLens,
+    boundary_residuals,
+    compare_lenses,
+    fit_regression,
+    frozen,
+)
+
+
+def _tokens(n: int, pos: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 64, (n, pos), generator=torch.Generator().manual_seed(seed))
+
+
+def test_regression_start_is_the_least_squares_map_to_the_final_residual(tiny_decoder):
+    batches = [_tokens(4, seed=s) for s in range(3)]
+    lens = fit_regression(tiny_decoder, TunedLens(2, 32), batches, ridge=0.0)
+    resid = torch.cat([boundary_residuals(tiny_decoder, t).flatten(1, 2) for t in batches], 1)
+    for b in range(2):
+        x = torch.cat([resid[b], torch.ones(resid.shape[1], 1)], -1).double()
+        expected = torch.linalg.lstsq(x, resid[-1].double()).solution
+        translator = lens.translators[b]
+        assert torch.allclose(translator.weight.T.double(), expected[:32], atol=1e-4)
+        assert torch.allclose(translator.bias.double(), expected[32], atol=1e-4)
+
+
+def test_comparison_of_the_identity_lens_is_the_logit_lens(tiny_decoder):
+    tokens = _tokens(6)
+    comparison = compare_lenses(
+        tiny_decoder, {LOGIT_LENS: None, "identity": TunedLens(2, 32)}, tokens, batch_size=4
+    )
+    assert comparison.kl.shape == (2, 3, 6)
+    assert torch.allclose(comparison.kl[0], comparison.kl[1], atol=1e-6)
+    reference = lens_trajectory(tiny_decoder, TokenBatch.full(tokens)).kl_to_final.mean(-1)
+    assert torch.allclose(comparison.kl[0], reference, atol=1e-5)
+    assert comparison.mean(LOGIT_LENS)[-1] < 1e-6
+    expected_se = comparison.kl[0, 0].double().std() / 6**0.5
+    assert abs(comparison.sem(LOGIT_LENS)[0] - float(expected_se)) < 1e-9
+    sampled = compare_lenses(tiny_decoder, TunedLens(2, 32), tokens, positions=4, seed=1)
+    assert sampled.lenses == [LOGIT_LENS, "tuned lens"]
+    assert not torch.allclose(sampled.kl[0, 0], comparison.kl[0, 0])  # fewer positions
+
+
+def test_frozen_restores_the_gradient_flags(tiny_decoder):
+    before = [p.requires_grad for p in tiny_decoder.parameters()]
+    try:
+        with frozen(tiny_decoder):
+            assert not any(p.requires_grad for p in tiny_decoder.parameters())
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert [p.requires_grad for p in tiny_decoder.parameters()] == before
+    assert len(boundary_hooks(2)) == 3
