@@ -15,6 +15,7 @@ from experiments.induction_heads.result import (
     find_phase_change,
     heads_above,
 )
+from mechscope.circuits.composition import CompositionKind, composition_scores, random_baseline
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.metrics import (
@@ -28,7 +29,6 @@ from mechscope.data.byte_tokenizer import BOS_ID
 from mechscope.data.corpus import load_corpus
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads import HeadKind, attention_patterns, detect_heads
-from mechscope.heads.composition import CompositionKind, composition_scores, random_baseline
 from mechscope.heads.detect import repeated_rows
 from mechscope.interventions import AblationType, ablate, ablation_effects
 from mechscope.models import Model, load_model

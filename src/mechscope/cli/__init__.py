@@ -27,6 +27,8 @@ COMMANDS = (
     "heads",
     "patch",
     "ablate",
+    "attribute",
+    "circuits",
     "reproduce",
 )
 """Command modules of `mechscope.cli`, in the order ``--help`` lists them."""

@@ -22,6 +22,8 @@ EXPERIMENTS = {
     "smollm-ioi": "experiments.smollm_ioi",
     "smollm-atlas": "experiments.smollm_atlas",
     "smollm-tuned-lens": "experiments.smollm_tuned_lens",
+    "smollm-dla": "experiments.smollm_dla",
+    "induction-circuits": "experiments.induction_circuits",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -34,13 +36,23 @@ class Config:
     'smollm-facts' = the logit lens on factual completions in SmolLM2-135M;
     'smollm-ioi' = indirect object identification in SmolLM2-135M (Wang et al. 2022);
     'smollm-atlas' = a head atlas of SmolLM2-135M on UD English EWT;
-    'smollm-tuned-lens' = the tuned lens vs the logit lens on SmolLM2-135M. Same as
+    'smollm-tuned-lens' = the tuned lens vs the logit lens on SmolLM2-135M;
+    'smollm-dla' = direct logit attribution in SmolLM2-135M (facts, IOI);
+    'induction-circuits' = the induction circuit read from the weights. Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """
 
     experiment: Annotated[
-        Literal["induction", "smollm-facts", "smollm-ioi", "smollm-atlas", "smollm-tuned-lens"],
+        Literal[
+            "induction",
+            "smollm-facts",
+            "smollm-ioi",
+            "smollm-atlas",
+            "smollm-tuned-lens",
+            "smollm-dla",
+            "induction-circuits",
+        ],
         tyro.conf.Positional,
         tyro.conf.arg(metavar="NAME"),
     ]

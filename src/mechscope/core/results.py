@@ -39,11 +39,17 @@ KINDS: dict[str, str] = {
     "path-patching": "mechscope.interventions.path:PathResult",
     "trajectory": "mechscope.lens.logit:Trajectory",
     "lens-comparison": "mechscope.lens.tuned:LensComparison",
+    "stream-decomposition": "mechscope.circuits.stream:StreamDecomposition",
+    "stream-norms": "mechscope.circuits.stream:StreamNorms",
+    "direct-attribution": "mechscope.circuits.direct:DirectAttribution",
+    "weight-circuits": "mechscope.circuits.weights:WeightCircuits",
     "induction-reproduction": "experiments.induction_heads:InductionResult",
     "facts-lens": "experiments.smollm_facts:FactsLensResult",
     "smollm-tuned-lens": "experiments.smollm_tuned_lens:TunedLensResult",
     "ioi-circuit": "experiments.smollm_ioi:IoiResult",
     "head-atlas": "experiments.smollm_atlas:AtlasResult",
+    "induction-circuits": "experiments.induction_circuits:InductionCircuitsResult",
+    "smollm-dla": "experiments.smollm_dla:DlaResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

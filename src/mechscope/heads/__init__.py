@@ -1,10 +1,9 @@
-"""Attention heads: patterns, head kinds and `detect_heads`, syntax heads, composition, verify.
+"""Attention heads: patterns, head kinds and `detect_heads`, syntax heads, verify.
 
 - `patterns`: attention patterns of a batch (`attention_patterns`, `sentence_attention`);
 - `kinds`, `targets`, `detect`, `scores`: every head scored for every kind in one pass
   (`detect_heads` -> `HeadScores`);
 - `syntax`: dependency relations from CoNLL-U (Clark et al. 2019);
-- `composition`: Q/K/V composition scores (Elhage et al. 2021);
 - `verify`: head labels checked causally by ablation.
 
 Names are imported on first use (as in `mechscope`), so reading `HeadKind` for the CLI's
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.heads.composition import CompositionKind, composition_scores
     from mechscope.heads.detect import detect_heads
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
     from mechscope.heads.patterns import (
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
     from mechscope.heads.verification import Verification, verify
 
 _EXPORTS = {
-    "CompositionKind": "mechscope.heads.composition",
-    "composition_scores": "mechscope.heads.composition",
     "DetectionSettings": "mechscope.heads.settings",
     "detect_heads": "mechscope.heads.detect",
     "THRESHOLDS": "mechscope.heads.kinds",
@@ -49,7 +45,6 @@ _EXPORTS = {
     "verify": "mechscope.heads.verification",
 }
 __all__ = [
-    "CompositionKind",
     "DetectionSettings",
     "HeadKind",
     "HeadScores",
@@ -60,7 +55,6 @@ __all__ = [
     "Verification",
     "attention_mass",
     "attention_patterns",
-    "composition_scores",
     "dependency_scores",
     "detect_heads",
     "sentence_attention",

@@ -158,6 +158,22 @@ class ModelAdapter:
         return self.model
 
     @property
+    def post_norm(self) -> bool:
+        """Whether a normalisation follows each sub-layer inside the stream (BERT).
+
+        Pre-norm decoders only read the stream through their norms, so it is a plain sum of
+        what the blocks write.
+        """
+        return not self.causal
+
+    @property
+    def embedding_hooks(self) -> list[str]:
+        """The hooks of the additive embedding parts (token, learned position, token type)."""
+        names = ("hook_embed", "hook_pos_embed", "embed.hook_embed", "embed.hook_pos_embed",
+                 "embed.hook_token_type_embed")  # fmt: skip
+        return [name for name in names if name in self.model.hook_dict]
+
+    @property
     def spec(self) -> str:
         """The spec the model was loaded from (its TransformerLens name otherwise)."""
         return model_spec(self.model)

@@ -126,3 +126,33 @@ def line_chart(
         modebar={"orientation": "v"},
     )
     return figure
+
+
+def scatter(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    equal_axes: bool = False,
+) -> go.Figure:
+    """Points of (x, y) series with a legend (e.g. eigenvalues in the complex plane)."""
+    figure = go.Figure()
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        figure.add_trace(
+            go.Scatter(
+                x=[float(x) for x in xs], y=[float(y) for y in ys], name=name, mode="markers",
+                marker={"color": PALETTE[i % len(PALETTE)], "size": 6},
+                hovertemplate=f"{name}<br>{x_title} %{{x:.4g}}<br>{y_title} %{{y:.4g}}"
+                "<extra></extra>",
+            )
+        )  # fmt: skip
+    yaxis: dict[str, object] = {"title": {"text": y_title}}
+    if equal_axes:
+        yaxis |= {"scaleanchor": "x", "scaleratio": 1}
+    figure.update_layout(
+        title={"text": title}, xaxis={"title": {"text": x_title}}, yaxis=yaxis,
+        width=620, height=460, margin={"l": 70, "r": 20, "t": 50, "b": 55},
+        modebar={"orientation": "v"},
+    )  # fmt: skip
+    return figure

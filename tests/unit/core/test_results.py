@@ -5,6 +5,9 @@ import json
 import pytest
 import torch
 
+from mechscope.circuits.direct import direct_logit_attribution
+from mechscope.circuits.stream import decompose_stream, stream_norms
+from mechscope.circuits.weights import weight_circuits
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
@@ -118,6 +121,30 @@ def _tuned_lens_result():
     )
 
 
+def _dla_result():
+    from experiments.smollm_dla.analysis import DlaResult
+
+    return DlaResult(
+        labels=["embed", "0.0", "mlp 0"],
+        values={"facts": torch.rand(3, 4), "ioi": torch.rand(3, 5)},
+        belt=[0.1, 0.5, 1.0], belt_labels=["embed", "attn 0", "mlp 0"], lens_rank=[9, 1],
+        copying=[{"head": "0.0", "induction": 0.5, "copying": 0.9}],
+        copying_all=torch.rand(1, 1), errors={"facts": 1e-6},
+    )  # fmt: skip
+
+
+def _induction_circuits_result():
+    from experiments.induction_circuits.analysis import InductionCircuitsResult
+
+    return InductionCircuitsResult(
+        copying=torch.rand(2, 2), positional=torch.rand(2, 2, 4),
+        composition={"K": torch.rand(2, 2)}, baseline={"K": 0.1},
+        induction_score=torch.rand(2, 2), previous_score=torch.rand(2, 2),
+        dla=torch.rand(2, 2), share=torch.rand(3), induction_heads=["1.0"],
+        previous_head="0.0", claims=[{"claim": "c", "measured": "m", "verdict": "agrees"}],
+    )  # fmt: skip
+
+
 EXAMPLES = {
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
@@ -158,6 +185,14 @@ EXAMPLES = {
     "ioi-circuit": lambda model, task: _ioi_result(),
     "head-atlas": _atlas_result,
     "smollm-tuned-lens": lambda model, task: _tuned_lens_result(),
+    "stream-decomposition": lambda model, task: decompose_stream(model, task.clean.tokens, 1),
+    "stream-norms": lambda model, task: stream_norms(model, task.clean.tokens),
+    "direct-attribution": lambda model, task: direct_logit_attribution(
+        model, task.clean.tokens, task.clean.tokens[:, -1], task.clean.tokens[:, 0]
+    ),
+    "weight-circuits": lambda model, task: weight_circuits(model),
+    "induction-circuits": lambda model, task: _induction_circuits_result(),
+    "smollm-dla": lambda model, task: _dla_result(),
 }
 
 

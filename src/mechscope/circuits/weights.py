@@ -1,0 +1,214 @@
+"""The QK and OV circuits of every head, read from the weights (Elhage et al. 2021).
+
+Per head: the low-rank ``W_QK = W_Q W_K^T`` and ``W_OV = W_V W_O`` as TransformerLens
+``FactoredMatrix`` objects, their singular values, the eigenvalues of the full OV circuit
+``W_E W_OV W_U`` and its copying score (sum of the eigenvalues / sum of their magnitudes:
++1 for a head whose OV circuit copies the token it attends to, -1 for one that suppresses
+it), and the positional QK pattern (which relative positions the QK circuit prefers with the
+token terms removed). The d_vocab x d_vocab circuit is never formed: its non-zero eigenvalues
+are those of the d_head x d_head matrix ``W_O W_U W_E W_V``. LayerNorm is folded into the
+weights first (its scale is ignored, as in Elhage et al., whose models had none).
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from transformer_lens import HookedTransformer
+from transformer_lens.FactoredMatrix import FactoredMatrix
+
+from mechscope.circuits.composition import (
+    CompositionKind,
+    composition_scores,
+    folded,
+    random_baseline,
+)
+from mechscope.core.errors import MechscopeError
+from mechscope.core.results import Provenance, Result
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+
+
+def ov_circuit(model: HookedTransformer, layer: int, head: int) -> FactoredMatrix:
+    """``W_V W_O`` of one head (d_model x d_model, rank d_head)."""
+    return FactoredMatrix(model.W_V[layer, head], model.W_O[layer, head])
+
+
+def qk_circuit(model: HookedTransformer, layer: int, head: int) -> FactoredMatrix:
+    """``W_Q W_K^T`` of one head (d_model x d_model, rank d_head)."""
+    return FactoredMatrix(model.W_Q[layer, head], model.W_K[layer, head].T)
+
+
+@torch.no_grad()
+def ov_eigenvalues(model: HookedTransformer) -> Tensor:
+    """Eigenvalues of every head's full OV circuit ``W_E W_OV W_U`` (complex, layer head d_head).
+
+    Computed as those of ``W_O W_U W_E W_V`` (d_head x d_head), which has the same non-zero
+    eigenvalues.
+    """
+    unembed_embed = model.W_U.double() @ model.W_E.double()  # d_model x d_model
+    small = torch.einsum(
+        "lhed,dm,lhmf->lhef",
+        model.W_O.double(),
+        unembed_embed,
+        model.W_V.double(),
+    )
+    return torch.linalg.eigvals(small)
+
+
+def copying_score(eigenvalues: Tensor) -> Tensor:
+    """Sum of eigenvalues / sum of their magnitudes, over the last axis (real, in [-1, 1])."""
+    return eigenvalues.sum(-1).real / eigenvalues.abs().sum(-1)
+
+
+@torch.no_grad()
+def full_ov_circuit(
+    model: HookedTransformer, layer: int, head: int, token_ids: Int[Tensor, " k"]
+) -> Float[Tensor, "k k"]:
+    """Rows: a source token's embedding through the head's OV; columns: its logit on each token."""
+    ids = token_ids.to(model.W_E.device)
+    return (
+        model.W_E[ids] @ model.W_V[layer, head] @ model.W_O[layer, head] @ model.W_U[:, ids]
+    ).cpu()
+
+
+def diagonal_top1(matrix: Float[Tensor, "k k"]) -> float:
+    """Share of rows whose largest entry is on the diagonal (the head copies that token)."""
+    return float((matrix.argmax(-1) == torch.arange(matrix.shape[0])).float().mean())
+
+
+@torch.no_grad()
+def positional_qk(
+    model: HookedTransformer, n_positions: int = 32
+) -> Float[Tensor, "layer head offset"]:
+    """Per head, the attention its QK circuit gives to each offset back (0, 1, ...).
+
+    From positional embeddings alone: scores ``W_pos W_QK W_pos^T / sqrt(d_head)`` (biases
+    included; each position normalised as the block's LayerNorm would see it with no token
+    term, on weights with LayerNorm folded in) with the causal mask, softmaxed per query,
+    averaged over queries by offset.
+
+    Raises:
+        MechscopeError: the model has no learned positional embeddings (rotary models keep
+            position inside q.k, where no separate positional term exists).
+    """
+    if "hook_pos_embed" not in model.hook_dict:
+        raise MechscopeError(
+            "positional QK patterns read learned positional embeddings (W_pos); this model "
+            f"uses {model.cfg.positional_embedding_type!r} positions. Use its attention "
+            "patterns (mechscope heads) instead."
+        )
+    n = min(n_positions, model.cfg.n_ctx)
+    pos = model.W_pos[:n]
+    norm = model.cfg.normalization_type
+    if norm in ("LN", "LNPre"):  # as the block's LayerNorm would see a position alone
+        pos = pos - pos.mean(-1, keepdim=True)
+    if norm in ("LN", "LNPre", "RMS", "RMSPre"):
+        pos = pos / (pos.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
+    q = torch.einsum("pd,lhde->lhpe", pos, model.W_Q) + model.b_Q[:, :, None]
+    k = torch.einsum("pd,lhde->lhpe", pos, model.W_K) + model.b_K[:, :, None]
+    scores = q @ k.transpose(-1, -2) / model.cfg.d_head**0.5
+    causal = torch.ones(n, n, dtype=torch.bool, device=scores.device).tril()
+    pattern = scores.masked_fill(~causal, float("-inf")).softmax(-1)
+    dest = torch.arange(n, device=scores.device)
+    offsets = torch.stack([pattern[..., dest[o:], dest[o:] - o].mean(-1) for o in range(n)], dim=-1)
+    return offsets.cpu()
+
+
+@dataclass(frozen=True)
+class WeightCircuits(Result):
+    """Every head's OV and QK spectra, copying score, positional preference and compositions."""
+
+    kind: ClassVar[str] = "weight-circuits"
+    copying: Float[Tensor, "layer head"]
+    eigen_real: Float[Tensor, "layer head d_head"]
+    eigen_imag: Float[Tensor, "layer head d_head"]
+    ov_singular: Float[Tensor, "layer head d_head"]
+    qk_singular: Float[Tensor, "layer head d_head"]
+    composition: dict[str, Float[Tensor, "layer head later_layer later_head"]]
+    """Per kind (Q, K, V): score from each head to each head of a later layer (empty when
+    not computed, see `weight_circuits`)."""
+    baseline: dict[str, float]
+    """Per kind: the mean score of random matrices of the same shapes."""
+    positional: Float[Tensor, "layer head offset"] | None = None
+    """Mean attention at each offset back from positional embeddings alone (None: rotary)."""
+
+    def preferred_offset(self) -> Int[Tensor, "layer head"] | None:
+        """Per head, the offset back its positional QK attends most (None without W_pos)."""
+        return None if self.positional is None else self.positional.argmax(-1)
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per head: copying score, top singular values, preferred offset."""
+        import pandas as pd
+
+        n_layers, n_heads = self.copying.shape
+        offsets = self.preferred_offset()
+        return pd.DataFrame(
+            [{"head": f"{l}.{h}", "copying": float(self.copying[l, h]),
+              "ov_top_singular": float(self.ov_singular[l, h, 0]),
+              "qk_top_singular": float(self.qk_singular[l, h, 0]),
+              "preferred_offset": None if offsets is None else int(offsets[l, h])}
+             for l in range(n_layers) for h in range(n_heads)]  # noqa: E741
+        )  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        tensors = {"copying": self.copying, "eigen_real": self.eigen_real,
+                   "eigen_imag": self.eigen_imag, "ov_singular": self.ov_singular,
+                   "qk_singular": self.qk_singular,
+                   **{f"composition_{k}": v for k, v in self.composition.items()}}  # fmt: skip
+        if self.positional is not None:
+            tensors["positional"] = self.positional
+        return tensors
+
+    def _data(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "kinds": list(self.composition)}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "WeightCircuits":
+        return cls(
+            tensors["copying"], tensors["eigen_real"], tensors["eigen_imag"],
+            tensors["ov_singular"], tensors["qk_singular"],
+            {k: tensors[f"composition_{k}"] for k in data["kinds"]}, data["baseline"],
+            tensors.get("positional"),
+        )  # fmt: skip
+
+
+MAX_COMPOSITION_HEADS = 64
+"""Composition scores are computed by default up to this many heads: TransformerLens's
+``all_composition_scores`` broadcasts every pair of heads at once, which for SmolLM2's 270
+heads ran this 24 GB machine out of memory."""
+
+
+@torch.no_grad()
+def weight_circuits(
+    model: Model, n_positions: int = 32, *, composition: bool | None = None
+) -> WeightCircuits:
+    """Every head's circuits, from the weights with LayerNorm folded in (see the module doc).
+
+    ``composition``: compute Q/K/V composition scores; None: only for models of at most
+    `MAX_COMPOSITION_HEADS` heads (the result then holds none).
+    """
+    decoder = folded(adapt(model).decoder("QK/OV circuits"))
+    if composition is None:
+        composition = decoder.cfg.n_layers * decoder.cfg.n_heads <= MAX_COMPOSITION_HEADS
+    eigenvalues = ov_eigenvalues(decoder)
+    order = eigenvalues.abs().argsort(-1, descending=True)
+    eigenvalues = eigenvalues.gather(-1, order)
+    ov = FactoredMatrix(decoder.W_V, decoder.W_O)
+    qk = FactoredMatrix(decoder.W_Q, decoder.W_K.transpose(-1, -2))
+    kinds = list(CompositionKind)
+    return WeightCircuits(
+        copying=copying_score(eigenvalues).float().cpu(),
+        eigen_real=eigenvalues.real.float().cpu(),
+        eigen_imag=eigenvalues.imag.float().cpu(),
+        ov_singular=ov.S.float().cpu(),
+        qk_singular=qk.S.float().cpu(),
+        composition={k.value: composition_scores(model, k).cpu() for k in kinds}
+        if composition else {},
+        baseline={k.value: random_baseline(model, k) for k in kinds} if composition else {},
+        positional=positional_qk(decoder, n_positions) if "hook_pos_embed" in decoder.hook_dict
+        else None,
+        provenance=Provenance(config={"n_positions": n_positions}, model=model_spec(model)),
+    )  # fmt: skip

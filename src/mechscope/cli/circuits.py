@@ -1,0 +1,72 @@
+"""``mechscope circuits``: every head's QK and OV circuits, read from the weights."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """QK/OV circuits from the weights: copying scores, spectra, positional QK, composition.
+
+    For every head (LayerNorm folded in): the eigenvalue copying score of W_E W_OV W_U, the
+    singular values of W_OV and W_QK, the positional QK preference (learned positions only)
+    and Q/K/V composition with every later head. Prints the chosen heads (default: the 8 with
+    the highest copying scores) and writes result.json + tensors + report.html. Example:
+    mechscope circuits induction-2l --heads 0.0,1.1
+    """
+
+    model: ModelArg
+    heads: str | None = None
+    """Heads to detail, as 'L.H,L.H' (default: the 8 highest copying scores)."""
+    n_positions: int = 32
+    """Positions read for the positional QK pattern."""
+    composition: bool | None = None
+    """Compute Q/K/V composition scores (default: only for models of at most 64 heads, as
+    TransformerLens forms every pair of heads at once)."""
+    out: OutArg = Path("results/circuits")
+    """Where result.json, tensors.safetensors and report.html go."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Read the circuits, print the chosen heads, save the result and the report."""
+    from mechscope.circuits.weights import weight_circuits
+    from mechscope.core.axes import HeadId
+    from mechscope.core.errors import MechscopeError
+    from mechscope.models import load_model
+    from mechscope.viz.circuits import render_circuits
+
+    model = load_model(cfg.model, device=cfg.device)
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    if cfg.heads:
+        try:
+            heads = [HeadId.parse(text.strip()) for text in cfg.heads.split(",")]
+        except ValueError as error:
+            raise MechscopeError(f"--heads: {error}; write heads as 'L.H,L.H'.") from None
+        outside = [h for h in heads if not (h.layer < n_layers and h.head < n_heads)]
+        if outside:
+            raise MechscopeError(
+                f"--heads: {outside[0].layer}.{outside[0].head} is not a head of this model "
+                f"({n_layers} layers x {n_heads} heads)."
+            )
+    else:
+        heads = []
+    result = weight_circuits(model, cfg.n_positions, composition=cfg.composition)
+    result = result.with_provenance(cfg, cfg.model)
+    if not cfg.heads:
+        order = result.copying.flatten().argsort(descending=True)[:8].tolist()
+        heads = [HeadId(*divmod(int(i), n_heads)) for i in order]
+    offsets = result.preferred_offset()
+    say(f"{'head':<8} {'copying':>8} {'OV sv1':>9} {'QK sv1':>9} {'offset back':>12}")
+    for h in heads:
+        offset = "-" if offsets is None else str(int(offsets[h]))
+        say(f"{h.layer}.{h.head:<6} {float(result.copying[h]):>8.3f} "
+            f"{float(result.ov_singular[h][0]):>9.3g} {float(result.qk_singular[h][0]):>9.3g} "
+            f"{offset:>12}")  # fmt: skip
+    result.save(cfg.out)
+    report = render_circuits(result, heads, f"QK/OV circuits: {cfg.model}")
+    say(f"report: {report.save(cfg.out / 'report.html')}")
+    return 0

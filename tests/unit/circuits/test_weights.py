@@ -1,0 +1,83 @@
+"""QK/OV circuits: known answers on the hand-built model, references on random ones."""
+
+import pytest
+import torch
+
+from mechscope.circuits.composition import folded
+from mechscope.circuits.weights import (
+    copying_score,
+    diagonal_top1,
+    full_ov_circuit,
+    ov_circuit,
+    positional_qk,
+    weight_circuits,
+)
+from mechscope.core.errors import MechscopeError
+from mechscope.models import load_model
+from mechscope.models.hand_built import (
+    IDLE_HEAD,
+    INDUCTION_HEAD,
+    PREVIOUS_TOKEN_HEAD,
+    induction_circuit_model,
+)
+
+
+@pytest.fixture(scope="module")
+def hand_built():
+    return induction_circuit_model()
+
+
+@pytest.fixture(scope="module")
+def circuits(hand_built):
+    return weight_circuits(hand_built)
+
+
+def test_the_induction_head_copies_and_the_previous_token_head_looks_one_back(circuits):
+    assert circuits.copying[INDUCTION_HEAD] > 0.9
+    offsets = circuits.preferred_offset()
+    assert offsets is not None
+    assert offsets[PREVIOUS_TOKEN_HEAD] == 1
+    assert circuits.positional is not None
+    assert circuits.positional[PREVIOUS_TOKEN_HEAD][1] > 0.9
+
+
+def test_k_composition_from_the_previous_token_head_into_the_induction_head_is_strongest(
+    circuits,
+):
+    k_scores = circuits.composition["K"][0, :, 1, INDUCTION_HEAD.head]
+    assert int(k_scores.argmax()) == PREVIOUS_TOKEN_HEAD.head
+    assert float(k_scores.max()) > circuits.baseline["K"]
+
+
+def test_copying_score_equals_the_full_vocabulary_eigenvalues(tiny_decoder):
+    """Reference: form W_E W_OV W_U (64 x 64) and take all its eigenvalues."""
+    circuits = weight_circuits(tiny_decoder)
+    model = folded(tiny_decoder)
+    for layer, head in [(0, 1), (1, 3)]:
+        full = model.W_E @ model.W_V[layer, head] @ model.W_O[layer, head] @ model.W_U
+        eigenvalues = torch.linalg.eigvals(full.detach().double())
+        assert circuits.copying[layer, head] == pytest.approx(
+            float(copying_score(eigenvalues)), abs=1e-4
+        )
+        singular = ov_circuit(model, layer, head).S
+        assert torch.allclose(circuits.ov_singular[layer, head], singular, atol=1e-4)
+
+
+def test_full_ov_on_a_vocabulary_subset(hand_built):
+    ids = torch.arange(10)
+    matrix = full_ov_circuit(hand_built, INDUCTION_HEAD.layer, INDUCTION_HEAD.head, ids)
+    assert matrix.shape == (10, 10)
+    assert diagonal_top1(matrix) == 1.0
+    idle = full_ov_circuit(hand_built, IDLE_HEAD.layer, IDLE_HEAD.head, ids)
+    assert idle.abs().max() == 0
+
+
+def test_positional_qk_needs_learned_positions(hf_dirs):
+    with pytest.raises(MechscopeError, match="learned positional embeddings"):
+        positional_qk(load_model(hf_dirs["llama"]))
+    assert weight_circuits(load_model(hf_dirs["llama"])).positional is None
+
+
+def test_composition_is_skipped_when_asked(hand_built):
+    circuits = weight_circuits(hand_built, composition=False)
+    assert circuits.composition == {} and circuits.baseline == {}
