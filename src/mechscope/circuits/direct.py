@@ -19,7 +19,12 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.circuits.stream import _as_batch, decomposition_hooks, parts_from_cache
+from mechscope.circuits.stream import (
+    _as_batch,
+    decomposition_hooks,
+    group_heads,
+    parts_from_cache,
+)
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
@@ -71,15 +76,7 @@ class DirectAttribution(Result):
 
     def grouped(self) -> tuple[list[str], Float[Tensor, "group batch pos"]]:
         """Heads summed per layer ("attn L"); other parts as they are."""
-        labels, groups = [], []
-        for label, value in zip(self.labels, self.values, strict=True):
-            name = f"attn {label.split('.')[0]}" if label[0].isdigit() else label
-            if labels and labels[-1] == name:
-                groups[-1] = groups[-1] + value
-            else:
-                labels.append(name)
-                groups.append(value)
-        return labels, torch.stack(groups)
+        return group_heads(self.labels, self.values)
 
     def ranked(self, top: int | None = None) -> list[tuple[str, float, float]]:
         """(part, mean, standard error) over prompts at the last position, largest |mean| first."""

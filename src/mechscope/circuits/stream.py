@@ -32,6 +32,19 @@ NORM_BIASES = "norm biases"
 Parts = Float[Tensor, "component batch pos d_model"]
 
 
+def group_heads(labels: list[str], values: Tensor) -> tuple[list[str], Tensor]:
+    """Sum the consecutive head parts ("L.H") of each layer into "attn L" (first axis)."""
+    names, groups = [], []
+    for label, value in zip(labels, values, strict=True):
+        name = f"attn {label.split('.')[0]}" if label[0].isdigit() else label
+        if names and names[-1] == name:
+            groups[-1] = groups[-1] + value
+        else:
+            names.append(name)
+            groups.append(value)
+    return names, torch.stack(groups)
+
+
 def target_hook(model: Model, layer: int) -> str:
     """The hook holding the stream entering block ``layer`` (``n_layers``: after the last)."""
     n_layers = model.cfg.n_layers
@@ -131,15 +144,7 @@ class StreamDecomposition(Result):
 
     def grouped(self) -> tuple[list[str], Float[Tensor, "group batch pos d_model"]]:
         """Heads summed per layer ("attn L"); other parts as they are."""
-        labels, groups = [], []
-        for label, part in zip(self.labels, self.parts, strict=True):
-            name = f"attn {label.split('.')[0]}" if label[0].isdigit() else label
-            if labels and labels[-1] == name:
-                groups[-1] = groups[-1] + part
-            else:
-                labels.append(name)
-                groups.append(part)
-        return labels, torch.stack(groups)
+        return group_heads(self.labels, self.parts)
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per part: its mean norm over the batch and positions."""

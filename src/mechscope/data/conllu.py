@@ -7,6 +7,7 @@ labels with their subtypes, lower-cased (``nmod:poss``).
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import conllu
 from conllu.exceptions import ParseException
@@ -23,31 +24,18 @@ class Sentence:
     relations: tuple[str, ...]
 
 
-def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
-    """Sentences of a CoNLL-U file (the first ``limit`` if given).
+def _token_lists(path: Path, limit: int | None = None) -> list[Any]:  # conllu.TokenList
+    """The parsed sentences of ``path`` (the first ``limit``), with one-line errors.
 
     Raises:
-        MechscopeError: the file is missing or does not parse as CoNLL-U.
+        MechscopeError: the file is missing, does not parse, or holds no sentences.
     """
-    path = Path(path)
-    sentences = []
+    token_lists = []
     try:
         with path.open(encoding="utf-8") as handle:
             for token_list in conllu.parse_incr(handle):
-                words = [t for t in token_list if isinstance(t["id"], int)]
-                index = {t["id"]: i for i, t in enumerate(words)}
-                heads = tuple(
-                    index.get(t["head"], -1) if isinstance(t["head"], int) and t["head"] else -1
-                    for t in words
-                )
-                sentences.append(
-                    Sentence(
-                        words=tuple(t["form"] for t in words),
-                        heads=heads,
-                        relations=tuple(str(t["deprel"]).lower() for t in words),
-                    )
-                )
-                if limit is not None and len(sentences) >= limit:
+                token_lists.append(token_list)
+                if limit is not None and len(token_lists) >= limit:
                     break
     except OSError as error:
         raise MechscopeError(
@@ -58,8 +46,39 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
             f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
             "tab-separated columns and sentences end with a blank line."
         ) from error
-    if not sentences:
+    if not token_lists:
         raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    return token_lists
+
+
+def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
+    """Sentences of a CoNLL-U file (the first ``limit`` if given).
+
+    Raises:
+        MechscopeError: the file is missing or does not parse as CoNLL-U.
+    """
+    path = Path(path)
+    sentences = []
+    for token_list in _token_lists(path, limit):
+        words = [t for t in token_list if isinstance(t["id"], int)]
+        index = {t["id"]: i for i, t in enumerate(words)}
+        try:
+            heads = tuple(
+                index.get(t["head"], -1) if isinstance(t["head"], int) and t["head"] else -1
+                for t in words
+            )
+            sentences.append(
+                Sentence(
+                    words=tuple(t["form"] for t in words),
+                    heads=heads,
+                    relations=tuple(str(t["deprel"]).lower() for t in words),
+                )
+            )
+        except (KeyError, TypeError) as error:
+            raise MechscopeError(
+                f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
+                "tab-separated columns and sentences end with a blank line."
+            ) from error
     return sentences
 
 
@@ -71,21 +90,10 @@ def conllu_text(path: str | Path) -> bytes:
     Raises:
         MechscopeError: the file is missing or does not parse as CoNLL-U.
     """
-    path = Path(path)
     lines = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for token_list in conllu.parse_incr(handle):
-                text = token_list.metadata.get("text")
-                if not text:
-                    text = " ".join(t["form"] for t in token_list if isinstance(t["id"], int))
-                lines.append(text)
-    except OSError as error:
-        raise MechscopeError(
-            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
-        ) from error
-    except (ParseException, ValueError, KeyError, TypeError) as error:
-        raise MechscopeError(f"{path} does not parse as CoNLL-U ({error}).") from error
-    if not lines:
-        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    for token_list in _token_lists(Path(path)):
+        text = token_list.metadata.get("text")
+        if not text:
+            text = " ".join(t["form"] for t in token_list if isinstance(t["id"], int))
+        lines.append(text)
     return "\n".join(lines).encode("utf-8")
