@@ -175,24 +175,15 @@ class WeightCircuits(Result):
         )  # fmt: skip
 
 
-MAX_COMPOSITION_HEADS = 64
-"""Composition scores are computed by default up to this many heads: TransformerLens's
-``all_composition_scores`` broadcasts every pair of heads at once, which for SmolLM2's 270
-heads ran this 24 GB machine out of memory."""
-
-
 @torch.no_grad()
 def weight_circuits(
-    model: Model, n_positions: int = 32, *, composition: bool | None = None
+    model: Model, n_positions: int = 32, *, composition: bool = True
 ) -> WeightCircuits:
     """Every head's circuits, from the weights with LayerNorm folded in (see the module doc).
 
-    ``composition``: compute Q/K/V composition scores; None: only for models of at most
-    `MAX_COMPOSITION_HEADS` heads (the result then holds none).
+    ``composition``: also compute Q/K/V composition scores (the result holds none without).
     """
     decoder = folded(adapt(model).decoder("QK/OV circuits"))
-    if composition is None:
-        composition = decoder.cfg.n_layers * decoder.cfg.n_heads <= MAX_COMPOSITION_HEADS
     eigenvalues = ov_eigenvalues(decoder)
     order = eigenvalues.abs().argsort(-1, descending=True)
     eigenvalues = eigenvalues.gather(-1, order)
@@ -205,7 +196,7 @@ def weight_circuits(
         eigen_imag=eigenvalues.imag.float().cpu(),
         ov_singular=ov.S.float().cpu(),
         qk_singular=qk.S.float().cpu(),
-        composition={k.value: composition_scores(model, k).cpu() for k in kinds}
+        composition={k.value: composition_scores(decoder, k, is_folded=True) for k in kinds}
         if composition else {},
         baseline={k.value: random_baseline(model, k) for k in kinds} if composition else {},
         positional=positional_qk(decoder, n_positions) if "hook_pos_embed" in decoder.hook_dict

@@ -22,9 +22,8 @@ class Config:
     """Heads to detail, as 'L.H,L.H' (default: the 8 highest copying scores)."""
     n_positions: int = 32
     """Positions read for the positional QK pattern."""
-    composition: bool | None = None
-    """Compute Q/K/V composition scores (default: only for models of at most 64 heads, as
-    TransformerLens forms every pair of heads at once)."""
+    composition: bool = True
+    """Compute Q/K/V composition scores between every pair of heads."""
     out: OutArg = Path("results/circuits")
     """Where result.json, tensors.safetensors and report.html go."""
     device: DeviceArg = None

@@ -81,3 +81,12 @@ def test_positional_qk_needs_learned_positions(hf_dirs):
 def test_composition_is_skipped_when_asked(hand_built):
     circuits = weight_circuits(hand_built, composition=False)
     assert circuits.composition == {} and circuits.baseline == {}
+
+
+def test_composition_one_layer_at_a_time_equals_transformer_lens(tiny_decoder):
+    from mechscope.circuits.composition import CompositionKind, composition_scores
+
+    model = folded(tiny_decoder)
+    for kind in CompositionKind:
+        expected = model.all_composition_scores(kind.value).detach()
+        assert torch.allclose(composition_scores(tiny_decoder, kind), expected, atol=1e-6)
