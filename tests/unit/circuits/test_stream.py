@@ -115,3 +115,17 @@ def test_per_position_answers_sum_to_each_positions_logit(mlp_decoder):
     attribution = direct_logit_attribution(mlp_decoder, tokens, answers)
     assert attribution.error() < 1e-5
     assert torch.equal(attribution.answers, answers)
+
+
+def test_a_model_with_layernorm_folded_in_decomposes_and_attributes_the_same(mlp_decoder):
+    from mechscope.circuits.composition import folded
+
+    model = folded(mlp_decoder)
+    assert model.cfg.normalization_type == "LNPre"
+    tokens, answers = _tokens(), torch.tensor([1, 2, 3])
+    assert decompose_stream(model, tokens).error() < 1e-5
+    attribution = direct_logit_attribution(model, tokens, answers)
+    assert attribution.error() < 1e-4
+    assert FINAL_NORM_BIAS not in attribution.labels  # LNPre: weight and bias are in W_U, b_U
+    original = direct_logit_attribution(mlp_decoder, tokens, answers)
+    assert torch.allclose(attribution.logit, original.logit, atol=1e-4)  # the same model
