@@ -29,6 +29,7 @@ COMMANDS = (
     "ablate",
     "attribute",
     "circuits",
+    "diagnose",
     "reproduce",
 )
 """Command modules of `mechscope.cli`, in the order ``--help`` lists them."""

@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "smollm-tuned-lens": "experiments.smollm_tuned_lens",
     "smollm-dla": "experiments.smollm_dla",
     "induction-circuits": "experiments.induction_circuits",
+    "rank-collapse": "experiments.rank_collapse",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -38,7 +39,8 @@ class Config:
     'smollm-atlas' = a head atlas of SmolLM2-135M on UD English EWT;
     'smollm-tuned-lens' = the tuned lens vs the logit lens on SmolLM2-135M;
     'smollm-dla' = direct logit attribution in SmolLM2-135M (facts, IOI);
-    'induction-circuits' = the induction circuit read from the weights. Same as
+    'induction-circuits' = the induction circuit read from the weights;
+    'rank-collapse' = rank collapse in pure attention (Dong et al. 2021). Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """

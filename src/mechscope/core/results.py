@@ -43,6 +43,10 @@ KINDS: dict[str, str] = {
     "stream-norms": "mechscope.circuits.stream:StreamNorms",
     "direct-attribution": "mechscope.circuits.direct:DirectAttribution",
     "weight-circuits": "mechscope.circuits.weights:WeightCircuits",
+    "attention-stats": "mechscope.diagnostics.attention:AttentionStats",
+    "rank-stats": "mechscope.diagnostics.rank:RankStats",
+    "anisotropy": "mechscope.diagnostics.anisotropy:Anisotropy",
+    "gradient-norms": "mechscope.diagnostics.gradients:GradientNorms",
     "induction-reproduction": "experiments.induction_heads:InductionResult",
     "facts-lens": "experiments.smollm_facts:FactsLensResult",
     "smollm-tuned-lens": "experiments.smollm_tuned_lens:TunedLensResult",
@@ -50,6 +54,7 @@ KINDS: dict[str, str] = {
     "head-atlas": "experiments.smollm_atlas:AtlasResult",
     "induction-circuits": "experiments.induction_circuits:InductionCircuitsResult",
     "smollm-dla": "experiments.smollm_dla:DlaResult",
+    "rank-collapse": "experiments.rank_collapse:RankCollapseResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -13,6 +13,10 @@ from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import KINDS, Provenance, Result, load_result
 from mechscope.core.sites import Component, every_site
+from mechscope.diagnostics.anisotropy import anisotropy_stats
+from mechscope.diagnostics.attention import attention_stats
+from mechscope.diagnostics.gradients import gradient_norms
+from mechscope.diagnostics.rank import rank_stats
 from mechscope.heads import HeadKind, detect_heads, verify
 from mechscope.heads.patterns import SentenceAttention, attention_patterns
 from mechscope.heads.syntax import SyntaxScores
@@ -121,6 +125,12 @@ def _tuned_lens_result():
     )
 
 
+def _rank_collapse_result():
+    from experiments.rank_collapse.analysis import RankCollapseResult
+
+    return RankCollapseResult(torch.rand(3, 2), torch.rand(3, 2), {"m": [0.9, 0.8, 0.7]})
+
+
 def _dla_result():
     from experiments.smollm_dla.analysis import DlaResult
 
@@ -193,6 +203,11 @@ EXAMPLES = {
     "weight-circuits": lambda model, task: weight_circuits(model),
     "induction-circuits": lambda model, task: _induction_circuits_result(),
     "smollm-dla": lambda model, task: _dla_result(),
+    "attention-stats": lambda model, task: attention_stats(model, task.clean),
+    "rank-stats": lambda model, task: rank_stats(model, task.clean),
+    "anisotropy": lambda model, task: anisotropy_stats(model, task.clean),
+    "gradient-norms": lambda model, task: gradient_norms(model, task.clean),
+    "rank-collapse": lambda model, task: _rank_collapse_result(),
 }
 
 

@@ -1,0 +1,152 @@
+"""Rank collapse with and without skip connections: measurement, Result, report."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from experiments.rank_collapse.config import Config
+from mechscope.core.batch import TokenBatch
+from mechscope.core.results import Result
+from mechscope.data.corpus import load_corpus
+from mechscope.diagnostics.rank import rank_of_representations, rank_stats
+from mechscope.models import load_model, tokenize
+from mechscope.models.base import quiet_transformer_lens
+from mechscope.viz.figures import line_chart
+from mechscope.viz.report import Report
+
+
+@dataclass(frozen=True)
+class RankCollapseResult(Result):
+    """res(X) by boundary: per seed for the random model with and without skips; trained."""
+
+    kind: ClassVar[str] = "rank-collapse"
+    with_skips: Float[Tensor, "boundary seed"]
+    without_skips: Float[Tensor, "boundary seed"]
+    trained: dict[str, list[float]]
+    """Per trained model: mean res(X) over the held-out snippets, by boundary."""
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per boundary: mean res(X) with and without skips."""
+        import pandas as pd
+
+        return pd.DataFrame({"with_skips": self.with_skips.mean(-1).tolist(),
+                             "without_skips": self.without_skips.mean(-1).tolist()})  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"with_skips": self.with_skips, "without_skips": self.without_skips}
+
+    def _data(self) -> dict[str, Any]:
+        return {"trained": self.trained}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "RankCollapseResult":
+        return cls(tensors["with_skips"], tensors["without_skips"], data["trained"])
+
+
+def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:
+    """A random attention-only decoder with no LayerNorm (Dong et al.'s pure attention)."""
+    config = HookedTransformerConfig(
+        n_layers=cfg.n_layers, n_heads=cfg.n_heads, d_model=cfg.d_model,
+        d_head=cfg.d_model // cfg.n_heads, d_vocab=256, n_ctx=max(cfg.length, 8),
+        attn_only=True, normalization_type=None, act_fn="gelu", seed=seed, device="cpu",
+    )  # fmt: skip
+    with quiet_transformer_lens():
+        return HookedTransformer(config, move_to_device=False).eval()
+
+
+@torch.no_grad()
+def res_by_boundary(model: HookedTransformer, tokens: Tensor, skips: bool) -> Tensor:
+    """Mean res(X) over prompts at every boundary.
+
+    ``skips=False`` removes every skip connection through hooks (the attention output
+    replaces the stream it read).
+    """
+    names = [f"blocks.{layer}.hook_resid_pre" for layer in range(model.cfg.n_layers)]
+    names.append(f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
+    stash: dict[int, Tensor] = {}
+
+    def keep(layer: int):  # noqa: ANN202 - a hook
+        def hook(value: Tensor, hook: Any) -> None:  # noqa: ANN401, ARG001
+            stash[layer] = value
+
+        return hook
+
+    def replace(layer: int):  # noqa: ANN202 - a hook
+        def hook(value: Tensor, hook: Any) -> Tensor:  # noqa: ANN401, ARG001
+            return stash[layer]
+
+        return hook
+
+    hooks: list[tuple[str | Callable[..., Any], Callable[..., Any]]] = [] if skips else [
+        hook for layer in range(model.cfg.n_layers)
+        for hook in ((f"blocks.{layer}.hook_attn_out", keep(layer)),
+                     (f"blocks.{layer}.hook_resid_post", replace(layer)))
+    ]  # fmt: skip
+    with model.hooks(fwd_hooks=hooks):
+        _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
+    stream = torch.stack([cache[name] for name in names])
+    stats = rank_of_representations(stream, torch.ones_like(tokens))
+    return stats.res.mean(-1)
+
+
+def held_out_snippets(n: int, chars: int = 120) -> list[str]:
+    """``n`` snippets of held-out standard-library text (the same for every model)."""
+    text = load_corpus().held_out.tobytes().decode("utf-8", errors="ignore")
+    stride = max(len(text) // n, chars)
+    return [" ".join(text[i * stride : i * stride + chars].split()) for i in range(n)]
+
+
+def run(cfg: Config) -> RankCollapseResult:
+    """Measure, save and write ``report.html``."""
+    with_skips, without_skips = [], []
+    for seed in range(cfg.seeds):
+        model = pure_attention_model(cfg, seed)
+        generator = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(0, 256, (cfg.n_prompts, cfg.length), generator=generator)
+        with_skips.append(res_by_boundary(model, tokens, skips=True))
+        without_skips.append(res_by_boundary(model, tokens, skips=False))
+    trained = {}
+    snippets = held_out_snippets(cfg.n_prompts)
+    for spec in cfg.models:
+        model = load_model(spec, device="cpu")
+        batch: TokenBatch = tokenize(model, snippets)
+        trained[spec] = rank_stats(model, batch).res.mean(-1).tolist()
+    result = RankCollapseResult(
+        torch.stack(with_skips, dim=1), torch.stack(without_skips, dim=1), trained
+    ).with_provenance(cfg, "random pure-attention models; " + ", ".join(cfg.models))
+    result.save(cfg.out)
+    render(result, cfg).save(cfg.out / "report.html")
+    return result
+
+
+def render(result: RankCollapseResult, cfg: Config) -> Report:
+    """res(X) by layer on a log scale: with and without skips; the trained models."""
+    report = Report("Rank collapse in pure attention (Dong et al. 2021)")
+    report.paragraph(
+        f"{cfg.seeds} random attention-only transformers ({cfg.n_layers} layers, d_model "
+        f"{cfg.d_model}, {cfg.n_heads} heads, no LayerNorm, no MLP), each on {cfg.n_prompts} "
+        f"prompts of {cfg.length} random tokens. res(X) = ||X - 1 x^T|| / ||X|| per prompt (x "
+        "the mean row), mean over prompts; error bars: standard error over the seeds. Without "
+        "skips, each block's attention output replaces the stream (hooks on hook_resid_post)."
+    )
+    x = list(range(result.with_skips.shape[0]))
+    n = result.with_skips.shape[1]
+    series, errors = {}, {}
+    for name, values in (("with skips", result.with_skips),
+                         ("without skips", result.without_skips)):  # fmt: skip
+        series[name] = (x, values.mean(-1).tolist())
+        errors[name] = (values.std(-1) / n**0.5).tolist() if n > 1 else [0.0] * len(x)
+    report.figure(line_chart(series, title="res(X) by layer, random pure-attention model",
+                             x_title="boundary (0 = embeddings)", y_title="res(X), log scale",
+                             errors=errors, log_y=True))  # fmt: skip
+    report.figure(line_chart(
+        {name: (list(range(len(values))), values) for name, values in result.trained.items()},
+        title="res(X) by layer, trained models with their skips (held-out text)",
+        x_title="boundary (0 = embeddings)", y_title="res(X)",
+    ))  # fmt: skip
+    return report

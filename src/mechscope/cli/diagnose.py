@@ -1,0 +1,85 @@
+"""``mechscope diagnose``: a health report for a model on a batch of prompts."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A health report: attention collapse, rank, anisotropy and gradients on one batch.
+
+    Per head: entropy, max weight, span, sink mass, with one-hot / uniform collapse flags;
+    per layer: effective heads, effective rank and res(X) of the token representations,
+    Ethayarajh's anisotropy; for decoders, next-token gradient norms per layer and component
+    with vanishing / exploding flags. Each flag is explained in a line. Example:
+    mechscope diagnose induction-2l --out results/diagnose
+    """
+
+    model: ModelArg
+    prompts: Path | None = None
+    """Text file, one prompt per line (default: built-in prompts)."""
+    conllu: Path | None = None
+    """A CoNLL-U treebank whose sentences are the prompts."""
+    max_prompts: int = 64
+    """Prompts read at most."""
+    out: OutArg = Path("results/diagnose")
+    """Where each result and report.html go."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Measure, print the flags, save the results and the report."""
+    from mechscope.core.errors import MechscopeError
+    from mechscope.data.conllu import read_conllu
+    from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
+    from mechscope.diagnostics import anisotropy_stats, attention_stats, gradient_norms, rank_stats
+    from mechscope.diagnostics.attention import ONE_HOT_BELOW, UNIFORM_ABOVE
+    from mechscope.diagnostics.gradients import EXPLODING_ABOVE, VANISHING_BELOW
+    from mechscope.models import load_model, tokenize
+    from mechscope.models.adapter import adapt
+    from mechscope.viz.diagnostics import render_diagnostics
+
+    if cfg.prompts and cfg.conllu:
+        raise MechscopeError("give --prompts or --conllu, not both.")
+    if cfg.conllu:
+        prompts = [" ".join(s.words) for s in read_conllu(cfg.conllu, cfg.max_prompts)]
+    else:
+        prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
+    prompts = prompts[: cfg.max_prompts]
+    model = load_model(cfg.model, device=cfg.device)
+    batch = tokenize(model, prompts)
+    attention = attention_stats(model, batch).with_provenance(cfg, cfg.model)
+    rank = rank_stats(model, batch).with_provenance(cfg, cfg.model)
+    spread = anisotropy_stats(model, batch, skip_first=True).with_provenance(cfg, cfg.model)
+    adapter = adapt(model)
+    grads = None
+    if adapter.causal and adapter.has_unembedding:
+        grads = gradient_norms(model, batch).with_provenance(cfg, cfg.model)
+    say(f"{cfg.model}: {len(prompts)} prompts")
+    flags = attention.flags()
+    say(f"attention: {len(flags)} of {attention.entropy.numel()} heads collapsed "
+        f"(normalised entropy < {ONE_HOT_BELOW}: one-hot, > {UNIFORM_ABOVE}: uniform)")  # fmt: skip
+    for head, kind in flags[:20]:
+        say(f"  {head.layer}.{head.head} {kind}: normalised entropy "
+            f"{float(attention.normalised_entropy[head]):.3f}")  # fmt: skip
+    rows = rank.summary()
+    say("rank: effective rank / res(X) by boundary: " + ", ".join(
+        f"{r['effective_rank']:.1f}/{r['res']:.2f}" for r in rows))  # fmt: skip
+    say("anisotropy (mean cosine of random token pairs) by boundary: "
+        + ", ".join(f"{v:.2f}" for v in spread.baseline.tolist()))  # fmt: skip
+    if grads is None:
+        say("gradients: skipped (needs a decoder with an unembedding for the next-token loss)")
+    else:
+        say(f"gradients: first/last block norm ratio {grads.ratio():.3g} "
+            f"(vanishing below {VANISHING_BELOW:g}, exploding above {EXPLODING_ABOVE:g}): "
+            f"{', '.join(grads.flags()) or 'healthy'}")  # fmt: skip
+    for name, result in (("attention", attention), ("rank", rank), ("anisotropy", spread),
+                         ("gradients", grads)):  # fmt: skip
+        if result is not None:
+            result.save(cfg.out / name)
+    report = render_diagnostics(attention, rank, spread, grads, f"Diagnostics: {cfg.model}")
+    say(f"report: {report.save(cfg.out / 'report.html')}")
+    return 0

@@ -1,0 +1,52 @@
+"""Diagnostics: attention collapse, rank collapse, anisotropy, class geometry, gradients.
+
+- `attention`: per-head entropy, max weight, span, sink mass; effective heads; collapse flags;
+- `rank`: effective rank and res(X) of token representations by layer;
+- `anisotropy`: Ethayarajh 2019's baseline, self- and intra-sentence similarity;
+  `class_geometry` of labelled representations;
+- `gradients`: gradient norms per layer and component, vanishing/exploding flags.
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.diagnostics.anisotropy import Anisotropy, anisotropy_stats, class_geometry
+    from mechscope.diagnostics.attention import AttentionStats, attention_stats
+    from mechscope.diagnostics.gradients import GradientNorms, gradient_norms
+    from mechscope.diagnostics.rank import (
+        RankStats,
+        distance_to_rank_one,
+        effective_rank,
+        rank_stats,
+    )
+
+_EXPORTS = {
+    "Anisotropy": "mechscope.diagnostics.anisotropy",
+    "anisotropy_stats": "mechscope.diagnostics.anisotropy",
+    "class_geometry": "mechscope.diagnostics.anisotropy",
+    "AttentionStats": "mechscope.diagnostics.attention",
+    "attention_stats": "mechscope.diagnostics.attention",
+    "GradientNorms": "mechscope.diagnostics.gradients",
+    "gradient_norms": "mechscope.diagnostics.gradients",
+    "RankStats": "mechscope.diagnostics.rank",
+    "distance_to_rank_one": "mechscope.diagnostics.rank",
+    "effective_rank": "mechscope.diagnostics.rank",
+    "rank_stats": "mechscope.diagnostics.rank",
+}
+__all__ = [
+    "Anisotropy",
+    "AttentionStats",
+    "GradientNorms",
+    "RankStats",
+    "anisotropy_stats",
+    "attention_stats",
+    "class_geometry",
+    "distance_to_rank_one",
+    "effective_rank",
+    "gradient_norms",
+    "rank_stats",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

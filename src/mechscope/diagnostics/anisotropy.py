@@ -1,0 +1,157 @@
+"""Anisotropy of contextual representations (Ethayarajh 2019), and class geometry.
+
+Per boundary, over the real tokens of a batch (a "word" here is a token id):
+
+- baseline: the mean cosine similarity of random pairs of tokens from different prompts (a
+  representation space where everything points one way has a baseline near 1);
+- self-similarity: for token ids that occur in at least two prompts, the mean cosine between
+  their representations in different prompts;
+- intra-sentence similarity: the mean cosine between each token and its prompt's mean vector;
+- the anisotropy-adjusted versions: each minus the baseline, as Ethayarajh reports them.
+
+`class_geometry` of labelled representations: the mean distance of points to their class
+centroid (intra), the mean distance between class centroids (inter), their ratio, and the
+effective rank of the centred representations.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import MechscopeError
+from mechscope.core.results import Provenance, Result
+from mechscope.diagnostics.rank import effective_rank
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+
+
+@dataclass(frozen=True)
+class Anisotropy(Result):
+    """Per boundary: baseline, self-similarity, intra-sentence similarity (raw)."""
+
+    kind: ClassVar[str] = "anisotropy"
+    baseline: Float[Tensor, " boundary"]
+    self_similarity: Float[Tensor, " boundary"]
+    intra_sentence: Float[Tensor, " boundary"]
+    n_pairs: int
+    n_words: int
+    """Token ids seen in at least two prompts (behind the self-similarity)."""
+
+    def adjusted(self) -> dict[str, list[float]]:
+        """Self-similarity and intra-sentence similarity minus the baseline."""
+        return {"self_similarity": (self.self_similarity - self.baseline).tolist(),
+                "intra_sentence": (self.intra_sentence - self.baseline).tolist()}  # fmt: skip
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per boundary, raw and adjusted."""
+        import pandas as pd
+
+        adjusted = self.adjusted()
+        return pd.DataFrame({"baseline": self.baseline.tolist(),
+                             "self_similarity": self.self_similarity.tolist(),
+                             "intra_sentence": self.intra_sentence.tolist(),
+                             "self_similarity_adjusted": adjusted["self_similarity"],
+                             "intra_sentence_adjusted": adjusted["intra_sentence"]})  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"baseline": self.baseline, "self_similarity": self.self_similarity,
+                "intra_sentence": self.intra_sentence}  # fmt: skip
+
+    def _data(self) -> dict[str, Any]:
+        return {"n_pairs": self.n_pairs, "n_words": self.n_words, "adjusted": self.adjusted()}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Anisotropy":
+        return cls(tensors["baseline"], tensors["self_similarity"], tensors["intra_sentence"],
+                   data["n_pairs"], data["n_words"])  # fmt: skip
+
+
+def anisotropy_of(
+    stream: Float[Tensor, "boundary batch pos d_model"],
+    tokens: Int[Tensor, "batch pos"],
+    attention_mask: Tensor,
+    *,
+    n_pairs: int = 2000,
+    seed: int = 0,
+    skip_first: bool = False,
+) -> Anisotropy:
+    """`Anisotropy` of given representations (see the module docstring).
+
+    ``skip_first``: leave out each prompt's first position (BOS / [CLS], whose vector is the
+    same in every prompt of a causal model and would inflate self-similarity).
+    """
+    mask = attention_mask.bool().clone()
+    if skip_first:
+        mask[:, 0] = False
+    rows, cols = mask.nonzero(as_tuple=True)
+    if len(rows) < 2 or int(rows.max()) == int(rows.min()):
+        raise MechscopeError("anisotropy needs real tokens from at least two prompts.")
+    unit = torch.nn.functional.normalize(stream.double(), dim=-1)
+    vectors = unit[:, rows, cols]  # boundary token d_model
+    generator = torch.Generator().manual_seed(seed)
+    a = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
+    b = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
+    different = rows[a] != rows[b]
+    a, b = a[different][:n_pairs], b[different][:n_pairs]
+    baseline = (vectors[:, a] * vectors[:, b]).sum(-1).mean(-1)
+    # self-similarity: every pair of occurrences of a token id in different prompts
+    where: dict[int, list[int]] = defaultdict(list)
+    for index, token in enumerate(tokens[rows, cols].tolist()):
+        where[token].append(index)
+    sims, n_words = [], 0
+    for indices in where.values():
+        prompts = rows[indices]
+        if len(set(prompts.tolist())) < 2:
+            continue
+        n_words += 1
+        group = vectors[:, indices]  # boundary k d
+        gram = group @ group.mT
+        other = prompts[:, None] != prompts[None, :]
+        sims.append((gram * other).sum((-2, -1)) / other.sum())
+    self_similarity = torch.stack(sims).mean(0) if sims else torch.full_like(baseline, float("nan"))
+    # intra-sentence: each token against its prompt's mean vector
+    intra = torch.zeros_like(baseline)
+    prompt_ids = rows.unique()
+    for prompt in prompt_ids:
+        members = vectors[:, rows == prompt]
+        centre = torch.nn.functional.normalize(stream.double()[:, prompt][:, mask[prompt]].mean(1),
+                                               dim=-1)  # fmt: skip
+        intra += (members * centre[:, None]).sum(-1).mean(-1) / len(prompt_ids)
+    return Anisotropy(baseline.float(), self_similarity.float(), intra.float(), len(a), n_words)
+
+
+@torch.no_grad()
+def anisotropy_stats(model: Model, batch: TokenBatch, **kwargs: Any) -> Anisotropy:  # noqa: ANN401
+    """`Anisotropy` of the residual stream at every boundary of ``model`` on ``batch``."""
+    from mechscope.circuits.stream import target_hook
+
+    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
+    _, cache = model.run_with_cache(
+        batch.tokens, names_filter=names, return_type=None,
+        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
+    )  # fmt: skip
+    stream = torch.stack([cache[name] for name in names]).cpu()
+    result = anisotropy_of(stream, batch.tokens.cpu(), batch.attention_mask.cpu(), **kwargs)
+    return Anisotropy(result.baseline, result.self_similarity, result.intra_sentence,
+                      result.n_pairs, result.n_words,
+                      provenance=Provenance(model=model_spec(model)))  # fmt: skip
+
+
+def class_geometry(points: Float[Tensor, "n d"], labels: Int[Tensor, " n"]) -> dict[str, float]:
+    """Intra-class and inter-class distances, their ratio, and the effective rank."""
+    points = points.double()
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise MechscopeError("class geometry needs at least two classes.")
+    centroids = torch.stack([points[labels == c].mean(0) for c in classes])
+    intra = torch.cat([(points[labels == c] - centroids[i]).norm(dim=-1)
+                       for i, c in enumerate(classes)]).mean()  # fmt: skip
+    pairwise = torch.cdist(centroids, centroids)
+    inter = pairwise.sum() / (len(classes) * (len(classes) - 1))
+    return {"intra": float(intra), "inter": float(inter), "ratio": float(intra / inter),
+            "effective_rank": effective_rank(points - points.mean(0))}  # fmt: skip

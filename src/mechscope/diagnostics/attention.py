@@ -1,0 +1,135 @@
+"""Attention statistics per head, the effective number of heads per layer, collapse flags.
+
+Over the real query positions that see at least two real keys (a causal model's first
+query sees one key and has entropy 0 by construction, so it is left out):
+
+- entropy (nats) and normalised entropy ``H / log(n_visible)`` (0: one-hot, 1: uniform);
+- max weight: the largest attention weight of a query;
+- effective span: ``sum_s P[d, s] |d - s|``, the attention-weighted distance in tokens;
+- sink mass: the weight on the first position (BOS / [CLS]), where idle heads rest;
+- effective number of heads per layer: the participation ratio ``(tr C)^2 / ||C||_F^2`` of the
+  heads' pattern Gram matrix ``C`` (each head's patterns over the batch as one vector): the
+  number of heads when all attend differently (orthogonal patterns), 1 when all attend alike.
+
+Collapse flags (documented thresholds): normalised entropy below `ONE_HOT_BELOW` is one-hot
+collapse (Zhai et al. 2023's entropy collapse), above `UNIFORM_ABOVE` is uniform attention
+(a head that averages everything it sees).
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from mechscope.core.axes import HeadId
+from mechscope.core.batch import TokenBatch
+from mechscope.core.results import Provenance, Result
+from mechscope.heads.patterns import attention_patterns
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+
+ONE_HOT_BELOW = 0.1
+"""Normalised entropy under which a head counts as collapsed to one-hot attention."""
+UNIFORM_ABOVE = 0.9
+"""Normalised entropy above which a head counts as attending uniformly."""
+
+
+@dataclass(frozen=True)
+class AttentionStats(Result):
+    """Per layer and head: entropy, normalised entropy, max weight, span, sink mass."""
+
+    kind: ClassVar[str] = "attention-stats"
+    entropy: Float[Tensor, "layer head"]
+    normalised_entropy: Float[Tensor, "layer head"]
+    max_weight: Float[Tensor, "layer head"]
+    span: Float[Tensor, "layer head"]
+    sink_mass: Float[Tensor, "layer head"]
+    effective_heads: Float[Tensor, " layer"]
+
+    def flags(self) -> list[tuple[HeadId, str]]:
+        """Heads whose attention has collapsed, with the kind of collapse."""
+        flagged = []
+        for (layer, head), value in zip(
+            torch.cartesian_prod(*map(torch.arange, self.entropy.shape)).tolist(),
+            self.normalised_entropy.flatten().tolist(),
+            strict=True,
+        ):
+            if value < ONE_HOT_BELOW:
+                flagged.append((HeadId(layer, head), "one-hot"))
+            elif value > UNIFORM_ABOVE:
+                flagged.append((HeadId(layer, head), "uniform"))
+        return flagged
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per head."""
+        import pandas as pd
+
+        n_layers, n_heads = self.entropy.shape
+        return pd.DataFrame(
+            [{"head": f"{l}.{h}", "entropy": float(self.entropy[l, h]),
+              "normalised_entropy": float(self.normalised_entropy[l, h]),
+              "max_weight": float(self.max_weight[l, h]), "span": float(self.span[l, h]),
+              "sink_mass": float(self.sink_mass[l, h])}
+             for l in range(n_layers) for h in range(n_heads)]  # noqa: E741
+        )  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"entropy": self.entropy, "normalised_entropy": self.normalised_entropy,
+                "max_weight": self.max_weight, "span": self.span, "sink_mass": self.sink_mass,
+                "effective_heads": self.effective_heads}  # fmt: skip
+
+    def _data(self) -> dict[str, Any]:
+        return {"flags": [[f"{h.layer}.{h.head}", kind] for h, kind in self.flags()]}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "AttentionStats":  # noqa: ARG003
+        return cls(tensors["entropy"], tensors["normalised_entropy"], tensors["max_weight"],
+                   tensors["span"], tensors["sink_mass"], tensors["effective_heads"])  # fmt: skip
+
+
+def pattern_statistics(
+    patterns: Float[Tensor, "batch layer head dest src"],
+    attention_mask: Tensor,
+    causal: bool,
+) -> dict[str, Tensor]:
+    """The statistics of the module docstring from patterns (padding rows and columns zero)."""
+    real = attention_mask.bool().to(patterns.device)
+    sees = torch.ones(patterns.shape[-2:], dtype=torch.bool, device=patterns.device)
+    if causal:
+        sees = sees.tril()
+    keys = (real[:, :, None] & real[:, None, :] & sees)[:, None, None]  # batch 1 1 dest src
+    count = keys.sum(-1).float()  # keys each query sees
+    queries = (count >= 2).float()  # batch 1 1 dest
+    entropy = -torch.special.xlogy(patterns, patterns).sum(-1)
+    normalised = entropy / count.clamp(min=2).log()
+    positions = torch.arange(patterns.shape[-1], device=patterns.device)
+    distance = positions[: patterns.shape[-2], None] - positions
+    span = (patterns * distance.abs().to(patterns)).sum(-1)
+    per_query = {"entropy": entropy, "normalised_entropy": normalised,
+                 "max_weight": patterns.amax(-1), "span": span,
+                 "sink_mass": patterns[..., 0]}  # fmt: skip
+    weight = queries.expand_as(entropy)
+    total = weight.sum((0, -1))
+    return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}
+
+
+def effective_heads(patterns: Float[Tensor, "batch layer head dest src"]) -> Tensor:
+    """Per layer, the participation ratio of the heads' pattern Gram matrix (see module doc)."""
+    flat = patterns.permute(1, 2, 0, 3, 4).flatten(2)  # layer head features
+    gram = flat @ flat.mT
+    trace = gram.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return trace.pow(2) / gram.pow(2).sum((-2, -1))
+
+
+@torch.no_grad()
+def attention_stats(model: Model, batch: TokenBatch) -> AttentionStats:
+    """The statistics of every head on ``batch``."""
+    patterns = attention_patterns(model, batch)
+    stats = pattern_statistics(patterns, batch.attention_mask, adapt(model).causal)
+    return AttentionStats(
+        **{name: value.cpu() for name, value in stats.items()},
+        effective_heads=effective_heads(patterns).cpu(),
+        provenance=Provenance(model=model_spec(model)),
+    )

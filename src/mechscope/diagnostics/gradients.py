@@ -1,0 +1,141 @@
+"""Gradient norms per layer and component for one batch, with vanishing/exploding flags.
+
+Every parameter's gradient is assigned to a layer (``blocks.L.`` ...; embeddings before the
+first block, the unembedding and final norm after the last) and a component (attention, MLP,
+norm, embedding, unembedding); the norm of a group is the L2 norm of all its gradients
+together. Flags compare the first block with the last: ``first / last`` below
+`VANISHING_BELOW` says the gradient vanishes on its way down, above `EXPLODING_ABOVE` that it
+grows on its way down (the post-LN pattern of Xiong et al. 2020 is the opposite: larger near
+the output).
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.results import Provenance, Result
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+
+VANISHING_BELOW = 1e-2
+"""First-block / last-block gradient norm below which the gradient is flagged as vanishing."""
+EXPLODING_ABOVE = 1e2
+"""First-block / last-block gradient norm above which it is flagged as exploding."""
+COMPONENTS = ("attn", "mlp", "norm", "embed", "unembed")
+
+
+def component_of(name: str) -> tuple[int | None, str]:
+    """(layer or None, component) of a parameter name."""
+    match = re.match(r"blocks\.(\d+)\.(\w+)", name)
+    if match:
+        part = match.group(2)
+        kind = "attn" if part.startswith("attn") else "mlp" if part.startswith("mlp") else "norm"
+        return int(match.group(1)), kind
+    if name.startswith(("embed", "pos_embed", "hook_embed")):
+        return None, "embed"
+    if name.startswith(("ln_final", "mlm_head.ln")):
+        return None, "norm"
+    return None, "unembed"
+
+
+def grouped_norms(
+    grads: dict[str, Tensor], n_layers: int
+) -> tuple[Float[Tensor, "layer component"], dict[str, float]]:
+    """Per-block, per-component gradient norms, and the norms outside the blocks."""
+    squares = torch.zeros(n_layers, len(COMPONENTS), dtype=torch.float64)
+    outside: dict[str, float] = {}
+    for name, grad in grads.items():
+        layer, component = component_of(name)
+        value = float(grad.double().pow(2).sum())
+        if layer is None:
+            outside[component] = outside.get(component, 0.0) + value
+        else:
+            squares[layer, COMPONENTS.index(component)] += value
+    return squares.sqrt().float(), {k: v**0.5 for k, v in outside.items()}
+
+
+@dataclass(frozen=True)
+class GradientNorms(Result):
+    """Gradient norms per block and component for one batch, plus those outside the blocks."""
+
+    kind: ClassVar[str] = "gradient-norms"
+    norms: Float[Tensor, "layer component"]
+    outside: dict[str, float]
+    loss: float
+
+    @property
+    def per_layer(self) -> Float[Tensor, " layer"]:
+        """Each block's gradient norm (all its components together)."""
+        return self.norms.pow(2).sum(-1).sqrt()
+
+    def ratio(self) -> float:
+        """First block's gradient norm / last block's."""
+        per_layer = self.per_layer
+        return float(per_layer[0] / per_layer[-1].clamp(min=1e-30))
+
+    def flags(self) -> list[str]:
+        """'vanishing' or 'exploding' when the first/last ratio crosses its bound."""
+        ratio = self.ratio()
+        if ratio < VANISHING_BELOW:
+            return ["vanishing"]
+        return ["exploding"] if ratio > EXPLODING_ABOVE else []
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per block: each component's gradient norm."""
+        import pandas as pd
+
+        return pd.DataFrame(self.norms.tolist(), columns=list(COMPONENTS))
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"norms": self.norms}
+
+    def _data(self) -> dict[str, Any]:
+        return {"outside": self.outside, "loss": self.loss, "ratio": self.ratio(),
+                "flags": self.flags()}  # fmt: skip
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "GradientNorms":
+        return cls(tensors["norms"], data["outside"], data["loss"])
+
+
+def next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
+    """Mean next-token cross-entropy over real positions (the default loss)."""
+    adapter = adapt(model)
+    adapter.require_unembedding("next-token gradient norms")
+    logits = model(batch.tokens, **adapter.forward_kwargs(batch))
+    log_probs = logits[:, :-1].log_softmax(-1)
+    target = batch.tokens[:, 1:]
+    nll = -log_probs.gather(-1, target[..., None])[..., 0]
+    mask = (batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]).to(nll)
+    return (nll * mask).sum() / mask.sum()
+
+
+def gradient_norms(
+    model: Model,
+    batch: TokenBatch,
+    loss_fn: Callable[[Model, TokenBatch], Tensor] = next_token_loss,
+) -> GradientNorms:
+    """Gradient norms of ``loss_fn`` on ``batch`` (the model's own gradients are restored)."""
+    saved = {name: param.grad for name, param in model.named_parameters()}
+    flags = {name: param.requires_grad for name, param in model.named_parameters()}
+    try:
+        for param in model.parameters():
+            param.grad = None
+            param.requires_grad_(True)
+        loss = loss_fn(model, batch)
+        loss.backward()
+        grads = {name: param.grad.detach().clone() for name, param in model.named_parameters()
+                 if param.grad is not None}  # fmt: skip
+    finally:
+        for name, param in model.named_parameters():
+            param.grad = saved[name]
+            param.requires_grad_(flags[name])
+    norms, outside = grouped_norms(grads, model.cfg.n_layers)
+    return GradientNorms(norms, outside, float(loss.detach()),
+                         provenance=Provenance(model=model_spec(model)))  # fmt: skip

@@ -1,0 +1,117 @@
+"""Rank of token representations: effective rank, distance to rank one, the spectrum.
+
+- effective rank (Roy & Vetterli 2007): ``exp(H(p))`` with ``p = sigma / sum(sigma)`` the
+  normalised singular values: n for an n x n identity, 1 for a rank-one matrix;
+- res(X) (Dong et al. 2021): ``||X - 1 x^T||_F / ||X||_F`` with ``x`` the mean row (the
+  closest matrix whose rows are all equal, in Frobenius norm): 0 when every token has the same
+  representation, the collapse that pure attention drives towards doubly exponentially in
+  depth. (Dong et al. bound a composite l1/l-infinity norm; the Frobenius version is the one
+  with a closed-form minimiser.)
+
+Each prompt is one matrix (its real tokens as rows); figures are means over prompts.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.results import Provenance, Result
+from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
+
+
+def effective_rank(matrix: Float[Tensor, "rows cols"]) -> float:
+    """Roy & Vetterli's effective rank (see the module docstring)."""
+    sigma = torch.linalg.svdvals(matrix.double())
+    if float(sigma.sum()) == 0:
+        return 0.0
+    p = sigma / sigma.sum()
+    return float(torch.exp(-torch.special.xlogy(p, p).sum()))
+
+
+def distance_to_rank_one(matrix: Float[Tensor, "rows cols"]) -> float:
+    """res(X) = ||X - 1 x^T|| / ||X||, x the mean row (see the module docstring)."""
+    matrix = matrix.double()
+    norm = float(matrix.norm())
+    if norm == 0:
+        return 0.0
+    return float((matrix - matrix.mean(0, keepdim=True)).norm()) / norm
+
+
+@dataclass(frozen=True)
+class RankStats(Result):
+    """Per boundary (embeddings, after each block) and prompt: effective rank and res(X)."""
+
+    kind: ClassVar[str] = "rank-stats"
+    effective_rank: Float[Tensor, "boundary prompt"]
+    res: Float[Tensor, "boundary prompt"]
+    spectrum: Float[Tensor, "boundary k"]
+    """Singular values normalised to sum 1, mean over prompts (the first k)."""
+
+    def summary(self) -> list[dict[str, float | int]]:
+        """Per boundary: mean and standard error over prompts of both measures."""
+        rows = []
+        n = self.res.shape[1]
+        for b in range(self.res.shape[0]):
+            erank, res = self.effective_rank[b].double(), self.res[b].double()
+            rows.append({"boundary": b, "effective_rank": float(erank.mean()),
+                         "effective_rank_se": float(erank.std() / n**0.5) if n > 1 else 0.0,
+                         "res": float(res.mean()),
+                         "res_se": float(res.std() / n**0.5) if n > 1 else 0.0})  # fmt: skip
+        return rows
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per boundary (see `summary`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary())
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"effective_rank": self.effective_rank, "res": self.res, "spectrum": self.spectrum}
+
+    def _data(self) -> dict[str, Any]:
+        return {"summary": self.summary()}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "RankStats":  # noqa: ARG003
+        return cls(tensors["effective_rank"], tensors["res"], tensors["spectrum"])
+
+
+def rank_of_representations(
+    stream: Float[Tensor, "boundary batch pos d_model"], attention_mask: Tensor, k: int = 16
+) -> RankStats:
+    """`RankStats` of given representations (each prompt's real tokens as rows)."""
+    n_boundaries, n_prompts = stream.shape[:2]
+    erank = torch.zeros(n_boundaries, n_prompts)
+    res = torch.zeros(n_boundaries, n_prompts)
+    spectrum = torch.zeros(n_boundaries, k)
+    for i in range(n_prompts):
+        length = int(attention_mask[i].sum())
+        for b in range(n_boundaries):
+            matrix = stream[b, i, :length].double().cpu()
+            erank[b, i] = effective_rank(matrix)
+            res[b, i] = distance_to_rank_one(matrix)
+            sigma = torch.linalg.svdvals(matrix)
+            sigma = sigma / sigma.sum().clamp(min=1e-30)
+            spectrum[b, : min(k, len(sigma))] += sigma[:k].float() / n_prompts
+    return RankStats(erank, res, spectrum)
+
+
+@torch.no_grad()
+def rank_stats(model: Model, batch: TokenBatch, k: int = 16) -> RankStats:
+    """`RankStats` of the residual stream at every boundary of ``model`` on ``batch``."""
+    from mechscope.circuits.stream import target_hook
+
+    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
+    _, cache = model.run_with_cache(
+        batch.tokens, names_filter=names, return_type=None,
+        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
+    )  # fmt: skip
+    stream = torch.stack([cache[name] for name in names])
+    result = rank_of_representations(stream, batch.attention_mask, k)
+    return RankStats(result.effective_rank, result.res, result.spectrum,
+                     provenance=Provenance(model=model_spec(model)))  # fmt: skip

@@ -1,0 +1,148 @@
+"""Diagnostics against known answers: hand-made patterns, matrices, gradients."""
+
+import math
+
+import pytest
+import torch
+
+from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.errors import MechscopeError
+from mechscope.diagnostics.anisotropy import anisotropy_of, anisotropy_stats, class_geometry
+from mechscope.diagnostics.attention import (
+    ONE_HOT_BELOW,
+    attention_stats,
+    effective_heads,
+    pattern_statistics,
+)
+from mechscope.diagnostics.gradients import (
+    COMPONENTS,
+    component_of,
+    gradient_norms,
+    grouped_norms,
+)
+from mechscope.diagnostics.rank import (
+    distance_to_rank_one,
+    effective_rank,
+    rank_of_representations,
+    rank_stats,
+)
+
+
+def _causal_uniform(n: int) -> torch.Tensor:
+    pattern = torch.ones(n, n).tril()
+    return pattern / pattern.sum(-1, keepdim=True)
+
+
+def test_uniform_attention_has_entropy_log_n_and_one_hot_has_zero():
+    n = 6
+    uniform = _causal_uniform(n)
+    previous = torch.zeros(n, n)
+    previous[0, 0] = 1
+    previous[torch.arange(1, n), torch.arange(n - 1)] = 1  # one-hot on the previous token
+    patterns = torch.stack([uniform, previous])[None, None]  # batch layer head dest src
+    stats = pattern_statistics(patterns, torch.ones(1, n), causal=True)
+    expected = sum(math.log(d + 1) for d in range(1, n)) / (n - 1)  # queries 1..n-1
+    assert float(stats["entropy"][0, 0]) == pytest.approx(expected)
+    assert float(stats["normalised_entropy"][0, 0]) == pytest.approx(1.0)
+    assert float(stats["entropy"][0, 1]) == 0.0
+    assert float(stats["max_weight"][0, 1]) == 1.0
+    assert float(stats["span"][0, 1]) == pytest.approx(1.0)  # always one back
+    assert float(stats["sink_mass"][0, 1]) == pytest.approx(1 / (n - 1))  # query 1 -> 0
+    assert float(stats["normalised_entropy"][0, 1]) < ONE_HOT_BELOW
+
+
+def test_effective_heads_counts_distinct_patterns():
+    n = 5
+    a, b = torch.eye(n), torch.roll(torch.eye(n), 1, dims=1)
+    same = torch.stack([a, a, a])[None, None]
+    distinct = torch.stack([a, b, torch.roll(torch.eye(n), 2, dims=1)])[None, None]
+    assert float(effective_heads(same)[0]) == pytest.approx(1.0)
+    assert float(effective_heads(distinct)[0]) == pytest.approx(3.0)
+
+
+def test_effective_rank_and_distance_to_rank_one():
+    assert effective_rank(torch.eye(7)) == pytest.approx(7.0)
+    u, v = torch.randn(9, 1), torch.randn(1, 4)
+    assert effective_rank(u @ v) == pytest.approx(1.0, abs=1e-6)
+    rows_equal = torch.ones(9, 1) @ v
+    assert distance_to_rank_one(rows_equal) == pytest.approx(0.0, abs=1e-12)
+    centred = torch.randn(10, 4)
+    centred = centred - centred.mean(0)
+    assert distance_to_rank_one(centred) == pytest.approx(1.0)  # nothing shared to remove
+
+
+def test_rank_of_padded_rows_uses_only_real_tokens():
+    stream = torch.randn(2, 2, 5, 4)
+    stream[:, 1, 3:] = 100.0  # padding that must not count
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    stats = rank_of_representations(stream, mask)
+    assert float(stats.res[0, 1]) == pytest.approx(distance_to_rank_one(stream[0, 1, :3]))
+    assert stats.spectrum.shape == (2, 16)
+
+
+def test_anisotropy_of_a_space_pointing_one_way():
+    direction = torch.randn(8)
+    noise = 0.01 * torch.randn(1, 3, 5, 8)
+    stream = torch.cat([direction + noise, torch.randn(1, 3, 5, 8)])  # boundary 0: one way
+    tokens = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 6, 7, 8], [9, 2, 1, 10, 11]])
+    result = anisotropy_of(stream, tokens, torch.ones(3, 5))
+    assert float(result.baseline[0]) > 0.99 and abs(float(result.baseline[1])) < 0.3
+    assert result.n_words == 2  # tokens 1 and 2 occur in several prompts
+    assert float(result.adjusted()["self_similarity"][0]) == pytest.approx(0.0, abs=0.01)
+    with pytest.raises(MechscopeError, match="two prompts"):
+        anisotropy_of(stream[:, :1], tokens[:1], torch.ones(1, 5))
+
+
+def test_class_geometry_of_separated_clusters():
+    points = torch.cat([torch.randn(20, 3) * 0.1, torch.randn(20, 3) * 0.1 + 10])
+    labels = torch.tensor([0] * 20 + [1] * 20)
+    geometry = class_geometry(points, labels)
+    assert geometry["inter"] == pytest.approx(10 * 3**0.5, rel=0.05)
+    assert geometry["ratio"] < 0.05
+
+
+def test_gradient_norms_of_a_linear_layer_are_analytic():
+    """loss = sum(W x): dL/dW = 1 x^T, whose norm is sqrt(n_out) ||x||."""
+    layer = torch.nn.Linear(4, 3, bias=False)
+    x = torch.randn(4)
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None
+    norms, _ = grouped_norms({"blocks.0.attn.W_Q": layer.weight.grad}, 1)
+    assert float(norms[0, COMPONENTS.index("attn")]) == pytest.approx(3**0.5 * float(x.norm()))
+
+
+def test_parameter_names_map_to_layers_and_components():
+    assert component_of("blocks.3.attn.W_Q") == (3, "attn")
+    assert component_of("blocks.0.mlp.W_in") == (0, "mlp")
+    assert component_of("blocks.2.ln1.w") == (2, "norm")
+    assert component_of("embed.W_E") == (None, "embed")
+    assert component_of("unembed.W_U") == (None, "unembed")
+
+
+def test_model_diagnostics_run_and_restore_the_model(tiny_decoder, tiny_encoder):
+    rows = [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10]]
+    batch = pad_token_lists(rows, pad_id=0)
+    stats = attention_stats(tiny_decoder, batch)
+    assert stats.entropy.shape == (2, 4) and (stats.normalised_entropy <= 1 + 1e-5).all()
+    assert stats.effective_heads.shape == (2,)
+    assert rank_stats(tiny_decoder, batch).res.shape == (3, 2)
+    assert anisotropy_stats(tiny_decoder, batch).baseline.shape == (3,)
+    before = [p.requires_grad for p in tiny_decoder.parameters()]
+    grads = gradient_norms(tiny_decoder, batch)
+    assert grads.norms.shape == (2, len(COMPONENTS)) and grads.loss > 0
+    assert [p.requires_grad for p in tiny_decoder.parameters()] == before
+    assert all(p.grad is None for p in tiny_decoder.parameters())
+    attn = [p for p in tiny_decoder.blocks[1].attn.parameters()]
+    reference = torch.autograd.grad(_loss(tiny_decoder, batch), attn, allow_unused=True)
+    expected = sum(float(g.pow(2).sum()) for g in reference if g is not None) ** 0.5
+    assert float(grads.norms[1, COMPONENTS.index("attn")]) == pytest.approx(expected, rel=1e-5)
+    encoder_stats = attention_stats(tiny_encoder, TokenBatch.full(torch.tensor(rows[:1])))
+    assert float(encoder_stats.normalised_entropy.max()) <= 1 + 1e-5
+    with pytest.raises(MechscopeError, match="needs a decoder"):
+        gradient_norms(tiny_encoder, TokenBatch.full(torch.tensor(rows[:1])))
+
+
+def _loss(model, batch):
+    from mechscope.diagnostics.gradients import next_token_loss
+
+    return next_token_loss(model, batch)
