@@ -1,6 +1,6 @@
 """Rank collapse with and without skip connections: measurement, Result, report."""
 
-from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,7 +13,7 @@ from experiments.rank_collapse.config import Config
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Result
 from mechscope.data.corpus import load_corpus
-from mechscope.diagnostics.rank import rank_of_representations, rank_stats
+from mechscope.diagnostics.rank import rank_of_representations, rank_stats, without_skips
 from mechscope.models import load_model, tokenize
 from mechscope.models.base import quiet_transformer_lens
 from mechscope.viz.figures import line_chart
@@ -61,37 +61,13 @@ def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:
 
 @torch.no_grad()
 def res_by_boundary(model: HookedTransformer, tokens: Tensor, skips: bool) -> Tensor:
-    """Mean res(X) over prompts at every boundary.
-
-    ``skips=False`` removes every skip connection through hooks (the attention output
-    replaces the stream it read).
-    """
+    """Mean res(X) over prompts at every boundary, with or without the skip connections."""
     names = [f"blocks.{layer}.hook_resid_pre" for layer in range(model.cfg.n_layers)]
     names.append(f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
-    stash: dict[int, Tensor] = {}
-
-    def keep(layer: int):  # noqa: ANN202 - a hook
-        def hook(value: Tensor, hook: Any) -> None:  # noqa: ANN401, ARG001
-            stash[layer] = value
-
-        return hook
-
-    def replace(layer: int):  # noqa: ANN202 - a hook
-        def hook(value: Tensor, hook: Any) -> Tensor:  # noqa: ANN401, ARG001
-            return stash[layer]
-
-        return hook
-
-    hooks: list[tuple[str | Callable[..., Any], Callable[..., Any]]] = [] if skips else [
-        hook for layer in range(model.cfg.n_layers)
-        for hook in ((f"blocks.{layer}.hook_attn_out", keep(layer)),
-                     (f"blocks.{layer}.hook_resid_post", replace(layer)))
-    ]  # fmt: skip
-    with model.hooks(fwd_hooks=hooks):
+    with nullcontext() if skips else without_skips(model):
         _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
     stream = torch.stack([cache[name] for name in names])
-    stats = rank_of_representations(stream, torch.ones_like(tokens))
-    return stats.res.mean(-1)
+    return rank_of_representations(stream, torch.ones_like(tokens)).res.mean(-1)
 
 
 def held_out_snippets(n: int, chars: int = 120) -> list[str]:

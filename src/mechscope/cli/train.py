@@ -49,9 +49,16 @@ def resolved_recipe(cfg: Config) -> TrainConfig:
 def run(cfg: Config) -> int:
     """Train (or resume) and print where everything went."""
     from mechscope.training import train
+    from mechscope.viz.training import render_training
 
     run_ = train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
     last = run_.records[-1]
+    if run_.stopped_early_at is not None:
+        patience = run_.config.early_stop_patience
+        say(
+            f"stopped early at step {run_.stopped_early_at}: held-out loss rose at {patience} "
+            "evaluations in a row while training loss fell"
+        )
     ev = last.evaluation
     say(
         f"step {last.step}: train loss {last.train_loss:.3f}, held-out loss "
@@ -61,4 +68,6 @@ def run(cfg: Config) -> int:
     )
     say(f"checkpoint: {run_.final_checkpoint}")
     say(f"metrics: {run_.run_dir / 'metrics.jsonl'}")
+    report = render_training(run_.records, f"Training run {run_.run_dir.name}")
+    say(f"report: {report.save(run_.run_dir / 'report.html')}")
     return 0

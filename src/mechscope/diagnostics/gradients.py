@@ -6,7 +6,7 @@ norm, embedding, unembedding); the norm of a group is the L2 norm of all its gra
 together. Flags compare the first block with the last: ``first / last`` below
 `VANISHING_BELOW` says the gradient vanishes on its way down, above `EXPLODING_ABOVE` that it
 grows on its way down (the post-LN pattern of Xiong et al. 2020 is the opposite: larger near
-the output).
+the output); a block norm above `EXPLODING_NORM` is flagged as exploding in any case.
 """
 
 import re
@@ -27,6 +27,9 @@ VANISHING_BELOW = 1e-2
 """First-block / last-block gradient norm below which the gradient is flagged as vanishing."""
 EXPLODING_ABOVE = 1e2
 """First-block / last-block gradient norm above which it is flagged as exploding."""
+EXPLODING_NORM = 1e3
+"""A block gradient norm above which (or a non-finite one) the gradient is flagged as
+exploding whatever the ratio: a model whose every block explodes alike has a ratio near 1."""
 COMPONENTS = ("attn", "mlp", "norm", "embed", "unembed")
 
 
@@ -80,7 +83,14 @@ class GradientNorms(Result):
         return float(per_layer[0] / per_layer[-1].clamp(min=1e-30))
 
     def flags(self) -> list[str]:
-        """'vanishing' or 'exploding' when the first/last ratio crosses its bound."""
+        """The gradient's flags: 'vanishing', 'exploding', or none.
+
+        'exploding' when a block's norm passes `EXPLODING_NORM` (or is not finite), else
+        either flag when the first/last ratio crosses its bound.
+        """
+        per_layer = self.per_layer
+        if not bool(per_layer.isfinite().all()) or float(per_layer.max()) > EXPLODING_NORM:
+            return ["exploding"]
         ratio = self.ratio()
         if ratio < VANISHING_BELOW:
             return ["vanishing"]

@@ -11,12 +11,15 @@
 Each prompt is one matrix (its real tokens as rows); figures are means over prompts.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from transformer_lens import HookedTransformer
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
@@ -115,3 +118,35 @@ def rank_stats(model: Model, batch: TokenBatch, k: int = 16) -> RankStats:
     result = rank_of_representations(stream, batch.attention_mask, k)
     return RankStats(result.effective_rank, result.res, result.spectrum,
                      provenance=Provenance(model=model_spec(model)))  # fmt: skip
+
+
+@contextmanager
+def without_skips(model: HookedTransformer) -> Iterator[HookedTransformer]:
+    """Inside, every block's output replaces the residual stream instead of adding to it.
+
+    Through hooks (removed on exit, even on error): block l's ``hook_resid_post`` returns
+    what its attention (plus its MLP, if any) wrote, not the input plus it. Dong et al. 2021's
+    setting for rank collapse.
+    """
+    writes: dict[int, Tensor] = {}
+
+    def keep(layer: int, part: str):  # noqa: ANN202 - a hook factory
+        def hook(value: Tensor, hook: Any) -> None:  # noqa: ANN401, ARG001
+            writes[layer] = value if part == "attn" else writes[layer] + value
+
+        return hook
+
+    def replace(layer: int):  # noqa: ANN202 - a hook factory
+        def hook(value: Tensor, hook: Any) -> Tensor:  # noqa: ANN401, ARG001
+            return writes[layer]
+
+        return hook
+
+    hooks: list[tuple[str | Any, Any]] = []
+    for layer in range(model.cfg.n_layers):
+        hooks.append((f"blocks.{layer}.hook_attn_out", keep(layer, "attn")))
+        if not model.cfg.attn_only:
+            hooks.append((f"blocks.{layer}.hook_mlp_out", keep(layer, "mlp")))
+        hooks.append((f"blocks.{layer}.hook_resid_post", replace(layer)))
+    with model.hooks(fwd_hooks=hooks):
+        yield model

@@ -58,6 +58,9 @@ class TrainConfig:
     """Seed for the initial weights and for every batch (batch s uses seed and s)."""
     corpus: tuple[str, ...] = ()
     """Text files or directories to train on; empty: the Python standard library's sources."""
+    early_stop_patience: int = 0
+    """Stop (and checkpoint) once held-out loss has risen at this many evaluations in a row
+    while training loss fell: over-fitting (0: off)."""
 
     def __post_init__(self) -> None:
         problems = []

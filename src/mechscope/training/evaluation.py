@@ -25,6 +25,7 @@ from mechscope.heads.detect import detect_heads, repeated_rows
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
 from mechscope.models.base import Model
+from mechscope.training.health import TrainingHealth
 
 HEAD_SCORES = {
     "induction_score": HeadKind.INDUCTION,
@@ -94,11 +95,22 @@ class TrainingRecord:
     """Mean training loss since the previous record (None at step 0)."""
     elapsed_s: float
     evaluation: Evaluation
+    health: TrainingHealth | None = None
+    """Gradient norms, attention entropy, effective rank (None in logs from before them)."""
+
+    @property
+    def loss_gap(self) -> float | None:
+        """Held-out minus training loss (over-fitting grows it); None at step 0."""
+        if self.train_loss is None:
+            return None
+        return self.evaluation.held_out_loss - self.train_loss
 
     def to_json(self) -> dict[str, Any]:
         """The flat JSON line written to ``metrics.jsonl``."""
         head = {"step": self.step, "tokens_seen": self.tokens_seen, "train_loss": self.train_loss}
-        return head | {"elapsed_s": self.elapsed_s} | self.evaluation.to_json()
+        line = head | {"elapsed_s": self.elapsed_s} | self.evaluation.to_json()
+        line["loss_gap"] = self.loss_gap
+        return line | (self.health.to_json() if self.health is not None else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainingRecord":
@@ -109,6 +121,7 @@ class TrainingRecord:
             train_loss=data["train_loss"],
             elapsed_s=float(data["elapsed_s"]),
             evaluation=Evaluation.from_json(data),
+            health=TrainingHealth.from_json(data),
         )
 
 

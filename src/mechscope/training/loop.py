@@ -8,6 +8,7 @@ import torch
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import load_corpus
@@ -22,6 +23,7 @@ from mechscope.training.batches import (
 )
 from mechscope.training.config import TrainConfig
 from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluate
+from mechscope.training.health import gradient_snapshot, health, should_stop
 
 GRAD_CLIP = 1.0
 
@@ -39,6 +41,8 @@ class TrainRun:
     records: list[TrainingRecord]
     """Every logged evaluation (the lines of metrics.jsonl)."""
     final_checkpoint: Path
+    stopped_early_at: int | None = None
+    """The step early stopping ended the run at (None: it ran all its steps)."""
 
 
 def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
@@ -101,22 +105,28 @@ def train(
     repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
     icl_eval = eval_icl_batch(cfg, corpus.held_out)
 
-    def log(step: int, train_loss: float | None) -> TrainingRecord:
+    text_batch = TokenBatch.full(text_eval)
+    history = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)] if resume else []
+
+    def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> TrainingRecord:
         record = TrainingRecord(
             step=step,
             tokens_seen=step * cfg.batch_size * cfg.n_ctx,
             train_loss=train_loss,
             elapsed_s=round(elapsed, 2),
             evaluation=evaluate(model, text_eval, repeat_eval, icl_eval, cfg.icl_bands),
+            health=health(model, text_batch, grads),
         )
         rd.append_metrics(run_dir, record.to_json())
+        history.append(record)
         return record
 
     if start == 0:
-        log(0, None)
+        log(0, None, None)
     model.train()
     losses: list[float] = []
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
+    stopped_at: int | None = None
     began = time.perf_counter() - elapsed
     try:
         for step in bar:
@@ -124,19 +134,28 @@ def train(
                 group["lr"] = learning_rate(cfg, step)
             loss = model(training_batch(cfg, corpus.train, step), return_type="loss")
             loss.backward()
+            done = step + 1
+            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
+            grads = gradient_snapshot(model, cfg.n_layers) if evaluating else None
             torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
-            done = step + 1
-            if done % cfg.eval_every == 0 or done == cfg.steps:
+            stop = False
+            if evaluating:
                 elapsed = time.perf_counter() - began
-                record = log(done, sum(losses) / len(losses))
+                record = log(done, sum(losses) / len(losses), grads)
                 losses.clear()
                 best = record.evaluation.best_induction_score
                 bar.set_postfix(loss=f"{record.train_loss:.3f}", induction=f"{best:.2f}")
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                held_out = [r.evaluation.held_out_loss for r in history]
+                train_losses = [r.train_loss for r in history]
+                stop = should_stop(held_out, train_losses, cfg.early_stop_patience)
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
                 save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
+            if stop:
+                stopped_at = done
+                break
     except KeyboardInterrupt:
         saved = rd.list_checkpoints(run_dir)
         last = f"step {saved[-1][0]}" if saved else "none yet"
@@ -146,7 +165,8 @@ def train(
     finally:
         bar.close()
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]
-    return TrainRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))
+    final = stopped_at if stopped_at is not None else cfg.steps
+    return TrainRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, final), stopped_at)
 
 
 def save_training_checkpoint(

@@ -146,3 +146,37 @@ def _loss(model, batch):
     from mechscope.diagnostics.gradients import next_token_loss
 
     return next_token_loss(model, batch)
+
+
+def test_without_skips_replaces_the_stream_and_removes_its_hooks():
+    from mechscope.diagnostics.rank import without_skips
+    from mechscope.models import TinyConfig, load_model
+
+    model = load_model(TinyConfig(n_layers=2, attn_only=False))
+    tokens = torch.randint(0, 64, (2, 6), generator=torch.Generator().manual_seed(0))
+    names = ["blocks.1.hook_attn_out", "blocks.1.hook_mlp_out", "blocks.1.hook_resid_post"]
+    with without_skips(model):
+        _, cache = model.run_with_cache(tokens, names_filter=names)
+    written = cache["blocks.1.hook_attn_out"] + cache["blocks.1.hook_mlp_out"]
+    assert torch.allclose(cache["blocks.1.hook_resid_post"], written, atol=1e-6)
+    _, plain = model.run_with_cache(tokens, names_filter=names)
+    assert not torch.allclose(plain["blocks.1.hook_resid_post"], plain["blocks.1.hook_attn_out"]
+                              + plain["blocks.1.hook_mlp_out"])  # fmt: skip
+    with pytest.raises(RuntimeError), without_skips(model):
+        raise RuntimeError
+    assert not any(hp.fwd_hooks for hp in model.hook_dict.values())  # removed on error too
+
+
+def test_gradient_flags():
+    from mechscope.diagnostics.gradients import GradientNorms
+
+    def flags(per_layer):
+        norms = torch.zeros(len(per_layer), len(COMPONENTS))
+        norms[:, 0] = torch.tensor(per_layer)
+        return GradientNorms(norms, {}, 1.0).flags()
+
+    assert flags([1.0, 0.5]) == []
+    assert flags([1e-4, 1.0]) == ["vanishing"]
+    assert flags([500.0, 1.0]) == ["exploding"]  # the ratio
+    assert flags([5e3, 4e3]) == ["exploding"]  # the size, ratio near 1
+    assert flags([float("nan"), 1.0]) == ["exploding"]

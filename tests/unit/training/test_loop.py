@@ -162,3 +162,39 @@ def test_models_with_mlps_train_too(tmp_path, corpus):
     run = train(tiny(corpus, attn_only=False, n_layers=2), tmp_path / "run", progress=False)
     model = load_model(run.final_checkpoint, device="cpu")
     assert not model.cfg.attn_only and model.cfg.d_mlp == 64
+
+
+def test_health_is_logged_at_every_evaluation(tmp_path, corpus):
+    run = train(tiny(corpus), tmp_path / "run", progress=False)
+    metrics = read_metrics(run.run_dir)
+    assert "grad_norms" not in metrics[0]  # no training step before step 0
+    assert metrics[0]["loss_gap"] is None
+    last = run.records[-1]
+    assert last.health is not None and last.health.grad_norms is not None
+    assert last.health.grad_norms.shape == (1, 5)
+    assert float(last.health.grad_norms[0, 0]) > 0  # attention of block 0 got a gradient
+    assert last.health.attention_entropy.shape == (1, 2)
+    assert len(last.health.effective_rank) == 2  # embeddings and after block 0
+    assert last.loss_gap == pytest.approx(metrics[-1]["held_out_loss"] - metrics[-1]["train_loss"])
+
+
+def test_early_stopping_signal():
+    from mechscope.training.health import should_stop
+
+    held_out = [3.0, 2.0, 2.1, 2.2]
+    train_rising = [None, 2.5, 2.4, 2.45]
+    train_falling = [None, 2.5, 2.4, 2.3]
+    assert should_stop(held_out, train_falling, 2)
+    assert not should_stop(held_out, train_rising, 2)  # both rise: not over-fitting
+    assert not should_stop(held_out, train_falling, 3)  # only two rises so far
+    assert not should_stop(held_out, train_falling, 0)  # off
+
+
+def test_early_stopping_ends_the_run_with_a_checkpoint(tmp_path, corpus, monkeypatch):
+    from mechscope.training import loop
+
+    monkeypatch.setattr(loop, "should_stop", lambda held, train, patience: len(held) >= 2)
+    run = train(tiny(corpus, steps=9, early_stop_patience=1), tmp_path / "run", progress=False)
+    assert run.stopped_early_at == 3
+    assert [step for step, _ in list_checkpoints(run.run_dir)] == [3]
+    assert run.final_checkpoint.name.endswith("3")
