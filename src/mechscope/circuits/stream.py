@@ -236,18 +236,26 @@ class StreamNorms(Result):
 
 
 @torch.no_grad()
-def stream_norms(model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]) -> StreamNorms:
-    """Norms and write-read cosines of the stream, per prompt (see `StreamNorms`)."""
+def boundary_stream(
+    model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]
+) -> Float[Tensor, "boundary batch pos d_model"]:
+    """The stream entering every block and after the last (`target_hook`), in one pass."""
     batch = _as_batch(tokens)
-    n_layers = model.cfg.n_layers
-    names = [target_hook(model, layer) for layer in range(n_layers + 1)]
+    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
     _, cache = model.run_with_cache(
         batch.tokens,
         names_filter=names,
         return_type=None,
         **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
     )
-    stream = torch.stack([cache[name] for name in names])  # boundary batch pos d_model
+    return torch.stack([cache[name] for name in names])
+
+
+@torch.no_grad()
+def stream_norms(model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]) -> StreamNorms:
+    """Norms and write-read cosines of the stream, per prompt (see `StreamNorms`)."""
+    batch = _as_batch(tokens)
+    stream = boundary_stream(model, batch)
     mask = batch.attention_mask.to(stream.device).float()
     count = mask.sum(-1)
 

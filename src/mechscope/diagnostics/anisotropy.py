@@ -22,11 +22,12 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from mechscope.circuits.stream import boundary_stream
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.diagnostics.rank import effective_rank
-from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 
 
@@ -128,14 +129,7 @@ def anisotropy_of(
 @torch.no_grad()
 def anisotropy_stats(model: Model, batch: TokenBatch, **kwargs: Any) -> Anisotropy:  # noqa: ANN401
     """`Anisotropy` of the residual stream at every boundary of ``model`` on ``batch``."""
-    from mechscope.circuits.stream import target_hook
-
-    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
-    _, cache = model.run_with_cache(
-        batch.tokens, names_filter=names, return_type=None,
-        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
-    )  # fmt: skip
-    stream = torch.stack([cache[name] for name in names]).cpu()
+    stream = boundary_stream(model, batch).cpu()
     result = anisotropy_of(stream, batch.tokens.cpu(), batch.attention_mask.cpu(), **kwargs)
     return Anisotropy(result.baseline, result.self_similarity, result.intra_sentence,
                       result.n_pairs, result.n_words,

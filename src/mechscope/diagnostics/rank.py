@@ -21,9 +21,10 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from mechscope.circuits.stream import boundary_stream
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
-from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 
 
@@ -107,14 +108,7 @@ def rank_of_representations(
 @torch.no_grad()
 def rank_stats(model: Model, batch: TokenBatch, k: int = 16) -> RankStats:
     """`RankStats` of the residual stream at every boundary of ``model`` on ``batch``."""
-    from mechscope.circuits.stream import target_hook
-
-    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
-    _, cache = model.run_with_cache(
-        batch.tokens, names_filter=names, return_type=None,
-        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
-    )  # fmt: skip
-    stream = torch.stack([cache[name] for name in names])
+    stream = boundary_stream(model, batch)
     result = rank_of_representations(stream, batch.attention_mask, k)
     return RankStats(result.effective_rank, result.res, result.spectrum,
                      provenance=Provenance(model=model_spec(model)))  # fmt: skip
