@@ -25,6 +25,7 @@ EXPERIMENTS = {
     "smollm-dla": "experiments.smollm_dla",
     "induction-circuits": "experiments.induction_circuits",
     "rank-collapse": "experiments.rank_collapse",
+    "gradient-health": "experiments.gradient_health",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -40,7 +41,8 @@ class Config:
     'smollm-tuned-lens' = the tuned lens vs the logit lens on SmolLM2-135M;
     'smollm-dla' = direct logit attribution in SmolLM2-135M (facts, IOI);
     'induction-circuits' = the induction circuit read from the weights;
-    'rank-collapse' = rank collapse in pure attention (Dong et al. 2021). Same as
+    'rank-collapse' = rank collapse in pure attention (Dong et al. 2021);
+    'gradient-health' = post-LN vs pre-LN gradient norms by layer (Xiong et al. 2020). Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """

@@ -55,6 +55,7 @@ KINDS: dict[str, str] = {
     "induction-circuits": "experiments.induction_circuits:InductionCircuitsResult",
     "smollm-dla": "experiments.smollm_dla:DlaResult",
     "rank-collapse": "experiments.rank_collapse:RankCollapseResult",
+    "gradient-health": "experiments.gradient_health:GradientHealthResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -125,6 +125,13 @@ def _tuned_lens_result():
     )
 
 
+def _gradient_health_result():
+    from experiments.gradient_health.analysis import GradientHealthResult
+
+    return GradientHealthResult({"a": torch.rand(3, 2), "b": torch.rand(3, 2)},
+                                {"a": [[], []], "b": [["vanishing"], []]})  # fmt: skip
+
+
 def _rank_collapse_result():
     from experiments.rank_collapse.analysis import RankCollapseResult
 
@@ -208,6 +215,7 @@ EXAMPLES = {
     "anisotropy": lambda model, task: anisotropy_stats(model, task.clean),
     "gradient-norms": lambda model, task: gradient_norms(model, task.clean),
     "rank-collapse": lambda model, task: _rank_collapse_result(),
+    "gradient-health": lambda model, task: _gradient_health_result(),
 }
 
 
