@@ -8,7 +8,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.induction_circuits.config import Config
-from mechscope.circuits.direct import direct_logit_attribution
+from mechscope.circuits.direct import direct_logit_attribution, head_grid
 from mechscope.circuits.weights import weight_circuits
 from mechscope.core.axes import HeadId
 from mechscope.core.metrics import mean_and_sem
@@ -100,11 +100,7 @@ def run(cfg: Config) -> InductionCircuitsResult:
     offset = 0 if start is None else 1
     second = slice(offset + cfg.half + 1, offset + 2 * cfg.half - 1)  # predictable by induction
     values = attribution.values[:, :, second]  # component prompt pos
-    dla = torch.zeros(n_layers, n_heads)
-    for index, label in enumerate(attribution.labels):
-        if label[0].isdigit():
-            head = HeadId.parse(label)
-            dla[head] = values[index].mean()
+    dla = head_grid(attribution.labels, values.mean((1, 2)), n_layers, n_heads)
     rows = [attribution.labels.index(f"{h.layer}.{h.head}") for h in induction_heads]
     total = (attribution.logit - attribution.unembed_bias)[:, second]
     share = (values[rows].sum(0) / total).mean(-1)

@@ -9,9 +9,8 @@ from torch import Tensor
 
 from experiments.smollm_dla.config import Config
 from experiments.smollm_facts.analysis import FRANCE, single_token_facts
-from mechscope.circuits.direct import DirectAttribution, direct_logit_attribution
+from mechscope.circuits.direct import direct_logit_attribution, head_grid
 from mechscope.circuits.weights import weight_circuits
-from mechscope.core.axes import HeadId
 from mechscope.core.results import Result
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
@@ -58,12 +57,7 @@ class DlaResult(Result):
 
     def head_grid(self, task: str, n_layers: int, n_heads: int) -> Tensor:
         """Mean direct effect per head as a layer x head grid."""
-        grid = torch.zeros(n_layers, n_heads)
-        mean = self.values[task].mean(-1)
-        for i, label in enumerate(self.labels):
-            if label[0].isdigit():
-                grid[HeadId.parse(label)] = mean[i]
-        return grid
+        return head_grid(self.labels, self.values[task].mean(-1), n_layers, n_heads)
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per task and part: mean direct effect."""
@@ -90,21 +84,17 @@ class DlaResult(Result):
 
 
 def _attribute_chunks(
-    model: Model, prompts: list[str], answers: Tensor, wrong: Tensor | None, batch_size: int
-) -> tuple[list[str], Tensor, float, list[DirectAttribution]]:
-    """DLA at each prompt's last position, a chunk of prompts at a time."""
-    values, error, parts = [], 0.0, []
+    model: Model, prompts: list[str], answers: Tensor, batch_size: int
+) -> tuple[list[str], Tensor, float]:
+    """DLA of each answer at its prompt's last position, a chunk of prompts at a time."""
+    values, error = [], 0.0
     labels: list[str] = []
     for start in range(0, len(prompts), batch_size):
         rows = slice(start, start + batch_size)
-        batch = tokenize(model, prompts[rows])
-        result = direct_logit_attribution(
-            model, batch, answers[rows], None if wrong is None else wrong[rows]
-        )
+        result = direct_logit_attribution(model, tokenize(model, prompts[rows]), answers[rows])
         labels, error = result.labels, max(error, result.error())
         values.append(result.at_last())
-        parts.append(result)
-    return labels, torch.cat(values, dim=1), error, parts
+    return labels, torch.cat(values, dim=1), error
 
 
 def run(cfg: Config) -> DlaResult:
@@ -115,9 +105,7 @@ def run(cfg: Config) -> DlaResult:
     usable, _ = single_token_facts(model)
     prompts = [fact.prompt for fact, _ in usable]
     answers = torch.tensor([answer for _, answer in usable])
-    labels, fact_values, fact_error, _ = _attribute_chunks(
-        model, prompts, answers, None, cfg.batch_size
-    )
+    labels, fact_values, fact_error = _attribute_chunks(model, prompts, answers, cfg.batch_size)
     kept = []
     for start in range(0, len(prompts), cfg.batch_size):
         batch = tokenize(model, prompts[start : start + cfg.batch_size])

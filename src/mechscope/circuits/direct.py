@@ -35,6 +35,17 @@ from mechscope.models.base import Model
 FINAL_NORM_BIAS = "final norm bias"
 
 
+def head_grid(
+    labels: list[str], values: Float[Tensor, " component"], n_layers: int, n_heads: int
+) -> Float[Tensor, "layer head"]:
+    """The head parts ("L.H") of ``values`` laid out as a layer x head grid (others dropped)."""
+    grid = torch.zeros(n_layers, n_heads)
+    for index, label in enumerate(labels):
+        if label[0].isdigit():
+            grid[HeadId.parse(label)] = values[index]
+    return grid
+
+
 @dataclass(frozen=True)
 class DirectAttribution(Result):
     """Per part of the final stream, prompt and position: its direct effect on the logit."""
@@ -66,13 +77,7 @@ class DirectAttribution(Result):
 
     def by_head(self, n_layers: int, n_heads: int) -> Float[Tensor, "layer head"]:
         """Mean over prompts at the last position, as a layer x head grid."""
-        last = self.at_last().mean(-1)
-        grid = torch.zeros(n_layers, n_heads)
-        for index, label in enumerate(self.labels):
-            if label[0].isdigit():
-                head = HeadId.parse(label)
-                grid[head.layer, head.head] = last[index]
-        return grid
+        return head_grid(self.labels, self.at_last().mean(-1), n_layers, n_heads)
 
     def grouped(self) -> tuple[list[str], Float[Tensor, "group batch pos"]]:
         """Heads summed per layer ("attn L"); other parts as they are."""

@@ -21,7 +21,7 @@ from torch import Tensor
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Model, parameters_requiring_grad
 
 VANISHING_BELOW = 1e-2
 """First-block / last-block gradient norm below which the gradient is flagged as vanishing."""
@@ -133,19 +133,17 @@ def gradient_norms(
 ) -> GradientNorms:
     """Gradient norms of ``loss_fn`` on ``batch`` (the model's own gradients are restored)."""
     saved = {name: param.grad for name, param in model.named_parameters()}
-    flags = {name: param.requires_grad for name, param in model.named_parameters()}
     try:
-        for param in model.parameters():
-            param.grad = None
-            param.requires_grad_(True)
-        loss = loss_fn(model, batch)
-        loss.backward()
-        grads = {name: param.grad.detach().clone() for name, param in model.named_parameters()
-                 if param.grad is not None}  # fmt: skip
+        with parameters_requiring_grad(model, True):
+            for param in model.parameters():
+                param.grad = None
+            loss = loss_fn(model, batch)
+            loss.backward()
+            grads = {name: param.grad.detach().clone() for name, param in model.named_parameters()
+                     if param.grad is not None}  # fmt: skip
     finally:
         for name, param in model.named_parameters():
             param.grad = saved[name]
-            param.requires_grad_(flags[name])
     norms, outside = grouped_norms(grads, model.cfg.n_layers)
     return GradientNorms(norms, outside, float(loss.detach()),
                          provenance=Provenance(model=model_spec(model)))  # fmt: skip

@@ -31,7 +31,7 @@ from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
 from mechscope.lens.logit import boundary_hooks, boundary_labels, check_lens_model, readout
 from mechscope.models.adapter import model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Model, parameters_requiring_grad
 from mechscope.models.tokens import pad_id
 
 LENS_FILE = "tuned_lens.safetensors"
@@ -115,14 +115,8 @@ def frozen(model: nn.Module) -> Iterator[None]:
     Without it, training a lens would also compute the unembedding's gradient: as much work
     again as the readout itself.
     """
-    flags = [(param, param.requires_grad) for param in model.parameters()]
-    try:
-        for param, _ in flags:
-            param.requires_grad_(False)
+    with parameters_requiring_grad(model, False):
         yield
-    finally:
-        for param, flag in flags:
-            param.requires_grad_(flag)
 
 
 @torch.no_grad()

@@ -99,3 +99,19 @@ def has_lm_head(model: Model) -> bool:
 def count_parameters(model: Model) -> int:
     """Number of parameters, counting each tensor once."""
     return sum(p.numel() for p in model.parameters())
+
+
+@contextmanager
+def parameters_requiring_grad(model: torch.nn.Module, flag: bool) -> Iterator[None]:
+    """Every parameter of ``model`` has ``requires_grad = flag`` inside.
+
+    Each parameter's own flag is restored on exit, even on error.
+    """
+    flags = [(param, param.requires_grad) for param in model.parameters()]
+    try:
+        for param, _ in flags:
+            param.requires_grad_(flag)
+        yield
+    finally:
+        for param, old in flags:
+            param.requires_grad_(old)
