@@ -21,6 +21,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from mechscope.core.batch import TokenBatch
 from mechscope.diagnostics import gradient_norms
 from mechscope.diagnostics.rank import rank_of_representations, without_skips
+from mechscope.models.run import boundary_stream
 
 
 def deep_model(normalization, *, mlp=True, init_scale=1.0, seed=0):
@@ -47,12 +48,10 @@ tokens = torch.randint(0, 128, (8, 32), generator=torch.Generator().manual_seed(
 
 # %%
 pure = deep_model(None, mlp=False)
-names = [f"blocks.{layer}.hook_resid_pre" for layer in range(8)] + ["blocks.7.hook_resid_post"]
 
 
 def res_by_layer(model):
-    _, cache = model.run_with_cache(tokens, names_filter=names)
-    stream = torch.stack([cache[name] for name in names])
+    stream = boundary_stream(model, tokens)
     return rank_of_representations(stream, torch.ones_like(tokens)).res.mean(-1)
 
 

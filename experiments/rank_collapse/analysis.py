@@ -16,6 +16,7 @@ from mechscope.data.corpus import load_corpus
 from mechscope.diagnostics.rank import rank_of_representations, rank_stats, without_skips
 from mechscope.models import load_model, tokenize
 from mechscope.models.base import quiet_transformer_lens
+from mechscope.models.run import boundary_stream
 from mechscope.viz.figures import line_chart
 from mechscope.viz.report import Report
 
@@ -62,11 +63,8 @@ def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:
 @torch.no_grad()
 def res_by_boundary(model: HookedTransformer, tokens: Tensor, skips: bool) -> Tensor:
     """Mean res(X) over prompts at every boundary, with or without the skip connections."""
-    names = [f"blocks.{layer}.hook_resid_pre" for layer in range(model.cfg.n_layers)]
-    names.append(f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
     with nullcontext() if skips else without_skips(model):
-        _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
-    stream = torch.stack([cache[name] for name in names])
+        stream = boundary_stream(model, tokens)
     return rank_of_representations(stream, torch.ones_like(tokens)).res.mean(-1)
 
 

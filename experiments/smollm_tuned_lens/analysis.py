@@ -21,13 +21,13 @@ from mechscope.lens.tuned import (
     LOGIT_LENS,
     LensComparison,
     TunedLens,
-    boundary_residuals,
     compare_lenses,
     corpus_windows,
     train_tuned_lens,
 )
-from mechscope.models import forward_kwargs, load_model, tokenize
+from mechscope.models import load_model, tokenize
 from mechscope.models.base import Model
+from mechscope.models.run import boundary_stream
 from mechscope.viz.figures import line_chart
 from mechscope.viz.report import Report
 
@@ -144,7 +144,7 @@ def facts_through(
         chunk = usable[start : start + batch_size]
         batch = tokenize(model, [fact.prompt for fact, _ in chunk])
         answers = torch.tensor([answer for _, answer in chunk], device=batch.tokens.device)
-        resid = boundary_residuals(model, batch.tokens, **forward_kwargs(model, batch))
+        resid = boundary_stream(model, batch)
         resid = resid[:, torch.arange(len(chunk)), batch.lengths - 1]  # boundary fact d_model
         final = readout(model, resid[-1]).log_softmax(-1)
         rank, kl = (

@@ -20,7 +20,6 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from mechscope.circuits.stream import (
-    _as_batch,
     decomposition_hooks,
     group_heads,
     parts_from_cache,
@@ -31,6 +30,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import as_batch
 
 FINAL_NORM_BIAS = "final norm bias"
 
@@ -136,7 +136,7 @@ def direct_logit_attribution(
     adapter = adapt(model)
     adapter.require_unembedding("direct logit attribution")
     decoder = adapter.decoder("direct logit attribution")
-    batch = _as_batch(tokens)
+    batch = as_batch(tokens)
     shapes = ((batch.tokens.shape[0],), tuple(batch.tokens.shape))
     if tuple(answers.shape) not in shapes or (wrong is not None and wrong.shape != answers.shape):
         raise MechscopeError(

@@ -21,10 +21,10 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from mechscope.core.batch import TokenBatch
-from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import as_batch, boundary_stream, target_hook
 
 NORM_BIASES = "norm biases"
 """The part that collects the LayerNorm biases of a post-norm model (absent in pre-norm)."""
@@ -43,21 +43,6 @@ def group_heads(labels: list[str], values: Tensor) -> tuple[list[str], Tensor]:
             names.append(name)
             groups.append(value)
     return names, torch.stack(groups)
-
-
-def target_hook(model: Model, layer: int) -> str:
-    """The hook holding the stream entering block ``layer`` (``n_layers``: after the last)."""
-    n_layers = model.cfg.n_layers
-    if not 0 <= layer <= n_layers:
-        raise MechscopeError(f"layer {layer} is outside 0..{n_layers} (n_layers = after the last).")
-    if layer < n_layers:
-        return f"blocks.{layer}.hook_resid_pre"
-    last = n_layers - 1
-    return (
-        f"blocks.{last}.hook_normalized_resid_post"
-        if adapt(model).post_norm
-        else (f"blocks.{last}.hook_resid_post")
-    )
 
 
 def _frozen_norm(
@@ -164,17 +149,13 @@ class StreamDecomposition(Result):
         return cls(data["labels"], tensors["parts"], tensors["stream"], data["site"])
 
 
-def _as_batch(tokens: TokenBatch | Int[Tensor, "batch pos"]) -> TokenBatch:
-    return tokens if isinstance(tokens, TokenBatch) else TokenBatch.full(tokens)
-
-
 @torch.no_grad()
 def decompose_stream(
     model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"], layer: int | None = None
 ) -> StreamDecomposition:
     """The stream entering block ``layer`` (default: after the last block) as its parts."""
     layer = model.cfg.n_layers if layer is None else layer
-    batch = _as_batch(tokens)
+    batch = as_batch(tokens)
     names = decomposition_hooks(model, layer)
     _, cache = model.run_with_cache(
         batch.tokens,
@@ -236,25 +217,9 @@ class StreamNorms(Result):
 
 
 @torch.no_grad()
-def boundary_stream(
-    model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]
-) -> Float[Tensor, "boundary batch pos d_model"]:
-    """The stream entering every block and after the last (`target_hook`), in one pass."""
-    batch = _as_batch(tokens)
-    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
-    _, cache = model.run_with_cache(
-        batch.tokens,
-        names_filter=names,
-        return_type=None,
-        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
-    )
-    return torch.stack([cache[name] for name in names])
-
-
-@torch.no_grad()
 def stream_norms(model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]) -> StreamNorms:
     """Norms and write-read cosines of the stream, per prompt (see `StreamNorms`)."""
-    batch = _as_batch(tokens)
+    batch = as_batch(tokens)
     stream = boundary_stream(model, batch)
     mask = batch.attention_mask.to(stream.device).float()
     count = mask.sum(-1)

@@ -22,13 +22,13 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.circuits.stream import boundary_stream
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.diagnostics.rank import effective_rank
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import boundary_stream
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from mechscope.circuits.stream import boundary_stream
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import boundary_stream
 
 
 def effective_rank(matrix: Float[Tensor, "rows cols"]) -> float:

@@ -29,9 +29,10 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import boundary_hooks, boundary_labels, check_lens_model, readout
+from mechscope.lens.logit import boundary_labels, check_lens_model, readout
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
+from mechscope.models.run import boundary_stream
 from mechscope.models.tokens import pad_id
 
 LENS_FILE = "tuned_lens.safetensors"
@@ -120,19 +121,6 @@ def frozen(model: nn.Module) -> Iterator[None]:
 
 
 @torch.no_grad()
-def boundary_residuals(
-    model: HookedTransformer, tokens: Int[Tensor, "batch pos"], **kwargs: Any
-) -> Float[Tensor, "boundary batch pos d_model"]:
-    """The residual stream at every boundary (embeddings, after each block), one pass.
-
-    ``kwargs`` go to the forward pass (`mechscope.models.forward_kwargs` for padded batches).
-    """
-    names = boundary_hooks(model.cfg.n_layers)
-    _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None, **kwargs)
-    return torch.stack([cache[name] for name in names])
-
-
-@torch.no_grad()
 def fit_regression(
     model: HookedTransformer,
     lens: TunedLens,
@@ -150,7 +138,7 @@ def fit_regression(
     xtx = torch.zeros(n, d + 1, d + 1, dtype=torch.float64, device=device)
     xty = torch.zeros(n, d + 1, d, dtype=torch.float64, device=device)
     for tokens in batches:
-        resid = boundary_residuals(model, tokens).flatten(1, 2).double()
+        resid = boundary_stream(model, tokens).flatten(1, 2).double()
         x = torch.cat([resid[:-1], resid.new_ones(resid.shape[0] - 1, resid.shape[1], 1)], -1)
         xtx += x.mT @ x
         xty += x.mT @ resid[-1]
@@ -210,7 +198,7 @@ def train_tuned_lens(
     with frozen(model):
         for _ in tqdm(range(cfg.steps), disable=not progress, desc="tuned lens"):
             tokens = corpus_windows(model, text, cfg.batch_size, n_ctx, generator)
-            resid = boundary_residuals(model, tokens)
+            resid = boundary_stream(model, tokens)
             if 0 < cfg.positions < resid.shape[2]:
                 keep = torch.randperm(resid.shape[2], generator=generator)[: cfg.positions]
                 resid = resid[:, :, keep.to(resid.device)]
@@ -304,7 +292,7 @@ def compare_lenses(
     generator = torch.Generator().manual_seed(seed)
     for start in range(0, tokens.shape[0], batch_size):
         rows = slice(start, start + batch_size)
-        resid = boundary_residuals(model, tokens[rows])
+        resid = boundary_stream(model, tokens[rows])
         if 0 < positions < resid.shape[2]:
             keep = torch.randperm(resid.shape[2], generator=generator)[:positions]
             resid = resid[:, :, keep.to(resid.device)]

@@ -9,9 +9,14 @@ and every hook on it has run. The hooks are removed on every exit path.
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import MechscopeError
+from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 
 Hook = Callable[[Tensor, HookPoint], Tensor | None]
@@ -49,3 +54,39 @@ def run_until(
     except _Stop:
         return True
     return False
+
+
+def target_hook(model: Model, layer: int) -> str:
+    """The hook holding the stream entering block ``layer`` (``n_layers``: after the last)."""
+    n_layers = model.cfg.n_layers
+    if not 0 <= layer <= n_layers:
+        raise MechscopeError(f"layer {layer} is outside 0..{n_layers} (n_layers = after the last).")
+    if layer < n_layers:
+        return f"blocks.{layer}.hook_resid_pre"
+    last = n_layers - 1
+    return (
+        f"blocks.{last}.hook_normalized_resid_post"
+        if adapt(model).post_norm
+        else (f"blocks.{last}.hook_resid_post")
+    )
+
+
+def as_batch(tokens: TokenBatch | Int[Tensor, "batch pos"]) -> TokenBatch:
+    """``tokens`` as a TokenBatch (a plain tensor: every position real)."""
+    return tokens if isinstance(tokens, TokenBatch) else TokenBatch.full(tokens)
+
+
+@torch.no_grad()
+def boundary_stream(
+    model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]
+) -> Float[Tensor, "boundary batch pos d_model"]:
+    """The stream entering every block and after the last (`target_hook`), in one pass."""
+    batch = as_batch(tokens)
+    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
+    _, cache = model.run_with_cache(
+        batch.tokens,
+        names_filter=names,
+        return_type=None,
+        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
+    )
+    return torch.stack([cache[name] for name in names])

@@ -7,11 +7,11 @@ from mechscope.lens.logit import boundary_hooks, lens_trajectory
 from mechscope.lens.tuned import (
     LOGIT_LENS,
     TunedLens,
-    boundary_residuals,
     compare_lenses,
     fit_regression,
     frozen,
 )
+from mechscope.models.run import boundary_stream
 
 
 def _tokens(n: int, pos: int = 12, seed: int = 0) -> torch.Tensor:
@@ -21,7 +21,7 @@ def _tokens(n: int, pos: int = 12, seed: int = 0) -> torch.Tensor:
 def test_regression_start_is_the_least_squares_map_to_the_final_residual(tiny_decoder):
     batches = [_tokens(4, seed=s) for s in range(3)]
     lens = fit_regression(tiny_decoder, TunedLens(2, 32), batches, ridge=0.0)
-    resid = torch.cat([boundary_residuals(tiny_decoder, t).flatten(1, 2) for t in batches], 1)
+    resid = torch.cat([boundary_stream(tiny_decoder, t).flatten(1, 2) for t in batches], 1)
     for b in range(2):
         x = torch.cat([resid[b], torch.ones(resid.shape[1], 1)], -1).double()
         expected = torch.linalg.lstsq(x, resid[-1].double()).solution
