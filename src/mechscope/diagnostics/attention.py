@@ -26,9 +26,9 @@ from torch import Tensor
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
-from mechscope.heads.patterns import attention_patterns
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import attention_patterns
 
 ONE_HOT_BELOW = 0.1
 """Normalised entropy under which a head counts as collapsed to one-hot attention."""
@@ -89,28 +89,58 @@ class AttentionStats(Result):
                    tensors["span"], tensors["sink_mass"], tensors["effective_heads"])  # fmt: skip
 
 
+STATISTICS = ("entropy", "normalised_entropy", "max_weight", "span", "sink_mass")
+"""The per-query statistics of `query_statistics`, in `AttentionStats`'s field names."""
+
+
+def key_counts(
+    attention_mask: Tensor, causal: bool, n_dest: int, n_src: int
+) -> Float[Tensor, "batch dest"]:
+    """How many real keys each query position sees (0 at padding queries)."""
+    real = attention_mask.bool()
+    sees = torch.ones(n_dest, n_src, dtype=torch.bool, device=real.device)
+    if causal:
+        sees = sees.tril()
+    return (real[:, :n_dest, None] & real[:, None, :n_src] & sees).sum(-1).float()
+
+
+def query_statistics(
+    pattern: Float[Tensor, "*lead dest src"],
+    n_keys: Tensor,
+    names: tuple[str, ...] = STATISTICS,
+) -> dict[str, Float[Tensor, "*lead dest"]]:
+    """Each query's statistics (``names`` of `STATISTICS`) from its attention row.
+
+    ``n_keys`` (broadcastable to ``[*lead, dest]``) is the number of keys each query sees;
+    it only enters the normalised entropy. The head classifier's entropy, max-weight and
+    effective-span kinds read these.
+    """
+    out: dict[str, Tensor] = {}
+    if "entropy" in names or "normalised_entropy" in names:
+        entropy = -torch.special.xlogy(pattern, pattern).sum(-1)
+        out["entropy"] = entropy
+        out["normalised_entropy"] = entropy / n_keys.clamp(min=2).log()
+    if "max_weight" in names:
+        out["max_weight"] = pattern.amax(-1)
+    if "span" in names:
+        positions = torch.arange(pattern.shape[-1], device=pattern.device)
+        distance = (positions[: pattern.shape[-2], None] - positions).abs().to(pattern)
+        out["span"] = (pattern * distance).sum(-1)
+    if "sink_mass" in names:
+        out["sink_mass"] = pattern[..., 0]
+    return {name: out[name] for name in names}
+
+
 def pattern_statistics(
     patterns: Float[Tensor, "batch layer head dest src"],
     attention_mask: Tensor,
     causal: bool,
 ) -> dict[str, Tensor]:
     """The statistics of the module docstring from patterns (padding rows and columns zero)."""
-    real = attention_mask.bool().to(patterns.device)
-    sees = torch.ones(patterns.shape[-2:], dtype=torch.bool, device=patterns.device)
-    if causal:
-        sees = sees.tril()
-    keys = (real[:, :, None] & real[:, None, :] & sees)[:, None, None]  # batch 1 1 dest src
-    count = keys.sum(-1).float()  # keys each query sees
-    queries = (count >= 2).float()  # batch 1 1 dest
-    entropy = -torch.special.xlogy(patterns, patterns).sum(-1)
-    normalised = entropy / count.clamp(min=2).log()
-    positions = torch.arange(patterns.shape[-1], device=patterns.device)
-    distance = positions[: patterns.shape[-2], None] - positions
-    span = (patterns * distance.abs().to(patterns)).sum(-1)
-    per_query = {"entropy": entropy, "normalised_entropy": normalised,
-                 "max_weight": patterns.amax(-1), "span": span,
-                 "sink_mass": patterns[..., 0]}  # fmt: skip
-    weight = queries.expand_as(entropy)
+    n_keys = key_counts(attention_mask.to(patterns.device), causal, *patterns.shape[-2:])
+    n_keys = n_keys[:, None, None]  # batch 1 1 dest
+    per_query = query_statistics(patterns, n_keys)
+    weight = (n_keys >= 2).to(patterns.dtype).expand_as(per_query["entropy"])
     total = weight.sum((0, -1))
     return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}
 

@@ -32,10 +32,10 @@ from mechscope.heads.settings import DetectionSettings
 from mechscope.heads.targets import (
     NONLINEAR_KINDS,
     BatchContext,
-    diagnostic_score,
     linear_scores,
     linear_weights,
     no_op_ratio,
+    statistic_scores,
 )
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
@@ -149,7 +149,8 @@ def score_batch(
         exclude_current=settings.exclude_current,
     )
     linear_rows = [list(kinds).index(k) for k in linear.kinds]
-    nonlinear = [(i, k) for i, k in enumerate(kinds) if k in NONLINEAR_KINDS]
+    nonlinear = [k for k in kinds if k in NONLINEAR_KINDS]
+    nonlinear_rows = [list(kinds).index(k) for k in nonlinear]
     n_layers = model.cfg.n_layers
     out = torch.full((len(kinds), batch.tokens.shape[0], n_layers, model.cfg.n_heads), torch.nan)
     kept_patterns: dict[int, Tensor] = {}
@@ -165,8 +166,9 @@ def score_batch(
             if linear_rows:
                 scores = linear_scores(p, linear, ctx).float().cpu()
                 out[linear_rows, :, layer] = einops.rearrange(scores, "b h k -> k b h")
-            for i, kind in nonlinear:
-                out[i, :, layer] = diagnostic_score(kind, p, ctx).float().cpu()
+            if nonlinear:
+                scores = statistic_scores(nonlinear, p, ctx).float().cpu()
+                out[nonlinear_rows, :, layer] = einops.rearrange(scores, "b h k -> k b h")
             for consumer in consumers:
                 consumer.consume(layer, p, start)
 

@@ -34,7 +34,10 @@ Sinks and separators (Clark et al. 2019, "What Does BERT Look At?", §3)
   next-token loss for decoders with an unembedding, otherwise a fixed random projection of
   the final residual stream (a sentence embedder has no loss).
 
-Diagnostics (no labels; collapse and sparsity, e.g. Dong et al. 2021)
+Diagnostics (no labels; collapse and sparsity, e.g. Dong et al. 2021). These are pattern
+statistics computed by `mechscope.diagnostics.attention.query_statistics` and averaged over
+each prompt's queries that see at least two keys (a decoder's first query, which sees one,
+is left out), the same definition `mechscope.diagnostics.attention_stats` uses:
 - entropy: ``-sum_s P log P`` in nats (0 = one source; ``log n`` = uniform).
 - max-weight: ``max_s P`` (1 = all mass on one source).
 - effective-span: ``sum_s P |d - s|``, the attention-weighted distance in tokens.

@@ -20,25 +20,11 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from mechscope.core.axes import Patterns
-from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
-from mechscope.core.sites import Component, hook_names
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.tokens import forward_kwargs, str_tokens, tokenize
-
-
-@torch.no_grad()
-def attention_patterns(model: Model, batch: TokenBatch) -> Patterns:
-    """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
-    names = hook_names(Component.PATTERN, model.cfg.n_layers)
-    _, cache = model.run_with_cache(
-        batch.tokens, names_filter=names, return_type=None, **forward_kwargs(model, batch)
-    )
-    patterns = torch.stack([cache[name] for name in names], dim=1)
-    real = batch.attention_mask.bool()
-    pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
-    return patterns * pair
+from mechscope.models.run import attention_patterns
+from mechscope.models.tokens import str_tokens, tokenize
 
 
 def attention_mass(

@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
+from mechscope.diagnostics.attention import query_statistics
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import Normalisation
 
@@ -35,7 +36,11 @@ PATTERN_KINDS = (
     HeadKind.SEPARATOR,
     HeadKind.PUNCTUATION,
 )
-NONLINEAR_KINDS = (HeadKind.ENTROPY, HeadKind.MAX_WEIGHT)
+NONLINEAR_KINDS = (HeadKind.ENTROPY, HeadKind.MAX_WEIGHT, HeadKind.EFFECTIVE_SPAN)
+"""The pattern statistics, read from `mechscope.diagnostics.attention` (per query, then the
+mean over each prompt's queries that see at least two keys)."""
+STATISTIC_OF = {HeadKind.ENTROPY: "entropy", HeadKind.MAX_WEIGHT: "max_weight",
+                HeadKind.EFFECTIVE_SPAN: "span"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,17 +155,11 @@ def linear_weights(
     exclude_first: bool,
     exclude_current: bool,
 ) -> LinearWeights:
-    """The weights of the pattern kinds and effective span among ``kinds``."""
+    """The weights of the pattern kinds among ``kinds``."""
     keep = keep_mask(ctx, exclude_first, exclude_current)
-    chosen = tuple(k for k in kinds if k in PATTERN_KINDS or k is HeadKind.EFFECTIVE_SPAN)
+    chosen = tuple(k for k in kinds if k in PATTERN_KINDS)
     columns, rows = [], []
     for kind in chosen:
-        if kind is HeadKind.EFFECTIVE_SPAN:
-            real = ctx.real.float()
-            span = ctx.distance.abs().float()[None] * ctx.visible
-            columns.append(span * (real / real.sum(-1, keepdim=True))[:, :, None])
-            rows.append(torch.zeros_like(real))  # no denominator: already a mean
-            continue
         mask, defined = target(kind, ctx, window)
         counted = defined if normalisation is Normalisation.DEFINED else ctx.real
         columns.append((keep & mask & counted[:, :, None]).float())
@@ -186,24 +185,26 @@ def linear_scores(
     else:
         row_mass = einops.einsum(pattern, linear.keep.to(pattern.dtype), "b h d s, b d s -> b h d")
     denominator = torch.bmm(row_mass, linear.rows.to(pattern.dtype))
-    is_span = torch.tensor([k is HeadKind.EFFECTIVE_SPAN for k in linear.kinds])
-    denominator = torch.where(is_span, torch.ones_like(denominator), denominator)
     return torch.where(denominator > 0, numerator / denominator.clamp(min=1e-30), torch.nan)
 
 
-def diagnostic_score(
-    kind: HeadKind, pattern: Float[Tensor, "batch head dest_pos src_pos"], ctx: BatchContext
-) -> Float[Tensor, "batch head"]:
-    """Entropy or max weight, averaged over each prompt's real tokens."""
-    if kind is HeadKind.ENTROPY:
-        per_dest = -torch.special.xlogy(pattern, pattern).sum(-1)
-    elif kind is HeadKind.MAX_WEIGHT:
-        per_dest = pattern.amax(-1)
-    else:
-        raise ValueError(f"{kind.value} is not a nonlinear diagnostic kind")
-    weight = ctx.real.to(pattern.dtype)
-    total = einops.einsum(per_dest, weight, "b h d, b d -> b h")
-    return total / weight.sum(-1, keepdim=True)
+def statistic_scores(
+    kinds: Sequence[HeadKind],
+    pattern: Float[Tensor, "batch head dest_pos src_pos"],
+    ctx: BatchContext,
+) -> Float[Tensor, "batch head kind"]:
+    """The `NONLINEAR_KINDS` among ``kinds``, per prompt and head.
+
+    The diagnostics' per-query statistics, averaged over each prompt's queries that see at
+    least two keys (NaN where none does).
+    """
+    n_keys = ctx.visible.sum(-1).to(pattern.dtype)[:, None]  # batch 1 dest
+    names = tuple(STATISTIC_OF[kind] for kind in kinds)
+    per_query = query_statistics(pattern, n_keys, names)
+    weight = (n_keys >= 2).to(pattern.dtype)
+    count = weight.sum(-1)
+    scores = [(per_query[name] * weight).sum(-1) / count.clamp(min=1) for name in names]
+    return torch.where(count[..., None] > 0, torch.stack(scores, -1), torch.nan)
 
 
 def sink_mask(ctx: BatchContext) -> Bool[Tensor, "batch pos"]:

@@ -9,15 +9,19 @@ and every hook on it has run. The hooks are removed on every exit path.
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
+from mechscope.core.axes import Patterns
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
+from mechscope.core.sites import Component, hook_names
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
+from mechscope.models.tokens import forward_kwargs
 
 Hook = Callable[[Tensor, HookPoint], Tensor | None]
 
@@ -90,3 +94,16 @@ def boundary_stream(
         **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
     )
     return torch.stack([cache[name] for name in names])
+
+
+@torch.no_grad()
+def attention_patterns(model: Model, batch: TokenBatch) -> Patterns:
+    """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
+    names = hook_names(Component.PATTERN, model.cfg.n_layers)
+    _, cache = model.run_with_cache(
+        batch.tokens, names_filter=names, return_type=None, **forward_kwargs(model, batch)
+    )
+    patterns = torch.stack([cache[name] for name in names], dim=1)
+    real = batch.attention_mask.bool()
+    pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
+    return patterns * pair

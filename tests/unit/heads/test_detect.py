@@ -55,11 +55,26 @@ def test_the_built_heads_score_near_one(scores):
 
 
 def test_the_idle_head_is_uniform(scores, model):
-    # Uniform causal attention over d + 1 sources has entropy log(d + 1), averaged over d.
+    # Uniform causal attention over d + 1 sources has entropy log(d + 1) and mean distance d / 2,
+    # averaged over the queries that see at least two keys (d = 1 .. n - 1).
     n = 24  # BOS + 23 letters
-    expected = sum(torch.log(torch.tensor(d + 1.0)) for d in range(n)) / n
+    expected = sum(torch.log(torch.tensor(d + 1.0)) for d in range(1, n)) / (n - 1)
     assert scores.score(HeadKind.ENTROPY)[IDLE_HEAD] == pytest.approx(float(expected), abs=1e-4)
+    span = sum(d / 2 for d in range(1, n)) / (n - 1)
+    assert scores.score(HeadKind.EFFECTIVE_SPAN)[IDLE_HEAD] == pytest.approx(span, abs=1e-4)
     assert scores.score(HeadKind.MAX_WEIGHT)[PREVIOUS_TOKEN_HEAD] > 0.99
+
+
+def test_statistic_kinds_are_the_diagnostics_statistics(model):
+    from mechscope.diagnostics import attention_stats
+    from mechscope.models.tokens import tokenize
+
+    batch = tokenize(model, letter_prompts(1, 23, seed=5))
+    kinds = [HeadKind.ENTROPY, HeadKind.MAX_WEIGHT, HeadKind.EFFECTIVE_SPAN]
+    ours = detect_heads(model, batch, kinds, progress=False)
+    stats = attention_stats(model, batch)
+    for kind, field in zip(kinds, ("entropy", "max_weight", "span"), strict=True):
+        torch.testing.assert_close(ours.score(kind), getattr(stats, field), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("exclude_first", [False, True])
