@@ -23,6 +23,8 @@ def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Resu
             f"{b:>8} {float(w.mean()):>10.3g} ± {float(w.std() / len(w) ** 0.5):<6.2g}"  # noqa: T201
             f"{float(wo.mean()):>10.3g} ± {float(wo.std() / len(wo) ** 0.5):<6.2g}"
         )
+    for name, values in result.after_training.items():
+        print(f"{name}: " + " ".join(f"{float(v):.3g}" for v in values.mean(-1)))  # noqa: T201
     for name, values in result.trained.items():
         print(f"{name}: " + " ".join(f"{v:.3f}" for v in values))  # noqa: T201
     print(f"report: {cfg.out / 'report.html'}")  # noqa: T201

@@ -1,15 +1,17 @@
 """Rank collapse with and without skip connections: measurement, Result, report."""
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from experiments.rank_collapse.config import Config
+from experiments.runs import trained_records
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Result
 from mechscope.data.corpus import load_corpus
@@ -17,6 +19,10 @@ from mechscope.diagnostics.rank import rank_of_representations, rank_stats, with
 from mechscope.models import load_model, tokenize
 from mechscope.models.base import quiet_transformer_lens
 from mechscope.models.run import boundary_stream
+from mechscope.training import TrainConfig
+from mechscope.training.batches import eval_text_batch
+from mechscope.training.loop import model_config
+from mechscope.training.run_dir import final_model_dir
 from mechscope.viz.figures import line_chart
 from mechscope.viz.report import Report
 
@@ -30,6 +36,9 @@ class RankCollapseResult(Result):
     without_skips: Float[Tensor, "boundary seed"]
     trained: dict[str, list[float]]
     """Per trained model: mean res(X) over the held-out snippets, by boundary."""
+    after_training: dict[str, Float[Tensor, "boundary seed"]] = field(default_factory=dict)
+    """The same architecture trained here, on held-out text: res(X) by boundary and seed,
+    keyed 'initialisation, with skips', 'trained, without skips', ..."""
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per boundary: mean res(X) with and without skips."""
@@ -39,14 +48,17 @@ class RankCollapseResult(Result):
                              "without_skips": self.without_skips.mean(-1).tolist()})  # fmt: skip
 
     def _tensors(self) -> dict[str, Tensor]:
-        return {"with_skips": self.with_skips, "without_skips": self.without_skips}
+        after = {f"after_{i}": v for i, v in enumerate(self.after_training.values())}
+        return {"with_skips": self.with_skips, "without_skips": self.without_skips, **after}
 
     def _data(self) -> dict[str, Any]:
-        return {"trained": self.trained}
+        return {"trained": self.trained, "after_training": list(self.after_training)}
 
     @classmethod
     def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "RankCollapseResult":
-        return cls(tensors["with_skips"], tensors["without_skips"], data["trained"])
+        after = {name: tensors[f"after_{i}"]
+                 for i, name in enumerate(data.get("after_training", []))}  # fmt: skip
+        return cls(tensors["with_skips"], tensors["without_skips"], data["trained"], after)
 
 
 def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:
@@ -75,6 +87,35 @@ def held_out_snippets(n: int, chars: int = 120) -> list[str]:
     return [" ".join(text[i * stride : i * stride + chars].split()) for i in range(n)]
 
 
+def training_recipe(cfg: Config, seed: int) -> TrainConfig:
+    """The pure-attention architecture as a training recipe (plain next-byte prediction)."""
+    return TrainConfig(
+        n_layers=cfg.n_layers, n_heads=cfg.n_heads, d_model=cfg.d_model, n_ctx=64,
+        attn_only=True, layer_norm=False, batch_size=16, steps=cfg.train_steps,
+        eval_every=cfg.train_steps, checkpoint_every=cfg.train_steps, warmup_steps=50,
+        repeat_fraction=0.0, eval_prompts=cfg.n_prompts, icl_windows=8, span_min=4,
+        span_max=16, seed=seed,
+    )  # fmt: skip
+
+
+def before_and_after_training(cfg: Config) -> dict[str, Tensor]:
+    """res(X) by boundary and seed, with and without skips, at initialisation and trained."""
+    values: dict[str, list[Tensor]] = {}
+    for seed in tqdm(range(cfg.train_seeds), desc="trained models"):
+        recipe = training_recipe(cfg, seed)
+        run_dir = cfg.out / "runs" / f"seed-{seed}"
+        trained_records(recipe, run_dir)
+        with quiet_transformer_lens():
+            initial = HookedTransformer(model_config(recipe), move_to_device=False).eval()
+        text = eval_text_batch(recipe, load_corpus().held_out)
+        models = {"initialisation": initial, "trained": load_model(final_model_dir(run_dir))}
+        for stage, model in models.items():
+            for skips in (True, False):
+                key = f"{stage}, {'with' if skips else 'without'} skips"
+                values.setdefault(key, []).append(res_by_boundary(model, text, skips))
+    return {key: torch.stack(per_seed, dim=1) for key, per_seed in values.items()}
+
+
 def run(cfg: Config) -> RankCollapseResult:
     """Measure, save and write ``report.html``."""
     with_skips, without_skips = [], []
@@ -90,8 +131,9 @@ def run(cfg: Config) -> RankCollapseResult:
         model = load_model(spec, device="cpu")
         batch: TokenBatch = tokenize(model, snippets)
         trained[spec] = rank_stats(model, batch).res.mean(-1).tolist()
+    after = before_and_after_training(cfg) if cfg.train_steps else {}
     result = RankCollapseResult(
-        torch.stack(with_skips, dim=1), torch.stack(without_skips, dim=1), trained
+        torch.stack(with_skips, dim=1), torch.stack(without_skips, dim=1), trained, after
     ).with_provenance(cfg, "random pure-attention models; " + ", ".join(cfg.models))
     result.save(cfg.out)
     render(result, cfg).save(cfg.out / "report.html")
@@ -118,6 +160,21 @@ def render(result: RankCollapseResult, cfg: Config) -> Report:
     report.figure(line_chart(series, title="res(X) by layer, random pure-attention model",
                              x_title="boundary (0 = embeddings)", y_title="res(X), log scale",
                              errors=errors, log_y=True))  # fmt: skip
+    if result.after_training:
+        report.paragraph(
+            f"The same architecture trained for {cfg.train_steps} steps with its skips (plain "
+            "next-byte prediction on Python source, context 64, batch 16, lr 1e-3), then "
+            f"measured with and without skips on {cfg.n_prompts} held-out windows; "
+            f"{cfg.train_seeds} seeds."
+        )
+        seeds = cfg.train_seeds
+        report.figure(line_chart(
+            {name: (x, v.mean(-1).tolist()) for name, v in result.after_training.items()},
+            title="res(X) by layer before and after training (held-out text)",
+            x_title="boundary (0 = embeddings)", y_title="res(X), log scale", log_y=True,
+            errors={name: (v.std(-1) / seeds**0.5).tolist()
+                    for name, v in result.after_training.items()} if seeds > 1 else None,
+        ))  # fmt: skip
     report.figure(line_chart(
         {name: (list(range(len(values))), values) for name, values in result.trained.items()},
         title="res(X) by layer, trained models with their skips (held-out text)",

@@ -12,8 +12,11 @@ class Config:
     run as it is and with its skip connections removed through hooks (each block's attention
     output replaces the residual stream instead of adding to it); res(X), the relative
     distance of each prompt's token representations to the nearest matrix with equal rows, by
-    layer, over several seeds. Then the same measure for the shipped models and MiniLM on
-    held-out text. Example: python -m experiments.rank_collapse --out results/rank-collapse
+    layer, over several seeds. Then the same architecture trained (with its skips, plain
+    next-byte prediction on Python source; runs already complete in ``out/runs`` are read
+    back) and measured on held-out text with and without skips, before and after training;
+    and the same measure for the shipped models and MiniLM on held-out text. Example:
+    python -m experiments.rank_collapse --out results/rank-collapse
     """
 
     out: Path = Path("results/rank-collapse")
@@ -30,5 +33,9 @@ class Config:
     """Tokens per prompt."""
     seeds: int = 5
     """Random models (one seed each): the samples behind each standard error."""
+    train_steps: int = 400
+    """Steps to train the same architecture (with its skips) on Python source; 0: skip."""
+    train_seeds: int = 3
+    """Trained models (one seed each), measured before and after training."""
     models: tuple[str, ...] = ("induction-1l", "induction-2l", "minilm")
     """Trained models measured on held-out text (with their skip connections)."""

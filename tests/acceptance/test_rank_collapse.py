@@ -5,7 +5,9 @@ from mechscope.core.results import load_result
 
 
 def test_without_skips_the_representations_collapse_with_depth(tmp_path):
-    result = run(Config(out=tmp_path, seeds=3, n_prompts=8, models=("induction-2l",)))
+    cfg = Config(out=tmp_path, seeds=3, n_prompts=8, models=("induction-2l",), train_steps=100,
+                 train_seeds=1)  # fmt: skip
+    result = run(cfg)
     without, with_ = result.without_skips.mean(-1), result.with_skips.mean(-1)
     # measured (5 seeds): 0.98 -> 0.0031 after 12 blocks without skips, 0.36 with them
     assert float(without[-1]) < 0.01 < float(with_[-1])
@@ -13,4 +15,11 @@ def test_without_skips_the_representations_collapse_with_depth(tmp_path):
     decay = without[1:] / without[:-1]
     assert float(decay[-3:].mean()) < float(decay[:3].mean())  # the decay accelerates
     assert min(result.trained["induction-2l"]) > 0.5  # a trained model keeps its rank
-    assert isinstance(load_result(tmp_path), RankCollapseResult)
+    # The same architecture trained with its skips: removing them still collapses the stream.
+    after = {name: values.mean(-1) for name, values in result.after_training.items()}
+    assert float(after["trained, without skips"][-1]) < 0.1
+    assert float(after["trained, with skips"][-1]) > 0.1
+    assert float(after["initialisation, without skips"][-1]) < 0.1
+    loaded = load_result(tmp_path)
+    assert isinstance(loaded, RankCollapseResult)
+    assert set(loaded.after_training) == set(result.after_training)

@@ -26,6 +26,8 @@ EXPERIMENTS = {
     "induction-circuits": "experiments.induction_circuits",
     "rank-collapse": "experiments.rank_collapse",
     "gradient-health": "experiments.gradient_health",
+    "training-health": "experiments.training_health",
+    "overfitting": "experiments.overfitting",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -42,7 +44,9 @@ class Config:
     'smollm-dla' = direct logit attribution in SmolLM2-135M (facts, IOI);
     'induction-circuits' = the induction circuit read from the weights;
     'rank-collapse' = rank collapse in pure attention (Dong et al. 2021);
-    'gradient-health' = post-LN vs pre-LN gradient norms by layer (Xiong et al. 2020). Same as
+    'gradient-health' = post-LN vs pre-LN gradient norms by layer (Xiong et al. 2020);
+    'training-health' = gradients and attention-entropy collapse over training (Zhai et al.
+    2023); 'overfitting' = over-fitting a tiny corpus, class geometry over training. Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """

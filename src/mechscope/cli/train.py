@@ -15,7 +15,7 @@ from mechscope.training.config import TrainConfig
 class Config:
     """Train a small transformer with checkpoints and metric logging.
 
-    Train a small HookedTransformer (attention-only or with MLPs, 1 to 4 layers) on a
+    Train a small HookedTransformer (attention-only or with MLPs, 1 to 12 layers) on a
     byte-level corpus (default: the Python standard library's sources) mixed with repeated
     random byte spans. Checkpoints and metrics.jsonl go into --out; --resume continues
     bit-identically from the last checkpoint. Example: mechscope train --out runs/2l

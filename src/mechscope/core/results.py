@@ -56,6 +56,8 @@ KINDS: dict[str, str] = {
     "smollm-dla": "experiments.smollm_dla:DlaResult",
     "rank-collapse": "experiments.rank_collapse:RankCollapseResult",
     "gradient-health": "experiments.gradient_health:GradientHealthResult",
+    "training-health": "experiments.training_health:TrainingHealthResult",
+    "overfitting": "experiments.overfitting:OverfittingResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

@@ -14,7 +14,7 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.diagnostics.anisotropy import Anisotropy, anisotropy_stats, class_geometry
     from mechscope.diagnostics.attention import AttentionStats, attention_stats
-    from mechscope.diagnostics.gradients import GradientNorms, gradient_norms
+    from mechscope.diagnostics.gradients import GradientNorms, gradient_flags, gradient_norms
     from mechscope.diagnostics.rank import (
         RankStats,
         distance_to_rank_one,
@@ -29,6 +29,7 @@ _EXPORTS = {
     "AttentionStats": "mechscope.diagnostics.attention",
     "attention_stats": "mechscope.diagnostics.attention",
     "GradientNorms": "mechscope.diagnostics.gradients",
+    "gradient_flags": "mechscope.diagnostics.gradients",
     "gradient_norms": "mechscope.diagnostics.gradients",
     "RankStats": "mechscope.diagnostics.rank",
     "distance_to_rank_one": "mechscope.diagnostics.rank",
@@ -45,6 +46,7 @@ __all__ = [
     "class_geometry",
     "distance_to_rank_one",
     "effective_rank",
+    "gradient_flags",
     "gradient_norms",
     "rank_stats",
 ]

@@ -63,6 +63,20 @@ def grouped_norms(
     return squares.sqrt().float(), {k: v**0.5 for k, v in outside.items()}
 
 
+def gradient_flags(per_layer: Float[Tensor, " layer"]) -> list[str]:
+    """The flags of per-block gradient norms: 'vanishing', 'exploding', or none.
+
+    'exploding' when a block's norm passes `EXPLODING_NORM` (or is not finite), else either
+    flag when the first/last ratio crosses its bound.
+    """
+    if not bool(per_layer.isfinite().all()) or float(per_layer.max()) > EXPLODING_NORM:
+        return ["exploding"]
+    ratio = float(per_layer[0] / per_layer[-1].clamp(min=1e-30))
+    if ratio < VANISHING_BELOW:
+        return ["vanishing"]
+    return ["exploding"] if ratio > EXPLODING_ABOVE else []
+
+
 @dataclass(frozen=True)
 class GradientNorms(Result):
     """Gradient norms per block and component for one batch, plus those outside the blocks."""
@@ -83,18 +97,8 @@ class GradientNorms(Result):
         return float(per_layer[0] / per_layer[-1].clamp(min=1e-30))
 
     def flags(self) -> list[str]:
-        """The gradient's flags: 'vanishing', 'exploding', or none.
-
-        'exploding' when a block's norm passes `EXPLODING_NORM` (or is not finite), else
-        either flag when the first/last ratio crosses its bound.
-        """
-        per_layer = self.per_layer
-        if not bool(per_layer.isfinite().all()) or float(per_layer.max()) > EXPLODING_NORM:
-            return ["exploding"]
-        ratio = self.ratio()
-        if ratio < VANISHING_BELOW:
-            return ["vanishing"]
-        return ["exploding"] if ratio > EXPLODING_ABOVE else []
+        """The gradient's flags (`gradient_flags` of the per-block norms)."""
+        return gradient_flags(self.per_layer)
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per block: each component's gradient norm."""

@@ -15,13 +15,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+MAX_LAYERS = 12
+"""The deepest model the trainer builds (the diagnostics reproductions use 6-12 blocks)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """A training run's full recipe (saved as ``config.json`` in the run directory)."""
 
     n_layers: int = 2
-    """Transformer blocks (1 to 4)."""
+    """Transformer blocks (1 to 12)."""
     n_heads: int = 4
     """Attention heads per layer."""
     d_model: int = 128
@@ -30,6 +33,9 @@ class TrainConfig:
     """Context length in tokens (bytes), BOS included."""
     attn_only: bool = True
     """Attention-only blocks (no MLPs), as in Elhage et al. 2021."""
+    layer_norm: bool = True
+    """Pre-LN LayerNorm before each attention, MLP and the unembedding; off: no normalisation
+    at all (the broken case of the gradient-health reproduction)."""
     batch_size: int = 32
     """Rows per step."""
     lr: float = 1e-3
@@ -38,6 +44,8 @@ class TrainConfig:
     """AdamW weight decay."""
     warmup_steps: int = 100
     """Linear learning-rate warm-up."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clipping before each step (0: off)."""
     steps: int = 3000
     """Optimiser steps in all."""
     repeat_fraction: float = 0.75
@@ -64,8 +72,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if not 1 <= self.n_layers <= 4:
-            problems.append(f"n_layers must be 1 to 4, got {self.n_layers}")
+        if not 1 <= self.n_layers <= MAX_LAYERS:
+            problems.append(f"n_layers must be 1 to {MAX_LAYERS}, got {self.n_layers}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if not self.grad_clip >= 0:
+            problems.append(f"grad_clip must be 0 (off) or positive, got {self.grad_clip}")
         if self.d_model % self.n_heads:
             problems.append(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.repeat_fraction <= 1.0:

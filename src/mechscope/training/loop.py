@@ -25,8 +25,6 @@ from mechscope.training.config import TrainConfig
 from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluate
 from mechscope.training.health import gradient_snapshot, health, should_stop
 
-GRAD_CLIP = 1.0
-
 
 class TrainingInterrupted(MechscopeError):
     """Ctrl-C during training; the last checkpoint is intact."""
@@ -57,10 +55,11 @@ def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
         n_ctx=cfg.n_ctx,
         d_vocab=VOCAB_SIZE,
         act_fn="gelu",
-        normalization_type="LN",
+        normalization_type="LN" if cfg.layer_norm else None,
         seed=cfg.seed,
         device="cpu",
-        model_name=f"mechscope-{cfg.n_layers}l{'-attn-only' if cfg.attn_only else ''}",
+        model_name=f"mechscope-{cfg.n_layers}l{'-attn-only' if cfg.attn_only else ''}"
+        + ("" if cfg.layer_norm else "-no-ln"),
     )
 
 
@@ -137,7 +136,8 @@ def train(
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
             grads = gradient_snapshot(model, cfg.n_layers) if evaluating else None
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())

@@ -83,7 +83,7 @@ def line_chart(
     x_title: str,
     y_title: str,
     errors: Mapping[str, Sequence[float]] | None = None,
-    markers: Sequence[tuple[float, str]] = (),
+    markers: Sequence[tuple[int | float, str]] = (),
     log_y: bool = False,
 ) -> go.Figure:
     """Lines of (x, y) series with a legend; ``errors`` draw ±1 standard-error bands.

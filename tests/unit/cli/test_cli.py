@@ -46,7 +46,7 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
         (["info", "no-such-model"], "unknown model 'no-such-model'"),
         (["info", "./missing-dir"], "no such directory"),
         (["check-model", "minilm"], "not a Hugging Face model directory"),
-        (["train", "--out", "/tmp/never", "--n-layers", "7"], "n_layers must be 1 to 4"),
+        (["train", "--out", "/tmp/never", "--n-layers", "13"], "n_layers must be 1 to 12"),
         (["reproduce", "no-such-finding"], "unknown reproduction 'no-such-finding'"),
     ],
 )

@@ -135,7 +135,23 @@ def _gradient_health_result():
 def _rank_collapse_result():
     from experiments.rank_collapse.analysis import RankCollapseResult
 
-    return RankCollapseResult(torch.rand(3, 2), torch.rand(3, 2), {"m": [0.9, 0.8, 0.7]})
+    return RankCollapseResult(torch.rand(3, 2), torch.rand(3, 2), {"m": [0.9, 0.8, 0.7]},
+                              {"trained, with skips": torch.rand(3, 2)})  # fmt: skip
+
+
+def _training_health_result():
+    from experiments.training_health.analysis import TrainingHealthResult
+
+    return TrainingHealthResult(["a", "b"], torch.tensor([0, 10, 20]), torch.rand(2, 3, 3),
+                                torch.rand(2, 3, 3), torch.rand(2, 3, 3, 4),
+                                torch.rand(2, 3, 3, 4))  # fmt: skip
+
+
+def _overfitting_result():
+    from experiments.overfitting.analysis import OverfittingResult
+
+    return OverfittingResult(torch.tensor([0, 50, 100]), torch.rand(2, 3), torch.rand(2, 3),
+                             torch.rand(2, 3, 3), torch.rand(2, 3, 3), [100, None])  # fmt: skip
 
 
 def _dla_result():
@@ -216,6 +232,8 @@ EXAMPLES = {
     "gradient-norms": lambda model, task: gradient_norms(model, task.clean),
     "rank-collapse": lambda model, task: _rank_collapse_result(),
     "gradient-health": lambda model, task: _gradient_health_result(),
+    "training-health": lambda model, task: _training_health_result(),
+    "overfitting": lambda model, task: _overfitting_result(),
 }
 
 

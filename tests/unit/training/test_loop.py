@@ -129,8 +129,10 @@ def test_export_run_is_loadable_and_readable(tmp_path, corpus):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="n_layers must be 1 to 4"):
-        TrainConfig(n_layers=5)
+    with pytest.raises(ValueError, match="n_layers must be 1 to 12"):
+        TrainConfig(n_layers=13)
+    with pytest.raises(ValueError, match="lr must be positive"):
+        TrainConfig(lr=-1.0)
     with pytest.raises(ValueError, match="multiple of eval_every"):
         TrainConfig(eval_every=30, checkpoint_every=50)
 
@@ -198,3 +200,11 @@ def test_early_stopping_ends_the_run_with_a_checkpoint(tmp_path, corpus, monkeyp
     assert run.stopped_early_at == 3
     assert [step for step, _ in list_checkpoints(run.run_dir)] == [3]
     assert run.final_checkpoint.name.endswith("3")
+
+
+def test_models_without_layer_norm_train_and_load_back(tmp_path, corpus):
+    run = train(tiny(corpus, layer_norm=False, grad_clip=0.0), tmp_path / "run", progress=False)
+    model = load_model(run.final_checkpoint, device="cpu")
+    assert model.cfg.normalization_type is None
+    assert not any("ln" in name for name, _ in model.named_parameters())
+    assert all(r.health is not None for r in run.records)

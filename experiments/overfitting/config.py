@@ -1,0 +1,39 @@
+"""What the over-fitting reproduction runs (importable without torch)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Train on a tiny corpus until held-out loss rises; follow the representations meanwhile.
+
+    A 2-block transformer with MLPs (the default width, d_model 128) learns one small file
+    (``textwrap.py`` from the standard library, about 20 KB; its last 5% held out) as plain
+    next-byte prediction, with the over-fitting signal on (`early_stop_patience`): the run
+    stops once held-out loss has risen at that many evaluations in a row while training loss
+    fell. Every evaluation is checkpointed; at each, the stream at every boundary on the
+    held-out windows is labelled by byte class (letter, digit, white space, punctuation) and
+    measured: intra-/inter-class distance ratio and effective rank
+    (`mechscope.diagnostics.class_geometry`). Several seeds; runs already complete in
+    ``out/runs`` are read back. Example: python -m experiments.overfitting --out results/overfitting
+    """
+
+    out: Path = Path("results/overfitting")
+    """Where result.json, tensors.safetensors, report.html and the runs go."""
+    corpus: tuple[str, ...] = ()
+    """The tiny corpus (empty: the standard library's textwrap.py)."""
+    steps: int = 1500
+    """Most steps per run (early stopping usually ends it sooner)."""
+    eval_every: int = 50
+    """Steps between evaluations (each one checkpointed)."""
+    patience: int = 3
+    """Evaluations of rising held-out loss (with falling training loss) that stop the run."""
+    seeds: int = 3
+    """Runs (one seed each): the samples behind each standard error."""
+    windows: int = 8
+    """Held-out windows whose tokens are measured."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1 or self.patience < 1 or self.windows < 1:
+            raise ValueError("need seeds, patience and windows >= 1")
