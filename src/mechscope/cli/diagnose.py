@@ -12,8 +12,10 @@ class Config:
 
     Per head: entropy, max weight, span, sink mass, with one-hot / uniform collapse flags;
     per layer: effective heads, effective rank and res(X) of the token representations,
-    Ethayarajh's anisotropy; for decoders, next-token gradient norms per layer and component
-    with vanishing / exploding flags. Each flag is explained in a line. Example:
+    Ethayarajh's anisotropy; with --conllu, the class geometry of the words by part of speech
+    (UPOS, read at each word's last token) per layer; for decoders, next-token gradient norms
+    per layer and component, their histograms, and vanishing / exploding flags. Each flag is
+    explained in a line. Example:
     mechscope diagnose induction-2l --out results/diagnose
     """
 
@@ -58,6 +60,10 @@ def run(cfg: Config) -> int:
     grads = None
     if adapter.causal and adapter.has_unembedding:
         grads = gradient_norms(model, batch).with_provenance(cfg, cfg.model)
+    geometry = None
+    if cfg.conllu:
+        geometry = upos_geometry(model, read_conllu(cfg.conllu, cfg.max_prompts))
+        geometry = geometry.with_provenance(cfg, cfg.model)
     say(f"{cfg.model}: {len(prompts)} prompts")
     flags = attention.flags()
     say(f"attention: {len(flags)} of {attention.entropy.numel()} heads collapsed "
@@ -70,6 +76,10 @@ def run(cfg: Config) -> int:
         f"{r['effective_rank']:.1f}/{r['res']:.2f}" for r in rows))  # fmt: skip
     say("anisotropy (mean cosine of random token pairs) by boundary: "
         + ", ".join(f"{v:.2f}" for v in spread.baseline.tolist()))  # fmt: skip
+    if geometry is not None:
+        say(f"class geometry of {sum(geometry.counts)} words by UPOS ({len(geometry.classes)} "
+            "tags), intra/inter-class distance ratio by boundary: "
+            + ", ".join(f"{v:.2f}" for v in geometry.ratio.tolist()))  # fmt: skip
     if grads is None:
         say("gradients: skipped (needs a decoder with an unembedding for the next-token loss)")
     else:
@@ -77,9 +87,36 @@ def run(cfg: Config) -> int:
             f"(vanishing below {VANISHING_BELOW:g}, exploding above {EXPLODING_ABOVE:g}): "
             f"{', '.join(grads.flags()) or 'healthy'}")  # fmt: skip
     for name, result in (("attention", attention), ("rank", rank), ("anisotropy", spread),
-                         ("gradients", grads)):  # fmt: skip
+                         ("gradients", grads), ("class-geometry", geometry)):  # fmt: skip
         if result is not None:
             result.save(cfg.out / name)
-    report = render_diagnostics(attention, rank, spread, grads, f"Diagnostics: {cfg.model}")
+    report = render_diagnostics(
+        attention, rank, spread, grads, f"Diagnostics: {cfg.model}", geometry=geometry
+    )
     say(f"report: {report.save(cfg.out / 'report.html')}")
     return 0
+
+
+def upos_geometry(model, sentences):  # noqa: ANN001, ANN201 - imports stay inside the CLI
+    """`class_geometry_by_layer` of the words by UPOS, each read at its last token."""
+    import torch
+
+    from mechscope.core.batch import pad_token_lists
+    from mechscope.diagnostics import class_geometry_by_layer
+    from mechscope.heads.syntax import align_all
+    from mechscope.models.tokens import pad_id
+
+    aligned, _ = align_all(model, sentences)
+    classes = sorted({tag for a in aligned for tag in a.sentence.upos})
+    rows, labels = [], []
+    for a in aligned:
+        row = [-1] * len(a.tokens)
+        last = {word: t for t, word in enumerate(a.word_of_token) if word >= 0}
+        for word, t in last.items():
+            row[t] = classes.index(a.sentence.upos[word])
+        rows.append(list(a.tokens))
+        labels.append(row)
+    batch = pad_token_lists(rows, pad_id(model)).to(model.cfg.device or "cpu")
+    width = batch.tokens.shape[1]
+    label_tensor = torch.tensor([row + [-1] * (width - len(row)) for row in labels])
+    return class_geometry_by_layer(model, batch, label_tensor, classes)

@@ -56,6 +56,7 @@ KINDS: dict[str, str] = {
     "smollm-dla": "experiments.smollm_dla:DlaResult",
     "rank-collapse": "experiments.rank_collapse:RankCollapseResult",
     "gradient-health": "experiments.gradient_health:GradientHealthResult",
+    "class-geometry": "mechscope.diagnostics.anisotropy:ClassGeometry",
     "training-health": "experiments.training_health:TrainingHealthResult",
     "overfitting": "experiments.overfitting:OverfittingResult",
 }

@@ -22,6 +22,8 @@ class Sentence:
     words: tuple[str, ...]
     heads: tuple[int, ...]
     relations: tuple[str, ...]
+    upos: tuple[str, ...] = ()
+    """Each word's universal part-of-speech tag (empty when not read from CoNLL-U)."""
 
 
 def _token_lists(path: Path, limit: int | None = None) -> list[Any]:  # conllu.TokenList
@@ -72,6 +74,7 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
                     words=tuple(t["form"] for t in words),
                     heads=heads,
                     relations=tuple(str(t["deprel"]).lower() for t in words),
+                    upos=tuple(str(t["upos"]) for t in words),
                 )
             )
         except (KeyError, TypeError) as error:

@@ -3,7 +3,7 @@
 - `attention`: per-head entropy, max weight, span, sink mass; effective heads; collapse flags;
 - `rank`: effective rank and res(X) of token representations by layer;
 - `anisotropy`: Ethayarajh 2019's baseline, self- and intra-sentence similarity;
-  `class_geometry` of labelled representations;
+  `class_geometry` of labelled representations, `class_geometry_by_layer` at every boundary;
 - `gradients`: gradient norms per layer and component, vanishing/exploding flags.
 """
 
@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.diagnostics.anisotropy import Anisotropy, anisotropy_stats, class_geometry
+    from mechscope.diagnostics.anisotropy import (
+        Anisotropy,
+        ClassGeometry,
+        anisotropy_stats,
+        class_geometry,
+        class_geometry_by_layer,
+    )
     from mechscope.diagnostics.attention import AttentionStats, attention_stats
     from mechscope.diagnostics.gradients import GradientNorms, gradient_flags, gradient_norms
     from mechscope.diagnostics.rank import (
@@ -26,6 +32,8 @@ _EXPORTS = {
     "Anisotropy": "mechscope.diagnostics.anisotropy",
     "anisotropy_stats": "mechscope.diagnostics.anisotropy",
     "class_geometry": "mechscope.diagnostics.anisotropy",
+    "ClassGeometry": "mechscope.diagnostics.anisotropy",
+    "class_geometry_by_layer": "mechscope.diagnostics.anisotropy",
     "AttentionStats": "mechscope.diagnostics.attention",
     "attention_stats": "mechscope.diagnostics.attention",
     "GradientNorms": "mechscope.diagnostics.gradients",
@@ -43,7 +51,9 @@ __all__ = [
     "RankStats",
     "anisotropy_stats",
     "attention_stats",
+    "ClassGeometry",
     "class_geometry",
+    "class_geometry_by_layer",
     "distance_to_rank_one",
     "effective_rank",
     "gradient_flags",

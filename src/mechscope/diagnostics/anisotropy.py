@@ -149,3 +149,62 @@ def class_geometry(points: Float[Tensor, "n d"], labels: Int[Tensor, " n"]) -> d
     inter = pairwise.sum() / (len(classes) * (len(classes) - 1))
     return {"intra": float(intra), "inter": float(inter), "ratio": float(intra / inter),
             "effective_rank": effective_rank(points - points.mean(0))}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClassGeometry(Result):
+    """`class_geometry` of labelled tokens at every boundary (e.g. words by part of speech)."""
+
+    kind: ClassVar[str] = "class-geometry"
+    classes: list[str]
+    counts: list[int]
+    """Tokens of each class."""
+    intra: Float[Tensor, " boundary"]
+    inter: Float[Tensor, " boundary"]
+    ratio: Float[Tensor, " boundary"]
+    effective_rank: Float[Tensor, " boundary"]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per boundary."""
+        import pandas as pd
+
+        return pd.DataFrame({"intra": self.intra.tolist(), "inter": self.inter.tolist(),
+                             "ratio": self.ratio.tolist(),
+                             "effective_rank": self.effective_rank.tolist()})  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {"intra": self.intra, "inter": self.inter, "ratio": self.ratio,
+                "effective_rank": self.effective_rank}  # fmt: skip
+
+    def _data(self) -> dict[str, Any]:
+        return {"classes": self.classes, "counts": self.counts}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ClassGeometry":
+        return cls(data["classes"], data["counts"], tensors["intra"], tensors["inter"],
+                   tensors["ratio"], tensors["effective_rank"])  # fmt: skip
+
+
+@torch.no_grad()
+def class_geometry_by_layer(
+    model: Model,
+    tokens: TokenBatch | Int[Tensor, "batch pos"],
+    labels: Int[Tensor, "batch pos"],
+    classes: list[str],
+) -> ClassGeometry:
+    """`class_geometry` of the labelled positions (label >= 0) at every boundary.
+
+    Raises:
+        MechscopeError: fewer than two classes among the labelled positions.
+    """
+    stream = boundary_stream(model, tokens)
+    keep = (labels >= 0).to(stream.device)
+    chosen = labels.to(stream.device)[keep]
+    rows = [class_geometry(layer[keep], chosen) for layer in stream]
+    counts = torch.bincount(chosen, minlength=len(classes)).tolist()
+    return ClassGeometry(
+        list(classes), counts,
+        *(torch.tensor([row[key] for row in rows]) for key in ("intra", "inter", "ratio",
+                                                               "effective_rank")),
+        provenance=Provenance(model=model_spec(model)),
+    )  # fmt: skip

@@ -31,6 +31,8 @@ EXPLODING_NORM = 1e3
 """A block gradient norm above which (or a non-finite one) the gradient is flagged as
 exploding whatever the ratio: a model whose every block explodes alike has a ratio near 1."""
 COMPONENTS = ("attn", "mlp", "norm", "embed", "unembed")
+HISTOGRAM_EDGES = tuple(float(e) for e in range(-12, 3))
+"""log10 |gradient| bin edges of the per-block histograms (values outside go to the ends)."""
 
 
 def component_of(name: str) -> tuple[int | None, str]:
@@ -85,6 +87,9 @@ class GradientNorms(Result):
     norms: Float[Tensor, "layer component"]
     outside: dict[str, float]
     loss: float
+    histogram: Float[Tensor, "layer bin"] | None = None
+    """Per block, the fraction of its gradient entries in each `HISTOGRAM_EDGES` bin of
+    log10 |g| (exact zeros in the lowest bin)."""
 
     @property
     def per_layer(self) -> Float[Tensor, " layer"]:
@@ -107,7 +112,8 @@ class GradientNorms(Result):
         return pd.DataFrame(self.norms.tolist(), columns=list(COMPONENTS))
 
     def _tensors(self) -> dict[str, Tensor]:
-        return {"norms": self.norms}
+        extra = {} if self.histogram is None else {"histogram": self.histogram}
+        return {"norms": self.norms, **extra}
 
     def _data(self) -> dict[str, Any]:
         return {"outside": self.outside, "loss": self.loss, "ratio": self.ratio(),
@@ -115,7 +121,7 @@ class GradientNorms(Result):
 
     @classmethod
     def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "GradientNorms":
-        return cls(tensors["norms"], data["outside"], data["loss"])
+        return cls(tensors["norms"], data["outside"], data["loss"], tensors.get("histogram"))
 
 
 def next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
@@ -150,4 +156,20 @@ def gradient_norms(
             param.grad = saved[name]
     norms, outside = grouped_norms(grads, model.cfg.n_layers)
     return GradientNorms(norms, outside, float(loss.detach()),
+                         gradient_histogram(grads, model.cfg.n_layers),
                          provenance=Provenance(model=model_spec(model)))  # fmt: skip
+
+
+def gradient_histogram(grads: dict[str, Tensor], n_layers: int) -> Float[Tensor, "layer bin"]:
+    """Per block, the share of gradient entries in each log10 |g| bin (`HISTOGRAM_EDGES`)."""
+    edges = torch.tensor(HISTOGRAM_EDGES, dtype=torch.float64)
+    counts = torch.zeros(n_layers, len(HISTOGRAM_EDGES) - 1, dtype=torch.float64)
+    for name, grad in grads.items():
+        layer, _ = component_of(name)
+        if layer is None:
+            continue
+        logs = grad.detach().double().abs().clamp(min=1e-300).log10().flatten()
+        logs = logs.clamp(edges[0], edges[-1] - 1e-9)
+        index = torch.bucketize(logs, edges, right=True) - 1
+        counts[layer] += torch.bincount(index, minlength=len(edges) - 1)[: len(edges) - 1]
+    return (counts / counts.sum(-1, keepdim=True).clamp(min=1)).float()

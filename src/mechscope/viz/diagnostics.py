@@ -6,7 +6,7 @@ from mechscope.viz.figures import heatmap, line_chart
 from mechscope.viz.report import Report
 
 if TYPE_CHECKING:
-    from mechscope.diagnostics.anisotropy import Anisotropy
+    from mechscope.diagnostics.anisotropy import Anisotropy, ClassGeometry
     from mechscope.diagnostics.attention import AttentionStats
     from mechscope.diagnostics.gradients import GradientNorms
     from mechscope.diagnostics.rank import RankStats
@@ -18,6 +18,8 @@ def render_diagnostics(
     spread: "Anisotropy",
     grads: "GradientNorms | None",
     title: str,
+    *,
+    geometry: "ClassGeometry | None" = None,
 ) -> Report:
     """One page: per-head attention statistics, rank and anisotropy by layer, gradients."""
     from mechscope.diagnostics.attention import ONE_HOT_BELOW, UNIFORM_ABOVE
@@ -75,4 +77,31 @@ def render_diagnostics(
         report.figure(heatmap(grads.norms.tolist(), x_labels=list(COMPONENTS), y_labels=layers,
                               title="Gradient norm per block and component", x_title="component",
                               y_title="layer", value_name="norm"))  # fmt: skip
+        if grads.histogram is not None:
+            from mechscope.diagnostics.gradients import HISTOGRAM_EDGES
+
+            bins = [f"1e{int(e)}" for e in HISTOGRAM_EDGES[:-1]]
+            report.figure(heatmap(grads.histogram.tolist(), x_labels=bins, y_labels=layers,
+                                  title="Gradient entries per block by magnitude (share in "
+                                        "[bin, 10 x bin); zeros in the first bin)",
+                                  x_title="|gradient|", y_title="layer", value_name="share",
+                                  zmin=0.0, zmax=1.0))  # fmt: skip
+    if geometry is not None:
+        x = list(range(len(geometry.ratio)))
+        report.paragraph(
+            f"Class geometry of {sum(geometry.counts)} words labelled by part of speech "
+            f"({len(geometry.classes)} tags), each read at its last token: mean distance to "
+            "the class centroid over mean distance between centroids (lower: the classes "
+            "are better separated), and the effective rank of the words' representations."
+        )
+        report.figure(line_chart(
+            {"intra / inter ratio": (x, geometry.ratio.tolist())},
+            title="Part-of-speech class ratio by layer", x_title="boundary (0 = embeddings)",
+            y_title="ratio",
+        ))  # fmt: skip
+        report.figure(line_chart(
+            {"effective rank": (x, geometry.effective_rank.tolist())},
+            title="Effective rank of the words' representations by layer",
+            x_title="boundary (0 = embeddings)", y_title="effective rank",
+        ))  # fmt: skip
     return report

@@ -13,7 +13,7 @@ from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import KINDS, Provenance, Result, load_result
 from mechscope.core.sites import Component, every_site
-from mechscope.diagnostics.anisotropy import anisotropy_stats
+from mechscope.diagnostics.anisotropy import anisotropy_stats, class_geometry_by_layer
 from mechscope.diagnostics.attention import attention_stats
 from mechscope.diagnostics.gradients import gradient_norms
 from mechscope.diagnostics.rank import rank_stats
@@ -230,6 +230,12 @@ EXAMPLES = {
     "rank-stats": lambda model, task: rank_stats(model, task.clean),
     "anisotropy": lambda model, task: anisotropy_stats(model, task.clean),
     "gradient-norms": lambda model, task: gradient_norms(model, task.clean),
+    "class-geometry": lambda model, task: class_geometry_by_layer(
+        model,
+        task.clean,
+        task.clean.tokens % 3 - (task.clean.attention_mask == 0).long() * 9,
+        ["a", "b", "c"],
+    ),
     "rank-collapse": lambda model, task: _rank_collapse_result(),
     "gradient-health": lambda model, task: _gradient_health_result(),
     "training-health": lambda model, task: _training_health_result(),

@@ -180,3 +180,39 @@ def test_gradient_flags():
     assert flags([500.0, 1.0]) == ["exploding"]  # the ratio
     assert flags([5e3, 4e3]) == ["exploding"]  # the size, ratio near 1
     assert flags([float("nan"), 1.0]) == ["exploding"]
+
+
+def test_gradient_histogram_bins_log_magnitudes():
+    from mechscope.diagnostics.gradients import HISTOGRAM_EDGES, gradient_histogram
+
+    grads = {
+        "blocks.0.attn.W_Q": torch.tensor([1e-3, 2e-3, 10.0, 0.0]),
+        "blocks.1.mlp.W_in": torch.tensor([1e5]),
+        "embed.W_E": torch.tensor([1.0]),
+    }
+    histogram = gradient_histogram(grads, 2)
+    edges = list(HISTOGRAM_EDGES)
+    expected = torch.zeros(2, len(edges) - 1)
+    expected[0, edges.index(-3.0)] = 0.5  # 1e-3 and 2e-3 fall in [1e-3, 1e-2)
+    expected[0, edges.index(1.0)] = 0.25  # 10 in [10, 100)
+    expected[0, 0] = 0.25  # an exact zero goes to the lowest bin
+    expected[1, -1] = 1.0  # 1e5 is above the top edge: the highest bin
+    torch.testing.assert_close(histogram, expected)
+
+
+def test_class_geometry_by_layer_equals_the_reference_at_every_boundary(tiny_decoder):
+    from mechscope.diagnostics.anisotropy import class_geometry_by_layer
+    from mechscope.models.run import boundary_stream
+
+    batch = pad_token_lists([[1, 5, 9, 12, 4, 7], [3, 8, 2]], 0)
+    labels = torch.tensor([[-1, 0, 1, 2, 0, 1], [-1, 2, 0, -1, -1, -1]])
+    result = class_geometry_by_layer(tiny_decoder, batch, labels, ["x", "y", "z"])
+    stream = boundary_stream(tiny_decoder, batch)
+    keep = labels >= 0
+    for b, layer in enumerate(stream):
+        reference = class_geometry(layer[keep], labels[keep])
+        assert float(result.ratio[b]) == pytest.approx(reference["ratio"], rel=1e-5)
+        assert float(result.effective_rank[b]) == pytest.approx(
+            reference["effective_rank"], rel=1e-5
+        )
+    assert result.counts == [3, 2, 2]
