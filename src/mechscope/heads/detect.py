@@ -109,10 +109,12 @@ def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, se
     """Next-token loss (decoders with an unembedding) or a random projection of the output."""
     if logits is not None:  # (the no-op ratio does not depend on the loss's scale)
         return masked_loss(logits, batch.tokens, batch.attention_mask)
+    # One fixed direction for every real position: a prompt's objective (and so its no-op
+    # ratio) does not depend on the batch it shares or on padding.
     mask = batch.attention_mask.to(final_resid.dtype)
     generator = torch.Generator().manual_seed(seed)
-    direction = torch.randn(final_resid.shape, generator=generator).to(final_resid)
-    return (final_resid * direction * mask[..., None]).sum()
+    direction = torch.randn(final_resid.shape[-1], generator=generator).to(final_resid)
+    return ((final_resid @ direction) * mask).sum()
 
 
 @runtime_checkable

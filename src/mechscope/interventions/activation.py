@@ -284,8 +284,12 @@ def activation_patching(
 
 
 def result_summary(result: PatchingResult, top: int = 5) -> list[dict[str, Any]]:
-    """The ``top`` sites by normalised effect (largest first), as rows."""
-    order = result.normalised.nan_to_num(float("-inf")).argsort(descending=True)[:top]
+    """The ``top`` sites by the size of their normalised effect (largest |effect| first).
+
+    By size, not sign: a large negative effect matters as much as a positive one, and in
+    noising the important sites are the ones that move the metric most either way.
+    """
+    order = result.normalised.abs().nan_to_num(float("-inf")).argsort(descending=True)[:top]
     return [
         {
             "site": str(result.sites[i]),

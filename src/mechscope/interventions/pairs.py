@@ -83,7 +83,15 @@ class TaskPairs:
         metric: Metric | TaskMetric | str = TaskMetric.LOGIT_DIFF,
         names: Iterable[str] = (),
     ) -> PairedRuns:
-        """The clean and corrupted runs of this task, run once, caching ``names``."""
+        """The clean and corrupted runs of this task, run once, caching ``names``.
+
+        Raises:
+            MechscopeError: a task metric (it reads the answer's logits) on a model without
+                an unembedding.
+        """
+        if not isinstance(metric, Metric):
+            what = getattr(metric, "value", metric)
+            adapt(model).require_unembedding(f"the {self.name} task's {what} metric")
         chosen = metric if isinstance(metric, Metric) else self.metric(metric)
         return PairedRuns.run(model, self.clean, self.corrupted, chosen, names)
 

@@ -33,7 +33,7 @@ from transformer_lens import HookedTransformer
 
 from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch
-from mechscope.core.errors import PromptError
+from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.models.adapter import adapt, model_spec
@@ -201,6 +201,41 @@ class Trajectory(Result):
         )
 
 
+def check_finite(
+    log_prob: Float[Tensor, "boundary batch pos"], batch: TokenBatch, labels: list[str]
+) -> None:
+    """Raise `MechscopeError` where a real position's log-probability is NaN or infinite.
+
+    Names the first boundary (in the order of the stream) where it happens: the activations
+    stop being finite there (float16 overflow, or weights broken after loading).
+    """
+    real = batch.attention_mask.bool().to(log_prob.device)
+    bad = ~torch.isfinite(log_prob) & real[None]
+    if bool(bad.any()):
+        boundary, prompt, position = (int(i) for i in bad.nonzero()[0])
+        raise MechscopeError(
+            f"the lens read {int(bad.sum())} NaN or infinite log-probabilities; the first at "
+            f"{labels[boundary]} (prompt {prompt}, position {position}), where the stream stops "
+            "being finite. Load the model in float32 (float16 overflows) and check its weights."
+        )
+
+
+def default_targets(
+    model: Model, batch: TokenBatch, final: Float[Tensor, "batch pos d_model"]
+) -> Int[Tensor, "batch pos"]:
+    """The next token at each position, the final model's top token where there is none.
+
+    "None" is each prompt's last real position, whichever side the padding is on.
+    """
+    real = batch.attention_mask.bool()
+    rows = torch.arange(real.shape[0], device=real.device)
+    last = real.shape[1] - 1 - real.flip(-1).int().argmax(-1)  # last real position per row
+    top = _log_probs(model, final[rows, last][None, :, None])[0, :, 0].argmax(-1)
+    targets = torch.cat([batch.tokens[:, 1:], batch.tokens[:, -1:]], dim=1).clone()
+    targets[rows, last] = top
+    return targets
+
+
 @torch.no_grad()
 def lens_trajectory(
     model: Model,
@@ -215,8 +250,9 @@ def lens_trajectory(
     Args:
         model: a decoder with an unembedding.
         batch: the prompts.
-        targets: the token scored at each position; default the next token (the last
-            position, which has none, is scored on its own argmax under the final model).
+        targets: the token scored at each position; default the next token (each prompt's
+            last real position, which has none, is scored on its own argmax under the final
+            model).
         k: how many top tokens to keep per boundary and position.
         translator: a tuned lens; None for the logit lens.
     """
@@ -231,8 +267,7 @@ def lens_trajectory(
         translated = [translator(b, resid[b]) for b in range(model.cfg.n_layers)]
         resid = torch.stack([*translated, resid[-1]])
     if targets is None:
-        final_next = _log_probs(model, resid[-1:, :, -1:])[0].argmax(-1)
-        targets = torch.cat([batch.tokens[:, 1:], final_next], dim=1)
+        targets = default_targets(model, batch, resid[-1])
     # All boundaries at once, a few prompts at a time: memory stays near one
     # [boundary, rows, pos, d_vocab] block of about CHUNK_ELEMENTS floats.
     rows = max(1, CHUNK_ELEMENTS // (resid.shape[0] * resid.shape[2] * model.cfg.d_vocab))
@@ -241,6 +276,7 @@ def lens_trajectory(
         for i in range(0, resid.shape[1], rows)
     ]
     stats = {key: torch.cat([part[key] for part in parts], dim=1) for key in parts[0]}
+    check_finite(stats["log_prob"], batch, boundary_labels(model.cfg.n_layers))
     return Trajectory(
         labels=boundary_labels(model.cfg.n_layers),
         tokens=batch.tokens,

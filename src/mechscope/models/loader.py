@@ -75,6 +75,7 @@ def load_model(
         ModelSpecError: the spec names nothing loadable (the message says why and what to do).
         UnsupportedArchitectureError: a directory of an architecture mechscope cannot convert.
         ModelUnavailableError: a hub model that is not cached while the hub is unreachable.
+        ModelSpecError: weights that hold NaN or infinity (every score would be silently wrong).
     """
     device_ = resolve_device(device)
     dtype_ = resolve_dtype(dtype)
@@ -82,7 +83,20 @@ def load_model(
         model = _load(spec, device_, dtype_, process_weights)
     if isinstance(spec, str | Path):  # results record the spec they were measured on
         setattr(model, SPEC_ATTRIBUTE, str(spec))
+    check_finite_weights(model, str(spec) if isinstance(spec, str | Path) else "the model")
     return place(model, device_, dtype_)
+
+
+def check_finite_weights(model: torch.nn.Module, name: str) -> None:
+    """Raise `ModelSpecError` naming the first parameter that holds NaN or infinity."""
+    for param_name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            bad = int((~torch.isfinite(param)).sum())
+            raise ModelSpecError(
+                f"{name}: {bad} weights of {param_name} are NaN or infinite, so every score "
+                "would be wrong; the checkpoint is corrupt or was saved after training diverged "
+                "(load an earlier checkpoint)."
+            )
 
 
 def _load(

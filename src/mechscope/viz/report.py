@@ -8,6 +8,7 @@ views' own module scripts then call. Plotly figures are embedded as divs, with p
 """
 
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,10 @@ th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 .note { color: #555; }
 """
+
+
+SELF_CLOSING_ROOT = re.compile(r'<div\s+(id="circuits-vis-[^"]*"[^>]*?)\s*/>')
+"""A circuitsvis view's root element as circuitsvis writes it."""
 
 
 def circuitsvis_bundle() -> str:
@@ -81,7 +86,10 @@ class Report:
                 "this circuitsvis version no longer inlines its bundle as expected; "
                 "pin circuitsvis to a version mechscope supports (>=1.43,<2)."
             )
-        self._parts.append(rendered.local_src.replace(bundle, ""))
+        # circuitsvis writes its root as a self-closing <div .../>, which HTML does not have:
+        # everything after it would nest inside the root and be erased by the first render.
+        source = SELF_CLOSING_ROOT.sub(r"<div \1></div>", rendered.local_src.replace(bundle, ""))
+        self._parts.append(source)
         self._has_views = True
 
     def to_html(self) -> str:

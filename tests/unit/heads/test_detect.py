@@ -5,7 +5,7 @@ import torch
 from transformer_lens.head_detector import detect_head
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import pad_token_lists
+from mechscope.core.batch import PaddingSide, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.heads import DetectionSettings, HeadKind, HeadScores, Normalisation, detect_heads
 from mechscope.models.hand_built import (
@@ -105,13 +105,16 @@ def test_equal_to_transformer_lens_detect_head_with_its_settings(
         torch.testing.assert_close(ours.score(kind), theirs.float(), atol=1e-5, rtol=0)
 
 
-def test_padding_changes_no_prompt_score(tiny_decoder):
+@pytest.mark.parametrize("which", ["tiny_decoder", "tiny_encoder"])
+@pytest.mark.parametrize("side", list(PaddingSide))
+def test_padding_changes_no_prompt_score(which, side, request):
+    model = request.getfixturevalue(which)
     generator = torch.Generator().manual_seed(0)
     rows = [torch.randint(0, 64, (n,), generator=generator).tolist() for n in (30, 9, 17)]
     kinds = [k for k in HeadKind if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)]
-    together = detect_heads(tiny_decoder, pad_token_lists(rows, 0), kinds, progress=False)
+    together = detect_heads(model, pad_token_lists(rows, 0, side), kinds, progress=False)
     for i, row in enumerate(rows):
-        alone = detect_heads(tiny_decoder, pad_token_lists([row], 0), kinds, progress=False)
+        alone = detect_heads(model, pad_token_lists([row], 0), kinds, progress=False)
         torch.testing.assert_close(
             together.per_prompt[:, i], alone.per_prompt[:, 0], atol=1e-5, rtol=0, equal_nan=True
         )

@@ -170,3 +170,23 @@ def test_bad_input_gives_clear_errors(hand_built, task):
     with pytest.raises(PromptError, match="different numbers of prompts"):
         one = TokenBatch(task.corrupted.tokens[:1], task.corrupted.attention_mask[:1])
         PairedRuns.run(hand_built, task.clean, one, task.logit_diff())
+
+
+def test_the_summary_ranks_sites_by_the_size_of_their_effect():
+    from mechscope.interventions.activation import result_summary
+
+    sites = tuple(Site(Component.Z, 0, head=h) for h in range(4))
+    result = PatchingResult(sites, torch.tensor([0.1, -0.9, 0.5, float("nan")]), 0.0, 1.0,
+                            PatchDirection.DENOISING)  # fmt: skip
+    # normalised = (value - corrupted) / (clean - corrupted) = 1 - value
+    order = [row["site"] for row in result_summary(result, 3)]
+    assert order == [str(sites[1]), str(sites[0]), str(sites[2])]  # |1.9| > |0.9| > |0.5|
+
+
+def test_task_metrics_on_a_model_without_an_unembedding_are_refused(tiny_encoder):
+    from mechscope.interventions.pairs import TaskPairs
+
+    batch = TokenBatch.full(torch.tensor([[1, 2, 3]]))
+    pairs = TaskPairs(batch, batch, torch.tensor([4]), torch.tensor([5]), torch.tensor([2]), "t")
+    with pytest.raises(MechscopeError, match="needs a decoder with an unembedding"):
+        pairs.runs(tiny_encoder)

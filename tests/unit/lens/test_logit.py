@@ -24,6 +24,14 @@ def test_last_boundary_equals_the_model_and_padding_is_harmless(tiny_decoder, si
         assert torch.equal(trajectory.top_k_ids[-1, i][real][:, 0], final.argmax(-1))
         ranks = (final > expected[:, None]).sum(-1) + 1
         assert torch.equal(trajectory.rank[-1, i][real], ranks)
+        # Batched equals alone: the last real position is scored on the model's own top
+        # token, not on the padding after it.
+        alone = lens_trajectory(tiny_decoder, pad_token_lists([ids], pad_id=0), k=3)
+        assert torch.equal(target, alone.targets[0])
+        assert int(target[-1]) == int(final[-1].argmax())
+        for name in ("log_prob", "rank", "entropy", "kl_to_final"):
+            torch.testing.assert_close(getattr(trajectory, name)[:, i][:, real],
+                                       getattr(alone, name)[:, 0], atol=1e-5, rtol=0)  # fmt: skip
 
 
 def test_lens_of_the_embeddings_is_the_direct_path(tiny_decoder):
@@ -69,3 +77,15 @@ def test_prompt_longer_than_context(tiny_decoder):
     batch = pad_token_lists([[1] * 40], pad_id=0)
     with pytest.raises(PromptError, match="longer than the model's context of 32"):
         lens_trajectory(tiny_decoder, batch)
+
+
+def test_non_finite_activations_are_refused_naming_where_they_start(tiny_decoder):
+    batch = pad_token_lists([LISTS[0]], pad_id=0)
+
+    def break_block_1(resid, hook):  # noqa: ARG001
+        resid[:, 2] = float("nan")
+        return resid
+
+    with tiny_decoder.hooks(fwd_hooks=[("blocks.1.hook_resid_pre", break_block_1)]):
+        with pytest.raises(MechscopeError, match="first at after block 0 .prompt 0, position 2"):
+            lens_trajectory(tiny_decoder, batch)

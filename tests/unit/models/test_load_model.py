@@ -76,3 +76,14 @@ def test_path_objects_and_strings_load_the_same(hf_dirs):
     b = load_model(str(hf_dirs["gpt2"]), device="cpu")
     assert model_spec(a) == model_spec(b) == str(hf_dirs["gpt2"])  # both record the same spec
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_non_finite_weights_are_refused_naming_the_parameter(tmp_path):
+    from mechscope.models.checkpoint import save_checkpoint
+
+    model = load_model(TinyConfig(n_layers=1, n_heads=2, d_model=16, d_vocab=32, n_ctx=8))
+    with torch.no_grad():
+        model.blocks[0].attn.W_Q[0, 0, 0] = float("nan")
+    save_checkpoint(model, tmp_path / "broken")
+    with pytest.raises(ModelSpecError, match=r"1 weights of blocks.0.attn.W_Q are NaN"):
+        load_model(tmp_path / "broken", device="cpu")

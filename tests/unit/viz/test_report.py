@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -45,3 +47,23 @@ def test_unwritable_report_path(tmp_path):
     blocker.write_text("x")
     with pytest.raises(MechscopeError, match="cannot write report"):
         Report("x").save(blocker / "report.html")
+
+
+def test_every_view_and_figure_draws_in_a_browser_offline(tmp_path):
+    from mechscope.viz.figures import line_chart
+    from tests.browser import assert_drew
+
+    report = Report("three views, a figure, then text")
+    for _ in range(3):
+        report.view(_view())
+    report.figure(line_chart({"a": ([0, 1], [1.0, 2.0])}, title="t", x_title="x", y_title="y"))
+    report.paragraph("after the views")
+    path = report.save(tmp_path / "report.html")
+    shown = assert_drew(path, views=3, figures=1)
+    assert "after the views" in shown.dom
+
+
+def test_views_are_written_with_a_closed_root():
+    report = Report("one view")
+    report.view(_view())
+    assert not re.search(r'<div[^>]*id="circuits-vis-[^"]*"[^>]*/>', report.to_html())
