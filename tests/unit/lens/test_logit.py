@@ -86,6 +86,7 @@ def test_non_finite_activations_are_refused_naming_where_they_start(tiny_decoder
         resid[:, 2] = float("nan")
         return resid
 
-    with tiny_decoder.hooks(fwd_hooks=[("blocks.1.hook_resid_pre", break_block_1)]):
-        with pytest.raises(MechscopeError, match="first at after block 0 .prompt 0, position 2"):
-            lens_trajectory(tiny_decoder, batch)
+    hooks = [("blocks.1.hook_resid_pre", break_block_1)]
+    expected = "first at after block 0 .prompt 0, position 2"
+    with tiny_decoder.hooks(fwd_hooks=hooks), pytest.raises(MechscopeError, match=expected):
+        lens_trajectory(tiny_decoder, batch)
