@@ -221,7 +221,7 @@ def check_finite(
 
 
 def default_targets(
-    model: Model, batch: TokenBatch, final: Float[Tensor, "batch pos d_model"]
+    model: HookedTransformer, batch: TokenBatch, final: Float[Tensor, "batch pos d_model"]
 ) -> Int[Tensor, "batch pos"]:
     """The next token at each position, the final model's top token where there is none.
 
