@@ -11,6 +11,7 @@ from mechscope.models.adapter import SPEC_ATTRIBUTE
 from mechscope.models.base import (
     DType,
     Model,
+    has_lm_head,
     place,
     quiet_transformer_lens,
     resolve_device,
@@ -87,9 +88,20 @@ def load_model(
     return place(model, device_, dtype_)
 
 
-def check_finite_weights(model: torch.nn.Module, name: str) -> None:
-    """Raise `ModelSpecError` naming the first parameter that holds NaN or infinity."""
+def check_finite_weights(model: Model, name: str) -> None:
+    """Raise `ModelSpecError` naming the first parameter that holds NaN or infinity.
+
+    Checked: the embeddings, the blocks, the final norm, and the unembedding where the
+    model has one (`has_lm_head`). Not checked: what TransformerLens leaves uninitialised
+    and mechscope never runs (an encoder's pooler and next-sentence head), and the NaN
+    unembedding an encoder without a masked-LM head gets on purpose.
+    """
+    used = ("embed.", "pos_embed.", "blocks.", "ln_final.")
+    if has_lm_head(model):
+        used += ("unembed.", "mlm_head.")
     for param_name, param in model.named_parameters():
+        if not param_name.startswith(used):
+            continue
         if not bool(torch.isfinite(param).all()):
             bad = int((~torch.isfinite(param)).sum())
             raise ModelSpecError(
