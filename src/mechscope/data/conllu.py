@@ -26,12 +26,42 @@ class Sentence:
     """Each word's universal part-of-speech tag (empty when not read from CoNLL-U)."""
 
 
+OUT_OF_RANGE = -2
+"""The head index of a word whose HEAD column names no word of its sentence."""
+
+
+def tree_problem(sentence: Sentence) -> str | None:
+    """Why the sentence's dependency tree is malformed, or None when it is a tree.
+
+    Malformed: a head out of range, a word that is its own head, no root, or a cycle.
+    """
+    heads = sentence.heads
+    if OUT_OF_RANGE in heads:
+        return "malformed tree: a head out of range"
+    if any(head == i for i, head in enumerate(heads)):
+        return "malformed tree: a word that is its own head"
+    if heads and -1 not in heads:
+        return "malformed tree: no root"
+    for start in range(len(heads)):
+        seen, word = set(), start
+        while word != -1:
+            if word in seen:
+                return "malformed tree: a cycle"
+            seen.add(word)
+            word = heads[word]
+    return None
+
+
 def _token_lists(path: Path, limit: int | None = None) -> list[Any]:  # conllu.TokenList
     """The parsed sentences of ``path`` (the first ``limit``), with one-line errors.
 
     Raises:
         MechscopeError: the file is missing, does not parse, or holds no sentences.
     """
+    if limit is not None and limit < 1:
+        raise MechscopeError(
+            f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
+        )
     token_lists = []
     try:
         with path.open(encoding="utf-8") as handle:
@@ -66,9 +96,10 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
         index = {t["id"]: i for i, t in enumerate(words)}
         try:
             heads = tuple(
-                index.get(t["head"], -1) if isinstance(t["head"], int) and t["head"] else -1
+                (index.get(t["head"], OUT_OF_RANGE) if t["head"] else -1)
+                if isinstance(t["head"], int) else OUT_OF_RANGE
                 for t in words
-            )
+            )  # fmt: skip
             sentences.append(
                 Sentence(
                     words=tuple(t["form"] for t in words),

@@ -38,7 +38,7 @@ from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
-from mechscope.data.conllu import Sentence
+from mechscope.data.conllu import Sentence, tree_problem
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs, pad_id
@@ -72,6 +72,8 @@ def align(model: Model, sentence: Sentence) -> Aligned | str:
         return "the model has no fast tokenizer (token offsets are needed)"
     if not sentence.words:
         return "no words"
+    if problem := tree_problem(sentence):
+        return problem
     text, word_at_char = "", []
     for i, word in enumerate(sentence.words):
         if i:

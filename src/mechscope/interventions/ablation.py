@@ -45,15 +45,35 @@ from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs
 
 
-def check_heads(model: Model, heads: Iterable[HeadId | tuple[int, int]]) -> list[HeadId]:
-    """The heads as HeadIds, each checked against the model's shape."""
-    checked = []
-    for layer, head in heads:
+def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
+    """The heads as HeadIds, each checked against the model's shape ("1.4" strings parsed).
+
+    Raises:
+        MechscopeError: a head that is not two integers, out of range, or given twice.
+    """
+    checked: list[HeadId] = []
+    for given in heads:
+        if isinstance(given, str):
+            try:
+                given = HeadId.parse(given)
+            except ValueError as error:
+                raise MechscopeError(str(error)) from None
+        parts = tuple(given) if isinstance(given, tuple | list) else ()
+        if len(parts) != 2 or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in parts
+        ):
+            raise MechscopeError(
+                f"head {given!r} is not (layer, head) as two integers; write HeadId(1, 4), "
+                "(1, 4) or '1.4'."
+            )
+        layer, head = parts
         if not (0 <= layer < model.cfg.n_layers and 0 <= head < model.cfg.n_heads):
             raise MechscopeError(
                 f"head {layer}.{head} is out of range: the model has layers "
                 f"0..{model.cfg.n_layers - 1} and heads 0..{model.cfg.n_heads - 1} per layer."
             )
+        if HeadId(layer, head) in checked:
+            raise MechscopeError(f"head {layer}.{head} is given twice; list each head once.")
         checked.append(HeadId(layer, head))
     return checked
 
@@ -102,7 +122,7 @@ def _replacement(
 @contextmanager
 def ablate(
     model: Model,
-    heads: Iterable[HeadId | tuple[int, int]],
+    heads: Iterable[HeadId | tuple[int, int] | str],
     how: AblationType | str = AblationType.ZERO,
     reference: Int[Tensor, "batch pos"] | TokenBatch | None = None,
     *,

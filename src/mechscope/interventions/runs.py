@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from mechscope.core.batch import TokenBatch
-from mechscope.core.errors import PromptError
+from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs, str_tokens
@@ -35,8 +35,13 @@ class RunCache:
     @classmethod
     @torch.no_grad()
     def run(cls, model: Model, batch: TokenBatch, names: Iterable[str] = ()) -> "RunCache":
-        """Run ``batch`` once, caching the hook points ``names``."""
+        """Run ``batch`` once, caching the hook points ``names``.
+
+        Raises:
+            MechscopeError: a name that is no hook point of this model.
+        """
         names = sorted(set(names))
+        check_hook_names(model, names)
         logits, cache = model.run_with_cache(
             batch.tokens, names_filter=names, **forward_kwargs(model, batch)
         )
@@ -57,6 +62,20 @@ class RunCache:
             self.activations.update({name: cache[name] for name in missing})
             self.passes += 1
         return {name: self.activations[name] for name in names}
+
+
+def check_hook_names(model: Model, names: Iterable[str]) -> None:
+    """Raise `MechscopeError` for the first name that is not a hook point of ``model``."""
+    for name in names:
+        if name not in model.hook_dict:
+            kind = name.rsplit(".", 1)[-1].removeprefix("hook_")
+            why = (
+                " (attention-only models have no resid_mid, mlp_in or mlp_out)"
+                if model.cfg.attn_only else ""
+            )  # fmt: skip
+            raise MechscopeError(
+                f"this model has no {kind} at {name}{why}; drop that site and run again."
+            )
 
 
 @dataclass

@@ -257,6 +257,10 @@ def lens_trajectory(
         translator: a tuned lens; None for the logit lens.
     """
     model = check_lens_model(model)
+    if not 1 <= k <= model.cfg.d_vocab:
+        raise MechscopeError(
+            f"k (top tokens kept) must be 1 to the vocabulary size {model.cfg.d_vocab}; got {k}."
+        )
     names = boundary_hooks(model.cfg.n_layers)
     _, cache = model.run_with_cache(
         batch.tokens, names_filter=names, return_type=None, **forward_kwargs(model, batch)

@@ -52,8 +52,13 @@ def token_lists_of(
     """Each prompt's token ids, unpadded, as `tokenize` would put them in a batch.
 
     Raises:
-        PromptError: the model has no tokenizer.
+        PromptError: the model has no tokenizer, or a prompt is empty or only white space.
     """
+    empty = [i for i, p in enumerate(prompts) if not p.strip()]
+    if empty:
+        raise PromptError(
+            f"prompt {empty[0]} is empty ({len(empty)} empty in all); remove it or give it text."
+        )
     tokenizer = model.tokenizer
     if tokenizer is None:
         raise PromptError(

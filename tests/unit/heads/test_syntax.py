@@ -155,3 +155,30 @@ def batch_size_settings(n):
     from mechscope.heads import DetectionSettings
 
     return DetectionSettings(batch_size=n)
+
+
+def _sentence_lines(heads):
+    words = ["a", "b", "c"]
+    pairs = enumerate(zip(words, heads, strict=True))
+    rows = [f"{i + 1}\t{w}\t{w}\tX\tX\t_\t{h}\tdep\t_\t_" for i, (w, h) in pairs]
+    return "\n".join(rows) + "\n\n"
+
+
+def test_malformed_trees_are_skipped_and_counted_by_reason(model, tmp_path):
+    from mechscope.data.conllu import tree_problem
+
+    path = tmp_path / "malformed.conllu"
+    cases = {"a cycle": (2, 1, 0), "its own head": (1, 0, 1), "out of range": (0, 9, 1),
+             None: (0, 1, 1)}  # fmt: skip
+    path.write_text("".join(_sentence_lines(heads) for heads in cases.values()))
+    sentences = read_conllu(path)
+    for (expected, _), sentence in zip(cases.items(), sentences, strict=True):
+        problem = tree_problem(sentence)
+        assert (problem is None) if expected is None else (expected in (problem or ""))
+    scores = dependency_scores(model, sentences, progress=False)
+    assert scores.n_sentences == 1
+    assert scores.skipped == {"malformed tree: a cycle": 1,
+                              "malformed tree: a word that is its own head": 1,
+                              "malformed tree: a head out of range": 1}  # fmt: skip
+    with pytest.raises(MechscopeError, match="at least 1"):
+        read_conllu(path, limit=0)

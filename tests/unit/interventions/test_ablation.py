@@ -122,3 +122,23 @@ def test_ablation_effects_take_groups_of_heads_and_round_trip(tiny_decoder, tmp_
     assert (
         torch.equal(loaded.ablated, effects.ablated) and loaded.provenance.config["how"] == "zero"
     )
+
+
+@pytest.mark.parametrize(
+    ("heads", "message"),
+    [
+        (["1.1"], None),  # a "LAYER.HEAD" string is read as that head
+        (["1.x"], "is not LAYER.HEAD"),
+        ([(1.5, 0)], "as two integers"),
+        ([(1, 1), (1, 1)], "given twice"),
+        ([(9, 0)], "out of range"),
+    ],
+)
+def test_heads_are_checked_with_one_line_errors(tiny_decoder, heads, message):
+    from mechscope.interventions.ablation import check_heads
+
+    if message is None:
+        assert check_heads(tiny_decoder, heads) == [HeadId(1, 1)]
+    else:
+        with pytest.raises(MechscopeError, match=message):
+            check_heads(tiny_decoder, heads)

@@ -190,3 +190,10 @@ def test_task_metrics_on_a_model_without_an_unembedding_are_refused(tiny_encoder
     pairs = TaskPairs(batch, batch, torch.tensor([4]), torch.tensor([5]), torch.tensor([2]), "t")
     with pytest.raises(MechscopeError, match="needs a decoder with an unembedding"):
         pairs.runs(tiny_encoder)
+
+
+def test_a_site_the_model_lacks_is_refused_before_any_run(hand_built, task):
+    assert hand_built.cfg.attn_only
+    sites = every_site(Component.RESID_MID, hand_built.cfg.n_layers, n_pos=4)
+    with pytest.raises(MechscopeError, match="no resid_mid at blocks.0.hook_resid_mid"):
+        task.runs(hand_built, names=patching_hooks(hand_built, sites))

@@ -55,3 +55,12 @@ def test_tiny_decoder_batched_equals_one_at_a_time(tiny_decoder, side):
             alone = tiny_decoder(torch.tensor([ids]))[0]
             real = logits[i][batch.attention_mask[i].bool()]
             torch.testing.assert_close(real, alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("prompts", [[""], ["some text", "   "]])
+def test_empty_prompts_are_refused_before_tokenising(tiny_decoder, prompts):
+    # A decoder would otherwise read "" as the BOS token alone and score it.
+    from mechscope.models.tokens import token_lists_of
+
+    with pytest.raises(PromptError, match=f"prompt {len(prompts) - 1} is empty"):
+        token_lists_of(tiny_decoder, prompts)
