@@ -15,7 +15,8 @@ def run_experiment(
 ) -> int:
     """Parse ``argv`` into ``config_cls``, call ``module.run``, print with ``report``.
 
-    User errors (`MechscopeError`, or a Config's own validation) print one line and exit 2.
+    User errors (`MechscopeError`, or a Config's own validation) print one line and exit 2;
+    Ctrl-C prints one line and exits 130.
     """
     import tyro
 
@@ -27,8 +28,16 @@ def run_experiment(
         except ValueError as error:  # the Config's own validation
             raise MechscopeError(str(error)) from None
         result = importlib.import_module(module).run(cfg)
+    except KeyboardInterrupt:
+        print(  # noqa: T201
+            f"{prog}: interrupted; what was already written is kept (finished training runs "
+            "are read back, checkpointed ones resume). Run the same command again to go on.",
+            file=sys.stderr,
+        )
+        return 130
     except MechscopeError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)  # noqa: T201
-        return 2
+        interrupted = type(error).__name__ == "TrainingInterrupted"
+        print(f"{prog}: {'' if interrupted else 'error: '}{error}", file=sys.stderr)  # noqa: T201
+        return 130 if interrupted else 2
     report(result, cfg)
     return 0

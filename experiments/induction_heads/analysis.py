@@ -36,7 +36,13 @@ from mechscope.models.bundled import shipped_dir
 from mechscope.training import TrainConfig, train
 from mechscope.training.batches import text_windows
 from mechscope.training.evaluation import eval_settings, evaluate, icl_scores
-from mechscope.training.run_dir import final_model_dir, read_config, read_metrics
+from mechscope.training.loop import TrainingInterrupted
+from mechscope.training.run_dir import (
+    final_model_dir,
+    list_checkpoints,
+    read_config,
+    read_metrics,
+)
 from mechscope.viz.report import Report
 
 ANALYSIS_SEED = 20_221_208  # fresh prompts, never the ones logged during training
@@ -68,7 +74,14 @@ def run_dirs(cfg: Config) -> dict[str, Path]:
         recipe = TrainConfig(n_layers=n_layers)
         if cfg.steps is not None:
             recipe = TrainConfig(**(recipe.to_json() | {"steps": cfg.steps, "corpus": ()}))
-        dirs[name] = train(recipe, cfg.out / "runs" / name).run_dir
+        run_dir = cfg.out / "runs" / name
+        try:  # a run interrupted after a checkpoint continues from it, bit-identically
+            dirs[name] = train(recipe, run_dir, resume=bool(list_checkpoints(run_dir))).run_dir
+        except TrainingInterrupted as stop:
+            raise TrainingInterrupted(
+                f"{name}: {str(stop).split('. Continue')[0]}. Run the same command again to "
+                "continue from it."
+            ) from None
     return dirs
 
 

@@ -12,10 +12,12 @@ import io
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, Union
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 COMMANDS = (
     "info",
@@ -100,10 +102,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         run: Callable[[Any], int] = next(
             m.run for m in modules.values() if isinstance(cfg, m.Config)
         )
+        if hasattr(cfg, "overwrite"):  # the commands that write a results directory
+            from mechscope.cli.common import output_directory
+
+            with output_directory(Path(cfg.out), cfg.overwrite):
+                return run(cfg)
         return run(cfg)
     except MechscopeError as error:
+        if type(error).__name__ == "TrainingInterrupted":  # says what was saved, how to go on
+            print(f"mechscope: {error}", file=sys.stderr)  # noqa: T201
+            return EXIT_INTERRUPTED
         print(f"mechscope: error: {error}", file=sys.stderr)  # noqa: T201
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("mechscope: interrupted", file=sys.stderr)  # noqa: T201
-        return 130
+        print(  # noqa: T201
+            "mechscope: interrupted; nothing new was saved and --out is as it was before.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED

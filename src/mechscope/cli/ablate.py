@@ -22,6 +22,8 @@ class Config:
     """Heads as LAYER.HEAD, ablated together, e.g. 1.4 1.7."""
     out: OutArg
     """Output directory."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     how: AblationType = AblationType.ZERO
     """What replaces an ablated head's output."""
     data: Path | None = None

@@ -29,6 +29,8 @@ class Config:
     """Parts printed."""
     out: OutArg = Path("results/attribute")
     """Where result.json, tensors.safetensors and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 

@@ -26,6 +26,8 @@ class Config:
     """Compute Q/K/V composition scores between every pair of heads."""
     out: OutArg = Path("results/circuits")
     """Where result.json, tensors.safetensors and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 

@@ -1,9 +1,15 @@
 """What every command shares: the model argument, the output directory, the device."""
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import tyro
+
+from mechscope.core.errors import MechscopeError
 
 MODEL_HELP = (
     "model spec: 'induction-2l' / 'induction-1l' (shipped), 'minilm' (bundled "
@@ -25,3 +31,59 @@ DeviceArg = Annotated[str | None, tyro.conf.arg(metavar="DEVICE")]
 def say(text: str) -> None:
     """Print a line of a command's output (the only place commands print)."""
     print(text)  # noqa: T201
+
+
+@contextmanager
+def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
+    """Check ``out`` before any work; on failure leave it as it was.
+
+    A file where the directory should be, an unwritable place, or a directory that already
+    holds results (unless ``overwrite``) is refused at once. With ``overwrite`` the old
+    results move aside to ``OUT.previous`` and come back if the command fails or is
+    interrupted; they are deleted once the new ones are complete. A failed command's partial
+    results are removed.
+
+    Raises:
+        MechscopeError: ``out`` is a file, cannot be written, or holds results already.
+    """
+    if out.exists() and not out.is_dir():
+        raise MechscopeError(f"--out {out} is a file; give a directory.")
+    held = out.is_dir() and any(out.iterdir())
+    if held and not overwrite:
+        raise MechscopeError(
+            f"--out {out} already holds results; pass --overwrite to replace them (the old "
+            "ones stay until the new ones are complete), or choose another --out."
+        )
+    backup = out.with_name(out.name + ".previous") if held else None
+    existed = out.exists()
+    try:
+        if backup is not None:
+            if backup.exists():
+                shutil.rmtree(backup)
+            os.replace(out, backup)
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".mechscope-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        _restore(out, backup, existed)
+        raise MechscopeError(
+            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
+            "can write to."
+        ) from error
+    try:
+        yield
+    except BaseException:
+        _restore(out, backup, existed)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _restore(out: Path, backup: Path | None, existed: bool) -> None:
+    """Undo `output_directory`: drop partial results, put the old ones back."""
+    if backup is not None and backup.exists():
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(backup, out)
+    elif not existed:
+        shutil.rmtree(out, ignore_errors=True)

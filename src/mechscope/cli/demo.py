@@ -28,6 +28,8 @@ class Config:
     """Model spec, as `mechscope.models.load_model` takes it."""
     out: OutArg = Path("results/demo")
     """Where result.json, tensors.safetensors and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 

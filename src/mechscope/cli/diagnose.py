@@ -28,6 +28,8 @@ class Config:
     """Prompts read at most."""
     out: OutArg = Path("results/diagnose")
     """Where each result and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 

@@ -25,6 +25,8 @@ class Config:
     model: ModelArg
     out: OutArg
     """Output directory."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     kinds: tuple[HeadKind, ...] = ()
     """Head kinds to score (default: all)."""
     prompts: Path | None = None

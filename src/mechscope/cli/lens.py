@@ -27,6 +27,8 @@ class Config:
     """A tuned lens directory (from `mechscope tuned-lens`); default: the logit lens."""
     out: OutArg = Path("results/lens")
     """Where result.json, tensors.safetensors and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 

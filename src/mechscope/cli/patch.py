@@ -26,6 +26,8 @@ class Config:
     model: ModelArg
     out: OutArg
     """Output directory."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     task: BuiltinTask | None = None
     """A built-in prompt set (instead of --clean/--corrupted/--answer/--wrong)."""
     clean: tuple[str, ...] = ()

@@ -22,6 +22,8 @@ class Config:
     model: ModelArg
     out: OutArg
     """Where the lens goes (use it with: mechscope lens MODEL --tuned-lens DIR)."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
     lens: Annotated[TunedLensConfig, tyro.conf.OmitArgPrefixes] = field(
         default_factory=TunedLensConfig
     )

@@ -82,6 +82,8 @@ def train(
     run_dir = Path(run_dir)
     corpus = load_corpus(cfg.corpus or None)
     corpus.check_fits(cfg.n_ctx)
+    if resume and (run_dir / rd.CONFIG_FILE).exists() and not rd.list_checkpoints(run_dir):
+        resume = False  # the run never saved a checkpoint: resuming is starting it again
     if resume:
         start, latest = rd.check_resumable(run_dir, cfg)
         model = load_checkpoint(latest, device="cpu")

@@ -67,14 +67,19 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
 def start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     """Create a fresh run directory holding ``cfg``.
 
+    A run that never wrote a complete checkpoint (stopped by Ctrl-C or an error before its
+    first) holds nothing to keep: its files are replaced.
+
     Raises:
-        RunDirError: the directory already holds a run, or cannot be written.
+        RunDirError: the directory holds a run with checkpoints, or cannot be written.
     """
     if (run_dir / CONFIG_FILE).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a training run; pass --resume to continue it, or choose "
-            "another --run-dir."
-        )
+        if saved := list_checkpoints(run_dir):
+            raise RunDirError(
+                f"{run_dir} already holds a training run (last checkpoint: step "
+                f"{saved[-1][0]}); pass --resume to continue it, or choose another --out."
+            )
+        clear_unfinished(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_json(), indent=2))
@@ -82,8 +87,17 @@ def start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     except OSError as error:
         raise RunDirError(
             f"cannot write the run directory {run_dir}: {error.strerror or error}. "
-            "Choose a directory you can write to (--run-dir)."
+            "Choose a directory you can write to (--out)."
         ) from error
+
+
+def clear_unfinished(run_dir: Path) -> None:
+    """Remove what a run without any complete checkpoint wrote (config, metrics, tokenizer)."""
+    for name in (CONFIG_FILE, METRICS_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+    for name in ("tokenizer", CHECKPOINTS):
+        if (run_dir / name).is_dir():
+            shutil.rmtree(run_dir / name)
 
 
 def check_resumable(run_dir: Path, cfg: TrainConfig) -> tuple[int, Path]:

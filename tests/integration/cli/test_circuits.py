@@ -28,8 +28,11 @@ def test_circuits_prints_the_heads_and_refuses_unknown_ones(tmp_path, capsys):
     assert lines[1].split()[0] == "0.0" and lines[1].split()[-1] == "1"  # one back
     assert float(lines[2].split()[1]) > 0.9  # 1.1 copies
     assert isinstance(load_result(out), WeightCircuits)
-    assert main(["circuits", "induction-2l", "--heads", "7.0", "--out", str(out)]) == 2
+    assert (
+        main(["circuits", "induction-2l", "--heads", "7.0", "--out", str(tmp_path / "refused-1")])
+        == 2
+    )
     assert "not a head of this model" in capsys.readouterr().err
     assert main(["attribute", "induction-2l", "--prompt", "ab", "--answer", "xy",
-                 "--out", str(out)]) == 2  # fmt: skip
+                 "--out", str(tmp_path / "refused-2")]) == 2  # fmt: skip
     assert "2 tokens" in capsys.readouterr().err

@@ -22,7 +22,7 @@ def test_diagnose_refuses_two_sources(tmp_path, capsys):
     prompts = tmp_path / "p.txt"
     prompts.write_text("hello\n")
     argv = ["diagnose", "induction-2l", "--prompts", str(prompts), "--conllu", str(prompts)]
-    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert main([*argv, "--out", str(tmp_path / "refused-1")]) == 2
     assert "not both" in capsys.readouterr().err
 
 

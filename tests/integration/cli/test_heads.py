@@ -33,10 +33,20 @@ def test_heads_writes_scores_and_an_offline_report(tmp_path, capsys):
 
 
 def test_heads_bad_input_exits_2(tmp_path, capsys):
-    assert main(["heads", "induction-2l", "--kinds", "inductoin", "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["heads", "induction-2l", "--kinds", "inductoin", "--out", str(tmp_path / "refused-1")]
+        )
+        == 2
+    )
     assert "invalid choice 'inductoin'" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    assert main(["heads", "induction-2l", "--prompts", str(empty), "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["heads", "induction-2l", "--prompts", str(empty), "--out", str(tmp_path / "refused-2")]
+        )
+        == 2
+    )
     assert "no prompts" in capsys.readouterr().err
     assert not (tmp_path / "result.json").exists()

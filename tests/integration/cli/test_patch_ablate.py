@@ -36,7 +36,17 @@ def test_patch_user_pairs_and_bad_input(tmp_path, capsys):
     assert "clean prompt has 4 tokens" in capsys.readouterr().err
     assert main([*ok, "--answer", "xy", "--wrong", "y", "--out", str(tmp_path / "c")]) == 2
     assert "is 2 tokens" in capsys.readouterr().err
-    bad_site = [*ok, "--answer", "x", "--wrong", "y", "--sites", "mlp_out", "--out", str(tmp_path)]
+    bad_site = [
+        *ok,
+        "--answer",
+        "x",
+        "--wrong",
+        "y",
+        "--sites",
+        "mlp_out",
+        "--out",
+        str(tmp_path / "d"),
+    ]
     assert main(bad_site) == 2
     assert "no mlp_out" in capsys.readouterr().err
 
@@ -61,7 +71,13 @@ def test_ablate_joint_and_per_head(tmp_path, capsys):
         )
     assert float(effects.ablated[0]) == pytest.approx(by_hand, abs=1e-5)
     assert float(effects.change[0]) > 0.03  # two induction heads matter on code (0.060)
-    assert main(["ablate", "induction-2l", "--heads", "3.0", "--out", str(out)]) == 2
+    assert (
+        main(["ablate", "induction-2l", "--heads", "3.0", "--out", str(tmp_path / "refused-1")])
+        == 2
+    )
     assert "out of range" in capsys.readouterr().err
-    assert main(["ablate", "induction-2l", "--heads", "1-4", "--out", str(out)]) == 2
+    assert (
+        main(["ablate", "induction-2l", "--heads", "1-4", "--out", str(tmp_path / "refused-2")])
+        == 2
+    )
     assert "LAYER.HEAD" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def test_lens_and_tuned_lens_commands(tmp_path, capsys):
     assert "tuned lens" in capsys.readouterr().out
     assert (trained / "comparison" / "result.json").is_file()
     assert main(["lens", "induction-2l", "--prompt", "ab", "--tuned-lens", str(trained),
-                 "--out", str(out)]) == 0  # fmt: skip
+                 "--out", str(out), "--overwrite"]) == 0  # fmt: skip
     assert "tuned lens at the last position" in capsys.readouterr().out
-    assert main(["lens", "minilm", "--prompt", "hi", "--out", str(out)]) == 2
+    assert main(["lens", "minilm", "--prompt", "hi", "--out", str(tmp_path / "refused-1")]) == 2
     assert "encoder" in capsys.readouterr().err

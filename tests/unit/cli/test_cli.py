@@ -98,3 +98,58 @@ def test_enum_options_are_choices_by_construction(capsys):
     assert err.startswith("mechscope: error: ") and err.count("\n") == 1
     assert "invalid choice 'nope'" in err
     assert "'attn_scores'" in err  # every patchable Component is offered, attention scores too
+
+
+def test_experiments_exit_130_with_one_line_on_ctrl_c(monkeypatch, capsys):
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from experiments.cli import run_experiment
+
+    @dataclass(frozen=True)
+    class Config:
+        n: int = 1
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "fake_experiment", types.SimpleNamespace(run=interrupted))
+    assert run_experiment(Config, "fake_experiment", print, [], "fake") == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
+
+
+def test_an_out_directory_with_results_is_refused_replaced_or_restored(tmp_path):
+    from mechscope.cli.common import output_directory
+    from mechscope.core.errors import MechscopeError
+
+    out = tmp_path / "out"
+    with output_directory(out, overwrite=False):
+        (out / "result.json").write_text("old")
+    refused = pytest.raises(MechscopeError, match="already holds results; pass --overwrite")
+    with refused, output_directory(out, overwrite=False):
+        pass
+    # A failed or interrupted overwrite leaves the old results as they were.
+    with pytest.raises(KeyboardInterrupt), output_directory(out, overwrite=True):
+        assert not (out / "result.json").exists()  # the old ones are aside meanwhile
+        (out / "partial.json").write_text("new")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ["result.json"]
+    assert (out / "result.json").read_text() == "old"
+    assert not (tmp_path / "out.previous").exists()
+    with output_directory(out, overwrite=True):
+        (out / "result.json").write_text("new")
+    assert (out / "result.json").read_text() == "new"
+    assert not (tmp_path / "out.previous").exists()
+    # A failed first run leaves no partial directory; a file where --out should be is refused.
+    with pytest.raises(RuntimeError), output_directory(tmp_path / "fresh", overwrite=False):
+        (tmp_path / "fresh" / "partial").write_text("x")
+        raise RuntimeError
+    assert not (tmp_path / "fresh").exists()
+    (tmp_path / "file").write_text("x")
+    with (
+        pytest.raises(MechscopeError, match="is a file"),
+        output_directory(tmp_path / "file", False),
+    ):
+        pass

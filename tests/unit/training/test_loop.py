@@ -90,7 +90,10 @@ def test_resume_with_a_different_config_is_refused(tmp_path, corpus):
 
 def test_existing_run_without_resume_is_refused(tmp_path, corpus):
     train(tiny(corpus), tmp_path / "run", progress=False)
-    with pytest.raises(RunDirError, match="already holds a training run; pass --resume"):
+    with pytest.raises(
+        RunDirError,
+        match=r"already holds a training run \(last checkpoint: step 6\); pass --resume",
+    ):
         train(tiny(corpus), tmp_path / "run", progress=False)
 
 
@@ -208,3 +211,28 @@ def test_models_without_layer_norm_train_and_load_back(tmp_path, corpus):
     assert model.cfg.normalization_type is None
     assert not any("ln" in name for name, _ in model.named_parameters())
     assert all(r.health is not None for r in run.records)
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(
+    tmp_path, corpus, monkeypatch, resume
+):
+    from mechscope.training import loop
+
+    real_batch = loop.training_batch
+
+    def interrupt_at_step_1(cfg, text, step):
+        if step == 1:
+            raise KeyboardInterrupt
+        return real_batch(cfg, text, step)
+
+    monkeypatch.setattr(loop, "training_batch", interrupt_at_step_1)
+    with pytest.raises(loop.TrainingInterrupted, match="none yet"):
+        train(tiny(corpus), tmp_path / "run", progress=False)
+    monkeypatch.setattr(loop, "training_batch", real_batch)
+    again = train(tiny(corpus), tmp_path / "run", resume=resume, progress=False)
+    straight = train(tiny(corpus), tmp_path / "straight", progress=False)
+    a = load_model(again.final_checkpoint, device="cpu").state_dict()
+    b = load_model(straight.final_checkpoint, device="cpu").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [0, 3, 6]
