@@ -97,6 +97,7 @@ def run(cfg: Config) -> int:
                 f"  verify {check.head_kind.value}: ablate {row['head']} ({row['group']}): "
                 f"{row['change']:+.3f}"
             )
+        say(f"verdict: {check.verdict()}")
 
     scores.with_provenance(cfg, cfg.model).save(cfg.out)
     if syntax is not None:

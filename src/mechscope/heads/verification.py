@@ -2,7 +2,12 @@
 
 A head labelled with a kind should matter for the behaviour that kind explains. Each of the
 ``k`` best heads of the kind is zero-ablated on its own (batched, `ablation_effects`), and so
-is each of ``k`` control heads (the lowest-scoring ones), on the metric the kind predicts:
+is each of ``k`` control heads, on the metric the kind predicts. Controls are heads outside
+the circuit under test: drawn at random (seeded) from the top heads' layers, leaving out the
+top heads and every head labelled with a kind of the circuit (induction and previous-token
+for those two kinds, the kind itself otherwise); other layers are used only when those run
+short. The lowest-scoring heads are not controls: for induction they are the previous-token
+heads that feed the circuit. The metric:
 
 - induction and previous-token heads: the loss on the second copy of repeated random tokens
   (Olsson et al. 2022: these heads form the induction circuit);
@@ -16,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 
+from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import next_token_loss, second_copy_metric
@@ -50,6 +57,29 @@ class Verification(Result):
     def specific(self) -> bool:
         """Whether removing top heads costs more, on average, than removing controls."""
         return float(self.top.change.mean()) > float(self.control.change.mean())
+
+    def verdict(self) -> str:
+        """One line: whether the causal check supports the label, and the numbers behind it.
+
+        Supported: every top head's removal changes the metric more than every control's;
+        partly: more on average only; not supported: otherwise.
+        """
+        top, control = self.top.change, self.control.change
+        if not len(control):
+            return f"{self.head_kind.value}: no control heads to compare with; not checked."
+        if float(top.min()) > float(control.max()):
+            word = "supported"
+        elif self.specific:
+            word = "partly supported (more than the controls on average, not head by head)"
+        else:
+            word = "not supported"
+        return (
+            f"{self.head_kind.value}: {word}: removing a top head changes {self.metric} by "
+            f"{float(top.mean()):+.3f} on average ({float(top.min()):+.3f} to "
+            f"{float(top.max()):+.3f}), a control head by {float(control.mean()):+.3f} "
+            f"({float(control.min()):+.3f} to {float(control.max()):+.3f}); {len(top)} top "
+            f"and {len(control)} control heads."
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per ablated head: group, head, its score, and the metric change."""
@@ -93,6 +123,31 @@ class Verification(Result):
         )
 
 
+def control_heads(
+    scores: HeadScores, kind: HeadKind, top: Sequence[HeadId], k: int, seed: int
+) -> list[tuple[HeadId, float]]:
+    """``k`` heads outside the circuit of ``kind``, with their scores (module docstring)."""
+    circuit = set(CIRCUIT_KINDS) if kind in CIRCUIT_KINDS else {kind}
+    labels = scores.classify()
+    outside = [
+        HeadId(layer, head)
+        for layer in range(scores.n_layers)
+        for head in range(scores.n_heads)
+        if HeadId(layer, head) not in top and not circuit & set(labels.get(HeadId(layer, head), []))
+    ]
+    layers = {h.layer for h in top}
+    generator = torch.Generator().manual_seed(seed)
+    chosen: list[HeadId] = []
+    for pool in (
+        [h for h in outside if h.layer in layers],
+        [h for h in outside if h.layer not in layers],
+    ):
+        order = torch.randperm(len(pool), generator=generator).tolist()
+        chosen += [pool[i] for i in order][: k - len(chosen)]
+    values = scores.score(kind)
+    return [(h, float(values[h.layer, h.head])) for h in chosen]
+
+
 def verify(
     model: Model,
     scores: HeadScores,
@@ -101,8 +156,12 @@ def verify(
     *,
     k: int = 3,
     settings: DetectionSettings | None = None,
+    seed: int = 0,
 ) -> Verification:
-    """Ablate the ``k`` best heads of ``kind`` (and ``k`` controls) one at a time.
+    """Ablate the best ``k`` heads labelled ``kind`` (and ``k`` controls) one at a time.
+
+    When no head carries the label, the ``k`` best-scoring heads are tested instead. ``seed``
+    draws the control heads (see the module docstring).
 
     Raises:
         MechscopeError: the model has no loss, or ``kind`` was not scored or is a diagnostic.
@@ -112,7 +171,9 @@ def verify(
     if not kind.is_label or kind not in scores.kinds:
         raise MechscopeError(f"verify takes a scored label kind; {kind.value} is not one here.")
     ranked = scores.top(kind, scores.n_layers * scores.n_heads)
-    top, control = ranked[:k], ranked[::-1][:k]
+    labelled = set(scores.heads_of(kind))
+    top = [(h, v) for h, v in ranked if h in labelled][:k] or ranked[:k]
+    control = control_heads(scores, kind, [h for h, _ in top], k, seed)
     if kind in CIRCUIT_KINDS:
         settings = settings or DetectionSettings()
         rows = repeated_rows(model, settings)
@@ -134,5 +195,7 @@ def verify(
         control=effects[1],
         top_scores=tuple(s for _, s in top),
         control_scores=tuple(s for _, s in control),
-        provenance=Provenance(config={"kind": kind.value, "k": k}, model=model_spec(model)),
+        provenance=Provenance(
+            config={"kind": kind.value, "k": k, "seed": seed}, model=model_spec(model)
+        ),
     )

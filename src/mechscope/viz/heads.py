@@ -63,10 +63,11 @@ def render_heads(
     for check in checks:
         report.heading(f"Causal check of {check.head_kind.value} heads: each ablated alone")
         report.paragraph(
-            f"Zero-ablating each top head and each control (lowest-scoring) head; change in "
-            f"{check.metric}.",
+            f"Zero-ablating each top head and each control head (random heads of the same "
+            f"layers outside the circuit under test); change in {check.metric}.",
             note=True,
         )
+        report.paragraph(f"Verdict: {check.verdict()}")
         rows = check.rows()
         columns = list(rows[0])
         report.table(columns, [[r[c] for c in columns] for r in rows])

@@ -19,6 +19,7 @@ def test_heads_writes_scores_and_an_offline_report(tmp_path, capsys):
     assert main([*argv, "--out", str(out), "--window", "2"]) == 0
     printed = capsys.readouterr().out
     assert "induction" in printed and "verify induction: ablate 1." in printed
+    assert "verdict: induction: " in printed  # one line: supported, partly or not
     scores = HeadScores.load(out)
     assert scores.n_prompts == 3 and scores.kinds[0] is HeadKind.INDUCTION
     assert {h.layer for h in scores.heads_of("induction")} == {1}
@@ -27,6 +28,7 @@ def test_heads_writes_scores_and_an_offline_report(tmp_path, capsys):
     assert isinstance(load_result(out / "syntax"), SyntaxScores)
     check = load_result(out / "verify-induction")
     assert isinstance(check, Verification) and check.specific
+    assert all(head.layer == 0 for head in check.control.heads)  # layer 1's heads are all induction
     page = (out / "report.html").read_text()
     assert page.count(circuitsvis_bundle()) == 1
     assert "Syntactic heads" in page and "Causal check" in page

@@ -27,6 +27,12 @@ def test_removing_the_induction_head_costs_the_second_copy(model):
     assert float(check.top.change[0]) > 1.0
     assert abs(float(check.control.change[0])) < 0.1  # the idle or sink head: no effect
     assert check.specific
+    # Controls come from outside the circuit: never the previous-token head that feeds it
+    # (the lowest induction score, which the old choice of controls picked).
+    wide = verify(model, scores, "induction", prompts, k=3)
+    assert PREVIOUS_TOKEN_HEAD not in wide.control.heads
+    assert INDUCTION_HEAD not in wide.control.heads
+    assert check.verdict().startswith("induction: supported: removing a top head changes")
     # The previous-token head feeds the induction head's keys: removing it hurts as much.
     previous = verify(model, scores, HeadKind.PREVIOUS_TOKEN, prompts, k=1)
     assert previous.top.heads == (PREVIOUS_TOKEN_HEAD,)
