@@ -11,25 +11,13 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
+from mechscope.core.byte_alphabet import bytes_to_unicode
+
 BOS = "<|bos|>"
 PAD = "<|pad|>"
 BOS_ID = 256
 PAD_ID = 257
 VOCAB_SIZE = 258
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's map from each byte to the printable character byte-level BPE spells it with."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
-    printable += range(ord("®"), ord("ÿ") + 1)
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {b: chr(c) for b, c in zip(printable, chars, strict=True)}
 
 
 def save_byte_tokenizer(directory: str | Path) -> PreTrainedTokenizerBase:

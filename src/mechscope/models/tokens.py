@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mechscope.core.batch import PaddingSide, TokenBatch, pad_token_lists
+from mechscope.core.byte_alphabet import bytes_to_unicode
 from mechscope.core.errors import PromptError
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
@@ -121,8 +122,25 @@ def target_ids(model: Model, targets: Sequence[str], what: str = "target") -> li
 
 
 def str_tokens(model: Model, ids: Sequence[int]) -> list[str]:
-    """Token ids as the strings the tokenizer decodes them to (ids as text without one)."""
+    """Token ids as the strings the tokenizer decodes them to (ids as text without one).
+
+    A token that is part of a multi-byte UTF-8 character decodes to the replacement glyph
+    '\ufffd' on its own; it is shown as its bytes instead (``<0xC3>``), so views and tables
+    tell such tokens apart.
+    """
     tokenizer = model.tokenizer
     if tokenizer is None:
         return [str(i) for i in ids]
-    return [str(tokenizer.decode([i])) for i in ids]
+    pieces = [str(tokenizer.decode([i])) for i in ids]
+    return [
+        _as_bytes(tokenizer, i) if "\ufffd" in p else p for i, p in zip(ids, pieces, strict=True)
+    ]
+
+
+def _as_bytes(tokenizer: Any, token_id: int) -> str:  # noqa: ANN401 - any HF tokenizer
+    """``<0x..>`` per byte of a byte-level token (GPT-2's byte-to-unicode alphabet)."""
+    to_byte = {char: byte for byte, char in bytes_to_unicode().items()}
+    spelled = str(tokenizer.convert_ids_to_tokens(int(token_id)))
+    if not spelled or any(char not in to_byte for char in spelled):
+        return "\ufffd"
+    return "".join(f"<0x{to_byte[char]:02X}>" for char in spelled)

@@ -64,3 +64,14 @@ def test_empty_prompts_are_refused_before_tokenising(tiny_decoder, prompts):
 
     with pytest.raises(PromptError, match=f"prompt {len(prompts) - 1} is empty"):
         token_lists_of(tiny_decoder, prompts)
+
+
+def test_partial_utf8_tokens_show_as_their_bytes(tmp_path):
+    from mechscope.data.byte_tokenizer import save_byte_tokenizer
+    from mechscope.models import TinyConfig, load_model
+    from mechscope.models.tokens import str_tokens
+
+    model = load_model(TinyConfig(n_layers=1, n_heads=1, d_model=8, d_vocab=258, n_ctx=8))
+    model.tokenizer = save_byte_tokenizer(tmp_path / "tokenizer")
+    ids = list("x é\n".encode())  # é is two bytes, 0xC3 0xA9: neither decodes alone
+    assert str_tokens(model, ids) == ["x", " ", "<0xC3>", "<0xA9>", "\n"]
