@@ -51,6 +51,11 @@ acceptance: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/pytest tests/notebooks -q
+	mkdir -p build/notebooks
+	for f in notebooks/*.py; do \
+		$(BIN)/jupytext --quiet --to notebook -o build/notebooks/$$(basename $$f .py).ipynb $$f; \
+	done
+	@echo "notebooks written to build/notebooks/ (open them with Jupyter: pip install notebook)"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
