@@ -26,6 +26,8 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     how: AblationType = AblationType.ZERO
     """What replaces an ablated head's output."""
+    seed: int = 0
+    """Which reference prompt each prompt takes its activations from (resample)."""
     data: Path | None = None
     """Text file, one prompt per line (default: built-in prompts)."""
     device: DeviceArg = None
@@ -57,7 +59,9 @@ def run(cfg: Config) -> int:
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     every = [HeadId(layer, h) for layer in range(n_layers) for h in range(n_heads)]
     groups = [heads, *[[h] for h in every]]
-    effects = ablation_effects(model, batch, next_token_loss(batch), groups, cfg.how, batch)
+    effects = ablation_effects(
+        model, batch, next_token_loss(batch), groups, cfg.how, batch, seed=cfg.seed
+    )
     effects = effects.with_provenance(cfg, cfg.model)
     joint = effects.to_rows()[0]
     say(f"next-token loss on {len(prompts)} prompts: clean {effects.clean:.4f}")

@@ -30,6 +30,8 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     task: BuiltinTask | None = None
     """A built-in prompt set (instead of --clean/--corrupted/--answer/--wrong)."""
+    seed: int = 0
+    """Seed of the induction task's random tokens."""
     clean: tuple[str, ...] = ()
     """Clean prompts."""
     corrupted: tuple[str, ...] = ()
@@ -81,7 +83,7 @@ def run(cfg: Config) -> int:
             "this model is attention-only: it has no mlp_out; drop it from --sites."
         )
     if cfg.task is BuiltinTask.INDUCTION:
-        task = repeated_pairs(model)
+        task = repeated_pairs(model, seed=cfg.seed)
     elif cfg.task is BuiltinTask.COPY_NAME:
         task = copy_name_pairs(model)
     elif cfg.clean and cfg.corrupted and cfg.answer and cfg.wrong:

@@ -161,7 +161,20 @@ def ablate(
             layer: _replacement(how, z, batch.attention_mask, per_position)
             for layer, z in z_refs.items()
         }
-    generator = torch.Generator().manual_seed(seed)
+    assignments: dict[tuple[int, int], Tensor] = {}
+
+    def resampled_rows(n_batch: int, n_source: int) -> Tensor:
+        """Which reference prompt each run prompt takes its z from.
+
+        Drawn once per batch shape from ``seed``: every layer and every pass inside the
+        block agree.
+        """
+        if (n_batch, n_source) not in assignments:
+            generator = torch.Generator().manual_seed(seed)
+            assignments[n_batch, n_source] = torch.randint(
+                0, n_source, (n_batch,), generator=generator
+            )
+        return assignments[n_batch, n_source]
 
     def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
         head_index = torch.tensor(by_layer[layer])
@@ -179,8 +192,7 @@ def ablate(
                     "give reference prompts at least as long (or per_position=False)."
                 )
             if how is AblationType.RESAMPLE:
-                rows = torch.randint(0, source.shape[0], (n_batch,), generator=generator)
-                source = source[rows]
+                source = source[resampled_rows(n_batch, source.shape[0])]
             fill = source[:, :n_pos][:, :, head_index].to(z.device, z.dtype)
             z[:, :, head_index] = fill.expand(n_batch, -1, -1, -1)
             return z
@@ -314,6 +326,7 @@ def ablation_effects(
     *,
     per_position: bool = True,
     max_rows: int = 256,
+    seed: int = 0,
 ) -> AblationEffects:
     """``metric`` with each head (or each layer, or group) ablated alone, many per pass.
 
@@ -332,6 +345,7 @@ def ablation_effects(
         reference: prompts for mean and resample (default: ``batch``).
         per_position: mean ablation averages each position separately (else all positions).
         max_rows: rows per forward pass.
+        seed: which reference prompt each prompt takes its z from (resample).
 
     Raises:
         MechscopeError: heads out of range, an unknown ``how``, an empty reference, or a
@@ -359,14 +373,14 @@ def ablation_effects(
                     "the reference prompts are shorter than the batch; give longer ones."
                 )
             if how is AblationType.RESAMPLE:
-                generator = torch.Generator().manual_seed(0)
+                generator = torch.Generator().manual_seed(seed)
                 fill = fill[torch.randint(0, fill.shape[0], (n_batch,), generator=generator)]
             fills[layer] = fill[:, :n_pos]
     # The patching engine does the rest: group i is ablated in replica i of the batch.
     sources = {Site(Component.Z, layer).hook_name: fill for layer, fill in fills.items()}
     sites = [[Site(Component.Z, h.layer, h.head) for h in group] for group in groups]
     values = patch_groups(model, target, sources, metric, sites, max_rows=max_rows)
-    config = {"how": how.value, "per_position": per_position, "max_rows": max_rows}
+    config = {"how": how.value, "per_position": per_position, "max_rows": max_rows, "seed": seed}
     return AblationEffects(
         tuple(groups),
         clean,

@@ -142,3 +142,25 @@ def test_heads_are_checked_with_one_line_errors(tiny_decoder, heads, message):
     else:
         with pytest.raises(MechscopeError, match=message):
             check_heads(tiny_decoder, heads)
+
+
+def test_resampling_is_the_same_in_every_pass_and_set_by_the_seed(tiny_decoder):
+    generator = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 64, (6, 10), generator=generator)
+    heads = [(0, 1), (1, 2)]
+
+    def twice(seed):
+        with ablate(tiny_decoder, heads, "resample", tokens, seed=seed) as model:
+            return model(tokens), model(tokens)
+
+    first, second = twice(0)
+    assert torch.equal(first, second)  # two passes inside one block agree
+    assert torch.equal(twice(0)[0], first)  # and the seed reproduces them
+    assert not torch.equal(twice(3)[0], first)  # another seed draws other prompts
+    batch = pad_token_lists(tokens.tolist(), 0)
+    from mechscope.core.metrics import next_token_loss
+
+    a = ablation_effects(tiny_decoder, batch, next_token_loss(batch), heads, "resample", seed=0)
+    b = ablation_effects(tiny_decoder, batch, next_token_loss(batch), heads, "resample", seed=0)
+    c = ablation_effects(tiny_decoder, batch, next_token_loss(batch), heads, "resample", seed=5)
+    assert torch.equal(a.ablated, b.ablated) and not torch.equal(a.ablated, c.ablated)
