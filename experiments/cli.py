@@ -3,6 +3,7 @@
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -27,6 +28,8 @@ def run_experiment(
             cfg = tyro.cli(config_cls, args=None if argv is None else list(argv), prog=prog)
         except ValueError as error:  # the Config's own validation
             raise MechscopeError(str(error)) from None
+        if hasattr(cfg, "out"):
+            check_writable(Path(cfg.out))  # before any work, not after it
         result = importlib.import_module(module).run(cfg)
     except KeyboardInterrupt:
         print(  # noqa: T201
@@ -41,3 +44,21 @@ def run_experiment(
         return 130 if interrupted else 2
     report(result, cfg)
     return 0
+
+
+def check_writable(out: Path) -> None:
+    """Raise `MechscopeError` unless ``out`` is (or can be made) a directory we can write."""
+    from mechscope.core.errors import MechscopeError
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise MechscopeError(f"--out {out} is a file; give a directory.")
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".mechscope-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
+            "can write to."
+        ) from error

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Gradient norms by layer at initialisation: post-LN vs pre-LN (Xiong et al. 2020).
 
     Random BERT-style (post-LN) encoders and pre-LN decoders of MiniLM's size (6 layers, 12

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """The induction circuit read from the weights and the residual stream (Elhage et al. 2021).
 
     On a 2-layer attention-only model: every head's OV copying score (eigenvalues of

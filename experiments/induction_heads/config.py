@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Induction heads in a 2-layer vs a 1-layer attention-only model (Elhage et al.
 
     2021; Olsson et al. 2022): the phase change over training, the in-context-learning score
@@ -36,6 +38,7 @@ class Config:
     spread that job over heads."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.train and self.from_checkpoints is not None:
             raise ValueError("choose either --train or --from-checkpoints, not both")
         if self.eval_prompts < 2 or self.icl_windows < 2:

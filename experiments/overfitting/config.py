@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Train on a tiny corpus until held-out loss rises; follow the representations meanwhile.
 
     A 2-block transformer with MLPs (the default width, d_model 128) learns one small file
@@ -35,5 +37,6 @@ class Config:
     """Held-out windows whose tokens are measured."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.seeds < 1 or self.patience < 1 or self.windows < 1:
             raise ValueError("need seeds, patience and windows >= 1")

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Rank collapse in pure attention (Dong et al. 2021), with and without skip connections.
 
     A deep attention-only transformer without LayerNorm or MLPs, at random initialisation,

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 UD_DEV = (
     Path(__file__).resolve().parents[3]
     / "shared"
@@ -14,7 +16,7 @@ UD_DEV = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """A head atlas of a real LM: every head scored for every kind, syntax heads, causal check.
 
     Scores every head of the model for every forward kind on UD English EWT dev sentences

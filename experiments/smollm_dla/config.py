@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Direct logit attribution in a real LM: who writes the fact, who writes the IO name.
 
     On SmolLM2-135M (its 4-bit GGUF, dequantised): the direct effect of every head and MLP on

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """The logit lens on factual completions in a real LM (nostalgebraist 2020).
 
     Runs every fact of `mechscope.data.facts` (capitals, languages, currencies, ...) through

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """Indirect object identification in a real LM (Wang et al. 2022), with the causal toolkit.
 
     Measures the logit difference IO - S on prompts from every template, then, on one

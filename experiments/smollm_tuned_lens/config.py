@@ -4,12 +4,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from experiments.config import ExperimentConfig
+
 UD_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ud_english_ewt"
 """UD English EWT beside the checkout (never copied into the repository)."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """The tuned lens against the logit lens on a real LM (Belrose et al. 2023).
 
     Fits one affine translator per layer boundary on text available offline (half Python

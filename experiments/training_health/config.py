@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.config import ExperimentConfig
+
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(ExperimentConfig):
     """The same deep model trained healthy, without LayerNorm, and with too high a learning rate.
 
     A 6-block pre-LN transformer with MLPs (d_model 64, 4 heads, context 64) is trained on the
@@ -50,5 +52,6 @@ class Config:
     """Text to train on (empty: the Python standard library's sources)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.seeds < 1 or self.steps < self.eval_every or self.eval_every < 1:
             raise ValueError("need seeds >= 1 and steps >= eval_every >= 1")

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,15 @@ def test_an_out_directory_with_results_is_refused_replaced_or_restored(tmp_path)
         output_directory(tmp_path / "file", False),
     ):
         pass
+
+
+def test_experiment_configs_take_a_string_and_refuse_an_unwritable_out(tmp_path, capsys):
+    from experiments.cli import run_experiment
+    from experiments.rank_collapse import Config
+
+    assert Config(out="results/x").out == Path("results/x")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["--out", str(blocker / "sub"), "--seeds", "1"]
+    assert run_experiment(Config, "experiments.rank_collapse.analysis", print, argv, "rc") == 2
+    assert "cannot write to --out" in capsys.readouterr().err
