@@ -85,7 +85,8 @@ def run(cfg: Config) -> int:
     for kind, values in by_layer_rows(scores):
         say(f"  {kind:<16} " + " ".join(f"{v:>6.3f}" for v in values))
     if syntax is not None:
-        say(f"syntax: {syntax.n_sentences} sentences, skipped {syntax.skipped or 'none'}")
+        skipped = ", ".join(f"{n} {why}" for why, n in syntax.skipped.items()) or "none"
+        say(f"syntax: {syntax.n_sentences} sentences, skipped: {skipped}")
         for row in syntax.table(min_count=100)[:12]:
             say(
                 f"  {row['relation']:<12} best {row['head']:<5} {row['accuracy']:.3f}  "
