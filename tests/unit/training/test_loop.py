@@ -140,27 +140,37 @@ def test_config_validation():
         TrainConfig(eval_every=30, checkpoint_every=50)
 
 
-def test_ctrl_c_leaves_the_last_checkpoint_usable(tmp_path, corpus, monkeypatch):
+def interrupted_at(monkeypatch, step: int, message: str, run_dir, corpus) -> None:
+    """Train ``tiny`` into ``run_dir``, Ctrl-C at ``step``; then un-patch the batches."""
     from mechscope.training import loop
 
     real_batch = loop.training_batch
 
-    def interrupt_at_step_4(cfg, text, step):
-        if step == 4:
+    def interrupt(cfg, text, at):
+        if at == step:
             raise KeyboardInterrupt
-        return real_batch(cfg, text, step)
+        return real_batch(cfg, text, at)
 
-    monkeypatch.setattr(loop, "training_batch", interrupt_at_step_4)
-    with pytest.raises(loop.TrainingInterrupted, match="last complete checkpoint is step 3"):
-        train(tiny(corpus), tmp_path / "run", progress=False)
+    monkeypatch.setattr(loop, "training_batch", interrupt)
+    with pytest.raises(loop.TrainingInterrupted, match=message):
+        train(tiny(corpus), run_dir, progress=False)
+    monkeypatch.setattr(loop, "training_batch", real_batch)
+
+
+def same_weights(run, other) -> bool:
+    """Whether two finished runs ended with bit-identical weights."""
+    a = load_model(run.final_checkpoint, device="cpu").state_dict()
+    b = load_model(other.final_checkpoint, device="cpu").state_dict()
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_leaves_the_last_checkpoint_usable(tmp_path, corpus, monkeypatch):
+    interrupted_at(monkeypatch, 4, "last complete checkpoint is step 3", tmp_path / "run", corpus)
     assert [step for step, _ in list_checkpoints(tmp_path / "run")] == [3]
     load_model(final_model_dir(tmp_path / "run"), device="cpu")
-    monkeypatch.setattr(loop, "training_batch", real_batch)
     resumed = train(tiny(corpus), tmp_path / "run", resume=True, progress=False)
     straight = train(tiny(corpus), tmp_path / "straight", progress=False)
-    a = load_model(resumed.final_checkpoint, device="cpu").state_dict()
-    b = load_model(straight.final_checkpoint, device="cpu").state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert same_weights(resumed, straight)
 
 
 def test_models_with_mlps_train_too(tmp_path, corpus):
@@ -217,22 +227,8 @@ def test_models_without_layer_norm_train_and_load_back(tmp_path, corpus):
 def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(
     tmp_path, corpus, monkeypatch, resume
 ):
-    from mechscope.training import loop
-
-    real_batch = loop.training_batch
-
-    def interrupt_at_step_1(cfg, text, step):
-        if step == 1:
-            raise KeyboardInterrupt
-        return real_batch(cfg, text, step)
-
-    monkeypatch.setattr(loop, "training_batch", interrupt_at_step_1)
-    with pytest.raises(loop.TrainingInterrupted, match="none yet"):
-        train(tiny(corpus), tmp_path / "run", progress=False)
-    monkeypatch.setattr(loop, "training_batch", real_batch)
+    interrupted_at(monkeypatch, 1, "none yet", tmp_path / "run", corpus)
     again = train(tiny(corpus), tmp_path / "run", resume=resume, progress=False)
     straight = train(tiny(corpus), tmp_path / "straight", progress=False)
-    a = load_model(again.final_checkpoint, device="cpu").state_dict()
-    b = load_model(straight.final_checkpoint, device="cpu").state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert same_weights(again, straight)
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == [0, 3, 6]
