@@ -3,17 +3,21 @@
 import shutil
 from pathlib import Path
 
-from mechscope.training import TrainConfig, read_config, read_metrics, train
+from mechscope.training import TrainConfig, list_checkpoints, read_config, read_metrics, train
 from mechscope.training.evaluation import TrainingRecord
 from mechscope.training.health import should_stop
 
 
-def trained_records(train_cfg: TrainConfig, run_dir: Path) -> list[TrainingRecord]:
+def trained_records(
+    train_cfg: TrainConfig, run_dir: Path, *, progress: bool = False
+) -> list[TrainingRecord]:
     """The logged evaluations of the run of ``train_cfg`` in ``run_dir``, training it if needed.
 
     A finished run with the same recipe (all its steps, or stopped by its over-fitting
-    signal) is read back. Anything else in ``run_dir`` (an interrupted run, another recipe)
-    belongs to the experiment's own output directory and is replaced.
+    signal) is read back; an interrupted one with a checkpoint resumes from it (bit-identical
+    to an uninterrupted run). Anything else in ``run_dir`` (a run stopped before its first
+    checkpoint, another recipe) belongs to the experiment's own output directory and is
+    replaced.
     """
     if (run_dir / "config.json").exists():
         records = [TrainingRecord.from_json(line) for line in read_metrics(run_dir)]
@@ -26,5 +30,7 @@ def trained_records(train_cfg: TrainConfig, run_dir: Path) -> list[TrainingRecor
         )
         if same and finished:
             return records
+        if same and list_checkpoints(run_dir):
+            return train(train_cfg, run_dir, resume=True, progress=progress).records
         shutil.rmtree(run_dir)
-    return train(train_cfg, run_dir, progress=False).records
+    return train(train_cfg, run_dir, progress=progress).records

@@ -15,6 +15,7 @@ from experiments.induction_heads.result import (
     find_phase_change,
     heads_above,
 )
+from experiments.runs import trained_records
 from mechscope.circuits.composition import CompositionKind, composition_scores, random_baseline
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch, pad_token_lists
@@ -33,13 +34,12 @@ from mechscope.heads.detect import repeated_rows
 from mechscope.interventions import AblationType, ablate, ablation_effects
 from mechscope.models import Model, load_model
 from mechscope.models.bundled import shipped_dir
-from mechscope.training import TrainConfig, train
+from mechscope.training import TrainConfig
 from mechscope.training.batches import text_windows
 from mechscope.training.evaluation import eval_settings, evaluate, icl_scores
 from mechscope.training.loop import TrainingInterrupted
 from mechscope.training.run_dir import (
     final_model_dir,
-    list_checkpoints,
     read_config,
     read_metrics,
 )
@@ -76,7 +76,8 @@ def run_dirs(cfg: Config) -> dict[str, Path]:
             recipe = TrainConfig(**(recipe.to_json() | {"steps": cfg.steps, "corpus": ()}))
         run_dir = cfg.out / "runs" / name
         try:  # a run interrupted after a checkpoint continues from it, bit-identically
-            dirs[name] = train(recipe, run_dir, resume=bool(list_checkpoints(run_dir))).run_dir
+            trained_records(recipe, run_dir, progress=True)
+            dirs[name] = run_dir
         except TrainingInterrupted as stop:
             raise TrainingInterrupted(
                 f"{name}: {str(stop).split('. Continue')[0]}. Run the same command again to "

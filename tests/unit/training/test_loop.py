@@ -5,7 +5,7 @@ import torch
 
 from mechscope.data.corpus import CorpusError
 from mechscope.models import load_model
-from mechscope.training import TrainConfig, list_checkpoints, read_metrics, train
+from mechscope.training import TrainConfig, list_checkpoints, read_config, read_metrics, train
 from mechscope.training.evaluation import TrainingRecord
 from mechscope.training.run_dir import RunDirError, export_run, final_model_dir
 
@@ -232,3 +232,23 @@ def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(
     straight = train(tiny(corpus), tmp_path / "straight", progress=False)
     assert same_weights(again, straight)
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == [0, 3, 6]
+
+
+def test_an_experiments_runs_are_read_back_resumed_or_replaced(tmp_path, corpus, monkeypatch):
+    from types import SimpleNamespace
+
+    from experiments.runs import trained_records
+
+    cfg = tiny(corpus)
+    interrupted_at(monkeypatch, 4, "last complete checkpoint is step 3", tmp_path / "run", corpus)
+    resumed = trained_records(cfg, tmp_path / "run")  # resumes from step 3
+    straight = train(cfg, tmp_path / "straight", progress=False)
+    assert [r.step for r in resumed] == [0, 3, 6]
+    finished = SimpleNamespace(final_checkpoint=final_model_dir(tmp_path / "run"))
+    assert same_weights(finished, straight)
+    stamp = (tmp_path / "run" / "metrics.jsonl").stat().st_mtime_ns
+    again = trained_records(cfg, tmp_path / "run")  # finished: read back, not retrained
+    assert [r.to_json() for r in again] == [r.to_json() for r in resumed]
+    assert (tmp_path / "run" / "metrics.jsonl").stat().st_mtime_ns == stamp
+    other = trained_records(tiny(corpus, seed=1), tmp_path / "run")  # another recipe: replaced
+    assert read_config(tmp_path / "run").seed == 1 and [r.step for r in other] == [0, 3, 6]
