@@ -21,7 +21,8 @@ def run_experiment(
     """
     import tyro
 
-    from mechscope.core.errors import MechscopeError
+    from mechscope.cli.common import writable_directory
+    from mechscope.core.errors import Interrupted, MechscopeError
 
     try:
         try:
@@ -29,7 +30,7 @@ def run_experiment(
         except ValueError as error:  # the Config's own validation
             raise MechscopeError(str(error)) from None
         if hasattr(cfg, "out"):
-            check_writable(Path(cfg.out))  # before any work, not after it
+            writable_directory(Path(cfg.out))  # before any work, not after it
         result = importlib.import_module(module).run(cfg)
     except KeyboardInterrupt:
         print(  # noqa: T201
@@ -39,26 +40,8 @@ def run_experiment(
         )
         return 130
     except MechscopeError as error:
-        interrupted = type(error).__name__ == "TrainingInterrupted"
+        interrupted = isinstance(error, Interrupted)
         print(f"{prog}: {'' if interrupted else 'error: '}{error}", file=sys.stderr)  # noqa: T201
         return 130 if interrupted else 2
     report(result, cfg)
     return 0
-
-
-def check_writable(out: Path) -> None:
-    """Raise `MechscopeError` unless ``out`` is (or can be made) a directory we can write."""
-    from mechscope.core.errors import MechscopeError
-
-    try:
-        if out.exists() and not out.is_dir():
-            raise MechscopeError(f"--out {out} is a file; give a directory.")
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".mechscope-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise MechscopeError(
-            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
-            "can write to."
-        ) from error

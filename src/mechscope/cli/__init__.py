@@ -88,7 +88,7 @@ def parse_or_exit(argv: Sequence[str], modules: dict[str, ModuleType]) -> Any:  
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the command, return its exit code."""
-    from mechscope.core.errors import MechscopeError
+    from mechscope.core.errors import Interrupted, MechscopeError
 
     args = list(sys.argv[1:] if argv is None else argv)
     modules = _modules()
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run(cfg)
         return run(cfg)
     except MechscopeError as error:
-        if type(error).__name__ == "TrainingInterrupted":  # says what was saved, how to go on
+        if isinstance(error, Interrupted):  # it says what was saved and how to go on
             print(f"mechscope: {error}", file=sys.stderr)  # noqa: T201
             return EXIT_INTERRUPTED
         print(f"mechscope: error: {error}", file=sys.stderr)  # noqa: T201

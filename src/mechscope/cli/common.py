@@ -61,16 +61,12 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
             if backup.exists():
                 shutil.rmtree(backup)
             os.replace(out, backup)
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".mechscope-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
+        writable_directory(out)
+    except (OSError, MechscopeError) as error:
         _restore(out, backup, existed)
-        raise MechscopeError(
-            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
-            "can write to."
-        ) from error
+        if isinstance(error, MechscopeError):
+            raise
+        raise MechscopeError(f"cannot set --out {out} aside: {error.strerror or error}.") from error
     try:
         yield
     except BaseException:
@@ -78,6 +74,26 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
         raise
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def writable_directory(out: Path) -> None:
+    """Make ``out`` a directory (if need be) and check that it can be written.
+
+    Raises:
+        MechscopeError: ``out`` is a file or cannot be created or written.
+    """
+    if out.exists() and not out.is_dir():
+        raise MechscopeError(f"--out {out} is a file; give a directory.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".mechscope-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
+            "can write to."
+        ) from error
 
 
 def _restore(out: Path, backup: Path | None, existed: bool) -> None:

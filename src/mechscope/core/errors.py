@@ -23,3 +23,10 @@ class ModelUnavailableError(MechscopeError):
 
 class PromptError(MechscopeError):
     """A prompt that cannot be run: empty, or longer than the model's context."""
+
+
+class Interrupted(MechscopeError):
+    """Ctrl-C during a job, caught where the job can say what was saved and how to go on.
+
+    The command line prints it as one line and exits 130 (not 2: it is not a user error).
+    """

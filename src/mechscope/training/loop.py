@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.batch import TokenBatch
-from mechscope.core.errors import MechscopeError
+from mechscope.core.errors import Interrupted
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import load_corpus
 from mechscope.models.base import quiet_transformer_lens
@@ -26,7 +26,7 @@ from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluat
 from mechscope.training.health import gradient_snapshot, health, should_stop
 
 
-class TrainingInterrupted(MechscopeError):
+class TrainingInterrupted(Interrupted):
     """Ctrl-C during training; the last checkpoint is intact."""
 
 
