@@ -87,8 +87,8 @@ def anisotropy_of(
     same in every prompt of a causal model and would inflate self-similarity).
     """
     mask = attention_mask.bool().clone()
-    if skip_first:
-        mask[:, 0] = False
+    if skip_first:  # each prompt's first real position, whichever side the padding is on
+        mask[torch.arange(mask.shape[0]), mask.int().argmax(-1)] = False
     rows, cols = mask.nonzero(as_tuple=True)
     if len(rows) < 2 or int(rows.max()) == int(rows.min()):
         raise MechscopeError("anisotropy needs real tokens from at least two prompts.")

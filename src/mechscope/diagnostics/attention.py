@@ -108,11 +108,14 @@ def query_statistics(
     pattern: Float[Tensor, "*lead dest src"],
     n_keys: Tensor,
     names: tuple[str, ...] = STATISTICS,
+    first: Tensor | None = None,
 ) -> dict[str, Float[Tensor, "*lead dest"]]:
     """Each query's statistics (``names`` of `STATISTICS`) from its attention row.
 
     ``n_keys`` (broadcastable to ``[*lead, dest]``) is the number of keys each query sees;
-    it only enters the normalised entropy. The head classifier's entropy, max-weight and
+    it only enters the normalised entropy. ``first`` (one index per prompt, the leading
+    axis) is each prompt's first real position, where the sink mass is read (position 0
+    when None: no left padding). The head classifier's entropy, max-weight and
     effective-span kinds read these.
     """
     out: dict[str, Tensor] = {}
@@ -127,7 +130,12 @@ def query_statistics(
         distance = (positions[: pattern.shape[-2], None] - positions).abs().to(pattern)
         out["span"] = (pattern * distance).sum(-1)
     if "sink_mass" in names:
-        out["sink_mass"] = pattern[..., 0]
+        if first is None:
+            out["sink_mass"] = pattern[..., 0]
+        else:
+            shape = (-1,) + (1,) * (pattern.dim() - 1)
+            index = first.to(pattern.device).view(shape).expand(*pattern.shape[:-1], 1)
+            out["sink_mass"] = pattern.gather(-1, index)[..., 0]
     return {name: out[name] for name in names}
 
 
@@ -137,9 +145,10 @@ def pattern_statistics(
     causal: bool,
 ) -> dict[str, Tensor]:
     """The statistics of the module docstring from patterns (padding rows and columns zero)."""
-    n_keys = key_counts(attention_mask.to(patterns.device), causal, *patterns.shape[-2:])
-    n_keys = n_keys[:, None, None]  # batch 1 1 dest
-    per_query = query_statistics(patterns, n_keys)
+    mask = attention_mask.to(patterns.device)
+    n_keys = key_counts(mask, causal, *patterns.shape[-2:])[:, None, None]  # batch 1 1 dest
+    first = mask.bool().int().argmax(-1)  # each prompt's first real position
+    per_query = query_statistics(patterns, n_keys, first=first)
     weight = (n_keys >= 2).to(patterns.dtype).expand_as(per_query["entropy"])
     total = weight.sum((0, -1))
     return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}

@@ -94,9 +94,9 @@ def rank_of_representations(
     res = torch.zeros(n_boundaries, n_prompts)
     spectrum = torch.zeros(n_boundaries, k)
     for i in range(n_prompts):
-        length = int(attention_mask[i].sum())
+        real = attention_mask[i].bool().to(stream.device)  # left or right padding alike
         for b in range(n_boundaries):
-            matrix = stream[b, i, :length].double().cpu()
+            matrix = stream[b, i][real].double().cpu()
             erank[b, i] = effective_rank(matrix)
             res[b, i] = distance_to_rank_one(matrix)
             sigma = torch.linalg.svdvals(matrix)

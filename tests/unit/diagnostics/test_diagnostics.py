@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mechscope.core.batch import TokenBatch, pad_token_lists
-from mechscope.core.errors import MechscopeError
+from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.diagnostics.anisotropy import anisotropy_of, anisotropy_stats, class_geometry
 from mechscope.diagnostics.attention import (
     ONE_HOT_BELOW,
@@ -216,3 +216,38 @@ def test_class_geometry_by_layer_equals_the_reference_at_every_boundary(tiny_dec
             reference["effective_rank"], rel=1e-5
         )
     assert result.counts == [3, 2, 2]
+
+
+@pytest.mark.parametrize("which", ["tiny_decoder", "tiny_encoder"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_diagnostics_of_a_padded_batch_equal_each_prompt_alone(which, side, request):
+    from mechscope.core.batch import PaddingSide
+
+    model = request.getfixturevalue(which)
+    generator = torch.Generator().manual_seed(2)
+    rows = [torch.randint(1, 64, (n,), generator=generator).tolist() for n in (14, 5, 9)]
+    batch = pad_token_lists(rows, 0, PaddingSide(side))
+    if which == "tiny_encoder" and side == "left":  # BERT positions start at the first slot
+        with pytest.raises(PromptError, match="use padding_side=PaddingSide.RIGHT"):
+            rank_stats(model, batch)
+        return
+    together = rank_stats(model, batch)
+    for i, row in enumerate(rows):
+        alone_batch = pad_token_lists([row], 0)
+        alone = rank_stats(model, alone_batch)
+        torch.testing.assert_close(together.res[:, i], alone.res[:, 0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            together.effective_rank[:, i], alone.effective_rank[:, 0], atol=1e-4, rtol=1e-4
+        )
+        # Attention statistics pool over queries: a prompt padded into a wider batch (its
+        # companions' rows masked out) gives what it gives alone.
+        width = batch.tokens.shape[1]
+        pad = [0] * (width - len(row))
+        tokens = torch.tensor([row + pad if side == "right" else pad + row])
+        mask = torch.tensor([[1] * len(row) + [0] * len(pad) if side == "right"
+                             else [0] * len(pad) + [1] * len(row)])  # fmt: skip
+        padded = TokenBatch(tokens, mask, PaddingSide(side))
+        for field in ("entropy", "max_weight", "span", "sink_mass"):
+            torch.testing.assert_close(getattr(attention_stats(model, padded), field),
+                                       getattr(attention_stats(model, alone_batch), field),
+                                       atol=1e-5, rtol=1e-4)  # fmt: skip
