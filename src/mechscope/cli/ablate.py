@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
 from mechscope.interventions.choices import AblationType
 
 
@@ -52,6 +52,7 @@ def run(cfg: Config) -> int:
     if not heads:
         raise MechscopeError("no --heads given; e.g. --heads 1.4 1.7")
     prompts = read_prompts(cfg.data) if cfg.data else list(DEFAULT_PROMPTS)
+    config = with_prompts(cfg, prompts)
     model = load_model(cfg.model, device=cfg.device)
     adapt(model).require_unembedding("ablate (it measures the next-token loss)")
     check_heads(model, heads)
@@ -62,7 +63,7 @@ def run(cfg: Config) -> int:
     effects = ablation_effects(
         model, batch, next_token_loss(batch), groups, cfg.how, batch, seed=cfg.seed
     )
-    effects = effects.with_provenance(cfg, cfg.model)
+    effects = effects.with_provenance(config, cfg.model)
     joint = effects.to_rows()[0]
     say(f"next-token loss on {len(prompts)} prompts: clean {effects.clean:.4f}")
     say(f"  {joint['head']} {cfg.how.value}-ablated together: {joint['ablated']:.4f} "

@@ -2,10 +2,10 @@
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tyro
 
@@ -103,3 +103,13 @@ def _restore(out: Path, backup: Path | None, existed: bool) -> None:
         os.replace(backup, out)
     elif not existed:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def with_prompts(cfg: Any, prompts: Sequence[str]) -> dict[str, Any]:  # noqa: ANN401
+    """The command's config plus the prompts it ran on, for a result's provenance.
+
+    Prompts read from a file or built in are recorded themselves, not only the file name.
+    """
+    from mechscope.core.results import config_json
+
+    return {**config_json(cfg), "prompts": list(prompts)}

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,19 +53,22 @@ def run(cfg: Config) -> int:
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
     prompts = prompts[: cfg.max_prompts]
+    config = with_prompts(cfg, prompts)
     model = load_model(cfg.model, device=cfg.device)
     batch = tokenize(model, prompts)
-    attention = attention_stats(model, batch).with_provenance(cfg, cfg.model)
-    rank = rank_stats(model, batch).with_provenance(cfg, cfg.model)
-    spread = anisotropy_stats(model, batch, skip_first=True).with_provenance(cfg, cfg.model)
+    attention = attention_stats(model, batch).with_provenance(config, cfg.model)
+    rank = rank_stats(model, batch).with_provenance(config, cfg.model)
+    spread = anisotropy_stats(model, batch, skip_first=True).with_provenance(
+        with_prompts(cfg, prompts), cfg.model
+    )
     adapter = adapt(model)
     grads = None
     if adapter.causal and adapter.has_unembedding:
-        grads = gradient_norms(model, batch).with_provenance(cfg, cfg.model)
+        grads = gradient_norms(model, batch).with_provenance(config, cfg.model)
     geometry = None
     if cfg.conllu:
         geometry = upos_geometry(model, read_conllu(cfg.conllu, cfg.max_prompts))
-        geometry = geometry.with_provenance(cfg, cfg.model)
+        geometry = geometry.with_provenance(config, cfg.model)
     say(f"{cfg.model}: {len(prompts)} prompts")
     flags = attention.flags()
     say(f"attention: {len(flags)} of {attention.entropy.numel()} heads collapsed "

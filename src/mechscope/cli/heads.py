@@ -6,7 +6,7 @@ from typing import Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
 
@@ -73,6 +73,7 @@ def run(cfg: Config) -> int:
         scores = detect_heads(model, prompts, kinds, cfg.settings)
         if sentences:
             syntax = dependency_scores(model, sentences, batch_size=cfg.settings.batch_size)
+    config = with_prompts(cfg, prompts)
     checks = [verify(model, scores, kind, prompts, settings=cfg.settings) for kind in cfg.verify]
 
     say(f"{cfg.model}: {scores.n_prompts} prompts, {len(kinds)} kinds")
@@ -100,11 +101,11 @@ def run(cfg: Config) -> int:
             )
         say(f"verdict: {check.verdict()}")
 
-    scores.with_provenance(cfg, cfg.model).save(cfg.out)
+    scores.with_provenance(config, cfg.model).save(cfg.out)
     if syntax is not None:
-        syntax.with_provenance(cfg, cfg.model).save(cfg.out / "syntax")
+        syntax.with_provenance(config, cfg.model).save(cfg.out / "syntax")
     for check in checks:
-        check.with_provenance(cfg, cfg.model).save(cfg.out / f"verify-{check.head_kind.value}")
+        check.with_provenance(config, cfg.model).save(cfg.out / f"verify-{check.head_kind.value}")
     sample = sentence_attention(model, prompts[0])
     report = render_heads(scores, f"Heads of {cfg.model}", sample, syntax, checks)
     say(f"scores: {cfg.out / 'result.json'}; report: {report.save(cfg.out / 'report.html')}")

@@ -56,3 +56,12 @@ def test_diagnose_measures_part_of_speech_geometry_on_a_treebank(tmp_path, capsy
     # measured on 64 sentences: 1.47 at the embeddings, 1.31 after block 0, 1.94 at the output
     assert float(geometry.ratio[1]) < float(geometry.ratio[0])
     assert "Part-of-speech class ratio" in (out / "report.html").read_text()
+
+
+def test_results_record_the_prompts_they_ran_on(tmp_path):
+    from mechscope.data.prompts import DEFAULT_PROMPTS
+
+    out = tmp_path / "diag"
+    assert main(["diagnose", "induction-2l", "--max-prompts", "3", "--out", str(out)]) == 0
+    saved = load_result(out / "rank").provenance
+    assert saved.config["prompts"] == list(DEFAULT_PROMPTS)[:3] and saved.model == "induction-2l"
