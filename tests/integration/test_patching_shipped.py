@@ -43,3 +43,22 @@ def test_padded_pairs_give_the_mean_of_each_pair_alone(induction_2l):
         )
         singles.append(activation_patching(alone.runs(induction_2l), sites, progress=False).values)
     torch.testing.assert_close(together.values, (singles[0] + singles[1]) / 2, atol=1e-4, rtol=0)
+
+
+def test_head_patching_of_a_padded_batch_is_the_mean_of_each_pair_alone(induction_2l):
+    from mechscope.interventions.activation import patching_hooks
+
+    clean = ["abcd abc", "xy zw xy z", "hello hel"]  # three token lengths: padding differs
+    corrupted = ["abce abc", "xy zq xy z", "jello hel"]
+    answers, wrong = ["d", "w", "l"], ["e", "q", "j"]
+    sites = every_site(Component.Z, 2, n_heads=4)
+
+    def patched(*columns):
+        task = task_from_prompts(induction_2l, *columns)
+        runs = task.runs(induction_2l, names=patching_hooks(induction_2l, sites))
+        return activation_patching(runs, sites, progress=False).values
+
+    together = patched(clean, corrupted, answers, wrong)
+    alone = [patched(*([c[i]] for c in (clean, corrupted, answers, wrong))) for i in range(3)]
+    # The logit difference is a mean over prompts, so the batch's effect is the pairs' mean.
+    torch.testing.assert_close(together, torch.stack(alone).mean(0), atol=1e-5, rtol=1e-5)
