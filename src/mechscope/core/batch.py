@@ -102,6 +102,17 @@ class TokenBatch:
         return self.tokens[index][self.attention_mask[index].bool()]
 
 
+def first_real_positions(attention_mask: Tensor) -> Int[Tensor, " batch"]:
+    """Each prompt's first real position, whichever side the padding is on."""
+    return attention_mask.bool().int().argmax(-1)
+
+
+def last_real_positions(attention_mask: Tensor) -> Int[Tensor, " batch"]:
+    """Each prompt's last real position, whichever side the padding is on."""
+    width = attention_mask.shape[-1]
+    return width - 1 - attention_mask.bool().flip(-1).int().argmax(-1)
+
+
 def pad_token_lists(
     token_lists: Sequence[Sequence[int]],
     pad_id: int,

@@ -22,7 +22,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import TokenBatch, first_real_positions
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.diagnostics.rank import effective_rank
@@ -88,7 +88,7 @@ def anisotropy_of(
     """
     mask = attention_mask.bool().clone()
     if skip_first:  # each prompt's first real position, whichever side the padding is on
-        mask[torch.arange(mask.shape[0]), mask.int().argmax(-1)] = False
+        mask[torch.arange(mask.shape[0]), first_real_positions(mask)] = False
     rows, cols = mask.nonzero(as_tuple=True)
     if len(rows) < 2 or int(rows.max()) == int(rows.min()):
         raise MechscopeError("anisotropy needs real tokens from at least two prompts.")

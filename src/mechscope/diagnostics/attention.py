@@ -24,7 +24,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import TokenBatch, first_real_positions
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
@@ -147,8 +147,7 @@ def pattern_statistics(
     """The statistics of the module docstring from patterns (padding rows and columns zero)."""
     mask = attention_mask.to(patterns.device)
     n_keys = key_counts(mask, causal, *patterns.shape[-2:])[:, None, None]  # batch 1 1 dest
-    first = mask.bool().int().argmax(-1)  # each prompt's first real position
-    per_query = query_statistics(patterns, n_keys, first=first)
+    per_query = query_statistics(patterns, n_keys, first=first_real_positions(mask))
     weight = (n_keys >= 2).to(patterns.dtype).expand_as(per_query["entropy"])
     total = weight.sum((0, -1))
     return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}

@@ -20,7 +20,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
-from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.batch import TokenBatch, first_real_positions, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import masked_loss
 from mechscope.core.results import Provenance
@@ -92,7 +92,7 @@ def _context(
     """The masks of one batch: real tokens, first tokens, separators, punctuation."""
     real = batch.attention_mask.bool()
     first = torch.zeros_like(real)
-    first[torch.arange(real.shape[0]), real.int().argmax(-1)] = True
+    first[torch.arange(real.shape[0]), first_real_positions(real)] = True
     tokens = batch.tokens
     separator = torch.isin(tokens, torch.tensor(separators, dtype=tokens.dtype)) & real & ~first
     return BatchContext(

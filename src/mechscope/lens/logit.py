@@ -32,7 +32,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from mechscope.core.axes import Residual
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import TokenBatch, last_real_positions
 from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
@@ -229,7 +229,7 @@ def default_targets(
     """
     real = batch.attention_mask.bool()
     rows = torch.arange(real.shape[0], device=real.device)
-    last = real.shape[1] - 1 - real.flip(-1).int().argmax(-1)  # last real position per row
+    last = last_real_positions(real)
     top = _log_probs(model, final[rows, last][None, :, None])[0, :, 0].argmax(-1)
     targets = torch.cat([batch.tokens[:, 1:], batch.tokens[:, -1:]], dim=1).clone()
     targets[rows, last] = top

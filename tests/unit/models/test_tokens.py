@@ -75,3 +75,14 @@ def test_partial_utf8_tokens_show_as_their_bytes(tmp_path):
     model.tokenizer = save_byte_tokenizer(tmp_path / "tokenizer")
     ids = list("x é\n".encode())  # é is two bytes, 0xC3 0xA9: neither decodes alone
     assert str_tokens(model, ids) == ["x", " ", "<0xC3>", "<0xA9>", "\n"]
+
+
+def test_first_and_last_real_positions_on_either_side():
+    from mechscope.core.batch import first_real_positions, last_real_positions
+
+    right = pad_token_lists([[5, 6, 7], [8]], pad_id=0, padding_side=PaddingSide.RIGHT)
+    left = pad_token_lists([[5, 6, 7], [8]], pad_id=0, padding_side=PaddingSide.LEFT)
+    assert first_real_positions(right.attention_mask).tolist() == [0, 0]
+    assert last_real_positions(right.attention_mask).tolist() == [2, 0]
+    assert first_real_positions(left.attention_mask).tolist() == [0, 2]
+    assert last_real_positions(left.attention_mask).tolist() == [2, 2]
