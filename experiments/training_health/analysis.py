@@ -164,15 +164,15 @@ def _steps(steps: list[int | None]) -> str:
 def curves(records: list[TrainingRecord], n_layers: int) -> dict[str, Tensor]:
     """One run's curves, NaN where nothing was logged (training loss and gradients at step 0)."""
     nan_layers = torch.full((n_layers,), math.nan)
-    health = [r.health for r in records]
-    if any(h is None for h in health):
+    health = [r.health for r in records if r.health is not None]
+    if len(health) != len(records):
         raise ValueError("a run without health logs")
     return {
         "held_out": torch.tensor([r.evaluation.held_out_loss for r in records]),
         "train_loss": torch.tensor([math.nan if r.train_loss is None else r.train_loss
                                     for r in records]),
-        "entropy": torch.stack([h.attention_entropy.mean(-1) for h in health if h]),
-        "grad_norms": torch.stack([nan_layers if h is None or h.grad_norms is None
+        "entropy": torch.stack([h.attention_entropy.mean(-1) for h in health]),
+        "grad_norms": torch.stack([nan_layers if h.grad_norms is None
                                    else h.grad_norms.norm(dim=-1) for h in health]),
     }  # fmt: skip
 

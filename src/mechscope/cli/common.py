@@ -46,9 +46,7 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
     Raises:
         MechscopeError: ``out`` is a file, cannot be written, or holds results already.
     """
-    if out.exists() and not out.is_dir():
-        raise MechscopeError(f"--out {out} is a file; give a directory.")
-    held = out.is_dir() and any(out.iterdir())
+    held = out.is_dir() and any(out.iterdir())  # a file is refused by writable_directory
     if held and not overwrite:
         raise MechscopeError(
             f"--out {out} already holds results; pass --overwrite to replace them (the old "
