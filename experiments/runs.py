@@ -6,6 +6,7 @@ from pathlib import Path
 from mechscope.training import TrainConfig, list_checkpoints, read_config, read_metrics, train
 from mechscope.training.evaluation import TrainingRecord
 from mechscope.training.health import should_stop
+from mechscope.training.run_dir import CONFIG_FILE
 
 
 def trained_records(
@@ -19,7 +20,7 @@ def trained_records(
     checkpoint, another recipe) belongs to the experiment's own output directory and is
     replaced.
     """
-    if (run_dir / "config.json").exists():
+    if (run_dir / CONFIG_FILE).exists():
         records = [TrainingRecord.from_json(line) for line in read_metrics(run_dir)]
         same = not read_config(run_dir).differences(train_cfg)
         held_out = [r.evaluation.held_out_loss for r in records]
