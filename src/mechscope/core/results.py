@@ -59,6 +59,12 @@ KINDS: dict[str, str] = {
     "class-geometry": "mechscope.diagnostics.anisotropy:ClassGeometry",
     "training-health": "experiments.training_health:TrainingHealthResult",
     "overfitting": "experiments.overfitting:OverfittingResult",
+    "activations": "mechscope.representations.activations:Activations",
+    "probe": "mechscope.representations.probes:ProbeResult",
+    "structural-probe": "mechscope.representations.structural:StructuralResult",
+    "projection": "mechscope.representations.projections:Projection",
+    "similarity": "mechscope.representations.similarities:Similarity",
+    "layer-hierarchy": "experiments.layer_hierarchy:HierarchyResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""
@@ -99,6 +105,10 @@ class Result:
     def _from_saved(cls, tensors: dict[str, torch.Tensor], data: dict[str, Any]) -> "Result":
         """Rebuild the result from what `_tensors` and `_data` gave (no provenance)."""
         raise NotImplementedError
+
+    def _after_load(self: "R", directory: Path) -> "R":  # noqa: ARG002 - used by overrides
+        """Attach what lives beside the two files (e.g. a memory-mapped array); default: none."""
+        return self
 
     def to_dataframe(self) -> Any:  # noqa: ANN401 - pandas is imported lazily
         """The result as a pandas DataFrame, one row per natural unit."""
@@ -235,4 +245,4 @@ def load_result(directory: str | Path) -> Result:
     cls = result_class(meta["kind"])
     result = cls._from_saved(tensors, meta["data"])
     provenance = Provenance(config=meta.get("config", {}), model=meta.get("model", ""))
-    return dataclasses.replace(result, provenance=provenance)
+    return dataclasses.replace(result, provenance=provenance)._after_load(directory)

@@ -24,6 +24,13 @@ class Sentence:
     relations: tuple[str, ...]
     upos: tuple[str, ...] = ()
     """Each word's universal part-of-speech tag (empty when not read from CoNLL-U)."""
+    sent_id: str = ""
+    """The ``# sent_id`` comment ('' when the file has none)."""
+
+    @property
+    def genre(self) -> str:
+        """The document genre UD English EWT puts first in each sent_id (``email-...``)."""
+        return self.sent_id.split("-", 1)[0] if "-" in self.sent_id else ""
 
 
 OUT_OF_RANGE = -2
@@ -106,6 +113,7 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
                     heads=heads,
                     relations=tuple(str(t["deprel"]).lower() for t in words),
                     upos=tuple(str(t["upos"]) for t in words),
+                    sent_id=str(token_list.metadata.get("sent_id", "")),
                 )
             )
         except (KeyError, TypeError) as error:

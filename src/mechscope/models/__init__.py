@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
     from mechscope.models.hf_dir import load_hf_reference
     from mechscope.models.loader import SpecKind, classify_spec, load_model
+    from mechscope.models.random_init import random_like
     from mechscope.models.run import run_until
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
@@ -34,6 +35,7 @@ _EXPORTS = {
     "adapt": "mechscope.models.adapter",
     "model_spec": "mechscope.models.adapter",
     "run_until": "mechscope.models.run",
+    "random_like": "mechscope.models.random_init",
     "forward_kwargs": "mechscope.models.tokens",
     "str_tokens": "mechscope.models.tokens",
     "target_ids": "mechscope.models.tokens",
@@ -68,6 +70,7 @@ __all__ = [
     "load_hf_reference",
     "load_model",
     "model_spec",
+    "random_like",
     "run_until",
     "save_checkpoint",
     "str_tokens",

@@ -1,0 +1,87 @@
+"""Representations: what each layer encodes.
+
+- `collect`: hidden states at any sites, pooled to tokens, words or sentences
+  (`Activations`), in memory or in a memory-mapped store;
+- `tasks`: probing labels from a treebank (UPOS, relation, depth, distance, genre), the
+  control task of Hewitt & Liang 2019;
+- `probes`: linear and MLP probes per layer with intervals, controls and baselines
+  (`probe_layers` -> `ProbeResult`);
+- `structural`: Hewitt & Manning 2019's distance and depth probes (`structural_probe`);
+- `projections`: PCA / t-SNE / UMAP of a layer's units (`project` -> `Projection`);
+- `similarity`: linear / RBF CKA, SVCCA, PWCCA between layers (`similarity_matrix`).
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.representations.activations import Activations, Pooling, collect
+    from mechscope.representations.probes import (
+        ProbeKind,
+        ProbeResult,
+        ProbeSettings,
+        fit_probe,
+        probe_layers,
+    )
+    from mechscope.representations.projections import Projection, ProjectionMethod, project
+    from mechscope.representations.similarities import (
+        Method,
+        Similarity,
+        linear_cka,
+        similarity,
+        similarity_matrix,
+    )
+    from mechscope.representations.structural import StructuralResult, structural_probe
+    from mechscope.representations.tasks import Task, control_labels, encode, task_labels
+
+_EXPORTS = {
+    "Activations": "mechscope.representations.activations",
+    "Pooling": "mechscope.representations.activations",
+    "collect": "mechscope.representations.activations",
+    "ProbeKind": "mechscope.representations.probes",
+    "ProbeResult": "mechscope.representations.probes",
+    "ProbeSettings": "mechscope.representations.probes",
+    "fit_probe": "mechscope.representations.probes",
+    "probe_layers": "mechscope.representations.probes",
+    "Projection": "mechscope.representations.projections",
+    "ProjectionMethod": "mechscope.representations.projections",
+    "project": "mechscope.representations.projections",
+    "Method": "mechscope.representations.similarities",
+    "Similarity": "mechscope.representations.similarities",
+    "linear_cka": "mechscope.representations.similarities",
+    "similarity": "mechscope.representations.similarities",
+    "similarity_matrix": "mechscope.representations.similarities",
+    "StructuralResult": "mechscope.representations.structural",
+    "structural_probe": "mechscope.representations.structural",
+    "Task": "mechscope.representations.tasks",
+    "control_labels": "mechscope.representations.tasks",
+    "encode": "mechscope.representations.tasks",
+    "task_labels": "mechscope.representations.tasks",
+}
+__all__ = [
+    "Activations",
+    "Method",
+    "Pooling",
+    "ProbeKind",
+    "ProbeResult",
+    "ProbeSettings",
+    "Projection",
+    "ProjectionMethod",
+    "Similarity",
+    "StructuralResult",
+    "Task",
+    "collect",
+    "control_labels",
+    "encode",
+    "fit_probe",
+    "linear_cka",
+    "probe_layers",
+    "project",
+    "similarity",
+    "similarity_matrix",
+    "structural_probe",
+    "task_labels",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
