@@ -32,6 +32,8 @@ COMMANDS = (
     "attribute",
     "circuits",
     "diagnose",
+    "probe",
+    "similarity",
     "reproduce",
 )
 """Command modules of `mechscope.cli`, in the order ``--help`` lists them."""

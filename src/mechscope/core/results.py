@@ -61,6 +61,7 @@ KINDS: dict[str, str] = {
     "overfitting": "experiments.overfitting:OverfittingResult",
     "activations": "mechscope.representations.activations:Activations",
     "probe": "mechscope.representations.probes:ProbeResult",
+    "probe-table": "mechscope.representations.probes:ProbeTable",
     "structural-probe": "mechscope.representations.structural:StructuralResult",
     "projection": "mechscope.representations.projections:Projection",
     "similarity": "mechscope.representations.similarities:Similarity",

@@ -354,3 +354,33 @@ def probe_layers(
         settings.kind.value,
         provenance=Provenance(model=train.provenance.model),
     )
+
+
+@dataclass(frozen=True)
+class ProbeTable(Result):
+    """Several tasks' results in one long table (task, layer, metric, value) with summaries.
+
+    The `mechscope probe` command's top-level result; each task's full `ProbeResult` (and the
+    `StructuralResult`) are saved beside it.
+    """
+
+    kind: ClassVar[str] = "probe-table"
+    rows: list[dict[str, Any]]
+    summaries: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """The long table."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["task", "layer", "metric", "value"])
+
+    def _tensors(self) -> dict[str, Tensor]:
+        return {}
+
+    def _data(self) -> dict[str, Any]:
+        return {"rows": self.rows, "summaries": self.summaries, "extra": self.extra}
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ProbeTable":  # noqa: ARG003
+        return cls(data["rows"], data["summaries"], data["extra"])

@@ -1,0 +1,129 @@
+"""``mechscope similarity``: layer x layer CKA, SVCCA or PWCCA, within or across models."""
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+
+RBF_FULL_LIMIT = 5000
+"""Units above which RBF CKA needs --minibatch (its kernels are units x units)."""
+
+
+class SimilarityMethod(Enum):
+    """The similarity measure."""
+
+    CKA = "cka"
+    RBF_CKA = "rbf-cka"
+    SVCCA = "svcca"
+    PWCCA = "pwcca"
+
+
+class UnitPooling(Enum):
+    """What a unit is (default: words for --conllu, tokens for --prompts)."""
+
+    TOKEN = "token"
+    WORD_MEAN = "word-mean"
+    WORD_FIRST = "word-first"
+    WORD_LAST = "word-last"
+    SENTENCE_MEAN = "sentence-mean"
+    SENTENCE_LAST = "sentence-last"
+    SENTENCE_CLS = "sentence-cls"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Compare every layer with every other, within one model or between two.
+
+    Collects the residual stream at every boundary on the same units (words of a CoNLL-U
+    file, or the tokens of prompts) and writes the boundary x boundary matrix (result.json +
+    tensors.safetensors) and its heatmap (report.html); with MODEL2, the matrix between the
+    two models plus each model's own (in self-1/ and self-2/). Example:
+    mechscope similarity minilm --conllu en_ewt-ud-dev.conllu --out results/similarity
+    """
+
+    model: ModelArg
+    model2: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="[MODEL2]")] = None
+    """A second model (or checkpoint) to compare with the first."""
+    conllu: Path | None = None
+    """CoNLL-U file whose sentences are the input."""
+    prompts: Path | None = None
+    """Text file, one prompt per line."""
+    max_sentences: int | None = 500
+    """Read at most this many sentences or prompts (all: pass a large number)."""
+    method: SimilarityMethod = SimilarityMethod.CKA
+    """cka (linear, unbiased HSIC), rbf-cka, svcca or pwcca."""
+    pooling: UnitPooling | None = None
+    """Units compared (default: word-mean for --conllu, token for --prompts)."""
+    minibatch: int | None = None
+    """Minibatch CKA (Nguyen et al. 2021) with this many units per batch."""
+    max_units: int | None = None
+    """Compare a seeded sample of at most this many units."""
+    out: OutArg = Path("results/similarity")
+    """Output directory."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete)."""
+    seed: int = 0
+    """Seed of sampling and minibatches."""
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+
+
+def run(cfg: Config) -> int:
+    """Collect both sides, compute the matrices, print the diagonal band, save the report."""
+    from mechscope.core.errors import MechscopeError
+    from mechscope.data.conllu import read_conllu
+    from mechscope.data.prompts import read_prompts
+    from mechscope.models import load_model
+    from mechscope.representations import Method, Pooling, collect, similarity_matrix
+    from mechscope.viz.representations import render_similarity
+
+    if (cfg.conllu is None) == (cfg.prompts is None):
+        raise MechscopeError("give the input as --conllu FILE or --prompts FILE (one of them).")
+    if cfg.max_sentences is not None and cfg.max_sentences < 1:
+        raise MechscopeError(f"--max-sentences must be at least 1, got {cfg.max_sentences}.")
+    if cfg.minibatch is not None and cfg.method in (SimilarityMethod.SVCCA,
+                                                    SimilarityMethod.PWCCA):  # fmt: skip
+        raise MechscopeError("--minibatch applies to cka and rbf-cka; drop it for svcca/pwcca.")
+    if cfg.conllu is not None:
+        inputs = read_conllu(cfg.conllu, cfg.max_sentences)
+    else:
+        assert cfg.prompts is not None
+        inputs = read_prompts(cfg.prompts)[: cfg.max_sentences]
+    default = UnitPooling.WORD_MEAN if cfg.conllu is not None else UnitPooling.TOKEN
+    pooling = Pooling((cfg.pooling or default).value)
+    specs = [cfg.model] + ([cfg.model2] if cfg.model2 else [])
+    collected = []
+    for spec in specs:
+        model = load_model(spec, device=cfg.device)
+        collected.append(collect(model, inputs, pooling=pooling))
+        del model
+    n_units = min(len(c.units) for c in collected)
+    if (cfg.method is SimilarityMethod.RBF_CKA and cfg.minibatch is None
+            and min(n_units, cfg.max_units or n_units) > RBF_FULL_LIMIT):  # fmt: skip
+        raise MechscopeError(
+            f"RBF CKA on {n_units} units builds {n_units} x {n_units} kernels; pass "
+            "--minibatch 1000 (minibatch CKA) or --max-units 5000."
+        )
+    method = Method(cfg.method.value)
+    kwargs = {"method": method, "minibatch": cfg.minibatch, "max_units": cfg.max_units,
+              "seed": cfg.seed}  # fmt: skip
+    results = [similarity_matrix(c, **kwargs).with_provenance(cfg, c.provenance.model)
+               for c in collected]  # fmt: skip
+    if len(collected) == 2:
+        cross = similarity_matrix(collected[0], collected[1], **kwargs)
+        results.insert(0, cross.with_provenance(cfg, cfg.model))
+    main = results[0]
+    say(f"{' vs '.join(specs)}: {main.n_units} units ({pooling.value}), {method.value}")
+    for i, row in enumerate(main.rows):
+        say(f"  {row:<11} " + " ".join(f"{float(v):.2f}" for v in main.matrix[i]))
+    main.save(cfg.out)
+    if len(collected) == 2:
+        results[1].save(cfg.out / "self-1")
+        results[2].save(cfg.out / "self-2")
+    report = render_similarity(results, f"{method.value.upper()}: {' vs '.join(specs)}")
+    say(f"matrix: {cfg.out / 'result.json'}; report: {report.save(cfg.out / 'report.html')}")
+    return 0

@@ -1,0 +1,178 @@
+"""Figures and reports of representation analyses.
+
+Probes, the structural probe, projections and similarity matrices, as plotly figures.
+"""
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from mechscope.viz.figures import PALETTE, heatmap, line_chart
+from mechscope.viz.report import Report
+
+if TYPE_CHECKING:
+    from mechscope.representations.probes import ProbeResult
+    from mechscope.representations.projections import Projection
+    from mechscope.representations.similarities import Similarity
+    from mechscope.representations.structural import StructuralResult
+
+HOVER_CHARS = 110
+SELECTIVITY_NOTE = (
+    "Selectivity = accuracy - control-task accuracy (Hewitt & Liang 2019); "
+    "the band resamples eval sentences."
+)
+
+
+def _finite(values: Sequence[float]) -> list[float | None]:
+    return [float(v) if math.isfinite(float(v)) else None for v in values]
+
+
+def probe_figure(result: "ProbeResult") -> go.Figure:
+    """Accuracy by layer with its 95 % interval, the control, selectivity and baselines."""
+    layers = list(range(len(result.boundaries)))
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=layers + layers[::-1],
+        y=_finite(result.ci_high.tolist()) + _finite(result.ci_low.tolist())[::-1],
+        fill="toself", fillcolor="rgba(31,119,180,0.18)", line={"width": 0},
+        hoverinfo="skip", name="95 % interval (by sentence)",
+    ))  # fmt: skip
+    series = {"accuracy": result.accuracy, "control task": result.control,
+              "selectivity": result.selectivity,
+              "random-init model": result.random_init}  # fmt: skip
+    for i, (name, values) in enumerate(series.items()):
+        ys = _finite(values.tolist())
+        if all(y is None for y in ys):
+            continue
+        figure.add_trace(go.Scatter(
+            x=layers, y=ys, name=name, mode="lines+markers",
+            line={"color": PALETTE[i], "dash": "dot" if name == "random-init model" else None},
+            text=list(result.boundaries),
+            hovertemplate=f"{name}<br>%{{text}}<br>%{{y:.3f}}<extra></extra>",
+        ))  # fmt: skip
+    figure.add_hline(y=result.majority, line_dash="dash", line_color="#777",
+                     annotation_text=f"majority class {result.majority:.2f}",
+                     annotation_position="bottom right")  # fmt: skip
+    figure.update_layout(
+        title={"text": f"{result.task}: {result.probe} probe accuracy by layer "
+                       f"({result.n_eval} eval units)"},
+        xaxis={"title": {"text": "layer (0 = embeddings)"}, "tickvals": layers},
+        yaxis={"title": {"text": "accuracy"}}, width=820, height=400,
+        margin={"l": 70, "r": 20, "t": 50, "b": 55}, modebar={"orientation": "v"},
+    )  # fmt: skip
+    return figure
+
+
+def structural_figure(result: "StructuralResult") -> go.Figure:
+    """UUAS, DSpr., root accuracy and NSpr. by layer; random-init dotted; the chain's UUAS."""
+    from mechscope.representations.structural import METRICS
+
+    layers = list(range(len(result.boundaries)))
+    names = {"uuas": "UUAS", "dspr": "DSpr.", "root_accuracy": "root accuracy", "nspr": "NSpr."}
+    series = {names[m]: (layers, result.scores[i].tolist()) for i, m in enumerate(METRICS)}
+    if result.random_init.isfinite().any():
+        series |= {f"{names[m]} (random-init)": (layers, result.random_init[i].tolist())
+                   for i, m in enumerate(METRICS)}  # fmt: skip
+    figure = line_chart(series, title=f"Structural probe by layer (rank {result.rank}, "
+                        f"{result.n_eval} eval sentences)", x_title="layer (0 = embeddings)",
+                        y_title="score")  # fmt: skip
+    figure.add_hline(y=result.right_branching, line_dash="dash", line_color="#777",
+                     annotation_text=f"right-branching UUAS {result.right_branching:.2f}",
+                     annotation_position="bottom right")  # fmt: skip
+    return figure
+
+
+def projection_figure(projection: "Projection", title: str = "") -> go.Figure:
+    """Small multiples, one panel per boundary, points coloured by label.
+
+    Hovering a point shows its unit and sentence.
+    """
+    n = len(projection.boundaries)
+    columns = min(n, 3)
+    rows = math.ceil(n / columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(projection.boundaries),
+                           horizontal_spacing=0.05, vertical_spacing=0.1)  # fmt: skip
+    labels = sorted(set(projection.labels))
+    colours = PALETTE if len(labels) <= len(PALETTE) else qualitative.Alphabet  # 26 colours
+    context = [c if len(c) <= HOVER_CHARS else c[: HOVER_CHARS - 1] + "…"
+               for c in projection.context]  # fmt: skip
+    for b in range(n):
+        for i, label in enumerate(labels):
+            points = [p for p, lab in enumerate(projection.labels) if lab == label]
+            figure.add_trace(go.Scatter(
+                x=projection.coordinates[b, points, 0].tolist(),
+                y=projection.coordinates[b, points, 1].tolist(),
+                mode="markers", name=label or "unlabelled", legendgroup=label,
+                showlegend=b == 0, marker={"size": 4, "color": colours[i % len(colours)]},
+                customdata=[[projection.units[p], context[p]] for p in points],
+                hovertemplate="<b>%{customdata[0]}</b> (" + (label or "-")
+                + ")<br>%{customdata[1]}<extra></extra>",
+            ), row=b // columns + 1, col=b % columns + 1)  # fmt: skip
+    figure.update_layout(
+        title={"text": title or f"{projection.method.upper()} of {len(projection.units)} units, "
+                                "coloured by label"},
+        width=min(1100, 360 * columns + 160), height=330 * rows + 80,
+        margin={"l": 40, "r": 20, "t": 70, "b": 30}, modebar={"orientation": "v"},
+        legend={"itemsizing": "constant"},
+    )  # fmt: skip
+    return figure
+
+
+def similarity_figure(result: "Similarity", title: str = "") -> go.Figure:
+    """The boundary x boundary matrix as a heatmap (0 to 1)."""
+    across = result.row_model != result.column_model
+    return heatmap(
+        result.matrix.tolist(), x_labels=list(result.columns), y_labels=list(result.rows),
+        title=title or f"{result.method.upper()} between layers ({result.n_units} units)",
+        x_title=result.column_model if across else "layer", y_title=result.row_model
+        if across else "layer", value_name=result.method, zmin=0.0, zmax=1.0,
+    )  # fmt: skip
+
+
+def render_probes(
+    probes: Sequence["ProbeResult"],
+    title: str,
+    *,
+    structural: "StructuralResult | None" = None,
+    projections: Sequence[tuple[str, "Projection"]] = (),
+    notes: Sequence[str] = (),
+) -> Report:
+    """One page: a summary table, each task's accuracy by layer, the structural probe.
+
+    Then the projections, each under its caption.
+    """
+    report = Report(title)
+    for note in notes:
+        report.paragraph(note, note=True)
+    if probes:
+        report.heading("Summary")
+        report.table(
+            ["task", "best layer", "accuracy", "expected layer", "max selectivity (layer)",
+             "majority", "train units", "eval units", "eval labels unseen in training"],
+            [[p.task, p.best_layer, float(p.accuracy[p.best_layer]), p.expected_layer,
+              f"{float(p.selectivity.nan_to_num(-1).max()):.3f} "
+              f"({int(p.selectivity.nan_to_num(-1).argmax())})",
+              p.majority, p.n_train, p.n_eval, p.n_unseen] for p in probes],
+        )  # fmt: skip
+        report.heading("Accuracy by layer")
+        for probe in probes:
+            report.figure(probe_figure(probe), caption=SELECTIVITY_NOTE)
+    if structural is not None:
+        report.heading("Structural probe (Hewitt & Manning 2019)")
+        report.figure(structural_figure(structural))
+    for caption, projection in projections:
+        report.heading(caption)
+        report.figure(projection_figure(projection))
+    return report
+
+
+def render_similarity(results: Sequence["Similarity"], title: str) -> Report:
+    """One page of similarity heatmaps."""
+    report = Report(title)
+    for result in results:
+        report.figure(similarity_figure(result))
+    return report
