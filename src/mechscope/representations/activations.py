@@ -269,13 +269,22 @@ def _row(
     return _Row(sentence, tokens, tuple(tuple(p) for p in chosen), sentence.words)
 
 
-def _hook_names(model: Model, sites: Sequence[Site] | None) -> tuple[list[str], tuple[str, ...]]:
+def _hook_names(
+    model: Model, sites: Sequence[Site] | None, boundaries: Sequence[int] | None
+) -> tuple[list[str], tuple[str, ...]]:
     """Hook names and labels of the sites read (default: every residual boundary)."""
     n_layers = model.cfg.n_layers
+    if sites is not None and boundaries is not None:
+        raise MechscopeError("give sites or boundaries, not both.")
     if sites is None:
-        return [target_hook(model, layer) for layer in range(n_layers + 1)], boundary_labels(
-            n_layers
-        )
+        chosen = list(range(n_layers + 1)) if boundaries is None else list(boundaries)
+        if bad := [b for b in chosen if not 0 <= b <= n_layers]:
+            raise MechscopeError(
+                f"boundary {bad[0]} is out of range: the model has boundaries 0..{n_layers} "
+                "(0 = embeddings)."
+            )
+        labels = boundary_labels(n_layers)
+        return [target_hook(model, b) for b in chosen], tuple(labels[b] for b in chosen)
     names = []
     for site in sites:
         if site.head is not None or site.pos is not None:
@@ -349,16 +358,19 @@ def collect(
     *,
     pooling: Pooling = Pooling.WORD_MEAN,
     sites: Sequence[Site] | None = None,
+    boundaries: Sequence[int] | None = None,
     batch_size: int = 32,
     store: str | Path | None = None,
     dtype: torch.dtype = torch.float32,
     progress: bool = True,
+    desc: str = "collect",
 ) -> Activations:
     """Pooled activations of ``inputs`` (CoNLL-U sentences or prompts) at ``sites``.
 
     ``sites``: default, the residual stream at every boundary (embeddings and after each
     block); sites collected together must share one width (per-head sites are flattened to
-    heads x d_head). ``store``: a directory to write the values to as a memory-mapped
+    heads x d_head). ``boundaries``: only these residual boundaries (0 = embeddings).
+    ``store``: a directory to write the values to as a memory-mapped
     ``values.npy`` (the returned activations read from it; `Activations.save` to the same
     directory then adds only ``result.json``). ``dtype``: float16 halves the values.
 
@@ -375,7 +387,7 @@ def collect(
             "sentence-cls pools the first token, [CLS] on an encoder; a decoder's first token "
             "sees nothing else. Use sentence-mean or sentence-last."
         )
-    names, labels = _hook_names(model, sites)
+    names, labels = _hook_names(model, sites, boundaries)
     rows, skipped = _rows(model, inputs, pooling)
     if not rows:
         reasons = "; ".join(f"{n} x {why}" for why, n in skipped.items())
@@ -385,7 +397,7 @@ def collect(
     order = sorted(range(len(rows)), key=lambda i: len(rows[i].tokens))
     device = model.cfg.device or "cpu"
     pad = pad_id(model)
-    for first in tqdm(range(0, len(order), batch_size), desc="collect", disable=not progress):
+    for first in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress):
         chosen = order[first : first + batch_size]
         chunk = [rows[i] for i in chosen]
         batch = pad_token_lists([list(r.tokens) for r in chunk], pad).to(device)

@@ -100,6 +100,12 @@ def test_other_sites_and_unusable_sentences(model):
     assert len(acts.sentences) == 3
     with pytest.raises(MechscopeError, match="out of range"):
         collect(model, SENTENCES, sites=[Site(Component.RESID_POST, 5)], progress=False)
+    some = collect(model, SENTENCES, boundaries=[0, 2], progress=False)
+    every = collect(model, SENTENCES, progress=False)
+    assert some.boundaries == ("embeddings", "layer 2")
+    torch.testing.assert_close(some.layer(1), every.layer(2))
+    with pytest.raises(MechscopeError, match="boundary 3 is out of range"):
+        collect(model, SENTENCES, boundaries=[3], progress=False)
     with pytest.raises(MechscopeError, match="out of range"):
         acts.layer(2)
     with pytest.raises(MechscopeError, match="none of the 1 inputs"):
