@@ -28,6 +28,7 @@ from mechscope.data.repeated import repeated_random_tokens
 from mechscope.models import load_model, random_like
 from mechscope.models.run import boundary_stream
 from mechscope.representations import (
+    Activations,
     Pooling,
     ProbeResult,
     ProbeSettings,
@@ -48,6 +49,18 @@ from mechscope.viz.representations import probe_figure, similarity_figure, struc
 WORD_TASKS = (Task.UPOS, Task.DEPREL, Task.DEPTH, Task.DISTANCE)
 DEEP = 12
 """Models with more layers than this get the ``deep_*`` settings."""
+
+
+def sentence_means(words: Activations) -> Activations:
+    """Each sentence as the mean of its word vectors (no second pass over the treebank)."""
+    n = len(words.sentences)
+    counts = torch.bincount(words.group, minlength=n).float()
+    values = torch.zeros(words.n_boundaries, n, words.values.shape[-1])
+    values.index_add_(1, words.group, words.values.float())
+    return Activations(values / counts[None, :, None], words.boundaries,
+                       tuple(" ".join(s.words) for s in words.sentences), torch.arange(n),
+                       words.sentences, Pooling.SENTENCE_MEAN, words.skipped,
+                       provenance=words.provenance)  # fmt: skip
 
 
 def probed_boundaries(n_layers: int, stride: int) -> list[int]:
@@ -96,7 +109,8 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
                 for name, m in models.items()}  # fmt: skip
 
     words = gather(Pooling.WORD_MEAN)
-    sentences = gather(Pooling.SENTENCE_MEAN)
+    sentences = {name: {split: sentence_means(acts) for split, acts in by_split.items()}
+                 for name, by_split in words.items()}  # fmt: skip
     settings = ProbeSettings(seed=cfg.seed)
     probes = []
     for task in (*WORD_TASKS, Task.GENRE):
