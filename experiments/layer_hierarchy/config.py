@@ -18,9 +18,9 @@ class Config(ExperimentConfig):
     sentence representations (the mean of their word vectors) one for the genre; each is
     scored on dev with a 95 % interval by sentence, the control task, a random-init model of
     the same shape and the majority class; then the structural probe (UUAS, Spearman) and the
-    CKA matrix between layers. Last, a 2-layer induction model is trained with a checkpoint every 100 steps, and
-    linear CKA between consecutive checkpoints shows which layer's representation changes at
-    the phase change. Example:
+    CKA matrix between layers. Last, a 2-layer induction model is trained with a checkpoint
+    every 100 steps, and linear CKA between consecutive checkpoints shows which layer's
+    representation changes at the phase change. Example:
     python -m experiments.layer_hierarchy --out results/layer-hierarchy
     """
 
