@@ -328,9 +328,17 @@ class _Store:
         self.values: Tensor | None = None
         self.array: Any = None  # np.memmap when stored on disk
 
-    def write(self, index: int, rows: Tensor, pooled: Tensor) -> None:
+    def write(self, rows: Tensor, pooled: dict[int, Tensor]) -> None:
+        """One chunk's pooled units of every site (one copy to the host per chunk)."""
+        widths = {t.shape[-1] for t in pooled.values()}
+        if len(widths) > 1 or (self.values is not None and widths != {self.values.shape[-1]}):
+            raise MechscopeError(
+                f"the sites collected together must have one width; got {sorted(widths)}. "
+                "Collect sites of different widths separately."
+            )
+        block = torch.stack([pooled[i] for i in sorted(pooled)]).to("cpu", self.dtype)
         if self.values is None:
-            shape = (*self.shape, pooled.shape[-1])
+            shape = (*self.shape, block.shape[-1])
             if self.path is not None:
                 try:
                     self.path.mkdir(parents=True, exist_ok=True)
@@ -344,12 +352,7 @@ class _Store:
                 self.values = torch.from_numpy(self.array)
             else:
                 self.values = torch.empty(shape, dtype=self.dtype)
-        if pooled.shape[-1] != self.values.shape[-1]:
-            raise MechscopeError(
-                f"the sites collected together must have one width; got {pooled.shape[-1]} and "
-                f"{self.values.shape[-1]}. Collect sites of different widths separately."
-            )
-        self.values[index, rows] = pooled.to("cpu", self.dtype)
+        self.values[:, rows] = block
 
 
 @torch.no_grad()
@@ -404,8 +407,8 @@ def collect(
         batch = pad_token_lists([list(r.tokens) for r in chunk], pad).to(device)
         maps = [m.to(device) for m in _pooling_maps(chunk, batch.tokens.shape[1])]
         destination = torch.cat([torch.arange(int(starts[i]), int(starts[i + 1])) for i in chosen])
-        fired: set[int] = set()
-        hooks = [(name, _pooler(out, index, maps, destination, fired, len(names)))
+        pooled: dict[int, Tensor] = {}
+        hooks = [(name, _pooler(index, maps, len(destination), pooled, len(names)))
                  for index, name in enumerate(names)]  # fmt: skip
         # The pass ends once every site has been read: no unembedding (an encoder's MLM head
         # and a decoder's vocabulary cost as much as several blocks), whatever the sites.
@@ -414,12 +417,13 @@ def collect(
                 model(batch.tokens, return_type=None, **adapt(model).forward_kwargs(batch))
         except _AllRead:
             pass
-        if len(fired) < len(names):  # a hook point this model's forward never reaches
-            silent = [names[i] for i in range(len(names)) if i not in fired]
+        if len(pooled) < len(names):  # a hook point this model's forward never reaches
+            silent = [names[i] for i in range(len(names)) if i not in pooled]
             raise MechscopeError(
                 f"hook point {silent[0]} never ran in this model's forward pass (it is "
                 "disabled in this configuration); collect another site."
             )
+        out.write(destination, pooled)
     assert out.values is not None
     if out.array is not None:
         out.array.flush()
@@ -442,10 +446,8 @@ class _AllRead(Exception):  # noqa: N818 - raised and caught in `collect` only
     """Ends a pass once every site has been read."""
 
 
-def _pooler(  # noqa: ANN202
-    out: _Store, index: int, maps: list[Tensor], destination: Tensor, fired: set[int], n: int
-):
-    """A hook pooling one site's activation of a chunk into ``out`` (rows ``destination``).
+def _pooler(index: int, maps: list[Tensor], n_units: int, pooled: dict[int, Tensor], n: int):  # noqa: ANN202
+    """A hook pooling one site's activation of a chunk into ``pooled[index]`` (on its device).
 
     It raises `_AllRead` once all ``n`` sites of the pass have been read.
     """
@@ -454,10 +456,9 @@ def _pooler(  # noqa: ANN202
     def hook(act: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
         act = act.flatten(2) if act.dim() > 3 else act  # a head axis joins the features
         members = act.reshape(-1, act.shape[-1])[flat].float() * weight[:, None]
-        pooled = torch.zeros(len(destination), act.shape[-1], device=act.device)
-        out.write(index, destination, pooled.index_add_(0, unit, members))
-        fired.add(index)
-        if len(fired) == n:
+        units = torch.zeros(n_units, act.shape[-1], device=act.device)
+        pooled[index] = units.index_add_(0, unit, members)
+        if len(pooled) == n:
             raise _AllRead
 
     return hook

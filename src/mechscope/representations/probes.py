@@ -108,7 +108,7 @@ def fit_probe(
     z = (x - mean) / std
     d = x.shape[1]
     if settings.kind is ProbeKind.LINEAR:
-        net: torch.nn.Module = torch.nn.Linear(d, n_classes)
+        net: torch.nn.Module = torch.nn.Linear(d, n_classes, device=x.device)
         torch.nn.init.zeros_(net.weight)
         torch.nn.init.zeros_(net.bias)
         optimiser = torch.optim.LBFGS(net.parameters(), max_iter=settings.max_iter,
@@ -123,8 +123,10 @@ def fit_probe(
 
         optimiser.step(closure)  # pyright: ignore[reportArgumentType]
     else:
-        net = torch.nn.Sequential(torch.nn.Linear(d, settings.hidden), torch.nn.ReLU(),
-                                  torch.nn.Linear(settings.hidden, n_classes))  # fmt: skip
+        net = torch.nn.Sequential(
+            torch.nn.Linear(d, settings.hidden), torch.nn.ReLU(),
+            torch.nn.Linear(settings.hidden, n_classes),
+        ).to(x.device)  # fmt: skip
         optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr,
                                       weight_decay=settings.weight_decay)  # fmt: skip
         generator = torch.Generator().manual_seed(settings.seed)
