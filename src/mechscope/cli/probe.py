@@ -5,6 +5,7 @@ from enum import Enum
 from pathlib import Path
 
 from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.representations.choices import Pooling, ProbeKind, ProjectionMethod
 
 
 class ProbeTask(Enum):
@@ -16,37 +17,6 @@ class ProbeTask(Enum):
     DISTANCE = "distance"
     STRUCTURAL = "structural"
     GENRE = "genre"
-
-
-class WordPooling(Enum):
-    """How a word's sub-tokens become one vector."""
-
-    MEAN = "word-mean"
-    FIRST = "word-first"
-    LAST = "word-last"
-
-
-class SentencePooling(Enum):
-    """How a sentence becomes one vector (for genre)."""
-
-    MEAN = "sentence-mean"
-    LAST = "sentence-last"
-    CLS = "sentence-cls"
-
-
-class ProbeFamily(Enum):
-    """The probe."""
-
-    LINEAR = "linear"
-    MLP = "mlp"
-
-
-class ProjectionChoice(Enum):
-    """How the best and worst layers are drawn in 2-D."""
-
-    PCA = "pca"
-    TSNE = "tsne"
-    UMAP = "umap"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,11 +43,11 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     tasks: tuple[ProbeTask, ...] = tuple(ProbeTask)
     """Tasks to probe."""
-    pooling: WordPooling = WordPooling.MEAN
-    """How a word's sub-tokens are pooled."""
-    sentence_pooling: SentencePooling = SentencePooling.MEAN
-    """How a sentence is pooled for the sentence-level task (genre)."""
-    probe: ProbeFamily = ProbeFamily.LINEAR
+    pooling: Pooling = Pooling.WORD_MEAN
+    """How a word's sub-tokens are pooled (a word-* pooling)."""
+    sentence_pooling: Pooling = Pooling.SENTENCE_MEAN
+    """How a sentence is pooled for the sentence-level task, genre (a sentence-* pooling)."""
+    probe: ProbeKind = ProbeKind.LINEAR
     """Linear (logistic regression) or MLP probes."""
     max_train_sentences: int | None = None
     """Read at most this many training sentences (default: all)."""
@@ -91,7 +61,7 @@ class Config:
     """Also probe a random-init model of the same shape."""
     structural_rank: int = 128
     """Rank of the structural probe's B."""
-    projection: ProjectionChoice = ProjectionChoice.PCA
+    projection: ProjectionMethod = ProjectionMethod.PCA
     """How the best and the worst layer are projected (umap needs mechscope[reps])."""
     store: Path | None = None
     """Keep the activations memory-mapped in this directory (bounded memory for big sets)."""
@@ -108,12 +78,15 @@ def run(cfg: Config) -> int:
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.models import load_model, random_like
-    from mechscope.representations import Pooling, ProbeKind, ProbeSettings, structural_probe
+    from mechscope.representations import ProbeSettings, structural_probe
     from mechscope.representations.probes import ProbeTable
     from mechscope.viz.representations import render_probes
 
     if not cfg.tasks:
         raise MechscopeError("no tasks given; pass --tasks, e.g. --tasks upos structural.")
+    if not cfg.pooling.words or not cfg.sentence_pooling.sentences:
+        raise MechscopeError("--pooling takes a word-* pooling and --sentence-pooling a "
+                             "sentence-* one (e.g. word-mean, sentence-mean).")  # fmt: skip
     splits = {"train": read_conllu(cfg.train, cfg.max_train_sentences),
               "eval": read_conllu(cfg.eval, cfg.max_eval_sentences)}  # fmt: skip
     _check_tasks(cfg.tasks, splits)  # before any model runs
@@ -125,18 +98,18 @@ def run(cfg: Config) -> int:
     models = {"model": model}
     if cfg.random_baseline:
         models["random"] = random_like(model, seed=cfg.seed)
-    settings = ProbeSettings(kind=ProbeKind(cfg.probe.value), seed=cfg.seed)
+    settings = ProbeSettings(kind=cfg.probe, seed=cfg.seed)
     layers = list(cfg.layers) or None
     word_tasks = [t for t in cfg.tasks if t not in (ProbeTask.STRUCTURAL, ProbeTask.GENRE)]
     words = None
     if word_tasks or ProbeTask.STRUCTURAL in cfg.tasks:
-        words = _gather(cfg, models, splits, Pooling(cfg.pooling.value))
+        words = _gather(cfg, models, splits, cfg.pooling)
         _say_counts(cfg.model, words)
     probes = []
     for task in word_tasks:
         probes.append(_probe(cfg, task, words, settings, layers))  # pyright: ignore[reportArgumentType]
     if ProbeTask.GENRE in cfg.tasks:
-        sentences = _gather(cfg, models, splits, Pooling(cfg.sentence_pooling.value))
+        sentences = _gather(cfg, models, splits, cfg.sentence_pooling)
         probes.append(_probe(cfg, ProbeTask.GENRE, sentences, settings, layers))
     structural = None
     if ProbeTask.STRUCTURAL in cfg.tasks and words is not None:
@@ -237,7 +210,7 @@ def _say_structural(structural) -> None:  # noqa: ANN001
 
 def _projections(cfg: Config, words, probes, layers):  # noqa: ANN001, ANN202
     """The best and the worst layer of the UPOS probe (or the first task), by UPOS."""
-    from mechscope.representations import ProjectionMethod, Task, project, task_labels
+    from mechscope.representations import Task, project, task_labels
 
     eval_ = words["model"]["eval"]
     upos = task_labels(Task.UPOS, eval_.sentences, len(eval_.units))
@@ -248,7 +221,7 @@ def _projections(cfg: Config, words, probes, layers):  # noqa: ANN001, ANN202
         picks = [("best", chosen[int(order[-1])]), ("worst", chosen[int(order[0])])]
     else:
         picks = [("last", chosen[-1]), ("first", chosen[0])]
-    method = ProjectionMethod(cfg.projection.value)
+    method = cfg.projection
     task = reference.task if reference is not None else "the structural probe"
     return [(f"{method.value.upper()} of the {which} layer ({layer}) for {task}, by UPOS",
              project(eval_, upos, boundaries=[layer], method=method, seed=cfg.seed))

@@ -28,6 +28,7 @@ EXPERIMENTS = {
     "gradient-health": "experiments.gradient_health",
     "training-health": "experiments.training_health",
     "overfitting": "experiments.overfitting",
+    "layer-hierarchy": "experiments.layer_hierarchy",
 }
 """Shortcut names and the experiment modules they run."""
 
@@ -46,7 +47,9 @@ class Config:
     'rank-collapse' = rank collapse in pure attention (Dong et al. 2021);
     'gradient-health' = post-LN vs pre-LN gradient norms by layer (Xiong et al. 2020);
     'training-health' = gradients and attention-entropy collapse over training (Zhai et al.
-    2023); 'overfitting' = over-fitting a tiny corpus, class geometry over training. Same as
+    2023); 'overfitting' = over-fitting a tiny corpus, class geometry over training;
+    'layer-hierarchy' = probes by layer on MiniLM and SmolLM2 (Tenney et al. 2019, Hewitt &
+    Manning 2019) and CKA across the induction phase change. Same as
     'python -m experiments.NAME ...' from the repository root (NAME with underscores); run
     'mechscope reproduce NAME --help' for the experiment's own options.
     """
@@ -60,6 +63,11 @@ class Config:
             "smollm-tuned-lens",
             "smollm-dla",
             "induction-circuits",
+            "rank-collapse",
+            "gradient-health",
+            "training-health",
+            "overfitting",
+            "layer-hierarchy",
         ],
         tyro.conf.Positional,
         tyro.conf.arg(metavar="NAME"),

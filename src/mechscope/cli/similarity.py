@@ -1,37 +1,16 @@
 """``mechscope similarity``: layer x layer CKA, SVCCA or PWCCA, within or across models."""
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
 from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.representations.choices import Method, Pooling
 
 RBF_FULL_LIMIT = 5000
 """Units above which RBF CKA needs --minibatch (its kernels are units x units)."""
-
-
-class SimilarityMethod(Enum):
-    """The similarity measure."""
-
-    CKA = "cka"
-    RBF_CKA = "rbf-cka"
-    SVCCA = "svcca"
-    PWCCA = "pwcca"
-
-
-class UnitPooling(Enum):
-    """What a unit is (default: words for --conllu, tokens for --prompts)."""
-
-    TOKEN = "token"
-    WORD_MEAN = "word-mean"
-    WORD_FIRST = "word-first"
-    WORD_LAST = "word-last"
-    SENTENCE_MEAN = "sentence-mean"
-    SENTENCE_LAST = "sentence-last"
-    SENTENCE_CLS = "sentence-cls"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +33,9 @@ class Config:
     """Text file, one prompt per line."""
     max_sentences: int | None = 500
     """Read at most this many sentences or prompts (all: pass a large number)."""
-    method: SimilarityMethod = SimilarityMethod.CKA
+    method: Method = Method.CKA
     """cka (linear, unbiased HSIC), rbf-cka, svcca or pwcca."""
-    pooling: UnitPooling | None = None
+    pooling: Pooling | None = None
     """Units compared (default: word-mean for --conllu, token for --prompts)."""
     minibatch: int | None = None
     """Minibatch CKA (Nguyen et al. 2021) with this many units per batch."""
@@ -78,23 +57,22 @@ def run(cfg: Config) -> int:
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import read_prompts
     from mechscope.models import load_model
-    from mechscope.representations import Method, Pooling, collect, similarity_matrix
+    from mechscope.representations import collect, similarity_matrix
     from mechscope.viz.representations import render_similarity
 
     if (cfg.conllu is None) == (cfg.prompts is None):
         raise MechscopeError("give the input as --conllu FILE or --prompts FILE (one of them).")
     if cfg.max_sentences is not None and cfg.max_sentences < 1:
         raise MechscopeError(f"--max-sentences must be at least 1, got {cfg.max_sentences}.")
-    if cfg.minibatch is not None and cfg.method in (SimilarityMethod.SVCCA,
-                                                    SimilarityMethod.PWCCA):  # fmt: skip
+    if cfg.minibatch is not None and cfg.method in (Method.SVCCA, Method.PWCCA):
         raise MechscopeError("--minibatch applies to cka and rbf-cka; drop it for svcca/pwcca.")
     if cfg.conllu is not None:
         inputs = read_conllu(cfg.conllu, cfg.max_sentences)
     else:
         assert cfg.prompts is not None
         inputs = read_prompts(cfg.prompts)[: cfg.max_sentences]
-    default = UnitPooling.WORD_MEAN if cfg.conllu is not None else UnitPooling.TOKEN
-    pooling = Pooling((cfg.pooling or default).value)
+    default = Pooling.WORD_MEAN if cfg.conllu is not None else Pooling.TOKEN
+    pooling = cfg.pooling or default
     specs = [cfg.model] + ([cfg.model2] if cfg.model2 else [])
     collected = []
     for spec in specs:
@@ -102,13 +80,13 @@ def run(cfg: Config) -> int:
         collected.append(collect(model, inputs, pooling=pooling))
         del model
     n_units = min(len(c.units) for c in collected)
-    if (cfg.method is SimilarityMethod.RBF_CKA and cfg.minibatch is None
+    if (cfg.method is Method.RBF_CKA and cfg.minibatch is None
             and min(n_units, cfg.max_units or n_units) > RBF_FULL_LIMIT):  # fmt: skip
         raise MechscopeError(
             f"RBF CKA on {n_units} units builds {n_units} x {n_units} kernels; pass "
             "--minibatch 1000 (minibatch CKA) or --max-units 5000."
         )
-    method = Method(cfg.method.value)
+    method = cfg.method
     kwargs = {"method": method, "minibatch": cfg.minibatch, "max_units": cfg.max_units,
               "seed": cfg.seed}  # fmt: skip
     results = [similarity_matrix(c, **kwargs).with_provenance(cfg, c.provenance.model)

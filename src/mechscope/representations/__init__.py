@@ -16,45 +16,44 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.representations.activations import Activations, Pooling, collect
+    from mechscope.representations.activations import Activations, collect
+    from mechscope.representations.choices import Method, Pooling, ProbeKind, ProjectionMethod, Task
     from mechscope.representations.probes import (
-        ProbeKind,
         ProbeResult,
         ProbeSettings,
         fit_probe,
         probe_layers,
     )
-    from mechscope.representations.projections import Projection, ProjectionMethod, project
+    from mechscope.representations.projections import Projection, project
     from mechscope.representations.similarities import (
-        Method,
         Similarity,
         linear_cka,
         similarity,
         similarity_matrix,
     )
     from mechscope.representations.structural import StructuralResult, structural_probe
-    from mechscope.representations.tasks import Task, control_labels, encode, task_labels
+    from mechscope.representations.tasks import control_labels, encode, task_labels
 
 _EXPORTS = {
     "Activations": "mechscope.representations.activations",
-    "Pooling": "mechscope.representations.activations",
+    "Pooling": "mechscope.representations.choices",
     "collect": "mechscope.representations.activations",
-    "ProbeKind": "mechscope.representations.probes",
+    "ProbeKind": "mechscope.representations.choices",
     "ProbeResult": "mechscope.representations.probes",
     "ProbeSettings": "mechscope.representations.probes",
     "fit_probe": "mechscope.representations.probes",
     "probe_layers": "mechscope.representations.probes",
     "Projection": "mechscope.representations.projections",
-    "ProjectionMethod": "mechscope.representations.projections",
+    "ProjectionMethod": "mechscope.representations.choices",
     "project": "mechscope.representations.projections",
-    "Method": "mechscope.representations.similarities",
+    "Method": "mechscope.representations.choices",
     "Similarity": "mechscope.representations.similarities",
     "linear_cka": "mechscope.representations.similarities",
     "similarity": "mechscope.representations.similarities",
     "similarity_matrix": "mechscope.representations.similarities",
     "StructuralResult": "mechscope.representations.structural",
     "structural_probe": "mechscope.representations.structural",
-    "Task": "mechscope.representations.tasks",
+    "Task": "mechscope.representations.choices",
     "control_labels": "mechscope.representations.tasks",
     "encode": "mechscope.representations.tasks",
     "task_labels": "mechscope.representations.tasks",

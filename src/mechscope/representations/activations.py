@@ -23,7 +23,6 @@ than the context, a malformed tree) are skipped and counted in ``skipped``.
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,30 +43,9 @@ from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import target_hook
 from mechscope.models.tokens import pad_id, str_tokens, token_lists_of
+from mechscope.representations.choices import Pooling
 
 VALUES_FILE = "values.npy"
-
-
-class Pooling(Enum):
-    """What one collected unit is (see the module docstring)."""
-
-    TOKEN = "token"
-    WORD_MEAN = "word-mean"
-    WORD_FIRST = "word-first"
-    WORD_LAST = "word-last"
-    SENTENCE_MEAN = "sentence-mean"
-    SENTENCE_LAST = "sentence-last"
-    SENTENCE_CLS = "sentence-cls"
-
-    @property
-    def words(self) -> bool:
-        """Whether units are words (which needs the word alignment)."""
-        return self.value.startswith("word")
-
-    @property
-    def sentences(self) -> bool:
-        """Whether units are whole sentences."""
-        return self.value.startswith("sentence")
 
 
 def boundary_labels(n_layers: int) -> tuple[str, ...]:

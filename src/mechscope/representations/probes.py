@@ -24,7 +24,6 @@ so the gains are never negative.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
 import torch
@@ -35,14 +34,8 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
+from mechscope.representations.choices import ProbeKind
 from mechscope.representations.tasks import control_labels, encode, majority_accuracy
-
-
-class ProbeKind(Enum):
-    """The probe's family."""
-
-    LINEAR = "linear"
-    MLP = "mlp"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,6 @@ unit text and sentence for the hover of the interactive figure.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
 import torch
@@ -22,14 +21,7 @@ from torch import Tensor
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
-
-
-class ProjectionMethod(Enum):
-    """How units are placed in 2-D."""
-
-    PCA = "pca"
-    TSNE = "tsne"
-    UMAP = "umap"
+from mechscope.representations.choices import ProjectionMethod
 
 
 def pca_2d(x: Float[Tensor, "n d"]) -> tuple[Float[Tensor, "n 2"], Float[Tensor, " 2"]]:

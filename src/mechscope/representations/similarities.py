@@ -24,7 +24,6 @@ scaling; equality with a straightforward reference implementation.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
 import torch
@@ -35,15 +34,7 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
-
-
-class Method(Enum):
-    """A similarity measure (see the module docstring)."""
-
-    CKA = "cka"
-    RBF_CKA = "rbf-cka"
-    SVCCA = "svcca"
-    PWCCA = "pwcca"
+from mechscope.representations.choices import Method
 
 
 def _centre(x: Tensor) -> Tensor:

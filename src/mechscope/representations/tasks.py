@@ -25,7 +25,6 @@ type, so the control sits at chance on unseen sentences.
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
 import torch
 from jaxtyping import Int
@@ -33,24 +32,10 @@ from torch import Tensor
 
 from mechscope.core.errors import MechscopeError
 from mechscope.data.conllu import Sentence
+from mechscope.representations.choices import Task
 
 CAP = 8
 """Depth and distance classes stop at ``8+``."""
-
-
-class Task(Enum):
-    """Probing tasks read from CoNLL-U (see the module docstring)."""
-
-    UPOS = "upos"
-    DEPREL = "deprel"
-    DEPTH = "depth"
-    DISTANCE = "distance"
-    GENRE = "genre"
-
-    @property
-    def sentence_level(self) -> bool:
-        """Whether the task labels whole sentences (the others label words)."""
-        return self is Task.GENRE
 
 
 def depths(sentence: Sentence) -> list[int]:
