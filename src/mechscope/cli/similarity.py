@@ -41,6 +41,9 @@ class Config:
     """Minibatch CKA (Nguyen et al. 2021) with this many units per batch."""
     max_units: int | None = None
     """Compare a seeded sample of at most this many units."""
+    standardize: bool = False
+    """Z-score every feature first (a decoder's few huge outlier features otherwise decide
+    linear CKA alone)."""
     out: OutArg = Path("results/similarity")
     """Output directory."""
     overwrite: bool = False
@@ -88,7 +91,7 @@ def run(cfg: Config) -> int:
         )
     method = cfg.method
     kwargs = {"method": method, "minibatch": cfg.minibatch, "max_units": cfg.max_units,
-              "seed": cfg.seed}  # fmt: skip
+              "standardize": cfg.standardize, "seed": cfg.seed}  # fmt: skip
     results = [similarity_matrix(c, **kwargs).with_provenance(cfg, c.provenance.model)
                for c in collected]  # fmt: skip
     if len(collected) == 2:

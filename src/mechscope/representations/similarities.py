@@ -233,13 +233,15 @@ def similarity_matrix(
     minibatch: int | None = None,
     rbf_sigma: float = 0.8,
     max_units: int | None = None,
+    standardize: bool = False,
     seed: int = 0,
     progress: bool = True,
 ) -> Similarity:
     """Every boundary of ``a`` against every boundary of ``b`` (default: ``a`` itself).
 
     ``max_units``: compare a seeded random sample of that many units (SVCCA/PWCCA and
-    full RBF kernels grow with the units).
+    full RBF kernels grow with the units). ``standardize``: z-score every feature first, so
+    that a few huge features (a decoder's outlier dimensions) do not decide linear CKA alone.
 
     Raises:
         MechscopeError: ``a`` and ``b`` hold different units.
@@ -258,8 +260,13 @@ def similarity_matrix(
     n = len(index)
     symmetric = b is None
     matrix = torch.full((a.n_boundaries, other.n_boundaries), math.nan)
-    layers_a = [a.layer(i)[index] for i in range(a.n_boundaries)]
-    layers_b = layers_a if symmetric else [other.layer(j)[index] for j in range(other.n_boundaries)]
+
+    def read(acts: Activations, i: int) -> Tensor:
+        x = acts.layer(i)[index]
+        return (x - x.mean(0)) / x.std(0).clamp(min=1e-6) if standardize else x
+
+    layers_a = [read(a, i) for i in range(a.n_boundaries)]
+    layers_b = layers_a if symmetric else [read(other, j) for j in range(other.n_boundaries)]
     pairs = [(i, j) for i in range(a.n_boundaries) for j in range(other.n_boundaries)
              if not symmetric or j >= i]  # fmt: skip
     for i, j in tqdm(pairs, desc=f"similarity ({method.value})", disable=not progress):
@@ -280,6 +287,11 @@ def similarity_matrix(
         n,
         a.provenance.model,
         other.provenance.model,
-        extra={"unbiased": unbiased, "minibatch": minibatch, "rbf_sigma": rbf_sigma},
+        extra={
+            "unbiased": unbiased,
+            "minibatch": minibatch,
+            "rbf_sigma": rbf_sigma,
+            "standardize": standardize,
+        },
         provenance=Provenance(model=a.provenance.model),
     )

@@ -4,7 +4,12 @@ Distance probe: a rank-``k`` matrix ``B`` such that ``|B (h_i - h_j)|^2`` approx
 number of tree edges between words ``i`` and ``j``; loss ``sum_ij |d_T(i, j) - d_B(i, j)^2|``
 divided by the sentence length squared, averaged over sentences. Depth probe: ``|B h_i|^2``
 approximates the word's depth; loss ``sum_i |depth_i - |B h_i|^2|`` over the length. Both fitted
-by Adam on batches of sentences (raw hidden states, as in the paper).
+by Adam on batches of sentences, on raw hidden states as in the paper. ``standardize=True``
+z-scores each feature with the train split's statistics first: decoders such as SmolLM2
+carry a few features about 500x larger than the rest from the middle layers on (99 % of the
+variance in 3 of 576). Measured on 1,000 train / 300 dev sentences, standardising raised
+SmolLM2's UUAS at layer 12 from 0.15 to 0.31 but lowered MiniLM's at layer 3 from 0.60 to
+0.54, so the paper's raw setting stays the default.
 
 Evaluation, as in the paper:
 - UUAS: the minimum spanning tree of the predicted distances over the non-punctuation words
@@ -269,9 +274,12 @@ def structural_probe(
     boundaries: Sequence[int] | None = None,
     random_train: Activations | None = None,
     random_eval: Activations | None = None,
+    standardize: bool = False,
     progress: bool = True,
 ) -> StructuralResult:
     """Fit and score the distance and depth probes at every boundary (or those given).
+
+    ``standardize``: z-score each feature with the train split's statistics (module doc).
 
     Raises:
         MechscopeError: activations that are not words, a bad rank, or a boundary out of range.
@@ -289,10 +297,13 @@ def structural_probe(
     settings = {"rank": rank, "epochs": epochs, "batch": batch, "lr": lr, "seed": seed}
 
     def measure(source_train: Activations, source_eval: Activations, layer: int) -> list[float]:
-        hidden = source_train.layer(layer)
+        hidden, held_out = source_train.layer(layer), source_eval.layer(layer)
+        if standardize:
+            mean, std = hidden.mean(0), hidden.std(0).clamp(min=1e-6)
+            hidden, held_out = (hidden - mean) / std, (held_out - mean) / std
         b_distance = _fit(hidden, train_spans, distances, distance=True, **settings)
         b_depth = _fit(hidden, train_spans, depth_targets, distance=False, **settings)
-        scores = _evaluate(b_distance, b_depth, source_eval.layer(layer), source_eval)
+        scores = _evaluate(b_distance, b_depth, held_out, source_eval)
         return [scores[m] for m in METRICS]
 
     scores = torch.full((len(METRICS), len(chosen)), math.nan)
@@ -309,6 +320,12 @@ def structural_probe(
         rank,
         len(train.sentences),
         len(eval.sentences),
-        extra={"epochs": epochs, "lr": lr, "batch": batch, "seed": seed},
+        extra={
+            "epochs": epochs,
+            "lr": lr,
+            "batch": batch,
+            "seed": seed,
+            "standardize": standardize,
+        },
         provenance=Provenance(model=train.provenance.model),
     )

@@ -84,6 +84,20 @@ def test_invariances_and_independence(pair):
         similarity(x, y[:50])
 
 
+def test_standardising_stops_one_huge_feature_deciding_cka():
+    generator = torch.Generator().manual_seed(4)
+    shared = torch.randn(300, 1, generator=generator) * 500  # an outlier feature in both
+    x = torch.cat([shared, torch.randn(300, 20, generator=generator)], 1)
+    y = torch.cat([shared, torch.randn(300, 20, generator=generator)], 1)
+    sentences = tuple(Sentence(("w",) * 3, (-1,) * 3, ("x",) * 3) for _ in range(100))
+    acts = Activations(torch.stack([x, y]), ("embeddings", "layer 1"), ("w",) * 300,
+                       torch.arange(100).repeat_interleave(3), sentences,
+                       Pooling.WORD_MEAN)  # fmt: skip
+    raw = similarity_matrix(acts, progress=False).matrix[0, 1]
+    fair = similarity_matrix(acts, standardize=True, progress=False).matrix[0, 1]
+    assert raw > 0.99 and fair < 0.2  # one shared feature of 21
+
+
 def test_minibatch_cka_approaches_the_full_estimate():
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(4000, 12, generator=generator)
