@@ -68,7 +68,7 @@ probe_figure(upos)
 
 # %%
 dev_upos = task_labels(Task.UPOS, dev.sentences, len(dev.units))
-projection = project(dev, dev_upos, boundaries=[upos.best_layer], max_points=1500)
+projection = project(dev, dev_upos, boundaries=[upos.best_index], max_points=1500)
 projection_figure(projection)
 
 # %% [markdown]

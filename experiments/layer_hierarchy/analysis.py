@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -85,10 +84,10 @@ def _slug(spec: str) -> str:
 
 
 def _tied(result: ProbeResult) -> list[int]:
-    """Positions whose accuracy lies inside the best position's 95 % interval."""
-    best = result.best_layer
-    low = float(result.ci_low[best])
-    return [i for i, a in enumerate(result.accuracy.tolist()) if a >= low]
+    """Layers whose accuracy lies inside the best layer's 95 % interval."""
+    low = float(result.ci_low[result.best_index])
+    return [layer for layer, a in zip(result.layers, result.accuracy.tolist(), strict=True)
+            if a >= low]  # fmt: skip
 
 
 def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
@@ -141,18 +140,16 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
 def summary_rows(measured: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per task: the best and expected layer (as boundary numbers) and baselines."""
     boundaries = measured["boundaries"]
-    positions = list(range(len(boundaries)))
     rows = []
     for probe in measured["probes"]:
-        best = probe.best_layer
+        best = probe.best_index
         expected = probe.expected_layer
         rows.append({
             "model": measured["spec"], "task": probe.task, "best_layer": boundaries[best],
             "best": float(probe.accuracy[best]), "ci_low": float(probe.ci_low[best]),
             "ci_high": float(probe.ci_high[best]),
-            "tied_layers": [boundaries[i] for i in _tied(probe)],
-            "expected_layer": float(np.interp(expected, positions, boundaries))
-            if math.isfinite(expected) else math.nan,
+            "tied_layers": _tied(probe),
+            "expected_layer": expected,
             "selectivity": float(probe.selectivity[best]),
             "max_selectivity": float(probe.selectivity.max()),
             "max_selectivity_layer": boundaries[int(probe.selectivity.argmax())],

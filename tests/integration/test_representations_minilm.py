@@ -66,7 +66,7 @@ def test_upos_probe_beats_its_control_the_random_model_and_the_majority(words):
     result = probe_layers(train, labels(Task.UPOS, train), dev, labels(Task.UPOS, dev),
                           task="upos", random_train=words["random"]["train"],
                           random_eval=words["random"]["eval"], progress=False)  # fmt: skip
-    best = result.best_layer
+    best = result.best_index
     # measured (500 train / 200 dev sentences): 0.93-0.94 at layers 2-4, 0.88 at embeddings
     assert float(result.accuracy[best]) > 0.9 and 1 <= best <= 4
     assert float(result.selectivity[best]) > 0.2

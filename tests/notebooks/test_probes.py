@@ -20,7 +20,7 @@ def test_upos_probe_selectivity_projection_and_cka():
         pytest.skip(message)
     namespace = runpy.run_path(str(NOTEBOOK))
     upos = namespace["upos"]
-    best = upos.best_layer
+    best = upos.best_index
     assert float(upos.accuracy[best]) > 0.88 and float(upos.selectivity[best]) > 0.2
     assert upos.majority < 0.2
     projection = namespace["projection"]

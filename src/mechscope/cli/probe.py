@@ -191,9 +191,9 @@ def _probe(cfg: Config, task: ProbeTask, source, settings, layers):  # noqa: ANN
         task=task.value, settings=settings, boundaries=layers, control=cfg.control,
         random_train=random.get("train"), random_eval=random.get("eval"),
     ).with_provenance(cfg, cfg.model)  # fmt: skip
-    best = result.best_layer
+    best = result.best_index
     unseen = f", {result.n_unseen} eval labels unseen in training" if result.n_unseen else ""
-    say(f"  {task.value:<9} best layer {best} accuracy {float(result.accuracy[best]):.3f} "
+    say(f"  {task.value:<9} best layer {result.best_layer} acc. {float(result.accuracy[best]):.3f} "
         f"[{float(result.ci_low[best]):.3f}, {float(result.ci_high[best]):.3f}], selectivity "
         f"{float(result.selectivity[best]):.3f}, expected layer {result.expected_layer:.2f}, "
         f"majority {result.majority:.3f}{unseen}")  # fmt: skip
@@ -201,9 +201,10 @@ def _probe(cfg: Config, task: ProbeTask, source, settings, layers):  # noqa: ANN
 
 
 def _say_structural(structural) -> None:  # noqa: ANN001
-    best = structural.best_layer("uuas")
+    best = structural.best_index("uuas")
     metric = lambda name: float(structural.metric(name)[best])  # noqa: E731
-    say(f"  structural best layer {best}: UUAS {metric('uuas'):.3f}, DSpr. {metric('dspr'):.3f}, "
+    layer = structural.best_layer("uuas")
+    say(f"  structural best layer {layer}: UUAS {metric('uuas'):.3f}, DSpr. {metric('dspr'):.3f}, "
         f"root accuracy {metric('root_accuracy'):.3f}, NSpr. {metric('nspr'):.3f} "
         f"(right-branching UUAS {structural.right_branching:.3f})")  # fmt: skip
 

@@ -3,6 +3,7 @@
 The command line builds its options from them.
 """
 
+from collections.abc import Sequence
 from enum import Enum
 
 
@@ -65,3 +66,12 @@ class Method(Enum):
     RBF_CKA = "rbf-cka"
     SVCCA = "svcca"
     PWCCA = "pwcca"
+
+
+def layer_numbers(boundaries: Sequence[str]) -> list[int]:
+    """Each boundary's layer: ``embeddings`` 0, ``layer k`` k (other sites: their position)."""
+    numbers = []
+    for i, label in enumerate(boundaries):
+        rest = label.removeprefix("layer ")
+        numbers.append(0 if label == "embeddings" else int(rest) if rest.isdigit() else i)
+    return numbers

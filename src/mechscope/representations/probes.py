@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
-from mechscope.representations.choices import ProbeKind
+from mechscope.representations.choices import ProbeKind, layer_numbers
 from mechscope.representations.tasks import control_labels, encode, majority_accuracy
 
 
@@ -186,29 +186,39 @@ class ProbeResult(Result):
         return self.accuracy - self.control
 
     @property
-    def best_layer(self) -> int:
-        """The boundary of highest accuracy."""
+    def layers(self) -> list[int]:
+        """The layer of each probed boundary (0 = embeddings)."""
+        return layer_numbers(self.boundaries)
+
+    @property
+    def best_index(self) -> int:
+        """The position (in ``boundaries``) of highest accuracy."""
         return int(self.accuracy.argmax())
 
     @property
+    def best_layer(self) -> int:
+        """The layer of highest accuracy (0 = embeddings)."""
+        return self.layers[self.best_index]
+
+    @property
     def expected_layer(self) -> float:
-        """Tenney et al.'s centre of gravity of the gains (NaN without a gain; module doc)."""
+        """Tenney et al.'s centre of gravity of the gains, in layers (NaN without a gain)."""
         cumulative = self.accuracy.cummax(0).values
         gains = cumulative[1:] - cumulative[:-1]
         total = float(gains.sum())
         if len(gains) == 0 or total <= 0:
             return math.nan
-        return float((torch.arange(1, len(self.accuracy)) * gains).sum() / total)
+        return float((torch.tensor(self.layers[1:]).float() * gains).sum() / total)
 
     def summary(self) -> dict[str, Any]:
         """Best and expected layer, peak accuracy and selectivity, the majority baseline."""
-        best = self.best_layer
+        best = self.best_index
         return {
             "task": self.task,
-            "best_layer": best,
+            "best_layer": self.best_layer,
             "best_accuracy": float(self.accuracy[best]),
             "expected_layer": self.expected_layer,
-            "best_selectivity_layer": int(self.selectivity.nan_to_num(-1.0).argmax()),
+            "best_selectivity_layer": self.layers[int(self.selectivity.nan_to_num(-1.0).argmax())],
             "max_selectivity": float(self.selectivity.nan_to_num(-1.0).max()),
             "majority": self.majority,
             "n_train": self.n_train,
@@ -222,10 +232,10 @@ class ProbeResult(Result):
                    "control": self.control, "selectivity": self.selectivity,
                    "random_init": self.random_init}  # fmt: skip
         rows = [
-            {"task": self.task, "layer": layer, "metric": name, "value": float(values[layer])}
+            {"task": self.task, "layer": layer, "metric": name, "value": float(values[i])}
             for name, values in metrics.items()
-            for layer in range(len(self.boundaries))
-            if not math.isnan(float(values[layer]))
+            for i, layer in enumerate(self.layers)
+            if not math.isnan(float(values[i]))
         ]
         rows.append({"task": self.task, "layer": -1, "metric": "majority", "value": self.majority})
         return rows
