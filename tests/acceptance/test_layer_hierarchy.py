@@ -1,4 +1,4 @@
-"""The layer hierarchy on MiniLM (a spread of 600 train sentences, 200 dev) and CKA across the
+"""The layer hierarchy on MiniLM (a spread of 300 train sentences, 100 dev) and CKA across the
 2-layer induction model's phase change (checkpoints every 100 steps up to step 1900)."""
 
 import os
@@ -19,26 +19,30 @@ def test_probes_order_and_the_phase_change_in_cka(tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    result = run(Config(out=tmp_path, models=("minilm",), train_sentences=600,
-                        eval_sentences=200, phase_steps=1900))  # fmt: skip
+    result = run(Config(out=tmp_path, models=("minilm",), train_sentences=300,
+                        eval_sentences=100, phase_steps=1900))  # fmt: skip
     rows = {r["task"]: r for r in result.rows}
     upos, deprel = rows["upos"], rows["deprel"]
-    # measured on the full splits: UPOS 0.96 at layer 2-3, far above random-init and majority
-    assert upos["best"] > 0.9 and upos["best"] > upos["random_init"] + 0.1
+    # measured with these 300 / 100 sentences: UPOS 0.921 at layer 2, random-init 0.66;
+    # on the full splits 0.952 at layer 3
+    assert upos["best"] > 0.88 and upos["best"] > upos["random_init"] + 0.1
     assert upos["selectivity"] > 0.2 and upos["majority"] < 0.2
     assert (
         deprel["best"] > 0.7
         and rows["structural uuas"]["best"] > rows["structural uuas"]["majority"]
     )  # the right-branching chain
     assert any("part of speech" in line for line in result.verdicts)
-    # The phase change falls where the shipped run's did (step 1650), and the stream after the
-    # induction layer changes more across it than the embeddings do.
-    assert 1400 <= result.phase_step <= 1800
+    # The phase change falls where the shipped run's did (step 1650). Measured to step 2400:
+    # the stream after layer 0 (previous-token heads) has its only dip there (0.74 / 0.73 at
+    # steps 1600 / 1700 against 0.89-0.98 at steps 500-1500), and the stream after layer 1
+    # converges to its final form (CKA with the final model 0.36 -> 0.74 from 1600 to 1700).
+    assert 1550 <= result.phase_step <= 1750
     steps = result.steps.tolist()
-    around = [
-        i for i, s in enumerate(steps) if result.phase_step - 100 <= s <= result.phase_step + 100
-    ]
-    late = result.repeated_previous[around]
-    assert float(late[:, 2].min()) < float(late[:, 0].min())
+    at = [steps.index(s) for s in (1600, 1700)]
+    before = [i for i, s in enumerate(steps) if 500 <= s <= 1500]
+    previous = result.repeated_previous
+    assert float(previous[at, 1].min()) < float(previous[before, 1].min()) - 0.05
+    final = result.repeated_final
+    assert float(final[at[1], 2]) - float(final[at[0], 2]) > 0.2
     assert isinstance(load_result(tmp_path), HierarchyResult)
     assert (tmp_path / "report.html").exists() and (tmp_path / "minilm" / "probe-upos").is_dir()

@@ -20,6 +20,7 @@ the input order. Sentences that cannot be aligned (no tokens of their own for a 
 than the context, a malformed tree) are skipped and counted in ``skipped``.
 """
 
+import mmap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from mechscope.models.tokens import pad_id, str_tokens, token_lists_of
 from mechscope.representations.choices import Pooling
 
 VALUES_FILE = "values.npy"
+RELEASE_EVERY = 32
+"""Chunks between flushes of an on-disk store (its written pages then leave memory)."""
 
 
 def boundary_labels(n_layers: int) -> tuple[str, ...]:
@@ -305,6 +308,7 @@ class _Store:
         self.dtype, self.path = dtype, path
         self.values: Tensor | None = None
         self.array: Any = None  # np.memmap when stored on disk
+        self.chunks = 0
 
     def write(self, rows: Tensor, pooled: dict[int, Tensor]) -> None:
         """One chunk's pooled units of every site (one copy to the host per chunk)."""
@@ -331,6 +335,16 @@ class _Store:
             else:
                 self.values = torch.empty(shape, dtype=self.dtype)
         self.values[:, rows] = block
+        self.chunks += 1
+        if self.array is not None and self.chunks % RELEASE_EVERY == 0:
+            self.release()
+
+    def release(self) -> None:
+        """Write the stored pages out and drop them from memory (they are read back on use)."""
+        self.array.flush()
+        mapping = getattr(self.array, "_mmap", None)
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 @torch.no_grad()
@@ -404,7 +418,7 @@ def collect(
         out.write(destination, pooled)
     assert out.values is not None
     if out.array is not None:
-        out.array.flush()
+        out.release()
     return Activations(
         out.values,
         labels,
