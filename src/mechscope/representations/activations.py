@@ -20,6 +20,7 @@ the input order. Sentences that cannot be aligned (no tokens of their own for a 
 than the context, a malformed tree) are skipped and counted in ``skipped``.
 """
 
+import dataclasses
 import mmap
 from collections import Counter
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ class Activations(Result):
 
     def _after_load(self, directory: Path) -> "Activations":
         values = torch.from_numpy(np.load(directory / VALUES_FILE, mmap_mode="c"))
-        return _replace(self, values=values, store=str(directory / VALUES_FILE))
+        return dataclasses.replace(self, values=values, store=str(directory / VALUES_FILE))
 
     def _tensors(self) -> dict[str, Tensor]:
         return {"group": self.group}
@@ -159,12 +160,6 @@ class Activations(Result):
             Pooling(data["pooling"]),
             dict(data["skipped"]),
         )
-
-
-def _replace(activations: Activations, **changes: Any) -> Activations:  # noqa: ANN401
-    import dataclasses
-
-    return dataclasses.replace(activations, **changes)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,20 @@ def _fit(
     return b.detach()
 
 
+def non_punctuation(sentence: Sentence) -> list[int]:
+    """The words scored by UUAS and root accuracy: all but UPOS ``PUNCT`` (all without UPOS)."""
+    if not sentence.upos:
+        return list(range(len(sentence.words)))
+    return [i for i, tag in enumerate(sentence.upos) if tag != "PUNCT"]
+
+
+def gold_edges_between(sentence: Sentence, words: Sequence[int]) -> set[frozenset[int]]:
+    """The gold dependency edges (undirected) whose both ends are among ``words``."""
+    kept = set(words)
+    return {frozenset((i, h)) for i, h in enumerate(sentence.heads)
+            if h >= 0 and i in kept and h in kept}  # fmt: skip
+
+
 def _spearman_rows(predicted: np.ndarray, gold: np.ndarray) -> float:
     """Mean over rows of the Spearman correlation of ``predicted`` and ``gold`` rows."""
     rp, rg = rankdata(predicted, axis=-1), rankdata(gold, axis=-1)
@@ -156,18 +170,12 @@ def _evaluate(
             depth = (hidden[start:end] @ b_depth.T).double().square().sum(-1).numpy()
         gold = tree_distances(sentence)
         gold_depth = np.array(depths(sentence))
-        keep = (
-            [i for i, tag in enumerate(sentence.upos) if tag != "PUNCT"]
-            if sentence.upos
-            else list(range(n))
-        )
+        keep = non_punctuation(sentence)
         if len(keep) >= 2:
             sub = predicted[np.ix_(keep, keep)] + 1e-9  # scipy drops zero-weight edges
             tree = minimum_spanning_tree(np.triu(sub, 1)).tocoo()
             edges = {frozenset((keep[i], keep[j])) for i, j in zip(tree.row, tree.col, strict=True)}
-            kept = set(keep)
-            gold_edges = {frozenset((i, h)) for i, h in enumerate(sentence.heads)
-                          if h >= 0 and i in kept and h in kept}  # fmt: skip
+            gold_edges = gold_edges_between(sentence, keep)
             correct += len(edges & gold_edges)
             total += len(gold_edges)
         if keep:
@@ -186,14 +194,8 @@ def right_branching_uuas(sentences: Sequence[Sentence]) -> float:
     """UUAS of linking each non-punctuation word to the next one (the paper's baseline)."""
     correct = total = 0
     for sentence in sentences:
-        keep = (
-            [i for i, tag in enumerate(sentence.upos) if tag != "PUNCT"]
-            if sentence.upos
-            else list(range(len(sentence.words)))
-        )
-        kept = set(keep)
-        gold = {frozenset((i, h)) for i, h in enumerate(sentence.heads)
-                if h >= 0 and i in kept and h in kept}  # fmt: skip
+        keep = non_punctuation(sentence)
+        gold = gold_edges_between(sentence, keep)
         chain = {frozenset(pair) for pair in zip(keep, keep[1:], strict=False)}
         correct += len(chain & gold)
         total += len(gold)
