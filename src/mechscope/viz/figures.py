@@ -15,9 +15,14 @@ SEQUENTIAL = "Blues"
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
+def finite_or_none(values: Sequence[float]) -> list[float | None]:
+    """Non-finite values as None (plotly leaves them blank)."""
+    return [float(v) if math.isfinite(float(v)) else None for v in values]
+
+
 def _clean(values: Sequence[Sequence[float]]) -> list[list[float | None]]:
     """NaN cells as None (plotly leaves them blank)."""
-    return [[None if not math.isfinite(v) else float(v) for v in row] for row in values]
+    return [finite_or_none(row) for row in values]
 
 
 def heatmap(
@@ -94,7 +99,7 @@ def line_chart(
     figure = go.Figure()
     for i, (name, (xs, ys)) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
-        ys_clean = [None if not math.isfinite(float(y)) else float(y) for y in ys]
+        ys_clean = finite_or_none(ys)
         error = errors.get(name)
         figure.add_trace(
             go.Scatter(

@@ -12,7 +12,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from mechscope.representations.choices import layer_numbers
-from mechscope.viz.figures import PALETTE, heatmap, line_chart
+from mechscope.viz.figures import PALETTE, finite_or_none, heatmap, line_chart
 from mechscope.viz.report import Report
 
 if TYPE_CHECKING:
@@ -28,17 +28,13 @@ SELECTIVITY_NOTE = (
 )
 
 
-def _finite(values: Sequence[float]) -> list[float | None]:
-    return [float(v) if math.isfinite(float(v)) else None for v in values]
-
-
 def probe_figure(result: "ProbeResult") -> go.Figure:
     """Accuracy by layer with its 95 % interval, the control, selectivity and baselines."""
     layers = layer_numbers(result.boundaries)
     figure = go.Figure()
     figure.add_trace(go.Scatter(
         x=layers + layers[::-1],
-        y=_finite(result.ci_high.tolist()) + _finite(result.ci_low.tolist())[::-1],
+        y=finite_or_none(result.ci_high.tolist()) + finite_or_none(result.ci_low.tolist())[::-1],
         fill="toself", fillcolor="rgba(31,119,180,0.18)", line={"width": 0},
         hoverinfo="skip", name="95 % interval (by sentence)",
     ))  # fmt: skip
@@ -46,7 +42,7 @@ def probe_figure(result: "ProbeResult") -> go.Figure:
               "selectivity": result.selectivity,
               "random-init model": result.random_init}  # fmt: skip
     for i, (name, values) in enumerate(series.items()):
-        ys = _finite(values.tolist())
+        ys = finite_or_none(values.tolist())
         if all(y is None for y in ys):
             continue
         figure.add_trace(go.Scatter(
