@@ -55,7 +55,7 @@ notebooks: $(STAMP)
 	for f in notebooks/*.py; do \
 		$(BIN)/jupytext --quiet --to notebook -o build/notebooks/$$(basename $$f .py).ipynb $$f; \
 	done
-	@echo "notebooks written to build/notebooks/ (open them with Jupyter: pip install notebook)"
+	@echo "notebooks written to build/notebooks/ (open them with: .venv/bin/jupyter lab build/notebooks)"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -23,11 +23,24 @@ def _sentence(i: int) -> list[tuple[str, str, int, str]]:
             (d2, "DET", 5, "det"), (n2, "NOUN", 3, "obj"), (".", "PUNCT", 3, "punct")]  # fmt: skip
 
 
-def write_treebank(path: Path, n: int = 40, offset: int = 0) -> Path:
-    """``n`` sentences (from sentence ``offset`` on) in CoNLL-U at ``path``."""
+def _long_sentence(i: int, clauses: int) -> list[tuple[str, str, int, str]]:
+    """Sentences ``i, i + 1, ...`` in a row; later clauses' roots are parataxis of the first."""
+    first = _sentence(i)
+    root = next(k for k, row in enumerate(first, 1) if row[2] == 0)
+    rows = list(first)
+    for k in range(1, clauses):
+        shift = len(rows)
+        rows += [(word, tag, root, "parataxis") if head == 0 else (word, tag, head + shift, rel)
+                 for word, tag, head, rel in _sentence(i + k)]  # fmt: skip
+    return rows
+
+
+def write_treebank(path: Path, n: int = 40, offset: int = 0, clauses: int = 1) -> Path:
+    """``n`` sentences (from sentence ``offset`` on) in CoNLL-U at ``path``; each sentence is
+    ``clauses`` clauses long (one clause: 6 or 7 words)."""
     blocks = []
     for i in range(offset, offset + n):
-        rows = _sentence(i)
+        rows = _long_sentence(i, clauses) if clauses > 1 else _sentence(i)
         lines = [f"# sent_id = {GENRES[i % 2]}-{i:04d}",
                  f"# text = {' '.join(w for w, *_ in rows)}"]  # fmt: skip
         lines += [f"{k}\t{w}\t{w}\t{tag}\t_\t_\t{head}\t{rel}\t_\t_"

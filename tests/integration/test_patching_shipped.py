@@ -62,3 +62,32 @@ def test_head_patching_of_a_padded_batch_is_the_mean_of_each_pair_alone(inductio
     alone = [patched(*([c[i]] for c in (clean, corrupted, answers, wrong))) for i in range(3)]
     # The logit difference is a mean over prompts, so the batch's effect is the pairs' mean.
     torch.testing.assert_close(together, torch.stack(alone).mean(0), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("component", [Component.RESID_PRE, Component.ATTN_OUT])
+def test_patching_by_position_of_a_padded_batch_is_the_mean_of_each_pair_alone(
+    induction_2l, component
+):
+    # Three token lengths; every position of the longest pair, so the shorter pairs' padding
+    # is patched too: a pair has no such position, so there it must keep its corrupted value.
+    clean = ["abcd abc", "xy zw xy z", "hello world hel"]
+    corrupted = ["abce abc", "xy zq xy z", "jello world hel"]
+    answers, wrong = ["d", "w", "l"], ["e", "q", "j"]
+
+    def patched(*columns):
+        task = task_from_prompts(induction_2l, *columns)
+        width = task.clean.tokens.shape[1]
+        sites = every_site(component, 2, n_pos=width)
+        runs = task.runs(induction_2l)
+        values = activation_patching(runs, sites, progress=False).values
+        return values.reshape(2, width), runs.corrupted_value  # [layer, position]
+
+    together, _ = patched(clean, corrupted, answers, wrong)
+    width = together.shape[-1]
+    alone = []
+    for i in range(3):
+        values, unpatched = patched(*([c[i]] for c in (clean, corrupted, answers, wrong)))
+        missing = width - values.shape[-1]
+        alone.append(torch.nn.functional.pad(values, (0, missing), value=float(unpatched)))
+    assert [a.shape[-1] for a in alone] == [width] * 3
+    torch.testing.assert_close(together, torch.stack(alone).mean(0), atol=1e-5, rtol=1e-5)

@@ -122,3 +122,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is a RuntimeError
+        if not _out_of_memory(error):
+            raise
+        print(  # noqa: T201
+            "mechscope: error: out of memory; nothing new was saved and --out is as it was "
+            "before. Lower --batch-size (and --memory-budget-mb where the command has it).",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure (CPU or GPU)."""
+    text = str(error)
+    return isinstance(error, MemoryError) or any(
+        marker in text
+        for marker in ("can't allocate memory", "CUDA out of memory", "out of memory")
+    )

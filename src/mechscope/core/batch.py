@@ -7,7 +7,7 @@ a position grid. `TokenBatch` (token ids, text) is its first implementation; an 
 Padding: ``attention_mask`` is 1 on real tokens and 0 on padding, shaped ``batch pos``.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
@@ -139,3 +139,35 @@ def pad_token_lists(
         tokens[row, span] = torch.as_tensor(list(ids), dtype=torch.long)
         mask[row, span] = 1
     return TokenBatch(tokens, mask, padding_side)
+
+
+def budget_chunks(
+    lengths: Sequence[int],
+    max_rows: int,
+    bytes_per_row: Callable[[int], int],
+    budget_bytes: int | None,
+) -> list[list[int]]:
+    """Row indices grouped into chunks by length, each chunk's memory under a budget.
+
+    Rows are taken shortest first, so a chunk pads its rows to nearly their own length and
+    no short row is padded to a long one. A chunk grows while it has fewer than
+    ``max_rows`` rows and ``rows x bytes_per_row(longest)`` stays within ``budget_bytes``
+    (``None``: no budget); a row over the budget on its own runs alone. Peak memory is then
+    bounded by the budget whatever the number of rows.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    chunks: list[list[int]] = []
+    for index in order:
+        chunk = chunks[-1] if chunks else None
+        if (
+            chunk is not None
+            and len(chunk) < max_rows
+            and (
+                budget_bytes is None
+                or (len(chunk) + 1) * bytes_per_row(lengths[index]) <= budget_bytes
+            )
+        ):
+            chunk.append(index)
+        else:
+            chunks.append([index])
+    return chunks

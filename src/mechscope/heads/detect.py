@@ -1,10 +1,12 @@
 """`detect_heads`: every kind for every head, from one batched forward pass per chunk.
 
-The model runs once per chunk of prompts with a hook on each layer's ``hook_pattern`` that
+The model runs once per chunk of rows with a hook on each layer's ``hook_pattern`` that
 scores the pattern on the spot and keeps only ``[batch, head]`` numbers per kind, so no
-activation is cached at all (peak memory stays near a plain forward pass). Prompts are
-padded on the right and the padding masked in every score. The induction kind is scored on
-repeated random tokens (``start r r``) appended to the same batch. The no-op kind needs the
+activation is cached at all. Rows are grouped by length into chunks whose estimated
+activation memory stays within ``memory_budget_mb`` (`core.batch.budget_chunks`), so peak
+memory is bounded whatever the number of prompts and no prompt is padded to a much longer
+one; padding is masked in every score. The induction kind is scored on repeated random
+tokens (``start r r``) added to the rows. The no-op kind needs the
 gradient of the loss with respect to every pattern: then the same forward pass keeps the
 patterns in the autograd graph and one ``torch.autograd.grad`` call reads them (no
 parameter ``.grad`` is touched).
@@ -20,7 +22,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
-from mechscope.core.batch import TokenBatch, first_real_positions, pad_token_lists
+from mechscope.core.batch import (
+    TokenBatch,
+    budget_chunks,
+    first_real_positions,
+    pad_token_lists,
+)
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import masked_loss
 from mechscope.core.results import Provenance
@@ -121,13 +128,39 @@ def _objective(batch: TokenBatch, final_resid: Tensor, logits: Tensor | None, se
 class PatternConsumer(Protocol):
     """Anything else that reads each layer's patterns during `detect_heads`'s pass.
 
-    ``consume(layer, pattern, start)`` gets the patterns of rows ``start, start + 1, ...`` of
-    the whole row list (prompts first); e.g. `mechscope.heads.syntax.DependencyAccumulator`.
+    ``consume(layer, pattern, rows)`` gets the patterns of one chunk, whose batch row ``b``
+    is row ``rows[b]`` of the whole row list (the prompts, then any induction rows); e.g.
+    `mechscope.heads.syntax.DependencyAccumulator`.
     """
 
-    def consume(self, layer: int, pattern: Tensor, start: int) -> None:
+    def consume(self, layer: int, pattern: Tensor, rows: Tensor) -> None:
         """Read one layer's patterns of one chunk."""
         ...
+
+
+def _uses_logits(model: Model, kinds: Sequence[HeadKind]) -> bool:
+    """Whether the pass computes logits (the no-op kind's loss on a decoder)."""
+    adapter = adapt(model)
+    needs = any(kind.needs_gradient for kind in kinds)
+    return needs and adapter.causal and adapter.has_unembedding
+
+
+def row_bytes(model: Model, kinds: Sequence[HeadKind], length: int) -> int:
+    """Estimated activation memory of one row of ``length`` positions in `score_batch`.
+
+    Without the no-op kind one layer's attention is alive at a time (scores, pattern,
+    masked copies and the per-kind weights); with it every layer's attention and
+    activations stay in the autograd graph, and a decoder's logits with their gradient.
+    Measured against peak RSS in ``benchmarks/bench_heads_memory.py``.
+    """
+    cfg = model.cfg
+    attention = cfg.n_heads * length * length * 4
+    stream = length * cfg.d_model * 4
+    weights = length * length * len(kinds) * 4
+    if any(kind.needs_gradient for kind in kinds):
+        logits = length * cfg.d_vocab * 4 * 3 if _uses_logits(model, kinds) else 0
+        return cfg.n_layers * (10 * attention + 40 * stream) + weights + logits
+    return 4 * attention + 8 * stream + weights
 
 
 def score_batch(
@@ -138,9 +171,10 @@ def score_batch(
     punctuation: Tensor,
     separators: list[int],
     consumers: Sequence[PatternConsumer] = (),
-    start: int = 0,
+    rows: Tensor | None = None,
 ) -> Float[Tensor, "kind batch layer head"]:
-    """Every kind for every head on one batch (rows ``start...``), from one forward pass."""
+    """Every kind for every head on one batch (row indices ``rows``), from one forward pass."""
+    rows = torch.arange(batch.tokens.shape[0]) if rows is None else rows
     ctx = _context(model, batch, punctuation, separators)
     linear = linear_weights(
         kinds,
@@ -172,7 +206,7 @@ def score_batch(
                 scores = statistic_scores(nonlinear, p, ctx).float().cpu()
                 out[nonlinear_rows, :, layer] = einops.rearrange(scores, "b h k -> k b h")
             for consumer in consumers:
-                consumer.consume(layer, p, start)
+                consumer.consume(layer, p, rows)
 
         return hook
 
@@ -184,8 +218,7 @@ def score_batch(
     ]
     if want_grad:
         fwd_hooks.append((Site(Component.RESID_POST, n_layers - 1).hook_name, capture))
-    adapter = adapt(model)
-    use_logits = want_grad and adapter.causal and adapter.has_unembedding
+    use_logits = _uses_logits(model, kinds)
     kwargs = forward_kwargs(model, batch)
     result = None
     if want_grad:
@@ -250,16 +283,22 @@ def detect_heads(
         else torch.zeros(1, dtype=torch.bool)
     )
     separators = adapt(model).sink_ids
-    chunks = []
+    budget = settings.memory_budget_mb
+    chunks = budget_chunks(
+        [len(row) for row in rows],
+        settings.batch_size,
+        lambda length: row_bytes(model, chosen, length),
+        None if budget is None else budget * 2**20,
+    )
     device = model.cfg.device or "cpu"
-    for start in tqdm(
-        range(0, len(rows), settings.batch_size), desc="detect_heads", disable=not progress
-    ):
-        chunk = pad_token_lists(rows[start : start + settings.batch_size], pad_id(model)).to(device)
-        chunks.append(
-            score_batch(model, chunk, chosen, settings, punctuation, separators, consumers, start)
+    shape = (len(chosen), len(rows), model.cfg.n_layers, model.cfg.n_heads)
+    per_prompt = torch.full(shape, torch.nan)
+    for chunk in tqdm(chunks, desc="detect_heads", disable=not progress):
+        index = torch.tensor(chunk)
+        batch = pad_token_lists([rows[i] for i in chunk], pad_id(model)).to(device)
+        per_prompt[:, index] = score_batch(
+            model, batch, chosen, settings, punctuation, separators, consumers, index
         )
-    per_prompt = torch.cat(chunks, dim=1)
     # Induction is scored only on the repeated rows, every other kind only on the prompts.
     for i, kind in enumerate(chosen):
         if kind is HeadKind.INDUCTION:

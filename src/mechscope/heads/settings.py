@@ -31,13 +31,19 @@ class DetectionSettings:
     induction_half_length: int | None = None
     """Length of the repeated half; default min(32, (n_ctx - 1) // 2)."""
     batch_size: int = 32
-    """Rows per forward pass."""
+    """Most rows per forward pass."""
+    memory_budget_mb: int | None = 512
+    """Estimated activation memory of one chunk (rows are grouped by length and a chunk
+    holds fewer rows when they are long), so peak memory stays bounded whatever the corpus
+    size; None: ``batch_size`` rows whatever their length."""
     seed: int = 0
     """Seed of the random tokens (and of the no-op projection for models without a loss)."""
 
     def __post_init__(self) -> None:
         if self.window < 0 or self.induction_rows < 1 or self.batch_size < 1:
             raise ValueError("window >= 0, induction_rows >= 1 and batch_size >= 1 are required")
+        if self.memory_budget_mb is not None and self.memory_budget_mb < 1:
+            raise ValueError("memory_budget_mb must be at least 1 (or None for no budget)")
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (enums by value)."""

@@ -34,11 +34,12 @@ from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import pad_token_lists
+from mechscope.core.batch import budget_chunks, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.data.conllu import Sentence, tree_problem
+from mechscope.heads.detect import row_bytes
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs, pad_id
@@ -242,10 +243,11 @@ def align_all(model: Model, sentences: Sequence[Sentence]) -> tuple[list[Aligned
 class DependencyAccumulator:
     """Accumulates relation accuracies from attention patterns, one layer and chunk at a time.
 
-    ``consume(layer, pattern, start)`` takes the patterns of batch rows ``start, start + 1,
-    ...`` (rows past the sentences are ignored), so it can ride along any forward pass over
-    the aligned sentences' tokens: its own (`dependency_scores`) or `detect_heads`'s
-    (``consumers=``), which then scores every kind and syntax in a single pass.
+    ``consume(layer, pattern, rows)`` takes the patterns of one chunk whose batch row ``b``
+    is aligned sentence ``rows[b]`` (rows past the sentences are ignored), so it can ride
+    along any forward pass over the aligned sentences' tokens, in any order and chunking: its
+    own (`dependency_scores`) or `detect_heads`'s (``consumers=``), which then scores every
+    kind and syntax in a single pass. Each chunk's relation instances are counted once.
     """
 
     def __init__(self, model: Model, aligned: Sequence[Aligned], skipped: Counter[str]) -> None:
@@ -265,18 +267,18 @@ class DependencyAccumulator:
         self.correct = torch.zeros(n, len(Direction), model.cfg.n_layers, model.cfg.n_heads)
         self.baseline = torch.zeros(n, len(OFFSETS))
         self.counts = torch.zeros(n, dtype=torch.long)
-        self._instances: dict[int, tuple[Tensor, ...]] = {}
+        self._chunk: tuple[tuple[int, ...], tuple[Tensor, ...]] | None = None
 
     @property
     def tokens(self) -> list[list[int]]:
         """The token ids of every aligned sentence, in order (the rows to run)."""
         return [list(a.tokens) for a in self.aligned]
 
-    def _chunk_instances(self, start: int, n: int) -> tuple[Tensor, ...]:
-        """Relation instances of rows ``start..start + n`` (and their baselines, counted once)."""
-        if start not in self._instances:
+    def _chunk_instances(self, chosen: tuple[int, ...]) -> tuple[Tensor, ...]:
+        """Relation instances of sentences ``chosen`` (and their baselines, counted once)."""
+        if self._chunk is None or self._chunk[0] != chosen:
             rows, words, heads, rels = [], [], [], []
-            for b, a in enumerate(self.aligned[start : start + n]):
+            for b, a in enumerate(self.aligned[i] for i in chosen):
                 for i, (h, r) in enumerate(
                     zip(a.sentence.heads, a.sentence.relations, strict=True)
                 ):
@@ -290,18 +292,20 @@ class DependencyAccumulator:
             self.counts += torch.bincount(rels_t, minlength=len(self.relations))
             hit = words_t[:, None] + torch.tensor(OFFSETS)[None] == heads_t[:, None]
             self.baseline.index_add_(0, rels_t, hit.float())
-            self._instances[start] = instance
-        return self._instances[start]
+            self._chunk = (chosen, instance)
+        return self._chunk[1]
 
     def consume(
-        self, layer: int, pattern: Float[Tensor, "batch head dest_pos src_pos"], start: int
+        self, layer: int, pattern: Float[Tensor, "batch head dest_pos src_pos"], rows: Tensor
     ) -> None:
-        """Add one layer's hits for batch rows ``start...`` (rows past the sentences ignored)."""
-        n = min(pattern.shape[0], len(self.aligned) - start)
-        if n <= 0:
+        """Add one layer's hits for the chunk of sentences ``rows`` (rows past them ignored)."""
+        keep = rows < len(self.aligned)
+        if not bool(keep.any()):
             return
-        rows_t, words_t, heads_t, rels_t = self._chunk_instances(start, n)
-        preds = word_predictions(pattern[:n], self.aligned[start : start + n])
+        chosen = tuple(int(i) for i in rows[keep])
+        rows_t, words_t, heads_t, rels_t = self._chunk_instances(chosen)
+        kept = pattern[keep.to(pattern.device)]
+        preds = word_predictions(kept, [self.aligned[i] for i in chosen])
         predicted = einops.rearrange(preds, "direction b h w -> b w direction h")[rows_t, words_t]
         hits = (predicted == heads_t[:, None, None]).float()  # [instance, direction, head]
         self.correct[:, :, layer].index_add_(0, rels_t, hits)
@@ -321,11 +325,11 @@ class DependencyAccumulator:
         )
 
 
-def _feeder(accumulator: DependencyAccumulator, layer: int, start: int):  # noqa: ANN202
-    """A hook passing one layer's patterns of the chunk at ``start`` to ``accumulator``."""
+def _feeder(accumulator: DependencyAccumulator, layer: int, rows: Tensor):  # noqa: ANN202
+    """A hook passing one layer's patterns of the chunk of ``rows`` to ``accumulator``."""
 
     def hook(pattern: Float[Tensor, "batch head dest_pos src_pos"], hook: HookPoint) -> None:  # noqa: ARG001
-        accumulator.consume(layer, pattern, start)
+        accumulator.consume(layer, pattern, rows)
 
     return hook
 
@@ -335,25 +339,33 @@ def dependency_scores(
     sentences: Sequence[Sentence],
     *,
     batch_size: int = 32,
+    memory_budget_mb: int | None = 512,
     progress: bool = True,
 ) -> SyntaxScores:
     """Accuracy of every head at every relation of ``sentences``, with offset baselines.
 
     Sentences that cannot be aligned or do not fit are skipped and counted in ``skipped``.
+    They run in chunks of at most ``batch_size``, grouped by length, each chunk's estimated
+    activation memory within ``memory_budget_mb`` (as in `detect_heads`).
 
     Raises:
         MechscopeError: no sentences, or none could be aligned with the model's tokens.
     """
     usable, skipped = align_all(model, sentences)
     accumulator = DependencyAccumulator(model, usable, skipped)
-    for start in tqdm(
-        range(0, len(usable), batch_size), desc="dependency heads", disable=not progress
-    ):
-        rows = accumulator.tokens[start : start + batch_size]
-        batch = pad_token_lists(rows, pad_id(model)).to(model.cfg.device or "cpu")
-
+    tokens = accumulator.tokens
+    chunks = budget_chunks(
+        [len(row) for row in tokens],
+        batch_size,
+        lambda length: row_bytes(model, (), length),
+        None if memory_budget_mb is None else memory_budget_mb * 2**20,
+    )
+    for chunk in tqdm(chunks, desc="dependency heads", disable=not progress):
+        batch = pad_token_lists([tokens[i] for i in chunk], pad_id(model))
+        batch = batch.to(model.cfg.device or "cpu")
+        rows = torch.tensor(chunk)
         hooks = [
-            (Site(Component.PATTERN, layer).hook_name, _feeder(accumulator, layer, start))
+            (Site(Component.PATTERN, layer).hook_name, _feeder(accumulator, layer, rows))
             for layer in range(model.cfg.n_layers)
         ]
         with torch.no_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]

@@ -7,7 +7,14 @@ from transformer_lens.head_detector import detect_head
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import PaddingSide, pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.heads import DetectionSettings, HeadKind, HeadScores, Normalisation, detect_heads
+from mechscope.heads import (
+    DetectionSettings,
+    HeadKind,
+    HeadScores,
+    Normalisation,
+    detect,
+    detect_heads,
+)
 from mechscope.models.hand_built import (
     IDLE_HEAD,
     INDUCTION_HEAD,
@@ -185,3 +192,24 @@ def test_heads_of_orders_best_first_and_refuses_diagnostics(scores):
         detect_heads(induction_circuit_model(), ["abc"], ["entropy"], progress=False).score(
             "induction"
         )
+
+
+@pytest.mark.parametrize("which", ["tiny_decoder", "tiny_encoder"])
+def test_the_memory_budget_changes_chunks_not_scores(which, request, monkeypatch):
+    model = request.getfixturevalue(which)
+    calls = []
+    real_score_batch = detect.score_batch
+    monkeypatch.setattr(detect, "row_bytes", lambda *_: 2**20)  # a row is the whole budget
+    monkeypatch.setattr(detect, "score_batch", lambda *a: calls.append(a) or real_score_batch(*a))
+    generator = torch.Generator().manual_seed(1)
+    rows = [torch.randint(0, 64, (n,), generator=generator).tolist() for n in (30, 4, 17, 9, 30)]
+    kinds = [k for k in HeadKind if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)]
+    one_chunk = DetectionSettings(batch_size=64, memory_budget_mb=None)
+    one_row_each = DetectionSettings(batch_size=64, memory_budget_mb=1)  # every row alone
+    whole = detect_heads(model, rows, kinds, one_chunk, progress=False)
+    split = detect_heads(model, rows, kinds, one_row_each, progress=False)
+    n_induction_rows = DetectionSettings().induction_rows
+    assert len(calls) == 1 + len(rows) + n_induction_rows  # one chunk, then every row alone
+    torch.testing.assert_close(
+        split.per_prompt, whole.per_prompt, atol=1e-5, rtol=0, equal_nan=True
+    )

@@ -134,6 +134,9 @@ def test_unusable_sentences_are_skipped_and_counted(model):
 def test_syntax_rides_along_detect_heads_with_the_same_result(model, conllu_file):
     sentences = read_conllu(conllu_file) * 3  # more rows than one chunk of 4
     alone = dependency_scores(model, sentences, batch_size=4, progress=False)
+    one_by_one = dependency_scores(model, sentences, memory_budget_mb=1, progress=False)
+    torch.testing.assert_close(one_by_one.accuracy, alone.accuracy)
+    assert torch.equal(one_by_one.counts, alone.counts)
     aligned, skipped = align_all(model, sentences)
     accumulator = DependencyAccumulator(model, aligned, skipped)
     detect_heads(
