@@ -1,45 +1,106 @@
-"""Logit lens cost as a ratio to one plain forward pass of the same batch, same run.
+"""Logit lens cost and memory against baselines in the same run (see `benchmarks.common`).
 
-Target (issue): all boundaries and positions of 64 prompts x 128 tokens in <= 2x a forward.
-The lens reads every boundary through the unembedding, so its cost grows with
-n_layers x d_vocab: the ratio is reported for the shipped byte-level model (vocab 258) and for
-a GPT-2-vocabulary random model (vocab 50257), where the unembedding dominates.
+The lens reads every boundary through the unembedding, so its floor is not a forward pass
+but caching the boundaries plus one unembedding each:
+- by hand: ``run_with_cache`` of every ``resid_pre`` and the last ``resid_post``, the final
+  LayerNorm, ``@ W_U + b_U``, ``log_softmax`` and a gather of the next tokens' log-probs;
+- TransformerLens: ``cache.accumulated_resid(apply_ln=True)`` then ``model.unembed``;
+- a plain forward with logits, for scale.
+mechscope's lens computes more than either (ranks, entropy, KL to the output, top-k).
+Targets (issue 16): at the floor's speed; peak memory near one forward with logits.
 """
 
-import torch
-from transformer_lens import HookedTransformerConfig
+import sys
 
-from benchmarks.common import best_of
+import torch
+
+from benchmarks.common import (
+    GPT2_SHAPE,
+    Options,
+    header,
+    interleaved,
+    measure,
+    options,
+    peak_growth_mib,
+    ratio,
+    seconds,
+)
 from mechscope.core.batch import pad_token_lists
 from mechscope.lens.logit import lens_trajectory
 from mechscope.models import load_model
 
+MODELS = {"induction-2l": ("induction-2l", 64, 128), "gpt2-shape": (GPT2_SHAPE, 4, 32)}
 
-def ratio(model, n_prompts: int = 64, n_pos: int = 128) -> tuple[float, float, float]:
+
+def setup(name: str):  # noqa: ANN201 - (model, tokens)
+    spec, n_prompts, n_pos = MODELS[name]
+    model = load_model(spec, device="cpu")
     generator = torch.Generator().manual_seed(0)
-    n_pos = min(n_pos, model.cfg.n_ctx)
     tokens = torch.randint(0, model.cfg.d_vocab, (n_prompts, n_pos), generator=generator)
+    return model, tokens
+
+
+def by_hand(model, tokens: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    n_layers = model.cfg.n_layers
+    names = [f"blocks.{i}.hook_resid_pre" for i in range(n_layers)]
+    names.append(f"blocks.{n_layers - 1}.hook_resid_post")
+    _, cache = model.run_with_cache(tokens, names_filter=names, return_type=None)
+    resid = torch.stack([cache[name] for name in names])
+    log_probs = (model.ln_final(resid) @ model.W_U + model.b_U).log_softmax(-1)
+    index = tokens[None, :, 1:, None].expand(len(names), -1, -1, 1)
+    return log_probs[:, :, :-1].gather(-1, index)[..., 0]
+
+
+def transformer_lens(model, tokens: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    _, cache = model.run_with_cache(tokens)
+    return model.unembed(cache.accumulated_resid(apply_ln=True)).log_softmax(-1)
+
+
+def jobs(model, tokens: torch.Tensor):  # noqa: ANN001, ANN201 - name: job
     batch = pad_token_lists(tokens.tolist(), pad_id=0)
+    return {
+        "lens": lambda: lens_trajectory(model, batch),
+        "by hand": lambda: by_hand(model, tokens),
+        "TL": lambda: transformer_lens(model, tokens),
+        "forward": lambda: model(tokens),
+    }
+
+
+def memory_job(name: str, job: str) -> None:
+    measure(jobs(*setup(name))[job])
+
+
+def compare(name: str, opts: Options) -> None:
+    model, tokens = setup(name)
+    every = jobs(model, tokens)
+    results: dict = {}
     with torch.no_grad():
-        forward = best_of(lambda: model(tokens))
-    lens = best_of(lambda: lens_trajectory(model, batch))
-    return forward, lens, lens / forward
+        times = interleaved(every, opts.rounds, results)
+    ours = results["lens"].log_prob
+    worst = float((ours[:, :, :-1] - results["by hand"]).abs().max())
+    print(
+        f"{name}, {tokens.shape[0]} x {tokens.shape[1]} tokens, {model.cfg.n_layers + 1} "
+        f"boundaries, vocab {model.cfg.d_vocab}: lens {seconds(times, 'lens')} = "
+        f"{ratio(times, 'lens', 'by hand')} the by-hand floor, {ratio(times, 'lens', 'TL')} "
+        f"TransformerLens's, {ratio(times, 'lens', 'forward')} a forward; max |diff| {worst:.1e}"
+    )
+    growth = {job: peak_growth_mib("bench_lens", job, name) for job in every}
+    shown = ", ".join(f"{job} {mib:.0f} MiB" for job, mib in growth.items())
+    print(
+        f"  peak RSS growth: {shown}; lens / forward {growth['lens'] / growth['forward']:.1f}x "
+        "(target <= 1.5x)"
+    )
 
 
-def main() -> None:
-    torch.manual_seed(0)
-    gpt2_vocab = HookedTransformerConfig(
-        n_layers=4, d_model=256, n_heads=4, d_head=64, d_mlp=1024, n_ctx=128, d_vocab=50257,
-        act_fn="gelu", normalization_type="LN",
-    )  # fmt: skip
-    for name, spec in (
-        ("induction-2l (vocab 258)", "induction-2l"),
-        ("4-layer, vocab 50257", gpt2_vocab),
-    ):
-        model = load_model(spec, device="cpu")
-        forward, lens, r = ratio(model)
-        print(f"{name:<28} forward {forward:.3f}s  lens {lens:.3f}s  ratio {r:.2f}x (target <= 2x)")
+def main(argv: list[str] | None = None) -> None:
+    opts = options(argv)
+    print(header(opts))
+    for name in opts.models or tuple(MODELS):
+        compare(name, opts)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
+        memory_job(sys.argv[3], sys.argv[2])
+    else:
+        main()

@@ -13,8 +13,8 @@ import time
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from mechscope.lens.logit import readout
 from mechscope.models.base import quiet_transformer_lens
+from mechscope.models.run import readout
 
 ROUNDS = 5
 

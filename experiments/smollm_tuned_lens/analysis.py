@@ -16,7 +16,7 @@ from mechscope.core.results import Result
 from mechscope.data.conllu import conllu_text
 from mechscope.data.corpus import load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import check_lens_model, readout
+from mechscope.lens.logit import check_lens_model
 from mechscope.lens.tuned import (
     LOGIT_LENS,
     LensComparison,
@@ -27,7 +27,7 @@ from mechscope.lens.tuned import (
 )
 from mechscope.models import load_model, tokenize
 from mechscope.models.base import Model
-from mechscope.models.run import boundary_stream
+from mechscope.models.run import boundary_stream, readout
 from mechscope.viz.figures import line_chart
 from mechscope.viz.report import Report
 

@@ -8,7 +8,7 @@ from mechscope.core.errors import PromptError
 from mechscope.data.corpus import load_corpus
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import boundary_hooks, lens_trajectory, logit_lens, readout
+from mechscope.lens.logit import boundary_hooks, lens_trajectory, logit_lens
 from mechscope.lens.tuned import (
     TunedLens,
     compare_lenses,
@@ -17,6 +17,7 @@ from mechscope.lens.tuned import (
     train_tuned_lens,
 )
 from mechscope.models import load_model
+from mechscope.models.run import readout
 
 HALF = 40
 

@@ -26,6 +26,9 @@ from mechscope.core.errors import MechscopeError
 LogitsFn = Callable[[Logits], Tensor]
 """Logits of a whole batch -> a scalar tensor."""
 
+RowsFn = Callable[[Float[Tensor, "batch d_vocab"]], Tensor]
+"""The logits of one position per prompt -> a scalar tensor."""
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -42,10 +45,35 @@ class Metric:
     """Logits ``[batch, pos, d_vocab]`` -> a one-element tensor."""
     higher_is_better: bool = True
     """Whether the clean (working) model scores higher than a broken one (False for losses)."""
+    positions: Int[Tensor, " batch"] | None = None
+    """The one position each prompt's ``fn`` reads, when it reads only one (`at_positions`):
+    then an intervention unembeds only those rows instead of every position."""
+    read: RowsFn | None = None
+    """``fn`` on the logits at ``positions`` alone (``[batch, d_vocab]``)."""
 
     def __call__(self, logits: Logits) -> Tensor:
         """The metric's value on ``logits`` (a one-element tensor)."""
         return self.fn(logits)
+
+
+def at_positions(
+    name: str,
+    read: RowsFn,
+    positions: Int[Tensor, " batch"],
+    higher_is_better: bool = True,
+) -> Metric:
+    """A `Metric` that reads each prompt's logits at one position, ``positions[b]``.
+
+    ``read`` takes those rows, ``[batch, d_vocab]``; the metric's ``fn`` picks them out of
+    whole-batch logits first, so both give the same value, and interventions that know the
+    positions compute (and unembed) only those rows.
+    """
+
+    def fn(logits: Logits) -> Tensor:
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        return read(logits[rows, positions.to(logits.device)])
+
+    return Metric(name, fn, higher_is_better, positions=positions, read=read)
 
 
 def as_metric(metric: "Metric | LogitsFn", name: str = "metric") -> Metric:

@@ -284,12 +284,17 @@ def detect_heads(
     )
     separators = adapt(model).sink_ids
     budget = settings.memory_budget_mb
-    chunks = budget_chunks(
-        [len(row) for row in rows],
-        settings.batch_size,
-        lambda length: row_bytes(model, chosen, length),
-        None if budget is None else budget * 2**20,
-    )
+    # The prompts and the induction rows are chunked apart, so no prompt is padded to them.
+    chunks = [
+        [first + i for i in chunk]
+        for first, part in ((0, rows[:n_prompts]), (n_prompts, rows[n_prompts:]))
+        for chunk in budget_chunks(
+            [len(row) for row in part],
+            settings.batch_size,
+            lambda length: row_bytes(model, chosen, length),
+            None if budget is None else budget * 2**20,
+        )
+    ]
     device = model.cfg.device or "cpu"
     shape = (len(chosen), len(rows), model.cfg.n_layers, model.cfg.n_heads)
     per_prompt = torch.full(shape, torch.nan)

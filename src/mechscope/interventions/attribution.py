@@ -29,9 +29,10 @@ from mechscope.interventions.activation import (
     check_sites,
     source_and_target,
 )
-from mechscope.interventions.engine import site_mask
+from mechscope.interventions.engine import reads_rows, site_mask
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import model_spec
+from mechscope.models.run import readout
 from mechscope.models.tokens import forward_kwargs
 
 
@@ -42,8 +43,10 @@ def attribution_patching(
 ) -> PatchingResult:
     """First-order estimates of `activation_patching` for every site, in one backward pass.
 
-    The source activations and both baselines come from ``runs``; the target runs once more,
-    with gradients.
+    The source activations come from ``runs`` (one pass of the source side, unless they are
+    cached already); the target runs once, with gradients, reading only the metric's rows
+    when the metric declares its positions. A target side that has not run yet is not run
+    again without gradients: its baseline is the value of that pass.
 
     Raises:
         MechscopeError: bad sites, or a metric that is not a scalar.
@@ -59,8 +62,15 @@ def attribution_patching(
     def keep(act: Tensor, hook: HookPoint) -> None:
         kept[hook.name] = act  # pyright: ignore[reportArgumentType]
 
+    metric, kwargs = runs.metric, forward_kwargs(model, target.batch)
     with torch.enable_grad(), model.hooks(fwd_hooks=[(name, keep) for name in names]):  # pyright: ignore[reportArgumentType]
-        value = runs.metric(model(target.batch.tokens, **forward_kwargs(model, target.batch)))
+        if reads_rows(model, metric):  # only the metric's rows are unembedded
+            assert metric.read is not None and metric.positions is not None
+            resid = model(target.batch.tokens, stop_at_layer=model.cfg.n_layers, **kwargs)
+            rows = torch.arange(resid.shape[0], device=resid.device)
+            value = metric.read(readout(model, resid[rows, metric.positions.to(resid.device)]))  # pyright: ignore[reportArgumentType]
+        else:
+            value = metric(model(target.batch.tokens, **kwargs))
         target_value = scalar(value.detach())
         grads = torch.autograd.grad(value, [kept[name] for name in names])
     # Per hook point: delta * grad summed over prompts, shaped like one prompt's activation.
@@ -75,11 +85,14 @@ def attribution_patching(
         )
         for s in sites
     ]
+    source_value = scalar(runs.metric(source.logits))
+    target_baseline = scalar(runs.metric(target.logits)) if target.has_run else target_value
+    denoising = direction is PatchDirection.DENOISING
     return PatchingResult(
         tuple(sites),
         torch.tensor(estimates),
-        runs.clean_value,
-        runs.corrupted_value,
+        source_value if denoising else target_baseline,
+        target_baseline if denoising else source_value,
         direction,
         f"{runs.metric.name} (attribution)",
         runs.clean_tokens(),

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.core.axes import Logits
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.errors import PromptError
-from mechscope.core.metrics import Metric, answer_loss, answer_probability, logit_diff
+from mechscope.core.metrics import Metric, at_positions
 from mechscope.data.repeated import random_token_rows
 from mechscope.interventions.activation import tokenize_pairs
 from mechscope.interventions.choices import IoiCorruption, TaskMetric
@@ -47,23 +46,23 @@ class TaskPairs:
     def metric(self, which: TaskMetric | str = TaskMetric.LOGIT_DIFF) -> Metric:
         """The `Metric` of this task's answers (see `TaskMetric`)."""
         which = TaskMetric(which)
-        answers, wrong, positions = self.answers, self.wrong, self.positions
+        answers, wrong = self.answers, self.wrong
         if which is TaskMetric.LOGIT_DIFF:
 
-            def fn(logits: Logits) -> Tensor:
-                return logit_diff(logits, answers, wrong, positions)
-
-        elif which is TaskMetric.LOSS:
-
-            def fn(logits: Logits) -> Tensor:
-                return answer_loss(logits, answers, positions)
+            def read(at: Float[Tensor, "batch d_vocab"]) -> Tensor:
+                rows = torch.arange(at.shape[0], device=at.device)
+                return (at[rows, answers.to(at.device)] - at[rows, wrong.to(at.device)]).mean()
 
         else:
 
-            def fn(logits: Logits) -> Tensor:
-                return answer_probability(logits, answers, positions)
+            def read(at: Float[Tensor, "batch d_vocab"]) -> Tensor:
+                rows = torch.arange(at.shape[0], device=at.device)
+                log_probs = at.log_softmax(-1)[rows, answers.to(at.device)]
+                return -log_probs.mean() if which is TaskMetric.LOSS else log_probs.exp().mean()
 
-        return Metric(which.value, fn, higher_is_better=which is not TaskMetric.LOSS)
+        return at_positions(
+            which.value, read, self.positions, higher_is_better=which is not TaskMetric.LOSS
+        )
 
     def logit_diff(self) -> Metric:
         """Mean logit(answer) - logit(wrong)."""

@@ -1,9 +1,9 @@
 """Cache once, pass it on: a job's clean and corrupted runs, each run once.
 
 `RunCache` is one batch run through the model: its logits (the baseline every front-end
-needs) and the activations cached so far. Asking for hook points it lacks runs the batch
-once more for exactly those (``names_filter``), so a job that names the union of what it
-needs up front (`PairedRuns.run(..., names=...)`) runs each side once. `PairedRuns` holds
+needs) and the activations cached so far, run on first use. Asking for hook points it lacks
+runs the batch once more for exactly those (``names_filter``), so a job that names the union
+of what it needs up front (`PairedRuns.run(..., names=...)`) runs each side once. `PairedRuns` holds
 the clean and corrupted `RunCache` of one task with its metric; activation, attribution and
 path patching all take it.
 """
@@ -23,42 +23,66 @@ from mechscope.models.tokens import forward_kwargs, str_tokens
 
 @dataclass
 class RunCache:
-    """One batch run through the model: logits and the activations cached so far."""
+    """One batch run through the model: logits and the activations cached so far.
+
+    Nothing runs until something is asked for: ``logits`` or `get` runs the batch once (the
+    logits and the asked-for activations together); a later `get` of hook points not cached
+    yet runs it once more for exactly those.
+    """
 
     model: Model
     batch: TokenBatch
-    logits: Tensor
+    cached_logits: Tensor | None = None
     activations: dict[str, Tensor] = field(default_factory=dict)
-    passes: int = 1
+    passes: int = 0
     """Forward passes made for this batch so far (1 when everything was named up front)."""
 
     @classmethod
     @torch.no_grad()
     def run(cls, model: Model, batch: TokenBatch, names: Iterable[str] = ()) -> "RunCache":
-        """Run ``batch`` once, caching the hook points ``names``.
+        """Run ``batch`` once, caching the hook points ``names`` (none: run on first use).
 
         Raises:
             MechscopeError: a name that is no hook point of this model.
         """
         names = sorted(set(names))
         check_hook_names(model, names)
-        logits, cache = model.run_with_cache(
-            batch.tokens, names_filter=names, **forward_kwargs(model, batch)
-        )
-        return cls(model, batch, logits, {name: cache[name] for name in names})
+        runs = cls(model, batch)
+        if names:
+            runs.get(names)
+        return runs
+
+    @property
+    def logits(self) -> Tensor:
+        """The batch's logits (the first use runs the batch)."""
+        if self.cached_logits is None:
+            self.get([], logits=True)
+        assert self.cached_logits is not None
+        return self.cached_logits
+
+    @property
+    def has_run(self) -> bool:
+        """Whether the batch has been run (its logits exist)."""
+        return self.cached_logits is not None
 
     @torch.no_grad()
-    def get(self, names: Iterable[str]) -> dict[str, Tensor]:
-        """The activations at ``names``; missing ones cost one more pass (for all of them)."""
+    def get(self, names: Iterable[str], *, logits: bool = True) -> dict[str, Tensor]:
+        """The activations at ``names``; what is missing costs one pass (for all of it).
+
+        ``logits``: also keep the logits if this pass is the batch's first.
+        """
         names = sorted(set(names))
         missing = [name for name in names if name not in self.activations]
-        if missing:
-            _, cache = self.model.run_with_cache(
+        want_logits = logits and self.cached_logits is None
+        if missing or want_logits:
+            out, cache = self.model.run_with_cache(
                 self.batch.tokens,
                 names_filter=missing,
-                return_type=None,
+                return_type="logits" if want_logits else None,
                 **forward_kwargs(self.model, self.batch),
             )
+            if want_logits:
+                self.cached_logits = out
             self.activations.update({name: cache[name] for name in missing})
             self.passes += 1
         return {name: self.activations[name] for name in names}

@@ -38,6 +38,7 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import readout
 from mechscope.models.tokens import forward_kwargs, target_ids
 
 Translator = Callable[[int, Residual], Residual]
@@ -272,14 +273,7 @@ def lens_trajectory(
         resid = torch.stack([*translated, resid[-1]])
     if targets is None:
         targets = default_targets(model, batch, resid[-1])
-    # All boundaries at once, a few prompts at a time: memory stays near one
-    # [boundary, rows, pos, d_vocab] block of about CHUNK_ELEMENTS floats.
-    rows = max(1, CHUNK_ELEMENTS // (resid.shape[0] * resid.shape[2] * model.cfg.d_vocab))
-    parts = [
-        _statistics(model, resid[:, i : i + rows], targets[i : i + rows], k)
-        for i in range(0, resid.shape[1], rows)
-    ]
-    stats = {key: torch.cat([part[key] for part in parts], dim=1) for key in parts[0]}
+    stats = _chunked_statistics(model, resid, targets, k)
     check_finite(stats["log_prob"], batch, boundary_labels(model.cfg.n_layers))
     return Trajectory(
         labels=boundary_labels(model.cfg.n_layers),
@@ -299,7 +293,44 @@ def lens_trajectory(
     )
 
 
-CHUNK_ELEMENTS = 2**27
+CHUNK_FRACTION = 4
+"""A block of log-probs holds at most 1/CHUNK_FRACTION of the batch's logits (but at least
+MIN_BLOCK_ELEMENTS, or one prompt's positions at one boundary), so the lens peaks near one
+forward pass with logits."""
+MIN_BLOCK_ELEMENTS = 2**23
+"""32 MB of float32: smaller blocks make the unembedding's matrix products slow."""
+
+
+def _chunked_statistics(
+    model: HookedTransformer,
+    resid: Float[Tensor, "boundary batch pos d_model"],
+    targets: Int[Tensor, "batch pos"],
+    k: int,
+) -> dict[str, Tensor]:
+    """`_statistics` over blocks of prompts and boundaries, concatenated.
+
+    A block is ``[boundaries, rows, pos, d_vocab]`` with at most a quarter of the batch's
+    logits in it, or 32 MB (``rows`` prompts, then as many boundaries as fit); the final
+    boundary's probabilities (for the KL) are computed once per block of prompts.
+    """
+    n_boundaries, n_batch, n_pos = resid.shape[:3]
+    per_row = n_pos * model.cfg.d_vocab
+    budget = max(per_row, n_batch * per_row // CHUNK_FRACTION, MIN_BLOCK_ELEMENTS)
+    rows = max(1, min(n_batch, budget // per_row))
+    group = max(1, min(n_boundaries, budget // (rows * per_row)))
+    by_rows = []
+    for i in range(0, n_batch, rows):
+        chunk, chunk_targets = resid[:, i : i + rows], targets[i : i + rows]
+        final_log_probs = _log_probs(model, chunk[-1:])[0]
+        final_probs = final_log_probs.exp()
+        final = (final_probs, einops.einsum(final_probs, final_log_probs, "b p v, b p v -> b p"))
+        del final_log_probs
+        parts = [
+            _statistics(model, chunk[b : b + group], chunk_targets, k, final)
+            for b in range(0, n_boundaries, group)
+        ]
+        by_rows.append({key: torch.cat([p[key] for p in parts], dim=0) for key in parts[0]})
+    return {key: torch.cat([part[key] for part in by_rows], dim=1) for key in by_rows[0]}
 
 
 def _log_probs(
@@ -309,40 +340,31 @@ def _log_probs(
     return readout(model, resid).log_softmax(-1)
 
 
-def readout(
-    model: HookedTransformer, resid: Float[Tensor, "... d_model"]
-) -> Float[Tensor, "... d_vocab"]:
-    """The model's own final LayerNorm (none for models without one) and unembedding.
-
-    The unembedding is applied as ``x @ W_U + b_U`` rather than through ``model.unembed``:
-    TransformerLens 3.9's Unembed copies ``W_U.T`` on every call (113 MB for SmolLM2), which
-    made each of a lens's 31 readouts per batch several times slower on a CPU.
-    """
-    normalised = model.ln_final(resid) if hasattr(model, "ln_final") else resid
-    return normalised @ model.unembed.W_U + model.unembed.b_U
-
-
 def _statistics(
     model: HookedTransformer,
     resid: Float[Tensor, "boundary batch pos d_model"],
     targets: Int[Tensor, "batch pos"],
     k: int,
+    final: tuple[Float[Tensor, "batch pos d_vocab"], Float[Tensor, "batch pos"]],
 ) -> dict[str, Tensor]:
-    """Every per-boundary statistic of a chunk of prompts, with few passes over d_vocab."""
+    """Every per-boundary statistic of a block of boundaries and prompts.
+
+    Few passes over d_vocab; ``final``: the output distribution of the same prompts and its
+    negative entropy (for the KL).
+    """
+    final_probs, final_neg_entropy = final
     log_probs = _log_probs(model, resid)
     n_boundaries = log_probs.shape[0]
     index = einops.repeat(targets, "b p -> l b p 1", l=n_boundaries)
     target_lp = log_probs.gather(-1, index)
-    probs = log_probs.exp()
-    final_probs = probs[-1]
-    neg_entropy = einops.einsum(probs, log_probs, "l b p v, l b p v -> l b p")
+    neg_entropy = einops.einsum(log_probs.exp(), log_probs, "l b p v, l b p v -> l b p")
     cross = einops.einsum(final_probs, log_probs, "b p v, l b p v -> l b p")
     top = log_probs.topk(k, dim=-1)
     return {
         "log_prob": target_lp[..., 0],
         "rank": (log_probs > target_lp).sum(-1) + 1,
         "entropy": -neg_entropy,
-        "kl_to_final": (neg_entropy[-1] - cross).clamp(min=0),
+        "kl_to_final": (final_neg_entropy[None] - cross).clamp(min=0),
         "top_k_ids": top.indices,
         "top_k_log_probs": top.values,
     }

@@ -29,10 +29,10 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import boundary_labels, check_lens_model, readout
+from mechscope.lens.logit import boundary_labels, check_lens_model
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
-from mechscope.models.run import boundary_stream
+from mechscope.models.run import boundary_stream, readout
 from mechscope.models.tokens import pad_id
 
 LENS_FILE = "tuned_lens.safetensors"

@@ -13,6 +13,7 @@ import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Patterns
@@ -107,3 +108,17 @@ def attention_patterns(model: Model, batch: TokenBatch) -> Patterns:
     real = batch.attention_mask.bool()
     pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
     return patterns * pair
+
+
+def readout(
+    model: HookedTransformer, resid: Float[Tensor, "... d_model"]
+) -> Float[Tensor, "... d_vocab"]:
+    """A decoder's final LayerNorm (none for models without one) and unembedding.
+
+    The unembedding is applied as ``x @ W_U + b_U`` rather than through ``model.unembed``:
+    TransformerLens 3.9's Unembed copies ``W_U.T`` on every call (113 MB for SmolLM2), which
+    made each of a lens's 31 readouts per batch several times slower on a CPU. On the final
+    residual this gives the model's logits.
+    """
+    normalised = model.ln_final(resid) if hasattr(model, "ln_final") else resid
+    return normalised @ model.unembed.W_U + model.unembed.b_U

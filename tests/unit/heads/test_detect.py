@@ -209,7 +209,8 @@ def test_the_memory_budget_changes_chunks_not_scores(which, request, monkeypatch
     whole = detect_heads(model, rows, kinds, one_chunk, progress=False)
     split = detect_heads(model, rows, kinds, one_row_each, progress=False)
     n_induction_rows = DetectionSettings().induction_rows
-    assert len(calls) == 1 + len(rows) + n_induction_rows  # one chunk, then every row alone
+    # Prompts and induction rows in a chunk each, then every row alone.
+    assert len(calls) == 2 + len(rows) + n_induction_rows
     torch.testing.assert_close(
         split.per_prompt, whole.per_prompt, atol=1e-5, rtol=0, equal_nan=True
     )

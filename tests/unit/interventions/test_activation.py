@@ -93,9 +93,13 @@ def test_each_side_runs_once_when_its_hook_points_are_named(hand_built, task):
     runs = task.runs(hand_built, names=patching_hooks(hand_built, sites))
     activation_patching(runs, sites, progress=False)
     assert (runs.clean.passes, runs.corrupted.passes) == (1, 1)
-    lazy = task.runs(hand_built)  # nothing named up front: one more pass per side used
+    lazy = task.runs(hand_built)  # nothing named up front: each side runs on first use
+    assert (lazy.clean.passes, lazy.corrupted.passes) == (0, 0)
     activation_patching(lazy, sites, progress=False)
-    assert (lazy.clean.passes, lazy.corrupted.passes) == (2, 2)
+    assert (lazy.clean.passes, lazy.corrupted.passes) == (1, 1)
+    more = every_site(Component.ATTN_OUT, 2)
+    activation_patching(lazy, more, progress=False)  # hook points not cached: one more pass
+    assert (lazy.clean.passes, lazy.corrupted.passes) == (2, 1)
 
 
 def test_patching_the_induction_head_restores_the_prediction(hand_built, task):
@@ -197,3 +201,37 @@ def test_a_site_the_model_lacks_is_refused_before_any_run(hand_built, task):
     sites = every_site(Component.RESID_MID, hand_built.cfg.n_layers, n_pos=4)
     with pytest.raises(MechscopeError, match="no resid_mid at blocks.0.hook_resid_mid"):
         task.runs(hand_built, names=patching_hooks(hand_built, sites))
+
+
+@pytest.mark.parametrize("which", ["logit_diff", "loss", "probability"])
+@pytest.mark.parametrize("component", [Component.RESID_PRE, Component.Z])
+def test_reading_only_the_metric_rows_equals_unembedding_every_position(
+    which, component, hand_built
+):
+    """Task metrics declare their positions, so chunks unembed only those rows; the same
+    metric as an opaque callable unembeds everything. Unpadded pairs (chunks start at a
+    later position too) and padded ones."""
+    from mechscope.core.metrics import Metric
+    from mechscope.interventions.attribution import attribution_patching
+    from mechscope.interventions.engine import reads_rows
+
+    model = hand_built
+    for task in (
+        repeated_pairs(model, n_prompts=3, half=6),
+        task_from_prompts(model, ["abcdabc", "fgfhf"], ["abceabc", "fgfif"], ["d", "h"],
+                          ["e", "i"]),
+    ):  # fmt: skip
+        declared = getattr(task, which)()
+        opaque = Metric(declared.name, declared.fn, declared.higher_is_better)
+        assert reads_rows(model, declared) and not reads_rows(model, opaque)
+        n_pos = task.clean.tokens.shape[1]
+        heads = model.cfg.n_heads if component.has_head_axis else None
+        sites = every_site(component, model.cfg.n_layers, n_pos=n_pos, n_heads=heads)
+        values = [
+            activation_patching(task.runs(model, m), sites, progress=False).values
+            for m in (declared, opaque)
+        ]
+        torch.testing.assert_close(values[0], values[1], atol=1e-5, rtol=1e-5)
+        estimates = [attribution_patching(task.runs(model, m), sites).values
+                     for m in (declared, opaque)]  # fmt: skip
+        torch.testing.assert_close(estimates[0], estimates[1], atol=1e-5, rtol=1e-5)

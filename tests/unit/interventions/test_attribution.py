@@ -30,6 +30,15 @@ def test_exact_where_the_metric_is_linear_in_the_site(model, direction):
     assert estimate.clean == pytest.approx(exact.clean) and estimate.corrupted == pytest.approx(
         exact.corrupted
     )
+    # Alone, the target side never runs without gradients: its baseline is the gradient
+    # pass's value, the same number.
+    fresh = task.runs(model)
+    alone = attribution_patching(fresh, sites, direction)
+    source, target = (fresh.clean, fresh.corrupted)[:: 1 if direction.value == "denoising" else -1]
+    assert (source.passes, target.passes) == (1, 0)
+    torch.testing.assert_close(alone.values, estimate.values, atol=1e-5, rtol=0)
+    assert alone.clean == pytest.approx(exact.clean, abs=1e-5)
+    assert alone.corrupted == pytest.approx(exact.corrupted, abs=1e-5)
 
 
 def test_head_outputs_correlate_with_exact_patching(model):

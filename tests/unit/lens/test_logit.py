@@ -90,3 +90,19 @@ def test_non_finite_activations_are_refused_naming_where_they_start(tiny_decoder
     expected = "first at after block 0 .prompt 0, position 2"
     with tiny_decoder.hooks(fwd_hooks=hooks), pytest.raises(MechscopeError, match=expected):
         lens_trajectory(tiny_decoder, batch)
+
+
+def test_blocks_of_prompts_and_boundaries_change_no_statistic(tiny_decoder, monkeypatch):
+    from mechscope.lens import logit
+
+    generator = torch.Generator().manual_seed(3)
+    rows = [torch.randint(0, 64, (n,), generator=generator).tolist() for n in (12, 7, 12, 9)]
+    batch = pad_token_lists(rows, 0)
+    monkeypatch.setattr(logit, "CHUNK_FRACTION", 1)  # the whole batch, every boundary at once
+    monkeypatch.setattr(logit, "MIN_BLOCK_ELEMENTS", 2**30)
+    whole = lens_trajectory(tiny_decoder, batch)
+    monkeypatch.setattr(logit, "CHUNK_FRACTION", 10**6)  # one prompt, one boundary per block
+    monkeypatch.setattr(logit, "MIN_BLOCK_ELEMENTS", 1)
+    blocks = lens_trajectory(tiny_decoder, batch)
+    for stat in ("log_prob", "rank", "entropy", "kl_to_final", "top_k_ids", "top_k_log_probs"):
+        torch.testing.assert_close(getattr(blocks, stat), getattr(whole, stat), atol=1e-5, rtol=0)
