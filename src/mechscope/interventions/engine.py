@@ -123,9 +123,14 @@ def run_patches(
         for k, v in forward_kwargs(model, target).items()
     }
     rows_only = reads_rows(model, metric)
+    hooks = [(name, make_hook(name)) for name in masks]
+    narrowed = False
     if rows_only:  # the final residual; only the metric's rows are unembedded below
         kwargs["stop_at_layer"] = model.cfg.n_layers
-    hooks = [(name, make_hook(name)) for name in masks]
+        assert isinstance(metric, Metric) and metric.positions is not None
+        if (name := _narrowable(model, masks)) is not None:
+            hooks.append((name, _keep_rows(metric.positions, n_rep, skip)))
+            narrowed = True
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         if start is None:
             out = model(einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep), **kwargs)
@@ -138,13 +143,45 @@ def run_patches(
     if rows_only:
         assert isinstance(metric, Metric) and metric.read is not None
         assert metric.positions is not None
-        rows = _metric_rows(model, out, metric.positions, n_rep, skip, start)
+        rows = _metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed)
         return [scalar(metric.read(rows[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
     if skip:
         assert start is not None and start.logits is not None
         prefix = einops.repeat(start.logits[:, :skip], "b p v -> (r b) p v", r=n_rep)
         out = torch.cat([prefix, out], dim=1)
     return [scalar(metric(out[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+
+
+def _narrowable(model: Model, patched: Iterable[str]) -> str | None:
+    """The last block's ``hook_resid_mid``, if its MLP can run on the metric's rows alone.
+
+    Only the metric's positions of the final residual are read, so after the last block's
+    attention (which needs every position's keys and values) nothing else is needed. Not when
+    the block has no separate MLP step, or when a patch or any other hook sits on the MLP
+    side of the last block (it would see a narrowed tensor).
+    """
+    cfg = model.cfg
+    last = cfg.n_layers - 1
+    name = f"blocks.{last}.hook_resid_mid"
+    if cfg.attn_only or cfg.parallel_attn_mlp or name not in model.hook_dict:
+        return None
+    mlp_side = tuple(f"blocks.{last}.{part}" for part in
+                     ("hook_resid_mid", "hook_mlp_in", "hook_mlp_out", "hook_resid_post",
+                      "mlp.", "ln2."))  # fmt: skip
+    if any(p.startswith(mlp_side) for p in patched):
+        return None
+    hooked = [n for n, hp in model.hook_dict.items() if n.startswith(mlp_side) and hp.fwd_hooks]
+    return None if hooked else name
+
+
+def _keep_rows(positions: Tensor, n_rep: int, skip: int):  # noqa: ANN202 - a hook
+    """A ``hook_resid_mid`` hook keeping only each row's metric position (``[rows, 1, d]``)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
+        at = einops.repeat(positions.to(act.device), "b -> (r b)", r=n_rep) - skip
+        return act[torch.arange(act.shape[0], device=act.device), at.clamp(min=0)][:, None]
+
+    return hook
 
 
 def reads_rows(model: Model, metric: LogitsFn) -> bool:
@@ -162,15 +199,18 @@ def _metric_rows(
     n_rep: int,
     skip: int,
     start: Start | None,
+    narrowed: bool = False,
 ) -> Float[Tensor, "rows d_vocab"]:
     """The logits at each prompt's metric position, for every replica.
 
-    ``resid`` covers positions ``skip...``; a metric position before ``skip`` is untouched by
-    every patch of the chunk, so its logits are the target run's.
+    ``resid`` covers positions ``skip...`` (``narrowed``: only each row's metric position,
+    see `_keep_rows`); a metric position before ``skip`` is untouched by every patch of the
+    chunk, so its logits are the target run's.
     """
     positions = einops.repeat(positions.to(resid.device), "b -> (r b)", r=n_rep)
     rows = torch.arange(resid.shape[0], device=resid.device)
-    computed = readout(model, resid[rows, (positions - skip).clamp(min=0)])  # pyright: ignore[reportArgumentType]
+    at = torch.zeros_like(positions) if narrowed else (positions - skip).clamp(min=0)
+    computed = readout(model, resid[rows, at])  # pyright: ignore[reportArgumentType]
     if skip and bool((positions < skip).any()):
         assert start is not None and start.logits is not None
         earlier = einops.repeat(start.logits, "b p v -> (r b) p v", r=n_rep)[rows, positions]

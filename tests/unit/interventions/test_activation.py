@@ -205,8 +205,9 @@ def test_a_site_the_model_lacks_is_refused_before_any_run(hand_built, task):
 
 @pytest.mark.parametrize("which", ["logit_diff", "loss", "probability"])
 @pytest.mark.parametrize("component", [Component.RESID_PRE, Component.Z])
+@pytest.mark.parametrize("mlp", [False, True], ids=["attention-only", "with MLPs"])
 def test_reading_only_the_metric_rows_equals_unembedding_every_position(
-    which, component, hand_built
+    which, component, mlp, hand_built
 ):
     """Task metrics declare their positions, so chunks unembed only those rows; the same
     metric as an opaque callable unembeds everything. Unpadded pairs (chunks start at a
@@ -216,6 +217,15 @@ def test_reading_only_the_metric_rows_equals_unembedding_every_position(
     from mechscope.interventions.engine import reads_rows
 
     model = hand_built
+    if mlp:  # the last block's MLP then runs on the metric's rows alone
+        from mechscope.models import TinyConfig, load_model
+
+        shape = TinyConfig(n_layers=2, n_heads=4, d_model=32, d_vocab=13, attn_only=False)
+        model = load_model(shape)
+        model.set_tokenizer(hand_built.tokenizer)
+    from mechscope.interventions.engine import _narrowable
+
+    assert (_narrowable(model, []) is not None) == mlp
     for task in (
         repeated_pairs(model, n_prompts=3, half=6),
         task_from_prompts(model, ["abcdabc", "fgfhf"], ["abceabc", "fgfif"], ["d", "h"],
