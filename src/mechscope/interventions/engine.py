@@ -213,7 +213,9 @@ def _metric_rows(
     computed = readout(model, resid[rows, at])  # pyright: ignore[reportArgumentType]
     if skip and bool((positions < skip).any()):
         assert start is not None and start.logits is not None
-        earlier = einops.repeat(start.logits, "b p v -> (r b) p v", r=n_rep)[rows, positions]
+        n_batch = start.logits.shape[0]
+        own = start.logits[torch.arange(n_batch, device=resid.device), positions[:n_batch]]
+        earlier = einops.repeat(own, "b v -> (r b) v", r=n_rep)  # (rows picked, then repeated)
         computed = torch.where((positions < skip)[:, None], earlier.to(computed), computed)
     return computed
 

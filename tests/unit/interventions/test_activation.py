@@ -245,3 +245,27 @@ def test_reading_only_the_metric_rows_equals_unembedding_every_position(
         estimates = [attribution_patching(task.runs(model, m), sites).values
                      for m in (declared, opaque)]  # fmt: skip
         torch.testing.assert_close(estimates[0], estimates[1], atol=1e-5, rtol=1e-5)
+
+
+def test_a_metric_position_before_every_patched_position_keeps_the_target_logits(hand_built):
+    """Chunks of late positions start there (frozen keys and values before); a metric that
+    reads an earlier position then takes the target run's logits at it, as the full path does."""
+    from mechscope.core.metrics import Metric, at_positions
+
+    task = repeated_pairs(hand_built, n_prompts=3, half=6)
+    early = torch.full((3,), 4)
+
+    def read(at: torch.Tensor) -> torch.Tensor:
+        return at[:, 1].mean()
+
+    declared = at_positions("logit of token 1 at position 4", read, early)
+    opaque = Metric(declared.name, declared.fn)
+    n_pos = task.clean.tokens.shape[1]
+    sites = [s for s in every_site(Component.RESID_PRE, 2, n_pos=n_pos) if (s.pos or 0) > 6]
+    values = [
+        activation_patching(task.runs(hand_built, m), sites, progress=False, max_rows=6).values
+        for m in (declared, opaque)
+    ]
+    torch.testing.assert_close(values[0], values[1], atol=1e-5, rtol=0)
+    corrupted = float(read(task.runs(hand_built, opaque).corrupted.logits[:, 4]))
+    torch.testing.assert_close(values[0], torch.full_like(values[0], corrupted), atol=1e-5, rtol=0)
