@@ -29,10 +29,9 @@ from mechscope.interventions.activation import (
     check_sites,
     source_and_target,
 )
-from mechscope.interventions.engine import reads_rows, site_mask
+from mechscope.interventions.engine import metric_rows, reads_rows, site_mask
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import model_spec
-from mechscope.models.run import readout
 from mechscope.models.tokens import forward_kwargs
 
 
@@ -67,8 +66,7 @@ def attribution_patching(
         if reads_rows(model, metric):  # only the metric's rows are unembedded
             assert metric.read is not None and metric.positions is not None
             resid = model(target.batch.tokens, stop_at_layer=model.cfg.n_layers, **kwargs)
-            rows = torch.arange(resid.shape[0], device=resid.device)
-            value = metric.read(readout(model, resid[rows, metric.positions.to(resid.device)]))  # pyright: ignore[reportArgumentType]
+            value = metric.read(metric_rows(model, resid, metric.positions))
         else:
             value = metric(model(target.batch.tokens, **kwargs))
         target_value = scalar(value.detach())

@@ -143,7 +143,7 @@ def run_patches(
     if rows_only:
         assert isinstance(metric, Metric) and metric.read is not None
         assert metric.positions is not None
-        rows = _metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed)
+        rows = metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed)
         return [scalar(metric.read(rows[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
     if skip:
         assert start is not None and start.logits is not None
@@ -192,13 +192,13 @@ def reads_rows(model: Model, metric: LogitsFn) -> bool:
     return adapter.causal and adapter.has_unembedding and adapter.can_start_at_layer
 
 
-def _metric_rows(
+def metric_rows(
     model: Model,
     resid: Float[Tensor, "rows pos d_model"],
     positions: Tensor,
-    n_rep: int,
-    skip: int,
-    start: Start | None,
+    n_rep: int = 1,
+    skip: int = 0,
+    start: Start | None = None,
     narrowed: bool = False,
 ) -> Float[Tensor, "rows d_vocab"]:
     """The logits at each prompt's metric position, for every replica.
