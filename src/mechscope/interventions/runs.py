@@ -56,7 +56,7 @@ class RunCache:
     def logits(self) -> Tensor:
         """The batch's logits (the first use runs the batch)."""
         if self.cached_logits is None:
-            self.get([], logits=True)
+            self.get([])
         assert self.cached_logits is not None
         return self.cached_logits
 
@@ -66,14 +66,14 @@ class RunCache:
         return self.cached_logits is not None
 
     @torch.no_grad()
-    def get(self, names: Iterable[str], *, logits: bool = True) -> dict[str, Tensor]:
+    def get(self, names: Iterable[str]) -> dict[str, Tensor]:
         """The activations at ``names``; what is missing costs one pass (for all of it).
 
-        ``logits``: also keep the logits if this pass is the batch's first.
+        The batch's first pass also keeps its logits.
         """
         names = sorted(set(names))
         missing = [name for name in names if name not in self.activations]
-        want_logits = logits and self.cached_logits is None
+        want_logits = self.cached_logits is None
         if missing or want_logits:
             out, cache = self.model.run_with_cache(
                 self.batch.tokens,
@@ -119,7 +119,7 @@ class PairedRuns:
         metric: Metric | LogitsFn,
         names: Iterable[str] = (),
     ) -> "PairedRuns":
-        """Run both batches once, caching ``names`` (the union a job will patch from).
+        """Both batches, each to run once, caching ``names`` (the union a job will patch from).
 
         Raises:
             PromptError: the batches differ in count, width, or any pair's token length.
