@@ -12,8 +12,6 @@ is compared with forward + backward) <= 1.3x the floor; the three TransformerLen
 least as fast as the by-hand version, with less memory.
 """
 
-import sys
-
 import torch
 from transformer_lens.head_detector import detect_head
 
@@ -27,6 +25,7 @@ from benchmarks.common import (
     options,
     peak_growth_mib,
     ratio,
+    run,
     seconds,
 )
 from mechscope.heads import DetectionSettings, HeadKind, Normalisation, detect_heads
@@ -169,7 +168,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
-        memory_job(sys.argv[3], sys.argv[2])
-    else:
-        main()
+    run(main, memory_job)

@@ -10,8 +10,6 @@ mechscope's lens computes more than either (ranks, entropy, KL to the output, to
 Targets (issue 16): at the floor's speed; peak memory near one forward with logits.
 """
 
-import sys
-
 import torch
 
 from benchmarks.common import (
@@ -23,6 +21,7 @@ from benchmarks.common import (
     options,
     peak_growth_mib,
     ratio,
+    run,
     seconds,
 )
 from mechscope.core.batch import pad_token_lists
@@ -100,7 +99,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
-        memory_job(sys.argv[3], sys.argv[2])
-    else:
-        main()
+    run(main, memory_job)

@@ -15,8 +15,6 @@ scale); attribution patching <= 1.6x one no-grad forward with logits; peak memor
 1.5x of one forward with logits of the same batch, or stated.
 """
 
-import sys
-
 import torch
 import transformer_lens.patching as tl_patching
 
@@ -30,6 +28,7 @@ from benchmarks.common import (
     options,
     peak_growth_mib,
     ratio,
+    run,
     seconds,
 )
 from mechscope.core.sites import Component, every_site
@@ -132,11 +131,11 @@ def jobs(model, task: TaskPairs):  # noqa: ANN001, ANN201 - name: job
         )
 
     def theirs(function):  # noqa: ANN001, ANN202
-        def run():  # noqa: ANN202
+        def with_clean_cache():  # noqa: ANN202
             _, cache = model.run_with_cache(task.clean.tokens)
             return function(model, task.corrupted.tokens, cache, metric)
 
-        return run
+        return with_clean_cache
 
     return {
         "floor": lambda: model(task.corrupted.tokens, stop_at_layer=n_layers),
@@ -210,7 +209,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
-        memory_job(sys.argv[3], sys.argv[2])
-    else:
-        main()
+    run(main, memory_job)

@@ -120,18 +120,26 @@ def rss_kib(field: str) -> int:
     return 0
 
 
-def peak_growth_mib(module: str, job: str, *args: str) -> float:
-    """Peak RSS growth of ``job`` run in a fresh process (after its model and inputs exist).
-
-    The module's ``memory_job(job, *args)`` builds what it needs, calls `measure` around the
-    job itself and prints the figure.
+def peak_growth_mib(module: str, job: str, model: str) -> float:
+    """Peak RSS growth of ``job`` on ``model`` run in a fresh process (after its model and
+    inputs exist): ``python -m benchmarks.MODULE --memory JOB MODEL``, dispatched by `run`
+    to the module's ``memory_job(model, job)``, which calls `measure` around the job itself.
     """
     out = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{module}", "--memory", job, *args],
+        [sys.executable, "-m", f"benchmarks.{module}", "--memory", job, model],
         capture_output=True, text=True, check=True,
         env={**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
     )  # fmt: skip
     return float(out.stdout.split()[-1])
+
+
+def run(main: Callable[[], None], memory_job: Callable[[str, str], None]) -> None:
+    """A benchmark module's entry point: ``--memory JOB MODEL`` (from `peak_growth_mib`) runs
+    ``memory_job(MODEL, JOB)`` alone; anything else runs ``main``."""
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
+        memory_job(sys.argv[3], sys.argv[2])
+    else:
+        main()
 
 
 def measure(fn: Callable[[], object]) -> None:
