@@ -85,7 +85,7 @@ def parts_from_cache(model: Model, cache: Any, layer: int) -> tuple[list[str], P
     if post_norm:
         parts = torch.cat([parts, torch.zeros_like(parts[:1])])
         labels.append(NORM_BIASES)
-        embed_ln = model.embed.ln  # pyright: ignore[reportAttributeAccessIssue]
+        embed_ln: torch.nn.Module = model.embed.ln  # pyright: ignore[reportAttributeAccessIssue, reportAssignmentType]
         parts = _frozen_norm(parts, cache["embed.ln.hook_scale"], embed_ln, centre=True)
         parts[-1] += _norm_bias(embed_ln)
     n_heads = model.cfg.n_heads

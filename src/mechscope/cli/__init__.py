@@ -24,6 +24,7 @@ COMMANDS = (
     "check_model",
     "demo",
     "train",
+    "train_vit",
     "lens",
     "tuned_lens",
     "heads",

@@ -1,8 +1,8 @@
 """Batches: what every analysis runs on, independent of any model.
 
 `Batch` is the protocol analyses take: tensors of inputs with a mask of real positions and
-a position grid. `TokenBatch` (token ids, text) is its first implementation; an image batch
-(pixels and a patch grid) will be the second, without changing the analyses.
+a position grid. `TokenBatch` (token ids, text) is its first implementation; `ImageBatch`
+(pixels cut into a grid of square patches, after a [CLS] position) the second.
 
 Padding: ``attention_mask`` is 1 on real tokens and 0 on padding, shaped ``batch pos``.
 """
@@ -13,11 +13,11 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from mechscope.core.axes import AttentionMask, TokenIds
-from mechscope.core.errors import PromptError
+from mechscope.core.errors import MechscopeError, PromptError
 
 
 @runtime_checkable
@@ -100,6 +100,91 @@ class TokenBatch:
     def unpadded(self, index: int) -> Int[Tensor, " pos"]:
         """The real tokens of prompt ``index``, padding removed."""
         return self.tokens[index][self.attention_mask[index].bool()]
+
+
+class ImageError(MechscopeError):
+    """Images that do not fit the model or the patch grid."""
+
+
+@dataclass(frozen=True)
+class ImageBatch:
+    """Images cut into square patches: position 0 is [CLS], then the patches row by row.
+
+    Patch ``(row, col)`` sits at position ``1 + row * n_cols + col``; every position is
+    real (images are never padded), so ``attention_mask`` is all ones.
+    """
+
+    pixels: Tensor
+    """Pixel values, ``batch channel height width`` (checked here, with an error that says
+    what to do, rather than by the annotation)."""
+    patch_size: int
+    """Side of each square patch, in pixels; it divides the height and the width."""
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 4:
+            raise ImageError(
+                f"images must be shaped (batch, channel, height, width), got "
+                f"{tuple(self.pixels.shape)}; add the missing axes (e.g. pixels[:, None] for "
+                "one channel)."
+            )
+        height, width = self.pixels.shape[-2:]
+        if self.patch_size < 1 or height % self.patch_size or width % self.patch_size:
+            raise ImageError(
+                f"patch size {self.patch_size} does not divide the {height}x{width} image; "
+                "choose a patch size that divides both sides."
+            )
+
+    @property
+    def inputs(self) -> Float[Tensor, "batch channel height width"]:
+        """The pixels (what a ViT's forward takes)."""
+        return self.pixels
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patches per column and per row: ``(n_rows, n_cols)``."""
+        height, width = self.pixels.shape[-2:]
+        return height // self.patch_size, width // self.patch_size
+
+    @property
+    def n_positions(self) -> int:
+        """[CLS] plus one position per patch."""
+        rows, cols = self.grid
+        return 1 + rows * cols
+
+    @property
+    def attention_mask(self) -> Int[Tensor, "batch pos"]:
+        """All ones: every position of an image is real."""
+        return torch.ones(
+            (self.pixels.shape[0], self.n_positions), dtype=torch.long, device=self.pixels.device
+        )
+
+    def to(self, device: torch.device | str) -> "ImageBatch":
+        """The same batch on another device."""
+        return ImageBatch(self.pixels.to(device), self.patch_size)
+
+    def position(self, row: int, col: int) -> int:
+        """The sequence position of patch ``(row, col)``.
+
+        Raises:
+            ImageError: a grid position outside the grid.
+        """
+        rows, cols = self.grid
+        return patch_position((row, col), (rows, cols))
+
+
+def patch_position(cell: tuple[int, int], grid: tuple[int, int]) -> int:
+    """The sequence position of patch ``cell = (row, col)`` on ``grid`` ([CLS] is 0).
+
+    Raises:
+        ImageError: a cell outside the grid.
+    """
+    (row, col), (rows, cols) = cell, grid
+    if not (0 <= row < rows and 0 <= col < cols):
+        raise ImageError(
+            f"grid position ({row}, {col}) is outside the {rows}x{cols} patch grid; rows run "
+            f"0..{rows - 1} and columns 0..{cols - 1}."
+        )
+    return 1 + row * cols + col
 
 
 def first_real_positions(attention_mask: Tensor) -> Int[Tensor, " batch"]:

@@ -66,6 +66,11 @@ KINDS: dict[str, str] = {
     "projection": "mechscope.representations.projections:Projection",
     "similarity": "mechscope.representations.similarities:Similarity",
     "layer-hierarchy": "experiments.layer_hierarchy:HierarchyResult",
+    "grid-head-kinds": "mechscope.vision.kinds:GridHeadKinds",
+    "object-attention": "mechscope.vision.objects:ObjectAttention",
+    "class-lens": "mechscope.vision.lens:ClassLens",
+    "image-patching": "mechscope.vision.patching:ImagePatching",
+    "vit-attention": "experiments.vit_attention:VitAttentionResult",
 }
 """Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
 from a checkout (the ``experiments`` package sits beside ``src``)."""

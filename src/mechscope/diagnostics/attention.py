@@ -24,7 +24,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import TokenBatch, first_real_positions
+from mechscope.core.batch import ImageBatch, TokenBatch, first_real_positions
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
@@ -162,7 +162,7 @@ def effective_heads(patterns: Float[Tensor, "batch layer head dest src"]) -> Ten
 
 
 @torch.no_grad()
-def attention_stats(model: Model, batch: TokenBatch) -> AttentionStats:
+def attention_stats(model: Model, batch: TokenBatch | ImageBatch) -> AttentionStats:
     """The statistics of every head on ``batch``."""
     patterns = attention_patterns(model, batch)
     stats = pattern_statistics(patterns, batch.attention_mask, adapt(model).causal)

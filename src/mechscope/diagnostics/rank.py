@@ -21,7 +21,7 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
@@ -106,7 +106,7 @@ def rank_of_representations(
 
 
 @torch.no_grad()
-def rank_stats(model: Model, batch: TokenBatch, k: int = 16) -> RankStats:
+def rank_stats(model: Model, batch: TokenBatch | ImageBatch, k: int = 16) -> RankStats:
     """`RankStats` of the residual stream at every boundary of ``model`` on ``batch``."""
     stream = boundary_stream(model, batch)
     result = rank_of_representations(stream, batch.attention_mask, k)

@@ -32,7 +32,7 @@ from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import TokenBatch, pad_token_lists
+from mechscope.core.batch import ImageBatch, TokenBatch, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
 from mechscope.core.results import Provenance, Result
@@ -78,20 +78,22 @@ def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
     return checked
 
 
-def _as_batch(reference: Int[Tensor, "batch pos"] | TokenBatch) -> TokenBatch:
-    if isinstance(reference, TokenBatch):
+def _as_batch(
+    reference: Int[Tensor, "batch pos"] | TokenBatch | ImageBatch,
+) -> TokenBatch | ImageBatch:
+    if isinstance(reference, TokenBatch | ImageBatch):
         return reference
     return pad_token_lists(reference.tolist(), pad_id=0)
 
 
 @torch.no_grad()
 def reference_z(
-    model: Model, layers: set[int], reference: TokenBatch
+    model: Model, layers: set[int], reference: TokenBatch | ImageBatch
 ) -> dict[int, Float[Tensor, "batch pos head d_head"]]:
     """``hook_z`` of each layer in ``layers`` on the reference batch (padding zeroed)."""
     names = {layer: Site(Component.Z, layer).hook_name for layer in layers}
     _, cache = model.run_with_cache(
-        reference.tokens,
+        reference.inputs,
         names_filter=list(names.values()),
         return_type=None,
         **forward_kwargs(model, reference),
@@ -124,7 +126,7 @@ def ablate(
     model: Model,
     heads: Iterable[HeadId | tuple[int, int] | str],
     how: AblationType | str = AblationType.ZERO,
-    reference: Int[Tensor, "batch pos"] | TokenBatch | None = None,
+    reference: Int[Tensor, "batch pos"] | TokenBatch | ImageBatch | None = None,
     *,
     per_position: bool = True,
     seed: int = 0,
@@ -135,7 +137,8 @@ def ablate(
         model: the model to ablate (its weights are not touched).
         heads: (layer, head) pairs or HeadIds.
         how: zero, mean or resample (an AblationType or its value, e.g. ``"mean"``).
-        reference: prompts for mean and resample ablation (token ids or a TokenBatch).
+        reference: prompts for mean and resample ablation (token ids or a TokenBatch), or
+            images (an ImageBatch) for a ViT.
         per_position: mean ablation averages each position separately (else all positions).
         seed: which reference prompt each run prompt takes its z from (resample).
 
@@ -149,7 +152,7 @@ def ablate(
         by_layer.setdefault(head.layer, []).append(head.head)
     replacements: dict[int, Tensor] = {}
     if how is not AblationType.ZERO and by_layer:
-        tokens = reference.tokens if isinstance(reference, TokenBatch) else reference
+        tokens = reference.inputs if isinstance(reference, TokenBatch | ImageBatch) else reference
         if reference is None or tokens is None or tokens.numel() == 0:
             raise MechscopeError(
                 f"{how.value} ablation needs a non-empty reference batch of prompts "

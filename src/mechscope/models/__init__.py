@@ -2,8 +2,9 @@
 
 A spec is, in the order they are tried:
 
-1. a bundled name: ``induction-2l`` and ``induction-1l`` (checkpoints shipped inside the
-   package) or ``minilm`` (from the ``bert`` extra);
+1. a bundled name: ``induction-2l``, ``induction-1l``, ``vit-digits`` and ``vit-shapes``
+   (checkpoints shipped inside the package; the ViTs load as `HookedViT`), ``minilm`` (from
+   the ``bert`` extra) or ``smollm2-135m`` (from the ``smollm`` extra);
 2. a directory: a mechscope checkpoint (``mechscope_model.json``) or a Hugging Face model
    directory (``config.json``) of the GPT-2, GPT-NeoX/Pythia, Llama or BERT families;
 3. a TransformerLens model name (``gpt2-small``, ``pythia-70m``...), through the real
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from mechscope.models.run import run_until
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
+    from mechscope.models.vit import HookedViT, ViTConfig
 
 _EXPORTS = {
     "ModelAdapter": "mechscope.models.adapter",
@@ -53,13 +55,17 @@ _EXPORTS = {
     "load_model": "mechscope.models.loader",
     "TinyConfig": "mechscope.models.tiny",
     "tiny_model": "mechscope.models.tiny",
+    "HookedViT": "mechscope.models.vit",
+    "ViTConfig": "mechscope.models.vit",
 }
 __all__ = [
     "DType",
+    "HookedViT",
     "Model",
     "ModelAdapter",
     "SpecKind",
     "TinyConfig",
+    "ViTConfig",
     "adapt",
     "classify_spec",
     "count_parameters",

@@ -5,8 +5,8 @@ per-architecture facts in one table; this does the same for behaviour):
 
 - ``causal``: decoders see only earlier positions; encoders (BERT) see all;
 - ``has_unembedding``: whether logits mean anything (a sentence embedder has no LM head);
-- ``position_axes``: the layout positions live on, ``("pos",)`` for text (image patches will
-  add ``("row", "col")``);
+- ``position_axes``: the layout positions live on, ``("pos",)`` for text, ``("row", "col")``
+  for a ViT's patches (``takes_images``, ``grid``);
 - ``sink_ids`` / ``start_id``: tokens that act as attention sinks (BOS or [CLS]; [SEP]/EOS);
 - where a forward pass may start (``can_start_at_layer``, ``can_skip_positions``) and stop
   (`mechscope.models.run.run_until`);
@@ -19,9 +19,10 @@ from typing import Any
 
 from transformer_lens import HookedEncoder, HookedTransformer
 
-from mechscope.core.batch import PaddingSide, TokenBatch
+from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch
 from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.models.base import Model, has_lm_head
+from mechscope.models.vit import HookedViT
 
 SPEC_ATTRIBUTE = "mechscope_spec"
 """Where `load_model` records the spec a model was loaded from."""
@@ -36,7 +37,25 @@ class ModelAdapter:
     @property
     def causal(self) -> bool:
         """Whether each position sees only itself and earlier ones (a decoder)."""
-        return not isinstance(self.model, HookedEncoder)
+        return isinstance(self.model, HookedTransformer)
+
+    @property
+    def takes_images(self) -> bool:
+        """Whether the model reads images (a ViT: [CLS], then a grid of patches)."""
+        return isinstance(self.model, HookedViT)
+
+    def vision(self, what: str) -> HookedViT:
+        """The model as a ViT, for the image analyses (`mechscope.vision`).
+
+        Raises:
+            MechscopeError: a text model.
+        """
+        if not isinstance(self.model, HookedViT):
+            raise MechscopeError(
+                f"{what} works on images, and this is a text model; load a vision "
+                "transformer such as 'vit-digits' or 'vit-shapes'."
+            )
+        return self.model
 
     @cached_property
     def has_unembedding(self) -> bool:
@@ -45,8 +64,11 @@ class ModelAdapter:
 
     @property
     def position_axes(self) -> tuple[str, ...]:
-        """The axes positions are laid out on: ``("pos",)`` for text."""
-        return ("pos",)
+        """The axes positions are laid out on.
+
+        ``("pos",)`` for text, ``("row", "col")`` for a ViT's patches (after its [CLS]).
+        """
+        return ("row", "col") if self.takes_images else ("pos",)
 
     @property
     def start_id(self) -> int | None:
@@ -121,14 +143,14 @@ class ModelAdapter:
                 "changes their activations; use padding_side=PaddingSide.RIGHT."
             )
 
-    def forward_kwargs(self, batch: TokenBatch) -> dict[str, Any]:
+    def forward_kwargs(self, batch: TokenBatch | ImageBatch) -> dict[str, Any]:
         """Keyword arguments that make a TransformerLens forward pass mask ``batch``'s padding.
 
         Decoders get ``attention_mask`` (TransformerLens also offsets positions past left
         padding), encoders ``one_zero_attention_mask``; an unpadded batch gets none (the
-        plain, faster path, same result).
+        plain, faster path, same result), and so does every image batch.
         """
-        if bool(batch.attention_mask.all()):
+        if not isinstance(batch, TokenBatch) or bool(batch.attention_mask.all()):
             return {}
         self.check_padding(batch.padding_side)
         if not self.causal:
@@ -137,6 +159,11 @@ class ModelAdapter:
 
     def require_unembedding(self, what: str) -> None:
         """Raise `MechscopeError` naming ``what`` when the model has no language-model head."""
+        if self.takes_images:
+            raise MechscopeError(
+                f"{what} reads next-token logits, and a ViT predicts classes from [CLS]; use "
+                "mechscope.vision (class_lens, image patching) for vision transformers."
+            )
         if not self.causal or not self.has_unembedding:
             raise MechscopeError(
                 f"{what} needs a decoder with an unembedding (it reads next-token logits); "
@@ -164,7 +191,7 @@ class ModelAdapter:
         Pre-norm decoders only read the stream through their norms, so it is a plain sum of
         what the blocks write.
         """
-        return not self.causal
+        return isinstance(self.model, HookedEncoder)
 
     @property
     def embedding_hooks(self) -> list[str]:

@@ -12,7 +12,9 @@ from enum import Enum
 import torch
 from transformer_lens import HookedEncoder, HookedTransformer
 
-Model = HookedTransformer | HookedEncoder
+from mechscope.models.vit import HookedViT
+
+Model = HookedTransformer | HookedEncoder | HookedViT
 """A model mechscope analyses: a decoder (HookedTransformer) or an encoder (HookedEncoder)."""
 
 

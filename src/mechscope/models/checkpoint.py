@@ -22,6 +22,7 @@ from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformer
 
 from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
+from mechscope.models.vit import VIT_MODEL_CLASS, HookedViT, ViTConfig
 
 CHECKPOINT_CONFIG = "mechscope_model.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -33,6 +34,15 @@ class ModelClass(Enum):
 
     DECODER = "HookedTransformer"
     ENCODER = "HookedEncoder"
+    VIT = VIT_MODEL_CLASS
+    """A `mechscope.models.vit.HookedViT`; its config is the `ViTConfig`."""
+
+
+def model_class(model: Model) -> ModelClass:
+    """The class a checkpoint of ``model`` records."""
+    if isinstance(model, HookedViT):
+        return ModelClass.VIT
+    return ModelClass.ENCODER if is_encoder(model) else ModelClass.DECODER
 
 
 def config_to_json(cfg: HookedTransformerConfig) -> dict[str, Any]:
@@ -70,8 +80,12 @@ def save_checkpoint(
         save_file(state, directory / WEIGHTS_FILE)
         record = {
             "format_version": FORMAT_VERSION,
-            "model_class": (ModelClass.ENCODER if is_encoder(model) else ModelClass.DECODER).value,
-            "config": config_to_json(model.cfg),
+            "model_class": model_class(model).value,
+            "config": (
+                model.vit_cfg.to_json()
+                if isinstance(model, HookedViT)
+                else config_to_json(model.cfg)
+            ),
             "metadata": metadata or {},
         }
         (directory / CHECKPOINT_CONFIG).write_text(json.dumps(record, indent=2))
@@ -108,6 +122,8 @@ def load_checkpoint(directory: str | Path, device: str | torch.device | None = N
 
     directory = Path(directory)
     record = read_checkpoint_record(directory)
+    if record["model_class"] == ModelClass.VIT.value:
+        return _load_vit(directory, record, device)
     cfg = config_from_json(record["config"], resolve_device(device))
     tokenizer = None
     if (directory / "tokenizer.json").is_file() or (directory / "tokenizer_config.json").is_file():
@@ -120,6 +136,15 @@ def load_checkpoint(directory: str | Path, device: str | torch.device | None = N
         raise ModelSpecError(f"{directory} has no {WEIGHTS_FILE}; the checkpoint is incomplete.")
     model.load_state_dict(load_file(weights_file), strict=True)
     return place(model, resolve_device(cfg.device), cfg.dtype)
+
+
+def _load_vit(directory: Path, record: dict[str, Any], device: str | torch.device | None) -> Model:
+    vit = HookedViT(ViTConfig.from_json(record["config"]))
+    weights_file = directory / WEIGHTS_FILE
+    if not weights_file.is_file():
+        raise ModelSpecError(f"{directory} has no {WEIGHTS_FILE}; the checkpoint is incomplete.")
+    vit.load_state_dict(load_file(weights_file), strict=True)
+    return place(vit, resolve_device(device), torch.float32)
 
 
 def checkpoint_metadata(directory: str | Path) -> dict[str, Any]:

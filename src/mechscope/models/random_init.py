@@ -12,6 +12,7 @@ import torch
 
 from mechscope.models.adapter import SPEC_ATTRIBUTE, model_spec
 from mechscope.models.base import Model
+from mechscope.models.vit import HookedViT
 
 INIT_STD = 0.02
 
@@ -21,7 +22,10 @@ def random_like(model: Model, *, seed: int = 0) -> Model:
     """A model of ``model``'s class and config with freshly drawn weights (see the module)."""
     cfg = copy.deepcopy(model.cfg)
     generator = torch.Generator().manual_seed(seed)
-    fresh = type(model)(cfg, tokenizer=model.tokenizer, move_to_device=False)
+    if isinstance(model, HookedViT):  # built from its own config, not a tokenizer
+        fresh: Model = HookedViT(model.vit_cfg)
+    else:
+        fresh = type(model)(cfg, tokenizer=model.tokenizer, move_to_device=False)
     for module in fresh.modules():
         norm = "Norm" in type(module).__name__
         for name, param in module.named_parameters(recurse=False):

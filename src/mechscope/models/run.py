@@ -17,7 +17,7 @@ from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Patterns
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_names
 from mechscope.models.adapter import adapt
@@ -83,13 +83,13 @@ def as_batch(tokens: TokenBatch | Int[Tensor, "batch pos"]) -> TokenBatch:
 
 @torch.no_grad()
 def boundary_stream(
-    model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]
+    model: Model, tokens: TokenBatch | ImageBatch | Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "boundary batch pos d_model"]:
     """The stream entering every block and after the last (`target_hook`), in one pass."""
-    batch = as_batch(tokens)
+    batch = tokens if isinstance(tokens, ImageBatch) else as_batch(tokens)
     names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
     _, cache = model.run_with_cache(
-        batch.tokens,
+        batch.inputs,
         names_filter=names,
         return_type=None,
         **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
@@ -98,11 +98,11 @@ def boundary_stream(
 
 
 @torch.no_grad()
-def attention_patterns(model: Model, batch: TokenBatch) -> Patterns:
+def attention_patterns(model: Model, batch: TokenBatch | ImageBatch) -> Patterns:
     """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
     names = hook_names(Component.PATTERN, model.cfg.n_layers)
     _, cache = model.run_with_cache(
-        batch.tokens, names_filter=names, return_type=None, **forward_kwargs(model, batch)
+        batch.inputs, names_filter=names, return_type=None, **forward_kwargs(model, batch)
     )
     patterns = torch.stack([cache[name] for name in names], dim=1)
     real = batch.attention_mask.bool()

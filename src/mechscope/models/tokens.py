@@ -9,7 +9,7 @@ With either side of padding, each prompt's activations equal those of running it
 from collections.abc import Sequence
 from typing import Any
 
-from mechscope.core.batch import PaddingSide, TokenBatch, pad_token_lists
+from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch, pad_token_lists
 from mechscope.core.byte_alphabet import bytes_to_unicode
 from mechscope.core.errors import PromptError
 from mechscope.models.adapter import adapt
@@ -89,13 +89,14 @@ def check_fits(model: Model, batch: TokenBatch, prompts: Sequence[str] | None = 
         )
 
 
-def forward_kwargs(model: Model, batch: TokenBatch) -> dict[str, Any]:
+def forward_kwargs(model: Model, batch: TokenBatch | ImageBatch) -> dict[str, Any]:
     """Keyword arguments that make a TransformerLens forward pass mask ``batch``'s padding.
 
     Raises:
         PromptError: a prompt over n_ctx, or left padding for an encoder.
     """
-    check_fits(model, batch)
+    if isinstance(batch, TokenBatch):
+        check_fits(model, batch)
     return adapt(model).forward_kwargs(batch)
 
 

@@ -13,7 +13,7 @@ step 1550, after about 2.5 minutes.
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 MAX_LAYERS = 12
 """The deepest model the trainer builds (the diagnostics reproductions use 6-12 blocks)."""
@@ -130,3 +130,90 @@ class TrainConfig:
             for k in mine
             if k not in ignore and mine[k] != theirs[k]
         ]
+
+
+VIT_DEFAULT_PATCH = {"digits": 2, "shapes": 4}
+"""Patch size per image set when a recipe leaves it at 0: an 8x8 grid of patches for both."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitTrainConfig:
+    """A ViT training run's full recipe (saved as ``config.json`` in the run directory).
+
+    Defaults, measured on 2 CPU cores: 4 blocks of width 64 train on digits (16x16, 2-pixel
+    patches) or shapes (32x32, 4-pixel patches) in a few minutes.
+    """
+
+    dataset: Literal["digits", "shapes"] = "digits"
+    """The image set (`mechscope.data.images`): scikit-learn's digits or generated shapes."""
+    patch_size: int = 0
+    """Side of each square patch in pixels (0: 2 for digits, 4 for shapes: an 8x8 grid)."""
+    n_layers: int = 4
+    """Transformer blocks (1 to 12)."""
+    n_heads: int = 4
+    """Attention heads per layer."""
+    d_model: int = 64
+    """Residual stream width (divisible by n_heads)."""
+    d_mlp: int = 128
+    """MLP hidden width."""
+    batch_size: int = 64
+    """Images per step."""
+    lr: float = 1e-3
+    """AdamW learning rate after warm-up."""
+    weight_decay: float = 0.05
+    """AdamW weight decay."""
+    warmup_steps: int = 100
+    """Linear learning-rate warm-up."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clipping before each step (0: off)."""
+    steps: int = 2000
+    """Optimiser steps in all."""
+    shift: int = 1
+    """Augmentation: each training image is moved by up to this many pixels each way (0: off)."""
+    eval_every: int = 100
+    """Steps between evaluations (logged to metrics.jsonl)."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints (a multiple of eval_every); the last step is always saved."""
+    seed: int = 0
+    """Seed for the initial weights, the generated shapes and every batch."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.n_layers <= MAX_LAYERS:
+            problems.append(f"n_layers must be 1 to {MAX_LAYERS}, got {self.n_layers}")
+        if self.d_model % self.n_heads:
+            problems.append(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        side = {"digits": 16, "shapes": 32}[self.dataset]
+        if self.patch_size < 0 or (self.patch_size and side % self.patch_size):
+            problems.append(
+                f"patch_size {self.patch_size} does not divide the {side}-pixel {self.dataset} "
+                "images; choose a divisor of the side (or 0 for the default)"
+            )
+        if not self.lr > 0 or self.grad_clip < 0 or self.shift < 0:
+            problems.append("lr must be positive, grad_clip and shift 0 or positive")
+        if self.eval_every < 1 or self.checkpoint_every % self.eval_every:
+            problems.append("checkpoint_every must be a positive multiple of eval_every")
+        if self.steps < 1 or self.batch_size < 1:
+            problems.append("steps and batch_size must be positive")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def patch(self) -> int:
+        """The patch size in use (the set's default when ``patch_size`` is 0)."""
+        return self.patch_size or VIT_DEFAULT_PATCH[self.dataset]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "VitTrainConfig":
+        """Inverse of `to_json`."""
+        return cls(**data)
+
+    def differences(self, other: "VitTrainConfig", ignore: tuple[str, ...] = ()) -> list[str]:
+        """``field: self -> other`` for every field that differs, except ``ignore``."""
+        mine, theirs = self.to_json(), other.to_json()
+        return [f"{k}: {mine[k]!r} -> {theirs[k]!r}"
+                for k in mine if k not in ignore and mine[k] != theirs[k]]  # fmt: skip

@@ -16,7 +16,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.diagnostics.attention import attention_stats
 from mechscope.diagnostics.gradients import COMPONENTS, grouped_norms
 from mechscope.diagnostics.rank import rank_stats
@@ -60,8 +60,8 @@ def gradient_snapshot(model: torch.nn.Module, n_layers: int) -> Float[Tensor, "l
 
 
 @torch.no_grad()
-def health(model: Model, text: TokenBatch, grads: Tensor | None) -> TrainingHealth:
-    """The health of ``model`` on the held-out evaluation text."""
+def health(model: Model, text: TokenBatch | ImageBatch, grads: Tensor | None) -> TrainingHealth:
+    """The health of ``model`` on the held-out evaluation text (or images)."""
     was_training = model.training
     model.eval()
     entropy = attention_stats(model, text).entropy

@@ -12,7 +12,7 @@ from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import Interrupted
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import load_corpus
-from mechscope.models.base import quiet_transformer_lens
+from mechscope.models.base import Model, quiet_transformer_lens
 from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
 from mechscope.training import run_dir as rd
 from mechscope.training.batches import (
@@ -21,7 +21,7 @@ from mechscope.training.batches import (
     eval_text_batch,
     training_batch,
 )
-from mechscope.training.config import TrainConfig
+from mechscope.training.config import TrainConfig, VitTrainConfig
 from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluate
 from mechscope.training.health import gradient_snapshot, health, should_stop
 
@@ -172,9 +172,9 @@ def train(
 
 
 def save_training_checkpoint(
-    model: HookedTransformer,
+    model: Model,
     optimizer: torch.optim.Optimizer,
-    cfg: TrainConfig,
+    cfg: TrainConfig | VitTrainConfig,
     run_dir: Path,
     step: int,
     elapsed_s: float,

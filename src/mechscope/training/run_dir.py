@@ -13,10 +13,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mechscope.core.errors import MechscopeError
-from mechscope.training.config import TrainConfig
+from mechscope.training.config import TrainConfig, VitTrainConfig
+
+Recipe = TrainConfig | VitTrainConfig
+"""What a run directory's config.json holds: a text or a ViT recipe."""
+R = TypeVar("R", TrainConfig, VitTrainConfig)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -47,9 +51,14 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 def read_config(run_dir: str | Path) -> TrainConfig:
     """The TrainConfig a run was started with."""
+    return read_recipe(run_dir, TrainConfig)
+
+
+def read_recipe(run_dir: str | Path, kind: type[R]) -> R:
+    """The recipe (of class ``kind``) a run was started with."""
     path = Path(run_dir) / CONFIG_FILE
     try:
-        return TrainConfig.from_json(json.loads(path.read_text()))
+        return kind.from_json(json.loads(path.read_text()))
     except (OSError, json.JSONDecodeError, TypeError) as error:
         raise RunDirError(
             f"{path} is missing or unreadable ({error}); is this a run directory?"
@@ -64,7 +73,7 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def start_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
+def start_run_dir(run_dir: Path, cfg: Recipe) -> None:
     """Create a fresh run directory holding ``cfg``.
 
     A run that never wrote a complete checkpoint (stopped by Ctrl-C or an error before its
@@ -100,7 +109,7 @@ def clear_unfinished(run_dir: Path) -> None:
             shutil.rmtree(run_dir / name)
 
 
-def check_resumable(run_dir: Path, cfg: TrainConfig) -> tuple[int, Path]:
+def check_resumable(run_dir: Path, cfg: Recipe) -> tuple[int, Path]:
     """The latest checkpoint to resume from, after checking the config matches.
 
     Only ``steps`` may differ (to train a run for longer).
@@ -108,8 +117,11 @@ def check_resumable(run_dir: Path, cfg: TrainConfig) -> tuple[int, Path]:
     Raises:
         RunDirError: no run, no checkpoint, or a config that differs from the saved one.
     """
-    saved = read_config(run_dir)
-    if differences := saved.differences(cfg, ignore=("steps",)):
+    if isinstance(cfg, VitTrainConfig):
+        differences = read_recipe(run_dir, VitTrainConfig).differences(cfg, ignore=("steps",))
+    else:
+        differences = read_config(run_dir).differences(cfg, ignore=("steps",))
+    if differences:
         raise RunDirError(
             f"cannot resume {run_dir}: the config differs from the one it was started with "
             f"({'; '.join(differences)}). Resume with the saved config, or start a new run dir."

@@ -92,6 +92,10 @@ class Report:
         self._parts.append(source)
         self._has_views = True
 
+    def html(self, fragment: str) -> None:
+        """Add a self-contained HTML fragment (a view from `mechscope.viz`, scripts inline)."""
+        self._parts.append(fragment)
+
     def to_html(self) -> str:
         """The whole page as one string."""
         script = f"<script>{circuitsvis_bundle()}</script>" if self._has_views else ""

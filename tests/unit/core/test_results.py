@@ -218,7 +218,68 @@ def _induction_circuits_result():
     )  # fmt: skip
 
 
+def _vision_examples() -> dict[str, Result]:
+    """Every vision kind, measured on the hand-built left-neighbour ViT and a few shapes."""
+    from experiments.vit_attention.analysis import ModelFindings, VitAttentionResult
+    from mechscope.data.images import shapes_set
+    from mechscope.models.hand_built_vit import left_neighbour_vit
+    from mechscope.vision import (
+        class_lens,
+        classify_grid_heads,
+        object_attention,
+        patch_image_positions,
+        remove_objects,
+    )
+
+    vit = left_neighbour_vit(side=8, patch_size=2)
+    vit.unembed.W_U.data.normal_()  # the class head reads something, so patching has an effect
+    vit.blocks[0].attn.W_V.data.normal_()
+    vit.embed.W_E.data.normal_()  # and the pixels reach the stream
+    vit.blocks[0].attn.W_O.data.normal_()
+    shapes = shapes_set(n_images=4, image_size=16, seed=2)
+    labels = shapes.labels % 2
+    parts = {
+        "kinds": classify_grid_heads(vit, shapes.pixels, shapes.masks),
+        "objects": object_attention(vit, shapes.pixels, shapes.masks),
+        "lens": class_lens(vit, shapes.pixels, labels),
+        "patching": patch_image_positions(
+            vit, shapes.pixels, remove_objects(shapes.pixels, shapes.masks), labels
+        ),
+    }
+    findings = ModelFindings(0.5, 0.25, 7.0, **parts,  # pyright: ignore[reportArgumentType]
+                             example_pixels=shapes.pixels[:1],
+                             example_patterns=torch.rand(1, 1, 2, 65, 65), dataset="shapes",
+                             training={"step": 3})  # fmt: skip
+    names = {"kinds": "grid-head-kinds", "objects": "object-attention", "lens": "class-lens",
+             "patching": "image-patching"}  # fmt: skip
+    return {names[part]: value for part, value in parts.items()} | {
+        "vit-attention": VitAttentionResult({"hand-built": findings})
+    }
+
+
+_VISION: dict[str, Result] = {}
+
+
+def _vision_example(kind: str):  # noqa: ANN202 - an EXAMPLES entry
+    def build(model, task):  # noqa: ANN001, ANN202, ARG001
+        if not _VISION:
+            _VISION.update(_vision_examples())
+        return _VISION[kind]
+
+    return build
+
+
 EXAMPLES = {
+    **{
+        kind: _vision_example(kind)
+        for kind in (
+            "grid-head-kinds",
+            "object-attention",
+            "class-lens",
+            "image-patching",
+            "vit-attention",
+        )
+    },
     "head-scores": _head_scores,
     "syntax-scores": lambda model, task: SyntaxScores(
         relations=("det", "obj"),

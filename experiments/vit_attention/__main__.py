@@ -1,0 +1,35 @@
+"""``python -m experiments.vit_attention``: attention on the image grid of the shipped ViTs."""
+
+import sys
+from collections.abc import Sequence
+
+from experiments.cli import run_experiment
+from experiments.vit_attention.config import Config
+
+
+def main(
+    argv: Sequence[str] | None = None, prog: str = "python -m experiments.vit_attention"
+) -> int:
+    """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
+    return run_experiment(Config, "experiments.vit_attention.analysis", report, argv, prog)
+
+
+def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+    """Print accuracy, distance by layer, [CLS] on the object, and the verdicts."""
+    for name, findings in result.models.items():
+        print(f"{name}: held-out accuracy {findings.accuracy:.3f} ± {findings.accuracy_se:.3f}")  # noqa: T201
+        for row in findings.layer_rows():
+            print(  # noqa: T201
+                f"  layer {row['layer']}: distance {row['distance_px']:.2f} px "
+                f"(heads {row['distance_min']:.2f}-{row['distance_max']:.2f}; uniform "
+                f"{row['uniform_px']:.2f}), [CLS] on object {row['cls_share']:.3f} ± "
+                f"{row['cls_share_se']:.3f}, rollout {row['rollout_share']:.3f}, chance "
+                f"{row['chance']:.3f}, lens accuracy {row['lens_accuracy']:.3f}"
+            )
+        for claim in findings.claims():
+            print(f"  {claim['verdict']}: {claim['claim']} ({claim['measured']})")  # noqa: T201
+    print(f"report: {cfg.out / 'report.html'}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""ViT attention on the image grid: measurement, Result, claims and report."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from experiments.vit_attention.config import Config
+from mechscope.core.batch import ImageBatch
+from mechscope.core.results import Result
+from mechscope.data.images import load_image_set
+from mechscope.models import adapt, load_model
+from mechscope.models.bundled import BUNDLED
+from mechscope.models.run import attention_patterns
+from mechscope.training.run_dir import read_metrics
+from mechscope.vision import (
+    ClassLens,
+    GridHeadKinds,
+    GridKind,
+    ImagePatching,
+    ObjectAttention,
+    class_lens,
+    classify_grid_heads,
+    object_attention,
+    patch_image_positions,
+    remove_objects,
+)
+from mechscope.vision.grid import uniform_distance
+from mechscope.viz.figures import heatmap, line_chart
+from mechscope.viz.report import Report
+from mechscope.viz.vision import (
+    attention_distance_figure,
+    attention_small_multiples,
+    interactive_attention_grid,
+)
+
+PARTS = {"kinds": GridHeadKinds, "objects": ObjectAttention, "lens": ClassLens,
+         "patching": ImagePatching}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelFindings:
+    """Everything measured on one ViT."""
+
+    accuracy: float
+    accuracy_se: float
+    uniform_px: float
+    """Mean attention distance of uniform attention (pixels)."""
+    kinds: GridHeadKinds
+    objects: ObjectAttention
+    lens: ClassLens
+    patching: ImagePatching
+    example_pixels: Float[Tensor, "example channel height width"]
+    example_patterns: Float[Tensor, "example layer head dest_pos src_pos"]
+    dataset: str
+    training: dict[str, Any] = field(default_factory=dict)
+    """The shipped run's last logged evaluation and its steps (empty if none was found)."""
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        """Per layer: distance over heads, object shares with chance, and the class lens."""
+        objects = self.objects.summary()
+        lens = self.lens.summary()
+        rows = []
+        for layer, distance in enumerate(self.kinds.distance):
+            rows.append({
+                "layer": layer, "distance_px": float(distance.mean()),
+                "distance_se": float(distance.std() / distance.numel() ** 0.5),
+                "distance_min": float(distance.min()), "distance_max": float(distance.max()),
+                "uniform_px": self.uniform_px,
+                "cls_share": objects[layer]["cls_share"],
+                "cls_share_se": objects[layer]["cls_share_se"],
+                "rollout_share": objects[layer]["rollout_share"],
+                "rollout_share_se": objects[layer]["rollout_share_se"],
+                "chance": objects[layer]["chance"],
+                "lens_accuracy": lens[layer + 1]["accuracy"],
+                "lens_accuracy_se": lens[layer + 1]["accuracy_se"],
+            })  # fmt: skip
+        return rows
+
+    def claims(self) -> list[dict[str, str]]:
+        """The seeds' claims, each with the measurement behind its verdict."""
+        distance = self.kinds.distance
+        n_layers, n_heads = distance.shape
+        layers = torch.arange(n_layers).repeat_interleave(n_heads).double()
+        values = distance.flatten().double()
+        slope, slope_se = _slope(layers, values)
+        first, last = distance[0], distance[-1]
+        out = [{
+            "claim": "attention distance grows with depth (local low, global high)",
+            "measured": f"slope {slope:+.2f} ± {slope_se:.2f} px per layer over "
+                        f"{n_layers * n_heads} heads; layer 0 mean {float(first.mean()):.2f} px, "
+                        f"layer {n_layers - 1} mean {float(last.mean()):.2f} px, "
+                        f"uniform {self.uniform_px:.2f} px",
+            "verdict": _verdict(slope > 2 * slope_se),
+        }, {
+            "claim": "some heads attend globally already in the lowest layer",
+            "measured": f"largest layer-0 distance {float(first.max()):.2f} px = "
+                        f"{float(first.max()) / self.uniform_px:.2f} of uniform",
+            "verdict": _verdict(float(first.max()) >= 0.8 * self.uniform_px),
+        }, {
+            "claim": "other lowest-layer heads attend locally",
+            "measured": f"smallest layer-0 distance {float(first.min()):.2f} px = "
+                        f"{float(first.min()) / self.uniform_px:.2f} of uniform",
+            "verdict": _verdict(float(first.min()) <= 0.5 * self.uniform_px),
+        }]  # fmt: skip
+        shares = {"[CLS] attention": self.objects.cls_share,
+                  "attention rollout from [CLS]": self.objects.rollout_share}  # fmt: skip
+        for what, share in shares.items():
+            lift = share[:, -1] - self.objects.chance
+            mean, se = float(lift.mean()), float(lift.std() / lift.numel() ** 0.5)
+            out.append({
+                "claim": f"{what} in the last layer falls on the object more than chance",
+                "measured": f"share - chance {mean:+.3f} ± {se:.3f} over {lift.numel()} images "
+                            f"(chance {float(self.objects.chance.mean()):.3f})",
+                "verdict": _verdict(mean > 2 * se),
+            })  # fmt: skip
+        return out
+
+
+def _slope(x: Tensor, y: Tensor) -> tuple[float, float]:
+    """Least-squares slope of y on x and its standard error."""
+    xc = x - x.mean()
+    slope = float((xc * (y - y.mean())).sum() / (xc**2).sum())
+    residual = y - y.mean() - slope * xc
+    dof = max(1, x.numel() - 2)
+    se = math.sqrt(float((residual**2).sum()) / dof / float((xc**2).sum()))
+    return slope, se
+
+
+def _verdict(holds: bool) -> str:
+    return "holds" if holds else "does not hold"
+
+
+@dataclass(frozen=True)
+class VitAttentionResult(Result):
+    """`ModelFindings` for every model measured."""
+
+    kind: ClassVar[str] = "vit-attention"
+    models: dict[str, ModelFindings]
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per model and layer (`ModelFindings.layer_rows`)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"model": name} | row for name, f in self.models.items()
+                             for row in f.layer_rows()])  # fmt: skip
+
+    def _tensors(self) -> dict[str, Tensor]:
+        out = {}
+        for i, findings in enumerate(self.models.values()):
+            for part in PARTS:
+                for key, value in getattr(findings, part)._tensors().items():
+                    out[f"{i}.{part}.{key}"] = value
+            out[f"{i}.example_pixels"] = findings.example_pixels
+            out[f"{i}.example_patterns"] = findings.example_patterns
+        return out
+
+    def _data(self) -> dict[str, Any]:
+        return {"models": [
+            {"name": name, "accuracy": f.accuracy, "accuracy_se": f.accuracy_se,
+             "uniform_px": f.uniform_px, "dataset": f.dataset, "training": f.training,
+             **{part: getattr(f, part)._data() for part in PARTS}}
+            for name, f in self.models.items()
+        ]}  # fmt: skip
+
+    @classmethod
+    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "VitAttentionResult":
+        models = {}
+        for i, entry in enumerate(data["models"]):
+            parts = {}
+            for part, kind in PARTS.items():
+                mine = {key.split(".", 2)[2]: value for key, value in tensors.items()
+                        if key.startswith(f"{i}.{part}.")}  # fmt: skip
+                parts[part] = kind._from_saved(mine, entry[part])
+            models[entry["name"]] = ModelFindings(
+                entry["accuracy"], entry["accuracy_se"], entry["uniform_px"], **parts,
+                example_pixels=tensors[f"{i}.example_pixels"],
+                example_patterns=tensors[f"{i}.example_patterns"],
+                dataset=entry["dataset"], training=entry["training"],
+            )  # fmt: skip
+        return cls(models)
+
+
+def _training_summary(spec: str) -> dict[str, Any]:
+    if spec not in BUNDLED:
+        return {}
+    records = read_metrics(BUNDLED[spec]())
+    if not records:
+        return {}
+    last = records[-1]
+    return {key: last[key] for key in ("step", "held_out_accuracy", "held_out_accuracy_se",
+                                       "train_accuracy", "elapsed_s")}  # fmt: skip
+
+
+def measure(spec: str, cfg: Config) -> ModelFindings:
+    """Every measurement of the report on one ViT, on its held-out images."""
+    vit = adapt(load_model(spec, device="cpu")).vision("the ViT attention reproduction")
+    dataset = "shapes" if vit.vit_cfg.image_size == 32 else "digits"
+    held_out = load_image_set(dataset, seed=0).part(held_out=True)
+    images = held_out.subset(slice(0, cfg.n_images))
+    with torch.no_grad():
+        logits = torch.cat([vit(held_out.pixels[i : i + 512])
+                            for i in range(0, len(held_out), 512)])  # fmt: skip
+    hits = (logits.argmax(-1) == held_out.labels).float()
+    accuracy = float(hits.mean())
+    patterns = attention_patterns(
+        vit, ImageBatch(images.pixels[: cfg.examples], vit.vit_cfg.patch_size)
+    )
+    patched = images.subset(slice(0, cfg.n_patching))
+    corrupted = remove_objects(patched.pixels, patched.masks, seed=0)
+    return ModelFindings(
+        accuracy=accuracy,
+        accuracy_se=math.sqrt(accuracy * (1 - accuracy) / len(held_out)),
+        uniform_px=uniform_distance(vit.vit_cfg.grid, vit.vit_cfg.patch_size),
+        kinds=classify_grid_heads(vit, images.pixels, images.masks, radius=cfg.radius),
+        objects=object_attention(vit, images.pixels, images.masks),
+        lens=class_lens(vit, images.pixels, images.labels),
+        patching=patch_image_positions(vit, patched.pixels, corrupted, patched.labels),
+        example_pixels=images.pixels[: cfg.examples],
+        example_patterns=patterns.cpu(),
+        dataset=dataset,
+        training=_training_summary(spec),
+    )
+
+
+def run(cfg: Config) -> VitAttentionResult:
+    """Measure every model, save the result and the report into ``cfg.out``."""
+    models = {spec: measure(spec, cfg) for spec in tqdm(cfg.models, desc="ViTs")}
+    result = VitAttentionResult(models).with_provenance(cfg, ",".join(cfg.models))
+    result.save(cfg.out)
+    render(result).save(cfg.out / "report.html")
+    return result
+
+
+def render(result: VitAttentionResult) -> Report:
+    """The report: per model, the numbers, the verdicts and the pictures."""
+    report = Report("ViT attention on the image grid")
+    report.paragraph(
+        "Measured on mechscope's shipped ViTs (4 blocks, 4 heads, d_model 64, 8x8 patch grid) "
+        "on held-out images. Distances are in pixels between patch centres, weights "
+        "renormalised over patches, [CLS] as a query left out (Dosovitskiy et al. 2020, fig. "
+        "7). Object shares count each patch by the fraction of its pixels in the object mask "
+        "(digits: the ink; shapes: the shapes); chance is the object's share of the image. "
+        "Errors are standard errors over images (over heads for distance by layer).",
+        note=True,
+    )
+    for name, findings in result.models.items():
+        _render_model(report, name, findings)
+    return report
+
+
+def _render_model(report: Report, name: str, f: ModelFindings) -> None:
+    report.heading(f"{name} ({f.dataset})")
+    trained = f.training
+    trained_text = (f" Shipped run: {trained['step']} steps in {trained['elapsed_s']:.0f} s on "
+                    "2 CPU cores." if trained else "")  # fmt: skip
+    report.paragraph(f"Held-out accuracy {f.accuracy:.3f} ± {f.accuracy_se:.3f}.{trained_text}")
+    report.table(["claim", "measured", "verdict"],
+                 [[c["claim"], c["measured"], c["verdict"]] for c in f.claims()])  # fmt: skip
+    rows = f.layer_rows()
+    report.table(
+        ["layer", "distance (px)", "± s.e. (heads)", "min head", "max head", "uniform",
+         "[CLS] on object", "rollout on object", "chance", "class lens accuracy"],
+        [[r["layer"], r["distance_px"], r["distance_se"], r["distance_min"], r["distance_max"],
+          r["uniform_px"], f"{r['cls_share']:.3f} ± {r['cls_share_se']:.3f}",
+          f"{r['rollout_share']:.3f} ± {r['rollout_share_se']:.3f}", r["chance"],
+          f"{r['lens_accuracy']:.3f} ± {r['lens_accuracy_se']:.3f}"] for r in rows],
+    )  # fmt: skip
+    report.figure(attention_distance_figure(f.kinds.distance, uniform=f.uniform_px,
+                                            title=f"{name}: mean attention distance"))  # fmt: skip
+    layers = [r["layer"] for r in rows]
+    report.figure(line_chart(
+        {"[CLS] attention": (layers, [r["cls_share"] for r in rows]),
+         "rollout from [CLS]": (layers, [r["rollout_share"] for r in rows]),
+         "chance (object's share of the image)": (layers, [r["chance"] for r in rows])},
+        errors={"[CLS] attention": [r["cls_share_se"] for r in rows],
+                "rollout from [CLS]": [r["rollout_share_se"] for r in rows]},
+        title=f"{name}: share of attention on the object", x_title="layer", y_title="share",
+    ))  # fmt: skip
+    lens = f.lens.summary()
+    report.figure(line_chart(
+        {"accuracy": ([r["boundary"] for r in lens], [r["accuracy"] for r in lens])},
+        errors={"accuracy": [r["accuracy_se"] for r in lens]},
+        title=f"{name}: class lens (boundary 0 = embeddings; last = the model's output)",
+        x_title="boundary", y_title="accuracy",
+    ))  # fmt: skip
+    scores = f.kinds.scores
+    n_layers, n_heads = f.kinds.distance.shape
+    report.figure(heatmap(
+        [[float(scores[k, layer, head]) for k in range(len(GridKind))]
+         for layer in range(n_layers) for head in range(n_heads)],
+        x_labels=[k.value for k in GridKind],
+        y_labels=[f"{layer}.{head}" for layer in range(n_layers) for head in range(n_heads)],
+        title=f"{name}: head kinds", x_title="kind", y_title="head", value_name="score",
+        zmin=0.0, zmax=1.0,
+    ))  # fmt: skip
+    labelled = ", ".join(f"{head} {'/'.join(k.value for k in kinds)}"
+                         for head, kinds in f.kinds.labels().items())  # fmt: skip
+    report.paragraph(
+        "Head kind scores are attention masses from the patch queries (object: the share of "
+        "attention to patches on the object, from every query; chance "
+        f"{f.kinds.object_chance:.2f}). Labelled heads (score >= 0.5; object also >= 2x "
+        f"chance): {labelled or 'none'}."
+    )
+    grid = f.patching.grid
+    patch = f.example_pixels.shape[-1] // grid[1]
+    object_scores = f.kinds.score(GridKind.OBJECT).flatten()
+    top = object_scores.argsort(descending=True)[:4].tolist()
+    for example in range(f.example_pixels.shape[0]):
+        image = f.example_pixels[example, 0]
+        patterns = f.example_patterns[example]
+        maps = torch.stack([patterns[i // n_heads, i % n_heads, 0, 1:].reshape(grid)
+                            for i in top])  # fmt: skip
+        report.figure(attention_small_multiples(
+            image, maps, [f"head {i // n_heads}.{i % n_heads}" for i in top], patch_size=patch,
+            title=f"{name}, image {example}: [CLS] attention of the 4 most object-focused heads",
+        ))  # fmt: skip
+    image, patterns = f.example_pixels[0, 0], f.example_patterns[0]
+    report.figure(attention_small_multiples(
+        image, patterns[-1, :, 0, 1:].reshape(n_heads, *grid),
+        [f"head {n_layers - 1}.{h}" for h in range(n_heads)], patch_size=patch,
+        title=f"{name}, image 0: [CLS] attention of every head of the last layer",
+    ))  # fmt: skip
+    best = top[0] % n_heads
+    centre = (grid[0] // 2, grid[1] // 2)
+    query = 1 + centre[0] * grid[1] + centre[1]
+    report.figure(attention_small_multiples(
+        image, patterns[:, best, query, 1:].reshape(n_layers, *grid),
+        [f"layer {layer}" for layer in range(n_layers)], patch_size=patch, query=centre,
+        title=f"{name}, image 0: head {best} of every layer, from the centre patch {centre}",
+    ))  # fmt: skip
+    report.html(interactive_attention_grid(
+        image, patterns, grid=grid, patch_size=patch,
+        title=f"{name}, image 0: hover a patch to see its attention",
+    ))  # fmt: skip
+    effect = f.patching.on_grid()
+    report.figure(attention_small_multiples(
+        image, effect.clamp_min(0), [f"layer {layer}" for layer in range(n_layers)],
+        patch_size=patch, value_name="effect",
+        title=f"{name}: patching patch positions of the residual stream (over image 0)",
+    ), caption=f"Each patch position of blocks.l.hook_resid_pre patched from the image into "
+               f"the same image with its object removed; effect 1 = clean, 0 = object removed "
+               f"(mean over {f.patching.n_images} images; negative effects drawn as 0)."
+    )  # fmt: skip
+    report.paragraph(
+        "Patching [CLS] alone restores, by layer: "
+        + ", ".join(f"{float(v):.2f}" for v in f.patching.cls_effect)
+        + f" (clean log-prob {f.patching.clean_value:.2f}, object removed "
+        f"{f.patching.corrupted_value:.2f})."
+    )

@@ -1,0 +1,203 @@
+"""Training small ViTs on digits or shapes, with the text trainer's checkpoints and resume.
+
+The run directory is the text trainer's (`mechscope.training.run_dir`): ``config.json`` (a
+`VitTrainConfig`), ``metrics.jsonl`` (one `VitRecord` per evaluation), ``checkpoints/step_N``
+written atomically with the optimiser state. Batch ``s`` is drawn from a generator seeded with
+``(seed, s)``, so a resumed run is bit-identical to an uninterrupted one. Each evaluation logs
+the held-out loss and accuracy (with its standard error), the accuracy on a fixed sample of
+the training images, and the health records of the text trainer (gradient norms, attention
+entropy, effective rank) on held-out images.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from mechscope.core.batch import ImageBatch
+from mechscope.data.images import ImageSet, load_image_set
+from mechscope.models.checkpoint import load_checkpoint
+from mechscope.models.vit import HookedViT, ViTConfig
+from mechscope.training import run_dir as rd
+from mechscope.training.batches import step_generator
+from mechscope.training.config import VitTrainConfig
+from mechscope.training.health import TrainingHealth, gradient_snapshot, health
+from mechscope.training.loop import TrainingInterrupted, save_training_checkpoint
+
+EVAL_CHUNK = 512
+TRAIN_SAMPLE = 512
+"""Training images (a fixed sample) whose accuracy each evaluation logs."""
+HEALTH_IMAGES = 128
+"""Held-out images the health records are measured on."""
+
+
+RECORD_FIELDS = ("step", "train_loss", "held_out_loss", "held_out_accuracy",
+                 "held_out_accuracy_se", "train_accuracy", "elapsed_s")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VitRecord:
+    """One line of a ViT run's ``metrics.jsonl``."""
+
+    step: int
+    train_loss: float | None
+    """Mean training loss since the previous record (None at step 0)."""
+    held_out_loss: float
+    held_out_accuracy: float
+    held_out_accuracy_se: float
+    """Binomial standard error of the held-out accuracy."""
+    train_accuracy: float
+    """On a fixed sample of training images (without augmentation)."""
+    elapsed_s: float
+    health: TrainingHealth | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The flat JSON line."""
+        line = {name: getattr(self, name) for name in RECORD_FIELDS}
+        return line | (self.health.to_json() if self.health is not None else {})
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "VitRecord":
+        """Inverse of `to_json`."""
+        return cls(**{k: data[k] for k in RECORD_FIELDS}, health=TrainingHealth.from_json(data))
+
+
+@dataclass(frozen=True)
+class VitRun:
+    """A finished (or resumed-to-completion) ViT run."""
+
+    run_dir: Path
+    config: VitTrainConfig
+    records: list[VitRecord]
+    final_checkpoint: Path
+
+
+def vit_config(cfg: VitTrainConfig, images: ImageSet) -> ViTConfig:
+    """The model a recipe trains, shaped for its image set."""
+    return ViTConfig(
+        image_size=images.image_size, patch_size=cfg.patch, channels=images.pixels.shape[1],
+        n_classes=len(images.class_names), d_model=cfg.d_model, n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads, d_mlp=cfg.d_mlp, seed=cfg.seed, class_names=images.class_names,
+    )  # fmt: skip
+
+
+def training_images(
+    cfg: VitTrainConfig, train: ImageSet, step: int
+) -> tuple[Float[Tensor, "batch c h w"], Int[Tensor, " batch"]]:
+    """Batch ``step``: images drawn with replacement, each moved by up to ``shift`` pixels."""
+    generator = step_generator(cfg.seed, step)
+    index = torch.randint(0, len(train), (cfg.batch_size,), generator=generator)
+    pixels = train.pixels[index]
+    if cfg.shift:
+        moves = torch.randint(-cfg.shift, cfg.shift + 1, (cfg.batch_size, 2), generator=generator)
+        pixels = torch.stack([torch.roll(image, (int(dy), int(dx)), dims=(-2, -1))
+                              for image, (dy, dx) in zip(pixels, moves, strict=True)])  # fmt: skip
+    return pixels, train.labels[index]
+
+
+@torch.no_grad()
+def accuracy_and_loss(model: HookedViT, images: ImageSet) -> tuple[float, float, float]:
+    """Mean loss, accuracy and the accuracy's binomial standard error on ``images``."""
+    losses, hits = [], []
+    for start in range(0, len(images), EVAL_CHUNK):
+        part = images.subset(slice(start, start + EVAL_CHUNK))
+        logits = model(part.pixels)
+        losses.append(torch.nn.functional.cross_entropy(logits, part.labels, reduction="none"))
+        hits.append((logits.argmax(-1) == part.labels).float())
+    loss, hit = torch.cat(losses), torch.cat(hits)
+    accuracy = float(hit.mean())
+    return float(loss.mean()), accuracy, (accuracy * (1 - accuracy) / len(hit)) ** 0.5
+
+
+def train_vit(
+    cfg: VitTrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> VitRun:
+    """Train a ViT with ``cfg``, writing checkpoints and metrics into ``run_dir``.
+
+    Raises:
+        RunDirError: an unwritable directory, an existing run without ``resume``, or a resume
+            whose config differs from the saved one.
+        TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
+    """
+    run_dir = Path(run_dir)
+    images = load_image_set(cfg.dataset, seed=cfg.seed)
+    train, held_out = images.part(held_out=False), images.part(held_out=True)
+    train_sample = train.subset(
+        torch.randperm(len(train), generator=step_generator(cfg.seed, -1))[:TRAIN_SAMPLE]
+    )
+    if resume and (run_dir / rd.CONFIG_FILE).exists() and not rd.list_checkpoints(run_dir):
+        resume = False  # the run never saved a checkpoint: resuming is starting it again
+    latest = None
+    if resume:
+        start, latest = rd.check_resumable(run_dir, cfg)
+        loaded = load_checkpoint(latest, device="cpu")
+        if not isinstance(loaded, HookedViT):
+            raise rd.RunDirError(f"{latest} holds a text model, not a trained ViT.")
+        model = loaded
+        rd.keep_metrics_up_to(run_dir, start)
+    else:
+        rd.start_run_dir(run_dir, cfg)
+        model, start = HookedViT(vit_config(cfg, images)), 0
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elapsed = 0.0
+    if latest is not None:
+        state = torch.load(latest / rd.TRAINING_STATE, weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        elapsed = float(state["elapsed_s"])
+    health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES], cfg.patch)
+
+    def log(step: int, train_loss: float | None, grads: Tensor | None) -> VitRecord:
+        was_training = model.training
+        model.eval()
+        loss, accuracy, se = accuracy_and_loss(model, held_out)
+        _, train_accuracy, _ = accuracy_and_loss(model, train_sample)
+        record = VitRecord(step, train_loss, loss, accuracy, se, train_accuracy,
+                           round(elapsed, 2), health(model, health_batch, grads))  # fmt: skip
+        model.train(was_training)
+        rd.append_metrics(run_dir, record.to_json())
+        return record
+
+    if start == 0:
+        log(0, None, None)
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
+    began = time.perf_counter() - elapsed
+    try:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+            pixels, labels = training_images(cfg, train, step)
+            loss = model(pixels, return_type="loss", labels=labels)
+            loss.backward()
+            done = step + 1
+            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
+            grads = gradient_snapshot(model, cfg.n_layers) if evaluating else None
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            if evaluating:
+                elapsed = time.perf_counter() - began
+                record = log(done, sum(losses) / len(losses), grads)
+                losses.clear()
+                bar.set_postfix(loss=f"{record.train_loss:.3f}",
+                                accuracy=f"{record.held_out_accuracy:.3f}")  # fmt: skip
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
+    except KeyboardInterrupt:
+        saved = rd.list_checkpoints(run_dir)
+        last = f"step {saved[-1][0]}" if saved else "none yet"
+        raise TrainingInterrupted(
+            f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
+        ) from None
+    finally:
+        bar.close()
+    records = [VitRecord.from_json(r) for r in rd.read_metrics(run_dir)]
+    return VitRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))

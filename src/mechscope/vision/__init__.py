@@ -1,0 +1,64 @@
+"""Vision transformers: attention on the patch grid, head kinds, rollout, objects, patching.
+
+On a `mechscope.models.vit.HookedViT` (``load_model("vit-digits")``, ``"vit-shapes"``):
+
+- `mechscope.vision.grid`: attention maps on the grid, mean attention distance
+  (Dosovitskiy et al. 2020), attention rollout (Abnar & Zuidema 2020), object overlap;
+- `classify_grid_heads`: local, row, column, [CLS]-sink and object heads;
+- `object_attention`: [CLS] and rollout attention on the object against chance, by layer;
+- `class_lens`: the class read from [CLS] after each block;
+- `patch_image_positions` / `remove_objects`: activation patching of patch positions.
+
+Names are imported on first use.
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.vision.grid import (
+        attention_map,
+        attention_rollout,
+        mean_attention_distance,
+        object_share,
+    )
+    from mechscope.vision.kinds import GridHeadKinds, GridKind, classify_grid_heads
+    from mechscope.vision.lens import ClassLens, class_lens
+    from mechscope.vision.objects import ObjectAttention, object_attention
+    from mechscope.vision.patching import ImagePatching, patch_image_positions, remove_objects
+
+_EXPORTS = {
+    "attention_map": "mechscope.vision.grid",
+    "attention_rollout": "mechscope.vision.grid",
+    "mean_attention_distance": "mechscope.vision.grid",
+    "object_share": "mechscope.vision.grid",
+    "GridHeadKinds": "mechscope.vision.kinds",
+    "GridKind": "mechscope.vision.kinds",
+    "classify_grid_heads": "mechscope.vision.kinds",
+    "ClassLens": "mechscope.vision.lens",
+    "class_lens": "mechscope.vision.lens",
+    "ObjectAttention": "mechscope.vision.objects",
+    "object_attention": "mechscope.vision.objects",
+    "ImagePatching": "mechscope.vision.patching",
+    "patch_image_positions": "mechscope.vision.patching",
+    "remove_objects": "mechscope.vision.patching",
+}
+__all__ = [
+    "ClassLens",
+    "GridHeadKinds",
+    "GridKind",
+    "ImagePatching",
+    "ObjectAttention",
+    "attention_map",
+    "attention_rollout",
+    "class_lens",
+    "classify_grid_heads",
+    "mean_attention_distance",
+    "object_attention",
+    "object_share",
+    "patch_image_positions",
+    "remove_objects",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
