@@ -24,7 +24,9 @@ def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Resu
                 f"(heads {row['distance_min']:.2f}-{row['distance_max']:.2f}; uniform "
                 f"{row['uniform_px']:.2f}), [CLS] on object {row['cls_share']:.3f} ± "
                 f"{row['cls_share_se']:.3f}, rollout {row['rollout_share']:.3f}, chance "
-                f"{row['chance']:.3f}, lens accuracy {row['lens_accuracy']:.3f}"
+                f"{row['chance']:.3f}, lens accuracy {row['lens_accuracy']:.3f}, patching "
+                f"object patches {row['object_patch_effect']:.3f} vs background "
+                f"{row['background_patch_effect']:.3f}"
             )
         for claim in findings.claims():
             print(f"  {claim['verdict']}: {claim['claim']} ({claim['measured']})")  # noqa: T201

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from experiments.vit_attention.config import Config
 from mechscope.core.batch import ImageBatch
 from mechscope.core.results import Result
-from mechscope.data.images import load_image_set
+from mechscope.data.images import load_image_set, patch_object_fraction
 from mechscope.models import adapt, load_model
 from mechscope.models.bundled import BUNDLED
 from mechscope.models.run import attention_patterns
@@ -56,6 +56,11 @@ class ModelFindings:
     patching: ImagePatching
     example_pixels: Float[Tensor, "example channel height width"]
     example_patterns: Float[Tensor, "example layer head dest_pos src_pos"]
+    object_gain: Float[Tensor, "image layer"]
+    """Per patched image: patched - corrupted log-prob averaged over its object patches (by
+    object fraction; `ImagePatching.gain_on`)."""
+    background_gain: Float[Tensor, "image layer"]
+    """The same over the patches without any object pixel."""
     dataset: str
     training: dict[str, Any] = field(default_factory=dict)
     """The shipped run's last logged evaluation and its steps (empty if none was found)."""
@@ -64,6 +69,7 @@ class ModelFindings:
         """Per layer: distance over heads, object shares with chance, and the class lens."""
         objects = self.objects.summary()
         lens = self.lens.summary()
+        gap = self.patching.clean_value - self.patching.corrupted_value
         rows = []
         for layer, distance in enumerate(self.kinds.distance):
             rows.append({
@@ -78,6 +84,10 @@ class ModelFindings:
                 "chance": objects[layer]["chance"],
                 "lens_accuracy": lens[layer + 1]["accuracy"],
                 "lens_accuracy_se": lens[layer + 1]["accuracy_se"],
+                "object_patch_effect": float(self.object_gain[:, layer].mean()) / gap,
+                "object_patch_effect_se": _se(self.object_gain[:, layer]) / gap,
+                "background_patch_effect": float(self.background_gain[:, layer].mean()) / gap,
+                "background_patch_effect_se": _se(self.background_gain[:, layer]) / gap,
             })  # fmt: skip
         return rows
 
@@ -121,6 +131,10 @@ class ModelFindings:
         return out
 
 
+def _se(values: Tensor) -> float:
+    return float(values.std() / values.numel() ** 0.5) if values.numel() > 1 else float("nan")
+
+
 def _slope(x: Tensor, y: Tensor) -> tuple[float, float]:
     """Least-squares slope of y on x and its standard error."""
     xc = x - x.mean()
@@ -157,6 +171,8 @@ class VitAttentionResult(Result):
                     out[f"{i}.{part}.{key}"] = value
             out[f"{i}.example_pixels"] = findings.example_pixels
             out[f"{i}.example_patterns"] = findings.example_patterns
+            out[f"{i}.object_gain"] = findings.object_gain
+            out[f"{i}.background_gain"] = findings.background_gain
         return out
 
     def _data(self) -> dict[str, Any]:
@@ -180,6 +196,8 @@ class VitAttentionResult(Result):
                 entry["accuracy"], entry["accuracy_se"], entry["uniform_px"], **parts,
                 example_pixels=tensors[f"{i}.example_pixels"],
                 example_patterns=tensors[f"{i}.example_patterns"],
+                object_gain=tensors[f"{i}.object_gain"],
+                background_gain=tensors[f"{i}.background_gain"],
                 dataset=entry["dataset"], training=entry["training"],
             )  # fmt: skip
         return cls(models)
@@ -212,6 +230,8 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
     )
     patched = images.subset(slice(0, cfg.n_patching))
     corrupted = remove_objects(patched.pixels, patched.masks, seed=0)
+    patching = patch_image_positions(vit, patched.pixels, corrupted, patched.labels)
+    fraction = patch_object_fraction(patched.masks, vit.vit_cfg.patch_size)
     return ModelFindings(
         accuracy=accuracy,
         accuracy_se=math.sqrt(accuracy * (1 - accuracy) / len(held_out)),
@@ -219,9 +239,11 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
         kinds=classify_grid_heads(vit, images.pixels, images.masks, radius=cfg.radius),
         objects=object_attention(vit, images.pixels, images.masks),
         lens=class_lens(vit, images.pixels, images.labels),
-        patching=patch_image_positions(vit, patched.pixels, corrupted, patched.labels),
+        patching=patching,
         example_pixels=images.pixels[: cfg.examples],
         example_patterns=patterns.cpu(),
+        object_gain=patching.gain_on(fraction),
+        background_gain=patching.gain_on((fraction == 0).float()),
         dataset=dataset,
         training=_training_summary(spec),
     )
@@ -337,18 +359,25 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
         image, patterns, grid=grid, patch_size=patch,
         title=f"{name}, image 0: hover a patch to see its attention",
     ))  # fmt: skip
-    effect = f.patching.on_grid()
+    effect = f.patching.on_grid(f.patching.image_effect(0))
     report.figure(attention_small_multiples(
         image, effect.clamp_min(0), [f"layer {layer}" for layer in range(n_layers)],
         patch_size=patch, value_name="effect",
-        title=f"{name}: patching patch positions of the residual stream (over image 0)",
-    ), caption=f"Each patch position of blocks.l.hook_resid_pre patched from the image into "
-               f"the same image with its object removed; effect 1 = clean, 0 = object removed "
-               f"(mean over {f.patching.n_images} images; negative effects drawn as 0)."
+        title=f"{name}, image 0: patching each position back into the image without its object",
+    ), caption="Each patch position of blocks.l.hook_resid_pre patched from image 0 into the "
+               "same image with its object removed; effect 1 = clean, 0 = object removed "
+               "(negative effects drawn as 0)."
+    )  # fmt: skip
+    report.table(
+        ["layer", "object patches", "background patches", "[CLS] (means over images)"],
+        [[r["layer"], f"{r['object_patch_effect']:.3f} ± {r['object_patch_effect_se']:.3f}",
+          f"{r['background_patch_effect']:.3f} ± {r['background_patch_effect_se']:.3f}",
+          float(f.patching.cls_effect[r["layer"]])] for r in rows],
     )  # fmt: skip
     report.paragraph(
-        "Patching [CLS] alone restores, by layer: "
-        + ", ".join(f"{float(v):.2f}" for v in f.patching.cls_effect)
-        + f" (clean log-prob {f.patching.clean_value:.2f}, object removed "
-        f"{f.patching.corrupted_value:.2f})."
+        f"Patching one position at a time, {f.patching.n_images} images: the gain of a patch "
+        "position on its own image, averaged over the image's object patches (weighted by "
+        "object fraction) or its background patches, then over images, normalised by clean - "
+        "corrupted (standard errors over images). Class log-probability: clean "
+        f"{f.patching.clean_value:.2f}, object removed {f.patching.corrupted_value:.2f}."
     )

@@ -26,6 +26,9 @@ class Config:
     resume: bool = False
     """Continue the run in --out from its last checkpoint; recipe options given now (other
     than their defaults) must match the saved recipe, except --steps."""
+    device: str = "cpu"
+    """Where to train ("cpu", "cuda", "cuda:1"...); runs on the CPU are bit-identical on
+    resume, runs on a GPU are not."""
     recipe: Annotated[VitTrainConfig, tyro.conf.OmitArgPrefixes] = field(
         default_factory=VitTrainConfig
     )
@@ -52,7 +55,7 @@ def run(cfg: Config) -> int:
     from mechscope.training.vision import train_vit
     from mechscope.viz.training import render_vit_training
 
-    run_ = train_vit(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
+    run_ = train_vit(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume, device=cfg.device)
     last = run_.records[-1]
     say(
         f"step {last.step}: train loss {last.train_loss:.3f}, held-out loss "

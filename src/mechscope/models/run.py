@@ -105,7 +105,7 @@ def attention_patterns(model: Model, batch: TokenBatch | ImageBatch) -> Patterns
         batch.inputs, names_filter=names, return_type=None, **forward_kwargs(model, batch)
     )
     patterns = torch.stack([cache[name] for name in names], dim=1)
-    real = batch.attention_mask.bool()
+    real = batch.attention_mask.bool().to(patterns.device)
     pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
     return patterns * pair
 

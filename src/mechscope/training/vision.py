@@ -106,7 +106,7 @@ def accuracy_and_loss(model: HookedViT, images: ImageSet) -> tuple[float, float,
     losses, hits = [], []
     for start in range(0, len(images), EVAL_CHUNK):
         part = images.subset(slice(start, start + EVAL_CHUNK))
-        logits = model(part.pixels)
+        logits = model(part.pixels).cpu()
         losses.append(torch.nn.functional.cross_entropy(logits, part.labels, reduction="none"))
         hits.append((logits.argmax(-1) == part.labels).float())
     loss, hit = torch.cat(losses), torch.cat(hits)
@@ -115,9 +115,17 @@ def accuracy_and_loss(model: HookedViT, images: ImageSet) -> tuple[float, float,
 
 
 def train_vit(
-    cfg: VitTrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+    cfg: VitTrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> VitRun:
     """Train a ViT with ``cfg``, writing checkpoints and metrics into ``run_dir``.
+
+    ``device``: where the model trains (batches are drawn on the CPU, so the same recipe
+    sees the same images anywhere; a run on a GPU is not bit-identical to one on the CPU).
 
     Raises:
         RunDirError: an unwritable directory, an existing run without ``resume``, or a resume
@@ -135,21 +143,21 @@ def train_vit(
     latest = None
     if resume:
         start, latest = rd.check_resumable(run_dir, cfg)
-        loaded = load_checkpoint(latest, device="cpu")
+        loaded = load_checkpoint(latest, device=device)
         if not isinstance(loaded, HookedViT):
             raise rd.RunDirError(f"{latest} holds a text model, not a trained ViT.")
         model = loaded
         rd.keep_metrics_up_to(run_dir, start)
     else:
         rd.start_run_dir(run_dir, cfg)
-        model, start = HookedViT(vit_config(cfg, images)), 0
+        model, start = HookedViT(vit_config(cfg, images)).to(device), 0
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     elapsed = 0.0
     if latest is not None:
         state = torch.load(latest / rd.TRAINING_STATE, weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         elapsed = float(state["elapsed_s"])
-    health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES], cfg.patch)
+    health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES].to(device), cfg.patch)
 
     def log(step: int, train_loss: float | None, grads: Tensor | None) -> VitRecord:
         was_training = model.training
@@ -173,7 +181,7 @@ def train_vit(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
             pixels, labels = training_images(cfg, train, step)
-            loss = model(pixels, return_type="loss", labels=labels)
+            loss = model(pixels.to(device), return_type="loss", labels=labels.to(device))
             loss.backward()
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps

@@ -153,19 +153,20 @@ def classify_grid_heads(
     for start in tqdm(starts, desc="grid head kinds", disable=not progress):
         chunk = pixels[start : start + batch_size]
         patterns = attention_patterns(vit, ImageBatch(vit.check_images(chunk), cfg.patch_size))
-        patterns = patterns.float().cpu()
+        patterns = patterns.float()  # reduced where they were computed, then moved
         queries = patterns[..., 1:, :]  # patch queries
         n = chunk.shape[0]
         for kind, region in regions.items():
-            mass = (queries[..., 1:] * region).sum(-1).mean(-1)
-            totals[list(GridKind).index(kind)] += mass.sum(0)
+            mass = (queries[..., 1:] * region.to(patterns.device)).sum(-1).mean(-1)
+            totals[list(GridKind).index(kind)] += mass.sum(0).cpu()
         sink = queries[..., 0].mean(-1)
-        totals[list(GridKind).index(GridKind.CLS_SINK)] += sink.sum(0)
-        distance += mean_attention_distance(patterns, cfg.grid, cfg.patch_size) * n
+        totals[list(GridKind).index(GridKind.CLS_SINK)] += sink.sum(0).cpu()
+        distance += mean_attention_distance(patterns, cfg.grid, cfg.patch_size).cpu() * n
         if masks is not None:
             fraction = patch_object_fraction(masks[start : start + batch_size], cfg.patch_size)
+            fraction = fraction.to(patterns.device)
             per_query = object_share(patterns.permute(1, 2, 3, 0, 4), fraction)  # l h q b
-            totals[list(GridKind).index(GridKind.OBJECT)] += per_query.mean(2).sum(-1)
+            totals[list(GridKind).index(GridKind.OBJECT)] += per_query.mean(2).sum(-1).cpu()
             chance_sum += float(chance_share(fraction).sum())
     n_images = pixels.shape[0]
     scores = totals / n_images

@@ -93,17 +93,18 @@ def object_attention(
     parts: dict[str, list[Tensor]] = {"cls": [], "head": [], "roll": [], "chance": []}
     for start in range(0, pixels.shape[0], batch_size):
         chunk = vit.check_images(pixels[start : start + batch_size])
-        patterns = attention_patterns(vit, ImageBatch(chunk, cfg.patch_size)).float().cpu()
+        patterns = attention_patterns(vit, ImageBatch(chunk, cfg.patch_size)).float()
         fraction = patch_object_fraction(masks[start : start + batch_size], cfg.patch_size)
+        fraction = fraction.to(patterns.device)
         from_cls = patterns[..., 0, :]  # b l h src
         heads = object_share(from_cls.permute(1, 2, 0, 3), fraction).permute(2, 0, 1)
         mean_heads = object_share(from_cls.mean(2).transpose(0, 1), fraction).T
         rollout = attention_rollout(patterns)[..., 0, :]  # b l src
         rolled = object_share(rollout.transpose(0, 1), fraction).T
-        parts["cls"].append(mean_heads)
-        parts["head"].append(heads)
-        parts["roll"].append(rolled)
-        parts["chance"].append(chance_share(fraction))
+        parts["cls"].append(mean_heads.cpu())
+        parts["head"].append(heads.cpu())
+        parts["roll"].append(rolled.cpu())
+        parts["chance"].append(chance_share(fraction).cpu())
     joined = {name: torch.cat(values) for name, values in parts.items()}
     return ObjectAttention(joined["cls"], joined["head"], joined["roll"], joined["chance"],
                            provenance=Provenance(model=model_spec(model)))  # fmt: skip

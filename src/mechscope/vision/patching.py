@@ -4,9 +4,12 @@ The corrupted image is the clean one with its object removed (`remove_objects`: 
 pixels redrawn from the image's own background). For each layer ``l`` and position ``p``
 ([CLS] or a patch), the corrupted run continues from block ``l`` with the residual stream
 entering it at ``p`` replaced by the clean run's (``blocks.l.hook_resid_pre``), all positions
-of a layer in one batch. The metric is the mean log-probability of the clean image's class;
-the effect is normalised as in `mechscope.interventions`: 0 = the corrupted run, 1 = the
-clean run (``(patched - corrupted) / (clean - corrupted)``, on means over images).
+of a layer in one batch. The metric is the log-probability of the clean image's class, kept
+per image; the effect is normalised as in `mechscope.interventions`: 0 = the corrupted run,
+1 = the clean run (``(patched - corrupted) / (clean - corrupted)``, on means over images, or
+per image). Objects sit in different places in different images, so a map of the mean over
+images says little about objects; `ImagePatching.effect_on` averages each image's effects
+over its own object (or background) patches instead.
 """
 
 from dataclasses import dataclass
@@ -27,25 +30,80 @@ from mechscope.models.run import boundary_stream
 
 @dataclass(frozen=True)
 class ImagePatching(Result):
-    """Normalised effect of patching each (layer, position) from clean into corrupted."""
+    """The metric of every image with each (layer, position) patched from clean into corrupted.
+
+    Position 0 is [CLS]; then the patches row by row. ``effect`` is the normalised effect
+    on the means over images; `image_effect` normalises one image by its own clean and
+    corrupted values, and `effect_on` averages it over a weighted set of patches (e.g. the
+    object's).
+    """
 
     kind: ClassVar[str] = "image-patching"
-    effect: Float[Tensor, "layer pos"]
-    """Position 0 is [CLS]; then the patches row by row."""
-    clean_value: float
-    corrupted_value: float
+    patched: Float[Tensor, "image layer pos"]
+    """Log-probability of the image's class with that one (layer, position) patched."""
+    clean: Float[Tensor, " image"]
+    corrupted: Float[Tensor, " image"]
     grid: tuple[int, int]
-    n_images: int
 
     def __post_init__(self) -> None:
         rows, cols = self.grid
-        if self.effect.shape[1] != 1 + rows * cols:
-            raise ValueError(f"effect {tuple(self.effect.shape)} does not fit a {rows}x{cols} "
-                             "grid plus [CLS]")  # fmt: skip
+        n = self.clean.shape[0]
+        if (
+            self.patched.shape[2] != 1 + rows * cols
+            or self.patched.shape[0] != n
+            or (self.corrupted.shape != (n,))
+        ):
+            raise ValueError(f"patched {tuple(self.patched.shape)} does not fit {n} images on a "
+                             f"{rows}x{cols} grid plus [CLS]")  # fmt: skip
 
-    def on_grid(self) -> Float[Tensor, "layer row col"]:
-        """The patch positions' effects laid out on the grid."""
-        return self.effect[:, 1:].reshape(self.effect.shape[0], *self.grid)
+    @property
+    def n_images(self) -> int:
+        """Images patched."""
+        return int(self.clean.shape[0])
+
+    @property
+    def clean_value(self) -> float:
+        """Mean clean log-probability of the class."""
+        return float(self.clean.mean())
+
+    @property
+    def corrupted_value(self) -> float:
+        """Mean log-probability of the class with the object removed."""
+        return float(self.corrupted.mean())
+
+    @property
+    def effect(self) -> Float[Tensor, "layer pos"]:
+        """``(patched - corrupted) / (clean - corrupted)`` on the means over images."""
+        gap = self.clean_value - self.corrupted_value
+        return (self.patched.mean(0) - self.corrupted_value) / gap
+
+    def image_effect(self, image: int) -> Float[Tensor, "layer pos"]:
+        """The normalised effect on one image (by its own clean and corrupted values)."""
+        gap = self.clean[image] - self.corrupted[image]
+        return (self.patched[image] - self.corrupted[image]) / gap
+
+    def gain_on(self, weights: Float[Tensor, "image patch"]) -> Float[Tensor, "image layer"]:
+        """Per image, ``patched - corrupted`` averaged over patches with ``weights``.
+
+        In log-probability units, not normalised: an image whose object's removal hardly
+        changes the metric would blow a per-image normalisation up. `effect_on` divides the
+        mean over images by ``clean_value - corrupted_value``.
+        """
+        gain = self.patched[..., 1:] - self.corrupted[:, None, None]
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
+        return (gain * weights[:, None]).sum(-1)
+
+    def effect_on(self, weights: Float[Tensor, "image patch"]) -> Float[Tensor, " layer"]:
+        """The normalised effect of patches averaged with each image's own ``weights``.
+
+        Normalised on means over images, as `effect`.
+        """
+        return self.gain_on(weights).mean(0) / (self.clean_value - self.corrupted_value)
+
+    def on_grid(self, effect: Tensor | None = None) -> Float[Tensor, "layer row col"]:
+        """Patch positions' effects (default: `effect`) laid out on the grid."""
+        values = self.effect if effect is None else effect
+        return values[:, 1:].reshape(values.shape[0], *self.grid)
 
     @property
     def cls_effect(self) -> Float[Tensor, " layer"]:
@@ -64,17 +122,15 @@ class ImagePatching(Result):
         ])  # fmt: skip
 
     def _tensors(self) -> dict[str, Tensor]:
-        return {"effect": self.effect}
+        return {"patched": self.patched, "clean": self.clean, "corrupted": self.corrupted}
 
     def _data(self) -> dict[str, Any]:
-        return {"clean_value": self.clean_value, "corrupted_value": self.corrupted_value,
-                "grid": list(self.grid), "n_images": self.n_images}  # fmt: skip
+        return {"grid": list(self.grid)}
 
     @classmethod
     def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ImagePatching":
         rows, cols = data["grid"]
-        return cls(tensors["effect"], data["clean_value"], data["corrupted_value"],
-                   (rows, cols), data["n_images"])  # fmt: skip
+        return cls(tensors["patched"], tensors["clean"], tensors["corrupted"], (rows, cols))
 
 
 def remove_objects(
@@ -127,15 +183,16 @@ def patch_image_positions(
     clean_stream = boundary_stream(vit, ImageBatch(vit.check_images(clean), patch))
     corrupt_stream = boundary_stream(vit, ImageBatch(vit.check_images(corrupted), patch))
     labels = labels.to(clean_stream.device)
-    clean_value = float(_true_logprob(vit.classify(clean_stream[-1]), labels).mean())
-    corrupted_value = float(_true_logprob(vit.classify(corrupt_stream[-1]), labels).mean())
-    if abs(clean_value - corrupted_value) < 1e-6:
+    clean_values = _true_logprob(vit.classify(clean_stream[-1]), labels)
+    corrupted_values = _true_logprob(vit.classify(corrupt_stream[-1]), labels)
+    if float((clean_values - corrupted_values).abs().min()) < 1e-6:
         raise MechscopeError(
-            "the corrupted images leave the class log-probability as it was, so no patch can "
-            "restore anything; corrupt the images more (e.g. remove the object)."
+            "a corrupted image leaves the class log-probability as it was, so no patch can "
+            "restore anything there; corrupt the images more (e.g. remove the object) or drop "
+            "that image."
         )
     n_images, n_pos = clean_stream.shape[1], clean_stream.shape[2]
-    effect = torch.zeros(vit.cfg.n_layers, n_pos)
+    patched = torch.zeros(n_images, vit.cfg.n_layers, n_pos)
     per_chunk = max(1, max_rows // n_images)
     for layer in range(vit.cfg.n_layers):
         for first in range(0, n_pos, per_chunk):
@@ -148,7 +205,6 @@ def patch_image_positions(
             rows[torch.arange(rows.shape[0]), at] = clean_stream[layer][image, at]
             logits = vit.classify_from(rows, layer)
             value = _true_logprob(logits, labels[image]).reshape(len(positions), n_images)
-            effect[layer, positions] = value.mean(-1).cpu()
-    normalised = (effect - corrupted_value) / (clean_value - corrupted_value)
-    return ImagePatching(normalised, clean_value, corrupted_value, vit.vit_cfg.grid, n_images,
+            patched[:, layer, positions] = value.T.cpu()
+    return ImagePatching(patched, clean_values.cpu(), corrupted_values.cpu(), vit.vit_cfg.grid,
                          provenance=Provenance(model=model_spec(model)))  # fmt: skip

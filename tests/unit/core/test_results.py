@@ -248,7 +248,9 @@ def _vision_examples() -> dict[str, Result]:
     }
     findings = ModelFindings(0.5, 0.25, 7.0, **parts,  # pyright: ignore[reportArgumentType]
                              example_pixels=shapes.pixels[:1],
-                             example_patterns=torch.rand(1, 1, 2, 65, 65), dataset="shapes",
+                             example_patterns=torch.rand(1, 1, 2, 65, 65),
+                             object_gain=torch.rand(4, 1), background_gain=torch.rand(4, 1),
+                             dataset="shapes",
                              training={"step": 3})  # fmt: skip
     names = {"kinds": "grid-head-kinds", "objects": "object-attention", "lens": "class-lens",
              "patching": "image-patching"}  # fmt: skip

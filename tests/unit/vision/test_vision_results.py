@@ -80,3 +80,17 @@ def test_patching_matches_a_hooked_run_per_layer_and_position(vit, shapes):
 def test_text_models_are_refused_with_a_pointer(tiny_decoder):
     with pytest.raises(MechscopeError, match="vit-digits"):
         classify_grid_heads(tiny_decoder, torch.rand(1, 1, 16, 16))
+
+
+def test_per_image_effects_average_over_the_chosen_patches():
+    from mechscope.vision import ImagePatching
+
+    patched = torch.zeros(2, 1, 5)
+    patched[0, 0] = torch.tensor([0.0, 1.0, 0.5, 0.0, 0.0])  # image 0: clean 1, corrupted 0
+    patched[1, 0] = torch.tensor([2.0, 2.0, 4.0, 2.0, 2.0])  # image 1: clean 4, corrupted 2
+    result = ImagePatching(patched, torch.tensor([1.0, 4.0]), torch.tensor([0.0, 2.0]), (2, 2))
+    assert result.image_effect(1).tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0]]
+    weights = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    assert result.gain_on(weights).tolist() == [[0.75], [2.0]]
+    assert result.effect_on(weights).tolist() == pytest.approx([(0.75 + 2.0) / 2 / 1.5])
+    assert result.effect[0, 2].item() == pytest.approx((2.25 - 1.0) / (2.5 - 1.0))
