@@ -36,13 +36,14 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Joint and per-head ablation; print, save and render."""
+    from mechscope.cli.common import load_text_model
     from mechscope.core.axes import HeadId
     from mechscope.core.errors import MechscopeError
     from mechscope.core.metrics import next_token_loss
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.interventions import ablation_effects
     from mechscope.interventions.ablation import check_heads
-    from mechscope.models import adapt, load_model, tokenize
+    from mechscope.models import adapt, tokenize
     from mechscope.viz.patching import render_ablation
 
     try:
@@ -53,7 +54,7 @@ def run(cfg: Config) -> int:
         raise MechscopeError("no --heads given; e.g. --heads 1.4 1.7")
     prompts = read_prompts(cfg.data) if cfg.data else list(DEFAULT_PROMPTS)
     config = with_prompts(cfg, prompts)
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "ablate")
     adapt(model).require_unembedding("ablate (it measures the next-token loss)")
     check_heads(model, heads)
     batch = tokenize(model, prompts)

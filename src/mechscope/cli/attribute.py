@@ -40,10 +40,11 @@ def run(cfg: Config) -> int:
     import torch
 
     from mechscope.circuits.direct import direct_logit_attribution
-    from mechscope.models import load_model, target_ids, tokenize
+    from mechscope.cli.common import load_text_model
+    from mechscope.models import target_ids, tokenize
     from mechscope.viz.circuits import render_attribution
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "attribute")
     batch = tokenize(model, cfg.prompt)
     ids = target_ids(model, [cfg.answer] + ([cfg.wrong] if cfg.wrong is not None else []))
     answers = torch.tensor(ids[:1])

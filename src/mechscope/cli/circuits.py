@@ -35,12 +35,12 @@ class Config:
 def run(cfg: Config) -> int:
     """Read the circuits, print the chosen heads, save the result and the report."""
     from mechscope.circuits.weights import weight_circuits
+    from mechscope.cli.common import load_text_model
     from mechscope.core.axes import HeadId
     from mechscope.core.errors import MechscopeError
-    from mechscope.models import load_model
     from mechscope.viz.circuits import render_circuits
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "circuits")
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     if cfg.heads:
         try:

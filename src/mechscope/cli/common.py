@@ -111,3 +111,20 @@ def with_prompts(cfg: Any, prompts: Sequence[str]) -> dict[str, Any]:  # noqa: A
     from mechscope.core.results import config_json
 
     return {**config_json(cfg), "prompts": list(prompts)}
+
+
+def load_text_model(spec: str, device: str | None, command: str) -> Any:  # noqa: ANN401 - a Model
+    """`load_model` for the commands that read text; a ViT is refused with where to go.
+
+    Raises:
+        MechscopeError: the spec loads a vision transformer.
+    """
+    from mechscope.models import adapt, load_model
+
+    model = load_model(spec, device=device)
+    if adapt(model).takes_images:
+        raise MechscopeError(
+            f"`mechscope {command}` reads text and {spec} is a vision transformer; run "
+            f"`mechscope reproduce vit-attention --models {spec}` or use mechscope.vision."
+        )
+    return model

@@ -36,13 +36,14 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Measure, print the flags, save the results and the report."""
+    from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.diagnostics import anisotropy_stats, attention_stats, gradient_norms, rank_stats
     from mechscope.diagnostics.attention import ONE_HOT_BELOW, UNIFORM_ABOVE
     from mechscope.diagnostics.gradients import EXPLODING_ABOVE, VANISHING_BELOW
-    from mechscope.models import load_model, tokenize
+    from mechscope.models import tokenize
     from mechscope.models.adapter import adapt
     from mechscope.viz.diagnostics import render_diagnostics
 
@@ -54,7 +55,7 @@ def run(cfg: Config) -> int:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
     prompts = prompts[: cfg.max_prompts]
     config = with_prompts(cfg, prompts)
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "diagnose")
     batch = tokenize(model, prompts)
     attention = attention_stats(model, batch).with_provenance(config, cfg.model)
     rank = rank_stats(model, batch).with_provenance(config, cfg.model)

@@ -47,17 +47,17 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Score, print the labelled heads, save everything and render the report."""
+    from mechscope.cli.common import load_text_model
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.heads import detect_heads, verify
     from mechscope.heads.patterns import sentence_attention
     from mechscope.heads.syntax import DependencyAccumulator, align_all, dependency_scores
-    from mechscope.models import load_model
     from mechscope.viz.heads import by_layer_rows, render_heads
 
     kinds = list(cfg.kinds) or list(HeadKind)
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "heads")
     syntax = None
     if sentences and not cfg.prompts:
         # Score the sentences themselves: every kind and syntax from the same passes.

@@ -37,12 +37,13 @@ def run(cfg: Config) -> int:
     """Compute the trajectory, print the last position, save it and the report."""
     import torch
 
+    from mechscope.cli.common import load_text_model
     from mechscope.lens.logit import lens_trajectory
     from mechscope.lens.tuned import TunedLens
-    from mechscope.models import load_model, target_ids, tokenize
+    from mechscope.models import target_ids, tokenize
     from mechscope.viz.lens import render_lens
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "lens")
     batch = tokenize(model, cfg.prompt)
     targets = None
     if cfg.target is not None:

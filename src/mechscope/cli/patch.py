@@ -60,6 +60,7 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Patch every requested component, print the strongest sites, save and render."""
+    from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.core.sites import Component, every_site
     from mechscope.interventions import (
@@ -71,13 +72,12 @@ def run(cfg: Config) -> int:
     )
     from mechscope.interventions.activation import patching_hooks, result_summary
     from mechscope.interventions.attribution import correlation
-    from mechscope.models import load_model
     from mechscope.viz.patching import render_patching
 
     components = [site.component for site in cfg.sites]
     if not components:
         raise MechscopeError("no --sites given; e.g. --sites resid_pre z")
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "patch")
     if Component.MLP_OUT in components and model.cfg.attn_only:
         raise MechscopeError(
             "this model is attention-only: it has no mlp_out; drop it from --sites."

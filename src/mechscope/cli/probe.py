@@ -75,9 +75,10 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Collect, probe every task, print the summary, save results, table and report."""
+    from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
-    from mechscope.models import load_model, random_like
+    from mechscope.models import random_like
     from mechscope.representations import ProbeSettings, structural_probe
     from mechscope.representations.probes import ProbeTable
     from mechscope.viz.representations import render_probes
@@ -90,7 +91,7 @@ def run(cfg: Config) -> int:
     splits = {"train": read_conllu(cfg.train, cfg.max_train_sentences),
               "eval": read_conllu(cfg.eval, cfg.max_eval_sentences)}  # fmt: skip
     _check_tasks(cfg.tasks, splits)  # before any model runs
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "probe")
     n_layers = model.cfg.n_layers
     if bad := [layer for layer in cfg.layers if not 0 <= layer <= n_layers]:
         raise MechscopeError(f"layer {bad[0]} is out of range: {cfg.model} has boundaries "

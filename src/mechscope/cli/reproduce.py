@@ -29,6 +29,7 @@ EXPERIMENTS = {
     "training-health": "experiments.training_health",
     "overfitting": "experiments.overfitting",
     "layer-hierarchy": "experiments.layer_hierarchy",
+    "vit-attention": "experiments.vit_attention",
 }
 """Shortcut names and the experiment modules they run."""
 

@@ -56,10 +56,10 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Collect both sides, compute the matrices, print the diagonal band, save the report."""
+    from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import read_prompts
-    from mechscope.models import load_model
     from mechscope.representations import collect, similarity_matrix
     from mechscope.viz.representations import render_similarity
 
@@ -79,7 +79,7 @@ def run(cfg: Config) -> int:
     specs = [cfg.model] + ([cfg.model2] if cfg.model2 else [])
     collected = []
     for spec in specs:
-        model = load_model(spec, device=cfg.device)
+        model = load_text_model(spec, cfg.device, "similarity")
         collected.append(collect(model, inputs, pooling=pooling))
         del model
     n_units = min(len(c.units) for c in collected)

@@ -34,15 +34,15 @@ class Config:
 
 def run(cfg: Config) -> int:
     """Train, save, compare and print the comparison."""
+    from mechscope.cli.common import load_text_model
     from mechscope.lens.tuned import (
         LOGIT_LENS,
         compare_lenses,
         held_out_windows,
         train_tuned_lens,
     )
-    from mechscope.models import load_model
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "tuned-lens")
     lens = train_tuned_lens(model, cfg.lens)
     lens.save(cfg.out)
     comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))
