@@ -266,12 +266,13 @@ class HookedViT(HookedRootModule):
         self,
         images: "Tensor | ImageBatch",
         return_type: Literal["logits", "loss", "both"] | None = "logits",
-        labels: Int[Tensor, " batch"] | None = None,
+        labels: Int[Tensor, " batch"] | Float[Tensor, "batch d_vocab"] | None = None,
         stop_at_layer: int | None = None,
     ) -> Any:  # noqa: ANN401 - as TransformerLens: the return follows return_type
         """Class logits (``batch d_vocab``), or what ``return_type`` asks for.
 
-        ``"loss"``: the cross-entropy against ``labels``; ``"both"``: (logits, loss);
+        ``"loss"``: the cross-entropy against ``labels`` (class indices, or class
+        probabilities such as CutMix's mixed targets); ``"both"``: (logits, loss);
         ``None``: nothing; ``stop_at_layer``: the residual stream entering that block.
         """
         resid = self.residual_start(images)

@@ -170,6 +170,9 @@ class VitTrainConfig:
     """Optimiser steps in all."""
     shift: int = 1
     """Augmentation: each training image is moved by up to this many pixels each way (0: off)."""
+    cutmix: float = 0.0
+    """Augmentation: the share of training images that get a random rectangle of another
+    image pasted in, their targets mixed by area (CutMix, Yun et al. 2019; 0: off)."""
     eval_every: int = 100
     """Steps between evaluations (logged to metrics.jsonl)."""
     checkpoint_every: int = 500
@@ -191,6 +194,8 @@ class VitTrainConfig:
             )
         if not self.lr > 0 or self.grad_clip < 0 or self.shift < 0:
             problems.append("lr must be positive, grad_clip and shift 0 or positive")
+        if not 0.0 <= self.cutmix <= 1.0:
+            problems.append(f"cutmix must be in [0, 1], got {self.cutmix}")
         if self.eval_every < 1 or self.checkpoint_every % self.eval_every:
             problems.append("checkpoint_every must be a positive multiple of eval_every")
         if self.steps < 1 or self.batch_size < 1:
@@ -209,8 +214,9 @@ class VitTrainConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "VitTrainConfig":
-        """Inverse of `to_json`."""
-        return cls(**data)
+        """Inverse of `to_json` (recipes saved before ``cutmix`` existed had none)."""
+        fields: dict[str, Any] = {"cutmix": 0.0}
+        return cls(**fields | data)
 
     def differences(self, other: "VitTrainConfig", ignore: tuple[str, ...] = ()) -> list[str]:
         """``field: self -> other`` for every field that differs, except ``ignore``."""

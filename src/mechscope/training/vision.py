@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -88,8 +88,13 @@ def vit_config(cfg: VitTrainConfig, images: ImageSet) -> ViTConfig:
 
 def training_images(
     cfg: VitTrainConfig, train: ImageSet, step: int
-) -> tuple[Float[Tensor, "batch c h w"], Int[Tensor, " batch"]]:
-    """Batch ``step``: images drawn with replacement, each moved by up to ``shift`` pixels."""
+) -> tuple[Float[Tensor, "batch c h w"], Float[Tensor, "batch d_vocab"]]:
+    """Batch ``step``: images drawn with replacement, and their class probabilities.
+
+    Each image is moved by up to ``shift`` pixels, and (``cutmix``) gets a rectangle of
+    another image of the batch pasted in; targets are one-hot, or mixed by area under CutMix
+    (Yun et al. 2019).
+    """
     generator = step_generator(cfg.seed, step)
     index = torch.randint(0, len(train), (cfg.batch_size,), generator=generator)
     pixels = train.pixels[index]
@@ -97,7 +102,33 @@ def training_images(
         moves = torch.randint(-cfg.shift, cfg.shift + 1, (cfg.batch_size, 2), generator=generator)
         pixels = torch.stack([torch.roll(image, (int(dy), int(dx)), dims=(-2, -1))
                               for image, (dy, dx) in zip(pixels, moves, strict=True)])  # fmt: skip
-    return pixels, train.labels[index]
+    targets = torch.nn.functional.one_hot(train.labels[index], len(train.class_names)).float()
+    if cfg.cutmix:
+        pixels, targets = _cutmix(pixels, targets, cfg.cutmix, generator)
+    return pixels, targets
+
+
+def _cutmix(
+    pixels: Tensor, targets: Tensor, probability: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Paste a random rectangle of a partner image (the batch rolled by one) into some images.
+
+    Each chosen image's target becomes the mix of both targets by pasted area.
+    """
+    n, side = pixels.shape[0], pixels.shape[-1]
+    chosen = torch.rand(n, generator=generator) < probability
+    share = torch.rand(n, generator=generator)  # the partner's share, before rounding
+    centre = torch.randint(0, side, (n, 2), generator=generator)
+    partner_pixels, partner_targets = pixels.roll(1, 0), targets.roll(1, 0)
+    out, mixed = pixels.clone(), targets.clone()
+    for i in torch.nonzero(chosen).flatten().tolist():
+        half = side * float(share[i]) ** 0.5 / 2
+        top, left = (int(max(0, c - half)) for c in centre[i].tolist())
+        bottom, right = (int(min(side, c + half)) for c in centre[i].tolist())
+        out[i, :, top:bottom, left:right] = partner_pixels[i, :, top:bottom, left:right]
+        area = (bottom - top) * (right - left) / side**2
+        mixed[i] = (1 - area) * targets[i] + area * partner_targets[i]
+    return out, mixed
 
 
 @torch.no_grad()
@@ -180,8 +211,8 @@ def train_vit(
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-            pixels, labels = training_images(cfg, train, step)
-            loss = model(pixels.to(device), return_type="loss", labels=labels.to(device))
+            pixels, targets = training_images(cfg, train, step)
+            loss = model(pixels.to(device), return_type="loss", labels=targets.to(device))
             loss.backward()
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps

@@ -59,3 +59,19 @@ def test_recipes_are_checked():
     with pytest.raises(ValueError, match="not divisible by n_heads"):
         VitTrainConfig(d_model=30, n_heads=4)
     assert VitTrainConfig(dataset="shapes").patch == 4
+
+
+def test_cutmix_mixes_targets_by_the_pasted_area():
+    from mechscope.training.vision import _cutmix
+
+    # image i is filled with the value i, so the pasted rectangle shows which pixels came
+    # from its partner (image i - 1); each target is one-hot on its own class
+    pixels = torch.arange(8.0).reshape(8, 1, 1, 1).expand(8, 1, 16, 16).clone()
+    targets = torch.eye(8)
+    mixed_pixels, mixed = _cutmix(pixels, targets, 1.0, torch.Generator().manual_seed(3))
+    assert torch.allclose(mixed.sum(-1), torch.ones(8))
+    for i in range(8):
+        pasted = float((mixed_pixels[i] == (i - 1) % 8).float().mean())
+        assert float(mixed[i, (i - 1) % 8]) == pytest.approx(pasted)
+        assert float(mixed[i, i]) == pytest.approx(1 - pasted)
+    assert 0 < float(mixed.diagonal().mean()) < 1
