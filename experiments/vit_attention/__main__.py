@@ -28,6 +28,14 @@ def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Resu
                 f"object patches {row['object_patch_effect']:.3f} vs background "
                 f"{row['background_patch_effect']:.3f}"
             )
+        for probe in (findings.class_probe, findings.side_probe):
+            print(  # noqa: T201
+                f"  probe for the {probe.task} on [CLS] by boundary: "
+                + " ".join(f"{float(a):.3f}" for a in probe.accuracy)
+                + f" (control {float(probe.control.max()):.3f} at most, random init "
+                + " ".join(f"{float(a):.3f}" for a in probe.random_init)
+                + f", majority {probe.majority:.3f})"
+            )
         for claim in findings.claims():
             print(f"  {claim['verdict']}: {claim['claim']} ({claim['measured']})")  # noqa: T201
     print(f"report: {cfg.out / 'report.html'}")  # noqa: T201

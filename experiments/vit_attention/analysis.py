@@ -12,10 +12,11 @@ from tqdm.auto import tqdm
 from experiments.vit_attention.config import Config
 from mechscope.core.batch import ImageBatch
 from mechscope.core.results import Result
-from mechscope.data.images import load_image_set, patch_object_fraction
-from mechscope.models import adapt, load_model
+from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
+from mechscope.models import HookedViT, adapt, load_model, random_like
 from mechscope.models.bundled import BUNDLED
 from mechscope.models.run import attention_patterns
+from mechscope.representations import ProbeResult, probe_layers
 from mechscope.training.run_dir import read_metrics
 from mechscope.vision import (
     ClassLens,
@@ -23,8 +24,10 @@ from mechscope.vision import (
     GridKind,
     ImagePatching,
     ObjectAttention,
+    attention_rollout,
     class_lens,
     classify_grid_heads,
+    collect_images,
     object_attention,
     patch_image_positions,
     remove_objects,
@@ -39,7 +42,8 @@ from mechscope.viz.vision import (
 )
 
 PARTS = {"kinds": GridHeadKinds, "objects": ObjectAttention, "lens": ClassLens,
-         "patching": ImagePatching}  # fmt: skip
+         "patching": ImagePatching, "class_probe": ProbeResult,
+         "side_probe": ProbeResult}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class ModelFindings:
     objects: ObjectAttention
     lens: ClassLens
     patching: ImagePatching
+    class_probe: ProbeResult
+    """Linear probes for the class on [CLS] by boundary, with control task and random init."""
+    side_probe: ProbeResult
+    """The same for the half (left/right) of the image holding the object's centre."""
     example_pixels: Float[Tensor, "example channel height width"]
     example_patterns: Float[Tensor, "example layer head dest_pos src_pos"]
     object_gain: Float[Tensor, "image layer"]
@@ -214,11 +222,39 @@ def _training_summary(spec: str) -> dict[str, Any]:
                                        "train_accuracy", "elapsed_s")}  # fmt: skip
 
 
+def object_side(images: ImageSet) -> list[str]:
+    """Which half of each image holds the centre of its object's pixels."""
+    columns = images.masks.float().mean(1)
+    centre = (columns * torch.arange(columns.shape[-1])).sum(-1) / columns.sum(-1).clamp_min(1)
+    return ["left" if c < columns.shape[-1] / 2 - 0.5 else "right" for c in centre.tolist()]
+
+
+def probes(vit: HookedViT, train: ImageSet, held_out: ImageSet) -> dict[str, ProbeResult]:
+    """Class and object-side probes on [CLS] at every boundary, with their baselines."""
+    fresh = random_like(vit, seed=0)
+    train_acts, eval_acts = collect_images(vit, train.pixels), collect_images(vit, held_out.pixels)
+    random_train, random_eval = (
+        collect_images(fresh, train.pixels),
+        collect_images(fresh, held_out.pixels),
+    )
+    out = {}
+    for part, task, labels in (
+        ("class_probe", "class", lambda s: [s.class_names[i] for i in s.labels.tolist()]),
+        ("side_probe", "object side", object_side),
+    ):
+        out[part] = probe_layers(train_acts, labels(train), eval_acts, labels(held_out),
+                                 task=task, random_train=random_train,
+                                 random_eval=random_eval, progress=False)  # fmt: skip
+    return out
+
+
 def measure(spec: str, cfg: Config) -> ModelFindings:
     """Every measurement of the report on one ViT, on its held-out images."""
     vit = adapt(load_model(spec, device="cpu")).vision("the ViT attention reproduction")
     dataset = "shapes" if vit.vit_cfg.image_size == 32 else "digits"
-    held_out = load_image_set(dataset, seed=0).part(held_out=True)
+    images_all = load_image_set(dataset, seed=0)
+    held_out = images_all.part(held_out=True)
+    probe_train = images_all.part(held_out=False).subset(slice(0, cfg.n_probe_train))
     images = held_out.subset(slice(0, cfg.n_images))
     with torch.no_grad():
         logits = torch.cat([vit(held_out.pixels[i : i + 512])
@@ -240,6 +276,7 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
         objects=object_attention(vit, images.pixels, images.masks),
         lens=class_lens(vit, images.pixels, images.labels),
         patching=patching,
+        **probes(vit, probe_train, images),
         example_pixels=images.pixels[: cfg.examples],
         example_patterns=patterns.cpu(),
         object_gain=patching.gain_on(fraction),
@@ -310,6 +347,17 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
         title=f"{name}: class lens (boundary 0 = embeddings; last = the model's output)",
         x_title="boundary", y_title="accuracy",
     ))  # fmt: skip
+    for probe in (f.class_probe, f.side_probe):
+        report.figure(line_chart(
+            {"trained": (list(range(len(probe.boundaries))), probe.accuracy.tolist()),
+             "control task": (list(range(len(probe.boundaries))), probe.control.tolist()),
+             "random init": (list(range(len(probe.boundaries))), probe.random_init.tolist()),
+             "majority": (list(range(len(probe.boundaries))),
+                          [probe.majority] * len(probe.boundaries))},
+            title=f"{name}: linear probe for the {probe.task} on [CLS] "
+                  f"({probe.n_train} train, {probe.n_eval} held-out images)",
+            x_title="boundary (0 = embeddings)", y_title="held-out accuracy",
+        ))  # fmt: skip
     scores = f.kinds.scores
     n_layers, n_heads = f.kinds.distance.shape
     report.figure(heatmap(
@@ -354,6 +402,11 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
         image, patterns[:, best, query, 1:].reshape(n_layers, *grid),
         [f"layer {layer}" for layer in range(n_layers)], patch_size=patch, query=centre,
         title=f"{name}, image 0: head {best} of every layer, from the centre patch {centre}",
+    ))  # fmt: skip
+    rollout = attention_rollout(f.example_patterns[:1])[0, :, 0, 1:].reshape(n_layers, *grid)
+    report.figure(attention_small_multiples(
+        image, rollout, [f"up to layer {layer}" for layer in range(n_layers)], patch_size=patch,
+        title=f"{name}, image 0: attention rollout from [CLS]", value_name="rollout",
     ))  # fmt: skip
     report.html(interactive_attention_grid(
         image, patterns, grid=grid, patch_size=patch,

@@ -26,6 +26,8 @@ class Config(ExperimentConfig):
     """Held-out images for the attention measures and the class lens (at most the set)."""
     n_patching: int = 48
     """Held-out images patched (each against itself with the object removed)."""
+    n_probe_train: int = 1000
+    """Training images the probes are fitted on (evaluated on the held-out images above)."""
     radius: int = 1
     """Patch radius of a local head's neighbourhood."""
     examples: int = 2
@@ -33,5 +35,9 @@ class Config(ExperimentConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.n_images, self.n_patching, self.examples) < 1 or self.radius < 0:
-            raise ValueError("n_images, n_patching and examples must be positive, radius >= 0")
+        if min(self.n_images, self.n_patching, self.examples, self.n_probe_train) < 1 or (
+            self.radius < 0
+        ):
+            raise ValueError(
+                "n_images, n_patching, n_probe_train and examples must be positive, radius >= 0"
+            )

@@ -7,6 +7,7 @@ On a `mechscope.models.vit.HookedViT` (``load_model("vit-digits")``, ``"vit-shap
 - `classify_grid_heads`: local, row, column, [CLS]-sink and object heads;
 - `object_attention`: [CLS] and rollout attention on the object against chance, by layer;
 - `class_lens`: the class read from [CLS] after each block;
+- `collect_images`: [CLS] (or mean patch) representations as `Activations`, for the probes;
 - `patch_image_positions` / `remove_objects`: activation patching of patch positions.
 
 Names are imported on first use.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.vision.collect import ImageReadout, collect_images
     from mechscope.vision.grid import (
         attention_map,
         attention_rollout,
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from mechscope.vision.patching import ImagePatching, patch_image_positions, remove_objects
 
 _EXPORTS = {
+    "ImageReadout": "mechscope.vision.collect",
+    "collect_images": "mechscope.vision.collect",
     "attention_map": "mechscope.vision.grid",
     "attention_rollout": "mechscope.vision.grid",
     "mean_attention_distance": "mechscope.vision.grid",
@@ -45,6 +49,8 @@ _EXPORTS = {
     "remove_objects": "mechscope.vision.patching",
 }
 __all__ = [
+    "ImageReadout",
+    "collect_images",
     "ClassLens",
     "GridHeadKinds",
     "GridKind",

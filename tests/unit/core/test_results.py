@@ -218,6 +218,15 @@ def _induction_circuits_result():
     )  # fmt: skip
 
 
+def _probe(task: str) -> Result:
+    from mechscope.representations import ProbeResult
+
+    values = {name: torch.rand(2) for name in ("accuracy", "ci_low", "ci_high", "control",
+                                              "random_init")}  # fmt: skip
+    return ProbeResult(task=task, boundaries=("embeddings", "after block 0"),
+                       classes=("a", "b"), **values, majority=0.5, n_train=3, n_eval=2)  # fmt: skip
+
+
 def _vision_examples() -> dict[str, Result]:
     """Every vision kind, measured on the hand-built left-neighbour ViT and a few shapes."""
     from experiments.vit_attention.analysis import ModelFindings, VitAttentionResult
@@ -250,6 +259,7 @@ def _vision_examples() -> dict[str, Result]:
                              example_pixels=shapes.pixels[:1],
                              example_patterns=torch.rand(1, 1, 2, 65, 65),
                              object_gain=torch.rand(4, 1), background_gain=torch.rand(4, 1),
+                             class_probe=_probe("class"), side_probe=_probe("object side"),
                              dataset="shapes",
                              training={"step": 3})  # fmt: skip
     names = {"kinds": "grid-head-kinds", "objects": "object-attention", "lens": "class-lens",
