@@ -63,9 +63,44 @@ def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
     )
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
+def learning_rate(cfg: TrainConfig | VitTrainConfig, step: int) -> float:
     """Linear warm-up to ``lr``, then constant."""
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, checkpoint: Path | None) -> float:
+    """Load the optimiser state saved with ``checkpoint``; the run's elapsed seconds (0: none)."""
+    if checkpoint is None:
+        return 0.0
+    state = torch.load(checkpoint / rd.TRAINING_STATE, weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    return float(state["elapsed_s"])
+
+
+def optimizer_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig | VitTrainConfig,
+    loss: torch.Tensor,
+    snapshot: bool,
+) -> torch.Tensor | None:
+    """Backward, (``snapshot``) the gradient norms before clipping, clip, step, zero."""
+    loss.backward()
+    grads = gradient_snapshot(model, cfg.n_layers) if snapshot else None
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return grads
+
+
+def interrupted(run_dir: Path) -> TrainingInterrupted:
+    """The error for Ctrl-C: which checkpoint is the last complete one, and how to go on."""
+    saved = rd.list_checkpoints(run_dir)
+    last = f"step {saved[-1][0]}" if saved else "none yet"
+    return TrainingInterrupted(
+        f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
+    )
 
 
 def train(
@@ -97,11 +132,7 @@ def train(
             model = HookedTransformer(model_config(cfg), tokenizer=tokenizer, move_to_device=False)
         start, latest = 0, None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elapsed = 0.0
-    if latest is not None:
-        state = torch.load(latest / rd.TRAINING_STATE, weights_only=True)
-        optimizer.load_state_dict(state["optimizer"])
-        elapsed = float(state["elapsed_s"])
+    elapsed = restore_optimizer(optimizer, latest)
     text_eval = eval_text_batch(cfg, corpus.held_out)
     repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
     icl_eval = eval_icl_batch(cfg, corpus.held_out)
@@ -134,14 +165,9 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
             loss = model(training_batch(cfg, corpus.train, step), return_type="loss")
-            loss.backward()
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
-            grads = gradient_snapshot(model, cfg.n_layers) if evaluating else None
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
             losses.append(loss.item())
             stop = False
             if evaluating:
@@ -159,11 +185,7 @@ def train(
                 stopped_at = done
                 break
     except KeyboardInterrupt:
-        saved = rd.list_checkpoints(run_dir)
-        last = f"step {saved[-1][0]}" if saved else "none yet"
-        raise TrainingInterrupted(
-            f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
-        ) from None
+        raise interrupted(run_dir) from None
     finally:
         bar.close()
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]

@@ -26,8 +26,14 @@ from mechscope.models.vit import HookedViT, ViTConfig
 from mechscope.training import run_dir as rd
 from mechscope.training.batches import step_generator
 from mechscope.training.config import VitTrainConfig
-from mechscope.training.health import TrainingHealth, gradient_snapshot, health
-from mechscope.training.loop import TrainingInterrupted, save_training_checkpoint
+from mechscope.training.health import TrainingHealth, health
+from mechscope.training.loop import (
+    interrupted,
+    learning_rate,
+    optimizer_step,
+    restore_optimizer,
+    save_training_checkpoint,
+)
 
 EVAL_CHUNK = 512
 TRAIN_SAMPLE = 512
@@ -183,11 +189,7 @@ def train_vit(
         rd.start_run_dir(run_dir, cfg)
         model, start = HookedViT(vit_config(cfg, images)).to(device), 0
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elapsed = 0.0
-    if latest is not None:
-        state = torch.load(latest / rd.TRAINING_STATE, weights_only=True)
-        optimizer.load_state_dict(state["optimizer"])
-        elapsed = float(state["elapsed_s"])
+    elapsed = restore_optimizer(optimizer, latest)
     health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES].to(device), cfg.patch)
 
     def log(step: int, train_loss: float | None, grads: Tensor | None) -> VitRecord:
@@ -210,17 +212,12 @@ def train_vit(
     try:
         for step in bar:
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+                group["lr"] = learning_rate(cfg, step)
             pixels, targets = training_images(cfg, train, step)
             loss = model(pixels.to(device), return_type="loss", labels=targets.to(device))
-            loss.backward()
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
-            grads = gradient_snapshot(model, cfg.n_layers) if evaluating else None
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
             losses.append(loss.item())
             if evaluating:
                 elapsed = time.perf_counter() - began
@@ -231,11 +228,7 @@ def train_vit(
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
     except KeyboardInterrupt:
-        saved = rd.list_checkpoints(run_dir)
-        last = f"step {saved[-1][0]}" if saved else "none yet"
-        raise TrainingInterrupted(
-            f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
-        ) from None
+        raise interrupted(run_dir) from None
     finally:
         bar.close()
     records = [VitRecord.from_json(r) for r in rd.read_metrics(run_dir)]
