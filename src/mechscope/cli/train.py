@@ -3,12 +3,14 @@
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import tyro
 
 from mechscope.cli.common import OutArg, say
-from mechscope.training.config import TrainConfig
+from mechscope.training.config import TrainConfig, VitTrainConfig
+
+R = TypeVar("R", TrainConfig, VitTrainConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,13 +39,18 @@ def resolved_recipe(cfg: Config) -> TrainConfig:
         return cfg.recipe
     from mechscope.training import read_config
 
-    defaults = TrainConfig()
+    return with_given_options(read_config(cfg.out), cfg.recipe)
+
+
+def with_given_options(saved: R, given: R) -> R:
+    """``saved`` with every field of ``given`` that differs from its class's default."""
+    defaults = type(given)()
     changed = {
-        f.name: getattr(cfg.recipe, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if getattr(cfg.recipe, f.name) != getattr(defaults, f.name)
+        f.name: getattr(given, f.name)
+        for f in dataclasses.fields(given)
+        if getattr(given, f.name) != getattr(defaults, f.name)
     }
-    return dataclasses.replace(read_config(cfg.out), **changed)
+    return dataclasses.replace(saved, **changed)
 
 
 def run(cfg: Config) -> int:

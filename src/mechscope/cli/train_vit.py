@@ -1,6 +1,5 @@
 """``mechscope train-vit``: train a small vision transformer on digits or shapes."""
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -8,6 +7,7 @@ from typing import Annotated
 import tyro
 
 from mechscope.cli.common import OutArg, say
+from mechscope.cli.train import with_given_options
 from mechscope.training.config import VitTrainConfig
 
 
@@ -41,13 +41,7 @@ def resolved_recipe(cfg: Config) -> VitTrainConfig:
         return cfg.recipe
     from mechscope.training.run_dir import read_recipe
 
-    defaults = VitTrainConfig()
-    changed = {
-        f.name: getattr(cfg.recipe, f.name)
-        for f in dataclasses.fields(VitTrainConfig)
-        if getattr(cfg.recipe, f.name) != getattr(defaults, f.name)
-    }
-    return dataclasses.replace(read_recipe(cfg.out, VitTrainConfig), **changed)
+    return with_given_options(read_recipe(cfg.out, VitTrainConfig), cfg.recipe)
 
 
 def run(cfg: Config) -> int:
