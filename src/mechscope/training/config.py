@@ -15,6 +15,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+
+def json_differences(
+    mine: dict[str, Any], theirs: dict[str, Any], ignore: tuple[str, ...] = ()
+) -> list[str]:
+    """``field: mine -> theirs`` for every field of two recipes' JSON that differs."""
+    return [f"{k}: {mine[k]!r} -> {theirs[k]!r}"
+            for k in mine if k not in ignore and mine[k] != theirs[k]]  # fmt: skip
+
+
 MAX_LAYERS = 12
 """The deepest model the trainer builds (the diagnostics reproductions use 6-12 blocks)."""
 
@@ -124,12 +133,7 @@ class TrainConfig:
 
     def differences(self, other: "TrainConfig", ignore: tuple[str, ...] = ()) -> list[str]:
         """``field: self -> other`` for every field that differs, except ``ignore``."""
-        mine, theirs = self.to_json(), other.to_json()
-        return [
-            f"{k}: {mine[k]!r} -> {theirs[k]!r}"
-            for k in mine
-            if k not in ignore and mine[k] != theirs[k]
-        ]
+        return json_differences(self.to_json(), other.to_json(), ignore)
 
 
 VIT_DEFAULT_PATCH = {"digits": 2, "shapes": 4}
@@ -220,6 +224,4 @@ class VitTrainConfig:
 
     def differences(self, other: "VitTrainConfig", ignore: tuple[str, ...] = ()) -> list[str]:
         """``field: self -> other`` for every field that differs, except ``ignore``."""
-        mine, theirs = self.to_json(), other.to_json()
-        return [f"{k}: {mine[k]!r} -> {theirs[k]!r}"
-                for k in mine if k not in ignore and mine[k] != theirs[k]]  # fmt: skip
+        return json_differences(self.to_json(), other.to_json(), ignore)
