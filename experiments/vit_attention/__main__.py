@@ -28,6 +28,12 @@ def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Resu
                 f"object patches {row['object_patch_effect']:.3f} vs background "
                 f"{row['background_patch_effect']:.3f}"
             )
+        drop = findings.moved[:, 0] - findings.moved[:, 1]
+        print(  # noqa: T201
+            f"  object moved: class log-prob falls by {float(drop.mean()):.3f} ± "
+            f"{float(drop.std() / len(drop) ** 0.5):.3f}, accuracy "
+            f"{float(findings.moved[:, 2].mean()):.3f} -> {float(findings.moved[:, 3].mean()):.3f}"
+        )
         for probe in (findings.class_probe, findings.side_probe):
             print(  # noqa: T201
                 f"  probe for the {probe.task} on [CLS] by boundary: "

@@ -28,6 +28,7 @@ from mechscope.vision import (
     class_lens,
     classify_grid_heads,
     collect_images,
+    move_objects,
     object_attention,
     patch_image_positions,
     remove_objects,
@@ -58,6 +59,9 @@ class ModelFindings:
     objects: ObjectAttention
     lens: ClassLens
     patching: ImagePatching
+    moved: Float[Tensor, "image version"]
+    """Log-probability of the class and whether it is predicted (columns: clean log-prob,
+    moved log-prob, clean correct, moved correct), with the object moved (`move_objects`)."""
     class_probe: ProbeResult
     """Linear probes for the class on [CLS] by boundary, with control task and random init."""
     side_probe: ProbeResult
@@ -179,6 +183,7 @@ class VitAttentionResult(Result):
                     out[f"{i}.{part}.{key}"] = value
             out[f"{i}.example_pixels"] = findings.example_pixels
             out[f"{i}.example_patterns"] = findings.example_patterns
+            out[f"{i}.moved"] = findings.moved
             out[f"{i}.object_gain"] = findings.object_gain
             out[f"{i}.background_gain"] = findings.background_gain
         return out
@@ -204,6 +209,7 @@ class VitAttentionResult(Result):
                 entry["accuracy"], entry["accuracy_se"], entry["uniform_px"], **parts,
                 example_pixels=tensors[f"{i}.example_pixels"],
                 example_patterns=tensors[f"{i}.example_patterns"],
+                moved=tensors[f"{i}.moved"],
                 object_gain=tensors[f"{i}.object_gain"],
                 background_gain=tensors[f"{i}.background_gain"],
                 dataset=entry["dataset"], training=entry["training"],
@@ -248,6 +254,18 @@ def probes(vit: HookedViT, train: ImageSet, held_out: ImageSet) -> dict[str, Pro
     return out
 
 
+@torch.no_grad()
+def moved_objects(vit: HookedViT, images: ImageSet) -> Tensor:
+    """Clean and moved-object log-probability of the class, and whether each is predicted."""
+    moved, _ = move_objects(images.pixels, images.masks, seed=0)
+    columns = []
+    for pixels in (images.pixels, moved):
+        logits = torch.cat([vit(pixels[i : i + 512]).cpu() for i in range(0, len(images), 512)])
+        columns.append(logits.log_softmax(-1).gather(-1, images.labels[:, None])[:, 0])
+        columns.append((logits.argmax(-1) == images.labels).float())
+    return torch.stack([columns[0], columns[2], columns[1], columns[3]], dim=-1)
+
+
 def measure(spec: str, cfg: Config) -> ModelFindings:
     """Every measurement of the report on one ViT, on its held-out images."""
     vit = adapt(load_model(spec, device="cpu")).vision("the ViT attention reproduction")
@@ -276,6 +294,7 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
         objects=object_attention(vit, images.pixels, images.masks),
         lens=class_lens(vit, images.pixels, images.labels),
         patching=patching,
+        moved=moved_objects(vit, images),
         **probes(vit, probe_train, images),
         example_pixels=images.pixels[: cfg.examples],
         example_patterns=patterns.cpu(),
@@ -427,6 +446,14 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
           f"{r['background_patch_effect']:.3f} ± {r['background_patch_effect_se']:.3f}",
           float(f.patching.cls_effect[r["layer"]])] for r in rows],
     )  # fmt: skip
+    drop = f.moved[:, 0] - f.moved[:, 1]
+    report.paragraph(
+        f"Moving the object instead of removing it ({f.moved.shape[0]} images; to a random "
+        f"place where it fits): the class log-probability falls by {float(drop.mean()):.3f} ± "
+        f"{_se(drop):.3f} and accuracy goes from {float(f.moved[:, 2].mean()):.3f} to "
+        f"{float(f.moved[:, 3].mean()):.3f}; a classifier that does not care where the object is "
+        "gives patching nothing to restore after a move, so removal is the corruption here."
+    )
     report.paragraph(
         f"Patching one position at a time, {f.patching.n_images} images: the gain of a patch "
         "position on its own image, averaged over the image's object patches (weighted by "

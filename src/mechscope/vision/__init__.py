@@ -28,7 +28,12 @@ if TYPE_CHECKING:
     from mechscope.vision.kinds import GridHeadKinds, GridKind, classify_grid_heads
     from mechscope.vision.lens import ClassLens, class_lens
     from mechscope.vision.objects import ObjectAttention, object_attention
-    from mechscope.vision.patching import ImagePatching, patch_image_positions, remove_objects
+    from mechscope.vision.patching import (
+        ImagePatching,
+        move_objects,
+        patch_image_positions,
+        remove_objects,
+    )
 
 _EXPORTS = {
     "ImageReadout": "mechscope.vision.collect",
@@ -46,6 +51,7 @@ _EXPORTS = {
     "object_attention": "mechscope.vision.objects",
     "ImagePatching": "mechscope.vision.patching",
     "patch_image_positions": "mechscope.vision.patching",
+    "move_objects": "mechscope.vision.patching",
     "remove_objects": "mechscope.vision.patching",
 }
 __all__ = [
@@ -61,6 +67,7 @@ __all__ = [
     "class_lens",
     "classify_grid_heads",
     "mean_attention_distance",
+    "move_objects",
     "object_attention",
     "object_share",
     "patch_image_positions",

@@ -1,7 +1,9 @@
 """Activation patching on images: which patch positions carry the object, layer by layer.
 
 The corrupted image is the clean one with its object removed (`remove_objects`: the object's
-pixels redrawn from the image's own background). For each layer ``l`` and position ``p``
+pixels redrawn from the image's own background), or moved (`move_objects`; for a classifier
+that does not care where the object is, moving it barely changes the metric, so removal is
+the corruption patching needs). For each layer ``l`` and position ``p``
 ([CLS] or a patch), the corrupted run continues from block ``l`` with the residual stream
 entering it at ``p`` replaced by the clean run's (``blocks.l.hook_resid_pre``), all positions
 of a layer in one batch. The metric is the log-probability of the clean image's class, kept
@@ -151,6 +153,34 @@ def remove_objects(
         noise = torch.randn(pixels.shape[1], int(masks[i].sum()), generator=generator)
         out[i][:, masks[i]] = mean + std * noise
     return out
+
+
+def move_objects(
+    pixels: Float[Tensor, "image channel height width"],
+    masks: Bool[Tensor, "image height width"],
+    seed: int = 0,
+) -> tuple[Float[Tensor, "image channel height width"], Bool[Tensor, "image height width"]]:
+    """The images with each object moved to a random place where it fits, and the new masks.
+
+    The object's old pixels are redrawn from the background (`remove_objects`); its pixels
+    are then copied, as a block, to a random offset that keeps its bounding box inside the
+    image (an offset of 0 when none other fits).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    out = remove_objects(pixels, masks, seed)
+    moved = torch.zeros_like(masks)
+    height, width = masks.shape[-2:]
+    for i in range(pixels.shape[0]):
+        rows, cols = torch.nonzero(masks[i], as_tuple=True)
+        if rows.numel() == 0:
+            continue
+        top, left = int(rows.min()), int(cols.min())
+        bottom, right = int(rows.max()), int(cols.max())
+        dy = int(torch.randint(-top, height - bottom, (1,), generator=generator))
+        dx = int(torch.randint(-left, width - right, (1,), generator=generator))
+        out[i][:, rows + dy, cols + dx] = pixels[i][:, rows, cols]
+        moved[i, rows + dy, cols + dx] = True
+    return out, moved
 
 
 def _true_logprob(logits: Tensor, labels: Tensor) -> Tensor:

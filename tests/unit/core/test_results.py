@@ -259,6 +259,7 @@ def _vision_examples() -> dict[str, Result]:
                              example_pixels=shapes.pixels[:1],
                              example_patterns=torch.rand(1, 1, 2, 65, 65),
                              object_gain=torch.rand(4, 1), background_gain=torch.rand(4, 1),
+                             moved=torch.rand(4, 4),
                              class_probe=_probe("class"), side_probe=_probe("object side"),
                              dataset="shapes",
                              training={"step": 3})  # fmt: skip

@@ -94,3 +94,14 @@ def test_per_image_effects_average_over_the_chosen_patches():
     assert result.gain_on(weights).tolist() == [[0.75], [2.0]]
     assert result.effect_on(weights).tolist() == pytest.approx([(0.75 + 2.0) / 2 / 1.5])
     assert result.effect[0, 2].item() == pytest.approx((2.25 - 1.0) / (2.5 - 1.0))
+
+
+def test_moving_objects_keeps_their_pixels_and_area(shapes):
+    from mechscope.vision import move_objects
+
+    moved, masks = move_objects(shapes.pixels, shapes.masks, seed=4)
+    assert torch.equal(masks.sum((1, 2)), shapes.masks.sum((1, 2)))
+    for i in range(len(shapes)):
+        # the object's pixel values, in the same order, now sit under the new mask
+        assert torch.equal(moved[i, 0][masks[i]], shapes.pixels[i, 0][shapes.masks[i]])
+    assert not torch.equal(masks, shapes.masks)  # most objects moved somewhere else
