@@ -194,9 +194,13 @@ def patch_image_positions(
     corrupted: Float[Tensor, "image channel height width"],
     labels: Int[Tensor, " image"],
     *,
-    max_rows: int = 2048,
+    max_rows: int | None = None,
 ) -> ImagePatching:
     """Patch every (layer, position) of the residual stream from clean into corrupted.
+
+    ``max_rows``: rows (images x positions) per forward; ``None``: 64 on the CPU, where
+    cache-sized chunks ran 1.6-2.5x faster than 2,048-row ones (vit-shapes, 24 images, 1-2
+    threads), and 8,192 on a GPU.
 
     Raises:
         MechscopeError: a text model, or clean and corrupted of different shapes, or a
@@ -222,6 +226,8 @@ def patch_image_positions(
             "that image."
         )
     n_images, n_pos = clean_stream.shape[1], clean_stream.shape[2]
+    if max_rows is None:
+        max_rows = 8192 if clean_stream.device.type == "cuda" else 64
     patched = torch.zeros(n_images, vit.cfg.n_layers, n_pos)
     per_chunk = max(1, max_rows // n_images)
     for layer in range(vit.cfg.n_layers):
