@@ -18,6 +18,7 @@ from mechscope.models.bundled import BUNDLED
 from mechscope.models.run import attention_patterns
 from mechscope.representations import ProbeResult, probe_layers
 from mechscope.training.run_dir import read_metrics
+from mechscope.training.vision import accuracy_and_loss
 from mechscope.vision import (
     ClassLens,
     GridHeadKinds,
@@ -274,11 +275,7 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
     held_out = images_all.part(held_out=True)
     probe_train = images_all.part(held_out=False).subset(slice(0, cfg.n_probe_train))
     images = held_out.subset(slice(0, cfg.n_images))
-    with torch.no_grad():
-        logits = torch.cat([vit(held_out.pixels[i : i + 512])
-                            for i in range(0, len(held_out), 512)])  # fmt: skip
-    hits = (logits.argmax(-1) == held_out.labels).float()
-    accuracy = float(hits.mean())
+    _, accuracy, accuracy_se = accuracy_and_loss(vit, held_out)
     patterns = attention_patterns(
         vit, ImageBatch(images.pixels[: cfg.examples], vit.vit_cfg.patch_size)
     )
@@ -288,7 +285,7 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
     fraction = patch_object_fraction(patched.masks, vit.vit_cfg.patch_size)
     return ModelFindings(
         accuracy=accuracy,
-        accuracy_se=math.sqrt(accuracy * (1 - accuracy) / len(held_out)),
+        accuracy_se=accuracy_se,
         uniform_px=uniform_distance(vit.vit_cfg.grid, vit.vit_cfg.patch_size),
         kinds=classify_grid_heads(vit, images.pixels, images.masks, radius=cfg.radius),
         objects=object_attention(vit, images.pixels, images.masks),
