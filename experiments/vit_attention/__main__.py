@@ -16,6 +16,8 @@ def main(
 
 def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
     """Print accuracy, distance by layer, [CLS] on the object, and the verdicts."""
+    from mechscope.core.metrics import mean_and_sem
+
     for name, findings in result.models.items():
         print(f"{name}: held-out accuracy {findings.accuracy:.3f} ± {findings.accuracy_se:.3f}")  # noqa: T201
         for row in findings.layer_rows():
@@ -31,7 +33,7 @@ def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Resu
         drop = findings.moved[:, 0] - findings.moved[:, 1]
         print(  # noqa: T201
             f"  object moved: class log-prob falls by {float(drop.mean()):.3f} ± "
-            f"{float(drop.std() / len(drop) ** 0.5):.3f}, accuracy "
+            f"{mean_and_sem(drop)[1]:.3f}, accuracy "
             f"{float(findings.moved[:, 2].mean()):.3f} -> {float(findings.moved[:, 3].mean()):.3f}"
         )
         for probe in (findings.class_probe, findings.side_probe):

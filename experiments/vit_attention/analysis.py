@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from experiments.vit_attention.config import Config
 from mechscope.core.batch import ImageBatch
+from mechscope.core.metrics import mean_and_sem
 from mechscope.core.results import Result
 from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
 from mechscope.models import HookedViT, adapt, load_model, random_like
@@ -87,7 +88,7 @@ class ModelFindings:
         for layer, distance in enumerate(self.kinds.distance):
             rows.append({
                 "layer": layer, "distance_px": float(distance.mean()),
-                "distance_se": float(distance.std() / distance.numel() ** 0.5),
+                "distance_se": mean_and_sem(distance)[1],
                 "distance_min": float(distance.min()), "distance_max": float(distance.max()),
                 "uniform_px": self.uniform_px,
                 "cls_share": objects[layer]["cls_share"],
@@ -98,9 +99,9 @@ class ModelFindings:
                 "lens_accuracy": lens[layer + 1]["accuracy"],
                 "lens_accuracy_se": lens[layer + 1]["accuracy_se"],
                 "object_patch_effect": float(self.object_gain[:, layer].mean()) / gap,
-                "object_patch_effect_se": _se(self.object_gain[:, layer]) / gap,
+                "object_patch_effect_se": mean_and_sem(self.object_gain[:, layer])[1] / gap,
                 "background_patch_effect": float(self.background_gain[:, layer].mean()) / gap,
-                "background_patch_effect_se": _se(self.background_gain[:, layer]) / gap,
+                "background_patch_effect_se": mean_and_sem(self.background_gain[:, layer])[1] / gap,
             })  # fmt: skip
         return rows
 
@@ -134,7 +135,7 @@ class ModelFindings:
                   "attention rollout from [CLS]": self.objects.rollout_share}  # fmt: skip
         for what, share in shares.items():
             lift = share[:, -1] - self.objects.chance
-            mean, se = float(lift.mean()), float(lift.std() / lift.numel() ** 0.5)
+            mean, se = mean_and_sem(lift)
             out.append({
                 "claim": f"{what} in the last layer falls on the object more than chance",
                 "measured": f"share - chance {mean:+.3f} ± {se:.3f} over {lift.numel()} images "
@@ -142,10 +143,6 @@ class ModelFindings:
                 "verdict": _verdict(mean > 2 * se),
             })  # fmt: skip
         return out
-
-
-def _se(values: Tensor) -> float:
-    return float(values.std() / values.numel() ** 0.5) if values.numel() > 1 else float("nan")
 
 
 def _slope(x: Tensor, y: Tensor) -> tuple[float, float]:
@@ -447,7 +444,7 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
     report.paragraph(
         f"Moving the object instead of removing it ({f.moved.shape[0]} images; to a random "
         f"place where it fits): the class log-probability falls by {float(drop.mean()):.3f} ± "
-        f"{_se(drop):.3f} and accuracy goes from {float(f.moved[:, 2].mean()):.3f} to "
+        f"{mean_and_sem(drop)[1]:.3f} and accuracy goes from {float(f.moved[:, 2].mean()):.3f} to "
         f"{float(f.moved[:, 3].mean()):.3f}; a classifier that does not care where the object is "
         "gives patching nothing to restore after a move, so removal is the corruption here."
     )
