@@ -9,7 +9,7 @@ from torch import Tensor
 
 from experiments.gradient_health.config import Config
 from mechscope.core.batch import TokenBatch
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.diagnostics import gradient_norms
 from mechscope.models import TinyConfig, load_model
 from mechscope.models.base import Model
@@ -28,24 +28,19 @@ class GradientHealthResult(Result):
     flags: dict[str, list[list[str]]]
     """Per kind, each seed's flags."""
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return regroup_v1(
+            tensors, data, "norms", {k: f"norms_{i}" for i, k in enumerate(data["kinds"])}
+        )
+
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per block: mean norm of each kind."""
         import pandas as pd
 
         return pd.DataFrame({name: norms.mean(-1).tolist() for name, norms in self.norms.items()})
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {f"norms_{i}": norms for i, norms in enumerate(self.norms.values())}
-
-    def _data(self) -> dict[str, Any]:
-        return {"kinds": list(self.norms), "flags": self.flags}
-
-    @classmethod
-    def _from_saved(
-        cls, tensors: dict[str, Tensor], data: dict[str, Any]
-    ) -> "GradientHealthResult":
-        norms = {name: tensors[f"norms_{i}"] for i, name in enumerate(data["kinds"])}
-        return cls(norms, data["flags"])
 
 
 def reconstruction_loss(model: Model, batch: TokenBatch) -> Tensor:

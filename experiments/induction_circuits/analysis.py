@@ -12,7 +12,7 @@ from mechscope.circuits.direct import direct_logit_attribution, head_grid
 from mechscope.circuits.weights import weight_circuits
 from mechscope.core.axes import HeadId
 from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
 from mechscope.models import load_model
@@ -41,6 +41,14 @@ class InductionCircuitsResult(Result):
     previous_head: str
     claims: list[dict[str, str]]
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return regroup_v1(
+            tensors, data, "composition", {k: f"composition_{k}" for k in data["kinds"]}
+        )
+
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per head: copying, preferred offset, induction score, DLA."""
         import pandas as pd
@@ -54,28 +62,6 @@ class InductionCircuitsResult(Result):
               "previous_token": float(self.previous_score[l, h]),
               "dla": float(self.dla[l, h])}
              for l in range(n_layers) for h in range(n_heads)]  # noqa: E741
-        )  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"copying": self.copying, "positional": self.positional,
-                "induction_score": self.induction_score, "previous_score": self.previous_score,
-                "dla": self.dla, "share": self.share,
-                **{f"composition_{k}": v for k, v in self.composition.items()}}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "induction_heads": self.induction_heads,
-                "previous_head": self.previous_head, "claims": self.claims,
-                "kinds": list(self.composition)}  # fmt: skip
-
-    @classmethod
-    def _from_saved(
-        cls, tensors: dict[str, Tensor], data: dict[str, Any]
-    ) -> "InductionCircuitsResult":
-        return cls(
-            tensors["copying"], tensors["positional"],
-            {k: tensors[f"composition_{k}"] for k in data["kinds"]}, data["baseline"],
-            tensors["induction_score"], tensors["previous_score"], tensors["dla"],
-            tensors["share"], data["induction_heads"], data["previous_head"], data["claims"],
         )  # fmt: skip
 
 

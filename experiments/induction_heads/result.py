@@ -1,6 +1,6 @@
 """The induction reproduction's result: every figure's data, saved as one mechscope Result."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jaxtyping import Float
@@ -56,7 +56,7 @@ class InductionResult(Result):
     view_patterns: Float[Tensor, "layer head dest_pos src_pos"]
     """The 2-layer model's attention on a repeated sequence of letters."""
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         n = len(self.view_tokens)
         if self.view_patterns.shape[-2:] != (n, n):
             raise ValueError(f"view patterns {tuple(self.view_patterns.shape)} vs {n} tokens")
@@ -68,43 +68,6 @@ class InductionResult(Result):
         import pandas as pd
 
         return pd.DataFrame(self.ablations)
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"k_composition": self.k_composition, "view_patterns": self.view_patterns}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "metrics": self.metrics,
-            "train_configs": self.train_configs,
-            "phase_change": asdict(self.phase_change),
-            "head_scores": self.head_scores,
-            "losses": self.losses,
-            "induction_heads": [str(h) for h in self.induction_heads],
-            "previous_token_heads": [str(h) for h in self.previous_token_heads],
-            "k_composition": self.k_composition.tolist(),
-            "k_composition_baseline": self.k_composition_baseline,
-            "ablations": self.ablations,
-            "icl_ablations": self.icl_ablations,
-            "view_tokens": self.view_tokens,
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "InductionResult":
-        return cls(
-            metrics=data["metrics"],
-            train_configs=data["train_configs"],
-            phase_change=PhaseChange(**data["phase_change"]),
-            head_scores=data["head_scores"],
-            losses=data["losses"],
-            induction_heads=[HeadId.parse(h) for h in data["induction_heads"]],
-            previous_token_heads=[HeadId.parse(h) for h in data["previous_token_heads"]],
-            k_composition=tensors["k_composition"],
-            k_composition_baseline=data["k_composition_baseline"],
-            ablations=data["ablations"],
-            icl_ablations=data["icl_ablations"],
-            view_tokens=data["view_tokens"],
-            view_patterns=tensors["view_patterns"],
-        )
 
 
 def heads_above(scores: list[list[float]], threshold: float) -> list[HeadId]:

@@ -286,22 +286,6 @@ class HierarchyResult(Result):
 
         return pd.DataFrame(self.rows)
 
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"steps": self.steps, "repeated_previous": self.repeated_previous,
-                "repeated_final": self.repeated_final, "text_previous": self.text_previous,
-                "text_final": self.text_final}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"rows": self.rows, "verdicts": self.verdicts, "phase_step": self.phase_step,
-                "phase_summary": self.phase_summary, "extra": self.extra}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "HierarchyResult":
-        return cls(data["rows"], data["verdicts"], tensors["steps"], data["phase_step"],
-                   tensors["repeated_previous"], tensors["repeated_final"],
-                   tensors["text_previous"], tensors["text_final"], data["phase_summary"],
-                   data["extra"])  # fmt: skip
-
 
 def run(cfg: Config) -> HierarchyResult:
     """Measure every model and the phase change, save, write the report."""

@@ -78,6 +78,9 @@ class OverfittingResult(Result):
     stopped_at: list[int | None]
     """The step early stopping ended each seed's run at (None: it ran all its steps)."""
 
+    def _summary(self) -> dict[str, Any]:
+        return {"best_step": self.best_step()}
+
     def best_step(self) -> list[int]:
         """Per seed, the step of the lowest held-out loss."""
         return [int(self.steps[int(row.nan_to_num(math.inf).argmin())]) for row in self.held_out]
@@ -95,18 +98,6 @@ class OverfittingResult(Result):
              for seed in range(self.held_out.shape[0])
              for e, step in enumerate(self.steps.tolist()) for b in range(self.ratio.shape[-1])]
         )  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"steps": self.steps, "held_out": self.held_out, "train_loss": self.train_loss,
-                "ratio": self.ratio, "rank": self.rank}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"stopped_at": self.stopped_at, "best_step": self.best_step()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "OverfittingResult":
-        return cls(tensors["steps"], tensors["held_out"], tensors["train_loss"], tensors["ratio"],
-                   tensors["rank"], data["stopped_at"])  # fmt: skip
 
 
 def _padded(rows: list[Tensor], length: int) -> Tensor:

@@ -13,7 +13,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from experiments.rank_collapse.config import Config
 from experiments.runs import trained_records
 from mechscope.core.batch import TokenBatch
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.data.corpus import load_corpus
 from mechscope.diagnostics.rank import rank_of_representations, rank_stats, without_skips
 from mechscope.models import load_model, tokenize
@@ -40,25 +40,21 @@ class RankCollapseResult(Result):
     """The same architecture trained here, on held-out text: res(X) by boundary and seed,
     keyed 'initialisation, with skips', 'trained, without skips', ..."""
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        names = data.get("after_training", [])
+        return regroup_v1(
+            tensors, data, "after_training", {k: f"after_{i}" for i, k in enumerate(names)}
+        )
+
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per boundary: mean res(X) with and without skips."""
         import pandas as pd
 
         return pd.DataFrame({"with_skips": self.with_skips.mean(-1).tolist(),
                              "without_skips": self.without_skips.mean(-1).tolist()})  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        after = {f"after_{i}": v for i, v in enumerate(self.after_training.values())}
-        return {"with_skips": self.with_skips, "without_skips": self.without_skips, **after}
-
-    def _data(self) -> dict[str, Any]:
-        return {"trained": self.trained, "after_training": list(self.after_training)}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "RankCollapseResult":
-        after = {name: tensors[f"after_{i}"]
-                 for i, name in enumerate(data.get("after_training", []))}  # fmt: skip
-        return cls(tensors["with_skips"], tensors["without_skips"], data["trained"], after)
 
 
 def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:

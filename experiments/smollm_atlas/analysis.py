@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
 
 from experiments.smollm_atlas.config import Config
 from mechscope.core.axes import HeadId
@@ -51,32 +50,6 @@ class AtlasResult(Result):
         import pandas as pd
 
         return pd.DataFrame(self.thirds)
-
-    def _tensors(self) -> dict[str, Tensor]:
-        ours = {f"scores.{k}": v for k, v in self.scores._tensors().items()}
-        return ours | {f"syntax.{k}": v for k, v in self.syntax._tensors().items()}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "scores": self.scores._data(),
-            "syntax": self.syntax._data(),
-            "check": self.check,
-            "thirds": self.thirds,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "AtlasResult":
-        def part(prefix: str) -> dict[str, Tensor]:
-            return {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-        return cls(
-            scores=HeadScores._from_saved(part("scores."), data["scores"]),
-            syntax=SyntaxScores._from_saved(part("syntax."), data["syntax"]),
-            check=data["check"],
-            thirds=data["thirds"],
-            seconds=data["seconds"],
-        )
 
 
 def run(cfg: Config) -> AtlasResult:

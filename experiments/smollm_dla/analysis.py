@@ -11,7 +11,7 @@ from experiments.smollm_dla.config import Config
 from experiments.smollm_facts.analysis import FRANCE, single_token_facts
 from mechscope.circuits.direct import direct_logit_attribution, head_grid
 from mechscope.circuits.weights import weight_circuits
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
 from mechscope.interventions.pairs import ioi_pairs
@@ -43,6 +43,15 @@ class DlaResult(Result):
     errors: dict[str, float]
     """Per task: largest |sum of parts - logit| (the exactness check)."""
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return regroup_v1(tensors, data, "values", {t: f"values_{t}" for t in data["tasks"]})
+
+    def _summary(self) -> dict[str, Any]:
+        return {"top": self.top}
+
     @property
     def top(self) -> dict[str, list[dict[str, Any]]]:
         """Per task, the 8 largest parts by |mean|, with standard errors."""
@@ -66,21 +75,6 @@ class DlaResult(Result):
         return pd.DataFrame([{"task": task, "part": label, "mean": float(values[i].mean())}
                              for task, values in self.values.items()
                              for i, label in enumerate(self.labels)])  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"copying_all": self.copying_all,
-                **{f"values_{task}": v for task, v in self.values.items()}}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"labels": self.labels, "tasks": list(self.values), "belt": self.belt,
-                "belt_labels": self.belt_labels, "lens_rank": self.lens_rank,
-                "copying": self.copying, "errors": self.errors, "top": self.top}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "DlaResult":
-        return cls(data["labels"], {t: tensors[f"values_{t}"] for t in data["tasks"]},
-                   data["belt"], data["belt_labels"], data["lens_rank"], data["copying"],
-                   tensors["copying_all"], data["errors"])  # fmt: skip
 
 
 def _attribute_chunks(

@@ -69,30 +69,6 @@ class FactsLensResult(Result):
 
         return pd.DataFrame(self.summary())
 
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"rank": self.rank, "prob": self.prob, "kl": self.kl}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "labels": self.labels,
-            "facts": self.facts,
-            "france_top": self.france_top,
-            "skipped": self.skipped,
-            "summary": self.summary(),
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "FactsLensResult":
-        return cls(
-            labels=data["labels"],
-            facts=data["facts"],
-            rank=tensors["rank"],
-            prob=tensors["prob"],
-            kl=tensors["kl"],
-            france_top=[[(str(t), float(p)) for t, p in row] for row in data["france_top"]],
-            skipped=data["skipped"],
-        )
-
 
 def single_token_facts(model: Model) -> tuple[list[tuple[Fact, int]], Counter[str]]:
     """The facts whose answer is one token for the model's tokenizer, with that token."""

@@ -11,7 +11,7 @@ from torch import Tensor
 from experiments.smollm_ioi.config import Config
 from mechscope.core.axes import HeadId
 from mechscope.core.metrics import logit_diffs, mean_and_sem
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.core.sites import Component, Site, every_site
 from mechscope.heads.patterns import attention_patterns
 from mechscope.interventions import (
@@ -55,6 +55,17 @@ class IoiResult(Result):
     """Per top head: mean attention from the final token to IO, S1 and S2."""
     seconds: dict[str, float]
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        grids = {k.split(".", 1)[1]: k for k in tensors if k.startswith("exact.")}
+        tensors, data = regroup_v1(tensors, data, "grids", grids)
+        return tensors, {
+            **data,
+            "attribution": [k.split(".", 1)[1] for k in tensors if k.startswith("attribution.")],
+        }
+
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per head: patching effect of its output at all positions and at the end."""
         import pandas as pd
@@ -68,39 +79,6 @@ class IoiResult(Result):
                 for head in range(z_all.shape[1])
             ]
         )  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        out = {f"exact.{k}": v for k, v in self.grids.items()}
-        return out | {f"attribution.{k}": v for k, v in self.attribution.items()}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "behaviour": self.behaviour,
-            "tokens": self.tokens,
-            "correlations": self.correlations,
-            "top_heads": [str(h) for h in self.top_heads],
-            "paths": self.paths,
-            "attention": self.attention,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "IoiResult":
-        grids = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("exact.")}
-        attribution = {
-            k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("attribution.")
-        }
-        return cls(
-            behaviour=data["behaviour"],
-            tokens=data["tokens"],
-            grids=grids,
-            attribution=attribution,
-            correlations=data["correlations"],
-            top_heads=[HeadId.parse(h) for h in data["top_heads"]],
-            paths=data["paths"],
-            attention=data["attention"],
-            seconds=data["seconds"],
-        )
 
 
 def _layout(result: PatchingResult, name: str) -> Tensor:

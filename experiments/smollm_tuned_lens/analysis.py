@@ -12,7 +12,7 @@ from experiments.smollm_facts.analysis import single_token_facts
 from experiments.smollm_tuned_lens.config import Config
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result
+from mechscope.core.results import Result, regroup_v1
 from mechscope.data.conllu import conllu_text
 from mechscope.data.corpus import load_corpus
 from mechscope.lens.config import TunedLensConfig
@@ -57,6 +57,15 @@ class TunedLensResult(Result):
     """Mean KL over boundaries of each training step."""
     seconds: dict[str, float]
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return regroup_v1(tensors, data, "kl", {d: f"kl_{d}" for d in data["domains"]})
+
+    def _summary(self) -> dict[str, Any]:
+        return {"summary": self.summary()}
+
     @property
     def domains(self) -> list[str]:
         """The kinds of held-out text."""
@@ -88,28 +97,6 @@ class TunedLensResult(Result):
         import pandas as pd
 
         return pd.DataFrame(self.summary())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"fact_rank": self.fact_rank, "fact_kl": self.fact_kl,
-                **{f"kl_{domain}": kl for domain, kl in self.kl.items()}}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"labels": self.labels, "lenses": self.lenses, "domains": self.domains,
-                "facts": self.facts, "losses": self.losses, "seconds": self.seconds,
-                "summary": self.summary()}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "TunedLensResult":
-        return cls(
-            labels=data["labels"],
-            lenses=data["lenses"],
-            kl={domain: tensors[f"kl_{domain}"] for domain in data["domains"]},
-            fact_rank=tensors["fact_rank"],
-            fact_kl=tensors["fact_kl"],
-            facts=data["facts"],
-            losses=data["losses"],
-            seconds=data["seconds"],
-        )
 
 
 def texts(cfg: Config) -> tuple[bytes, dict[str, bytes]]:

@@ -135,20 +135,6 @@ class TrainingHealthResult(Result):
              for e, step in enumerate(self.steps.tolist())]
         )  # fmt: skip
 
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"steps": self.steps, "held_out": self.held_out, "train_loss": self.train_loss,
-                "entropy": self.entropy, "grad_norms": self.grad_norms}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"runs": self.runs}
-
-    @classmethod
-    def _from_saved(
-        cls, tensors: dict[str, Tensor], data: dict[str, Any]
-    ) -> "TrainingHealthResult":
-        return cls(data["runs"], tensors["steps"], tensors["held_out"], tensors["train_loss"],
-                   tensors["entropy"], tensors["grad_norms"])  # fmt: skip
-
 
 def _mean_se(values: Tensor) -> str:
     n = values.numel()

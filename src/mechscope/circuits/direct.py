@@ -64,6 +64,9 @@ class DirectAttribution(Result):
     """The answer read at each position."""
     wrong: Int[Tensor, "batch pos"] | None = None
 
+    def _summary(self) -> dict[str, Any]:
+        return {"error": self.error()}
+
     def error(self) -> float:
         """Largest |sum of the parts + bias - the model's logit| over real positions."""
         total = self.values.sum(0) + self.unembed_bias
@@ -102,23 +105,6 @@ class DirectAttribution(Result):
         return pd.DataFrame(
             {"part": self.labels, "mean": last.mean(-1).tolist(), "sem": sem.tolist()}
         )
-
-    def _tensors(self) -> dict[str, Tensor]:
-        tensors = {"values": self.values, "logit": self.logit, "unembed_bias": self.unembed_bias,
-                   "tokens": self.tokens, "attention_mask": self.attention_mask,
-                   "answers": self.answers}  # fmt: skip
-        if self.wrong is not None:
-            tensors["wrong"] = self.wrong
-        return tensors
-
-    def _data(self) -> dict[str, Any]:
-        return {"labels": self.labels, "error": self.error()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "DirectAttribution":
-        return cls(data["labels"], tensors["values"], tensors["logit"], tensors["unembed_bias"],
-                   tensors["tokens"], tensors["attention_mask"], tensors["answers"],
-                   tensors.get("wrong"))  # fmt: skip
 
 
 @torch.no_grad()

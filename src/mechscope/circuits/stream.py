@@ -123,6 +123,9 @@ class StreamDecomposition(Result):
     site: str
     """The hook decomposed."""
 
+    def _summary(self) -> dict[str, Any]:
+        return {"error": self.error()}
+
     def error(self) -> float:
         """Largest |sum of the parts - the stream| (float rounding only)."""
         return float((self.parts.sum(0) - self.stream).abs().max())
@@ -137,16 +140,6 @@ class StreamDecomposition(Result):
 
         norms = self.parts.norm(dim=-1).flatten(1).mean(-1).tolist()
         return pd.DataFrame({"part": self.labels, "mean_norm": norms})
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"parts": self.parts, "stream": self.stream}
-
-    def _data(self) -> dict[str, Any]:
-        return {"labels": self.labels, "site": self.site, "error": self.error()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "StreamDecomposition":
-        return cls(data["labels"], tensors["parts"], tensors["stream"], data["site"])
 
 
 @torch.no_grad()
@@ -185,6 +178,9 @@ class StreamNorms(Result):
     cosine: Float[Tensor, "layer prompt"]
     """cos(what block l adds, the stream it read)."""
 
+    def _summary(self) -> dict[str, Any]:
+        return {"summary": self.summary()}
+
     def summary(self) -> dict[str, list[tuple[float, float]]]:
         """Per quantity: (mean, standard error over prompts) by boundary or layer."""
 
@@ -204,16 +200,6 @@ class StreamNorms(Result):
                              "stream_norm": self.norm[:-1].mean(1).tolist(),
                              "write_norm": self.write_norm.mean(1).tolist(),
                              "cosine": self.cosine.mean(1).tolist()})  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"norm": self.norm, "write_norm": self.write_norm, "cosine": self.cosine}
-
-    def _data(self) -> dict[str, Any]:
-        return {"summary": self.summary()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "StreamNorms":  # noqa: ARG003
-        return cls(tensors["norm"], tensors["write_norm"], tensors["cosine"])
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ from mechscope.circuits.composition import (
     random_baseline,
 )
 from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Provenance, Result
+from mechscope.core.results import Provenance, Result, regroup_v1
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 
@@ -135,6 +135,14 @@ class WeightCircuits(Result):
     positional: Float[Tensor, "layer head offset"] | None = None
     """Mean attention at each offset back from positional embeddings alone (None: rotary)."""
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return regroup_v1(
+            tensors, data, "composition", {k: f"composition_{k}" for k in data["kinds"]}
+        )
+
     def preferred_offset(self) -> Int[Tensor, "layer head"] | None:
         """Per head, the offset back its positional QK attends most (None without W_pos)."""
         return None if self.positional is None else self.positional.argmax(-1)
@@ -151,27 +159,6 @@ class WeightCircuits(Result):
               "qk_top_singular": float(self.qk_singular[l, h, 0]),
               "preferred_offset": None if offsets is None else int(offsets[l, h])}
              for l in range(n_layers) for h in range(n_heads)]  # noqa: E741
-        )  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        tensors = {"copying": self.copying, "eigen_real": self.eigen_real,
-                   "eigen_imag": self.eigen_imag, "ov_singular": self.ov_singular,
-                   "qk_singular": self.qk_singular,
-                   **{f"composition_{k}": v for k, v in self.composition.items()}}  # fmt: skip
-        if self.positional is not None:
-            tensors["positional"] = self.positional
-        return tensors
-
-    def _data(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "kinds": list(self.composition)}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "WeightCircuits":
-        return cls(
-            tensors["copying"], tensors["eigen_real"], tensors["eigen_imag"],
-            tensors["ov_singular"], tensors["qk_singular"],
-            {k: tensors[f"composition_{k}"] for k in data["kinds"]}, data["baseline"],
-            tensors.get("positional"),
         )  # fmt: skip
 
 

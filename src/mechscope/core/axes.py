@@ -59,3 +59,12 @@ class HeadId(NamedTuple):
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
             raise ValueError(f"head {text!r} is not LAYER.HEAD, e.g. '1.4'")
         return cls(int(parts[0]), int(parts[1]))
+
+    def to_json(self) -> str:
+        """``"layer.head"``, as results save a head."""
+        return str(self)
+
+    @classmethod
+    def from_json(cls, value: str | list[int]) -> "HeadId":
+        """A head as `to_json` wrote it (or as ``[layer, head]``)."""
+        return cls.parse(value) if isinstance(value, str) else cls(*value)

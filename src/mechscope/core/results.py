@@ -1,79 +1,64 @@
 """The one Result contract: every result saves as ``result.json`` + ``tensors.safetensors``.
 
-``result.json`` holds the result's ``kind`` (which class reads it back), the
-``format_version``, the ``config`` that made it and the ``model`` spec it was measured on
-(`Provenance`), and the result's own JSON ``data`` (axis labels, scalars). Tensors go to
+``result.json`` holds the result's ``kind``, the ``class`` that reads it back
+(``module:Class``), the ``format_version``, the ``config`` that made it and the ``model`` spec
+it was measured on (`Provenance`), and the result's own JSON ``data``. Tensors go to
 ``tensors.safetensors``, so results load without pickle and from any language.
 
-`load_result(dir)` loads any kind: the kind names its class in `KINDS` (SAELens keeps such a
-registry for saved SAEs), imported on first use. A subclass declares its ``kind``, and
-implements `Result._tensors`, `Result._data` and `Result._from_saved`; `Result.to_dataframe`
-gives one row per natural unit (site, head, boundary x position, ...).
+A result class is its dataclass fields plus its methods. It registers itself by declaring a
+``kind`` (SAELens keeps such a registry for saved SAE classes); saving and loading are driven
+by the fields (`mechscope.core.codec`): tensor fields go to safetensors under their own names,
+every other field to JSON, decoded back by its type annotation. The base ``__post_init__``
+checks every tensor field against its jaxtyping annotation (rank, and one size per axis name
+across the fields), then calls the class's own `Result._validate`.
+
+`load_result(dir)` loads any kind: the class recorded in ``result.json`` is imported, so
+``core`` names no class above it. Results written before the ``class`` entry existed (format
+version 1) are found by importing mechscope's packages (and a checkout's ``experiments``) until
+their kind has registered, and read through the class's `Result._upgrade_v1`.
 """
 
 import dataclasses
 import importlib
 import json
-from collections.abc import Mapping
+import pkgutil
+import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from mechscope.core.codec import config_json, decode, encode, is_tensor_type
 from mechscope.core.errors import MechscopeError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "TENSORS_FILE",
+    "Provenance",
+    "Result",
+    "config_json",
+    "load_result",
+    "registered_kinds",
+    "regroup_v1",
+    "result_class",
+    "write_result",
+]
 
 METADATA_FILE = "result.json"
 TENSORS_FILE = "tensors.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: saved from the fields, with the class recorded; 1 (read through `Result._upgrade_v1`):
+each class wrote its own layout."""
 
-KINDS: dict[str, str] = {
-    "head-scores": "mechscope.heads.scores:HeadScores",
-    "syntax-scores": "mechscope.heads.syntax:SyntaxScores",
-    "verification": "mechscope.heads.verification:Verification",
-    "sentence-attention": "mechscope.heads.patterns:SentenceAttention",
-    "patching": "mechscope.interventions.activation:PatchingResult",
-    "ablation-effects": "mechscope.interventions.ablation:AblationEffects",
-    "path-patching": "mechscope.interventions.path:PathResult",
-    "trajectory": "mechscope.lens.logit:Trajectory",
-    "lens-comparison": "mechscope.lens.tuned:LensComparison",
-    "stream-decomposition": "mechscope.circuits.stream:StreamDecomposition",
-    "stream-norms": "mechscope.circuits.stream:StreamNorms",
-    "direct-attribution": "mechscope.circuits.direct:DirectAttribution",
-    "weight-circuits": "mechscope.circuits.weights:WeightCircuits",
-    "attention-stats": "mechscope.diagnostics.attention:AttentionStats",
-    "rank-stats": "mechscope.diagnostics.rank:RankStats",
-    "anisotropy": "mechscope.diagnostics.anisotropy:Anisotropy",
-    "gradient-norms": "mechscope.diagnostics.gradients:GradientNorms",
-    "induction-reproduction": "experiments.induction_heads:InductionResult",
-    "facts-lens": "experiments.smollm_facts:FactsLensResult",
-    "smollm-tuned-lens": "experiments.smollm_tuned_lens:TunedLensResult",
-    "ioi-circuit": "experiments.smollm_ioi:IoiResult",
-    "head-atlas": "experiments.smollm_atlas:AtlasResult",
-    "induction-circuits": "experiments.induction_circuits:InductionCircuitsResult",
-    "smollm-dla": "experiments.smollm_dla:DlaResult",
-    "rank-collapse": "experiments.rank_collapse:RankCollapseResult",
-    "gradient-health": "experiments.gradient_health:GradientHealthResult",
-    "class-geometry": "mechscope.diagnostics.anisotropy:ClassGeometry",
-    "training-health": "experiments.training_health:TrainingHealthResult",
-    "overfitting": "experiments.overfitting:OverfittingResult",
-    "activations": "mechscope.representations.activations:Activations",
-    "probe": "mechscope.representations.probes:ProbeResult",
-    "probe-table": "mechscope.representations.probes:ProbeTable",
-    "structural-probe": "mechscope.representations.structural:StructuralResult",
-    "projection": "mechscope.representations.projections:Projection",
-    "similarity": "mechscope.representations.similarities:Similarity",
-    "layer-hierarchy": "experiments.layer_hierarchy:HierarchyResult",
-    "grid-head-kinds": "mechscope.vision.kinds:GridHeadKinds",
-    "object-attention": "mechscope.vision.objects:ObjectAttention",
-    "class-lens": "mechscope.vision.lens:ClassLens",
-    "image-patching": "mechscope.vision.patching:ImagePatching",
-    "vit-attention": "experiments.vit_attention:VitAttentionResult",
-}
-"""Every saved kind and the class that reads it (``module:Class``); experiments' kinds load
-from a checkout (the ``experiments`` package sits beside ``src``)."""
+_REGISTRY: dict[str, type["Result"]] = {}
+"""Every result kind defined so far (imported), and its class."""
+
+_SEARCHED = ("mechscope", "experiments")
+"""Packages imported to find a kind that a result.json names without its class (version 1)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +73,12 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Result:
-    """Base of every result: save, load (`load_result`), provenance and a dataframe view."""
+    """Base of every result: save, load (`load_result`), provenance and a dataframe view.
+
+    Subclasses are frozen dataclasses that declare ``kind`` (registered on definition), put
+    their checks in `_validate` and, where they want readable tables in ``result.json``
+    beside the fields, return them from `_summary`.
+    """
 
     kind: ClassVar[str] = ""
     provenance: Provenance = field(default_factory=Provenance, kw_only=True)
@@ -96,21 +86,94 @@ class Result:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.kind and cls.kind not in KINDS:
-            raise TypeError(f"{cls.__name__}.kind {cls.kind!r} is missing from results.KINDS")
+        if "__post_init__" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} defines __post_init__; put its checks in _validate (the base "
+                "__post_init__ checks tensor shapes first, then calls _validate)"
+            )
+        if not cls.kind:
+            return
+        known = _REGISTRY.get(cls.kind)
+        if known is not None and _class_path(known) != _class_path(cls):
+            raise TypeError(
+                f"result kind {cls.kind!r} of {_class_path(cls)} is taken by {_class_path(known)}"
+            )
+        _REGISTRY[cls.kind] = cls
+
+    def __post_init__(self) -> None:
+        _check_tensor_fields(self)
+        self._validate()
+
+    def _validate(self) -> None:
+        """The class's own checks (raise ValueError); shapes were checked already."""
+
+    def _summary(self) -> dict[str, Any]:
+        """Readable JSON written beside the fields (tables, labels); ignored on load."""
+        return {}
 
     def _tensors(self) -> dict[str, torch.Tensor]:
-        """The tensors to save, by name."""
-        raise NotImplementedError
+        """The tensors to save, by name.
+
+        Tensor fields under their names, a dict of tensors as ``field.key``, a nested
+        result's tensors as ``field.name``.
+        """
+        out: dict[str, torch.Tensor] = {}
+        for f in _data_fields(type(self)):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                out[f.name] = value
+            elif isinstance(value, Result):
+                out |= {f"{f.name}.{k}": v for k, v in value._tensors().items()}
+            elif _tensor_dict(value):
+                out |= {f"{f.name}.{k}": v for k, v in value.items()}
+        return out
 
     def _data(self) -> dict[str, Any]:
-        """Everything else, as plain JSON."""
-        raise NotImplementedError
+        """Every other field as plain JSON, plus `_summary`.
+
+        A dict of tensors gives its keys; a nested result, its own data.
+        """
+        fields: dict[str, Any] = {}
+        for f in _data_fields(type(self)):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                continue
+            if isinstance(value, Result):
+                fields[f.name] = value._data()
+            elif _tensor_dict(value):
+                fields[f.name] = list(value)
+            else:
+                fields[f.name] = encode(value)
+        return {**self._summary(), **fields}
 
     @classmethod
-    def _from_saved(cls, tensors: dict[str, torch.Tensor], data: dict[str, Any]) -> "Result":
+    def _from_saved(cls: type["R"], tensors: dict[str, torch.Tensor], data: dict[str, Any]) -> "R":
         """Rebuild the result from what `_tensors` and `_data` gave (no provenance)."""
-        raise NotImplementedError
+        hints = typing.get_type_hints(cls, include_extras=True)
+        values: dict[str, Any] = {}
+        for f in _data_fields(cls):
+            hint = hints[f.name]
+            nested = _result_type(hint)
+            if f.name in tensors:
+                values[f.name] = tensors[f.name]
+            elif nested is not None and f.name in data:
+                prefix = f"{f.name}."
+                mine = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+                values[f.name] = nested._from_saved(mine, data[f.name])
+            elif _is_tensor_dict_type(hint) and f.name in data:
+                values[f.name] = {key: tensors[f"{f.name}.{key}"] for key in data[f.name]}
+            elif f.name in data:
+                values[f.name] = decode(hint, data[f.name])
+            elif is_tensor_type(hint) and _optional(hint):
+                values[f.name] = None
+        return cls(**values)
+
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, torch.Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """A format-1 result's tensors and data in today's layout (default: the same)."""
+        return tensors, data
 
     def _after_load(self: "R", directory: Path) -> "R":  # noqa: ARG002 - used by overrides
         """Attach what lives beside the two files (e.g. a memory-mapped array); default: none."""
@@ -134,6 +197,7 @@ class Result:
         """
         meta = {
             "kind": self.kind,
+            "class": _class_path(type(self)),
             "format_version": FORMAT_VERSION,
             "config": self.provenance.config,
             "model": self.provenance.model,
@@ -159,31 +223,100 @@ class Result:
 R = TypeVar("R", bound=Result)
 
 
-def config_json(config: Any) -> dict[str, Any]:  # noqa: ANN401 - any dataclass or dict
-    """A config as plain JSON: dataclass fields (enums by value, paths as strings) or a dict."""
-    if config is None:
-        return {}
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    elif isinstance(config, Mapping):
-        fields = dict(config)
-    else:
-        raise TypeError(f"a config is a dataclass or a mapping, not {type(config).__name__}")
-    return {str(key): _plain(value) for key, value in fields.items()}
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _plain(value: Any) -> Any:  # noqa: ANN401 - JSON conversion of any field
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return config_json(value)
-    return value
+def _data_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields a result saves: those set on construction, but its provenance."""
+    return [f for f in dataclasses.fields(cls) if f.init and f.name != "provenance"]
+
+
+def _tensor_dict(value: Any) -> bool:  # noqa: ANN401 - any field value
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+    )
+
+
+def _is_tensor_dict_type(hint: Any) -> bool:  # noqa: ANN401 - a type annotation
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) is dict and len(args) == 2 and is_tensor_type(args[1])
+
+
+def _result_type(hint: Any) -> "type[Result] | None":  # noqa: ANN401 - a type annotation
+    return hint if isinstance(hint, type) and issubclass(hint, Result) else None
+
+
+def _optional(hint: Any) -> bool:  # noqa: ANN401 - a type annotation
+    return type(None) in typing.get_args(hint)
+
+
+def _check_tensor_fields(result: Result) -> None:
+    """Check each tensor field against its jaxtyping annotation.
+
+    Each has the annotation's rank, and each axis name one size across the fields.
+
+    Raises:
+        ValueError: a field is not a tensor, has the wrong rank, or disagrees on an axis.
+    """
+    hints = typing.get_type_hints(type(result), include_extras=True)
+    sizes: dict[str, tuple[int, str]] = {}
+    for f in _data_fields(type(result)):
+        hint = hints.get(f.name)
+        if hint is None or not is_tensor_type(hint):
+            continue
+        value = getattr(result, f.name)
+        if value is None and _optional(hint):
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"{type(result).__name__}.{f.name} must be a tensor, not {type(value).__name__}"
+            )
+        dims = _jaxtyping_dims(hint)
+        if dims is None:
+            continue
+        if len(dims) != value.ndim:
+            raise ValueError(
+                f"{type(result).__name__}.{f.name} has shape {tuple(value.shape)}; want "
+                f"({', '.join(dims)})"
+            )
+        for name, size in zip(dims, value.shape, strict=True):
+            if not name.isidentifier():
+                continue  # a fixed size or an expression: jaxtyping's own checks cover it
+            seen = sizes.setdefault(name, (size, f.name))
+            if seen[0] != size:
+                raise ValueError(
+                    f"{type(result).__name__}: axis {name!r} is {seen[0]} in {seen[1]} but "
+                    f"{size} in {f.name}"
+                )
+
+
+def _jaxtyping_dims(hint: Any) -> list[str] | None:  # noqa: ANN401 - a type annotation
+    """The axis names of a jaxtyping annotation (None: no fixed rank, e.g. ``*batch``)."""
+    for candidate in (hint, *typing.get_args(hint)):
+        spec = getattr(candidate, "dim_str", None)
+        if spec is None:
+            continue
+        names = spec.split()
+        if any(n.startswith(("*", "...", "#")) or n == "..." for n in names):
+            return None
+        return names
+    return None
+
+
+def regroup_v1(
+    tensors: dict[str, torch.Tensor], data: dict[str, Any], name: str, old: dict[str, str]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Gather format-1 tensors into a dict-of-tensors field, for `Result._upgrade_v1`.
+
+    ``old`` maps each key to the name it was saved under; the field ``name`` saves as
+    ``name.key``, its keys in ``data[name]``.
+    """
+    moved = {f"{name}.{key}": tensors[saved] for key, saved in old.items()}
+    kept = {k: v for k, v in tensors.items() if k not in set(old.values())}
+    return kept | moved, {**data, name: list(old)}
 
 
 def write_result(
@@ -209,22 +342,51 @@ def write_result(
     return directory
 
 
-def result_class(kind: str) -> type[Result]:
-    """The class that reads results of ``kind``.
+def registered_kinds() -> dict[str, type[Result]]:
+    """Every result kind mechscope (and a checkout's experiments) defines, and its class."""
+    _import_everything()
+    return dict(_REGISTRY)
+
+
+def result_class(kind: str, class_path: str = "") -> type[Result]:
+    """The class that reads results of ``kind`` (``class_path``: ``module:Class`` if known).
 
     Raises:
         MechscopeError: an unknown kind, or one whose module cannot be imported.
     """
-    if kind not in KINDS:
-        raise MechscopeError(f"unknown result kind {kind!r}; known: {', '.join(KINDS)}.")
-    module, name = KINDS[kind].split(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as error:
+    if kind not in _REGISTRY and class_path:
+        module = class_path.split(":")[0]
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise MechscopeError(
+                f"results of kind {kind!r} are read by {module}, which cannot be imported "
+                f"({error}); experiments' results load from a mechscope checkout."
+            ) from error
+    if kind not in _REGISTRY:
+        _import_everything()
+    if kind not in _REGISTRY:
         raise MechscopeError(
-            f"results of kind {kind!r} are read by {module}, which cannot be imported "
-            f"({error}); experiments' results load from a mechscope checkout."
-        ) from error
+            f"unknown result kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}. Results of "
+            "experiments load from a mechscope checkout (run from the repository)."
+        )
+    return _REGISTRY[kind]
+
+
+def _import_everything() -> None:
+    """Import every module of mechscope and of a checkout's experiments, registering kinds."""
+    for name in _SEARCHED:
+        try:
+            package = importlib.import_module(name)
+        except ImportError:
+            continue
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
+            if info.name.rsplit(".", 1)[-1].startswith("__"):
+                continue  # __main__ modules run commands
+            try:
+                importlib.import_module(info.name)
+            except ImportError:
+                continue  # an optional extra that is not installed
 
 
 def load_result(directory: str | Path) -> Result:
@@ -237,9 +399,10 @@ def load_result(directory: str | Path) -> Result:
     try:
         meta = json.loads((directory / METADATA_FILE).read_text())
         tensors = load_file(directory / TENSORS_FILE)
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, json.JSONDecodeError, SafetensorError) as error:
         raise MechscopeError(
-            f"{directory} does not hold a readable mechscope result ({error})."
+            f"{directory} does not hold a readable mechscope result ({error}); run the job "
+            "again to write it."
         ) from error
     if not isinstance(meta, dict) or "kind" not in meta:
         raise MechscopeError(f"{directory / METADATA_FILE} names no result kind; not a result.")
@@ -248,7 +411,10 @@ def load_result(directory: str | Path) -> Result:
             f"{directory} was saved by a newer mechscope (format {meta['format_version']}); "
             "upgrade mechscope to read it."
         )
-    cls = result_class(meta["kind"])
-    result = cls._from_saved(tensors, meta["data"])
+    cls = result_class(meta["kind"], meta.get("class", ""))
+    data = meta["data"]
+    if meta.get("format_version", 1) < 2:
+        tensors, data = cls._upgrade_v1(tensors, data)
+    result = cls._from_saved(tensors, data)
     provenance = Provenance(config=meta.get("config", {}), model=meta.get("model", ""))
     return dataclasses.replace(result, provenance=provenance)._after_load(directory)

@@ -6,6 +6,7 @@ point TransformerLens exposes for it, identical for HookedTransformer and Hooked
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Component(Enum):
@@ -23,6 +24,15 @@ class Component(Enum):
     Z = "attn.hook_z"
     ATTN_SCORES = "attn.hook_attn_scores"
     PATTERN = "attn.hook_pattern"
+
+    def to_json(self) -> str:
+        """The member's name (``"K"``), as results save a component."""
+        return self.name
+
+    @classmethod
+    def from_json(cls, value: str) -> "Component":
+        """A component as `to_json` wrote it."""
+        return cls[value]
 
     @property
     def per_layer(self) -> bool:
@@ -65,6 +75,16 @@ class Site:
         if self.pos is not None:
             parts.append(f"P{self.pos}")
         return " ".join(parts)
+
+    def to_json(self) -> list[str | int | None]:
+        """``[component name, layer, head, pos]``, as results save a site."""
+        return [self.component.to_json(), self.layer, self.head, self.pos]
+
+    @classmethod
+    def from_json(cls, value: list[Any]) -> "Site":
+        """A site as `to_json` wrote it."""
+        component, layer, head, pos = value
+        return cls(Component.from_json(component), layer, head, pos)
 
     @property
     def hook_name(self) -> str:

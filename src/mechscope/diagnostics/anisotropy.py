@@ -43,6 +43,9 @@ class Anisotropy(Result):
     n_words: int
     """Token ids seen in at least two prompts (behind the self-similarity)."""
 
+    def _summary(self) -> dict[str, Any]:
+        return {"adjusted": self.adjusted()}
+
     def adjusted(self) -> dict[str, list[float]]:
         """Self-similarity and intra-sentence similarity minus the baseline."""
         return {"self_similarity": (self.self_similarity - self.baseline).tolist(),
@@ -58,18 +61,6 @@ class Anisotropy(Result):
                              "intra_sentence": self.intra_sentence.tolist(),
                              "self_similarity_adjusted": adjusted["self_similarity"],
                              "intra_sentence_adjusted": adjusted["intra_sentence"]})  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"baseline": self.baseline, "self_similarity": self.self_similarity,
-                "intra_sentence": self.intra_sentence}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"n_pairs": self.n_pairs, "n_words": self.n_words, "adjusted": self.adjusted()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Anisotropy":
-        return cls(tensors["baseline"], tensors["self_similarity"], tensors["intra_sentence"],
-                   data["n_pairs"], data["n_words"])  # fmt: skip
 
 
 def anisotropy_of(
@@ -171,18 +162,6 @@ class ClassGeometry(Result):
         return pd.DataFrame({"intra": self.intra.tolist(), "inter": self.inter.tolist(),
                              "ratio": self.ratio.tolist(),
                              "effective_rank": self.effective_rank.tolist()})  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"intra": self.intra, "inter": self.inter, "ratio": self.ratio,
-                "effective_rank": self.effective_rank}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"classes": self.classes, "counts": self.counts}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ClassGeometry":
-        return cls(data["classes"], data["counts"], tensors["intra"], tensors["inter"],
-                   tensors["ratio"], tensors["effective_rank"])  # fmt: skip
 
 
 @torch.no_grad()

@@ -48,6 +48,9 @@ class AttentionStats(Result):
     sink_mass: Float[Tensor, "layer head"]
     effective_heads: Float[Tensor, " layer"]
 
+    def _summary(self) -> dict[str, Any]:
+        return {"flags": [[str(h), kind] for h, kind in self.flags()]}
+
     def flags(self) -> list[tuple[HeadId, str]]:
         """Heads whose attention has collapsed, with the kind of collapse."""
         flagged = []
@@ -74,19 +77,6 @@ class AttentionStats(Result):
               "sink_mass": float(self.sink_mass[l, h])}
              for l in range(n_layers) for h in range(n_heads)]  # noqa: E741
         )  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"entropy": self.entropy, "normalised_entropy": self.normalised_entropy,
-                "max_weight": self.max_weight, "span": self.span, "sink_mass": self.sink_mass,
-                "effective_heads": self.effective_heads}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"flags": [[f"{h.layer}.{h.head}", kind] for h, kind in self.flags()]}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "AttentionStats":  # noqa: ARG003
-        return cls(tensors["entropy"], tensors["normalised_entropy"], tensors["max_weight"],
-                   tensors["span"], tensors["sink_mass"], tensors["effective_heads"])  # fmt: skip
 
 
 STATISTICS = ("entropy", "normalised_entropy", "max_weight", "span", "sink_mass")

@@ -12,7 +12,7 @@ the output); a block norm above `EXPLODING_NORM` is flagged as exploding in any 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from jaxtyping import Float
@@ -110,18 +110,6 @@ class GradientNorms(Result):
         import pandas as pd
 
         return pd.DataFrame(self.norms.tolist(), columns=list(COMPONENTS))
-
-    def _tensors(self) -> dict[str, Tensor]:
-        extra = {} if self.histogram is None else {"histogram": self.histogram}
-        return {"norms": self.norms, **extra}
-
-    def _data(self) -> dict[str, Any]:
-        return {"outside": self.outside, "loss": self.loss, "ratio": self.ratio(),
-                "flags": self.flags()}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "GradientNorms":
-        return cls(tensors["norms"], data["outside"], data["loss"], tensors.get("histogram"))
 
 
 def next_token_loss(model: Model, batch: TokenBatch) -> Tensor:

@@ -56,6 +56,9 @@ class RankStats(Result):
     spectrum: Float[Tensor, "boundary k"]
     """Singular values normalised to sum 1, mean over prompts (the first k)."""
 
+    def _summary(self) -> dict[str, Any]:
+        return {"summary": self.summary()}
+
     def summary(self) -> list[dict[str, float | int]]:
         """Per boundary: mean and standard error over prompts of both measures."""
         rows = []
@@ -73,16 +76,6 @@ class RankStats(Result):
         import pandas as pd
 
         return pd.DataFrame(self.summary())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"effective_rank": self.effective_rank, "res": self.res, "spectrum": self.spectrum}
-
-    def _data(self) -> dict[str, Any]:
-        return {"summary": self.summary()}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "RankStats":  # noqa: ARG003
-        return cls(tensors["effective_rank"], tensors["res"], tensors["spectrum"])
 
 
 def rank_of_representations(

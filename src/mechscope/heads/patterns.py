@@ -12,7 +12,7 @@ Does BERT Look At?", Fig. 2).
 
 import string
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import einops
 import torch
@@ -59,7 +59,7 @@ class SentenceAttention(Result):
     targets: dict[str, list[bool]] = field(init=False)
     """Named sets of source tokens whose received attention `mass_by_layer` reports."""
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         n = len(self.str_tokens)
         if self.patterns.ndim != 4 or self.patterns.shape[-2:] != (n, n):
             raise ValueError(f"patterns {tuple(self.patterns.shape)} do not match {n} tokens")
@@ -90,16 +90,6 @@ class SentenceAttention(Result):
                 for layer in range(self.patterns.shape[0])
             ]
         )
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"patterns": self.patterns}
-
-    def _data(self) -> dict[str, Any]:
-        return {"str_tokens": self.str_tokens, "causal": self.causal}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "SentenceAttention":
-        return cls(data["str_tokens"], tensors["patterns"], data["causal"])
 
 
 def sentence_attention(model: Model, sentence: str) -> SentenceAttention:

@@ -26,7 +26,10 @@ class HeadScores(Result):
     n_prompts: int
     """How many leading rows are the user's prompts (the rest are repeated-token rows)."""
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {**self.to_json()}
+
+    def _validate(self) -> None:
         if self.per_prompt.ndim != 4 or self.per_prompt.shape[0] != len(self.kinds):
             raise ValueError(
                 f"per_prompt has shape {tuple(self.per_prompt.shape)}; want "
@@ -161,17 +164,3 @@ class HeadScores(Result):
             "std": {k.value: self.std[i].tolist() for i, k in enumerate(self.kinds)},
             "labels": {str(h): [k.value for k in ks] for h, ks in self.classify().items() if ks},
         }
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"per_prompt": self.per_prompt}
-
-    def _data(self) -> dict[str, Any]:
-        return self.to_json()
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "HeadScores":
-        return cls(
-            kinds=tuple(HeadKind(k) for k in data["kinds"]),
-            per_prompt=tensors["per_prompt"],
-            n_prompts=data["n_prompts"],
-        )

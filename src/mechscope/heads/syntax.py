@@ -112,7 +112,10 @@ class SyntaxScores(Result):
     skipped: dict[str, int] = field(default_factory=dict)
     offsets: tuple[int, ...] = OFFSETS
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {"table": self.table()}
+
+    def _validate(self) -> None:
         n = len(self.relations)
         if self.accuracy.shape[:2] != (len(Direction), n) or self.baseline.shape != (
             n,
@@ -161,30 +164,6 @@ class SyntaxScores(Result):
         import pandas as pd
 
         return pd.DataFrame(self.table())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"counts": self.counts, "accuracy": self.accuracy, "baseline": self.baseline}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "relations": list(self.relations),
-            "n_sentences": self.n_sentences,
-            "skipped": self.skipped,
-            "offsets": list(self.offsets),
-            "table": self.table(),
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "SyntaxScores":
-        return cls(
-            relations=tuple(data["relations"]),
-            counts=tensors["counts"],
-            accuracy=tensors["accuracy"],
-            baseline=tensors["baseline"],
-            n_sentences=data["n_sentences"],
-            skipped=data["skipped"],
-            offsets=tuple(data["offsets"]),
-        )
 
 
 def word_maps(

@@ -53,6 +53,13 @@ class Verification(Result):
     top_scores: tuple[float, ...]
     control_scores: tuple[float, ...]
 
+    @classmethod
+    def _upgrade_v1(
+        cls, tensors: dict[str, Tensor], data: dict[str, Any]
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        renamed = {"top.ablated": tensors["top"], "control.ablated": tensors["control"]}
+        return renamed, data
+
     @property
     def specific(self) -> bool:
         """Whether removing top heads costs more, on average, than removing controls."""
@@ -97,30 +104,6 @@ class Verification(Result):
         import pandas as pd
 
         return pd.DataFrame(self.rows())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"top": self.top.ablated, "control": self.control.ablated}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "head_kind": self.head_kind.value,
-            "metric": self.metric,
-            "top": self.top._data(),
-            "control": self.control._data(),
-            "top_scores": list(self.top_scores),
-            "control_scores": list(self.control_scores),
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Verification":
-        return cls(
-            head_kind=HeadKind(data["head_kind"]),
-            metric=data["metric"],
-            top=AblationEffects._from_saved({"ablated": tensors["top"]}, data["top"]),
-            control=AblationEffects._from_saved({"ablated": tensors["control"]}, data["control"]),
-            top_scores=tuple(data["top_scores"]),
-            control_scores=tuple(data["control_scores"]),
-        )
 
 
 def control_heads(

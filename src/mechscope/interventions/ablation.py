@@ -222,7 +222,10 @@ class AblationEffects(Result):
     how: AblationType
     metric: str = "metric"
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {"rows": self.to_rows()}
+
+    def _validate(self) -> None:
         if self.ablated.shape != (len(self.groups),):
             raise ValueError(f"{len(self.groups)} groups but {tuple(self.ablated.shape)} values")
 
@@ -274,28 +277,6 @@ class AblationEffects(Result):
         import pandas as pd
 
         return pd.DataFrame(self.to_rows())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"ablated": self.ablated}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "groups": [[str(h) for h in group] for group in self.groups],
-            "clean": self.clean,
-            "how": self.how.value,
-            "metric": self.metric,
-            "rows": self.to_rows(),
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "AblationEffects":
-        return cls(
-            groups=tuple(tuple(HeadId.parse(h) for h in group) for group in data["groups"]),
-            clean=data["clean"],
-            ablated=tensors["ablated"],
-            how=AblationType(data["how"]),
-            metric=data["metric"],
-        )
 
 
 HeadGroups = Sequence[HeadId | tuple[int, int] | Sequence[HeadId | tuple[int, int]]]

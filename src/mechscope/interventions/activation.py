@@ -60,7 +60,7 @@ class PatchingResult(Result):
     tokens: list[str] = field(default_factory=list)
     """The clean prompt's tokens (first prompt), for labelling positions."""
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if self.values.shape != (len(self.sites),):
             raise ValueError(
                 f"{len(self.sites)} sites but values of shape {tuple(self.values.shape)}"
@@ -147,32 +147,6 @@ class PatchingResult(Result):
                 }
                 for s, v, n in zip(self.sites, self.values, self.normalised, strict=True)
             ]
-        )
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"values": self.values}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "sites": [[s.component.name, s.layer, s.head, s.pos] for s in self.sites],
-            "clean": self.clean,
-            "corrupted": self.corrupted,
-            "direction": self.direction.value,
-            "metric": self.metric,
-            "tokens": self.tokens,
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "PatchingResult":
-        sites = tuple(Site(Component[c], layer, head, pos) for c, layer, head, pos in data["sites"])
-        return cls(
-            sites=sites,
-            values=tensors["values"],
-            clean=data["clean"],
-            corrupted=data["corrupted"],
-            direction=PatchDirection(data["direction"]),
-            metric=data["metric"],
-            tokens=data["tokens"],
         )
 
 

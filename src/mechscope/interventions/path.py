@@ -23,7 +23,7 @@ means the path carries the whole behaviour, near 1 that it carries none of it.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from jaxtyping import Float
@@ -66,30 +66,6 @@ class PathResult(Result):
         import pandas as pd
 
         return pd.DataFrame([self._data() | {"normalised": self.normalised}])
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {}
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "senders": [str(h) for h in self.senders],
-            "receivers": [str(h) for h in self.receivers],
-            "receiver_input": self.receiver_input.name,
-            "value": self.value,
-            "clean": self.clean,
-            "corrupted": self.corrupted,
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "PathResult":  # noqa: ARG003
-        return cls(
-            senders=tuple(HeadId.parse(h) for h in data["senders"]),
-            receivers=tuple(HeadId.parse(h) for h in data["receivers"]),
-            receiver_input=Component[data["receiver_input"]],
-            value=data["value"],
-            clean=data["clean"],
-            corrupted=data["corrupted"],
-        )
 
 
 @torch.no_grad()

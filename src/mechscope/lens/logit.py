@@ -102,7 +102,10 @@ class Trajectory(Result):
     top_k_ids: Int[Tensor, "boundary batch pos k"]
     top_k_log_probs: Float[Tensor, "boundary batch pos k"]
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {"mean_kl_to_final": self.mean_over_positions(LensStat.KL_TO_FINAL)}
+
+    def _validate(self) -> None:
         n = len(self.labels)
         shape = (n, *self.tokens.shape)
         for name in ("log_prob", "rank", "entropy", "kl_to_final"):
@@ -166,40 +169,6 @@ class Trajectory(Result):
                     }
                 )
         return pd.DataFrame(rows)
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {
-            "tokens": self.tokens,
-            "attention_mask": self.attention_mask,
-            "targets": self.targets,
-            "log_prob": self.log_prob,
-            "rank": self.rank,
-            "entropy": self.entropy,
-            "kl_to_final": self.kl_to_final,
-            "top_k_ids": self.top_k_ids,
-            "top_k_log_probs": self.top_k_log_probs,
-        }
-
-    def _data(self) -> dict[str, Any]:
-        return {
-            "labels": self.labels,
-            "mean_kl_to_final": self.mean_over_positions(LensStat.KL_TO_FINAL),
-        }
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Trajectory":
-        return cls(
-            labels=data["labels"],
-            tokens=tensors["tokens"],
-            attention_mask=tensors["attention_mask"],
-            targets=tensors["targets"],
-            log_prob=tensors["log_prob"],
-            rank=tensors["rank"],
-            entropy=tensors["entropy"],
-            kl_to_final=tensors["kl_to_final"],
-            top_k_ids=tensors["top_k_ids"],
-            top_k_log_probs=tensors["top_k_log_probs"],
-        )
 
 
 def check_finite(

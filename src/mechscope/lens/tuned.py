@@ -232,6 +232,9 @@ class LensComparison(Result):
     lenses: list[str]
     kl: Float[Tensor, "lens boundary window"]
 
+    def _summary(self) -> dict[str, Any]:
+        return {"mean": {lens: self.mean(lens) for lens in self.lenses}}
+
     def index(self, lens: str) -> int:
         """Position of ``lens`` in `lenses`."""
         if lens not in self.lenses:
@@ -256,17 +259,6 @@ class LensComparison(Result):
             table[lens] = self.mean(lens)
             table[f"{lens} s.e."] = self.sem(lens)
         return pd.DataFrame(table)
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"kl": self.kl}
-
-    def _data(self) -> dict[str, Any]:
-        return {"labels": self.labels, "lenses": self.lenses,
-                "mean": {lens: self.mean(lens) for lens in self.lenses}}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "LensComparison":
-        return cls(data["labels"], data["lenses"], tensors["kl"])
 
 
 @torch.no_grad()

@@ -78,7 +78,7 @@ class Activations(Result):
     store: str = ""
     """The memory-mapped ``values.npy`` the values live in ('' when in memory)."""
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         n_boundaries, n_units = self.values.shape[:2]
         if n_boundaries != len(self.boundaries) or n_units != len(self.units):
             raise ValueError("values must be [boundary, unit, d]: boundaries/units do not match")

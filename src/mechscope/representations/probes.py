@@ -174,7 +174,10 @@ class ProbeResult(Result):
     probe: str = ProbeKind.LINEAR.value
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {"summary": self.summary()}
+
+    def _validate(self) -> None:
         n = len(self.boundaries)
         for name in ("accuracy", "ci_low", "ci_high", "control", "random_init"):
             if getattr(self, name).shape != (n,):
@@ -245,23 +248,6 @@ class ProbeResult(Result):
         import pandas as pd
 
         return pd.DataFrame(self.rows())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"accuracy": self.accuracy, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "control": self.control, "random_init": self.random_init}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {"task": self.task, "boundaries": list(self.boundaries),
-                "classes": list(self.classes), "majority": self.majority,
-                "n_train": self.n_train, "n_eval": self.n_eval, "n_unseen": self.n_unseen,
-                "probe": self.probe, "extra": self.extra, "summary": self.summary()}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ProbeResult":
-        return cls(data["task"], tuple(data["boundaries"]), tuple(data["classes"]),
-                   tensors["accuracy"], tensors["ci_low"], tensors["ci_high"], tensors["control"],
-                   tensors["random_init"], data["majority"], data["n_train"], data["n_eval"],
-                   data["n_unseen"], data["probe"], data["extra"])  # fmt: skip
 
 
 def _check_labels(activations: Activations, labels: Sequence[str | None], split: str) -> None:
@@ -379,13 +365,3 @@ class ProbeTable(Result):
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=["task", "layer", "metric", "value"])
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {}
-
-    def _data(self) -> dict[str, Any]:
-        return {"rows": self.rows, "summaries": self.summaries, "extra": self.extra}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ProbeTable":  # noqa: ARG003
-        return cls(data["rows"], data["summaries"], data["extra"])

@@ -76,7 +76,7 @@ class Projection(Result):
     """PCA's share of variance per axis (NaN for t-SNE / UMAP)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         n = self.coordinates.shape[1]
         if self.coordinates.shape[0] != len(self.boundaries) or not (
             len(self.labels) == len(self.units) == len(self.context) == n
@@ -92,20 +92,6 @@ class Projection(Result):
                               "unit": self.units[p]}
                              for i, b in enumerate(self.boundaries)
                              for p in range(len(self.units))])  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"coordinates": self.coordinates, "explained": self.explained}
-
-    def _data(self) -> dict[str, Any]:
-        return {"method": self.method, "boundaries": list(self.boundaries),
-                "labels": list(self.labels), "units": list(self.units),
-                "context": list(self.context), "extra": self.extra}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Projection":
-        return cls(data["method"], tuple(data["boundaries"]), tensors["coordinates"],
-                   tuple(data["labels"]), tuple(data["units"]), tuple(data["context"]),
-                   tensors["explained"], data["extra"])  # fmt: skip
 
 
 def project(

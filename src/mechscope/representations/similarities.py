@@ -196,7 +196,7 @@ class Similarity(Result):
     column_model: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if self.matrix.shape != (len(self.rows), len(self.columns)):
             raise ValueError("matrix must be [rows, columns]")
 
@@ -208,20 +208,6 @@ class Similarity(Result):
                               "value": float(self.matrix[i, j])}
                              for i, r in enumerate(self.rows)
                              for j, c in enumerate(self.columns)])  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"matrix": self.matrix}
-
-    def _data(self) -> dict[str, Any]:
-        return {"method": self.method, "rows": list(self.rows), "columns": list(self.columns),
-                "n_units": self.n_units, "row_model": self.row_model,
-                "column_model": self.column_model, "extra": self.extra}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "Similarity":
-        return cls(data["method"], tuple(data["rows"]), tuple(data["columns"]), tensors["matrix"],
-                   data["n_units"], data["row_model"], data["column_model"],
-                   data["extra"])  # fmt: skip
 
 
 def similarity_matrix(

@@ -217,7 +217,10 @@ class StructuralResult(Result):
     n_eval: int
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def _summary(self) -> dict[str, Any]:
+        return {"metrics": list(METRICS)}
+
+    def _validate(self) -> None:
         shape = (len(METRICS), len(self.boundaries))
         if self.scores.shape != shape or self.random_init.shape != shape:
             raise ValueError(f"scores must be [metric, boundary] = {shape}")
@@ -253,20 +256,6 @@ class StructuralResult(Result):
         import pandas as pd
 
         return pd.DataFrame(self.rows())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"scores": self.scores, "random_init": self.random_init}
-
-    def _data(self) -> dict[str, Any]:
-        return {"boundaries": list(self.boundaries), "right_branching": self.right_branching,
-                "rank": self.rank, "n_train": self.n_train, "n_eval": self.n_eval,
-                "extra": self.extra, "metrics": list(METRICS)}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "StructuralResult":
-        return cls(tuple(data["boundaries"]), tensors["scores"], tensors["random_init"],
-                   data["right_branching"], data["rank"], data["n_train"], data["n_eval"],
-                   data["extra"])  # fmt: skip
 
 
 def structural_probe(

@@ -74,7 +74,7 @@ class GridHeadKinds(Result):
     radius: int
     n_images: int
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if self.scores.shape[0] != len(GridKind) or self.scores.shape[1:] != self.distance.shape:
             raise ValueError(f"scores {tuple(self.scores.shape)} do not match the kinds and "
                              f"the distance {tuple(self.distance.shape)}")  # fmt: skip
@@ -114,18 +114,6 @@ class GridHeadKinds(Result):
                 row["labels"] = ",".join(k.value for k in labels.get(HeadId(layer, head), []))
                 rows.append(row)
         return pd.DataFrame(rows)
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"scores": self.scores, "distance": self.distance}
-
-    def _data(self) -> dict[str, Any]:
-        return {"object_chance": self.object_chance, "radius": self.radius,
-                "n_images": self.n_images}  # fmt: skip
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "GridHeadKinds":
-        return cls(tensors["scores"], tensors["distance"], data["object_chance"],
-                   data["radius"], data["n_images"])  # fmt: skip
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ class ClassLens(Result):
     correct: Float[Tensor, "image boundary"]
     true_logprob: Float[Tensor, "image boundary"]
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         if self.correct.shape != self.true_logprob.shape:
             raise ValueError("correct and true_logprob disagree in shape")
 
@@ -49,16 +49,6 @@ class ClassLens(Result):
         import pandas as pd
 
         return pd.DataFrame(self.summary())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"correct": self.correct, "true_logprob": self.true_logprob}
-
-    def _data(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ClassLens":  # noqa: ARG003
-        return cls(tensors["correct"], tensors["true_logprob"])
 
 
 @torch.no_grad()

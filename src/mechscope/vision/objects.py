@@ -37,7 +37,7 @@ class ObjectAttention(Result):
     chance: Float[Tensor, " image"]
     """The object's share of the image (uniform attention's share)."""
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         n, layers = self.cls_share.shape
         if (self.rollout_share.shape != (n, layers) or self.head_share.shape[:2] != (n, layers)
                 or self.chance.shape != (n,)):  # fmt: skip
@@ -61,18 +61,6 @@ class ObjectAttention(Result):
         import pandas as pd
 
         return pd.DataFrame(self.summary())
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"cls_share": self.cls_share, "head_share": self.head_share,
-                "rollout_share": self.rollout_share, "chance": self.chance}  # fmt: skip
-
-    def _data(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ObjectAttention":  # noqa: ARG003
-        return cls(tensors["cls_share"], tensors["head_share"], tensors["rollout_share"],
-                   tensors["chance"])  # fmt: skip
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ over its own object (or background) patches instead.
 """
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import einops
 import torch
@@ -47,7 +47,7 @@ class ImagePatching(Result):
     corrupted: Float[Tensor, " image"]
     grid: tuple[int, int]
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         rows, cols = self.grid
         n = self.clean.shape[0]
         if (
@@ -122,17 +122,6 @@ class ImagePatching(Result):
              "col": (pos - 1) % cols if pos else -1, "effect": float(value)}
             for layer, row in enumerate(self.effect) for pos, value in enumerate(row)
         ])  # fmt: skip
-
-    def _tensors(self) -> dict[str, Tensor]:
-        return {"patched": self.patched, "clean": self.clean, "corrupted": self.corrupted}
-
-    def _data(self) -> dict[str, Any]:
-        return {"grid": list(self.grid)}
-
-    @classmethod
-    def _from_saved(cls, tensors: dict[str, Tensor], data: dict[str, Any]) -> "ImagePatching":
-        rows, cols = data["grid"]
-        return cls(tensors["patched"], tensors["clean"], tensors["corrupted"], (rows, cols))
 
 
 def remove_objects(

@@ -11,7 +11,7 @@ from mechscope.circuits.weights import weight_circuits
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.core.results import KINDS, Provenance, Result, load_result
+from mechscope.core.results import Provenance, Result, load_result, registered_kinds
 from mechscope.core.sites import Component, every_site
 from mechscope.diagnostics.anisotropy import anisotropy_stats, class_geometry_by_layer
 from mechscope.diagnostics.attention import attention_stats
@@ -28,6 +28,7 @@ from mechscope.interventions import (
 )
 from mechscope.lens.logit import lens_trajectory
 from mechscope.lens.tuned import LensComparison
+from tests.unit.core.test_result_format import library_kinds
 from mechscope.models.hand_built import INDUCTION_HEAD, PREVIOUS_TOKEN_HEAD, induction_circuit_model
 
 
@@ -370,16 +371,17 @@ EXAMPLES = {
 
 
 def test_every_kind_has_an_example():
-    assert set(EXAMPLES) == set(KINDS)
+    assert set(EXAMPLES) == set(library_kinds())
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
 def test_every_kind_round_trips_through_load_result(kind, model, task, tmp_path):
     result = EXAMPLES[kind](model, task).with_provenance({"seed": 3, "path": tmp_path}, "spec-x")
     assert isinstance(result, Result) and result.kind == kind
     result.save(tmp_path / kind)
     meta = json.loads((tmp_path / kind / "result.json").read_text())
-    assert meta["kind"] == kind and meta["format_version"] == 1
+    assert meta["kind"] == kind and meta["format_version"] == 2
+    assert meta["class"] == f"{type(result).__module__}:{type(result).__qualname__}"
     assert meta["config"] == {"seed": 3, "path": str(tmp_path)} and meta["model"] == "spec-x"
     loaded = load_result(tmp_path / kind)
     assert type(loaded) is type(result)
@@ -412,8 +414,14 @@ def test_loading_is_refused_clearly(tmp_path, model, task):
         load_result(tmp_path / "lens")
 
 
-def test_a_subclass_must_register_its_kind():
-    with pytest.raises(TypeError, match="missing from results.KINDS"):
+def test_a_kind_belongs_to_one_class_and_checks_go_in_validate():
+    with pytest.raises(TypeError, match="result kind 'patching' of .* is taken by"):
 
         class Stray(Result):  # noqa: F841 - defining it is the test
-            kind = "stray"
+            kind = "patching"
+
+    with pytest.raises(TypeError, match="defines __post_init__; put its checks in _validate"):
+
+        class Checked(Result):  # noqa: F841 - defining it is the test
+            def __post_init__(self) -> None:
+                pass
