@@ -14,6 +14,9 @@ class ExperimentConfig:
 
     out: Path = Path("results")
     """Where result.json, tensors.safetensors and report.html go."""
+    overwrite: bool = False
+    """Replace results already in --out (the old ones stay until the new ones are complete;
+    training runs kept in --out/runs are read back, not retrained)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.out, str | Path):

@@ -3,10 +3,16 @@
 import shutil
 from pathlib import Path
 
-from mechscope.training import TrainConfig, list_checkpoints, read_config, read_metrics, train
-from mechscope.training.evaluation import TrainingRecord
-from mechscope.training.health import should_stop
-from mechscope.training.run_dir import CONFIG_FILE
+from mechscope.training import (
+    CONFIG_FILE,
+    TrainConfig,
+    TrainingRecord,
+    list_checkpoints,
+    read_config,
+    read_metrics,
+    should_stop,
+    train,
+)
 
 
 def trained_records(

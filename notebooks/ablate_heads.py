@@ -21,13 +21,11 @@
 import torch
 
 from mechscope import load_model
-from mechscope.core.batch import pad_token_lists
-from mechscope.core.metrics import loss_per_position, repeated_half_losses
-from mechscope.data.repeated import repeated_random_tokens
-from mechscope.heads import HeadKind, detect_heads
-from mechscope.heads.patterns import attention_patterns
-from mechscope.interventions.ablation import ablate
-from mechscope.viz.attention import attention_heads_view
+from mechscope.core import loss_per_position, pad_token_lists, repeated_half_losses
+from mechscope.data import repeated_random_tokens
+from mechscope.heads import HeadKind, attention_patterns, detect_heads
+from mechscope.interventions import ablate
+from mechscope.viz import attention_heads_view
 
 model = load_model("induction-2l", device="cpu")
 HALF = 20

@@ -18,10 +18,9 @@
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from mechscope.core.batch import TokenBatch
-from mechscope.diagnostics import gradient_norms
-from mechscope.diagnostics.rank import rank_of_representations, without_skips
-from mechscope.models.run import boundary_stream
+from mechscope.core import TokenBatch
+from mechscope.diagnostics import gradient_norms, rank_of_representations, without_skips
+from mechscope.models import boundary_stream
 
 
 def deep_model(normalization, *, mlp=True, init_scale=1.0, seed=0):

@@ -22,7 +22,7 @@
 # %%
 from pathlib import Path
 
-from mechscope.data.conllu import read_conllu
+from mechscope.data import read_conllu
 from mechscope.models import load_model
 from mechscope.representations import (
     Task,
@@ -32,7 +32,7 @@ from mechscope.representations import (
     similarity_matrix,
     task_labels,
 )
-from mechscope.viz.representations import probe_figure, projection_figure, similarity_figure
+from mechscope.viz import probe_figure, projection_figure, similarity_figure
 
 UD = Path("../shared/data/ud_english_ewt")
 if not UD.exists():  # run from the repository root or from notebooks/

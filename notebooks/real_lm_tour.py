@@ -20,11 +20,8 @@
 # %%
 
 from mechscope import load_model
-from mechscope.core.batch import pad_token_lists
-from mechscope.core.metrics import second_copy_metric
-from mechscope.core.sites import Component, Site
-from mechscope.heads import DetectionSettings, HeadKind, detect_heads
-from mechscope.heads.detect import repeated_rows
+from mechscope.core import Component, Site, pad_token_lists, second_copy_metric
+from mechscope.heads import DetectionSettings, HeadKind, detect_heads, repeated_rows
 from mechscope.interventions import ablation_effects, activation_patching, ioi_pairs
 from mechscope.lens import logit_lens
 

@@ -17,8 +17,13 @@
 # %%
 import torch
 
-from mechscope.circuits import decompose_stream, direct_logit_attribution, weight_circuits
-from mechscope.circuits.weights import diagonal_top1, full_ov_circuit
+from mechscope.circuits import (
+    decompose_stream,
+    diagonal_top1,
+    direct_logit_attribution,
+    full_ov_circuit,
+    weight_circuits,
+)
 from mechscope.models import load_model, tokenize
 
 model = load_model("induction-2l", device="cpu")

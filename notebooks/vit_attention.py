@@ -21,13 +21,18 @@
 import torch
 
 from mechscope import load_model
-from mechscope.core.batch import ImageBatch
-from mechscope.data.images import load_image_set
-from mechscope.interventions.ablation import ablate
-from mechscope.models.run import attention_patterns
-from mechscope.vision import GridKind, classify_grid_heads, object_attention
-from mechscope.vision.grid import attention_map, query_position
-from mechscope.viz.vision import (
+from mechscope.core import ImageBatch
+from mechscope.data import load_image_set
+from mechscope.interventions import ablate
+from mechscope.models import attention_patterns
+from mechscope.vision import (
+    GridKind,
+    attention_map,
+    classify_grid_heads,
+    object_attention,
+    query_position,
+)
+from mechscope.viz import (
     attention_overlay,
     attention_small_multiples,
     interactive_attention_grid,

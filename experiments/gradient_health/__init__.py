@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.gradient_health.analysis import GradientHealthResult, run

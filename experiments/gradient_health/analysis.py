@@ -8,13 +8,10 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.gradient_health.config import Config
-from mechscope.core.batch import TokenBatch
-from mechscope.core.results import Result, regroup_v1
+from mechscope.core import Result, TokenBatch, regroup_v1
 from mechscope.diagnostics import gradient_norms
-from mechscope.models import TinyConfig, load_model
-from mechscope.models.base import Model
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.models import Model, TinyConfig, load_model
+from mechscope.viz import Report, line_chart
 
 KINDS = {"post-LN encoder (BERT style)": True, "pre-LN decoder": False}
 
@@ -50,7 +47,7 @@ def reconstruction_loss(model: Model, batch: TokenBatch) -> Tensor:
 
 
 def run(cfg: Config) -> GradientHealthResult:
-    """Measure, save and write ``report.html``."""
+    """Measure (the runner saves the result and writes ``report.html``)."""
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, cfg.d_vocab, (cfg.n_prompts, cfg.length), generator=generator)
     batch = TokenBatch.full(tokens)
@@ -66,15 +63,12 @@ def run(cfg: Config) -> GradientHealthResult:
             grads = gradient_norms(model, batch, reconstruction_loss)
             norms[name].append(grads.per_layer)
             flags[name].append(grads.flags())
-    result = GradientHealthResult(
+    return GradientHealthResult(
         {name: torch.stack(values, dim=1) for name, values in norms.items()}, flags
     ).with_provenance(cfg, "random TinyConfig models")
-    result.save(cfg.out)
-    render(result, cfg).save(cfg.out / "report.html")
-    return result
 
 
-def render(result: GradientHealthResult, cfg: Config) -> Report:
+def report(result: GradientHealthResult, cfg: Config) -> Report:
     """Per-block gradient norms of both kinds, mean ± s.e. over seeds."""
     report = Report("Gradient norms by layer at initialisation: post-LN vs pre-LN")
     report.paragraph(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,3 +34,13 @@ class Config(ExperimentConfig):
     """Prompts of random tokens."""
     length: int = 32
     """Tokens per prompt."""
+
+
+JOB = Job(
+    name="gradient-health",
+    config="experiments.gradient_health.config:Config",
+    run="experiments.gradient_health.analysis:run",
+    summary="experiments.gradient_health.__main__:summary",
+    report="experiments.gradient_health.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

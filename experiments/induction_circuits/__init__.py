@@ -7,7 +7,7 @@ token on the second copy of repeated random tokens.
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.induction_circuits.analysis import InductionCircuitsResult, run

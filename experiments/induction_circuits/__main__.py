@@ -1,24 +1,24 @@
 """``python -m experiments.induction_circuits``: read the circuit and print the claims."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from experiments.cli import run_experiment
-from experiments.induction_circuits.config import Config
+from experiments.induction_circuits.config import JOB, Config
+from mechscope.cli import execute
 
 
 def main(
     argv: Sequence[str] | None = None, prog: str = "python -m experiments.induction_circuits"
 ) -> int:
-    """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    return run_experiment(Config, "experiments.induction_circuits.analysis", report, argv, prog)
+    """Run the experiment's Job on ``argv``: user errors exit 2 with one line."""
+    return execute(JOB, sys.argv[1:] if argv is None else argv, prog)
 
 
-def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experiment's Result
     """Print the claims table."""
     for row in result.claims:
-        print(f"{row['claim']}: {row['measured']} [{row['verdict']}]")  # noqa: T201
-    print(f"report: {cfg.out / 'report.html'}")  # noqa: T201
+        yield (f"{row['claim']}: {row['measured']} [{row['verdict']}]")
+    yield (f"report: {cfg.out / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -8,17 +8,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.induction_circuits.config import Config
-from mechscope.circuits.direct import direct_logit_attribution, head_grid
-from mechscope.circuits.weights import weight_circuits
-from mechscope.core.axes import HeadId
-from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result, regroup_v1
-from mechscope.data.repeated import repeated_random_tokens
+from mechscope.circuits import direct_logit_attribution, head_grid, weight_circuits
+from mechscope.core import HeadId, Result, mean_and_sem, regroup_v1
+from mechscope.data import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
-from mechscope.models import load_model
-from mechscope.models.adapter import adapt
-from mechscope.viz.figures import heatmap, line_chart
-from mechscope.viz.report import Report
+from mechscope.models import adapt, load_model
+from mechscope.viz import Report, heatmap, line_chart
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class InductionCircuitsResult(Result):
 
 
 def run(cfg: Config) -> InductionCircuitsResult:
-    """Measure, save and write ``report.html``."""
+    """Measure (the runner saves the result and writes ``report.html``)."""
     model = load_model(cfg.model)
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     circuits = weight_circuits(model)
@@ -93,7 +88,7 @@ def run(cfg: Config) -> InductionCircuitsResult:
     composition = {k: v[0, :, 1, :] for k, v in circuits.composition.items()}
     positional = circuits.positional
     assert positional is not None  # the shipped models learn positional embeddings
-    result = InductionCircuitsResult(
+    return InductionCircuitsResult(
         copying=circuits.copying,
         positional=positional,
         composition=composition,
@@ -114,9 +109,6 @@ def run(cfg: Config) -> InductionCircuitsResult:
             share,
         ),  # fmt: skip
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
-    render(result, cfg).save(cfg.out / "report.html")
-    return result
 
 
 def claims(
@@ -167,7 +159,7 @@ def claims(
     return rows
 
 
-def render(result: InductionCircuitsResult, cfg: Config) -> Report:
+def report(result: InductionCircuitsResult, cfg: Config) -> Report:
     """Copying scores, positional QK, K-composition, DLA, and the claims table."""
     n_layers, n_heads = result.copying.shape
     heads = [str(h) for h in range(n_heads)]

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,3 +28,13 @@ class Config(ExperimentConfig):
     """Length of each copy."""
     seed: int = 0
     """Seed of the random tokens."""
+
+
+JOB = Job(
+    name="induction-circuits",
+    config="experiments.induction_circuits.config:Config",
+    run="experiments.induction_circuits.analysis:run",
+    summary="experiments.induction_circuits.__main__:summary",
+    report="experiments.induction_circuits.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -24,7 +24,7 @@ Heads are scored with `mechscope.heads.detect_heads`, ablations run on the batch
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.induction_heads.analysis import run

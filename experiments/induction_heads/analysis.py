@@ -16,34 +16,33 @@ from experiments.induction_heads.result import (
     heads_above,
 )
 from experiments.runs import trained_records
-from mechscope.circuits.composition import CompositionKind, composition_scores, random_baseline
-from mechscope.core.axes import HeadId
-from mechscope.core.batch import TokenBatch, pad_token_lists
-from mechscope.core.metrics import (
+from mechscope.circuits import CompositionKind, composition_scores, random_baseline
+from mechscope.core import (
+    HeadId,
     Metric,
+    TokenBatch,
     first_copy_metric,
     mean_and_sem,
     next_token_loss,
+    pad_token_lists,
     second_copy_metric,
 )
-from mechscope.data.byte_tokenizer import BOS_ID
-from mechscope.data.corpus import load_corpus
-from mechscope.data.repeated import repeated_random_tokens
-from mechscope.heads import HeadKind, attention_patterns, detect_heads
-from mechscope.heads.detect import repeated_rows
+from mechscope.data import BOS_ID, load_corpus, repeated_random_tokens
+from mechscope.heads import HeadKind, attention_patterns, detect_heads, repeated_rows
 from mechscope.interventions import AblationType, ablate, ablation_effects
-from mechscope.models import Model, load_model
-from mechscope.models.bundled import shipped_dir
-from mechscope.training import TrainConfig
-from mechscope.training.batches import text_windows
-from mechscope.training.evaluation import eval_settings, evaluate, icl_scores
-from mechscope.training.loop import TrainingInterrupted
-from mechscope.training.run_dir import (
+from mechscope.models import Model, load_model, shipped_dir
+from mechscope.training import (
+    TrainConfig,
+    TrainingInterrupted,
+    eval_settings,
+    evaluate,
     final_model_dir,
+    icl_scores,
     read_config,
     read_metrics,
+    text_windows,
 )
-from mechscope.viz.report import Report
+from mechscope.viz import Report
 
 ANALYSIS_SEED = 20_221_208  # fresh prompts, never the ones logged during training
 ICL_SEED = 20_221_209
@@ -53,14 +52,15 @@ HOWS = (AblationType.ZERO, AblationType.MEAN)
 
 
 def run(cfg: Config) -> InductionResult:
-    """Get the two models, analyse them, save the result and write ``report.html``."""
+    """Get the two models (trained under ``cfg.out`` once) and analyse them."""
+    return analyse(run_dirs(cfg), cfg).with_provenance(cfg, f"{INDUCTION_2L},{INDUCTION_1L}")
+
+
+def report(result: InductionResult, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
+    """The page (`experiments.induction_heads.report.render`)."""
     from experiments.induction_heads.report import render
 
-    result = analyse(run_dirs(cfg), cfg).with_provenance(cfg, f"{INDUCTION_2L},{INDUCTION_1L}")
-    result.save(cfg.out)
-    report: Report = render(result)
-    report.save(cfg.out / "report.html")
-    return result
+    return render(result)
 
 
 def run_dirs(cfg: Config) -> dict[str, Path]:

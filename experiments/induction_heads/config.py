@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,3 +44,13 @@ class Config(ExperimentConfig):
             raise ValueError("choose either --train or --from-checkpoints, not both")
         if self.eval_prompts < 2 or self.icl_windows < 2:
             raise ValueError("--eval-prompts and --icl-windows must be at least 2")
+
+
+JOB = Job(
+    name="induction",
+    config="experiments.induction_heads.config:Config",
+    run="experiments.induction_heads.analysis:run",
+    summary="experiments.induction_heads.__main__:summary",
+    report="experiments.induction_heads.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

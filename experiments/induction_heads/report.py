@@ -8,9 +8,7 @@ from experiments.induction_heads.result import (
     InductionResult,
     best_induction,
 )
-from mechscope.viz.attention import attention_heads_view
-from mechscope.viz.figures import heatmap, line_chart
-from mechscope.viz.report import Report
+from mechscope.viz import Report, attention_heads_view, heatmap, line_chart
 
 Series = tuple[list[float], list[float]]
 

@@ -6,10 +6,8 @@ from typing import Any, ClassVar
 from jaxtyping import Float
 from torch import Tensor
 
-from mechscope.core.axes import HeadId
-from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Result
-from mechscope.models.bundled import INDUCTION_1L, INDUCTION_2L
+from mechscope.core import HeadId, MechscopeError, Result
+from mechscope.models import INDUCTION_1L, INDUCTION_2L
 
 MODELS = (INDUCTION_2L, INDUCTION_1L)
 

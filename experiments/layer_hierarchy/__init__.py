@@ -5,7 +5,7 @@ Also linear CKA across the induction model's phase change.
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.layer_hierarchy.analysis import HierarchyResult, run

@@ -19,13 +19,9 @@ from tqdm.auto import tqdm
 from experiments.induction_heads.result import find_phase_change
 from experiments.layer_hierarchy.config import Config
 from experiments.runs import trained_records
-from mechscope.core.results import Result
-from mechscope.data.byte_tokenizer import BOS_ID
-from mechscope.data.conllu import read_conllu
-from mechscope.data.corpus import load_corpus
-from mechscope.data.repeated import repeated_random_tokens
-from mechscope.models import load_model, random_like
-from mechscope.models.run import boundary_stream
+from mechscope.core import Outcome, Result
+from mechscope.data import BOS_ID, load_corpus, read_conllu, repeated_random_tokens
+from mechscope.models import boundary_stream, load_model, random_like
 from mechscope.representations import (
     Activations,
     Pooling,
@@ -39,11 +35,14 @@ from mechscope.representations import (
     structural_probe,
     task_labels,
 )
-from mechscope.training import TrainConfig, list_checkpoints, read_metrics
-from mechscope.training.batches import N_BYTE_TOKENS, eval_text_batch
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
-from mechscope.viz.representations import probe_figure, similarity_figure, structural_figure
+from mechscope.training import (
+    N_BYTE_TOKENS,
+    TrainConfig,
+    eval_text_batch,
+    list_checkpoints,
+    read_metrics,
+)
+from mechscope.viz import Report, line_chart, probe_figure, similarity_figure, structural_figure
 
 WORD_TASKS = (Task.UPOS, Task.DEPREL, Task.DEPTH, Task.DISTANCE)
 DEEP = 12
@@ -91,7 +90,10 @@ def _tied(result: ProbeResult) -> list[int]:
 
 
 def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
-    """Every probe, the structural probe and the CKA matrix of one model; saved under out/."""
+    """Every probe, the structural probe and the CKA matrix of one model.
+
+    ``results`` names each by the subdirectory of ``out/MODEL`` it is saved to.
+    """
     model = load_model(spec, device="cpu")
     deep = model.cfg.n_layers > DEEP
     boundaries = probed_boundaries(model.cfg.n_layers, cfg.deep_layer_stride if deep else 1)
@@ -126,14 +128,11 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
         seed=cfg.seed, random_train=words["random"]["train"], random_eval=words["random"]["eval"],
     ).with_provenance(cfg, spec)  # fmt: skip
     cka = similarity_matrix(words["model"]["eval"]).with_provenance(cfg, spec)
-    directory = cfg.out / _slug(spec)
-    for probe in probes:
-        probe.save(directory / f"probe-{probe.task}")
-    structural.save(directory / "structural")
-    cka.save(directory / "cka")
+    results = {f"probe-{probe.task}": probe for probe in probes}
+    results |= {"structural": structural, "cka": cka}
     train_words = words["model"]["train"]
-    return {"spec": spec, "boundaries": boundaries, "probes": probes, "structural": structural,
-            "cka": cka, "n_train_sentences": len(train_words.sentences),
+    return {"spec": spec, "results": results, "boundaries": boundaries, "probes": probes,
+            "structural": structural, "cka": cka, "n_train_sentences": len(train_words.sentences),
             "skipped": {**train_words.skipped, **words["model"]["eval"].skipped}}  # fmt: skip
 
 
@@ -287,7 +286,7 @@ class HierarchyResult(Result):
         return pd.DataFrame(self.rows)
 
 
-def run(cfg: Config) -> HierarchyResult:
+def run(cfg: Config) -> Outcome:
     """Measure every model and the phase change, save, write the report."""
     measured = [measure_model(spec, cfg) for spec in cfg.models]
     rows = [row for m in measured for row in summary_rows(m)]
@@ -299,9 +298,13 @@ def run(cfg: Config) -> HierarchyResult:
         phase["repeated_previous"], phase["repeated_final"], phase["text_previous"],
         phase["text_final"], phase_summary(phase), extra,
     ).with_provenance(cfg, ",".join(cfg.models))  # fmt: skip
-    result.save(cfg.out)
-    render(result, measured).save(cfg.out / "report.html")
-    return result
+    saved = {f"{_slug(m['spec'])}/{name}": r for m in measured for name, r in m["results"].items()}
+    return Outcome({"": result, **saved}, {"measured": measured})
+
+
+def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
+    """The page: the summary and verdicts, then each model's figures."""
+    return render(outcome.main, outcome.context["measured"])  # pyright: ignore[reportArgumentType]
 
 
 def render(result: HierarchyResult, measured: list[dict[str, Any]]) -> Report:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 UD_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ud_english_ewt"
 """UD English EWT train and dev, beside the checkout (never copied into the repository)."""
@@ -52,3 +53,13 @@ class Config(ExperimentConfig):
         super().__post_init__()
         if self.deep_layer_stride < 1 or self.checkpoint_every < 50 or self.checkpoint_every % 50:
             raise ValueError("need deep_layer_stride >= 1 and checkpoint_every a multiple of 50")
+
+
+JOB = Job(
+    name="layer-hierarchy",
+    config="experiments.layer_hierarchy.config:Config",
+    run="experiments.layer_hierarchy.analysis:run",
+    summary="experiments.layer_hierarchy.__main__:summary",
+    report="experiments.layer_hierarchy.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -14,15 +14,12 @@ from tqdm.auto import tqdm
 
 from experiments.overfitting.config import Config
 from experiments.runs import trained_records
-from mechscope.core.results import Result
-from mechscope.data.corpus import load_corpus
+from mechscope.core import Result
+from mechscope.data import load_corpus
 from mechscope.diagnostics import class_geometry
-from mechscope.models import load_model
-from mechscope.models.run import boundary_stream
-from mechscope.training import TrainConfig, list_checkpoints
-from mechscope.training.batches import eval_text_batch
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.models import boundary_stream, load_model
+from mechscope.training import TrainConfig, eval_text_batch, list_checkpoints
+from mechscope.viz import Report, line_chart
 
 CLASSES = ("letter", "digit", "white space", "punctuation")
 
@@ -132,16 +129,13 @@ def run(cfg: Config) -> OverfittingResult:
         ))  # fmt: skip
     n = len(longest)
     padded = {k: _padded(v, n) for k, v in per_seed.items()}
-    result = OverfittingResult(
+    return OverfittingResult(
         torch.tensor(longest), padded["held_out"], padded["train_loss"], padded["ratio"],
         padded["rank"], stopped,
     ).with_provenance(cfg, "2-block byte-level transformers trained here")  # fmt: skip
-    result.save(cfg.out)
-    render(result, cfg).save(cfg.out / "report.html")
-    return result
 
 
-def render(result: OverfittingResult, cfg: Config) -> Report:
+def report(result: OverfittingResult, cfg: Config) -> Report:
     """Losses with the stops, then class geometry and rank per boundary over steps."""
     report = Report("Over-fitting a tiny corpus: the early-stopping signal and the representations")
     report.paragraph(

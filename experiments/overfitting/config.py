@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,3 +41,13 @@ class Config(ExperimentConfig):
         super().__post_init__()
         if self.seeds < 1 or self.patience < 1 or self.windows < 1:
             raise ValueError("need seeds, patience and windows >= 1")
+
+
+JOB = Job(
+    name="overfitting",
+    config="experiments.overfitting.config:Config",
+    run="experiments.overfitting.analysis:run",
+    summary="experiments.overfitting.__main__:summary",
+    report="experiments.overfitting.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

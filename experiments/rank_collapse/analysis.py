@@ -12,19 +12,12 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from experiments.rank_collapse.config import Config
 from experiments.runs import trained_records
-from mechscope.core.batch import TokenBatch
-from mechscope.core.results import Result, regroup_v1
-from mechscope.data.corpus import load_corpus
-from mechscope.diagnostics.rank import rank_of_representations, rank_stats, without_skips
-from mechscope.models import load_model, tokenize
-from mechscope.models.base import quiet_transformer_lens
-from mechscope.models.run import boundary_stream
-from mechscope.training import TrainConfig
-from mechscope.training.batches import eval_text_batch
-from mechscope.training.loop import model_config
-from mechscope.training.run_dir import final_model_dir
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.core import Result, TokenBatch, regroup_v1
+from mechscope.data import load_corpus
+from mechscope.diagnostics import rank_of_representations, rank_stats, without_skips
+from mechscope.models import boundary_stream, load_model, quiet_transformer_lens, tokenize
+from mechscope.training import TrainConfig, eval_text_batch, final_model_dir, model_config
+from mechscope.viz import Report, line_chart
 
 
 @dataclass(frozen=True)
@@ -113,7 +106,7 @@ def before_and_after_training(cfg: Config) -> dict[str, Tensor]:
 
 
 def run(cfg: Config) -> RankCollapseResult:
-    """Measure, save and write ``report.html``."""
+    """Measure (the runner saves the result and writes ``report.html``)."""
     with_skips, without_skips = [], []
     for seed in range(cfg.seeds):
         model = pure_attention_model(cfg, seed)
@@ -128,15 +121,12 @@ def run(cfg: Config) -> RankCollapseResult:
         batch: TokenBatch = tokenize(model, snippets)
         trained[spec] = rank_stats(model, batch).res.mean(-1).tolist()
     after = before_and_after_training(cfg) if cfg.train_steps else {}
-    result = RankCollapseResult(
+    return RankCollapseResult(
         torch.stack(with_skips, dim=1), torch.stack(without_skips, dim=1), trained, after
     ).with_provenance(cfg, "random pure-attention models; " + ", ".join(cfg.models))
-    result.save(cfg.out)
-    render(result, cfg).save(cfg.out / "report.html")
-    return result
 
 
-def render(result: RankCollapseResult, cfg: Config) -> Report:
+def report(result: RankCollapseResult, cfg: Config) -> Report:
     """res(X) by layer on a log scale: with and without skips; the trained models."""
     report = Report("Rank collapse in pure attention (Dong et al. 2021)")
     report.paragraph(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,3 +42,13 @@ class Config(ExperimentConfig):
     """Trained models (one seed each), measured before and after training."""
     models: tuple[str, ...] = ("induction-1l", "induction-2l", "minilm")
     """Trained models measured on held-out text (with their skip connections)."""
+
+
+JOB = Job(
+    name="rank-collapse",
+    config="experiments.rank_collapse.config:Config",
+    run="experiments.rank_collapse.analysis:run",
+    summary="experiments.rank_collapse.__main__:summary",
+    report="experiments.rank_collapse.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

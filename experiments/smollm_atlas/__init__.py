@@ -10,7 +10,7 @@ depth: early layers diagonal / local, middle layers syntactic and long-range, la
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.smollm_atlas.analysis import AtlasResult, run

@@ -1,39 +1,39 @@
 """``python -m experiments.smollm_atlas``: run the head atlas and print its key tables."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from experiments.cli import run_experiment
-from experiments.smollm_atlas.config import Config
+from experiments.smollm_atlas.config import JOB, Config
+from mechscope.cli import execute
 
 
 def main(
     argv: Sequence[str] | None = None, prog: str = "python -m experiments.smollm_atlas"
 ) -> int:
-    """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    return run_experiment(Config, "experiments.smollm_atlas.analysis", report, argv, prog)
+    """Run the experiment's Job on ``argv``: user errors exit 2 with one line."""
+    return execute(JOB, sys.argv[1:] if argv is None else argv, prog)
 
 
-def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
     """Print the key numbers."""
-    say = print  # noqa: T202
+    result = outcome.main
     for row in result.thirds:
-        say(
+        yield (
             "  ".join(
                 f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
             )
         )
     for row in result.syntax.table(min_count=50)[:10]:
-        say(
+        yield (
             f"  {row['relation']:<12} {row['head']:<6} {row['direction']:<16} "
             f"{row['accuracy']:.3f} vs offset {row['baseline_offset']:+d} {row['baseline']:.3f}"
         )
     for row in result.check:
-        say(f"  ablate {row['head']} ({row['group']}, induction {row['induction']:.2f}): "
+        yield (f"  ablate {row['head']} ({row['group']}, induction {row['induction']:.2f}): "
             f"{row['change']:+.3f}")  # fmt: skip
     for step, seconds in result.seconds.items():
-        say(f"  {step}: {seconds:.1f} s")
-    say(f"report: {cfg.out / 'report.html'}")
+        yield (f"  {step}: {seconds:.1f} s")
+    yield (f"report: {cfg.out / 'report.html'}")
 
 
 if __name__ == "__main__":

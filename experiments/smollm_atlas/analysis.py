@@ -7,21 +7,30 @@ from typing import Any, ClassVar
 import torch
 
 from experiments.smollm_atlas.config import Config
-from mechscope.core.axes import HeadId
-from mechscope.core.batch import pad_token_lists
-from mechscope.core.errors import MechscopeError
-from mechscope.core.metrics import second_copy_metric
-from mechscope.core.results import Result
-from mechscope.data.conllu import read_conllu
-from mechscope.heads import THRESHOLDS, DetectionSettings, HeadKind, HeadScores, detect_heads
-from mechscope.heads.detect import repeated_rows
-from mechscope.heads.patterns import sentence_attention
-from mechscope.heads.syntax import DependencyAccumulator, SyntaxScores, align_all
+from mechscope.core import (
+    HeadId,
+    MechscopeError,
+    Outcome,
+    Result,
+    pad_token_lists,
+    second_copy_metric,
+)
+from mechscope.data import read_conllu
+from mechscope.heads import (
+    THRESHOLDS,
+    DependencyAccumulator,
+    DetectionSettings,
+    HeadKind,
+    HeadScores,
+    SyntaxScores,
+    align_all,
+    detect_heads,
+    repeated_rows,
+    sentence_attention,
+)
 from mechscope.interventions import ablation_effects
 from mechscope.models import load_model
-from mechscope.viz.attention import attention_heads_view
-from mechscope.viz.heads import head_heatmap
-from mechscope.viz.report import Report
+from mechscope.viz import Report, attention_heads_view, head_heatmap
 
 KINDS = [k for k in HeadKind if not k.needs_gradient]
 THIRD_KINDS = (
@@ -52,7 +61,7 @@ class AtlasResult(Result):
         return pd.DataFrame(self.thirds)
 
 
-def run(cfg: Config) -> AtlasResult:
+def run(cfg: Config) -> Outcome:
     """Score, check, summarise, save and write the report."""
     if not cfg.conllu.is_file():
         raise MechscopeError(
@@ -82,10 +91,13 @@ def run(cfg: Config) -> AtlasResult:
         thirds=thirds(scores, syntax),
         seconds=seconds,
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
     example = " ".join(aligned[0].sentence.words)
-    render(result, sentence_attention(model, example)).save(cfg.out / "report.html")
-    return result
+    return Outcome({"": result}, {"sample": sentence_attention(model, example)})
+
+
+def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
+    """The page, with one sentence's attention views."""
+    return render(outcome.main, outcome.context["sample"])  # pyright: ignore[reportArgumentType]
 
 
 def causal_check(

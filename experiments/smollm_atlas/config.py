@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 UD_DEV = (
     Path(__file__).resolve().parents[3]
@@ -40,3 +41,13 @@ class Config(ExperimentConfig):
     """Repeated-random-token rows for the induction kind and its causal check."""
     seed: int = 0
     """Seed of the random tokens and of the random control heads."""
+
+
+JOB = Job(
+    name="smollm-atlas",
+    config="experiments.smollm_atlas.config:Config",
+    run="experiments.smollm_atlas.analysis:run",
+    summary="experiments.smollm_atlas.__main__:summary",
+    report="experiments.smollm_atlas.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -5,7 +5,7 @@ Figures on SmolLM2 describe its 4-bit-dequantised weights.
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.smollm_dla.analysis import DlaResult, run

@@ -9,19 +9,14 @@ from torch import Tensor
 
 from experiments.smollm_dla.config import Config
 from experiments.smollm_facts.analysis import FRANCE, single_token_facts
-from mechscope.circuits.direct import direct_logit_attribution, head_grid
-from mechscope.circuits.weights import weight_circuits
-from mechscope.core.results import Result, regroup_v1
-from mechscope.data.repeated import repeated_random_tokens
+from mechscope.circuits import direct_logit_attribution, head_grid, weight_circuits
+from mechscope.core import Result, regroup_v1
+from mechscope.data import repeated_random_tokens
 from mechscope.heads import HeadKind, detect_heads
-from mechscope.interventions.pairs import ioi_pairs
-from mechscope.lens.logit import lens_trajectory
-from mechscope.models import load_model, tokenize
-from mechscope.models.adapter import adapt
-from mechscope.models.base import Model
-from mechscope.viz.circuits import conveyor_belt
-from mechscope.viz.figures import heatmap, line_chart
-from mechscope.viz.report import Report
+from mechscope.interventions import ioi_pairs
+from mechscope.lens import lens_trajectory
+from mechscope.models import Model, adapt, load_model, tokenize
+from mechscope.viz import Report, conveyor_belt, heatmap, line_chart
 
 
 @dataclass(frozen=True)
@@ -92,9 +87,9 @@ def _attribute_chunks(
 
 
 def run(cfg: Config) -> DlaResult:
-    """Measure, save and write ``report.html``."""
+    """Measure (the runner saves the result and writes ``report.html``)."""
     model = load_model(cfg.model)
-    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    n_heads = model.cfg.n_heads
     # Facts the model answers at top-1.
     usable, _ = single_token_facts(model)
     prompts = [fact.prompt for fact, _ in usable]
@@ -128,7 +123,7 @@ def run(cfg: Config) -> DlaResult:
     copying = [{"head": f"{layer}.{head}", "induction": float(induction[layer, head]),
                 "copying": float(circuits.copying[layer, head])}
                for layer, head in (divmod(i, n_heads) for i in order)]  # fmt: skip
-    result = DlaResult(
+    return DlaResult(
         labels=labels,
         values={"facts": fact_values, "ioi": ioi.at_last()},
         belt=belt,
@@ -138,9 +133,12 @@ def run(cfg: Config) -> DlaResult:
         copying_all=circuits.copying,
         errors={"facts": fact_error, "ioi": ioi.error(), "france": belt_result.error()},
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
-    render(result, n_layers, n_heads).save(cfg.out / "report.html")
-    return result
+
+
+def report(result: DlaResult, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
+    """The page."""
+    n_layers, n_heads = result.copying_all.shape
+    return render(result, n_layers, n_heads)
 
 
 def render(result: DlaResult, n_layers: int, n_heads: int) -> Report:

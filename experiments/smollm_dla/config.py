@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,3 +29,13 @@ class Config(ExperimentConfig):
     """Rows of repeated random tokens for finding the induction heads."""
     batch_size: int = 16
     """Prompts per forward pass."""
+
+
+JOB = Job(
+    name="smollm-dla",
+    config="experiments.smollm_dla.config:Config",
+    run="experiments.smollm_dla.analysis:run",
+    summary="experiments.smollm_dla.__main__:summary",
+    report="experiments.smollm_dla.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

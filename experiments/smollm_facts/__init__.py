@@ -9,7 +9,7 @@ of "The capital of France is". Figures on SmolLM2 describe its 4-bit-dequantised
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.smollm_facts.analysis import FactsLensResult, run

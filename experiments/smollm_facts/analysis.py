@@ -9,15 +9,11 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from experiments.smollm_facts.config import Config
-from mechscope.core.errors import PromptError
-from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result
-from mechscope.data.facts import FACTS, Fact
-from mechscope.lens.logit import lens_trajectory
-from mechscope.models import load_model, str_tokens, target_ids, tokenize
-from mechscope.models.base import Model
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.core import PromptError, Result, mean_and_sem
+from mechscope.data import FACTS, Fact
+from mechscope.lens import lens_trajectory
+from mechscope.models import Model, load_model, str_tokens, target_ids, tokenize
+from mechscope.viz import Report, line_chart
 
 FRANCE = "The capital of France is"
 
@@ -85,7 +81,7 @@ def single_token_facts(model: Model) -> tuple[list[tuple[Fact, int]], Counter[st
 
 @torch.no_grad()
 def run(cfg: Config) -> FactsLensResult:
-    """Measure every fact, save the result and write ``report.html``."""
+    """Measure every fact."""
     model = load_model(cfg.model)
     usable, skipped = single_token_facts(model)
     ranks, probs, kls, kept = [], [], [], []
@@ -117,7 +113,7 @@ def run(cfg: Config) -> FactsLensResult:
         {"prompt": f.prompt, "answer": f.answer, "relation": f.relation, "kept": k}
         for (f, _), k in zip(usable, kept, strict=True)
     ]
-    result = FactsLensResult(
+    return FactsLensResult(
         labels=labels,
         facts=facts,
         rank=torch.cat(ranks, dim=1),
@@ -126,12 +122,9 @@ def run(cfg: Config) -> FactsLensResult:
         france_top=france_top,
         skipped=dict(skipped),
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
-    render(result).save(cfg.out / "report.html")
-    return result
 
 
-def render(result: FactsLensResult) -> Report:
+def report(result: FactsLensResult, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
     """The page: per-layer curves over the kept facts, entry layers, the France example."""
     n_kept, n_total = int(result.kept.sum()), len(result.facts)
     model = result.provenance.model

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,3 +26,13 @@ class Config(ExperimentConfig):
     """Top tokens kept per layer."""
     batch_size: int = 16
     """Prompts per forward pass."""
+
+
+JOB = Job(
+    name="smollm-facts",
+    config="experiments.smollm_facts.config:Config",
+    run="experiments.smollm_facts.analysis:run",
+    summary="experiments.smollm_facts.__main__:summary",
+    report="experiments.smollm_facts.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -9,7 +9,7 @@ the logit difference IO - S at the final position. Figures on SmolLM2 describe i
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.smollm_ioi.analysis import IoiResult, run

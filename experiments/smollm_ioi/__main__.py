@@ -1,34 +1,36 @@
 """``python -m experiments.smollm_ioi``: run the IOI reproduction and print its key numbers."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from experiments.cli import run_experiment
-from experiments.smollm_ioi.config import Config
+from experiments.smollm_ioi.config import JOB, Config
+from mechscope.cli import execute
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m experiments.smollm_ioi") -> int:
-    """Parse ``argv`` into a `Config`, run, print; user errors exit 2 with one line."""
-    return run_experiment(Config, "experiments.smollm_ioi.analysis", report, argv, prog)
+    """Run the experiment's Job on ``argv``: user errors exit 2 with one line."""
+    return execute(JOB, sys.argv[1:] if argv is None else argv, prog)
 
 
-def report(result, cfg: Config) -> None:  # noqa: ANN001 - the experiment's Result
+def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
     """Print the key numbers."""
-    say = print  # noqa: T202
+    result = outcome.main
     for row in result.behaviour:
-        say(
+        yield (
             f"{row['corruption']}: logit diff IO - S clean {row['clean']:.2f} ± "
             f"{row['clean_se']:.2f}, corrupted {row['corrupted']:.2f} ± {row['corrupted_se']:.2f}"
             f"; IO wins {row['io_wins']:.0%} of {row['n']}"
         )
-    say(f"top heads (output at the final position): {', '.join(map(str, result.top_heads))}")
+    yield (f"top heads (output at the final position): {', '.join(map(str, result.top_heads))}")
     for row in result.attention:
-        say(f"  {row['head']} attends IO {row['io']:.2f}, S1 {row['s1']:.2f}, S2 {row['s2']:.2f}")
-    say("attribution vs exact patching: " + ", ".join(
+        yield (
+            f"  {row['head']} attends IO {row['io']:.2f}, S1 {row['s1']:.2f}, S2 {row['s2']:.2f}"
+        )
+    yield ("attribution vs exact patching: " + ", ".join(
         f"{k} r = {v:.2f}" for k, v in result.correlations.items()))  # fmt: skip
     for step, seconds in result.seconds.items():
-        say(f"  {step}: {seconds:.1f} s")
-    say(f"report: {cfg.out / 'report.html'}")
+        yield (f"  {step}: {seconds:.1f} s")
+    yield (f"report: {cfg.out / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -9,25 +9,30 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.smollm_ioi.config import Config
-from mechscope.core.axes import HeadId
-from mechscope.core.metrics import logit_diffs, mean_and_sem
-from mechscope.core.results import Result, regroup_v1
-from mechscope.core.sites import Component, Site, every_site
-from mechscope.heads.patterns import attention_patterns
+from mechscope.core import (
+    Component,
+    HeadId,
+    Outcome,
+    Result,
+    Site,
+    every_site,
+    logit_diffs,
+    mean_and_sem,
+    regroup_v1,
+)
+from mechscope.heads import attention_patterns
 from mechscope.interventions import (
     IoiCorruption,
     PatchingResult,
     activation_patching,
     attribution_patching,
+    correlation,
     ioi_pairs,
     patching_hooks,
     path_patching,
 )
-from mechscope.interventions.attribution import correlation
 from mechscope.models import load_model, str_tokens
-from mechscope.viz.attention import attention_heads_view
-from mechscope.viz.figures import heatmap
-from mechscope.viz.report import Report
+from mechscope.viz import Report, attention_heads_view, heatmap
 
 GRIDS = ("resid_pre", "attn_out", "mlp_out", "z_all", "z_final")
 
@@ -110,7 +115,7 @@ def behaviour(model, cfg: Config) -> list[dict[str, Any]]:  # noqa: ANN001 - a d
     return rows
 
 
-def run(cfg: Config) -> IoiResult:
+def run(cfg: Config) -> Outcome:
     """Measure, save (with each patching result under patching/) and write the report."""
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -131,14 +136,13 @@ def run(cfg: Config) -> IoiResult:
     }  # fmt: skip
     every = [s for sites in site_sets.values() for s in sites]
     runs = task.runs(model, names=patching_hooks(model, every))
-    grids, attribution, correlations = {}, {}, {}
+    grids, attribution, correlations, saved = {}, {}, {}, {}
     for name, sites in site_sets.items():
         began = time.perf_counter()
         exact = activation_patching(runs, sites).with_provenance(cfg, cfg.model)  # tqdm bar
         seconds[f"patch {name} ({len(sites)} sites)"] = time.perf_counter() - began
         estimate = attribution_patching(runs, sites).with_provenance(cfg, cfg.model)
-        exact.save(cfg.out / "patching" / name)
-        estimate.save(cfg.out / "patching" / f"{name}_attribution")
+        saved[f"patching/{name}"], saved[f"patching/{name}_attribution"] = exact, estimate
         grids[name], attribution[name] = _layout(exact, name), _layout(estimate, name)
         correlations[name] = correlation(exact.normalised, estimate.normalised)
     z_final = grids["z_final"]
@@ -159,10 +163,13 @@ def run(cfg: Config) -> IoiResult:
         attention=attention,
         seconds=seconds,
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
     view = attention_patterns(model, task.clean)[0]
-    render(result, view).save(cfg.out / "report.html")
-    return result
+    return Outcome({"": result, **saved}, {"view": view})
+
+
+def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
+    """The page, with the first prompt's attention view."""
+    return render(outcome.main, outcome.context["view"])  # pyright: ignore[reportArgumentType]
 
 
 def path_rows(runs, z_all: Tensor, receivers: list[HeadId], n_heads: int) -> list[dict[str, Any]]:  # noqa: ANN001

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,3 +29,13 @@ class Config(ExperimentConfig):
     """Prompts of the one template the patching runs on."""
     top_heads: int = 3
     """Heads named, path-patched into and shown."""
+
+
+JOB = Job(
+    name="smollm-ioi",
+    config="experiments.smollm_ioi.config:Config",
+    run="experiments.smollm_ioi.analysis:run",
+    summary="experiments.smollm_ioi.__main__:summary",
+    report="experiments.smollm_ioi.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -8,7 +8,7 @@ facts read through each lens. Figures on SmolLM2 describe its 4-bit-dequantised 
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.smollm_tuned_lens.analysis import TunedLensResult, run

@@ -10,26 +10,20 @@ from torch import Tensor
 
 from experiments.smollm_facts.analysis import single_token_facts
 from experiments.smollm_tuned_lens.config import Config
-from mechscope.core.errors import MechscopeError
-from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result, regroup_v1
-from mechscope.data.conllu import conllu_text
-from mechscope.data.corpus import load_corpus
-from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import check_lens_model
-from mechscope.lens.tuned import (
+from mechscope.core import MechscopeError, Result, mean_and_sem, regroup_v1
+from mechscope.data import conllu_text, load_corpus
+from mechscope.lens import (
     LOGIT_LENS,
     LensComparison,
     TunedLens,
+    TunedLensConfig,
+    check_lens_model,
     compare_lenses,
     corpus_windows,
     train_tuned_lens,
 )
-from mechscope.models import load_model, tokenize
-from mechscope.models.base import Model
-from mechscope.models.run import boundary_stream, readout
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.models import Model, boundary_stream, load_model, readout, tokenize
+from mechscope.viz import Report, line_chart
 
 LEAST_SQUARES = "least squares"
 TUNED = "tuned (KL)"
@@ -154,7 +148,7 @@ def facts_through(
 
 
 def run(cfg: Config) -> TunedLensResult:
-    """Fit the lenses, compare them, save the result and the lenses, write ``report.html``."""
+    """Fit the lenses (saved into ``cfg.out`` as they are fitted), then compare them."""
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -200,14 +194,12 @@ def run(cfg: Config) -> TunedLensResult:
         losses=tuned.losses,
         seconds=seconds,
     ).with_provenance(cfg, cfg.model)
-    result.save(cfg.out)
     least_squares.save(cfg.out / "least-squares-lens")
     tuned.save(cfg.out / "tuned-lens")
-    render(result, cfg).save(cfg.out / "report.html")
     return result
 
 
-def render(result: TunedLensResult, cfg: Config) -> Report:
+def report(result: TunedLensResult, cfg: Config) -> Report:
     """The page: KL by boundary per lens and kind of text, the facts per lens, training."""
     model = result.provenance.model
     report = Report(f"Tuned lens vs logit lens: {model}")

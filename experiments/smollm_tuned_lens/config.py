@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 UD_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ud_english_ewt"
 """UD English EWT beside the checkout (never copied into the repository)."""
@@ -52,3 +53,13 @@ class Config(ExperimentConfig):
     """Seed of every window and position draw."""
     device: str | None = None
     """Torch device (default: CUDA when available, else CPU)."""
+
+
+JOB = Job(
+    name="smollm-tuned-lens",
+    config="experiments.smollm_tuned_lens.config:Config",
+    run="experiments.smollm_tuned_lens.analysis:run",
+    summary="experiments.smollm_tuned_lens.__main__:summary",
+    report="experiments.smollm_tuned_lens.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

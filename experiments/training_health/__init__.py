@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.training_health.analysis import TrainingHealthResult, run

@@ -11,13 +11,10 @@ from tqdm.auto import tqdm
 
 from experiments.runs import trained_records
 from experiments.training_health.config import Config
-from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Result
-from mechscope.diagnostics.gradients import gradient_flags
-from mechscope.training import TrainConfig
-from mechscope.training.evaluation import TrainingRecord
-from mechscope.viz.figures import line_chart
-from mechscope.viz.report import Report
+from mechscope.core import MechscopeError, Result
+from mechscope.diagnostics import gradient_flags
+from mechscope.training import TrainConfig, TrainingRecord
+from mechscope.viz import Report, line_chart
 
 
 def recipes(cfg: Config) -> dict[str, dict[str, Any]]:
@@ -164,7 +161,7 @@ def curves(records: list[TrainingRecord], n_layers: int) -> dict[str, Tensor]:
 
 
 def run(cfg: Config) -> TrainingHealthResult:
-    """Train (or read back) every run, measure, save and write ``report.html``."""
+    """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
     stacked: dict[str, list[list[Tensor]]] = {}
     steps: list[int] = []
@@ -178,7 +175,7 @@ def run(cfg: Config) -> TrainingHealthResult:
             stacked.setdefault(key, [[] for _ in runs])[list(runs).index(name)].append(value)
     tensors = {key: torch.stack([torch.stack(per_seed) for per_seed in per_run])
                for key, per_run in stacked.items()}  # fmt: skip
-    result = TrainingHealthResult(
+    return TrainingHealthResult(
         list(runs),
         torch.tensor(steps),
         tensors["held_out"],
@@ -186,12 +183,9 @@ def run(cfg: Config) -> TrainingHealthResult:
         tensors["entropy"],
         tensors["grad_norms"],
     ).with_provenance(cfg, f"mechscope {cfg.n_layers}-block pre-LN transformers trained here")
-    result.save(cfg.out)
-    render(result, cfg).save(cfg.out / "report.html")
-    return result
 
 
-def render(result: TrainingHealthResult, cfg: Config) -> Report:
+def report(result: TrainingHealthResult, cfg: Config) -> Report:
     """The summary table, then losses, gradients and entropy over steps."""
     report = Report("Gradient health and attention-entropy collapse over training")
     report.paragraph(

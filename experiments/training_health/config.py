@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,3 +56,13 @@ class Config(ExperimentConfig):
         super().__post_init__()
         if self.seeds < 1 or self.steps < self.eval_every or self.eval_every < 1:
             raise ValueError("need seeds >= 1 and steps >= eval_every >= 1")
+
+
+JOB = Job(
+    name="training-health",
+    config="experiments.training_health.config:Config",
+    run="experiments.training_health.analysis:run",
+    summary="experiments.training_health.__main__:summary",
+    report="experiments.training_health.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -6,7 +6,7 @@ lens, patching.
 
 from typing import TYPE_CHECKING
 
-from mechscope.core.lazy import lazy_exports
+from mechscope.core import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.vit_attention.analysis import VitAttentionResult, run

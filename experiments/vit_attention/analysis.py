@@ -10,16 +10,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from experiments.vit_attention.config import Config
-from mechscope.core.batch import ImageBatch
-from mechscope.core.metrics import mean_and_sem
-from mechscope.core.results import Result
-from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
-from mechscope.models import HookedViT, adapt, load_model, random_like
-from mechscope.models.bundled import BUNDLED
-from mechscope.models.run import attention_patterns
+from mechscope.core import ImageBatch, Result, mean_and_sem
+from mechscope.data import ImageSet, load_image_set, patch_object_fraction
+from mechscope.models import BUNDLED, HookedViT, adapt, attention_patterns, load_model, random_like
 from mechscope.representations import ProbeResult, probe_layers
-from mechscope.training.run_dir import read_metrics
-from mechscope.training.vision import accuracy_and_loss
+from mechscope.training import accuracy_and_loss, read_metrics
 from mechscope.vision import (
     ClassLens,
     GridHeadKinds,
@@ -34,14 +29,15 @@ from mechscope.vision import (
     object_attention,
     patch_image_positions,
     remove_objects,
+    uniform_distance,
 )
-from mechscope.vision.grid import uniform_distance
-from mechscope.viz.figures import heatmap, line_chart
-from mechscope.viz.report import Report
-from mechscope.viz.vision import (
+from mechscope.viz import (
+    Report,
     attention_distance_figure,
     attention_small_multiples,
+    heatmap,
     interactive_attention_grid,
+    line_chart,
 )
 
 PARTS = {"kinds": GridHeadKinds, "objects": ObjectAttention, "lens": ClassLens,
@@ -300,15 +296,12 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
 
 
 def run(cfg: Config) -> VitAttentionResult:
-    """Measure every model, save the result and the report into ``cfg.out``."""
+    """Measure every model."""
     models = {spec: measure(spec, cfg) for spec in tqdm(cfg.models, desc="ViTs")}
-    result = VitAttentionResult(models).with_provenance(cfg, ",".join(cfg.models))
-    result.save(cfg.out)
-    render(result).save(cfg.out / "report.html")
-    return result
+    return VitAttentionResult(models).with_provenance(cfg, ",".join(cfg.models))
 
 
-def render(result: VitAttentionResult) -> Report:
+def report(result: VitAttentionResult, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
     """The report: per model, the numbers, the verdicts and the pictures."""
     report = Report("ViT attention on the image grid")
     report.paragraph(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.config import ExperimentConfig
+from mechscope.core import Job
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,3 +42,13 @@ class Config(ExperimentConfig):
             raise ValueError(
                 "n_images, n_patching, n_probe_train and examples must be positive, radius >= 0"
             )
+
+
+JOB = Job(
+    name="vit-attention",
+    config="experiments.vit_attention.config:Config",
+    run="experiments.vit_attention.analysis:run",
+    summary="experiments.vit_attention.__main__:summary",
+    report="experiments.vit_attention.analysis:report",
+)
+"""This experiment as a Job: `mechscope reproduce NAME` and `python -m` run it."""

@@ -1,11 +1,13 @@
 """Post-LN vs pre-LN gradient norms by layer at initialisation, on seeded random models."""
 
-from experiments.gradient_health import Config, GradientHealthResult, run
+from experiments.gradient_health import Config, GradientHealthResult
+from experiments.gradient_health.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 
 def test_post_ln_stays_level_while_pre_ln_falls_with_depth(tmp_path):
-    result = run(Config(out=tmp_path, seeds=3, n_heads=4, d_model=128, d_vocab=256))
+    result = run_job(JOB, Config(out=tmp_path, seeds=3, n_heads=4, d_model=128, d_vocab=256))
     post = result.norms["post-LN encoder (BERT style)"].mean(-1)
     pre = result.norms["pre-LN decoder"].mean(-1)
     # measured (5 seeds, MiniLM's size): post-LN 1.67 -> 1.72, pre-LN 2.55 -> 0.77

@@ -1,11 +1,13 @@
 """The induction circuit of the shipped 2-layer model, read from weights and stream."""
 
-from experiments.induction_circuits import Config, InductionCircuitsResult, run
+from experiments.induction_circuits import Config, InductionCircuitsResult
+from experiments.induction_circuits.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 
 def test_the_weights_and_the_stream_show_elhage_et_al_s_circuit(tmp_path):
-    result = run(Config(out=tmp_path, n_prompts=16))
+    result = run_job(JOB, Config(out=tmp_path, n_prompts=16))
     verdicts = {row["claim"][:30]: row["verdict"] for row in result.claims}
     assert set(verdicts.values()) == {"agrees"}, result.claims
     assert result.induction_heads and all(h.startswith("1.") for h in result.induction_heads)

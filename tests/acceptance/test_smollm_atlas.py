@@ -7,13 +7,15 @@ from tests.smollm import require_smollm
 
 require_smollm(UD_DEV)
 
-from experiments.smollm_atlas import AtlasResult, Config, run  # noqa: E402
+from experiments.smollm_atlas import AtlasResult, Config  # noqa: E402
+from experiments.smollm_atlas.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.jobs import run_job  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> AtlasResult:
-    return run(Config(out=tmp_path_factory.mktemp("atlas"), max_sentences=100))
+    return run_job(JOB, Config(out=tmp_path_factory.mktemp("atlas"), max_sentences=100))
 
 
 def test_the_thirds_of_the_depth(result):

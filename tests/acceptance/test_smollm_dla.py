@@ -6,13 +6,15 @@ from tests.smollm import require_smollm
 
 require_smollm()
 
-from experiments.smollm_dla import Config, DlaResult, run  # noqa: E402
+from experiments.smollm_dla import Config, DlaResult  # noqa: E402
+from experiments.smollm_dla.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.jobs import run_job  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> DlaResult:
-    return run(Config(out=tmp_path_factory.mktemp("dla"), ioi_prompts=24))
+    return run_job(JOB, Config(out=tmp_path_factory.mktemp("dla"), ioi_prompts=24))
 
 
 def test_parts_sum_to_the_logits(result):

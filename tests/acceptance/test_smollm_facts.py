@@ -9,14 +9,16 @@ from tests.smollm import require_smollm
 
 require_smollm()
 
-from experiments.smollm_facts import Config, FactsLensResult, run  # noqa: E402
+from experiments.smollm_facts import Config, FactsLensResult  # noqa: E402
+from experiments.smollm_facts.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
 from mechscope.data.facts import FACTS  # noqa: E402
+from tests.jobs import run_job  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> FactsLensResult:
-    return run(Config(out=tmp_path_factory.mktemp("facts")))
+    return run_job(JOB, Config(out=tmp_path_factory.mktemp("facts")))
 
 
 def test_the_prompt_set_and_what_the_model_answers(result):

@@ -9,14 +9,16 @@ from tests.smollm import require_smollm
 
 require_smollm()
 
-from experiments.smollm_ioi import Config, IoiResult, run  # noqa: E402
+from experiments.smollm_ioi import Config, IoiResult  # noqa: E402
+from experiments.smollm_ioi.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.jobs import run_job  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> IoiResult:
     cfg = Config(out=tmp_path_factory.mktemp("ioi"), n_prompts=24, n_patch_prompts=8)
-    return run(cfg)
+    return run_job(JOB, cfg)
 
 
 def test_the_model_does_ioi(result):

@@ -8,10 +8,12 @@ from tests.smollm import require_smollm
 
 require_smollm(UD_DIR / "en_ewt-ud-train.conllu", UD_DIR / "en_ewt-ud-dev.conllu")
 
-from experiments.smollm_tuned_lens import Config, TunedLensResult, run  # noqa: E402
+from experiments.smollm_tuned_lens import Config, TunedLensResult  # noqa: E402
 from experiments.smollm_tuned_lens.analysis import LEAST_SQUARES, TUNED  # noqa: E402
+from experiments.smollm_tuned_lens.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
 from mechscope.lens.tuned import LOGIT_LENS, TunedLens  # noqa: E402
+from tests.jobs import run_job  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def result(tmp_path_factory) -> tuple[TunedLensResult, Config]:
         out=tmp_path_factory.mktemp("tuned"), regression_windows=16, steps=3, positions=8,
         eval_windows=8, eval_positions=16,
     )  # fmt: skip
-    return run(cfg), cfg
+    return run_job(JOB, cfg), cfg
 
 
 def test_an_affine_lens_is_far_closer_to_the_final_prediction(result):

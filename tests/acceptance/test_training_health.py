@@ -1,12 +1,16 @@
 """Gradient health and attention-entropy collapse over training, on small seeded runs."""
 
-from experiments.training_health import Config, TrainingHealthResult, run
+import dataclasses
+
+from experiments.training_health import Config, TrainingHealthResult
+from experiments.training_health.config import JOB
 from mechscope.core.results import load_result
+from tests.jobs import run_job
 
 
 def test_too_high_a_learning_rate_collapses_attention_entropy_before_the_loss_rises(tmp_path):
     cfg = Config(out=tmp_path, seeds=1, steps=300, recipes=("healthy", "no-layernorm", "lr-x30"))
-    result = run(cfg)
+    result = run_job(JOB, cfg)
     healthy, no_ln, high = range(3)
     collapse = result.collapse_steps(cfg.collapse_nats)
     divergence = result.divergence_steps(cfg.divergence_nats)
@@ -21,5 +25,6 @@ def test_too_high_a_learning_rate_collapses_attention_entropy_before_the_loss_ri
     ratio = result.ratio()[:, 0, -5:].mean(-1)
     assert float(ratio[healthy]) > 2.0 > float(ratio[no_ln])
     assert isinstance(load_result(tmp_path), TrainingHealthResult)
-    again = run(cfg)  # the finished runs are read back, not retrained
+    # --overwrite keeps the training runs (--out/runs): they are read back, not retrained.
+    again = run_job(JOB, dataclasses.replace(cfg, overwrite=True))
     assert (again.held_out == result.held_out).all()

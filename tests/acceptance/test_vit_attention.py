@@ -2,14 +2,16 @@
 
 import torch
 
-from experiments.vit_attention import Config, VitAttentionResult, run
+from experiments.vit_attention import Config, VitAttentionResult
+from experiments.vit_attention.config import JOB
 from mechscope.core.results import load_result
 from tests.browser import assert_drew
+from tests.jobs import run_job
 
 
 def test_the_reproduction_measures_both_vits_and_its_report_draws(tmp_path):
     cfg = Config(out=tmp_path, n_images=200, n_patching=12, examples=1, n_probe_train=300)
-    result = run(cfg)
+    result = run_job(JOB, cfg)
     digits, shapes = result.models["vit-digits"], result.models["vit-shapes"]
     assert digits.accuracy > 0.95 and shapes.accuracy > 0.96
     for findings in (digits, shapes):

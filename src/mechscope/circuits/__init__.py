@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.circuits.composition import CompositionKind, composition_scores
-    from mechscope.circuits.direct import DirectAttribution, direct_logit_attribution
+    from mechscope.circuits.composition import CompositionKind, composition_scores, random_baseline
+    from mechscope.circuits.direct import DirectAttribution, direct_logit_attribution, head_grid
     from mechscope.circuits.stream import (
         StreamDecomposition,
         StreamNorms,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mechscope.circuits.weights import (
         WeightCircuits,
         copying_score,
+        diagonal_top1,
         full_ov_circuit,
         ov_circuit,
         positional_qk,
@@ -35,22 +36,26 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "CompositionKind": "mechscope.circuits.composition",
     "composition_scores": "mechscope.circuits.composition",
-    "DirectAttribution": "mechscope.circuits.direct",
-    "direct_logit_attribution": "mechscope.circuits.direct",
-    "StreamDecomposition": "mechscope.circuits.stream",
-    "StreamNorms": "mechscope.circuits.stream",
-    "decompose_stream": "mechscope.circuits.stream",
-    "stream_norms": "mechscope.circuits.stream",
-    "WeightCircuits": "mechscope.circuits.weights",
+    "CompositionKind": "mechscope.circuits.composition",
     "copying_score": "mechscope.circuits.weights",
+    "decompose_stream": "mechscope.circuits.stream",
+    "diagonal_top1": "mechscope.circuits.weights",
+    "direct_logit_attribution": "mechscope.circuits.direct",
+    "DirectAttribution": "mechscope.circuits.direct",
     "full_ov_circuit": "mechscope.circuits.weights",
+    "head_grid": "mechscope.circuits.direct",
     "ov_circuit": "mechscope.circuits.weights",
     "positional_qk": "mechscope.circuits.weights",
     "qk_circuit": "mechscope.circuits.weights",
+    "random_baseline": "mechscope.circuits.composition",
+    "stream_norms": "mechscope.circuits.stream",
+    "StreamDecomposition": "mechscope.circuits.stream",
+    "StreamNorms": "mechscope.circuits.stream",
     "weight_circuits": "mechscope.circuits.weights",
+    "WeightCircuits": "mechscope.circuits.weights",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
     "CompositionKind",
     "DirectAttribution",
@@ -60,11 +65,14 @@ __all__ = [
     "composition_scores",
     "copying_score",
     "decompose_stream",
+    "diagonal_top1",
     "direct_logit_attribution",
     "full_ov_circuit",
+    "head_grid",
     "ov_circuit",
     "positional_qk",
     "qk_circuit",
+    "random_baseline",
     "stream_norms",
     "weight_circuits",
 ]

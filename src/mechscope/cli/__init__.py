@@ -1,23 +1,24 @@
-"""The ``mechscope`` command: one subcommand per job, each a Config dataclass.
+"""The ``mechscope`` command: one subcommand per Job (`mechscope.core.jobs`).
 
-Every command module defines a frozen ``Config`` (per-field docstrings become the help) and
-``run(cfg) -> int``; tyro turns the Configs into subcommands, so the CLI and the Python API
-cannot drift apart. Heavy imports (torch, TransformerLens) happen inside ``run``, so every
-``--help`` answers without them. User errors print one line and exit 2; a failed check
-exits 1.
+Every command module defines a frozen ``Config`` (per-field docstrings become the help),
+``run(cfg)`` returning its results, ``summary(results, cfg)`` (the lines printed) and
+``report(results, cfg)`` (the HTML page, or None); one runner (`mechscope.cli.runner`) executes
+them all, as it executes the experiments behind ``mechscope reproduce``. Heavy imports (torch,
+TransformerLens) happen inside ``run``, so every ``--help`` answers without them. User errors
+print one line and exit 2; a failed check exits 1.
 """
 
-import contextlib
-import io
-import re
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import ModuleType
-from typing import Annotated, Any, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+from mechscope.core.jobs import Job
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.cli.runner import execute, perform
+
+__all__ = ["COMMANDS", "JOBS", "execute", "main", "perform"]
 
 COMMANDS = (
     "info",
@@ -40,104 +41,61 @@ COMMANDS = (
 """Command modules of `mechscope.cli`, in the order ``--help`` lists them."""
 
 
-def _modules() -> dict[str, ModuleType]:
-    import importlib
-
-    return {
-        name.replace("_", "-"): importlib.import_module(f"mechscope.cli.{name}")
-        for name in COMMANDS
-    }
-
-
-def _parse(argv: Sequence[str], modules: dict[str, ModuleType]) -> Any:  # noqa: ANN401
-    import tyro
-
-    choices = tuple(
-        Annotated[
-            module.Config,
-            tyro.conf.subcommand(name=name, prefix_name=False),
-        ]
-        for name, module in modules.items()
-    )
-    return tyro.cli(  # pyright: ignore[reportCallIssue]
-        Union[choices],  # noqa: UP007 # pyright: ignore[reportArgumentType] - built from a tuple
-        prog="mechscope",
-        description="Mechanistic interpretability on TransformerLens models, offline-friendly. "
-        "Run 'mechscope COMMAND --help' for each command's options.",
-        args=list(argv),
-        config=(tyro.conf.EnumChoicesFromValues,),
+def _job(module: str) -> Job:
+    path = f"mechscope.cli.{module}"
+    return Job(
+        name=module.replace("_", "-"),
+        config=f"{path}:Config",
+        run=f"{path}:run",
+        summary=f"{path}:summary",
+        report=f"{path}:report",
     )
 
 
-def one_line(message: str) -> str:
-    """A parser's boxed, multi-line error as one line (box drawing and help pointer dropped)."""
-    text = re.sub(r"[\u2500-\u257f]", " ", message)  # box-drawing characters
-    text = text.split("For full helptext")[0]
-    text = re.sub(r"Error parsing [\w.-]*: ", "", text.replace("Value error", ""))
-    return " ".join(text.split()).strip()
+JOBS = {job.name: job for job in map(_job, COMMANDS)}
+"""Every command's Job, by its name on the command line."""
 
 
-def parse_or_exit(argv: Sequence[str], modules: dict[str, ModuleType]) -> Any:  # noqa: ANN401
-    """`_parse`, with a bad command line reported as one line on stderr (exit 2)."""
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(buffer):
-            return _parse(argv, modules)
-    except SystemExit as stop:
-        if stop.code not in (0, None):
-            print(f"mechscope: error: {one_line(buffer.getvalue())}", file=sys.stderr)  # noqa: T201
-        raise
+def usage() -> str:
+    """The top-level help: every command with what it does."""
+    width = max(map(len, JOBS))
+    lines = [
+        "usage: mechscope [-h] COMMAND [OPTIONS]",
+        "",
+        "Mechanistic interpretability on TransformerLens models, offline-friendly. Run "
+        "'mechscope COMMAND --help' for each command's options.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<{width}}  {job.description()}" for name, job in JOBS.items()]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the command, return its exit code."""
-    from mechscope.core.errors import Interrupted, MechscopeError
+    from mechscope.cli.runner import EXIT_USER_ERROR, execute
 
     args = list(sys.argv[1:] if argv is None else argv)
-    modules = _modules()
-    try:
-        if args[:1] == ["reproduce"] and args[1:2] not in (["--help"], ["-h"], []):
-            return modules["reproduce"].main(args[1:])
-        try:
-            cfg = parse_or_exit(args, modules)
-        except SystemExit as stop:
-            return 0 if stop.code in (0, None) else EXIT_USER_ERROR
-        run: Callable[[Any], int] = next(
-            m.run for m in modules.values() if isinstance(cfg, m.Config)
-        )
-        if hasattr(cfg, "overwrite"):  # the commands that write a results directory
-            from mechscope.cli.common import output_directory
-
-            with output_directory(Path(cfg.out), cfg.overwrite):
-                return run(cfg)
-        return run(cfg)
-    except MechscopeError as error:
-        if isinstance(error, Interrupted):  # it says what was saved and how to go on
-            print(f"mechscope: {error}", file=sys.stderr)  # noqa: T201
-            return EXIT_INTERRUPTED
-        print(f"mechscope: error: {error}", file=sys.stderr)  # noqa: T201
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())  # noqa: T201
+        return 0 if args else EXIT_USER_ERROR
+    name = args[0]
+    if name not in JOBS:
         print(  # noqa: T201
-            "mechscope: interrupted; nothing new was saved and --out is as it was before.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is a RuntimeError
-        if not _out_of_memory(error):
-            raise
-        print(  # noqa: T201
-            "mechscope: error: out of memory; nothing new was saved and --out is as it was "
-            "before. Lower --batch-size (and --memory-budget-mb where the command has it).",
+            f"mechscope: error: unknown command {name!r}; choose one of: {', '.join(JOBS)}.",
             file=sys.stderr,
         )
         return EXIT_USER_ERROR
+    if name == "reproduce":
+        from mechscope.cli import reproduce
+
+        if args[1:2] in (["--help"], ["-h"], []):
+            print(reproduce.usage())  # noqa: T201
+            return 0 if args[1:] else EXIT_USER_ERROR
+        return reproduce.reproduce(args[1:])
+    return execute(JOBS[name], args[1:], prog=f"mechscope {name}", label="mechscope")
 
 
-def _out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an allocation failure (CPU or GPU)."""
-    text = str(error)
-    return isinstance(error, MemoryError) or any(
-        marker in text
-        for marker in ("can't allocate memory", "CUDA out of memory", "out of memory")
-    )
+__getattr__ = lazy_exports(
+    __name__, {"execute": "mechscope.cli.runner", "perform": "mechscope.cli.runner"}
+)

@@ -1,10 +1,17 @@
 """``mechscope ablate``: ablate heads together and one at a time; loss, JSON and report."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, with_prompts
+from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import AblationType
+
+if TYPE_CHECKING:
+    from mechscope.interventions.ablation import AblationEffects
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,8 +41,8 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Joint and per-head ablation; print, save and render."""
+def run(cfg: Config) -> Outcome:
+    """The heads ablated together, then every head alone."""
     from mechscope.cli.common import load_text_model
     from mechscope.core.axes import HeadId
     from mechscope.core.errors import MechscopeError
@@ -44,7 +51,6 @@ def run(cfg: Config) -> int:
     from mechscope.interventions import ablation_effects
     from mechscope.interventions.ablation import check_heads
     from mechscope.models import adapt, tokenize
-    from mechscope.viz.patching import render_ablation
 
     try:
         heads = [HeadId.parse(h) for h in cfg.heads if h.strip()]
@@ -64,16 +70,28 @@ def run(cfg: Config) -> int:
     effects = ablation_effects(
         model, batch, next_token_loss(batch), groups, cfg.how, batch, seed=cfg.seed
     )
-    effects = effects.with_provenance(config, cfg.model)
+    context = {"n_prompts": len(prompts), "n_layers": n_layers, "n_heads": n_heads}
+    return Outcome({"": effects.with_provenance(config, cfg.model)}, context)
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """The joint effect and the five heads that matter most alone."""
+    effects: AblationEffects = outcome.main  # pyright: ignore[reportAssignmentType]
     joint = effects.to_rows()[0]
-    say(f"next-token loss on {len(prompts)} prompts: clean {effects.clean:.4f}")
-    say(f"  {joint['head']} {cfg.how.value}-ablated together: {joint['ablated']:.4f} "
-        f"({joint['change']:+.4f})")  # fmt: skip
+    yield f"next-token loss on {outcome.context['n_prompts']} prompts: clean {effects.clean:.4f}"
+    yield (f"  {joint['head']} {cfg.how.value}-ablated together: {joint['ablated']:.4f} "
+           f"({joint['change']:+.4f})")  # fmt: skip
     singles = zip(effects.labels[1:], effects.change[1:].tolist(), strict=True)
     for label, change in sorted(singles, key=lambda x: -x[1])[:5]:
-        say(f"  alone {label}: {change:+.4f}")
-    effects.save(cfg.out)
-    note = f"Next-token loss on {len(prompts)} prompts of {cfg.model}."
-    report = render_ablation(effects, n_layers, n_heads, f"Ablating heads of {cfg.model}", note)
-    say(f"results: {cfg.out}; report: {report.save(cfg.out / 'report.html')}")
-    return 0
+        yield f"  alone {label}: {change:+.4f}"
+    yield f"results: {cfg.out}; report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """Every head's effect on the layer x head grid."""
+    from mechscope.viz.patching import render_ablation
+
+    c = outcome.context
+    note = f"Next-token loss on {c['n_prompts']} prompts of {cfg.model}."
+    title = f"Ablating heads of {cfg.model}"
+    return render_ablation(outcome.main, c["n_layers"], c["n_heads"], title, note)  # pyright: ignore[reportArgumentType]

@@ -1,9 +1,16 @@
 """``mechscope attribute``: direct logit attribution of one prompt's answer."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.jobs import Outcome
+
+if TYPE_CHECKING:
+    from mechscope.circuits.direct import DirectAttribution
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,14 +42,13 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Attribute, print the largest parts, save the result and the report."""
+def run(cfg: Config) -> Outcome:
+    """The direct logit attribution, and the tokenizer's strings for the report."""
     import torch
 
     from mechscope.circuits.direct import direct_logit_attribution
     from mechscope.cli.common import load_text_model
     from mechscope.models import target_ids, tokenize
-    from mechscope.viz.circuits import render_attribution
 
     model = load_text_model(cfg.model, cfg.device, "attribute")
     batch = tokenize(model, cfg.prompt)
@@ -56,14 +62,28 @@ def run(cfg: Config) -> int:
     def text(token: int) -> str:
         return str(tokenizer.decode([token]))
 
-    last = int(batch.lengths[0]) - 1
-    what = repr(cfg.answer) + (f" - {cfg.wrong!r}" if cfg.wrong is not None else "")
-    say(f"direct logit attribution of {what} at the last position "
-        f"(logit {float(result.logit[0, last]):.3f}; parts sum to it within "
-        f"{result.error():.1e}):")  # fmt: skip
+    return Outcome({"": result}, {"text": text, "last": int(batch.lengths[0]) - 1})
+
+
+def _what(cfg: Config) -> str:
+    return repr(cfg.answer) + (f" - {cfg.wrong!r}" if cfg.wrong is not None else "")
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """The largest parts at the last position."""
+    result: DirectAttribution = outcome.main  # pyright: ignore[reportAssignmentType]
+    last = outcome.context["last"]
+    yield (f"direct logit attribution of {_what(cfg)} at the last position "
+           f"(logit {float(result.logit[0, last]):.3f}; parts sum to it within "
+           f"{result.error():.1e}):")  # fmt: skip
     for part, mean, _ in result.ranked(cfg.top):
-        say(f"  {part:<16} {mean:>9.3f}")
-    result.save(cfg.out)
-    report = render_attribution(result, text, f"Direct logit attribution: {cfg.model}, {what}")
-    say(f"report: {report.save(cfg.out / 'report.html')}")
-    return 0
+        yield f"  {part:<16} {mean:>9.3f}"
+    yield f"report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """Every part at every position."""
+    from mechscope.viz.circuits import render_attribution
+
+    title = f"Direct logit attribution: {cfg.model}, {_what(cfg)}"
+    return render_attribution(outcome.main, outcome.context["text"], title)  # pyright: ignore[reportArgumentType]

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import tyro
 
-from mechscope.cli.common import OutArg, say
-
-EXIT_FAILED_CHECK = 1
+from mechscope.cli.common import OutArg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,9 +29,13 @@ class Config:
     """Also write the comparison as DIR/parity.json."""
 
 
-def run(cfg: Config) -> int:
-    """Compare, print the verdict, exit 1 on failure."""
-    from mechscope.core.errors import ModelSpecError
+def run(cfg: Config) -> str:
+    """Compare; the verdict line (exit 1 on failure, through `CheckFailed`).
+
+    Raises:
+        CheckFailed: the difference is above the tolerance.
+    """
+    from mechscope.core.errors import CheckFailed, ModelSpecError
     from mechscope.models import SpecKind, classify_spec
     from mechscope.models.parity import compare_smollm, compare_with_hf
     from mechscope.models.smollm import SMOLLM2, cache_dir
@@ -48,7 +50,7 @@ def run(cfg: Config) -> int:
     else:
         report = compare_with_hf(cfg.model_dir)
     passed = report.passed(cfg.tolerance)
-    say(
+    verdict = (
         f"{'PASS' if passed else 'FAIL'}: max |mechscope - HF| over {report.quantity.value} = "
         f"{report.max_abs_diff:.3g} on {report.n_tokens} tokens (tolerance {cfg.tolerance:g})"
     )
@@ -56,4 +58,15 @@ def run(cfg: Config) -> int:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         record = asdict(report) | {"quantity": report.quantity.value, "passed": passed}
         (Path(cfg.out) / "parity.json").write_text(json.dumps(record, indent=2, default=str))
-    return 0 if passed else EXIT_FAILED_CHECK
+    if not passed:
+        raise CheckFailed(verdict)
+    return verdict
+
+
+def summary(verdict: str, cfg: Config) -> list[str]:  # noqa: ARG001 - Job contract
+    """The verdict."""
+    return [verdict]
+
+
+def report(verdict: str, cfg: Config) -> None:  # noqa: ARG001 - Job contract
+    """No page: the verdict is the output."""

@@ -1,9 +1,16 @@
 """``mechscope circuits``: every head's QK and OV circuits, read from the weights."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.jobs import Outcome
+
+if TYPE_CHECKING:
+    from mechscope.circuits.weights import WeightCircuits
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,13 +39,12 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Read the circuits, print the chosen heads, save the result and the report."""
+def run(cfg: Config) -> Outcome:
+    """The weight circuits, and the heads to show (given, or the 8 best copiers)."""
     from mechscope.circuits.weights import weight_circuits
     from mechscope.cli.common import load_text_model
     from mechscope.core.axes import HeadId
     from mechscope.core.errors import MechscopeError
-    from mechscope.viz.circuits import render_circuits
 
     model = load_text_model(cfg.model, cfg.device, "circuits")
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
@@ -60,14 +66,25 @@ def run(cfg: Config) -> int:
     if not cfg.heads:
         order = result.copying.flatten().argsort(descending=True)[:8].tolist()
         heads = [HeadId(*divmod(int(i), n_heads)) for i in order]
+    return Outcome({"": result}, {"heads": heads})
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """Copying score, leading singular values and preferred offset of the chosen heads."""
+    result: WeightCircuits = outcome.main  # pyright: ignore[reportAssignmentType]
     offsets = result.preferred_offset()
-    say(f"{'head':<8} {'copying':>8} {'OV sv1':>9} {'QK sv1':>9} {'offset back':>12}")
-    for h in heads:
+    yield f"{'head':<8} {'copying':>8} {'OV sv1':>9} {'QK sv1':>9} {'offset back':>12}"
+    for h in outcome.context["heads"]:
         offset = "-" if offsets is None else str(int(offsets[h]))
-        say(f"{h.layer}.{h.head:<6} {float(result.copying[h]):>8.3f} "
-            f"{float(result.ov_singular[h][0]):>9.3g} {float(result.qk_singular[h][0]):>9.3g} "
-            f"{offset:>12}")  # fmt: skip
-    result.save(cfg.out)
-    report = render_circuits(result, heads, f"QK/OV circuits: {cfg.model}")
-    say(f"report: {report.save(cfg.out / 'report.html')}")
-    return 0
+        yield (f"{h.layer}.{h.head:<6} {float(result.copying[h]):>8.3f} "
+               f"{float(result.ov_singular[h][0]):>9.3g} {float(result.qk_singular[h][0]):>9.3g} "
+               f"{offset:>12}")  # fmt: skip
+    yield f"report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """Every head's circuits, the chosen ones in detail."""
+    from mechscope.viz.circuits import render_circuits
+
+    title = f"QK/OV circuits: {cfg.model}"
+    return render_circuits(outcome.main, outcome.context["heads"], title)  # pyright: ignore[reportArgumentType]

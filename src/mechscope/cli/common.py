@@ -33,20 +33,26 @@ def say(text: str) -> None:
     print(text)  # noqa: T201
 
 
+KEPT = ("runs",)
+"""Subdirectories of ``--out`` that are caches, not results: experiments keep the training runs
+they read back (or resume) there. They do not count as results already in ``--out``, survive
+``--overwrite``, and keep the progress of a failed or interrupted job."""
+
+
 @contextmanager
 def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
-    """Check ``out`` before any work; on failure leave it as it was.
+    """Check ``out`` before any work; on failure leave it as it was (its caches aside).
 
     A file where the directory should be, an unwritable place, or a directory that already
     holds results (unless ``overwrite``) is refused at once. With ``overwrite`` the old
-    results move aside to ``OUT.previous`` and come back if the command fails or is
-    interrupted; they are deleted once the new ones are complete. A failed command's partial
-    results are removed.
+    results move aside to ``OUT.previous`` and come back if the job fails or is interrupted;
+    they are deleted once the new ones are complete. A failed job's partial results are
+    removed. The caches in `KEPT` stay in ``out`` throughout, with whatever the job added.
 
     Raises:
         MechscopeError: ``out`` is a file, cannot be written, or holds results already.
     """
-    held = out.is_dir() and any(out.iterdir())  # a file is refused by writable_directory
+    held = out.is_dir() and any(p.name not in KEPT for p in out.iterdir())
     if held and not overwrite:
         raise MechscopeError(
             f"--out {out} already holds results; pass --overwrite to replace them (the old "
@@ -59,6 +65,7 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
             if backup.exists():
                 shutil.rmtree(backup)
             os.replace(out, backup)
+            _move_caches(backup, out)
         writable_directory(out)
     except (OSError, MechscopeError) as error:
         _restore(out, backup, existed)
@@ -72,6 +79,16 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
         raise
     if backup is not None:
         shutil.rmtree(backup, ignore_errors=True)
+
+
+def _move_caches(source: Path, target: Path) -> None:
+    """Move the `KEPT` caches of ``source`` into ``target`` (created)."""
+    for name in KEPT:
+        if (source / name).exists():
+            target.mkdir(parents=True, exist_ok=True)
+            if (target / name).exists():
+                shutil.rmtree(target / name)
+            os.replace(source / name, target / name)
 
 
 def writable_directory(out: Path) -> None:
@@ -95,12 +112,21 @@ def writable_directory(out: Path) -> None:
 
 
 def _restore(out: Path, backup: Path | None, existed: bool) -> None:
-    """Undo `output_directory`: drop partial results, put the old ones back."""
+    """Undo `output_directory`: drop partial results, put the old ones back, keep caches."""
     if backup is not None and backup.exists():
+        _move_caches(out, backup)
         shutil.rmtree(out, ignore_errors=True)
         os.replace(backup, out)
-    elif not existed:
-        shutil.rmtree(out, ignore_errors=True)
+    elif out.is_dir():
+        for path in out.iterdir():
+            if path.name in KEPT:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if not existed and not any(out.iterdir()):
+            out.rmdir()
 
 
 def with_prompts(cfg: Any, prompts: Sequence[str]) -> dict[str, Any]:  # noqa: ANN401

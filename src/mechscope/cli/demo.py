@@ -6,10 +6,16 @@ the last ([SEP]) and on punctuation: the quantities of Clark et al. 2019, "What 
 at?", Fig. 2, where attention to [SEP] grows in the middle layers.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, OutArg, say
+from mechscope.cli.common import DeviceArg, OutArg
+
+if TYPE_CHECKING:
+    from mechscope.heads.patterns import SentenceAttention
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,22 +40,29 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Run the sentence, print the summary, save the result and the report."""
+def run(cfg: Config) -> "SentenceAttention":
+    """Run the sentence through the model."""
     from mechscope.heads.patterns import sentence_attention
     from mechscope.models import load_model
-    from mechscope.viz.attention import render_sentence_attention
 
     model = load_model(cfg.model, device=cfg.device)
-    result = sentence_attention(model, cfg.sentence).with_provenance(cfg, cfg.model)
+    return sentence_attention(model, cfg.sentence).with_provenance(cfg, cfg.model)
+
+
+def summary(result: "SentenceAttention", cfg: Config) -> Iterator[str]:
+    """Attention received per layer by the first and last tokens and punctuation."""
     mass = result.mass_by_layer()
-    say(f"tokens: {' '.join(result.str_tokens)}")
-    say("attention received, mean over heads and tokens:")
-    say("layer  " + "  ".join(f"{name:>14}" for name in mass))
+    yield f"tokens: {' '.join(result.str_tokens)}"
+    yield "attention received, mean over heads and tokens:"
+    yield "layer  " + "  ".join(f"{name:>14}" for name in mass)
     for layer in range(result.patterns.shape[0]):
-        say(f"{layer:>5}  " + "  ".join(f"{mass[name][layer]:>14.3f}" for name in mass))
-    result.save(cfg.out)
-    report = render_sentence_attention(result, f"Attention of {cfg.model}")
-    say(f"report: {report.save(cfg.out / 'report.html')}")
-    say(f"tensors and JSON: {cfg.out}")
-    return 0
+        yield f"{layer:>5}  " + "  ".join(f"{mass[name][layer]:>14.3f}" for name in mass)
+    yield f"report: {cfg.out / 'report.html'}"
+    yield f"tensors and JSON: {cfg.out}"
+
+
+def report(result: "SentenceAttention", cfg: Config) -> "Report":
+    """Every head in circuitsvis and the heatmap."""
+    from mechscope.viz.attention import render_sentence_attention
+
+    return render_sentence_attention(result, f"Attention of {cfg.model}")

@@ -1,9 +1,15 @@
 """``mechscope diagnose``: a health report for a model on a batch of prompts."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, with_prompts
+
+if TYPE_CHECKING:
+    from mechscope.core.results import Result
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,18 +40,15 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Measure, print the flags, save the results and the report."""
+def run(cfg: Config) -> dict[str, "Result"]:
+    """Attention, rank, anisotropy, gradients (decoders) and UPOS geometry (--conllu)."""
     from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.diagnostics import anisotropy_stats, attention_stats, gradient_norms, rank_stats
-    from mechscope.diagnostics.attention import ONE_HOT_BELOW, UNIFORM_ABOVE
-    from mechscope.diagnostics.gradients import EXPLODING_ABOVE, VANISHING_BELOW
     from mechscope.models import tokenize
     from mechscope.models.adapter import adapt
-    from mechscope.viz.diagnostics import render_diagnostics
 
     if cfg.prompts and cfg.conllu:
         raise MechscopeError("give --prompts or --conllu, not both.")
@@ -57,50 +60,72 @@ def run(cfg: Config) -> int:
     config = with_prompts(cfg, prompts)
     model = load_text_model(cfg.model, cfg.device, "diagnose")
     batch = tokenize(model, prompts)
-    attention = attention_stats(model, batch).with_provenance(config, cfg.model)
-    rank = rank_stats(model, batch).with_provenance(config, cfg.model)
-    spread = anisotropy_stats(model, batch, skip_first=True).with_provenance(
-        with_prompts(cfg, prompts), cfg.model
-    )
+    results: dict[str, Result] = {
+        "attention": attention_stats(model, batch),
+        "rank": rank_stats(model, batch),
+        "anisotropy": anisotropy_stats(model, batch, skip_first=True),
+    }
     adapter = adapt(model)
-    grads = None
     if adapter.causal and adapter.has_unembedding:
-        grads = gradient_norms(model, batch).with_provenance(config, cfg.model)
-    geometry = None
+        results["gradients"] = gradient_norms(model, batch)
     if cfg.conllu:
-        geometry = upos_geometry(model, read_conllu(cfg.conllu, cfg.max_prompts))
-        geometry = geometry.with_provenance(config, cfg.model)
-    say(f"{cfg.model}: {len(prompts)} prompts")
-    flags = attention.flags()
-    say(f"attention: {len(flags)} of {attention.entropy.numel()} heads collapsed "
-        f"(normalised entropy < {ONE_HOT_BELOW}: one-hot, > {UNIFORM_ABOVE}: uniform)")  # fmt: skip
-    for head, kind in flags[:20]:
-        say(f"  {head.layer}.{head.head} {kind}: normalised entropy "
-            f"{float(attention.normalised_entropy[head]):.3f}")  # fmt: skip
-    rows = rank.summary()
-    say("rank: effective rank / res(X) by boundary: " + ", ".join(
-        f"{r['effective_rank']:.1f}/{r['res']:.2f}" for r in rows))  # fmt: skip
-    say("anisotropy (mean cosine of random token pairs) by boundary: "
-        + ", ".join(f"{v:.2f}" for v in spread.baseline.tolist()))  # fmt: skip
-    if geometry is not None:
-        say(f"class geometry of {sum(geometry.counts)} words by UPOS ({len(geometry.classes)} "
-            "tags), intra/inter-class distance ratio by boundary: "
-            + ", ".join(f"{v:.2f}" for v in geometry.ratio.tolist()))  # fmt: skip
-    if grads is None:
-        say("gradients: skipped (needs a decoder with an unembedding for the next-token loss)")
-    else:
-        say(f"gradients: first/last block norm ratio {grads.ratio():.3g} "
-            f"(vanishing below {VANISHING_BELOW:g}, exploding above {EXPLODING_ABOVE:g}): "
-            f"{', '.join(grads.flags()) or 'healthy'}")  # fmt: skip
-    for name, result in (("attention", attention), ("rank", rank), ("anisotropy", spread),
-                         ("gradients", grads), ("class-geometry", geometry)):  # fmt: skip
-        if result is not None:
-            result.save(cfg.out / name)
-    report = render_diagnostics(
-        attention, rank, spread, grads, f"Diagnostics: {cfg.model}", geometry=geometry
+        results["class-geometry"] = upos_geometry(model, read_conllu(cfg.conllu, cfg.max_prompts))
+    return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
+
+
+def summary(results: dict[str, "Result"], cfg: Config) -> Iterator[str]:
+    """Collapsed heads, rank, anisotropy, class geometry and gradient health, one line each."""
+    from mechscope.diagnostics import (
+        Anisotropy,
+        AttentionStats,
+        ClassGeometry,
+        GradientNorms,
+        RankStats,
     )
-    say(f"report: {report.save(cfg.out / 'report.html')}")
-    return 0
+    from mechscope.diagnostics.attention import ONE_HOT_BELOW, UNIFORM_ABOVE
+    from mechscope.diagnostics.gradients import EXPLODING_ABOVE, VANISHING_BELOW
+
+    attention, rank, spread = results["attention"], results["rank"], results["anisotropy"]
+    assert isinstance(attention, AttentionStats) and isinstance(rank, RankStats)
+    assert isinstance(spread, Anisotropy)
+    geometry, grads = results.get("class-geometry"), results.get("gradients")
+    yield f"{cfg.model}: {len(attention.provenance.config.get('prompts', []))} prompts"
+    flags = attention.flags()
+    yield (f"attention: {len(flags)} of {attention.entropy.numel()} heads collapsed "
+           f"(normalised entropy < {ONE_HOT_BELOW}: one-hot, > {UNIFORM_ABOVE}: "
+           "uniform)")  # fmt: skip
+    for head, kind in flags[:20]:
+        entropy = float(attention.normalised_entropy[head])
+        yield f"  {head.layer}.{head.head} {kind}: normalised entropy {entropy:.3f}"
+    yield "rank: effective rank / res(X) by boundary: " + ", ".join(
+        f"{r['effective_rank']:.1f}/{r['res']:.2f}" for r in rank.summary())  # fmt: skip
+    yield ("anisotropy (mean cosine of random token pairs) by boundary: "
+           + ", ".join(f"{v:.2f}" for v in spread.baseline.tolist()))  # fmt: skip
+    if isinstance(geometry, ClassGeometry):
+        yield (f"class geometry of {sum(geometry.counts)} words by UPOS "
+               f"({len(geometry.classes)} tags), intra/inter-class distance ratio by boundary: "
+               + ", ".join(f"{v:.2f}" for v in geometry.ratio.tolist()))  # fmt: skip
+    if not isinstance(grads, GradientNorms):
+        yield "gradients: skipped (needs a decoder with an unembedding for the next-token loss)"
+    else:
+        yield (f"gradients: first/last block norm ratio {grads.ratio():.3g} "
+               f"(vanishing below {VANISHING_BELOW:g}, exploding above {EXPLODING_ABOVE:g}): "
+               f"{', '.join(grads.flags()) or 'healthy'}")  # fmt: skip
+    yield f"report: {cfg.out / 'report.html'}"
+
+
+def report(results: dict[str, "Result"], cfg: Config) -> "Report":
+    """Every diagnostic's figures."""
+    from mechscope.viz.diagnostics import render_diagnostics
+
+    return render_diagnostics(
+        results["attention"],  # pyright: ignore[reportArgumentType]
+        results["rank"],  # pyright: ignore[reportArgumentType]
+        results["anisotropy"],  # pyright: ignore[reportArgumentType]
+        results.get("gradients"),  # pyright: ignore[reportArgumentType]
+        f"Diagnostics: {cfg.model}",
+        geometry=results.get("class-geometry"),  # pyright: ignore[reportArgumentType]
+    )
 
 
 def upos_geometry(model, sentences):  # noqa: ANN001, ANN201 - imports stay inside the CLI

@@ -1,14 +1,19 @@
 """``mechscope heads``: classify every head of a model and write scores and a report."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say, with_prompts
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg, with_prompts
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
+
+if TYPE_CHECKING:
+    from mechscope.core.results import Result
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,15 +50,14 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Score, print the labelled heads, save everything and render the report."""
+def run(cfg: Config) -> dict[str, "Result"]:
+    """Scores (into --out), syntax (syntax/), checks (verify-KIND/) and a sample (sample/)."""
     from mechscope.cli.common import load_text_model
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.heads import detect_heads, verify
     from mechscope.heads.patterns import sentence_attention
     from mechscope.heads.syntax import DependencyAccumulator, align_all, dependency_scores
-    from mechscope.viz.heads import by_layer_rows, render_heads
 
     kinds = list(cfg.kinds) or list(HeadKind)
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
@@ -75,38 +79,59 @@ def run(cfg: Config) -> int:
             syntax = dependency_scores(model, sentences, batch_size=cfg.settings.batch_size)
     config = with_prompts(cfg, prompts)
     checks = [verify(model, scores, kind, prompts, settings=cfg.settings) for kind in cfg.verify]
+    results: dict[str, Result] = {"": scores, "sample": sentence_attention(model, prompts[0])}
+    if syntax is not None:
+        results["syntax"] = syntax
+    results |= {f"verify-{check.head_kind.value}": check for check in checks}
+    return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 
-    say(f"{cfg.model}: {scores.n_prompts} prompts, {len(kinds)} kinds")
-    for kind in kinds:
+
+def summary(results: dict[str, "Result"], cfg: Config) -> Iterator[str]:
+    """The labelled heads, each kind's mean by layer, the syntax table and the checks."""
+    from mechscope.heads import HeadScores, SyntaxScores, Verification
+    from mechscope.viz.heads import by_layer_rows
+
+    scores = results[""]
+    assert isinstance(scores, HeadScores)
+    yield f"{cfg.model}: {scores.n_prompts} prompts, {len(scores.kinds)} kinds"
+    for kind in scores.kinds:
         if kind.is_label and (labelled := scores.heads_of(kind)):
             shown = ", ".join(f"{h} ({float(scores.score(kind)[h]):.2f})" for h in labelled[:8])
-            say(f"  {kind.value:<16} {shown}")
-    layers = " ".join(f"{f'L{i}':>6}" for i in range(model.cfg.n_layers))
-    say(f"mean over the heads of each layer:\n  {'kind':<16} {layers}")
+            yield f"  {kind.value:<16} {shown}"
+    layers = " ".join(f"{f'L{i}':>6}" for i in range(scores.n_layers))
+    yield f"mean over the heads of each layer:\n  {'kind':<16} {layers}"
     for kind, values in by_layer_rows(scores):
-        say(f"  {kind:<16} " + " ".join(f"{v:>6.3f}" for v in values))
-    if syntax is not None:
+        yield f"  {kind:<16} " + " ".join(f"{v:>6.3f}" for v in values)
+    syntax = results.get("syntax")
+    if isinstance(syntax, SyntaxScores):
         skipped = ", ".join(f"{n} {why}" for why, n in syntax.skipped.items()) or "none"
-        say(f"syntax: {syntax.n_sentences} sentences, skipped: {skipped}")
+        yield f"syntax: {syntax.n_sentences} sentences, skipped: {skipped}"
         for row in syntax.table(min_count=100)[:12]:
-            say(
+            yield (
                 f"  {row['relation']:<12} best {row['head']:<5} {row['accuracy']:.3f}  "
                 f"offset {row['baseline_offset']:+d} {row['baseline']:.3f}"
             )
-    for check in checks:
+    for check in (r for r in results.values() if isinstance(r, Verification)):
         for row in check.rows():
-            say(
+            yield (
                 f"  verify {check.head_kind.value}: ablate {row['head']} ({row['group']}): "
                 f"{row['change']:+.3f}"
             )
-        say(f"verdict: {check.verdict()}")
+        yield f"verdict: {check.verdict()}"
+    yield f"scores: {cfg.out / 'result.json'}; report: {cfg.out / 'report.html'}"
 
-    scores.with_provenance(config, cfg.model).save(cfg.out)
-    if syntax is not None:
-        syntax.with_provenance(config, cfg.model).save(cfg.out / "syntax")
-    for check in checks:
-        check.with_provenance(config, cfg.model).save(cfg.out / f"verify-{check.head_kind.value}")
-    sample = sentence_attention(model, prompts[0])
-    report = render_heads(scores, f"Heads of {cfg.model}", sample, syntax, checks)
-    say(f"scores: {cfg.out / 'result.json'}; report: {report.save(cfg.out / 'report.html')}")
-    return 0
+
+def report(results: dict[str, "Result"], cfg: Config) -> "Report":
+    """Every kind's map, the sample sentence's views, syntax and the checks."""
+    from mechscope.heads import SyntaxScores, Verification
+    from mechscope.viz.heads import render_heads
+
+    syntax = results.get("syntax")
+    checks = [r for r in results.values() if isinstance(r, Verification)]
+    return render_heads(
+        results[""],  # pyright: ignore[reportArgumentType]
+        f"Heads of {cfg.model}",
+        results["sample"],  # pyright: ignore[reportArgumentType]
+        syntax if isinstance(syntax, SyntaxScores) else None,
+        checks,
+    )

@@ -2,11 +2,11 @@
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,8 +24,18 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Print (and optionally save) the model's facts."""
+@dataclass(frozen=True)
+class ModelFacts:
+    """What `mechscope info` prints: (name, value) rows and the grouped hook points."""
+
+    rows: list[tuple[str, object]]
+    hooks: list[str]
+    n_hooks: int
+    n_layers: int
+
+
+def run(cfg: Config) -> ModelFacts:
+    """The model's facts (also written as DIR/info.json with --out)."""
     from mechscope.models import adapt, count_parameters, load_model
 
     model = load_model(cfg.model, device=cfg.device)
@@ -46,18 +56,26 @@ def run(cfg: Config) -> int:
         ("LM head", "yes" if adapter.has_unembedding else "no (logits are NaN by design)"),
         ("tokenizer", type(model.tokenizer).__name__ if model.tokenizer else "none"),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        say(f"{key:<{width}}  {value}")
     hooks = grouped_hook_names(list(model.hook_dict))
-    say(f"\nhook points ({len(model.hook_dict)}; L = layer 0..{mcfg.n_layers - 1}):")
-    for name in hooks:
-        say(f"  {name}")
     if cfg.out is not None:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         table = {key: value for key, value in rows} | {"hook_points": hooks}
         (Path(cfg.out) / "info.json").write_text(json.dumps(table, indent=2, default=str))
-    return 0
+    return ModelFacts(list(rows), hooks, len(model.hook_dict), mcfg.n_layers)
+
+
+def summary(facts: ModelFacts, cfg: Config) -> Iterator[str]:  # noqa: ARG001 - Job contract
+    """The table, then the hook points grouped by layer."""
+    width = max(len(k) for k, _ in facts.rows)
+    for key, value in facts.rows:
+        yield f"{key:<{width}}  {value}"
+    yield f"\nhook points ({facts.n_hooks}; L = layer 0..{facts.n_layers - 1}):"
+    for name in facts.hooks:
+        yield f"  {name}"
+
+
+def report(facts: ModelFacts, cfg: Config) -> None:  # noqa: ARG001 - Job contract
+    """No page: the table is the output."""
 
 
 def grouped_hook_names(names: Sequence[str]) -> list[str]:

@@ -1,9 +1,16 @@
 """``mechscope lens``: the logit (or a tuned) lens of one prompt."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.jobs import Outcome
+
+if TYPE_CHECKING:
+    from mechscope.lens.logit import Trajectory
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,15 +40,14 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Compute the trajectory, print the last position, save it and the report."""
+def run(cfg: Config) -> Outcome:
+    """The trajectory, and the tokenizer's strings for the summary and the report."""
     import torch
 
     from mechscope.cli.common import load_text_model
     from mechscope.lens.logit import lens_trajectory
     from mechscope.lens.tuned import TunedLens
     from mechscope.models import target_ids, tokenize
-    from mechscope.viz.lens import render_lens
 
     model = load_text_model(cfg.model, cfg.device, "lens")
     batch = tokenize(model, cfg.prompt)
@@ -51,29 +57,40 @@ def run(cfg: Config) -> int:
         targets = torch.full_like(batch.tokens, target)
     translator = TunedLens.load(cfg.tuned_lens) if cfg.tuned_lens else None
     trajectory = lens_trajectory(model, batch, targets, k=cfg.k, translator=translator)
-    trajectory = trajectory.with_provenance(cfg, cfg.model)
     tokenizer = model.tokenizer
     assert tokenizer is not None  # tokenize() refused models without one
 
     def to_string(token: int) -> str:
         return str(tokenizer.decode([token]))
 
-    last = int(batch.lengths[0]) - 1
+    context = {"to_string": to_string, "kind": "tuned" if translator else "logit",
+               "last": int(batch.lengths[0]) - 1}  # fmt: skip
+    return Outcome({"": trajectory.with_provenance(cfg, cfg.model)}, context)
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """Rank, log-prob, KL and the top tokens at the last position, boundary by boundary."""
+    trajectory: Trajectory = outcome.main  # pyright: ignore[reportAssignmentType]
+    to_string, last = outcome.context["to_string"], outcome.context["last"]
     target_id = int(trajectory.targets[0, last])
-    kind = "tuned" if translator else "logit"
-    say(
-        f"{kind} lens at the last position ({to_string(int(batch.tokens[0, last]))!r}), "
-        f"target {to_string(target_id)!r}:"
+    yield (
+        f"{outcome.context['kind']} lens at the last position "
+        f"({to_string(int(trajectory.tokens[0, last]))!r}), target {to_string(target_id)!r}:"
     )
-    say(f"{'boundary':<16} {'rank':>6} {'log-prob':>9} {'KL':>7}  top {cfg.k}")
+    yield f"{'boundary':<16} {'rank':>6} {'log-prob':>9} {'KL':>7}  top {cfg.k}"
     for b, label in enumerate(trajectory.labels):
         top = ", ".join(repr(to_string(t)) for t in trajectory.top_k_ids[b, 0, last].tolist())
-        say(
+        yield (
             f"{label:<16} {int(trajectory.rank[b, 0, last]):>6} "
             f"{float(trajectory.log_prob[b, 0, last]):>9.3f} "
             f"{float(trajectory.kl_to_final[b, 0, last]):>7.3f}  {top}"
         )
-    trajectory.save(cfg.out)
-    title = f"{kind.capitalize()} lens of {cfg.model}"
-    say(f"report: {render_lens(trajectory, to_string, title).save(cfg.out / 'report.html')}")
-    return 0
+    yield f"report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """Every boundary and position of the trajectory."""
+    from mechscope.viz.lens import render_lens
+
+    title = f"{outcome.context['kind'].capitalize()} lens of {cfg.model}"
+    return render_lens(outcome.main, outcome.context["to_string"], title)  # pyright: ignore[reportArgumentType]

@@ -1,14 +1,20 @@
 """``mechscope patch``: activation (and attribution) patching from the command line."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import (
     BuiltinTask,
     PatchComponent,
     PatchDirection,
     TaskMetric,
 )
+
+if TYPE_CHECKING:
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,8 +64,8 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Patch every requested component, print the strongest sites, save and render."""
+def run(cfg: Config) -> Outcome:
+    """Patch every requested component (and estimate by attribution): a result per site kind."""
     from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.core.sites import Component, every_site
@@ -70,9 +76,7 @@ def run(cfg: Config) -> int:
         repeated_pairs,
         task_from_prompts,
     )
-    from mechscope.interventions.activation import patching_hooks, result_summary
-    from mechscope.interventions.attribution import correlation
-    from mechscope.viz.patching import render_patching
+    from mechscope.interventions.activation import patching_hooks
 
     components = [site.component for site in cfg.sites]
     if not components:
@@ -105,18 +109,41 @@ def run(cfg: Config) -> int:
         name = component.name.lower()
         result = activation_patching(runs, sites, cfg.direction, max_rows=cfg.max_rows)
         results[name] = result.with_provenance(cfg, cfg.model)
-        results[name].save(cfg.out / name)
-        say(f"{name}: clean {result.clean:.3f}, corrupted {result.corrupted:.3f} ({result.metric})")
-        for row in result_summary(result, 3):
-            say(f"  {row['site']:<24} {row['normalised']:+.3f}")
         if cfg.attribution:
             estimate = attribution_patching(runs, sites, cfg.direction)
-            results[f"{name} (attribution)"] = estimate.with_provenance(cfg, cfg.model)
-            estimate.with_provenance(cfg, cfg.model).save(cfg.out / f"{name}_attribution")
-            r = correlation(result.normalised, estimate.normalised)
-            say(f"  attribution patching: correlation with exact {r:.3f}")
+            results[f"{name}_attribution"] = estimate.with_provenance(cfg, cfg.model)
     n_pairs = task.clean.tokens.shape[0]
     note = f"{task.name}: {n_pairs} prompt pairs of {n_pos} tokens (positions: the first pair)."
-    report = render_patching(results, f"Patching {cfg.model}", note)
-    say(f"results: {cfg.out}; report: {report.save(cfg.out / 'report.html')}")
-    return 0
+    return Outcome(results, {"note": note})
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """Clean and corrupted metric, the strongest sites, and attribution's agreement."""
+    from mechscope.interventions.activation import result_summary
+    from mechscope.interventions.attribution import correlation
+
+    for name, result in outcome.results.items():
+        if name.endswith("_attribution"):
+            continue
+        yield (
+            f"{name}: clean {result.clean:.3f}, corrupted {result.corrupted:.3f} "  # pyright: ignore[reportAttributeAccessIssue]
+            f"({result.metric})"  # pyright: ignore[reportAttributeAccessIssue]
+        )
+        for row in result_summary(result, 3):  # pyright: ignore[reportArgumentType]
+            yield f"  {row['site']:<24} {row['normalised']:+.3f}"
+        estimate = outcome.results.get(f"{name}_attribution")
+        if estimate is not None:
+            r = correlation(result.normalised, estimate.normalised)  # pyright: ignore[reportAttributeAccessIssue]
+            yield f"  attribution patching: correlation with exact {r:.3f}"
+    yield f"results: {cfg.out}; report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """A heatmap per site kind (and its attribution estimate)."""
+    from mechscope.viz.patching import render_patching
+
+    shown = {
+        name.replace("_attribution", " (attribution)"): result
+        for name, result in outcome.results.items()
+    }
+    return render_patching(shown, f"Patching {cfg.model}", outcome.context["note"])  # pyright: ignore[reportArgumentType]

@@ -1,13 +1,19 @@
 """``mechscope similarity``: layer x layer CKA, SVCCA or PWCCA, within or across models."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.jobs import Outcome
 from mechscope.representations.choices import Method, Pooling
+
+if TYPE_CHECKING:
+    from mechscope.representations.similarities import Similarity
+    from mechscope.viz.report import Report
 
 RBF_FULL_LIMIT = 5000
 """Units above which RBF CKA needs --minibatch (its kernels are units x units)."""
@@ -54,14 +60,13 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Collect both sides, compute the matrices, print the diagonal band, save the report."""
+def run(cfg: Config) -> Outcome:
+    """Collect both sides and compute the matrices (cross-model first, then each model's)."""
     from mechscope.cli.common import load_text_model
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import read_prompts
     from mechscope.representations import collect, similarity_matrix
-    from mechscope.viz.representations import render_similarity
 
     if (cfg.conllu is None) == (cfg.prompts is None):
         raise MechscopeError("give the input as --conllu FILE or --prompts FILE (one of them).")
@@ -97,14 +102,23 @@ def run(cfg: Config) -> int:
     if len(collected) == 2:
         cross = similarity_matrix(collected[0], collected[1], **kwargs)
         results.insert(0, cross.with_provenance(cfg, cfg.model))
-    main = results[0]
-    say(f"{' vs '.join(specs)}: {main.n_units} units ({pooling.value}), {method.value}")
+    names = ["", "self-1", "self-2"] if len(collected) == 2 else [""]
+    return Outcome(dict(zip(names, results, strict=True)), {"pooling": pooling, "specs": specs})
+
+
+def summary(outcome: Outcome, cfg: Config) -> Iterator[str]:
+    """The matrix (or the cross-model one), row by row."""
+    main: Similarity = outcome.main  # pyright: ignore[reportAssignmentType]
+    specs, pooling = outcome.context["specs"], outcome.context["pooling"]
+    yield f"{' vs '.join(specs)}: {main.n_units} units ({pooling.value}), {cfg.method.value}"
     for i, row in enumerate(main.rows):
-        say(f"  {row:<11} " + " ".join(f"{float(v):.2f}" for v in main.matrix[i]))
-    main.save(cfg.out)
-    if len(collected) == 2:
-        results[1].save(cfg.out / "self-1")
-        results[2].save(cfg.out / "self-2")
-    report = render_similarity(results, f"{method.value.upper()}: {' vs '.join(specs)}")
-    say(f"matrix: {cfg.out / 'result.json'}; report: {report.save(cfg.out / 'report.html')}")
-    return 0
+        yield f"  {row:<11} " + " ".join(f"{float(v):.2f}" for v in main.matrix[i])
+    yield f"matrix: {cfg.out / 'result.json'}; report: {cfg.out / 'report.html'}"
+
+
+def report(outcome: Outcome, cfg: Config) -> "Report":
+    """Every matrix as a heatmap."""
+    from mechscope.viz.representations import render_similarity
+
+    title = f"{cfg.method.value.upper()}: {' vs '.join(outcome.context['specs'])}"
+    return render_similarity(list(outcome.results.values()), title)  # pyright: ignore[reportArgumentType]

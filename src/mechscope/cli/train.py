@@ -1,14 +1,19 @@
 """``mechscope train``: train a small transformer with checkpoints and metric logging."""
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import tyro
 
-from mechscope.cli.common import OutArg, say
+from mechscope.cli.common import OutArg
 from mechscope.training.config import TrainConfig, VitTrainConfig
+
+if TYPE_CHECKING:
+    from mechscope.training.loop import TrainRun
+    from mechscope.viz.report import Report
 
 R = TypeVar("R", TrainConfig, VitTrainConfig)
 
@@ -53,28 +58,36 @@ def with_given_options(saved: R, given: R) -> R:
     return dataclasses.replace(saved, **changed)
 
 
-def run(cfg: Config) -> int:
-    """Train (or resume) and print where everything went."""
+def run(cfg: Config) -> "TrainRun":
+    """Train (or resume); the run directory is --out."""
     from mechscope.training import train
-    from mechscope.viz.training import render_training
 
-    run_ = train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
+    return train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
+
+
+def summary(run_: "TrainRun", cfg: Config) -> Iterator[str]:  # noqa: ARG001 - Job contract
+    """The last evaluation and where everything went."""
     last = run_.records[-1]
     if run_.stopped_early_at is not None:
         patience = run_.config.early_stop_patience
-        say(
+        yield (
             f"stopped early at step {run_.stopped_early_at}: held-out loss rose at {patience} "
             "evaluations in a row while training loss fell"
         )
     ev = last.evaluation
-    say(
+    yield (
         f"step {last.step}: train loss {last.train_loss:.3f}, held-out loss "
         f"{ev.held_out_loss:.3f}, ICL score {ev.icl_score:+.3f} ± {ev.icl_score_se:.3f}, "
         f"repeated tokens {ev.repeat_first_half_loss:.2f} -> {ev.repeat_second_half_loss:.2f} "
         f"nats, best induction score {ev.best_induction_score:.2f}"
     )
-    say(f"checkpoint: {run_.final_checkpoint}")
-    say(f"metrics: {run_.run_dir / 'metrics.jsonl'}")
-    report = render_training(run_.records, f"Training run {run_.run_dir.name}")
-    say(f"report: {report.save(run_.run_dir / 'report.html')}")
-    return 0
+    yield f"checkpoint: {run_.final_checkpoint}"
+    yield f"metrics: {run_.run_dir / 'metrics.jsonl'}"
+    yield f"report: {run_.run_dir / 'report.html'}"
+
+
+def report(run_: "TrainRun", cfg: Config) -> "Report":  # noqa: ARG001 - Job contract
+    """The training curves and health records."""
+    from mechscope.viz.training import render_training
+
+    return render_training(run_.records, f"Training run {run_.run_dir.name}")

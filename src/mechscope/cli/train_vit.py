@@ -1,14 +1,19 @@
 """``mechscope train-vit``: train a small vision transformer on digits or shapes."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import OutArg, say
+from mechscope.cli.common import OutArg
 from mechscope.cli.train import with_given_options
 from mechscope.training.config import VitTrainConfig
+
+if TYPE_CHECKING:
+    from mechscope.training.vision import VitRun
+    from mechscope.viz.report import Report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,20 +49,28 @@ def resolved_recipe(cfg: Config) -> VitTrainConfig:
     return with_given_options(read_recipe(cfg.out, VitTrainConfig), cfg.recipe)
 
 
-def run(cfg: Config) -> int:
-    """Train (or resume) and print where everything went."""
+def run(cfg: Config) -> "VitRun":
+    """Train (or resume); the run directory is --out."""
     from mechscope.training.vision import train_vit
-    from mechscope.viz.training import render_vit_training
 
-    run_ = train_vit(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume, device=cfg.device)
+    return train_vit(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume, device=cfg.device)
+
+
+def summary(run_: "VitRun", cfg: Config) -> Iterator[str]:  # noqa: ARG001 - Job contract
+    """The last evaluation and where everything went."""
     last = run_.records[-1]
-    say(
+    yield (
         f"step {last.step}: train loss {last.train_loss:.3f}, held-out loss "
         f"{last.held_out_loss:.3f}, held-out accuracy {last.held_out_accuracy:.3f} ± "
         f"{last.held_out_accuracy_se:.3f}, training accuracy {last.train_accuracy:.3f}"
     )
-    say(f"checkpoint: {run_.final_checkpoint}")
-    say(f"metrics: {run_.run_dir / 'metrics.jsonl'}")
-    report = render_vit_training(run_.records, f"ViT training run {run_.run_dir.name}")
-    say(f"report: {report.save(run_.run_dir / 'report.html')}")
-    return 0
+    yield f"checkpoint: {run_.final_checkpoint}"
+    yield f"metrics: {run_.run_dir / 'metrics.jsonl'}"
+    yield f"report: {run_.run_dir / 'report.html'}"
+
+
+def report(run_: "VitRun", cfg: Config) -> "Report":  # noqa: ARG001 - Job contract
+    """The training curves."""
+    from mechscope.viz.training import render_vit_training
+
+    return render_vit_training(run_.records, f"ViT training run {run_.run_dir.name}")

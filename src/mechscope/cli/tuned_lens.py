@@ -1,12 +1,16 @@
 """``mechscope tuned-lens``: train a tuned lens and compare it with the logit lens."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, say
+from mechscope.cli.common import DeviceArg, ModelArg, OutArg
 from mechscope.lens.config import TunedLensConfig
+
+if TYPE_CHECKING:
+    from mechscope.lens.tuned import LensComparison
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,26 +36,31 @@ class Config:
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> int:
-    """Train, save, compare and print the comparison."""
+def run(cfg: Config) -> dict[str, "LensComparison"]:
+    """Train the lens (saved into --out as it is a model), compare it with the logit lens."""
     from mechscope.cli.common import load_text_model
-    from mechscope.lens.tuned import (
-        LOGIT_LENS,
-        compare_lenses,
-        held_out_windows,
-        train_tuned_lens,
-    )
+    from mechscope.lens.tuned import compare_lenses, held_out_windows, train_tuned_lens
 
     model = load_text_model(cfg.model, cfg.device, "tuned-lens")
     lens = train_tuned_lens(model, cfg.lens)
     lens.save(cfg.out)
     comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))
-    comparison.with_provenance(cfg, cfg.model).save(cfg.out / "comparison")
-    say("mean KL(final || lens) on held-out text, nats (± s.e. over windows):")
-    say(f"{'boundary':<16} {'logit lens':>16} {'tuned lens':>16}")
+    return {"comparison": comparison.with_provenance(cfg, cfg.model)}
+
+
+def summary(results: dict[str, "LensComparison"], cfg: Config) -> Iterator[str]:
+    """Mean KL of each lens by boundary, with standard errors over windows."""
+    from mechscope.lens.tuned import LOGIT_LENS
+
+    comparison = results["comparison"]
+    yield "mean KL(final || lens) on held-out text, nats (± s.e. over windows):"
+    yield f"{'boundary':<16} {'logit lens':>16} {'tuned lens':>16}"
     columns = [(comparison.mean(name), comparison.sem(name)) for name in (LOGIT_LENS, "tuned lens")]
     for b, label in enumerate(comparison.labels):
         cells = " ".join(f"{mean[b]:>8.3f} ± {se[b]:<5.3f}" for mean, se in columns)
-        say(f"{label:<16} {cells}")
-    say(f"tuned lens: {cfg.out} (use it with: mechscope lens MODEL --tuned-lens DIR)")
-    return 0
+        yield f"{label:<16} {cells}"
+    yield f"tuned lens: {cfg.out} (use it with: mechscope lens MODEL --tuned-lens DIR)"
+
+
+def report(results: dict[str, "LensComparison"], cfg: Config) -> None:  # noqa: ARG001
+    """No page: the table is the output (the Job contract's report)."""

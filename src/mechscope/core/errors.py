@@ -30,3 +30,10 @@ class Interrupted(MechscopeError):
 
     The command line prints it as one line and exits 130 (not 2: it is not a user error).
     """
+
+
+class CheckFailed(MechscopeError):
+    """A check that ran and failed (e.g. parity above the tolerance): a verdict, not bad input.
+
+    The command line prints its message on stdout and exits 1.
+    """

@@ -1,1 +1,41 @@
 """Prompt sets and corpora: each yields typed token batches."""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.data.byte_tokenizer import BOS_ID
+    from mechscope.data.conllu import conllu_text, read_conllu
+    from mechscope.data.corpus import load_corpus
+    from mechscope.data.facts import FACTS, Fact
+    from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
+    from mechscope.data.repeated import repeated_random_tokens
+
+_EXPORTS = {
+    "BOS_ID": "mechscope.data.byte_tokenizer",
+    "conllu_text": "mechscope.data.conllu",
+    "Fact": "mechscope.data.facts",
+    "FACTS": "mechscope.data.facts",
+    "ImageSet": "mechscope.data.images",
+    "load_corpus": "mechscope.data.corpus",
+    "load_image_set": "mechscope.data.images",
+    "patch_object_fraction": "mechscope.data.images",
+    "read_conllu": "mechscope.data.conllu",
+    "repeated_random_tokens": "mechscope.data.repeated",
+}
+"""Each public name and the module that defines it (imported on first use)."""
+__all__ = [
+    "BOS_ID",
+    "FACTS",
+    "Fact",
+    "ImageSet",
+    "conllu_text",
+    "load_corpus",
+    "load_image_set",
+    "patch_object_fraction",
+    "read_conllu",
+    "repeated_random_tokens",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

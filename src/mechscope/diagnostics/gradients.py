@@ -112,7 +112,7 @@ class GradientNorms(Result):
         return pd.DataFrame(self.norms.tolist(), columns=list(COMPONENTS))
 
 
-def next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
+def mean_next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
     """Mean next-token cross-entropy over real positions (the default loss)."""
     adapter = adapt(model)
     adapter.require_unembedding("next-token gradient norms")
@@ -127,7 +127,7 @@ def next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
 def gradient_norms(
     model: Model,
     batch: TokenBatch,
-    loss_fn: Callable[[Model, TokenBatch], Tensor] = next_token_loss,
+    loss_fn: Callable[[Model, TokenBatch], Tensor] = mean_next_token_loss,
 ) -> GradientNorms:
     """Gradient norms of ``loss_fn`` on ``batch`` (the model's own gradients are restored)."""
     saved = {name: param.grad for name, param in model.named_parameters()}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.heads.detect import detect_heads
+    from mechscope.heads.detect import detect_heads, repeated_rows
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
     from mechscope.heads.patterns import (
         SentenceAttention,
@@ -25,26 +25,36 @@ if TYPE_CHECKING:
     )
     from mechscope.heads.scores import HeadScores
     from mechscope.heads.settings import DetectionSettings, Normalisation
-    from mechscope.heads.syntax import SyntaxScores, dependency_scores
+    from mechscope.heads.syntax import (
+        DependencyAccumulator,
+        SyntaxScores,
+        align_all,
+        dependency_scores,
+    )
     from mechscope.heads.verification import Verification, verify
 
 _EXPORTS = {
-    "DetectionSettings": "mechscope.heads.settings",
-    "detect_heads": "mechscope.heads.detect",
-    "THRESHOLDS": "mechscope.heads.kinds",
-    "HeadKind": "mechscope.heads.kinds",
-    "SentenceAttention": "mechscope.heads.patterns",
+    "align_all": "mechscope.heads.syntax",
     "attention_mass": "mechscope.heads.patterns",
     "attention_patterns": "mechscope.heads.patterns",
-    "sentence_attention": "mechscope.heads.patterns",
-    "HeadScores": "mechscope.heads.scores",
-    "SyntaxScores": "mechscope.heads.syntax",
     "dependency_scores": "mechscope.heads.syntax",
+    "DependencyAccumulator": "mechscope.heads.syntax",
+    "detect_heads": "mechscope.heads.detect",
+    "DetectionSettings": "mechscope.heads.settings",
+    "HeadKind": "mechscope.heads.kinds",
+    "HeadScores": "mechscope.heads.scores",
     "Normalisation": "mechscope.heads.settings",
+    "repeated_rows": "mechscope.heads.detect",
+    "sentence_attention": "mechscope.heads.patterns",
+    "SentenceAttention": "mechscope.heads.patterns",
+    "SyntaxScores": "mechscope.heads.syntax",
+    "THRESHOLDS": "mechscope.heads.kinds",
     "Verification": "mechscope.heads.verification",
     "verify": "mechscope.heads.verification",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "DependencyAccumulator",
     "DetectionSettings",
     "HeadKind",
     "HeadScores",
@@ -53,10 +63,12 @@ __all__ = [
     "SyntaxScores",
     "THRESHOLDS",
     "Verification",
+    "align_all",
     "attention_mass",
     "attention_patterns",
     "dependency_scores",
     "detect_heads",
+    "repeated_rows",
     "sentence_attention",
     "verify",
 ]

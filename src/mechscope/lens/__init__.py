@@ -13,32 +13,47 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.lens.config import TunedLensConfig
-    from mechscope.lens.logit import LensStat, Trajectory, lens_trajectory, logit_lens
+    from mechscope.lens.logit import (
+        LensStat,
+        Trajectory,
+        check_lens_model,
+        lens_trajectory,
+        logit_lens,
+    )
     from mechscope.lens.tuned import (
+        LOGIT_LENS,
         LensComparison,
         TunedLens,
         compare_lenses,
+        corpus_windows,
         train_tuned_lens,
     )
 
 _EXPORTS = {
-    "LensStat": "mechscope.lens.logit",
-    "Trajectory": "mechscope.lens.logit",
+    "check_lens_model": "mechscope.lens.logit",
+    "compare_lenses": "mechscope.lens.tuned",
+    "corpus_windows": "mechscope.lens.tuned",
     "lens_trajectory": "mechscope.lens.logit",
-    "logit_lens": "mechscope.lens.logit",
     "LensComparison": "mechscope.lens.tuned",
+    "LensStat": "mechscope.lens.logit",
+    "logit_lens": "mechscope.lens.logit",
+    "LOGIT_LENS": "mechscope.lens.tuned",
+    "train_tuned_lens": "mechscope.lens.tuned",
+    "Trajectory": "mechscope.lens.logit",
     "TunedLens": "mechscope.lens.tuned",
     "TunedLensConfig": "mechscope.lens.config",
-    "compare_lenses": "mechscope.lens.tuned",
-    "train_tuned_lens": "mechscope.lens.tuned",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "LOGIT_LENS",
     "LensComparison",
     "LensStat",
     "Trajectory",
     "TunedLens",
     "TunedLensConfig",
+    "check_lens_model",
     "compare_lenses",
+    "corpus_windows",
     "lens_trajectory",
     "logit_lens",
     "train_tuned_lens",

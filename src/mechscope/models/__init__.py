@@ -22,63 +22,85 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.models.adapter import ModelAdapter, adapt, model_spec
-    from mechscope.models.base import DType, Model, count_parameters, has_lm_head, is_encoder
+    from mechscope.models.base import (
+        DType,
+        Model,
+        count_parameters,
+        has_lm_head,
+        quiet_transformer_lens,
+    )
+    from mechscope.models.bundled import BUNDLED, INDUCTION_1L, INDUCTION_2L, shipped_dir
     from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
     from mechscope.models.hf_dir import load_hf_reference
     from mechscope.models.loader import SpecKind, classify_spec, load_model
     from mechscope.models.random_init import random_like
-    from mechscope.models.run import run_until
+    from mechscope.models.run import attention_patterns, boundary_stream, readout, run_until
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
     from mechscope.models.vit import HookedViT, ViTConfig
 
 _EXPORTS = {
-    "ModelAdapter": "mechscope.models.adapter",
     "adapt": "mechscope.models.adapter",
-    "model_spec": "mechscope.models.adapter",
-    "run_until": "mechscope.models.run",
-    "random_like": "mechscope.models.random_init",
+    "attention_patterns": "mechscope.models.run",
+    "boundary_stream": "mechscope.models.run",
+    "BUNDLED": "mechscope.models.bundled",
+    "classify_spec": "mechscope.models.loader",
+    "count_parameters": "mechscope.models.base",
+    "DType": "mechscope.models.base",
     "forward_kwargs": "mechscope.models.tokens",
+    "has_lm_head": "mechscope.models.base",
+    "HookedViT": "mechscope.models.vit",
+    "INDUCTION_1L": "mechscope.models.bundled",
+    "INDUCTION_2L": "mechscope.models.bundled",
+    "load_checkpoint": "mechscope.models.checkpoint",
+    "load_hf_reference": "mechscope.models.hf_dir",
+    "load_model": "mechscope.models.loader",
+    "Model": "mechscope.models.base",
+    "model_spec": "mechscope.models.adapter",
+    "ModelAdapter": "mechscope.models.adapter",
+    "quiet_transformer_lens": "mechscope.models.base",
+    "random_like": "mechscope.models.random_init",
+    "readout": "mechscope.models.run",
+    "run_until": "mechscope.models.run",
+    "save_checkpoint": "mechscope.models.checkpoint",
+    "shipped_dir": "mechscope.models.bundled",
+    "SpecKind": "mechscope.models.loader",
     "str_tokens": "mechscope.models.tokens",
     "target_ids": "mechscope.models.tokens",
-    "tokenize": "mechscope.models.tokens",
-    "DType": "mechscope.models.base",
-    "Model": "mechscope.models.base",
-    "count_parameters": "mechscope.models.base",
-    "has_lm_head": "mechscope.models.base",
-    "is_encoder": "mechscope.models.base",
-    "load_checkpoint": "mechscope.models.checkpoint",
-    "save_checkpoint": "mechscope.models.checkpoint",
-    "load_hf_reference": "mechscope.models.hf_dir",
-    "SpecKind": "mechscope.models.loader",
-    "classify_spec": "mechscope.models.loader",
-    "load_model": "mechscope.models.loader",
-    "TinyConfig": "mechscope.models.tiny",
     "tiny_model": "mechscope.models.tiny",
-    "HookedViT": "mechscope.models.vit",
+    "TinyConfig": "mechscope.models.tiny",
+    "tokenize": "mechscope.models.tokens",
     "ViTConfig": "mechscope.models.vit",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "BUNDLED",
     "DType",
     "HookedViT",
+    "INDUCTION_1L",
+    "INDUCTION_2L",
     "Model",
     "ModelAdapter",
     "SpecKind",
     "TinyConfig",
     "ViTConfig",
     "adapt",
+    "attention_patterns",
+    "boundary_stream",
     "classify_spec",
     "count_parameters",
     "forward_kwargs",
     "has_lm_head",
-    "is_encoder",
     "load_checkpoint",
     "load_hf_reference",
     "load_model",
     "model_spec",
+    "quiet_transformer_lens",
     "random_like",
+    "readout",
     "run_until",
     "save_checkpoint",
+    "shipped_dir",
     "str_tokens",
     "target_ids",
     "tiny_model",

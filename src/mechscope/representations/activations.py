@@ -52,7 +52,7 @@ RELEASE_EVERY = 32
 """Chunks between flushes of an on-disk store (its written pages then leave memory)."""
 
 
-def boundary_labels(n_layers: int) -> tuple[str, ...]:
+def layer_labels(n_layers: int) -> tuple[str, ...]:
     """``embeddings``, ``layer 1``, ..., ``layer n_layers`` (after each block)."""
     return ("embeddings", *(f"layer {layer}" for layer in range(1, n_layers + 1)))
 
@@ -260,7 +260,7 @@ def _hook_names(
                 f"boundary {bad[0]} is out of range: the model has boundaries 0..{n_layers} "
                 "(0 = embeddings)."
             )
-        labels = boundary_labels(n_layers)
+        labels = layer_labels(n_layers)
         return [target_hook(model, b) for b in chosen], tuple(labels[b] for b in chosen)
     names = []
     for site in sites:

@@ -24,6 +24,7 @@ so the gains are never negative.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -365,3 +366,9 @@ class ProbeTable(Result):
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=["task", "layer", "metric", "value"])
+
+    def save(self, directory: str | Path) -> Path:
+        """`Result.save`, plus the long table as ``table.csv``."""
+        out = super().save(directory)
+        self.to_dataframe().to_csv(out / "table.csv", index=False)
+        return out

@@ -9,31 +9,69 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.training.batches import N_BYTE_TOKENS, eval_text_batch, text_windows
     from mechscope.training.config import TrainConfig
-    from mechscope.training.evaluation import Evaluation, evaluate
-    from mechscope.training.loop import TrainingInterrupted, TrainRun, train
-    from mechscope.training.run_dir import list_checkpoints, read_config, read_metrics
+    from mechscope.training.evaluation import (
+        Evaluation,
+        TrainingRecord,
+        eval_settings,
+        evaluate,
+        icl_scores,
+    )
+    from mechscope.training.health import should_stop
+    from mechscope.training.loop import TrainingInterrupted, TrainRun, model_config, train
+    from mechscope.training.run_dir import (
+        CONFIG_FILE,
+        final_model_dir,
+        list_checkpoints,
+        read_config,
+        read_metrics,
+    )
+    from mechscope.training.vision import accuracy_and_loss
 
 _EXPORTS = {
-    "TrainConfig": "mechscope.training.config",
-    "Evaluation": "mechscope.training.evaluation",
+    "accuracy_and_loss": "mechscope.training.vision",
+    "CONFIG_FILE": "mechscope.training.run_dir",
+    "eval_settings": "mechscope.training.evaluation",
+    "eval_text_batch": "mechscope.training.batches",
     "evaluate": "mechscope.training.evaluation",
-    "TrainingInterrupted": "mechscope.training.loop",
-    "TrainRun": "mechscope.training.loop",
-    "train": "mechscope.training.loop",
+    "Evaluation": "mechscope.training.evaluation",
+    "final_model_dir": "mechscope.training.run_dir",
+    "icl_scores": "mechscope.training.evaluation",
     "list_checkpoints": "mechscope.training.run_dir",
+    "model_config": "mechscope.training.loop",
+    "N_BYTE_TOKENS": "mechscope.training.batches",
     "read_config": "mechscope.training.run_dir",
     "read_metrics": "mechscope.training.run_dir",
+    "should_stop": "mechscope.training.health",
+    "text_windows": "mechscope.training.batches",
+    "train": "mechscope.training.loop",
+    "TrainConfig": "mechscope.training.config",
+    "TrainingInterrupted": "mechscope.training.loop",
+    "TrainingRecord": "mechscope.training.evaluation",
+    "TrainRun": "mechscope.training.loop",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "CONFIG_FILE",
     "Evaluation",
+    "N_BYTE_TOKENS",
     "TrainConfig",
     "TrainRun",
     "TrainingInterrupted",
+    "TrainingRecord",
+    "accuracy_and_loss",
+    "eval_settings",
+    "eval_text_batch",
     "evaluate",
+    "final_model_dir",
+    "icl_scores",
     "list_checkpoints",
+    "model_config",
     "read_config",
     "read_metrics",
+    "should_stop",
+    "text_windows",
     "train",
 ]
 

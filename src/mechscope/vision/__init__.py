@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         attention_rollout,
         mean_attention_distance,
         object_share,
+        query_position,
+        uniform_distance,
     )
     from mechscope.vision.kinds import GridHeadKinds, GridKind, classify_grid_heads
     from mechscope.vision.lens import ClassLens, class_lens
@@ -36,42 +38,47 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "ImageReadout": "mechscope.vision.collect",
-    "collect_images": "mechscope.vision.collect",
     "attention_map": "mechscope.vision.grid",
     "attention_rollout": "mechscope.vision.grid",
-    "mean_attention_distance": "mechscope.vision.grid",
-    "object_share": "mechscope.vision.grid",
-    "GridHeadKinds": "mechscope.vision.kinds",
-    "GridKind": "mechscope.vision.kinds",
+    "class_lens": "mechscope.vision.lens",
     "classify_grid_heads": "mechscope.vision.kinds",
     "ClassLens": "mechscope.vision.lens",
-    "class_lens": "mechscope.vision.lens",
-    "ObjectAttention": "mechscope.vision.objects",
-    "object_attention": "mechscope.vision.objects",
+    "collect_images": "mechscope.vision.collect",
+    "GridHeadKinds": "mechscope.vision.kinds",
+    "GridKind": "mechscope.vision.kinds",
     "ImagePatching": "mechscope.vision.patching",
-    "patch_image_positions": "mechscope.vision.patching",
+    "ImageReadout": "mechscope.vision.collect",
+    "mean_attention_distance": "mechscope.vision.grid",
     "move_objects": "mechscope.vision.patching",
+    "object_attention": "mechscope.vision.objects",
+    "object_share": "mechscope.vision.grid",
+    "ObjectAttention": "mechscope.vision.objects",
+    "patch_image_positions": "mechscope.vision.patching",
+    "query_position": "mechscope.vision.grid",
     "remove_objects": "mechscope.vision.patching",
+    "uniform_distance": "mechscope.vision.grid",
 }
+"""Each public name and the module that defines it (imported on first use)."""
 __all__ = [
-    "ImageReadout",
-    "collect_images",
     "ClassLens",
     "GridHeadKinds",
     "GridKind",
     "ImagePatching",
+    "ImageReadout",
     "ObjectAttention",
     "attention_map",
     "attention_rollout",
     "class_lens",
     "classify_grid_heads",
+    "collect_images",
     "mean_attention_distance",
     "move_objects",
     "object_attention",
     "object_share",
     "patch_image_positions",
+    "query_position",
     "remove_objects",
+    "uniform_distance",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,60 @@
 """Rendering: result objects in, plotly figures and offline HTML out. Nothing here runs a model."""
 
-from mechscope.viz.report import Report
+from typing import TYPE_CHECKING
 
-__all__ = ["Report"]
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.viz.attention import attention_heads_view
+    from mechscope.viz.circuits import conveyor_belt
+    from mechscope.viz.figures import heatmap, line_chart
+    from mechscope.viz.heads import head_heatmap
+    from mechscope.viz.report import Report
+    from mechscope.viz.representations import (
+        probe_figure,
+        projection_figure,
+        similarity_figure,
+        structural_figure,
+    )
+    from mechscope.viz.vision import (
+        attention_distance_figure,
+        attention_overlay,
+        attention_small_multiples,
+        interactive_attention_grid,
+    )
+
+_EXPORTS = {
+    "attention_distance_figure": "mechscope.viz.vision",
+    "attention_heads_view": "mechscope.viz.attention",
+    "attention_overlay": "mechscope.viz.vision",
+    "attention_small_multiples": "mechscope.viz.vision",
+    "conveyor_belt": "mechscope.viz.circuits",
+    "head_heatmap": "mechscope.viz.heads",
+    "heatmap": "mechscope.viz.figures",
+    "interactive_attention_grid": "mechscope.viz.vision",
+    "line_chart": "mechscope.viz.figures",
+    "probe_figure": "mechscope.viz.representations",
+    "projection_figure": "mechscope.viz.representations",
+    "Report": "mechscope.viz.report",
+    "similarity_figure": "mechscope.viz.representations",
+    "structural_figure": "mechscope.viz.representations",
+}
+"""Each public name and the module that defines it (imported on first use)."""
+__all__ = [
+    "Report",
+    "attention_distance_figure",
+    "attention_heads_view",
+    "attention_overlay",
+    "attention_small_multiples",
+    "conveyor_belt",
+    "head_heatmap",
+    "heatmap",
+    "interactive_attention_grid",
+    "line_chart",
+    "probe_figure",
+    "projection_figure",
+    "similarity_figure",
+    "structural_figure",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

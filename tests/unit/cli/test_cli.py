@@ -101,24 +101,90 @@ def test_enum_options_are_choices_by_construction(capsys):
     assert "'attn_scores'" in err  # every patchable Component is offered, attention scores too
 
 
-def test_experiments_exit_130_with_one_line_on_ctrl_c(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("error", "code", "words"),
+    [
+        (KeyboardInterrupt, 130, "interrupted"),
+        ("sigterm", 143, "terminated (SIGTERM)"),
+        (ValueError("lr must be positive"), 2, "error: lr must be positive"),
+    ],
+)
+def test_the_runner_restores_out_and_says_one_line(
+    tmp_path, monkeypatch, capsys, error, code, words
+):
+    import os
+    import signal
     import sys
     import types
-    from dataclasses import dataclass
 
-    from experiments.cli import run_experiment
+    from mechscope.cli.runner import execute
+    from mechscope.core.jobs import Job
 
-    @dataclass(frozen=True)
-    class Config:
-        n: int = 1
+    def fails(cfg):
+        (cfg.out / "partial.json").write_text("new")
+        if error == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise error
 
-    def interrupted(cfg):
-        raise KeyboardInterrupt
-
-    monkeypatch.setitem(sys.modules, "fake_experiment", types.SimpleNamespace(run=interrupted))
-    assert run_experiment(Config, "fake_experiment", print, [], "fake") == 130
+    monkeypatch.setitem(sys.modules, "fake_job", types.SimpleNamespace(run=fails))
+    job = Job(name="fake", config="experiments.rank_collapse.config:Config", run="fake_job:run")
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    (out / "result.json").write_text("old")
+    assert execute(job, ["--out", str(out), "--overwrite"], "fake") == code
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["result.json", "runs"]
+    assert (out / "result.json").read_text() == "old" and not (tmp_path / "out.previous").exists()
+
+
+def test_the_runner_saves_reports_and_summarises_a_job(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    import torch
+
+    from mechscope.cli.runner import execute
+    from mechscope.core.jobs import Job
+    from mechscope.core.results import load_result
+    from mechscope.lens.tuned import LensComparison
+
+    def run(cfg):
+        return {"": LensComparison(["a"], ["x"], torch.ones(1, 1, 2)), "sub": None}
+
+    class Page:
+        def save(self, path):
+            path.write_text("page")
+
+    module = types.SimpleNamespace(
+        run=run, summary=lambda results, cfg: [f"done {len(results)}"], report=lambda r, c: Page()
+    )
+    monkeypatch.setitem(sys.modules, "fake_job", module)
+    job = Job(name="fake", config="experiments.rank_collapse.config:Config", run="fake_job:run",
+              summary="fake_job:summary", report="fake_job:report")  # fmt: skip
+    out = tmp_path / "out"
+    assert execute(job, ["--out", str(out)], "fake") == 0
+    assert capsys.readouterr().out == "done 2\n"
+    assert load_result(out).kind == "lens-comparison" and not (out / "sub").exists()
+    assert (out / "report.html").read_text() == "page"
+    assert execute(job, ["--out", str(out)], "fake") == 2  # holds results: --overwrite needed
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_reproduce_lists_every_experiment_from_the_experiments(capsys):
+    import importlib
+    import pkgutil
+
+    import experiments
+
+    assert main(["reproduce", "--help"]) == 0
+    listed = capsys.readouterr().out
+    packages = [m.name for m in pkgutil.iter_modules(experiments.__path__) if m.ispkg]
+    assert len(packages) == 13
+    for package in packages:
+        job = importlib.import_module(f"experiments.{package}.config").JOB
+        assert f"  {job.name} " in listed
+        assert job.run == f"experiments.{package}.analysis:run"
 
 
 def test_an_out_directory_with_results_is_refused_replaced_or_restored(tmp_path):
@@ -157,12 +223,13 @@ def test_an_out_directory_with_results_is_refused_replaced_or_restored(tmp_path)
 
 
 def test_experiment_configs_take_a_string_and_refuse_an_unwritable_out(tmp_path, capsys):
-    from experiments.cli import run_experiment
     from experiments.rank_collapse import Config
+    from experiments.rank_collapse.config import JOB
+    from mechscope.cli.runner import execute
 
     assert Config(out="results/x").out == Path("results/x")
     blocker = tmp_path / "file"
     blocker.write_text("x")
     argv = ["--out", str(blocker / "sub"), "--seeds", "1"]
-    assert run_experiment(Config, "experiments.rank_collapse.analysis", print, argv, "rc") == 2
+    assert execute(JOB, argv, "rc") == 2
     assert "cannot write to --out" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from mechscope.circuits.weights import weight_circuits
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Provenance, Result, load_result, registered_kinds
+from mechscope.core.results import Provenance, Result, load_result
 from mechscope.core.sites import Component, every_site
 from mechscope.diagnostics.anisotropy import anisotropy_stats, class_geometry_by_layer
 from mechscope.diagnostics.attention import attention_stats
@@ -28,8 +28,8 @@ from mechscope.interventions import (
 )
 from mechscope.lens.logit import lens_trajectory
 from mechscope.lens.tuned import LensComparison
-from tests.unit.core.test_result_format import library_kinds
 from mechscope.models.hand_built import INDUCTION_HEAD, PREVIOUS_TOKEN_HEAD, induction_circuit_model
+from tests.unit.core.test_result_format import library_kinds
 
 
 @pytest.fixture(scope="module")

@@ -143,7 +143,7 @@ def test_model_diagnostics_run_and_restore_the_model(tiny_decoder, tiny_encoder)
 
 
 def _loss(model, batch):
-    from mechscope.diagnostics.gradients import next_token_loss
+    from mechscope.diagnostics.gradients import mean_next_token_loss as next_token_loss
 
     return next_token_loss(model, batch)
 

@@ -7,7 +7,7 @@ import torch
 
 from mechscope.core.batch import PaddingSide, pad_token_lists
 from mechscope.core.errors import ModelSpecError, PromptError, UnsupportedArchitectureError
-from mechscope.models import has_lm_head, is_encoder, load_hf_reference, load_model
+from mechscope.models import adapt, has_lm_head, load_hf_reference, load_model
 from mechscope.models.parity import Quantity, compare_with_hf
 from mechscope.models.tokens import forward_kwargs
 from tests.hf_factories import VOCAB
@@ -28,7 +28,7 @@ def test_decoder_logits_match_hf(hf_dirs, family):
     with torch.no_grad():
         diff = (model(ids) - reference(ids).logits).abs().max().item()
     assert diff <= TOLERANCE
-    assert not is_encoder(model)
+    assert adapt(model).causal
 
 
 def test_bert_with_mlm_head_matches_hf_logits_and_hidden_states(hf_dirs):

@@ -1,0 +1,228 @@
+"""`probe_survey`: every probing task on two treebank splits, in one call.
+
+The workflow `mechscope probe` runs, as a library function: collect word (and sentence)
+activations of the model and of its random-init twin on both splits, fit a probe per task
+and boundary with the control task (`probe_layers`), the structural probe
+(`structural_probe`), and two projections (the best and the worst boundary of the UPOS probe,
+coloured by UPOS). Conventions are those of each function; boundaries are numbered 0 (the
+embeddings) to ``n_layers`` (after the last block).
+"""
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mechscope.core.errors import MechscopeError
+from mechscope.data.conllu import Sentence
+from mechscope.models.base import Model
+from mechscope.representations.activations import Activations, collect
+from mechscope.representations.choices import Pooling, ProbeKind, ProjectionMethod, Task
+from mechscope.representations.probes import ProbeResult, ProbeSettings, ProbeTable, probe_layers
+from mechscope.representations.projections import Projection, project
+from mechscope.representations.structural import StructuralResult, structural_probe
+from mechscope.representations.tasks import encode, sentence_labels, task_labels
+
+__all__ = ["STRUCTURAL", "Survey", "SurveySettings", "check_tasks", "probe_survey"]
+
+STRUCTURAL = "structural"
+"""The task name of the structural probe (beside `Task`'s)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveySettings:
+    """How `probe_survey` collects and probes."""
+
+    pooling: Pooling = Pooling.WORD_MEAN
+    """How tokens pool into words."""
+    sentence_pooling: Pooling = Pooling.SENTENCE_MEAN
+    """How tokens pool into sentences (the genre task)."""
+    probe: ProbeKind = ProbeKind.LINEAR
+    """The probe."""
+    layers: tuple[int, ...] = ()
+    """Boundaries to probe (default: all)."""
+    control: bool = True
+    """Also fit the control task (selectivity)."""
+    random_baseline: bool = True
+    """Also probe a random-init model of the same shape."""
+    structural_rank: int = 128
+    """Rank of the structural probe."""
+    projection: ProjectionMethod = ProjectionMethod.PCA
+    """How the two projections are drawn."""
+    store: Path | None = None
+    """Keep activations in memory-mapped files under this directory (None: in memory)."""
+    batch_size: int = 32
+    """Sentences per forward pass."""
+    seed: int = 0
+    """Seed of the probes, the control task, the random model and the projections."""
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What `probe_survey` measured.
+
+    The table, each task's probe, the structural probe, the projections, and the counts of
+    what was read.
+    """
+
+    table: ProbeTable
+    probes: list[ProbeResult]
+    structural: StructuralResult | None
+    projections: list[Projection]
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def results(self) -> dict[str, Any]:
+        """Every result by the subdirectory it saves to ('' for the table)."""
+        out: dict[str, Any] = {"": self.table}
+        out |= {f"probe-{p.task}": p for p in self.probes}
+        if self.structural is not None:
+            out["structural"] = self.structural
+        out |= {f"projection-{i}": p for i, p in enumerate(self.projections)}
+        return out
+
+
+def check_tasks(tasks: Sequence[str], splits: Mapping[str, Sequence[Sentence]]) -> None:
+    """Refuse a task the treebanks cannot support (one class, no annotation) up front.
+
+    Raises:
+        MechscopeError: a task has fewer than two classes in a split.
+    """
+    for task in tasks:
+        if task == STRUCTURAL:
+            continue
+        kind = Task(task)
+        labels = {split: [label for s in sentences for label in sentence_labels(kind, s)]
+                  for split, sentences in splits.items()}  # fmt: skip
+        try:
+            encode(labels["train"], labels["eval"])
+        except MechscopeError as error:
+            raise MechscopeError(f"task {task}: {error}") from error
+
+
+def probe_survey(
+    model: Model,
+    train: Sequence[Sentence],
+    eval_: Sequence[Sentence],
+    tasks: Sequence[str],
+    settings: SurveySettings | None = None,
+) -> Survey:
+    """Probe ``tasks`` (`Task` values and ``"structural"``) at every boundary.
+
+    Raises:
+        MechscopeError: no task, a pooling of the wrong level, a boundary out of range, or a
+            task the treebanks cannot support.
+    """
+    from mechscope.models import random_like
+
+    s = settings or SurveySettings()
+    if not tasks:
+        raise MechscopeError("no tasks given; pass --tasks, e.g. --tasks upos structural.")
+    if not s.pooling.words or not s.sentence_pooling.sentences:
+        raise MechscopeError("--pooling takes a word-* pooling and --sentence-pooling a "
+                             "sentence-* one (e.g. word-mean, sentence-mean).")  # fmt: skip
+    splits = {"train": list(train), "eval": list(eval_)}
+    check_tasks(tasks, splits)
+    n_layers = model.cfg.n_layers
+    if bad := [layer for layer in s.layers if not 0 <= layer <= n_layers]:
+        raise MechscopeError(f"layer {bad[0]} is out of range: the model has boundaries "
+                             f"0..{n_layers} (0 = embeddings).")  # fmt: skip
+    models = {"model": model}
+    if s.random_baseline:
+        models["random"] = random_like(model, seed=s.seed)
+    layers = list(s.layers) or None
+    probe_settings = ProbeSettings(kind=s.probe, seed=s.seed)
+    word_tasks = [t for t in tasks if t not in (STRUCTURAL, Task.GENRE.value)]
+    words = None
+    counts: dict[str, Any] = {}
+    if word_tasks or STRUCTURAL in tasks:
+        words = _gather(s, models, splits, s.pooling)
+        counts = _counts(words)
+    probes = [_probe(s, Task(t), words, probe_settings, layers) for t in word_tasks]  # pyright: ignore[reportArgumentType]
+    if Task.GENRE.value in tasks:
+        sentences = _gather(s, models, splits, s.sentence_pooling)
+        probes.append(_probe(s, Task.GENRE, sentences, probe_settings, layers))
+    structural = None
+    if STRUCTURAL in tasks and words is not None:
+        random = words.get("random", {})
+        structural = structural_probe(
+            words["model"]["train"], words["model"]["eval"], rank=s.structural_rank,
+            seed=s.seed, boundaries=layers, random_train=random.get("train"),
+            random_eval=random.get("eval"),
+        )  # fmt: skip
+    projections = _projections(s, words, probes, layers) if words is not None else []
+    rows = [row for p in probes for row in p.rows()]
+    rows += structural.rows() if structural is not None else []
+    table = ProbeTable(rows, [p.summary() for p in probes], {"counts": counts})
+    return Survey(table, probes, structural, projections, counts)
+
+
+def _gather(
+    s: SurveySettings,
+    models: dict[str, Model],
+    splits: dict[str, list[Sentence]],
+    pooling: Pooling,
+) -> dict[str, dict[str, Activations]]:
+    """Activations of every model (the model, its random-init twin) on both splits."""
+    out: dict[str, dict[str, Activations]] = {}
+    for name, model in models.items():
+        out[name] = {}
+        for split, sentences in splits.items():
+            store = None if s.store is None else s.store / f"{name}-{pooling.value}-{split}"
+            out[name][split] = collect(model, sentences, pooling=pooling,
+                                       batch_size=s.batch_size, store=store)  # fmt: skip
+    return out
+
+
+def _counts(words: dict[str, dict[str, Activations]]) -> dict[str, Any]:
+    train, eval_ = words["model"]["train"], words["model"]["eval"]
+    skipped = {**train.skipped, **{f"{k} (eval)": v for k, v in eval_.skipped.items()}}
+    return {"train_sentences": len(train.sentences), "eval_sentences": len(eval_.sentences),
+            "train_words": len(train.units), "eval_words": len(eval_.units),
+            "skipped": skipped}  # fmt: skip
+
+
+def _probe(
+    s: SurveySettings,
+    task: Task,
+    source: dict[str, dict[str, Activations]],
+    settings: ProbeSettings,
+    layers: list[int] | None,
+) -> ProbeResult:
+    """One task probed at every boundary."""
+    train, eval_ = source["model"]["train"], source["model"]["eval"]
+    random = source.get("random", {})
+    return probe_layers(
+        train, task_labels(task, train.sentences, len(train.units)),
+        eval_, task_labels(task, eval_.sentences, len(eval_.units)),
+        task=task.value, settings=settings, boundaries=layers, control=s.control,
+        random_train=random.get("train"), random_eval=random.get("eval"),
+    )  # fmt: skip
+
+
+def _projections(
+    s: SurveySettings,
+    words: dict[str, dict[str, Activations]],
+    probes: list[ProbeResult],
+    layers: list[int] | None,
+) -> list[Projection]:
+    """The best and the worst boundary of the UPOS probe (or the first task), by UPOS.
+
+    Each projection's caption is its ``extra["title"]``.
+    """
+    eval_ = words["model"]["eval"]
+    upos = task_labels(Task.UPOS, eval_.sentences, len(eval_.units))
+    reference = next((p for p in probes if p.task == "upos"), probes[0] if probes else None)
+    chosen = layers or list(range(eval_.n_boundaries))
+    if reference is not None:
+        order = reference.accuracy.argsort()
+        picks = [("best", chosen[int(order[-1])]), ("worst", chosen[int(order[0])])]
+    else:
+        picks = [("last", chosen[-1]), ("first", chosen[0])]
+    task = reference.task if reference is not None else "the structural probe"
+    out = []
+    for which, layer in picks:
+        projection = project(eval_, upos, boundaries=[layer], method=s.projection, seed=s.seed)
+        title = f"{s.projection.value.upper()} of the {which} layer ({layer}) for {task}, by UPOS"
+        out.append(dataclasses.replace(projection, extra={**projection.extra, "title": title}))
+    return out
