@@ -28,6 +28,7 @@ from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
+from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import as_batch
@@ -131,9 +132,10 @@ def direct_logit_attribution(
         )
     n_layers = decoder.cfg.n_layers
     names = decomposition_hooks(decoder, n_layers)
-    has_norm = hasattr(decoder, "ln_final") and "ln_final.hook_scale" in decoder.hook_dict
+    final_scale = hook_name(Component.LN_FINAL_SCALE)
+    has_norm = hasattr(decoder, "ln_final") and final_scale in decoder.hook_dict
     if has_norm:
-        names.append("ln_final.hook_scale")
+        names.append(final_scale)
     logits, cache = decoder.run_with_cache(
         batch.tokens,
         names_filter=names,
@@ -145,7 +147,7 @@ def direct_logit_attribution(
         centre = decoder.cfg.normalization_type in ("LN", "LNPre")
         if centre:
             parts = parts - parts.mean(-1, keepdim=True)
-        parts = parts / cache["ln_final.hook_scale"]
+        parts = parts / cache[final_scale]
         weight = getattr(norm, "w", None)
         if weight is not None:
             parts = parts * weight

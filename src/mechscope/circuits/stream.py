@@ -22,6 +22,7 @@ from torch import Tensor
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.results import Provenance, Result
+from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import as_batch, boundary_stream, target_hook
@@ -66,13 +67,13 @@ def decomposition_hooks(model: Model, layer: int) -> list[str]:
     adapter = adapt(model)
     names = [*adapter.embedding_hooks, target_hook(model, layer)]
     for l in range(layer):  # noqa: E741 - the layer index
-        names.append(f"blocks.{l}.attn.hook_z")
+        names.append(hook_name(Component.Z, l))
         if not model.cfg.attn_only:
-            names.append(f"blocks.{l}.hook_mlp_out")
+            names.append(hook_name(Component.MLP_OUT, l))
         if adapter.post_norm:
-            names += [f"blocks.{l}.ln1.hook_scale", f"blocks.{l}.ln2.hook_scale"]
+            names += [hook_name(Component.LN1_SCALE, l), hook_name(Component.LN2_SCALE, l)]
     if adapter.post_norm:
-        names.append("embed.ln.hook_scale")
+        names.append(hook_name(Component.EMBED_LN_SCALE))
     return names
 
 
@@ -86,26 +87,28 @@ def parts_from_cache(model: Model, cache: Any, layer: int) -> tuple[list[str], P
         parts = torch.cat([parts, torch.zeros_like(parts[:1])])
         labels.append(NORM_BIASES)
         embed_ln: torch.nn.Module = model.embed.ln  # pyright: ignore[reportAttributeAccessIssue, reportAssignmentType]
-        parts = _frozen_norm(parts, cache["embed.ln.hook_scale"], embed_ln, centre=True)
+        parts = _frozen_norm(
+            parts, cache[hook_name(Component.EMBED_LN_SCALE)], embed_ln, centre=True
+        )
         parts[-1] += _norm_bias(embed_ln)
     n_heads = model.cfg.n_heads
     for l in range(layer):  # noqa: E741 - the layer index
         attn = model.blocks[l].attn
-        heads = torch.einsum("bphe,hed->hbpd", cache[f"blocks.{l}.attn.hook_z"], attn.W_O)
+        heads = torch.einsum("bphe,hed->hbpd", cache[hook_name(Component.Z, l)], attn.W_O)
         heads = heads + attn.b_O / n_heads
         parts = torch.cat([parts, heads])
         labels += [f"{l}.{h}" for h in range(n_heads)]
         if post_norm:
             block = model.blocks[l]
-            parts = _frozen_norm(parts, cache[f"blocks.{l}.ln1.hook_scale"], block.ln1, True)
+            parts = _frozen_norm(parts, cache[hook_name(Component.LN1_SCALE, l)], block.ln1, True)
             parts[labels.index(NORM_BIASES)] += _norm_bias(block.ln1)
         if model.cfg.attn_only:
             continue
-        parts = torch.cat([parts, cache[f"blocks.{l}.hook_mlp_out"][None]])
+        parts = torch.cat([parts, cache[hook_name(Component.MLP_OUT, l)][None]])
         labels.append(f"mlp {l}")
         if post_norm:
             block = model.blocks[l]
-            parts = _frozen_norm(parts, cache[f"blocks.{l}.ln2.hook_scale"], block.ln2, True)
+            parts = _frozen_norm(parts, cache[hook_name(Component.LN2_SCALE, l)], block.ln2, True)
             parts[labels.index(NORM_BIASES)] += _norm_bias(block.ln2)
     return labels, parts
 

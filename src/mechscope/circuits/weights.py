@@ -27,6 +27,7 @@ from mechscope.circuits.composition import (
 )
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result, regroup_v1
+from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 
@@ -94,7 +95,7 @@ def positional_qk(
         MechscopeError: the model has no learned positional embeddings (rotary models keep
             position inside q.k, where no separate positional term exists).
     """
-    if "hook_pos_embed" not in model.hook_dict:
+    if hook_name(Component.POS_EMBED) not in model.hook_dict:
         raise MechscopeError(
             "positional QK patterns read learned positional embeddings (W_pos); this model "
             f"uses {model.cfg.positional_embedding_type!r} positions. Use its attention "
@@ -186,7 +187,7 @@ def weight_circuits(
         composition={k.value: composition_scores(decoder, k, is_folded=True) for k in kinds}
         if composition else {},
         baseline={k.value: random_baseline(model, k) for k in kinds} if composition else {},
-        positional=positional_qk(decoder, n_positions) if "hook_pos_embed" in decoder.hook_dict
-        else None,
+        positional=positional_qk(decoder, n_positions)
+        if hook_name(Component.POS_EMBED) in decoder.hook_dict else None,
         provenance=Provenance(config={"n_positions": n_positions}, model=model_spec(model)),
     )  # fmt: skip

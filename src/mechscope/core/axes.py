@@ -7,7 +7,8 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 |------------|--------------------------------------------------------------------------|
 | `batch`    | prompts run together in one forward pass                                 |
 | `prompt`   | prompts of a whole data set (a result's first axis, batches concatenated)|
-| `pos`      | token position; `dest_pos` attends from (query), `src_pos` attends to    |
+| `pos`      | token position                                                           |
+| `dest_pos`, `src_pos` | the position attending (query), the position attended to (key) |
 | `layer`    | transformer block index, 0-based                                         |
 | `head`     | attention head index within a layer, 0-based                             |
 | `d_model`  | residual stream width                                                    |
@@ -21,8 +22,37 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `direction`| dependent->head or head->dependent (`syntax.Direction`)                  |
 | `offset`   | a fixed word offset of the positional baseline (-5..5, not 0)            |
 | `boundary` | a residual-stream boundary read by the lens (embeddings, after block l)  |
-| `windows`  | held-out text windows an estimate (e.g. the ICL score) averages over     |
 | `sample`   | independent draws whose mean and standard error are reported             |
+| `window`   | one held-out text window (the windows of an estimate, one per row)       |
+| `component`| a part of the residual stream (embeddings, a head, an MLP, a bias) in DLA |
+| `later_layer`, `later_head` | the receiving head of a composition score               |
+| `metric`   | a metric of a structural-probe result (UUAS, DSpr., ...)                 |
+| `lens`     | a lens (logit, least squares, tuned) in lens comparisons                 |
+| `fact`     | a factual prompt of `mechscope.data.FACTS`                               |
+| `unit`     | a pooled unit of collected activations (a token, a word or a sentence)   |
+| `member`   | the tokens pooled into one unit                                          |
+| `word`     | a word of a CoNLL-U sentence                                             |
+| `klass`    | a probe's output class (`class` is a Python keyword)                     |
+| `point`    | a projected unit in a 2-D projection                                     |
+| `row`, `col` | a patch's row and column on a ViT's grid; of a matrix elsewhere        |
+| `column`   | a column of a similarity matrix (its `row`s and `column`s are layers)    |
+| `rows`, `cols` | a matrix whose rank is measured; `rows`: a patching chunk's rows |
+| `patch`    | an image patch of a ViT (position 1 + row x cols + col; 0 is [CLS])      |
+| `image`    | an image of an image set                                                 |
+| `channel`, `height`, `width` | an image's colour channel and pixel grid                |
+| `panel`    | one small multiple of a figure                                           |
+| `example`  | an image shown in a report                                               |
+| `version`  | an image as given and with its object moved                              |
+| `run`, `seed`, `eval`, `step` | a training recipe, its seed, an evaluation, a step       |
+| `bin`      | a histogram bin                                                          |
+| `k`        | the top-k entries (predictions, singular values)                         |
+| `pair`     | a (query, key) pair of positions scored by a head kind                   |
+| `answers`  | the answer token of each prompt (or each prompt and position)            |
+| `n_ids`    | token ids drawn from a vocabulary                                        |
+| `pos_minus_1` | the predicted positions of a sequence (every position but the first)  |
+| `lead`     | any leading axes (``*lead``)                                             |
+| `n`, `m`, `a`, `b`, `d` | similarity maths: `n`, `m` rows; `a`, `b`, `d` widths   |
+| `train`    | the training units of a probe                                            |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

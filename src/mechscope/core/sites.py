@@ -13,11 +13,21 @@ class Component(Enum):
     """Activations mechscope reads or patches, named as TransformerLens names them."""
 
     EMBED = "hook_embed"
+    POS_EMBED = "hook_pos_embed"
+    BERT_EMBED = "embed.hook_embed"
+    BERT_POS_EMBED = "embed.hook_pos_embed"
+    BERT_TOKEN_TYPE_EMBED = "embed.hook_token_type_embed"
+    EMBED_LN_SCALE = "embed.ln.hook_scale"
+    LN_FINAL_SCALE = "ln_final.hook_scale"
     RESID_PRE = "hook_resid_pre"
     RESID_MID = "hook_resid_mid"
     RESID_POST = "hook_resid_post"
+    NORMALIZED_RESID_POST = "hook_normalized_resid_post"
     ATTN_OUT = "hook_attn_out"
+    MLP_IN = "hook_mlp_in"
     MLP_OUT = "hook_mlp_out"
+    LN1_SCALE = "ln1.hook_scale"
+    LN2_SCALE = "ln2.hook_scale"
     Q = "attn.hook_q"
     K = "attn.hook_k"
     V = "attn.hook_v"
@@ -36,13 +46,32 @@ class Component(Enum):
 
     @property
     def per_layer(self) -> bool:
-        """Whether the hook lives inside a block (all but the embedding)."""
-        return self is not Component.EMBED
+        """Whether the hook lives inside a block (all but the embeddings and final norm)."""
+        return self not in _MODEL_LEVEL
 
     @property
     def has_head_axis(self) -> bool:
         """Whether the activation has a head axis (q, k, v, z, scores, pattern)."""
         return self.value.startswith("attn.")
+
+
+_MODEL_LEVEL = frozenset(
+    {
+        Component.EMBED,
+        Component.POS_EMBED,
+        Component.BERT_EMBED,
+        Component.BERT_POS_EMBED,
+        Component.BERT_TOKEN_TYPE_EMBED,
+        Component.EMBED_LN_SCALE,
+        Component.LN_FINAL_SCALE,
+    }
+)
+"""Components outside the blocks."""
+
+
+def hook_name(component: Component, layer: int | None = None) -> str:
+    """The TransformerLens hook name of ``component`` (at ``layer`` for one inside a block)."""
+    return Site(component, layer).hook_name
 
 
 @dataclass(frozen=True)

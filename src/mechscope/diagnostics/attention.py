@@ -85,7 +85,7 @@ STATISTICS = ("entropy", "normalised_entropy", "max_weight", "span", "sink_mass"
 
 def key_counts(
     attention_mask: Tensor, causal: bool, n_dest: int, n_src: int
-) -> Float[Tensor, "batch dest"]:
+) -> Float[Tensor, "batch dest_pos"]:
     """How many real keys each query position sees (0 at padding queries)."""
     real = attention_mask.bool()
     sees = torch.ones(n_dest, n_src, dtype=torch.bool, device=real.device)
@@ -95,11 +95,11 @@ def key_counts(
 
 
 def query_statistics(
-    pattern: Float[Tensor, "*lead dest src"],
+    pattern: Float[Tensor, "*lead dest_pos src_pos"],
     n_keys: Tensor,
     names: tuple[str, ...] = STATISTICS,
     first: Tensor | None = None,
-) -> dict[str, Float[Tensor, "*lead dest"]]:
+) -> dict[str, Float[Tensor, "*lead dest_pos"]]:
     """Each query's statistics (``names`` of `STATISTICS`) from its attention row.
 
     ``n_keys`` (broadcastable to ``[*lead, dest]``) is the number of keys each query sees;
@@ -130,7 +130,7 @@ def query_statistics(
 
 
 def pattern_statistics(
-    patterns: Float[Tensor, "batch layer head dest src"],
+    patterns: Float[Tensor, "batch layer head dest_pos src_pos"],
     attention_mask: Tensor,
     causal: bool,
 ) -> dict[str, Tensor]:
@@ -143,7 +143,7 @@ def pattern_statistics(
     return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}
 
 
-def effective_heads(patterns: Float[Tensor, "batch layer head dest src"]) -> Tensor:
+def effective_heads(patterns: Float[Tensor, "batch layer head dest_pos src_pos"]) -> Tensor:
     """Per layer, the participation ratio of the heads' pattern Gram matrix (see module doc)."""
     flat = patterns.permute(1, 2, 0, 3, 4).flatten(2)  # layer head features
     gram = flat @ flat.mT

@@ -23,6 +23,7 @@ from transformer_lens import HookedTransformer
 
 from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.results import Provenance, Result
+from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import boundary_stream
@@ -131,9 +132,9 @@ def without_skips(model: HookedTransformer) -> Iterator[HookedTransformer]:
 
     hooks: list[tuple[str | Any, Any]] = []
     for layer in range(model.cfg.n_layers):
-        hooks.append((f"blocks.{layer}.hook_attn_out", keep(layer, "attn")))
+        hooks.append((hook_name(Component.ATTN_OUT, layer), keep(layer, "attn")))
         if not model.cfg.attn_only:
-            hooks.append((f"blocks.{layer}.hook_mlp_out", keep(layer, "mlp")))
-        hooks.append((f"blocks.{layer}.hook_resid_post", replace(layer)))
+            hooks.append((hook_name(Component.MLP_OUT, layer), keep(layer, "mlp")))
+        hooks.append((hook_name(Component.RESID_POST, layer), replace(layer)))
     with model.hooks(fwd_hooks=hooks):
         yield model

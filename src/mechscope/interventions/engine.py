@@ -27,7 +27,7 @@ from transformer_lens.hook_points import HookPoint
 from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch
 from mechscope.core.metrics import LogitsFn, Metric, scalar
-from mechscope.core.sites import Component, Site
+from mechscope.core.sites import Component, Site, hook_name
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
@@ -162,12 +162,13 @@ def _narrowable(model: Model, patched: Iterable[str]) -> str | None:
     """
     cfg = model.cfg
     last = cfg.n_layers - 1
-    name = f"blocks.{last}.hook_resid_mid"
+    name = hook_name(Component.RESID_MID, last)
     if cfg.attn_only or cfg.parallel_attn_mlp or name not in model.hook_dict:
         return None
-    mlp_side = tuple(f"blocks.{last}.{part}" for part in
-                     ("hook_resid_mid", "hook_mlp_in", "hook_mlp_out", "hook_resid_post",
-                      "mlp.", "ln2."))  # fmt: skip
+    parts = (Component.RESID_MID, Component.MLP_IN, Component.MLP_OUT, Component.RESID_POST)
+    # every hook of the MLP side: those four, and any inside the MLP or its norm
+    inside = (f"blocks.{last}.mlp.", f"blocks.{last}.ln2.")  # module prefixes, not hook names
+    mlp_side = (*(hook_name(p, last) for p in parts), *inside)
     if any(p.startswith(mlp_side) for p in patched):
         return None
     hooked = [n for n, hp in model.hook_dict.items() if n.startswith(mlp_side) and hp.fwd_hooks]

@@ -21,6 +21,7 @@ from transformer_lens import HookedEncoder, HookedTransformer
 
 from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch
 from mechscope.core.errors import MechscopeError, PromptError
+from mechscope.core.sites import Component, hook_name
 from mechscope.models.base import Model, has_lm_head
 from mechscope.models.vit import HookedViT
 
@@ -196,8 +197,9 @@ class ModelAdapter:
     @property
     def embedding_hooks(self) -> list[str]:
         """The hooks of the additive embedding parts (token, learned position, token type)."""
-        names = ("hook_embed", "hook_pos_embed", "embed.hook_embed", "embed.hook_pos_embed",
-                 "embed.hook_token_type_embed")  # fmt: skip
+        parts = (Component.EMBED, Component.POS_EMBED, Component.BERT_EMBED,
+                 Component.BERT_POS_EMBED, Component.BERT_TOKEN_TYPE_EMBED)  # fmt: skip
+        names = [hook_name(part) for part in parts]
         return [name for name in names if name in self.model.hook_dict]
 
     @property

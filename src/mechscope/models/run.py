@@ -19,7 +19,7 @@ from transformer_lens.hook_points import HookPoint
 from mechscope.core.axes import Patterns
 from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.errors import MechscopeError
-from mechscope.core.sites import Component, hook_names
+from mechscope.core.sites import Component, hook_name, hook_names
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs
@@ -67,13 +67,10 @@ def target_hook(model: Model, layer: int) -> str:
     if not 0 <= layer <= n_layers:
         raise MechscopeError(f"layer {layer} is outside 0..{n_layers} (n_layers = after the last).")
     if layer < n_layers:
-        return f"blocks.{layer}.hook_resid_pre"
+        return hook_name(Component.RESID_PRE, layer)
     last = n_layers - 1
-    return (
-        f"blocks.{last}.hook_normalized_resid_post"
-        if adapt(model).post_norm
-        else (f"blocks.{last}.hook_resid_post")
-    )
+    post = Component.NORMALIZED_RESID_POST if adapt(model).post_norm else Component.RESID_POST
+    return hook_name(post, last)
 
 
 def as_batch(tokens: TokenBatch | Int[Tensor, "batch pos"]) -> TokenBatch:

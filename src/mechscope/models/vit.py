@@ -200,7 +200,9 @@ class HookedViT(HookedRootModule):
         """The classification head's bias."""
         return self.unembed.b_U
 
-    def check_images(self, images: "Tensor | ImageBatch") -> Float[Tensor, "batch c h w"]:
+    def check_images(
+        self, images: "Tensor | ImageBatch"
+    ) -> Float[Tensor, "batch channel height width"]:
         """The pixels of ``images``, checked against the model's image size and channels.
 
         Raises:

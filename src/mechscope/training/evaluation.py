@@ -169,7 +169,7 @@ def evaluate(
     model: Model,
     text_tokens: Int[Tensor, "batch pos"],
     settings: DetectionSettings,
-    icl_tokens: Int[Tensor, "windows pos"],
+    icl_tokens: Int[Tensor, "window pos"],
     icl_bands: tuple[tuple[int, int], tuple[int, int]],
 ) -> Evaluation:
     """Every logged metric of ``model``.

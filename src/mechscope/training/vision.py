@@ -94,7 +94,7 @@ def vit_config(cfg: VitTrainConfig, images: ImageSet) -> ViTConfig:
 
 def training_images(
     cfg: VitTrainConfig, train: ImageSet, step: int
-) -> tuple[Float[Tensor, "batch c h w"], Float[Tensor, "batch d_vocab"]]:
+) -> tuple[Float[Tensor, "batch channel height width"], Float[Tensor, "batch d_vocab"]]:
     """Batch ``step``: images drawn with replacement, and their class probabilities.
 
     Each image is moved by up to ``shift`` pixels, and (``cutmix``) gets a rectangle of
