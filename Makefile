@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
 SOURCES := src experiments tests benchmarks notebooks
 
-.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean
+.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs reproduce slow-tiers
 
 install: $(STAMP)
 
@@ -25,7 +25,22 @@ demo: $(STAMP)
 
 # Everything: unit, integration, acceptance and notebook tiers.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
+
+# CI's second step: the tiers `make check` did not run, with the 25 slowest tests listed.
+slow-tiers: $(STAMP)
+	$(BIN)/pytest tests/integration tests/acceptance tests/notebooks --durations=25
+
+# The documentation site (mkdocs material + mkdocstrings) into site/; any warning fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Every reproduction at its full size (outside CI: minutes to an hour each), into results/.
+reproduce: $(STAMP)
+	for e in experiments/*/config.py; do \
+		name=$$(basename $$(dirname $$e)); \
+		$(BIN)/python -m experiments.$$name --out results/$$name --overwrite || exit 1; \
+	done
 
 # What CI runs first: lint, format, types, the layer contract, unit tests.
 check: lint typecheck contract unit
@@ -61,4 +76,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache
+	rm -rf $(VENV) results site .pytest_cache .ruff_cache

@@ -22,8 +22,8 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
         cells = ", ".join(
             f"{m:.3f}±{s:.3f}" for m, s in zip(mean.tolist(), sem.tolist(), strict=True)
         )
-        yield (f"{name}: {cells}; flags {result.flags[name]}")
-    yield (f"report: {cfg.out / 'report.html'}")
+        yield f"{name}: {cells}; flags {result.flags[name]}"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ def main(
 def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experiment's Result
     """Print the claims table."""
     for row in result.claims:
-        yield (f"{row['claim']}: {row['measured']} [{row['verdict']}]")
-    yield (f"report: {cfg.out / 'report.html'}")
+        yield f"{row['claim']}: {row['measured']} [{row['verdict']}]"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Inductio
         f"phase change (2-layer): repeated-token loss drops fastest at step {pc.loss_drop_step}, "
         f"induction score jumps fastest at step {pc.induction_jump_step}"
     )
-    yield (f"\n2-layer heads (threshold {cfg.threshold}):")
-    yield ("head   induction  prev-token  prefix-match  label")
+    yield f"\n2-layer heads (threshold {cfg.threshold}):"
+    yield "head   induction  prev-token  prefix-match  label"
     for layer, row in enumerate(scores["induction"]):
         for head, value in enumerate(row):
             hid = HeadId(layer, head)
@@ -37,8 +37,8 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Inductio
                 f"{scores['prefix_matching'][layer][head]:>12.3f}  {label}"
             )
     best_1l = max(max(r) for r in result.head_scores[INDUCTION_1L]["induction"])
-    yield (f"1-layer model: best induction score {best_1l:.3f}")
-    yield ("\nablation (2-layer)          2nd-copy loss  1st-copy loss")
+    yield f"1-layer model: best induction score {best_1l:.3f}"
+    yield "\nablation (2-layer)          2nd-copy loss  1st-copy loss"
     for row in result.ablations:
         if row["label"] in ("none", "induction heads", "all other heads"):
             name = f"{row['label']} ({row['how']})"
@@ -47,17 +47,17 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Inductio
                 f"  {row['repeat_first_half_loss']:>13.3f}"
             )
     n = result.icl_ablations[0]["n_windows"]
-    yield (f"\nICL score on {n} held-out windows (late minus early band; ± standard error)")
+    yield f"\nICL score on {n} held-out windows (late minus early band; ± standard error)"
     for name in (INDUCTION_2L, INDUCTION_1L):
         losses = result.losses[name]
-        yield (f"  {name}: {losses['icl_score']:+.3f} ± {losses['icl_score_se']:.3f}")
+        yield f"  {name}: {losses['icl_score']:+.3f} ± {losses['icl_score_se']:.3f}"
     for row in result.icl_ablations[1:]:
         yield (
             f"  2-layer, {row['label']} {row['how']}-ablated: {row['icl_score']:+.3f} "
             f"± {row['icl_score_se']:.3f} (change {row['change']:+.3f} ± {row['change_se']:.3f})"
         )
-    yield (f"\nreport: {cfg.out / 'report.html'}")
-    yield (f"figures as JSON and tensors: {cfg.out}")
+    yield f"\nreport: {cfg.out / 'report.html'}"
+    yield f"figures as JSON and tensors: {cfg.out}"
 
 
 if __name__ == "__main__":

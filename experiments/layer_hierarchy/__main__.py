@@ -24,8 +24,8 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
             f"random-init {row['random_init']:.3f}, majority {row['majority']:.3f}"
         )
     yield from result.verdicts
-    yield (result.phase_summary)
-    yield (f"report: {cfg.out / 'report.html'}")
+    yield result.phase_summary
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ decoder, 4-bit weights dequantised), with their controls, and the answer is give
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from experiments.induction_heads.result import find_phase_change
 from experiments.layer_hierarchy.config import Config
 from experiments.runs import trained_records
-from mechscope.core import Outcome, Result
+from mechscope.core import MechscopeError, Outcome, Result
 from mechscope.data import BOS_ID, load_corpus, read_conllu, repeated_random_tokens
 from mechscope.models import boundary_stream, load_model, random_like
 from mechscope.representations import (
@@ -40,6 +41,7 @@ from mechscope.training import (
     TrainConfig,
     eval_text_batch,
     list_checkpoints,
+    read_config,
     read_metrics,
 )
 from mechscope.viz import Report, line_chart, probe_figure, similarity_figure, structural_figure
@@ -213,8 +215,13 @@ def phase_change_cka(cfg: Config) -> dict[str, Any]:
     """Train (or read back) the checkpointed 2-layer run; CKA of its checkpoints' streams."""
     recipe = TrainConfig(n_layers=2, steps=cfg.phase_steps, checkpoint_every=cfg.checkpoint_every,
                          icl_windows=64, seed=cfg.seed)  # fmt: skip
-    run_dir = cfg.out / "runs" / "induction-2l-checkpoints"
-    trained_records(recipe, run_dir, progress=True)
+    if cfg.phase_run is not None:
+        run_dir = Path(cfg.phase_run)
+        if differences := read_config(run_dir).differences(recipe):
+            raise MechscopeError(f"--phase-run {run_dir} is another recipe: {differences}.")
+    else:
+        run_dir = cfg.out / "runs" / "induction-2l-checkpoints"
+        trained_records(recipe, run_dir, progress=True)
     metrics = read_metrics(run_dir)
     phase = find_phase_change(metrics)
     held_out = load_corpus(None).held_out

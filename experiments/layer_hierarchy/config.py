@@ -46,6 +46,10 @@ class Config(ExperimentConfig):
     comes at step 1650 with the shipped recipe)."""
     checkpoint_every: int = 100
     """Steps between its checkpoints."""
+    phase_run: Path | None = None
+    """A checkpointed run of that recipe to read instead of training one (its config.json must
+    match --phase-steps, --checkpoint-every and --seed; checkpoints may start later than the
+    first, e.g. only those from step 500)."""
     seed: int = 0
     """Seed of probes, control labels, random-init models and the training run."""
 

@@ -28,7 +28,7 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
             + " | ".join(f"b{b} {rank[first, b]:.1f} {rank[steps.index(best), b]:.1f} "
                          f"{rank[last, b]:.1f}" for b in range(rank.shape[-1]))
         )  # fmt: skip
-    yield (f"report: {cfg.out / 'report.html'}")
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

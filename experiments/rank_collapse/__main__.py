@@ -16,7 +16,7 @@ def main(
 
 def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experiment's Result
     """Print res(X) by layer for both variants and each trained model."""
-    yield (f"{'boundary':>8} {'with skips':>18} {'without skips':>18}")
+    yield f"{'boundary':>8} {'with skips':>18} {'without skips':>18}"
     for b in range(result.with_skips.shape[0]):
         w, wo = result.with_skips[b], result.without_skips[b]
         yield (
@@ -27,7 +27,7 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
         yield (f"{name}: " + " ".join(f"{float(v):.3g}" for v in values.mean(-1)))
     for name, values in result.trained.items():
         yield (f"{name}: " + " ".join(f"{v:.3f}" for v in values))
-    yield (f"report: {cfg.out / 'report.html'}")
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
         yield (f"  ablate {row['head']} ({row['group']}, induction {row['induction']:.2f}): "
             f"{row['change']:+.3f}")  # fmt: skip
     for step, seconds in result.seconds.items():
-        yield (f"  {step}: {seconds:.1f} s")
-    yield (f"report: {cfg.out / 'report.html'}")
+        yield f"  {step}: {seconds:.1f} s"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ def main(
 def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experiment's Result
     """Print the key numbers."""
     kept = int(result.kept.sum())
-    yield (f"{kept} of {len(result.facts)} single-token facts answered at top-1")
-    yield (f"{'boundary':<16} {'median rank':>11} {'p(answer)':>10} {'KL':>7}")
+    yield f"{kept} of {len(result.facts)} single-token facts answered at top-1"
+    yield f"{'boundary':<16} {'median rank':>11} {'p(answer)':>10} {'KL':>7}"
     for row in result.summary():
         yield (
             f"{row['boundary']:<16} {row['median_rank']:>11.0f} {row['prob']:>10.3f} "
             f"{row['kl']:>7.3f}"
         )
-    yield (f"report: {cfg.out / 'report.html'}")
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

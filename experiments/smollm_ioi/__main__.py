@@ -21,7 +21,7 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
             f"{row['clean_se']:.2f}, corrupted {row['corrupted']:.2f} ± {row['corrupted_se']:.2f}"
             f"; IO wins {row['io_wins']:.0%} of {row['n']}"
         )
-    yield (f"top heads (output at the final position): {', '.join(map(str, result.top_heads))}")
+    yield f"top heads (output at the final position): {', '.join(map(str, result.top_heads))}"
     for row in result.attention:
         yield (
             f"  {row['head']} attends IO {row['io']:.2f}, S1 {row['s1']:.2f}, S2 {row['s2']:.2f}"
@@ -29,8 +29,8 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
     yield ("attribution vs exact patching: " + ", ".join(
         f"{k} r = {v:.2f}" for k, v in result.correlations.items()))  # fmt: skip
     for step, seconds in result.seconds.items():
-        yield (f"  {step}: {seconds:.1f} s")
-    yield (f"report: {cfg.out / 'report.html'}")
+        yield f"  {step}: {seconds:.1f} s"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
     """Print mean KL(final || lens) by boundary, per kind of text and lens."""
     for domain in result.domains:
         comparison = result.comparison(domain)
-        yield (f"{domain}: mean KL(final || lens), nats, ± s.e. over windows")
+        yield f"{domain}: mean KL(final || lens), nats, ± s.e. over windows"
         yield (f"{'boundary':<16}" + "".join(f"{n:>24}" for n in comparison.lenses))
         means = [comparison.mean(n) for n in comparison.lenses]
         ses = [comparison.sem(n) for n in comparison.lenses]
@@ -26,9 +26,9 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
             cells = "".join(
                 f"{m[b]:>16.3f} ± {s[b]:<5.3f}" for m, s in zip(means, ses, strict=True)
             )
-            yield (f"{label:<16}{cells}")
-    yield (f"seconds: {result.seconds}")
-    yield (f"report: {cfg.out / 'report.html'}")
+            yield f"{label:<16}{cells}"
+    yield f"seconds: {result.seconds}"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

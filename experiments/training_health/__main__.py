@@ -18,7 +18,7 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
     """Print the summary table of the report."""
     for row in result.summary(cfg.collapse_nats, cfg.divergence_nats):
         yield ("; ".join(f"{k}: {v}" for k, v in row.items()))
-    yield (f"report: {cfg.out / 'report.html'}")
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
     from mechscope.core import mean_and_sem
 
     for name, findings in result.models.items():
-        yield (f"{name}: held-out accuracy {findings.accuracy:.3f} ± {findings.accuracy_se:.3f}")
+        yield f"{name}: held-out accuracy {findings.accuracy:.3f} ± {findings.accuracy_se:.3f}"
         for row in findings.layer_rows():
             yield (
                 f"  layer {row['layer']}: distance {row['distance_px']:.2f} px "
@@ -45,8 +45,8 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
                 + f", majority {probe.majority:.3f})"
             )
         for claim in findings.claims():
-            yield (f"  {claim['verdict']}: {claim['claim']} ({claim['measured']})")
-    yield (f"report: {cfg.out / 'report.html'}")
+            yield f"  {claim['verdict']}: {claim['claim']} ({claim['measured']})"
+    yield f"report: {cfg.out / 'report.html'}"
 
 
 if __name__ == "__main__":

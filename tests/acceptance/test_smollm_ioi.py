@@ -17,7 +17,9 @@ from tests.jobs import run_job  # noqa: E402
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory) -> IoiResult:
-    cfg = Config(out=tmp_path_factory.mktemp("ioi"), n_prompts=24, n_patch_prompts=8)
+    # 16 prompts, 4 patched pairs (a full run: 48 and 16): measured 55 s, every bound below
+    # held (ABC clean 3.96 ± 0.45, resid_pre at the end 0.89, z correlations 0.99).
+    cfg = Config(out=tmp_path_factory.mktemp("ioi"), n_prompts=16, n_patch_prompts=4)
     return run_job(JOB, cfg)
 
 

@@ -73,9 +73,16 @@ def quiet_transformer_lens() -> Iterator[None]:
 
 
 def place(model: "Model", device: torch.device, dtype: torch.dtype) -> "Model":
-    """Move a model to ``device`` and ``dtype`` quietly, in eval mode."""
+    """Move a model to ``device`` and ``dtype`` quietly, in eval mode.
+
+    The dtype is set as TransformerLens's ``to(dtype)`` sets it (the config, then
+    ``nn.Module.to``) without its loop that rebuilds the whole state dict once per entry and
+    discards it: that loop took 4.8 of SmolLM2's 5.7 s cached load here.
+    """
     model.to(device, print_details=False)
-    model.to(dtype, print_details=False)
+    if hasattr(model.cfg, "dtype"):
+        model.cfg.dtype = dtype
+    torch.nn.Module.to(model, dtype)
     return model.eval()
 
 
