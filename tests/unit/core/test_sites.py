@@ -2,7 +2,6 @@ import pytest
 
 from mechscope.core.sites import Component, Site, hook_names
 
-
 FAMILY_SPECIFIC = {
     Component.NORMALIZED_RESID_POST,  # post-norm blocks (encoders)
     Component.LN1_SCALE,
