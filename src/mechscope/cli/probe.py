@@ -2,13 +2,15 @@
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import tyro
 
 from mechscope.cli.common import DeviceArg, ModelArg, OutArg
-from mechscope.representations.choices import Pooling, ProbeKind, ProjectionMethod
+from mechscope.representations.choices import SurveySettings
 
 if TYPE_CHECKING:
     from mechscope.representations.survey import Survey
@@ -50,32 +52,14 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     tasks: tuple[ProbeTask, ...] = tuple(ProbeTask)
     """Tasks to probe."""
-    pooling: Pooling = Pooling.WORD_MEAN
-    """How a word's sub-tokens are pooled (a word-* pooling)."""
-    sentence_pooling: Pooling = Pooling.SENTENCE_MEAN
-    """How a sentence is pooled for the sentence-level task, genre (a sentence-* pooling)."""
-    probe: ProbeKind = ProbeKind.LINEAR
-    """Linear (logistic regression) or MLP probes."""
     max_train_sentences: int | None = None
     """Read at most this many training sentences (default: all)."""
     max_eval_sentences: int | None = None
     """Read at most this many eval sentences (default: all)."""
-    layers: tuple[int, ...] = ()
-    """Boundaries to probe, 0 = embeddings (default: all)."""
-    control: bool = True
-    """Also fit the control task (selectivity)."""
-    random_baseline: bool = True
-    """Also probe a random-init model of the same shape."""
-    structural_rank: int = 128
-    """Rank of the structural probe's B."""
-    projection: ProjectionMethod = ProjectionMethod.PCA
-    """How the best and the worst layer are projected (umap needs mechscope[reps])."""
-    store: Path | None = None
-    """Keep the activations memory-mapped in this directory (bounded memory for big sets)."""
-    batch_size: int = 32
-    """Sentences per forward pass."""
-    seed: int = 0
-    """Seed of probes, control labels, the random-init model and projections."""
+    survey: Annotated[SurveySettings, tyro.conf.OmitArgPrefixes] = field(
+        default_factory=SurveySettings
+    )
+    """How the activations are collected and probed."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 
@@ -84,20 +68,14 @@ def run(cfg: Config) -> "Survey":
     """Read both treebanks and run `mechscope.representations.probe_survey` once."""
     from mechscope.cli.common import load_text_model
     from mechscope.data.conllu import read_conllu
-    from mechscope.representations.survey import SurveySettings, check_tasks, probe_survey
+    from mechscope.representations.survey import check_tasks, probe_survey
 
     tasks = [t.value for t in cfg.tasks]
     train = read_conllu(cfg.train, cfg.max_train_sentences)
     eval_ = read_conllu(cfg.eval, cfg.max_eval_sentences)
     check_tasks(tasks, {"train": train, "eval": eval_})  # before any model runs
     model = load_text_model(cfg.model, cfg.device, "probe")
-    settings = SurveySettings(
-        pooling=cfg.pooling, sentence_pooling=cfg.sentence_pooling, probe=cfg.probe,
-        layers=cfg.layers, control=cfg.control, random_baseline=cfg.random_baseline,
-        structural_rank=cfg.structural_rank, projection=cfg.projection, store=cfg.store,
-        batch_size=cfg.batch_size, seed=cfg.seed,
-    )  # fmt: skip
-    survey = probe_survey(model, train, eval_, tasks, settings)
+    survey = probe_survey(model, train, eval_, tasks, cfg.survey)
     return dataclasses.replace(
         survey,
         table=survey.table.with_provenance(cfg, cfg.model),

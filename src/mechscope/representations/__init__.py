@@ -17,7 +17,14 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.representations.activations import Activations, collect
-    from mechscope.representations.choices import Method, Pooling, ProbeKind, ProjectionMethod, Task
+    from mechscope.representations.choices import (
+        Method,
+        Pooling,
+        ProbeKind,
+        ProjectionMethod,
+        SurveySettings,
+        Task,
+    )
     from mechscope.representations.probes import (
         ProbeResult,
         ProbeSettings,
@@ -36,7 +43,6 @@ if TYPE_CHECKING:
     from mechscope.representations.survey import (
         STRUCTURAL,
         Survey,
-        SurveySettings,
         check_tasks,
         probe_survey,
     )
@@ -68,7 +74,7 @@ _EXPORTS = {
     "structural_probe": "mechscope.representations.structural",
     "StructuralResult": "mechscope.representations.structural",
     "Survey": "mechscope.representations.survey",
-    "SurveySettings": "mechscope.representations.survey",
+    "SurveySettings": "mechscope.representations.choices",
     "Task": "mechscope.representations.choices",
     "task_labels": "mechscope.representations.tasks",
 }

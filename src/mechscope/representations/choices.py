@@ -4,7 +4,9 @@ The command line builds its options from them.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 
 class Pooling(Enum):
@@ -75,3 +77,31 @@ def layer_numbers(boundaries: Sequence[str]) -> list[int]:
         rest = label.removeprefix("layer ")
         numbers.append(0 if label == "embeddings" else int(rest) if rest.isdigit() else i)
     return numbers
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveySettings:
+    """How `probe_survey` collects and probes."""
+
+    pooling: Pooling = Pooling.WORD_MEAN
+    """How a word's sub-tokens are pooled (a word-* pooling)."""
+    sentence_pooling: Pooling = Pooling.SENTENCE_MEAN
+    """How a sentence is pooled for the sentence-level task, genre (a sentence-* pooling)."""
+    probe: ProbeKind = ProbeKind.LINEAR
+    """Linear (logistic regression) or MLP probes."""
+    layers: tuple[int, ...] = ()
+    """Boundaries to probe, 0 = embeddings (default: all)."""
+    control: bool = True
+    """Also fit the control task (selectivity)."""
+    random_baseline: bool = True
+    """Also probe a random-init model of the same shape."""
+    structural_rank: int = 128
+    """Rank of the structural probe's B."""
+    projection: ProjectionMethod = ProjectionMethod.PCA
+    """How the best and the worst layer are projected (umap needs mechscope[reps])."""
+    store: Path | None = None
+    """Keep the activations memory-mapped in this directory (bounded memory for big sets)."""
+    batch_size: int = 32
+    """Sentences per forward pass."""
+    seed: int = 0
+    """Seed of the probes, the control task, the random model and the projections."""

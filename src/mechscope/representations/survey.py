@@ -11,14 +11,13 @@ embeddings) to ``n_layers`` (after the last block).
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mechscope.core.errors import MechscopeError
 from mechscope.data.conllu import Sentence
 from mechscope.models.base import Model
 from mechscope.representations.activations import Activations, collect
-from mechscope.representations.choices import Pooling, ProbeKind, ProjectionMethod, Task
+from mechscope.representations.choices import Pooling, SurveySettings, Task
 from mechscope.representations.probes import ProbeResult, ProbeSettings, ProbeTable, probe_layers
 from mechscope.representations.projections import Projection, project
 from mechscope.representations.structural import StructuralResult, structural_probe
@@ -28,34 +27,6 @@ __all__ = ["STRUCTURAL", "Survey", "SurveySettings", "check_tasks", "probe_surve
 
 STRUCTURAL = "structural"
 """The task name of the structural probe (beside `Task`'s)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SurveySettings:
-    """How `probe_survey` collects and probes."""
-
-    pooling: Pooling = Pooling.WORD_MEAN
-    """How tokens pool into words."""
-    sentence_pooling: Pooling = Pooling.SENTENCE_MEAN
-    """How tokens pool into sentences (the genre task)."""
-    probe: ProbeKind = ProbeKind.LINEAR
-    """The probe."""
-    layers: tuple[int, ...] = ()
-    """Boundaries to probe (default: all)."""
-    control: bool = True
-    """Also fit the control task (selectivity)."""
-    random_baseline: bool = True
-    """Also probe a random-init model of the same shape."""
-    structural_rank: int = 128
-    """Rank of the structural probe."""
-    projection: ProjectionMethod = ProjectionMethod.PCA
-    """How the two projections are drawn."""
-    store: Path | None = None
-    """Keep activations in memory-mapped files under this directory (None: in memory)."""
-    batch_size: int = 32
-    """Sentences per forward pass."""
-    seed: int = 0
-    """Seed of the probes, the control task, the random model and the projections."""
 
 
 @dataclass(frozen=True)
