@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m experiments.induction_heads
+	$(BIN)/python -m experiments.induction_heads --overwrite
 
 # Everything: unit, integration, acceptance and notebook tiers.
 test: $(STAMP)

@@ -27,6 +27,12 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
+KEPT_NOTE = (
+    "no new results were saved and --out is as it was (training runs in --out/runs are kept: "
+    "run the same command again to resume them)."
+)
+
+
 class Terminated(BaseException):
     """SIGTERM (``timeout``, SLURM, ``docker stop``), raised where the job is, like Ctrl-C."""
 
@@ -86,10 +92,10 @@ def execute(job: Job, argv: Sequence[str], prog: str, label: str = "") -> int:
             perform(job, cfg)
             return 0
     except Terminated:
-        _err(f"{label}: terminated (SIGTERM); nothing new was saved and --out is as it was.")
+        _err(f"{label}: terminated (SIGTERM); {KEPT_NOTE}")
         return EXIT_TERMINATED
     except KeyboardInterrupt:
-        _err(f"{label}: interrupted; nothing new was saved and --out is as it was before.")
+        _err(f"{label}: interrupted; {KEPT_NOTE}")
         return EXIT_INTERRUPTED
     except CheckFailed as failed:  # a verdict, not a user error: stdout, exit 1
         print(failed)  # noqa: T201
