@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mechscope.core.jobs import Job
+from mechscope.core.jobs import Job, job_table
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ JOBS = {job.name: job for job in map(_job, COMMANDS)}
 
 def usage() -> str:
     """The top-level help: every command with what it does."""
-    width = max(map(len, JOBS))
     lines = [
         "usage: mechscope [-h] COMMAND [OPTIONS]",
         "",
@@ -67,8 +66,7 @@ def usage() -> str:
         "",
         "commands:",
     ]
-    lines += [f"  {name:<{width}}  {job.description()}" for name, job in JOBS.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, *job_table(JOBS)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from typing import Annotated
 import tyro
 
 from mechscope.core.errors import MechscopeError
-from mechscope.core.jobs import Job, experiment_jobs
+from mechscope.core.jobs import Job, experiment_jobs, job_table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,8 +82,6 @@ def jobs() -> dict[str, Job]:
 
 def usage() -> str:
     """``mechscope reproduce --help``: every experiment with what it reproduces."""
-    found = jobs()
-    width = max(map(len, found))
     lines = [
         "usage: mechscope reproduce [-h] NAME [OPTIONS]",
         "",
@@ -94,8 +92,7 @@ def usage() -> str:
         "",
         "experiments:",
     ]
-    lines += [f"  {name:<{width}}  {job.description()}" for name, job in found.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, *job_table(jobs())])
 
 
 def _unknown(name: str) -> str:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     """What a job's ``run`` returns: one result (saved into ``--out``), results by
     subdirectory of ``--out`` (``""`` is ``--out`` itself), or None."""
 
-__all__ = ["Job", "Outcome", "experiment_jobs", "results_by_directory"]
+__all__ = ["Job", "Outcome", "experiment_jobs", "job_table", "results_by_directory"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +75,12 @@ class Job:
     def page(self, results: Any, cfg: Any) -> Any:  # noqa: ANN401 - a viz Report or None
         """The report of ``results``, or None."""
         return _attribute(self.report)(results, cfg) if self.report else None
+
+
+def job_table(jobs: Mapping[str, Job]) -> list[str]:
+    """One help line per job: its name, aligned, and what it does."""
+    width = max(map(len, jobs), default=0)
+    return [f"  {name:<{width}}  {job.description()}" for name, job in jobs.items()]
 
 
 def _attribute(path: str) -> Any:  # noqa: ANN401 - a class or a function
