@@ -1,5 +1,6 @@
 """Corpora: CoNLL-U treebanks give their sentences' text; held-out files can be named."""
 
+import conllu
 import pytest
 
 from mechscope.core.errors import MechscopeError
@@ -29,6 +30,39 @@ def test_treebanks_give_their_sentences_and_held_out_files_are_held_out(tmp_path
     assert corpus.train.tobytes() == b"The dog barked.\nNo text"
     assert corpus.held_out.tobytes() == b"held-out words"
     assert corpus.sources == (str(bank), str(other))
+
+# Multiword tokens (1-2) and empty nodes (2.1) are not words; a sentence without a text
+# comment is its words joined by spaces.
+UD_CORNERS = """# text = Don't go.
+1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_
+1\tDo\tdo\tAUX\t_\t_\t3\taux\t_\t_
+2\tn't\tnot\tPART\t_\t_\t3\tadvmod\t_\t_
+3\tgo\tgo\tVERB\t_\t_\t0\troot\t_\tSpaceAfter=No
+4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_
+
+# sent_id = 2
+1\tWe\twe\tPRON\t_\t_\t2\tnsubj\t_\t_
+2\tleft\tleave\tVERB\t_\t_\t0\troot\t_\t_
+2.1\tleft\tleave\tVERB\t_\t_\t_\t_\t2:conj\t_
+3\tearly\tearly\tADV\t_\t_\t2\tadvmod\t_\t_
+"""
+
+
+def parsed_text(text: str) -> bytes:
+    """The reference: the same text through the full CoNLL-U parser."""
+    lines = []
+    for sentence in conllu.parse(text):
+        words = " ".join(t["form"] for t in sentence if isinstance(t["id"], int))
+        lines.append(sentence.metadata.get("text") or words)
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize("text", [TREEBANK, UD_CORNERS])
+def test_the_fast_text_reader_equals_the_parser(tmp_path, text):
+    bank = tmp_path / "bank.conllu"
+    bank.write_text(text)
+    assert conllu_text(bank) == parsed_text(text)
+    assert conllu_text(tmp_path / "bank.conllu").startswith((b"The dog", b"Don't go."))
 
 
 def test_a_broken_treebank_is_one_error(tmp_path):

@@ -1,0 +1,27 @@
+"""The fast CoNLL-U text reader on the real UD treebanks, against the full parser."""
+
+import os
+from pathlib import Path
+
+import conllu
+import pytest
+
+from mechscope.data import conllu_text
+
+DATA = Path(__file__).parents[3].parent / "shared/data"
+DEV_FILES = (DATA / "ud_english_ewt/en_ewt-ud-dev.conllu", DATA / "ud_english_gum/en_gum-ud-dev.conllu")
+
+
+@pytest.mark.parametrize("path", DEV_FILES, ids=lambda p: p.name)
+def test_the_text_of_each_dev_split_equals_the_parser_s(path):
+    if not path.exists():
+        message = f"{path} not found (see the data section of docs/index.md)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with path.open(encoding="utf-8") as handle:
+        sentences = list(conllu.parse_incr(handle))
+    words = (" ".join(t["form"] for t in s if isinstance(t["id"], int)) for s in sentences)
+    expected = "\n".join(s.metadata.get("text") or w for s, w in zip(sentences, words, strict=True))
+    assert conllu_text(path) == expected.encode("utf-8")
+    assert len(sentences) in (2001, 1575)
