@@ -172,4 +172,3 @@ def conllu_text(path: str | Path) -> bytes:
     if not lines:
         raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
     return "\n".join(lines).encode("utf-8")
-

@@ -9,7 +9,10 @@ import pytest
 from mechscope.data import conllu_text
 
 DATA = Path(__file__).parents[3].parent / "shared/data"
-DEV_FILES = (DATA / "ud_english_ewt/en_ewt-ud-dev.conllu", DATA / "ud_english_gum/en_gum-ud-dev.conllu")
+DEV_FILES = (
+    DATA / "ud_english_ewt/en_ewt-ud-dev.conllu",
+    DATA / "ud_english_gum/en_gum-ud-dev.conllu",
+)
 
 
 @pytest.mark.parametrize("path", DEV_FILES, ids=lambda p: p.name)

@@ -31,6 +31,7 @@ def test_treebanks_give_their_sentences_and_held_out_files_are_held_out(tmp_path
     assert corpus.held_out.tobytes() == b"held-out words"
     assert corpus.sources == (str(bank), str(other))
 
+
 # Multiword tokens (1-2) and empty nodes (2.1) are not words; a sentence without a text
 # comment is its words joined by spaces.
 UD_CORNERS = """# text = Don't go.
