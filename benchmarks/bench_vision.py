@@ -12,9 +12,9 @@ import torch
 
 from benchmarks.common import Options, header, interleaved, measure, options, ratio, run, seconds
 from mechscope.data.images import load_image_set
+from mechscope.lens import class_lens
 from mechscope.models import load_model
 from mechscope.vision import (
-    class_lens,
     classify_grid_heads,
     object_attention,
     patch_image_positions,

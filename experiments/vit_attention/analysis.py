@@ -12,19 +12,25 @@ from tqdm.auto import tqdm
 from experiments.vit_attention.config import Config
 from mechscope.core import ImageBatch, Result, mean_and_sem
 from mechscope.data import ImageSet, load_image_set, patch_object_fraction
-from mechscope.models import BUNDLED, HookedViT, adapt, attention_patterns, load_model, random_like
-from mechscope.representations import ProbeResult, probe_layers
+from mechscope.lens import ClassLens, class_lens
+from mechscope.models import (
+    BUNDLED,
+    HookedViT,
+    Model,
+    adapt,
+    attention_patterns,
+    load_model,
+    random_like,
+)
+from mechscope.representations import Pooling, ProbeResult, collect, probe_layers
 from mechscope.training import accuracy_and_loss, read_metrics
 from mechscope.vision import (
-    ClassLens,
     GridHeadKinds,
     GridKind,
     ImagePatching,
     ObjectAttention,
     attention_rollout,
-    class_lens,
     classify_grid_heads,
-    collect_images,
     move_objects,
     object_attention,
     patch_image_positions,
@@ -232,11 +238,13 @@ def object_side(images: ImageSet) -> list[str]:
 def probes(vit: HookedViT, train: ImageSet, held_out: ImageSet) -> dict[str, ProbeResult]:
     """Class and object-side probes on [CLS] at every boundary, with their baselines."""
     fresh = random_like(vit, seed=0)
-    train_acts, eval_acts = collect_images(vit, train.pixels), collect_images(vit, held_out.pixels)
-    random_train, random_eval = (
-        collect_images(fresh, train.pixels),
-        collect_images(fresh, held_out.pixels),
-    )
+    train_batch, eval_batch = vit.image_batch(train.pixels), vit.image_batch(held_out.pixels)
+
+    def cls(model: Model, batch: ImageBatch):  # noqa: ANN202 - Activations
+        return collect(model, batch, pooling=Pooling.SENTENCE_CLS, batch_size=256, progress=False)
+
+    train_acts, eval_acts = cls(vit, train_batch), cls(vit, eval_batch)
+    random_train, random_eval = cls(fresh, train_batch), cls(fresh, eval_batch)
     out = {}
     for part, task, labels in (
         ("class_probe", "class", lambda s: [s.class_names[i] for i in s.labels.tolist()]),

@@ -162,6 +162,11 @@ class ImageBatch:
         """The same batch on another device."""
         return ImageBatch(self.pixels.to(device), self.patch_size)
 
+    def position_labels(self) -> list[str]:
+        """A label per position: ``[CLS]``, then ``row,col`` of each patch."""
+        rows, cols = self.grid
+        return ["[CLS]", *(f"{row},{col}" for row in range(rows) for col in range(cols))]
+
     def position(self, row: int, col: int) -> int:
         """The sequence position of patch ``(row, col)``.
 

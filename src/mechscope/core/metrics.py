@@ -42,7 +42,8 @@ class Metric:
     name: str
     """A label for tables and reports, e.g. "logit diff"."""
     fn: LogitsFn
-    """Logits ``[batch, pos, d_vocab]`` -> a one-element tensor."""
+    """Logits ``[batch, pos, d_vocab]`` (a classifier's: ``[batch, d_vocab]``) -> a
+    one-element tensor."""
     higher_is_better: bool = True
     """Whether the clean (working) model scores higher than a broken one (False for losses)."""
     positions: Int[Tensor, " batch"] | None = None
@@ -51,8 +52,8 @@ class Metric:
     read: RowsFn | None = None
     """``fn`` on the logits at ``positions`` alone (``[batch, d_vocab]``)."""
 
-    def __call__(self, logits: Logits) -> Tensor:
-        """The metric's value on ``logits`` (a one-element tensor)."""
+    def __call__(self, logits: Logits | Float[Tensor, "batch d_vocab"]) -> Tensor:
+        """The metric's value on ``logits`` (a one-element tensor; see `fn`)."""
         return self.fn(logits)
 
 

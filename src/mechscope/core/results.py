@@ -354,17 +354,20 @@ def result_class(kind: str, class_path: str = "") -> type[Result]:
     Raises:
         MechscopeError: an unknown kind, or one whose module cannot be imported.
     """
+    failed: ImportError | None = None
     if kind not in _REGISTRY and class_path:
         module = class_path.split(":")[0]
         try:
             importlib.import_module(module)
-        except ImportError as error:
-            raise MechscopeError(
-                f"results of kind {kind!r} are read by {module}, which cannot be imported "
-                f"({error}); experiments' results load from a mechscope checkout."
-            ) from error
+        except ImportError as error:  # e.g. a class that has moved since: found by kind below
+            failed = error
     if kind not in _REGISTRY:
         _import_everything()
+    if kind not in _REGISTRY and failed is not None:
+        raise MechscopeError(
+            f"results of kind {kind!r} are read by {class_path.split(':')[0]}, which cannot be "
+            f"imported ({failed}); experiments' results load from a mechscope checkout."
+        ) from failed
     if kind not in _REGISTRY:
         raise MechscopeError(
             f"unknown result kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}. Results of "

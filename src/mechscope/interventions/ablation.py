@@ -302,11 +302,11 @@ def _groups(model: Model, heads: HeadGroups | str) -> list[tuple[HeadId, ...]]:
 @torch.no_grad()
 def ablation_effects(
     model: Model,
-    batch: TokenBatch,
+    batch: TokenBatch | ImageBatch,
     metric: Metric | LogitsFn,
     heads: HeadGroups | str = "all",
     how: AblationType | str = AblationType.ZERO,
-    reference: TokenBatch | None = None,
+    reference: TokenBatch | ImageBatch | None = None,
     *,
     per_position: bool = True,
     max_rows: int = 256,
@@ -321,7 +321,7 @@ def ablation_effects(
 
     Args:
         model: the model (its weights are not touched).
-        batch: the prompts the metric is measured on.
+        batch: the prompts (or images) the metric is measured on.
         metric: logits of ``batch`` -> scalar (e.g. `mechscope.core.metrics.next_token_loss`).
         heads: ``"all"`` (every head alone), ``"layers"`` (every layer's heads together),
             (layer, head) pairs (each alone), or lists of them (each list together).
@@ -340,14 +340,14 @@ def ablation_effects(
     groups = _groups(model, heads)
     target = RunCache.run(model, batch)
     clean = scalar(metric(target.logits))
-    n_batch, n_pos = batch.tokens.shape
+    n_batch, n_pos = batch.attention_mask.shape
     layers = sorted({h.layer for g in groups for h in g})
     if how is AblationType.ZERO:
         shape = (1, n_pos, model.cfg.n_heads, model.cfg.d_head)
-        fills = {layer: torch.zeros(shape, device=batch.tokens.device) for layer in layers}
+        fills = {layer: torch.zeros(shape, device=batch.inputs.device) for layer in layers}
     else:
         source = reference if reference is not None else batch
-        if source.tokens.numel() == 0:
+        if source.inputs.numel() == 0:
             raise MechscopeError(f"{how.value} ablation needs a non-empty reference batch.")
         fills = {}
         for layer, z in reference_z(model, set(layers), source).items():

@@ -193,7 +193,7 @@ def check_sites(model: Model, sites: Sequence[Site], n_pos: int) -> None:
             )
         if site.pos is not None and site.pos >= n_pos:
             raise MechscopeError(
-                f"site {site}: position {site.pos} is past the prompts' {n_pos} tokens."
+                f"site {site}: position {site.pos} is past the inputs' {n_pos} positions."
             )
 
 
@@ -236,7 +236,7 @@ def activation_patching(
     """
     direction = PatchDirection(direction)
     model = runs.model
-    check_sites(model, sites, runs.clean.batch.tokens.shape[1])
+    check_sites(model, sites, runs.clean.batch.attention_mask.shape[1])
     source, target = source_and_target(runs, direction)
     sources = source.get(s.hook_name for s in sites)
     groups = [[site] for site in sites]

@@ -31,8 +31,7 @@ from mechscope.interventions.activation import (
 )
 from mechscope.interventions.engine import metric_rows, reads_rows, site_mask
 from mechscope.interventions.runs import PairedRuns
-from mechscope.models.adapter import model_spec
-from mechscope.models.tokens import forward_kwargs
+from mechscope.models.adapter import adapt, model_spec
 
 
 def attribution_patching(
@@ -52,7 +51,7 @@ def attribution_patching(
     """
     direction = PatchDirection(direction)
     model = runs.model
-    check_sites(model, sites, runs.clean.batch.tokens.shape[1])
+    check_sites(model, sites, runs.clean.batch.attention_mask.shape[1])
     names = sorted({s.hook_name for s in sites})
     source, target = source_and_target(runs, direction)
     cache = source.get(names)
@@ -61,14 +60,14 @@ def attribution_patching(
     def keep(act: Tensor, hook: HookPoint) -> None:
         kept[hook.name] = act  # pyright: ignore[reportArgumentType]
 
-    metric, kwargs = runs.metric, forward_kwargs(model, target.batch)
+    metric, kwargs = runs.metric, adapt(model).forward_kwargs(target.batch)
     with torch.enable_grad(), model.hooks(fwd_hooks=[(name, keep) for name in names]):  # pyright: ignore[reportArgumentType]
         if reads_rows(model, metric):  # only the metric's rows are unembedded
             assert metric.read is not None and metric.positions is not None
-            resid = model(target.batch.tokens, stop_at_layer=model.cfg.n_layers, **kwargs)
+            resid = model(target.batch.inputs, stop_at_layer=model.cfg.n_layers, **kwargs)
             value = metric.read(metric_rows(model, resid, metric.positions))
         else:
-            value = metric(model(target.batch.tokens, **kwargs))
+            value = metric(model(target.batch.inputs, **kwargs))
         target_value = scalar(value.detach())
         grads = torch.autograd.grad(value, [kept[name] for name in names])
     # Per hook point: delta * grad summed over prompts, shaped like one prompt's activation.

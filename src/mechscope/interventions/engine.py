@@ -9,7 +9,9 @@ nothing a patch of the chunk can change is skipped. When the metric reads one po
 prompt (`Metric.positions`, as every task metric does) a decoder's pass stops at the final
 residual and only those rows are normalised and unembedded (``x @ W_U + b_U``): on a
 GPT-2-sized vocabulary the unembedding of every position was about half of the work.
-Activation patching, ablation effects and the last step of path patching all run here.
+Activation patching, ablation effects and the last step of path patching all run here, on
+token batches and image batches alike (a ViT starts late at a block, never at a position: it
+is not causal).
 """
 
 from collections.abc import Iterable, Sequence
@@ -25,14 +27,14 @@ from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValue
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Residual
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import ImageBatch, TokenBatch
+from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import LogitsFn, Metric, scalar
 from mechscope.core.sites import Component, Site, hook_name
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.run import readout
-from mechscope.models.tokens import forward_kwargs
 
 
 def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
@@ -77,19 +79,23 @@ def position_axis(component: Component) -> int:
 @torch.no_grad()
 def run_patches(
     model: Model,
-    target: TokenBatch,
+    target: TokenBatch | ImageBatch,
     sources: dict[str, Tensor],
     metric: LogitsFn,
     groups: Sequence[Sequence[Site]],
     start: Start | None = None,
-) -> list[float]:
+    *,
+    per_prompt: bool = False,
+) -> Tensor:
     """The metric of ``target`` with each group of sites patched from ``sources``, one pass.
 
     Replica ``i`` of the batch gets every site of ``groups[i]`` (and nothing else) replaced
     by ``sources[site.hook_name]`` (shaped like the target's activation, or broadcastable).
-    ``start``: skip what no patch of the chunk can change (see `Start`).
+    ``start``: skip what no patch of the chunk can change (see `Start`). The values are
+    ``[group]``; ``per_prompt``: the metric returns one value per prompt (or image) and the
+    values are ``[group, batch]``.
     """
-    n_rep, n_batch = len(groups), target.tokens.shape[0]
+    n_rep, n_batch = len(groups), target.inputs.shape[0]
     skip = start.pos if start is not None else 0
     masks: dict[str, Tensor] = {}
     axes: dict[str, int] = {}
@@ -120,7 +126,7 @@ def run_patches(
 
     kwargs = {
         k: einops.repeat(v, "b p -> (r b) p", r=n_rep) if isinstance(v, Tensor) else v
-        for k, v in forward_kwargs(model, target).items()
+        for k, v in adapt(model).forward_kwargs(target).items()
     }
     rows_only = reads_rows(model, metric)
     hooks = [(name, make_hook(name)) for name in masks]
@@ -133,7 +139,7 @@ def run_patches(
             narrowed = True
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         if start is None:
-            out = model(einops.repeat(target.tokens, "b p -> (r b) p", r=n_rep), **kwargs)
+            out = model(einops.repeat(target.inputs, "b ... -> (r b) ...", r=n_rep), **kwargs)
         else:
             repeated = einops.repeat(start.resid[:, skip:], "b p d -> (r b) p d", r=n_rep)
             kwargs.pop("padding_side", None)
@@ -144,12 +150,30 @@ def run_patches(
         assert isinstance(metric, Metric) and metric.read is not None
         assert metric.positions is not None
         rows = metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed)
-        return [scalar(metric.read(rows[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
-    if skip:
-        assert start is not None and start.logits is not None
-        prefix = einops.repeat(start.logits[:, :skip], "b p v -> (r b) p v", r=n_rep)
-        out = torch.cat([prefix, out], dim=1)
-    return [scalar(metric(out[i * n_batch : (i + 1) * n_batch])) for i in range(n_rep)]
+        values = [metric.read(rows[i * n_batch : (i + 1) * n_batch]) for i in range(n_rep)]
+    else:
+        if skip:
+            assert start is not None and start.logits is not None
+            prefix = einops.repeat(start.logits[:, :skip], "b p v -> (r b) p v", r=n_rep)
+            out = torch.cat([prefix, out], dim=1)
+        values = [metric(out[i * n_batch : (i + 1) * n_batch]) for i in range(n_rep)]
+    if per_prompt:
+        return torch.stack([per_prompt_values(v, n_batch) for v in values]).cpu()
+    return torch.tensor([scalar(v) for v in values])
+
+
+def per_prompt_values(value: Tensor, n_batch: int) -> Tensor:
+    """A per-prompt metric's value, checked: one float per prompt.
+
+    Raises:
+        MechscopeError: anything but ``n_batch`` values.
+    """
+    if not isinstance(value, Tensor) or value.shape != (n_batch,):
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise MechscopeError(
+            f"a per-prompt metric must return one value per prompt ({n_batch}), got {shape}."
+        )
+    return value.detach().float()
 
 
 def _narrowable(model: Model, patched: Iterable[str]) -> str | None:
@@ -267,20 +291,23 @@ def patch_groups(
     max_rows: int,
     progress: bool = False,
     desc: str = "patching",
-) -> Float[Tensor, " group"]:
+    per_prompt: bool = False,
+) -> Float[Tensor, " group"] | Float[Tensor, "group batch"]:
     """`run_patches` over any number of groups: chunked, each chunk starting late.
 
     Groups are sorted by (first layer, first position) and chunked ``max_rows // batch`` at
-    a time. A decoder's chunk starts at its first layer from the target's cached
-    ``resid_pre``, and, for an unpadded batch, at its first patched position (see `Start`);
-    ``target`` supplies those activations (cached once) and its logits.
+    a time. A chunk starts at its first layer from the target's cached ``resid_pre`` (where
+    the model can: decoders and ViTs), and, for an unpadded decoder batch, at its first
+    patched position (see `Start`); ``target`` supplies those activations (cached once) and
+    its logits. ``per_prompt``: see `run_patches`.
     """
     adapter = adapt(model)
     n_layers = model.cfg.n_layers
     first = [min(s.layer or 0 for s in group) for group in groups]
     first_pos = [min(s.pos if s.pos is not None else 0 for s in group) for group in groups]
     skip_positions = adapter.can_skip_positions(target.batch)
-    per_chunk = max(1, max_rows // target.batch.tokens.shape[0])
+    n_batch = target.batch.inputs.shape[0]
+    per_chunk = max(1, max_rows // n_batch)
     order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
     chunks = [order[i : i + per_chunk] for i in range(0, len(order), per_chunk)]
     # Where each chunk starts: its first layer and (if allowed) its first position.
@@ -295,7 +322,7 @@ def patch_groups(
     layers = sorted({layer for layer, pos in starts if layer or pos})
     names = _start_names(layers, any(pos for _, pos in starts), n_layers)
     cache = target.get(names) if names else None
-    values = torch.full((len(groups),), torch.nan)
+    values = torch.full((len(groups), n_batch) if per_prompt else (len(groups),), torch.nan)
     for indices, (layer, pos) in tqdm(
         zip(chunks, starts, strict=True), total=len(chunks), desc=desc, disable=not progress
     ):
@@ -314,7 +341,7 @@ def patch_groups(
                 logits=target.logits if pos else None,
             )
         chunk = [groups[i] for i in indices]
-        values[indices] = torch.tensor(
-            run_patches(model, target.batch, sources, metric, chunk, start)
+        values[indices] = run_patches(
+            model, target.batch, sources, metric, chunk, start, per_prompt=per_prompt
         )
     return values

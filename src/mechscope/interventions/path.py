@@ -138,9 +138,9 @@ def path_patching(
     hooks += [(name, freeze(name, [])) for name in mlp_names]
     hooks += [(name, record) for name in receiver_names]
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-        model(clean.tokens, return_type=None, **forward_kwargs(model, clean))
+        model(clean.inputs, return_type=None, **forward_kwargs(model, clean))
     # Step 3 is an ordinary patch: the receivers' inputs from the recorded run, nothing else.
-    (value,) = run_patches(model, clean, recorded, runs.metric, [receiver_sites])
+    value = float(run_patches(model, clean, recorded, runs.metric, [receiver_sites])[0])
     return PathResult(
         tuple(sender_ids),
         tuple(receiver_ids),

@@ -5,7 +5,8 @@ needs) and the activations cached so far, run on first use. Asking for hook poin
 runs the batch once more for exactly those (``names_filter``), so a job that names the union
 of what it needs up front (`PairedRuns.run(..., names=...)`) runs each side once. `PairedRuns` holds
 the clean and corrupted `RunCache` of one task with its metric; activation, attribution and
-path patching all take it.
+path patching all take it. A batch is token ids (`TokenBatch`) or images (`ImageBatch`): the
+model's adapter says how to run either.
 """
 
 from collections.abc import Iterable
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from mechscope.core.batch import TokenBatch
+from mechscope.core.batch import ImageBatch, ImageError, TokenBatch
 from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
+from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
-from mechscope.models.tokens import forward_kwargs, str_tokens
+from mechscope.models.tokens import str_tokens
 
 
 @dataclass
@@ -31,7 +33,7 @@ class RunCache:
     """
 
     model: Model
-    batch: TokenBatch
+    batch: TokenBatch | ImageBatch
     cached_logits: Tensor | None = None
     activations: dict[str, Tensor] = field(default_factory=dict)
     passes: int = 0
@@ -39,7 +41,9 @@ class RunCache:
 
     @classmethod
     @torch.no_grad()
-    def run(cls, model: Model, batch: TokenBatch, names: Iterable[str] = ()) -> "RunCache":
+    def run(
+        cls, model: Model, batch: TokenBatch | ImageBatch, names: Iterable[str] = ()
+    ) -> "RunCache":
         """Run ``batch`` once, caching the hook points ``names`` (none: run on first use).
 
         Raises:
@@ -76,10 +80,10 @@ class RunCache:
         want_logits = self.cached_logits is None
         if missing or want_logits:
             out, cache = self.model.run_with_cache(
-                self.batch.tokens,
+                self.batch.inputs,
                 names_filter=missing,
                 return_type="logits" if want_logits else None,
-                **forward_kwargs(self.model, self.batch),
+                **adapt(self.model).forward_kwargs(self.batch),
             )
             if want_logits:
                 self.cached_logits = out
@@ -114,15 +118,16 @@ class PairedRuns:
     def run(
         cls,
         model: Model,
-        clean: TokenBatch,
-        corrupted: TokenBatch,
+        clean: TokenBatch | ImageBatch,
+        corrupted: TokenBatch | ImageBatch,
         metric: Metric | LogitsFn,
         names: Iterable[str] = (),
     ) -> "PairedRuns":
         """Both batches, each to run once, caching ``names`` (the union a job will patch from).
 
         Raises:
-            PromptError: the batches differ in count, width, or any pair's token length.
+            PromptError: token batches that differ in count, width, or any pair's length.
+            ImageError: image batches of different shapes.
         """
         check_same_lengths(model, clean, corrupted)
         names = sorted(set(names))
@@ -148,12 +153,30 @@ class PairedRuns:
         return scalar(self.metric(self.corrupted.logits))
 
     def clean_tokens(self) -> list[str]:
-        """The first clean prompt's tokens as strings (labels for positions)."""
-        return str_tokens(self.model, self.clean.batch.unpadded(0).tolist())
+        """Labels for positions: the first clean prompt's tokens, or an image's positions."""
+        batch = self.clean.batch
+        if isinstance(batch, ImageBatch):
+            return batch.position_labels()
+        return str_tokens(self.model, batch.unpadded(0).tolist())
 
 
-def check_same_lengths(model: Model, clean: TokenBatch, corrupted: TokenBatch) -> None:
-    """Raise `PromptError` unless every clean/corrupted pair has the same token length."""
+def check_same_lengths(
+    model: Model, clean: TokenBatch | ImageBatch, corrupted: TokenBatch | ImageBatch
+) -> None:
+    """Raise `PromptError` unless every clean/corrupted pair has the same token length.
+
+    Images: `ImageError` unless both batches have the same shape.
+    """
+    if isinstance(clean, ImageBatch) or isinstance(corrupted, ImageBatch):
+        if not (isinstance(clean, ImageBatch) and isinstance(corrupted, ImageBatch)):
+            raise ImageError("pair images with images and prompts with prompts.")
+        if clean.pixels.shape != corrupted.pixels.shape or clean.patch_size != corrupted.patch_size:
+            raise ImageError(
+                f"clean {tuple(clean.pixels.shape)} and corrupted "
+                f"{tuple(corrupted.pixels.shape)} images differ in shape; give one corrupted "
+                "image per clean one."
+            )
+        return
     if clean.tokens.shape[0] != corrupted.tokens.shape[0]:
         raise PromptError("clean and corrupted batches hold different numbers of prompts.")
     for i, (a, b) in enumerate(

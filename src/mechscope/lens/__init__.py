@@ -2,7 +2,9 @@
 
 - `logit`: each boundary's residual stream read through the final LayerNorm and unembedding
   (`logit_lens`, `lens_trajectory`, `Trajectory`);
-- `tuned`: one learned affine translator per boundary (Belrose et al. 2023; `TunedLens`).
+- `tuned`: one learned affine translator per boundary (Belrose et al. 2023; `TunedLens`);
+- `classes`: the class lens, what a ViT's class head reads from [CLS] at each boundary
+  (`class_lens`, `ClassLens`).
 
 Names are imported on first use, so importing this package stays instant.
 """
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.lens.classes import ClassLens, class_lens
     from mechscope.lens.config import TunedLensConfig
     from mechscope.lens.logit import (
         LensStat,
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "class_lens": "mechscope.lens.classes",
+    "ClassLens": "mechscope.lens.classes",
     "check_lens_model": "mechscope.lens.logit",
     "compare_lenses": "mechscope.lens.tuned",
     "corpus_windows": "mechscope.lens.tuned",
@@ -45,6 +50,7 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "ClassLens",
     "LOGIT_LENS",
     "LensComparison",
     "LensStat",
@@ -52,6 +58,7 @@ __all__ = [
     "TunedLens",
     "TunedLensConfig",
     "check_lens_model",
+    "class_lens",
     "compare_lenses",
     "corpus_windows",
     "lens_trajectory",

@@ -108,21 +108,25 @@ class ModelAdapter:
         """Whether a pass can start at a later block from a cached ``resid_pre``.
 
         Decoders can (TransformerLens's ``start_at_layer``), except shortformer position
-        embeddings, which every block re-adds; encoders cannot.
+        embeddings, which every block re-adds, and so can ViTs; encoders cannot.
         """
+        if isinstance(self.model, HookedViT):
+            return True
         return (
             isinstance(self.model, HookedTransformer)
             and getattr(self.model.cfg, "positional_embedding_type", "") != "shortformer"
         )
 
-    def can_skip_positions(self, batch: TokenBatch) -> bool:
+    def can_skip_positions(self, batch: TokenBatch | ImageBatch) -> bool:
         """Whether a pass can also start at a later position, the earlier keys and values frozen.
 
-        Needs an unpadded batch and keys that are exactly ``hook_k`` (no QK norm, no clipping).
+        Needs a decoder (earlier positions never see later ones), an unpadded batch and keys
+        that are exactly ``hook_k`` (no QK norm, no clipping).
         """
         cfg = self.model.cfg
         return (
-            self.can_start_at_layer
+            self.causal
+            and self.can_start_at_layer
             and bool(batch.attention_mask.all())
             and not getattr(cfg, "use_qk_norm", False)
             and getattr(cfg, "clip_qkv", None) is None

@@ -13,7 +13,6 @@ import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Patterns
@@ -107,15 +106,21 @@ def attention_patterns(model: Model, batch: TokenBatch | ImageBatch) -> Patterns
     return patterns * pair
 
 
-def readout(
-    model: HookedTransformer, resid: Float[Tensor, "... d_model"]
-) -> Float[Tensor, "... d_vocab"]:
-    """A decoder's final LayerNorm (none for models without one) and unembedding.
+def readout(model: Model, resid: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_vocab"]:
+    """What the model's head reads from a residual stream, as it reads its output.
+
+    A ViT: the class logits from [CLS] (``resid`` is ``batch pos d_model``, the result
+    ``batch d_vocab``). A decoder: its final LayerNorm (none for models without one) and
+    unembedding at every position.
 
     The unembedding is applied as ``x @ W_U + b_U`` rather than through ``model.unembed``:
     TransformerLens 3.9's Unembed copies ``W_U.T`` on every call (113 MB for SmolLM2), which
     made each of a lens's 31 readouts per batch several times slower on a CPU. On the final
     residual this gives the model's logits.
     """
-    normalised = model.ln_final(resid) if hasattr(model, "ln_final") else resid
-    return normalised @ model.unembed.W_U + model.unembed.b_U
+    adapter = adapt(model)
+    if adapter.takes_images:
+        return adapter.vision("reading the stream out").classify(resid)
+    decoder = adapter.decoder("reading the stream out")
+    normalised = decoder.ln_final(resid) if hasattr(decoder, "ln_final") else resid
+    return normalised @ decoder.unembed.W_U + decoder.unembed.b_U

@@ -252,6 +252,10 @@ class HookedViT(HookedRootModule):
         """Class logits read from [CLS] (position 0) of a residual stream."""
         return self.unembed(self.ln_final(resid[:, :1]))[:, 0]
 
+    def image_batch(self, images: "Tensor | ImageBatch") -> ImageBatch:
+        """``images`` checked (`check_images`) and cut into this model's patches."""
+        return ImageBatch(self.check_images(images), self.vit_cfg.patch_size)
+
     def classify_from(
         self, resid: Float[Tensor, "batch pos d_model"], start_at_layer: int
     ) -> Float[Tensor, "batch d_vocab"]:
@@ -270,15 +274,23 @@ class HookedViT(HookedRootModule):
         return_type: Literal["logits", "loss", "both"] | None = "logits",
         labels: Int[Tensor, " batch"] | Float[Tensor, "batch d_vocab"] | None = None,
         stop_at_layer: int | None = None,
+        start_at_layer: int | None = None,
     ) -> Any:  # noqa: ANN401 - as TransformerLens: the return follows return_type
         """Class logits (``batch d_vocab``), or what ``return_type`` asks for.
 
         ``"loss"``: the cross-entropy against ``labels`` (class indices, or class
         probabilities such as CutMix's mixed targets); ``"both"``: (logits, loss);
         ``None``: nothing; ``stop_at_layer``: the residual stream entering that block.
+        ``start_at_layer``: as TransformerLens's, ``images`` is then the residual stream
+        entering that block (``batch pos d_model``) and the pass runs the blocks from there.
         """
-        resid = self.residual_start(images)
-        for block in self.blocks[:stop_at_layer]:
+        if start_at_layer is None:
+            resid = self.residual_start(images)
+        elif isinstance(images, Tensor) and images.ndim == 3:
+            resid = images
+        else:
+            raise ValueError("start_at_layer takes the residual stream (batch pos d_model)")
+        for block in self.blocks[start_at_layer or 0 : stop_at_layer]:
             resid = block(resid)
         if stop_at_layer is not None or return_type is None:
             return resid if stop_at_layer is not None else None

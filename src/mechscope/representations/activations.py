@@ -15,6 +15,11 @@ Pooling (`Pooling`):
 - ``sentence-mean`` (the sentence's own tokens: special tokens left out), ``sentence-last``
   (the last real token), ``sentence-cls`` (the first: [CLS] of an encoder).
 
+Images (an `ImageBatch`, on a ViT) run through the same loop, one unit per image:
+``sentence-cls`` reads [CLS], ``sentence-mean`` averages the patches ([CLS] left out); each
+image is its own unit and its own group (``image i``), so the probes' intervals resample
+images and the control task (Hewitt & Liang 2019) gives each image a random label of its own.
+
 Sentences are batched sorted by length, so padding costs little; rows are written back in
 the input order. Sentences that cannot be aligned (no tokens of their own for a word, longer
 than the context, a malformed tree) are skipped and counted in ``skipped``.
@@ -23,7 +28,7 @@ than the context, a malformed tree) are skipped and counted in ``skipped``.
 import dataclasses
 import mmap
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,7 +40,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens.hook_points import HookPoint
 
-from mechscope.core.batch import pad_token_lists
+from mechscope.core.batch import ImageBatch, TokenBatch, pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Site
@@ -214,6 +219,36 @@ def _rows(
     return rows, skipped
 
 
+def _token_batches(model: Model, rows: Sequence[_Row]) -> Callable[[list[int]], TokenBatch]:
+    """The padded batch of the rows with these indices."""
+    pad = pad_id(model)
+    return lambda chosen: pad_token_lists([list(rows[i].tokens) for i in chosen], pad)
+
+
+def _image_rows(
+    model: Model, images: ImageBatch, pooling: Pooling
+) -> tuple[list[_Row], Counter[str], Callable[[list[int]], ImageBatch]]:
+    """One row per image, pooled at [CLS] or over the patches, and the batch of some rows.
+
+    Raises:
+        MechscopeError: a text model, an empty batch, or a pooling images do not have.
+    """
+    vit = adapt(model).vision("collecting image representations")
+    batch = vit.image_batch(images)
+    if batch.pixels.shape[0] == 0:
+        raise MechscopeError("no images given; pass at least one image.")
+    members = {Pooling.SENTENCE_CLS: (0,),
+               Pooling.SENTENCE_MEAN: tuple(range(1, batch.n_positions))}.get(pooling)  # fmt: skip
+    if members is None:
+        raise MechscopeError(
+            f"images pool as sentence-cls ([CLS]) or sentence-mean (the patches), not "
+            f"{pooling.value}."
+        )
+    names = [f"image {i}" for i in range(batch.pixels.shape[0])]
+    rows = [_Row(Sentence((name,), (-1,), ()), (), (members,), (name,)) for name in names]
+    return rows, Counter(), lambda chosen: ImageBatch(batch.pixels[chosen], batch.patch_size)
+
+
 def _special_ids(model: Model) -> set[int]:
     """Ids of special tokens ([CLS], [SEP], BOS, ...), left out of sentence means."""
     tokenizer = model.tokenizer
@@ -345,9 +380,9 @@ class _Store:
 @torch.no_grad()
 def collect(
     model: Model,
-    inputs: Sequence[Sentence] | Sequence[str],
+    inputs: Sequence[Sentence] | Sequence[str] | ImageBatch,
     *,
-    pooling: Pooling = Pooling.WORD_MEAN,
+    pooling: Pooling | None = None,
     sites: Sequence[Site] | None = None,
     boundaries: Sequence[int] | None = None,
     batch_size: int = 32,
@@ -356,43 +391,56 @@ def collect(
     progress: bool = True,
     desc: str = "collect",
 ) -> Activations:
-    """Pooled activations of ``inputs`` (CoNLL-U sentences or prompts) at ``sites``.
+    """Pooled activations of ``inputs`` (CoNLL-U sentences, prompts or images) at ``sites``.
 
-    ``sites``: default, the residual stream at every boundary (embeddings and after each
-    block); sites collected together must share one width (per-head sites are flattened to
-    heads x d_head). ``boundaries``: only these residual boundaries (0 = embeddings).
+    ``pooling``: default ``word-mean`` for text, ``sentence-cls`` ([CLS]) for images. ``sites``:
+    default, the residual stream at every boundary (embeddings and after each block); sites
+    collected together must share one width (per-head sites are flattened to heads x d_head).
+    ``boundaries``: only these residual boundaries (0 = embeddings).
     ``store``: a directory to write the values to as a memory-mapped
     ``values.npy`` (the returned activations read from it; `Activations.save` to the same
     directory then adds only ``result.json``). ``dtype``: float16 halves the values.
 
     Raises:
-        MechscopeError: no inputs, none usable, a bad site, ``sentence-cls`` on a decoder, or
-            word pooling without a fast tokenizer.
+        MechscopeError: no inputs, none usable, a bad site, ``sentence-cls`` on a decoder,
+            word pooling without a fast tokenizer, or images for a text model (or text for a
+            ViT). ImageError: images the model does not take.
     """
-    if not inputs:
-        raise MechscopeError("no sentences given; pass a CoNLL-U file or prompts.")
     if batch_size < 1:
         raise MechscopeError(f"batch size must be at least 1, got {batch_size}.")
-    if pooling is Pooling.SENTENCE_CLS and adapt(model).causal:
-        raise MechscopeError(
-            "sentence-cls pools the first token, [CLS] on an encoder; a decoder's first token "
-            "sees nothing else. Use sentence-mean or sentence-last."
-        )
+    if isinstance(inputs, ImageBatch):
+        pooling = Pooling.SENTENCE_CLS if pooling is None else pooling
+        rows, skipped, make_batch = _image_rows(model, inputs, pooling)
+    else:
+        pooling = Pooling.WORD_MEAN if pooling is None else pooling
+        if not inputs:
+            raise MechscopeError("no sentences given; pass a CoNLL-U file or prompts.")
+        if adapt(model).takes_images:
+            raise MechscopeError(
+                "this is a vision transformer; collect images from it (an ImageBatch: "
+                "model.image_batch(pixels)), not text."
+            )
+        if pooling is Pooling.SENTENCE_CLS and adapt(model).causal:
+            raise MechscopeError(
+                "sentence-cls pools the first token, [CLS] on an encoder; a decoder's first "
+                "token sees nothing else. Use sentence-mean or sentence-last."
+            )
+        rows, skipped = _rows(model, inputs, pooling)
+        make_batch = _token_batches(model, rows)
     names, labels = _hook_names(model, sites, boundaries)
-    rows, skipped = _rows(model, inputs, pooling)
     if not rows:
         reasons = "; ".join(f"{n} x {why}" for why, n in skipped.items())
-        raise MechscopeError(f"none of the {len(inputs)} inputs could be used ({reasons}).")
+        raise MechscopeError(f"none of the {len(rows) + sum(skipped.values())} inputs could "
+                             f"be used ({reasons}).")  # fmt: skip
     starts = np.cumsum([0] + [len(r.members) for r in rows])
     out = _Store(len(names), int(starts[-1]), dtype, None if store is None else Path(store))
     order = sorted(range(len(rows)), key=lambda i: len(rows[i].tokens))
     device = model.cfg.device or "cpu"
-    pad = pad_id(model)
     for first in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress):
         chosen = order[first : first + batch_size]
         chunk = [rows[i] for i in chosen]
-        batch = pad_token_lists([list(r.tokens) for r in chunk], pad).to(device)
-        maps = [m.to(device) for m in _pooling_maps(chunk, batch.tokens.shape[1])]
+        batch = make_batch(chosen).to(device)
+        maps = [m.to(device) for m in _pooling_maps(chunk, batch.attention_mask.shape[1])]
         destination = torch.cat([torch.arange(int(starts[i]), int(starts[i + 1])) for i in chosen])
         pooled: dict[int, Tensor] = {}
         hooks = [(name, _pooler(index, maps, len(destination), pooled, len(names)))
@@ -401,7 +449,7 @@ def collect(
         # and a decoder's vocabulary cost as much as several blocks), whatever the sites.
         try:
             with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-                model(batch.tokens, return_type=None, **adapt(model).forward_kwargs(batch))
+                model(batch.inputs, return_type=None, **adapt(model).forward_kwargs(batch))
         except _AllRead:
             pass
         if len(pooled) < len(names):  # a hook point this model's forward never reaches

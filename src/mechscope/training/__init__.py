@@ -1,7 +1,9 @@
-"""Training small transformers (attention-only or with MLPs) on text, with checkpoints.
+"""Training small transformers on text (`train`) and ViTs on images (`train_vit`).
 
-See `mechscope.training.config` for the recipe and `mechscope.training.run_dir` for what a
-run writes. Names are imported on first use, so the config imports without torch.
+One loop (`fit`) trains both, each kind of model supplying its data, loss and evaluation as
+a `TrainingTask`. See `mechscope.training.config` for the recipes and
+`mechscope.training.run_dir` for what a run writes. Names are imported on first use, so the
+config imports without torch.
 """
 
 from typing import TYPE_CHECKING
@@ -10,7 +12,7 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.training.batches import N_BYTE_TOKENS, eval_text_batch, text_windows
-    from mechscope.training.config import TrainConfig
+    from mechscope.training.config import TrainConfig, VitTrainConfig
     from mechscope.training.evaluation import (
         Evaluation,
         TrainingRecord,
@@ -19,7 +21,14 @@ if TYPE_CHECKING:
         icl_scores,
     )
     from mechscope.training.health import should_stop
-    from mechscope.training.loop import TrainingInterrupted, TrainRun, model_config, train
+    from mechscope.training.loop import (
+        TrainingInterrupted,
+        TrainingTask,
+        TrainRun,
+        fit,
+        model_config,
+        train,
+    )
     from mechscope.training.run_dir import (
         CONFIG_FILE,
         final_model_dir,
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
         read_config,
         read_metrics,
     )
-    from mechscope.training.vision import accuracy_and_loss
+    from mechscope.training.vision import VitRecord, VitRun, accuracy_and_loss, train_vit
 
 _EXPORTS = {
     "accuracy_and_loss": "mechscope.training.vision",
@@ -37,6 +46,7 @@ _EXPORTS = {
     "evaluate": "mechscope.training.evaluation",
     "Evaluation": "mechscope.training.evaluation",
     "final_model_dir": "mechscope.training.run_dir",
+    "fit": "mechscope.training.loop",
     "icl_scores": "mechscope.training.evaluation",
     "list_checkpoints": "mechscope.training.run_dir",
     "model_config": "mechscope.training.loop",
@@ -48,6 +58,11 @@ _EXPORTS = {
     "train": "mechscope.training.loop",
     "TrainConfig": "mechscope.training.config",
     "TrainingInterrupted": "mechscope.training.loop",
+    "TrainingTask": "mechscope.training.loop",
+    "train_vit": "mechscope.training.vision",
+    "VitRecord": "mechscope.training.vision",
+    "VitRun": "mechscope.training.vision",
+    "VitTrainConfig": "mechscope.training.config",
     "TrainingRecord": "mechscope.training.evaluation",
     "TrainRun": "mechscope.training.loop",
 }
@@ -60,11 +75,16 @@ __all__ = [
     "TrainRun",
     "TrainingInterrupted",
     "TrainingRecord",
+    "TrainingTask",
+    "VitRecord",
+    "VitRun",
+    "VitTrainConfig",
     "accuracy_and_loss",
     "eval_settings",
     "eval_text_batch",
     "evaluate",
     "final_model_dir",
+    "fit",
     "icl_scores",
     "list_checkpoints",
     "model_config",
@@ -73,6 +93,7 @@ __all__ = [
     "should_stop",
     "text_windows",
     "train",
+    "train_vit",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,8 +1,14 @@
-"""Training small HookedTransformers with checkpoints, exact resume and metric logging."""
+"""One training loop (`fit`) for every model, with checkpoints, exact resume and metric logging.
+
+Text and vision supply their data, loss and evaluation as a `TrainingTask`; `train` trains
+a small HookedTransformer on text with it (`mechscope.training.vision.train_vit`: a ViT on
+images).
+"""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from tqdm.auto import tqdm
@@ -11,7 +17,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import Interrupted
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
-from mechscope.data.corpus import load_corpus
+from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.models.base import Model, quiet_transformer_lens
 from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
 from mechscope.training import run_dir as rd
@@ -103,6 +109,157 @@ def interrupted(run_dir: Path) -> TrainingInterrupted:
     )
 
 
+@runtime_checkable
+class TrainingTask(Protocol):
+    """What a kind of model brings to the one training loop (`fit`): data, loss, evaluation.
+
+    Text (`train`) and vision (`mechscope.training.vision.train_vit`) each supply one; the
+    loop owns the rest: the learning-rate schedule, the optimiser step with gradient
+    snapshots and clipping, evaluation every ``eval_every`` steps, atomic checkpoints, early
+    stopping, Ctrl-C and the progress bar.
+    """
+
+    def loss(self, model: Model, step: int) -> torch.Tensor:
+        """The training loss of batch ``step`` (drawn reproducibly from the step)."""
+        ...
+
+    def evaluate(
+        self,
+        model: Model,
+        step: int,
+        train_loss: float | None,
+        elapsed_s: float,
+        grads: torch.Tensor | None,
+    ) -> Any:  # noqa: ANN401 - the task's record type (with to_json)
+        """The record logged at ``step`` (``grads``: the gradient snapshot, None at step 0)."""
+        ...
+
+    def postfix(self, record: Any) -> dict[str, str]:  # noqa: ANN401
+        """What the progress bar shows after an evaluation."""
+        ...
+
+    def stop(self, record: Any) -> bool:  # noqa: ANN401
+        """Whether training ends after this evaluation (early stopping)."""
+        ...
+
+
+def fit(
+    model: Model,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig | VitTrainConfig,
+    run_dir: Path,
+    task: TrainingTask,
+    *,
+    start: int,
+    elapsed: float,
+    progress: bool,
+) -> int | None:
+    """The one training loop: steps ``start..cfg.steps`` of ``task``; the step it stopped at.
+
+    Logs an evaluation at step 0 (a fresh run) and every ``eval_every`` steps into
+    ``metrics.jsonl``, checkpoints every ``checkpoint_every`` steps, at the end and when the
+    task stops early (then that step is returned; None: all steps ran).
+
+    Raises:
+        TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
+    """
+
+    def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> Any:  # noqa: ANN401
+        record = task.evaluate(model, step, train_loss, round(elapsed, 2), grads)
+        rd.append_metrics(run_dir, record.to_json())
+        return record
+
+    if start == 0:
+        log(0, None, None)
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
+    stopped_at: int | None = None
+    began = time.perf_counter() - elapsed
+    try:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            loss = task.loss(model, step)
+            done = step + 1
+            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
+            grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
+            losses.append(loss.item())
+            stop = False
+            if evaluating:
+                elapsed = time.perf_counter() - began
+                record = log(done, sum(losses) / len(losses), grads)
+                losses.clear()
+                bar.set_postfix(task.postfix(record))
+                stop = task.stop(record)
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
+                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
+            if stop:
+                stopped_at = done
+                break
+    except KeyboardInterrupt:
+        raise interrupted(run_dir) from None
+    finally:
+        bar.close()
+    return stopped_at
+
+
+@dataclass
+class TextTask:
+    """Next-byte prediction on a corpus, with the induction and ICL evaluations."""
+
+    cfg: TrainConfig
+    corpus: Corpus
+    history: list[TrainingRecord]
+    text_eval: torch.Tensor = field(init=False)
+    repeat_eval: Any = field(init=False)
+    icl_eval: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        cfg = self.cfg
+        self.text_eval = eval_text_batch(cfg, self.corpus.held_out)
+        self.repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
+        self.icl_eval = eval_icl_batch(cfg, self.corpus.held_out)
+
+    def loss(self, model: Model, step: int) -> torch.Tensor:
+        """Next-byte loss on batch ``step``."""
+        return model(training_batch(self.cfg, self.corpus.train, step), return_type="loss")
+
+    def evaluate(
+        self,
+        model: Model,
+        step: int,
+        train_loss: float | None,
+        elapsed_s: float,
+        grads: torch.Tensor | None,
+    ) -> TrainingRecord:
+        """Held-out loss, induction and ICL scores, and the health records."""
+        cfg = self.cfg
+        record = TrainingRecord(
+            step=step,
+            tokens_seen=step * cfg.batch_size * cfg.n_ctx,
+            train_loss=train_loss,
+            elapsed_s=elapsed_s,
+            evaluation=evaluate(
+                model, self.text_eval, self.repeat_eval, self.icl_eval, cfg.icl_bands
+            ),  # fmt: skip
+            health=health(model, TokenBatch.full(self.text_eval), grads),
+        )
+        self.history.append(record)
+        return record
+
+    def postfix(self, record: TrainingRecord) -> dict[str, str]:
+        """Training loss and the best induction score."""
+        best = record.evaluation.best_induction_score
+        return {"loss": f"{record.train_loss:.3f}", "induction": f"{best:.2f}"}
+
+    def stop(self, record: TrainingRecord) -> bool:  # noqa: ARG002 - reads the history
+        """`should_stop` on the held-out and training losses so far."""
+        held_out = [r.evaluation.held_out_loss for r in self.history]
+        train_losses = [r.train_loss for r in self.history]
+        return should_stop(held_out, train_losses, self.cfg.early_stop_patience)
+
+
 def train(
     cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
 ) -> TrainRun:
@@ -133,61 +290,10 @@ def train(
         start, latest = 0, None
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     elapsed = restore_optimizer(optimizer, latest)
-    text_eval = eval_text_batch(cfg, corpus.held_out)
-    repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
-    icl_eval = eval_icl_batch(cfg, corpus.held_out)
-
-    text_batch = TokenBatch.full(text_eval)
     history = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)] if resume else []
-
-    def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> TrainingRecord:
-        record = TrainingRecord(
-            step=step,
-            tokens_seen=step * cfg.batch_size * cfg.n_ctx,
-            train_loss=train_loss,
-            elapsed_s=round(elapsed, 2),
-            evaluation=evaluate(model, text_eval, repeat_eval, icl_eval, cfg.icl_bands),
-            health=health(model, text_batch, grads),
-        )
-        rd.append_metrics(run_dir, record.to_json())
-        history.append(record)
-        return record
-
-    if start == 0:
-        log(0, None, None)
-    model.train()
-    losses: list[float] = []
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
-    stopped_at: int | None = None
-    began = time.perf_counter() - elapsed
-    try:
-        for step in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-            loss = model(training_batch(cfg, corpus.train, step), return_type="loss")
-            done = step + 1
-            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
-            grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
-            losses.append(loss.item())
-            stop = False
-            if evaluating:
-                elapsed = time.perf_counter() - began
-                record = log(done, sum(losses) / len(losses), grads)
-                losses.clear()
-                best = record.evaluation.best_induction_score
-                bar.set_postfix(loss=f"{record.train_loss:.3f}", induction=f"{best:.2f}")
-                held_out = [r.evaluation.held_out_loss for r in history]
-                train_losses = [r.train_loss for r in history]
-                stop = should_stop(held_out, train_losses, cfg.early_stop_patience)
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
-                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
-            if stop:
-                stopped_at = done
-                break
-    except KeyboardInterrupt:
-        raise interrupted(run_dir) from None
-    finally:
-        bar.close()
+    task = TextTask(cfg, corpus, history)
+    stopped_at = fit(model, optimizer, cfg, run_dir, task, start=start, elapsed=elapsed,
+                     progress=progress)  # fmt: skip
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     final = stopped_at if stopped_at is not None else cfg.steps
     return TrainRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, final), stopped_at)

@@ -1,15 +1,15 @@
-"""Training small ViTs on digits or shapes, with the text trainer's checkpoints and resume.
+"""Training small ViTs on digits or shapes: the vision task of the one training loop.
 
-The run directory is the text trainer's (`mechscope.training.run_dir`): ``config.json`` (a
-`VitTrainConfig`), ``metrics.jsonl`` (one `VitRecord` per evaluation), ``checkpoints/step_N``
-written atomically with the optimiser state. Batch ``s`` is drawn from a generator seeded with
-``(seed, s)``, so a resumed run is bit-identical to an uninterrupted one. Each evaluation logs
-the held-out loss and accuracy (with its standard error), the accuracy on a fixed sample of
-the training images, and the health records of the text trainer (gradient norms, attention
-entropy, effective rank) on held-out images.
+`VisionTask` supplies the data (augmented image batches), the loss and the evaluation to
+`mechscope.training.loop.fit`, which the text trainer uses too. The run directory is the text
+trainer's (`mechscope.training.run_dir`): ``config.json`` (a `VitTrainConfig`), ``metrics.jsonl``
+(one `VitRecord` per evaluation), ``checkpoints/step_N`` written atomically with the optimiser
+state. Batch ``s`` is drawn from a generator seeded with ``(seed, s)``, so a resumed run is
+bit-identical to an uninterrupted one. Each evaluation logs the held-out loss and accuracy (with its
+standard error), the accuracy on a fixed sample of the training images, and the health records of
+the text trainer (gradient norms, attention entropy, effective rank) on held-out images.
 """
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,23 +17,17 @@ from typing import Any
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from mechscope.core.batch import ImageBatch
 from mechscope.data.images import ImageSet, load_image_set
+from mechscope.models.base import Model
 from mechscope.models.checkpoint import load_checkpoint
 from mechscope.models.vit import HookedViT, ViTConfig
 from mechscope.training import run_dir as rd
 from mechscope.training.batches import step_generator
 from mechscope.training.config import VitTrainConfig
 from mechscope.training.health import TrainingHealth, health
-from mechscope.training.loop import (
-    interrupted,
-    learning_rate,
-    optimizer_step,
-    restore_optimizer,
-    save_training_checkpoint,
-)
+from mechscope.training.loop import fit, restore_optimizer
 
 EVAL_CHUNK = 512
 TRAIN_SAMPLE = 512
@@ -151,6 +145,50 @@ def accuracy_and_loss(model: HookedViT, images: ImageSet) -> tuple[float, float,
     return float(loss.mean()), accuracy, (accuracy * (1 - accuracy) / len(hit)) ** 0.5
 
 
+@dataclass
+class VisionTask:
+    """Image classification: augmented training batches, held-out and training accuracy."""
+
+    cfg: VitTrainConfig
+    train: ImageSet
+    held_out: ImageSet
+    train_sample: ImageSet
+    health_batch: ImageBatch
+    device: str | torch.device
+
+    def loss(self, model: Model, step: int) -> Tensor:
+        """Cross-entropy on batch ``step`` (`training_images`: shifted, CutMix-ed)."""
+        pixels, targets = training_images(self.cfg, self.train, step)
+        return model(pixels.to(self.device), return_type="loss", labels=targets.to(self.device))
+
+    def evaluate(
+        self,
+        model: Model,
+        step: int,
+        train_loss: float | None,
+        elapsed_s: float,
+        grads: Tensor | None,
+    ) -> VitRecord:
+        """Held-out loss and accuracy, training-sample accuracy and the health records."""
+        assert isinstance(model, HookedViT)
+        was_training = model.training
+        model.eval()
+        loss, accuracy, se = accuracy_and_loss(model, self.held_out)
+        _, train_accuracy, _ = accuracy_and_loss(model, self.train_sample)
+        record = VitRecord(step, train_loss, loss, accuracy, se, train_accuracy, elapsed_s,
+                           health(model, self.health_batch, grads))  # fmt: skip
+        model.train(was_training)
+        return record
+
+    def postfix(self, record: VitRecord) -> dict[str, str]:
+        """Training loss and held-out accuracy."""
+        return {"loss": f"{record.train_loss:.3f}", "accuracy": f"{record.held_out_accuracy:.3f}"}
+
+    def stop(self, record: VitRecord) -> bool:  # noqa: ARG002 - no early stopping for ViTs
+        """Never: a ViT recipe runs all its steps."""
+        return False
+
+
 def train_vit(
     cfg: VitTrainConfig,
     run_dir: str | Path,
@@ -161,6 +199,7 @@ def train_vit(
 ) -> VitRun:
     """Train a ViT with ``cfg``, writing checkpoints and metrics into ``run_dir``.
 
+    The loop is the text trainer's (`mechscope.training.loop.fit`) with `VisionTask`.
     ``device``: where the model trains (batches are drawn on the CPU, so the same recipe
     sees the same images anywhere; a run on a GPU is not bit-identical to one on the CPU).
 
@@ -191,45 +230,7 @@ def train_vit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     elapsed = restore_optimizer(optimizer, latest)
     health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES].to(device), cfg.patch)
-
-    def log(step: int, train_loss: float | None, grads: Tensor | None) -> VitRecord:
-        was_training = model.training
-        model.eval()
-        loss, accuracy, se = accuracy_and_loss(model, held_out)
-        _, train_accuracy, _ = accuracy_and_loss(model, train_sample)
-        record = VitRecord(step, train_loss, loss, accuracy, se, train_accuracy,
-                           round(elapsed, 2), health(model, health_batch, grads))  # fmt: skip
-        model.train(was_training)
-        rd.append_metrics(run_dir, record.to_json())
-        return record
-
-    if start == 0:
-        log(0, None, None)
-    model.train()
-    losses: list[float] = []
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress)
-    began = time.perf_counter() - elapsed
-    try:
-        for step in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
-            pixels, targets = training_images(cfg, train, step)
-            loss = model(pixels.to(device), return_type="loss", labels=targets.to(device))
-            done = step + 1
-            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
-            grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
-            losses.append(loss.item())
-            if evaluating:
-                elapsed = time.perf_counter() - began
-                record = log(done, sum(losses) / len(losses), grads)
-                losses.clear()
-                bar.set_postfix(loss=f"{record.train_loss:.3f}",
-                                accuracy=f"{record.held_out_accuracy:.3f}")  # fmt: skip
-            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
-    except KeyboardInterrupt:
-        raise interrupted(run_dir) from None
-    finally:
-        bar.close()
+    task = VisionTask(cfg, train, held_out, train_sample, health_batch, device)
+    fit(model, optimizer, cfg, run_dir, task, start=start, elapsed=elapsed, progress=progress)
     records = [VitRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     return VitRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))

@@ -1,14 +1,17 @@
-"""Vision transformers: attention on the patch grid, head kinds, rollout, objects, patching.
+"""Vision transformers: what is 2-D about them (the grid, objects, their views).
 
-On a `mechscope.models.vit.HookedViT` (``load_model("vit-digits")``, ``"vit-shapes"``):
+On a `mechscope.models.vit.HookedViT` (``load_model("vit-digits")``, ``"vit-shapes"``), what
+only images have; everything else runs on an `ImageBatch` through the same packages as text
+(`mechscope.interventions` for patching and ablation, `mechscope.representations.collect`
+for probes, `mechscope.lens.class_lens` for the lens, `mechscope.training.train_vit`):
 
 - `mechscope.vision.grid`: attention maps on the grid, mean attention distance
   (Dosovitskiy et al. 2020), attention rollout (Abnar & Zuidema 2020), object overlap;
 - `classify_grid_heads`: local, row, column, [CLS]-sink and object heads;
 - `object_attention`: [CLS] and rollout attention on the object against chance, by layer;
-- `class_lens`: the class read from [CLS] after each block;
-- `collect_images`: [CLS] (or mean patch) representations as `Activations`, for the probes;
-- `patch_image_positions` / `remove_objects`: activation patching of patch positions.
+- `remove_objects` / `move_objects`: corrupted images for patching, and
+  `patch_image_positions`, which patches every (layer, position) through the engine and
+  lays the effects out on the grid (`ImagePatching`).
 
 Names are imported on first use.
 """
@@ -18,7 +21,6 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.vision.collect import ImageReadout, collect_images
     from mechscope.vision.grid import (
         attention_map,
         attention_rollout,
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
         uniform_distance,
     )
     from mechscope.vision.kinds import GridHeadKinds, GridKind, classify_grid_heads
-    from mechscope.vision.lens import ClassLens, class_lens
     from mechscope.vision.objects import ObjectAttention, object_attention
     from mechscope.vision.patching import (
         ImagePatching,
@@ -40,14 +41,10 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "attention_map": "mechscope.vision.grid",
     "attention_rollout": "mechscope.vision.grid",
-    "class_lens": "mechscope.vision.lens",
     "classify_grid_heads": "mechscope.vision.kinds",
-    "ClassLens": "mechscope.vision.lens",
-    "collect_images": "mechscope.vision.collect",
     "GridHeadKinds": "mechscope.vision.kinds",
     "GridKind": "mechscope.vision.kinds",
     "ImagePatching": "mechscope.vision.patching",
-    "ImageReadout": "mechscope.vision.collect",
     "mean_attention_distance": "mechscope.vision.grid",
     "move_objects": "mechscope.vision.patching",
     "object_attention": "mechscope.vision.objects",
@@ -60,17 +57,13 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
-    "ClassLens",
     "GridHeadKinds",
     "GridKind",
     "ImagePatching",
-    "ImageReadout",
     "ObjectAttention",
     "attention_map",
     "attention_rollout",
-    "class_lens",
     "classify_grid_heads",
-    "collect_images",
     "mean_attention_distance",
     "move_objects",
     "object_attention",

@@ -63,6 +63,17 @@ def test_a_format_1_result_is_found_without_its_class_recorded(tmp_path):
     assert all(isinstance(site, Site) for site in result.sites)  # pyright: ignore[reportAttributeAccessIssue]
 
 
+def test_a_result_whose_class_has_moved_since_is_found_by_its_kind(tmp_path):
+    # ClassLens lived in mechscope.vision.lens until the lens machinery took it in.
+    shutil.copytree(FIXTURES / "class-lens", tmp_path / "lens")
+    load_result(tmp_path / "lens").save(tmp_path / "saved")
+    meta = json.loads((tmp_path / "saved" / "result.json").read_text())
+    assert meta["class"] == "mechscope.lens.classes:ClassLens"
+    meta["class"] = "mechscope.vision.lens:ClassLens"
+    (tmp_path / "saved" / "result.json").write_text(json.dumps(meta))
+    assert type(load_result(tmp_path / "saved")).__name__ == "ClassLens"
+
+
 @dataclass(frozen=True)
 class _Toy(Result):
     kind: ClassVar[str] = "toy-for-tests"

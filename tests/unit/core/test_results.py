@@ -232,9 +232,9 @@ def _vision_examples() -> dict[str, Result]:
     """Every vision kind, measured on the hand-built left-neighbour ViT and a few shapes."""
     from experiments.vit_attention.analysis import ModelFindings, VitAttentionResult
     from mechscope.data.images import shapes_set
+    from mechscope.lens import class_lens
     from mechscope.models.hand_built_vit import left_neighbour_vit
     from mechscope.vision import (
-        class_lens,
         classify_grid_heads,
         object_attention,
         patch_image_positions,

@@ -139,3 +139,35 @@ def test_random_like_keeps_the_shape_and_redraws_the_weights(model):
     assert abs(float(fresh.W_Q.detach().std()) - 0.02) < 0.002
     assert torch.equal(random_like(model, seed=1).W_Q, fresh.W_Q)
     assert fresh.mechscope_spec == "random-init(induction-2l, seed=1)"
+
+
+def test_images_collect_at_cls_or_over_the_patches_like_the_stream():
+    from mechscope.models import HookedViT, ViTConfig
+    from mechscope.models.run import boundary_stream
+
+    vit = HookedViT(ViTConfig(image_size=8, patch_size=4, n_classes=2, d_model=16, n_layers=2,
+                              n_heads=2, d_mlp=16, seed=1)).eval()  # fmt: skip
+    batch = vit.image_batch(torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    stream = boundary_stream(vit, batch)  # boundary image pos d_model
+    cls = collect(vit, batch, batch_size=2, progress=False)  # [CLS] by default
+    torch.testing.assert_close(cls.values, stream[:, :, 0])
+    mean = collect(vit, batch, pooling=Pooling.SENTENCE_MEAN, batch_size=3, progress=False)
+    torch.testing.assert_close(mean.values, stream[:, :, 1:].mean(2))
+    assert cls.units == tuple(f"image {i}" for i in range(5)) and cls.group.tolist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    with pytest.raises(MechscopeError, match="sentence-cls .* or sentence-mean"):
+        collect(vit, batch, pooling=Pooling.WORD_MEAN, progress=False)
+    with pytest.raises(MechscopeError, match="vision transformer"):
+        collect(vit, ["some text"], progress=False)
+
+
+def test_images_need_a_vit(model):
+    from mechscope.core.batch import ImageBatch
+
+    with pytest.raises(MechscopeError, match="works on images"):
+        collect(model, ImageBatch(torch.rand(2, 1, 8, 8), 4), progress=False)

@@ -6,10 +6,10 @@ import torch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import load_result
 from mechscope.data.images import shapes_set
+from mechscope.lens import class_lens
 from mechscope.models import HookedViT, ViTConfig
 from mechscope.vision import (
     GridHeadKinds,
-    class_lens,
     classify_grid_heads,
     object_attention,
     patch_image_positions,

@@ -1,10 +1,11 @@
 """The class lens: what the classification head reads from [CLS] after each block.
 
-The logit lens (nostalgebraist 2020) for a classifier: the residual stream at [CLS] entering
-each block, and after the last, goes through the final LayerNorm and the head, as the model
-reads its output. Per boundary: the accuracy (with its binomial standard error) and the mean
-log-probability of the true class (with its standard error over images). Boundary
-``n_layers`` is the model's own prediction.
+The logit lens (nostalgebraist 2020) for a classifier, through the same machinery: the stream at
+every boundary (`mechscope.models.run.boundary_stream`, one pass) read out as the model reads its
+output (`mechscope.models.run.readout`: for a ViT, [CLS] through the final LayerNorm and the class
+head). Per boundary: the accuracy (with its binomial standard error) and the mean log-probability of
+the true class (with its standard error over images). Boundary ``n_layers`` is the model's own
+prediction.
 """
 
 from dataclasses import dataclass
@@ -14,11 +15,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from mechscope.core.batch import ImageBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import boundary_stream
+from mechscope.models.run import boundary_stream, readout
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,10 @@ def class_lens(
     vit = adapt(model).vision("the class lens")
     correct, logprob = [], []
     for start in range(0, pixels.shape[0], batch_size):
-        chunk = vit.check_images(pixels[start : start + batch_size])
-        truth = labels[start : start + batch_size].to(chunk.device)
-        stream = boundary_stream(vit, ImageBatch(chunk, vit.vit_cfg.patch_size))
-        logits = torch.stack([vit.classify(resid) for resid in stream], dim=1)  # b boundary c
+        chunk = vit.image_batch(pixels[start : start + batch_size])
+        truth = labels[start : start + batch_size].to(chunk.pixels.device)
+        stream = boundary_stream(vit, chunk)
+        logits = torch.stack([readout(vit, resid) for resid in stream], dim=1)  # b boundary c
         logp = logits.log_softmax(-1)
         correct.append((logits.argmax(-1) == truth[:, None]).float().cpu())
         logprob.append(
