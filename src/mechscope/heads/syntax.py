@@ -40,9 +40,10 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.data.conllu import Sentence, tree_problem
 from mechscope.heads.detect import row_bytes
-from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs, pad_id
+from mechscope.models.words import align_words
 
 OFFSETS = tuple(k for k in range(-5, 6) if k != 0)
 
@@ -64,39 +65,17 @@ class Aligned:
 
 
 def align(model: Model, sentence: Sentence) -> Aligned | str:
-    """Tokenise a sentence's words joined by spaces and map tokens to words.
+    """A well-formed sentence's tokens and the word of each (`mechscope.models.align_words`).
 
-    Returns the alignment, or the reason the sentence cannot be used.
+    Returns the alignment, or the reason the sentence cannot be used (a malformed tree, or
+    why its words do not align).
     """
-    tokenizer = model.tokenizer
-    if tokenizer is None or not getattr(tokenizer, "is_fast", False):
-        return "the model has no fast tokenizer (token offsets are needed)"
-    if not sentence.words:
-        return "no words"
-    if problem := tree_problem(sentence):
+    if sentence.words and (problem := tree_problem(sentence)):
         return problem
-    text, word_at_char = "", []
-    for i, word in enumerate(sentence.words):
-        if i:
-            text += " "
-            word_at_char.append(-1)
-        text += word
-        word_at_char.extend([i] * len(word))
-    encoder = not adapt(model).causal
-    encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=encoder)
-    ids, offsets = list(encoded["input_ids"]), list(encoded["offset_mapping"])
-    special = set(tokenizer.all_special_ids)
-    words_of = [
-        word_at_char[end - 1] if end > start and token not in special else -1
-        for token, (start, end) in zip(ids, offsets, strict=True)
-    ]
-    if not encoder and model.cfg.default_prepend_bos and tokenizer.bos_token_id is not None:
-        ids, words_of = [tokenizer.bos_token_id, *ids], [-1, *words_of]
-    if len(ids) > model.cfg.n_ctx:
-        return f"longer than the model's context of {model.cfg.n_ctx} tokens"
-    if set(range(len(sentence.words))) - set(words_of):
-        return "a word got no tokens of its own"
-    return Aligned(sentence, tuple(ids), tuple(words_of))
+    aligned = align_words(model, sentence.words)
+    if isinstance(aligned, str):
+        return aligned
+    return Aligned(sentence, aligned.tokens, aligned.word_of_token)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,11 @@ if TYPE_CHECKING:
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
     from mechscope.models.vit import HookedViT, ViTConfig
+    from mechscope.models.words import WordTokens, align_words
 
 _EXPORTS = {
+    "align_words": "mechscope.models.words",
+    "WordTokens": "mechscope.models.words",
     "adapt": "mechscope.models.adapter",
     "attention_patterns": "mechscope.models.run",
     "boundary_stream": "mechscope.models.run",
@@ -84,7 +87,9 @@ __all__ = [
     "SpecKind",
     "TinyConfig",
     "ViTConfig",
+    "WordTokens",
     "adapt",
+    "align_words",
     "attention_patterns",
     "boundary_stream",
     "classify_spec",

@@ -1,7 +1,7 @@
 """Training small transformers on text (`train`) and ViTs on images (`train_vit`).
 
 One loop (`fit`) trains both, each kind of model supplying its data, loss and evaluation as
-a `TrainingTask`. See `mechscope.training.config` for the recipes and
+a `TrainingCallbacks`. See `mechscope.training.config` for the recipes and
 `mechscope.training.run_dir` for what a run writes. Names are imported on first use, so the
 config imports without torch.
 """
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     )
     from mechscope.training.health import should_stop
     from mechscope.training.loop import (
+        TrainingCallbacks,
         TrainingInterrupted,
-        TrainingTask,
         TrainRun,
         fit,
         model_config,
@@ -58,7 +58,7 @@ _EXPORTS = {
     "train": "mechscope.training.loop",
     "TrainConfig": "mechscope.training.config",
     "TrainingInterrupted": "mechscope.training.loop",
-    "TrainingTask": "mechscope.training.loop",
+    "TrainingCallbacks": "mechscope.training.loop",
     "train_vit": "mechscope.training.vision",
     "VitRecord": "mechscope.training.vision",
     "VitRun": "mechscope.training.vision",
@@ -73,9 +73,9 @@ __all__ = [
     "N_BYTE_TOKENS",
     "TrainConfig",
     "TrainRun",
+    "TrainingCallbacks",
     "TrainingInterrupted",
     "TrainingRecord",
-    "TrainingTask",
     "VitRecord",
     "VitRun",
     "VitTrainConfig",

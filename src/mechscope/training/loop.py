@@ -1,6 +1,6 @@
 """One training loop (`fit`) for every model, with checkpoints, exact resume and metric logging.
 
-Text and vision supply their data, loss and evaluation as a `TrainingTask`; `train` trains
+Text and vision supply their data, loss and evaluation as a `TrainingCallbacks`; `train` trains
 a small HookedTransformer on text with it (`mechscope.training.vision.train_vit`: a ViT on
 images).
 """
@@ -110,7 +110,7 @@ def interrupted(run_dir: Path) -> TrainingInterrupted:
 
 
 @runtime_checkable
-class TrainingTask(Protocol):
+class TrainingCallbacks(Protocol):
     """What a kind of model brings to the one training loop (`fit`): data, loss, evaluation.
 
     Text (`train`) and vision (`mechscope.training.vision.train_vit`) each supply one; the
@@ -130,7 +130,7 @@ class TrainingTask(Protocol):
         train_loss: float | None,
         elapsed_s: float,
         grads: torch.Tensor | None,
-    ) -> Any:  # noqa: ANN401 - the task's record type (with to_json)
+    ) -> Any:  # noqa: ANN401 - the callbacks' record type (with to_json)
         """The record logged at ``step`` (``grads``: the gradient snapshot, None at step 0)."""
         ...
 
@@ -148,24 +148,24 @@ def fit(
     optimizer: torch.optim.Optimizer,
     cfg: TrainConfig | VitTrainConfig,
     run_dir: Path,
-    task: TrainingTask,
+    callbacks: TrainingCallbacks,
     *,
     start: int,
     elapsed: float,
     progress: bool,
 ) -> int | None:
-    """The one training loop: steps ``start..cfg.steps`` of ``task``; the step it stopped at.
+    """The one training loop: steps ``start..cfg.steps`` with ``callbacks``; the step it stopped at.
 
     Logs an evaluation at step 0 (a fresh run) and every ``eval_every`` steps into
     ``metrics.jsonl``, checkpoints every ``checkpoint_every`` steps, at the end and when the
-    task stops early (then that step is returned; None: all steps ran).
+    callbacks stop it early (then that step is returned; None: all steps ran).
 
     Raises:
         TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
     """
 
     def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> Any:  # noqa: ANN401
-        record = task.evaluate(model, step, train_loss, round(elapsed, 2), grads)
+        record = callbacks.evaluate(model, step, train_loss, round(elapsed, 2), grads)
         rd.append_metrics(run_dir, record.to_json())
         return record
 
@@ -180,7 +180,7 @@ def fit(
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
-            loss = task.loss(model, step)
+            loss = callbacks.loss(model, step)
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
             grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
@@ -190,8 +190,8 @@ def fit(
                 elapsed = time.perf_counter() - began
                 record = log(done, sum(losses) / len(losses), grads)
                 losses.clear()
-                bar.set_postfix(task.postfix(record))
-                stop = task.stop(record)
+                bar.set_postfix(callbacks.postfix(record))
+                stop = callbacks.stop(record)
             if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
                 save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
             if stop:
@@ -205,7 +205,7 @@ def fit(
 
 
 @dataclass
-class TextTask:
+class TextCallbacks:
     """Next-byte prediction on a corpus, with the induction and ICL evaluations."""
 
     cfg: TrainConfig
@@ -291,8 +291,8 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     elapsed = restore_optimizer(optimizer, latest)
     history = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)] if resume else []
-    task = TextTask(cfg, corpus, history)
-    stopped_at = fit(model, optimizer, cfg, run_dir, task, start=start, elapsed=elapsed,
+    callbacks = TextCallbacks(cfg, corpus, history)
+    stopped_at = fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed,
                      progress=progress)  # fmt: skip
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     final = stopped_at if stopped_at is not None else cfg.steps

@@ -1,6 +1,6 @@
-"""Training small ViTs on digits or shapes: the vision task of the one training loop.
+"""Training small ViTs on digits or shapes: the vision callbacks of the one training loop.
 
-`VisionTask` supplies the data (augmented image batches), the loss and the evaluation to
+`VisionCallbacks` supplies the data (augmented image batches), the loss and the evaluation to
 `mechscope.training.loop.fit`, which the text trainer uses too. The run directory is the text
 trainer's (`mechscope.training.run_dir`): ``config.json`` (a `VitTrainConfig`), ``metrics.jsonl``
 (one `VitRecord` per evaluation), ``checkpoints/step_N`` written atomically with the optimiser
@@ -146,7 +146,7 @@ def accuracy_and_loss(model: HookedViT, images: ImageSet) -> tuple[float, float,
 
 
 @dataclass
-class VisionTask:
+class VisionCallbacks:
     """Image classification: augmented training batches, held-out and training accuracy."""
 
     cfg: VitTrainConfig
@@ -199,7 +199,7 @@ def train_vit(
 ) -> VitRun:
     """Train a ViT with ``cfg``, writing checkpoints and metrics into ``run_dir``.
 
-    The loop is the text trainer's (`mechscope.training.loop.fit`) with `VisionTask`.
+    The loop is the text trainer's (`mechscope.training.loop.fit`) with `VisionCallbacks`.
     ``device``: where the model trains (batches are drawn on the CPU, so the same recipe
     sees the same images anywhere; a run on a GPU is not bit-identical to one on the CPU).
 
@@ -230,7 +230,7 @@ def train_vit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     elapsed = restore_optimizer(optimizer, latest)
     health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES].to(device), cfg.patch)
-    task = VisionTask(cfg, train, held_out, train_sample, health_batch, device)
-    fit(model, optimizer, cfg, run_dir, task, start=start, elapsed=elapsed, progress=progress)
+    callbacks = VisionCallbacks(cfg, train, held_out, train_sample, health_batch, device)
+    fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed, progress=progress)
     records = [VitRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     return VitRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))
