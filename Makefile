@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
 SOURCES := src experiments tests benchmarks notebooks
 
-.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs reproduce slow-tiers
+.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs figures reproduce slow-tiers
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ slow-tiers: $(STAMP)
 # The documentation site (mkdocs material + mkdocstrings) into site/; any warning fails.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The concept pages' figures: each command's report photographed by headless Chromium.
+figures: $(STAMP)
+	$(BIN)/python docs/figures.py
 
 # Every reproduction at its full size (outside CI: minutes to an hour each), into results/.
 reproduce: $(STAMP)
