@@ -392,6 +392,20 @@ def _import_everything() -> None:
                 continue  # an optional extra that is not installed
 
 
+def read_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or one line naming the file and ``fix``.
+
+    Raises:
+        MechscopeError: the file is missing, unreadable, corrupt or truncated.
+    """
+    try:
+        return load_file(path)
+    except (OSError, SafetensorError, ValueError) as error:
+        raise MechscopeError(
+            f"{path} cannot be read: corrupt or truncated ({error}); {fix}."
+        ) from error
+
+
 def load_result(directory: str | Path) -> Result:
     """Load any saved result: the kind in ``result.json`` picks the class.
 
@@ -401,14 +415,14 @@ def load_result(directory: str | Path) -> Result:
     directory = Path(directory)
     try:
         meta = json.loads((directory / METADATA_FILE).read_text())
-        tensors = load_file(directory / TENSORS_FILE)
-    except (OSError, json.JSONDecodeError, SafetensorError) as error:
+    except (OSError, json.JSONDecodeError) as error:
         raise MechscopeError(
             f"{directory} does not hold a readable mechscope result ({error}); run the job "
             "again to write it."
         ) from error
     if not isinstance(meta, dict) or "kind" not in meta:
         raise MechscopeError(f"{directory / METADATA_FILE} names no result kind; not a result.")
+    tensors = read_tensors(directory / TENSORS_FILE, "run the job again to write it")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise MechscopeError(
             f"{directory} was saved by a newer mechscope (format {meta['format_version']}); "

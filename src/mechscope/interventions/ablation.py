@@ -49,8 +49,13 @@ def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
     """The heads as HeadIds, each checked against the model's shape ("1.4" strings parsed).
 
     Raises:
-        MechscopeError: a head that is not two integers, out of range, or given twice.
+        MechscopeError: a single string instead of a list, no heads, a head that is not two
+            integers, out of range, or given twice.
     """
+    if isinstance(heads, str):
+        raise MechscopeError(
+            f"heads must be a list of heads, got the string {heads!r}; write [{heads!r}]."
+        )
     checked: list[HeadId] = []
     for given in heads:
         if isinstance(given, str):
@@ -75,6 +80,8 @@ def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
         if HeadId(layer, head) in checked:
             raise MechscopeError(f"head {layer}.{head} is given twice; list each head once.")
         checked.append(HeadId(layer, head))
+    if not checked:
+        raise MechscopeError("no heads given; name at least one, e.g. ['1.4'] or [(1, 4)].")
     return checked
 
 
@@ -121,6 +128,34 @@ def _replacement(
     return z_ref
 
 
+def resample_sources(n_batch: int, n_source: int, seed: int) -> Int[Tensor, " batch"]:
+    """Which reference prompt each prompt takes its activations from: never its own.
+
+    Prompt ``i`` is paired with reference prompt ``i`` (the reference is usually the batch
+    itself). With as many prompts as references the draw is a seeded derangement (a
+    permutation without a fixed point, drawn uniformly by rejection); otherwise each prompt
+    draws uniformly from the references other than its own.
+
+    Raises:
+        MechscopeError: fewer than two reference prompts (one can only give a prompt back
+            its own activations, which ablates nothing).
+    """
+    if n_source < 2:
+        raise MechscopeError(
+            f"resample ablation needs at least 2 reference prompts (got {n_source}): a prompt "
+            "must take another prompt's activations; give more prompts or use mean ablation."
+        )
+    generator = torch.Generator().manual_seed(seed)
+    own = torch.arange(n_batch)
+    if n_batch == n_source:
+        while True:
+            order = torch.randperm(n_source, generator=generator)
+            if not bool((order == own).any()):
+                return order
+    draw = torch.randint(0, n_source - 1, (n_batch,), generator=generator)
+    return torch.where((own < n_source) & (draw >= own), draw + 1, draw)
+
+
 @contextmanager
 def ablate(
     model: Model,
@@ -140,10 +175,12 @@ def ablate(
         reference: prompts for mean and resample ablation (token ids or a TokenBatch), or
             images (an ImageBatch) for a ViT.
         per_position: mean ablation averages each position separately (else all positions).
-        seed: which reference prompt each run prompt takes its z from (resample).
+        seed: which reference prompt each run prompt takes its z from (resample: never its
+            own, `resample_sources`).
 
     Raises:
-        MechscopeError: unknown ``how``, heads out of range, or a missing/empty reference.
+        MechscopeError: unknown ``how``, heads out of range, a missing or empty reference,
+            or fewer than 2 reference prompts for resample.
     """
     how = _parse_how(how)
     chosen = check_heads(model, heads)
@@ -159,6 +196,8 @@ def ablate(
                 "(reference=token ids or a TokenBatch)."
             )
         batch = _as_batch(reference)
+        if how is AblationType.RESAMPLE:
+            resample_sources(1, batch.inputs.shape[0], seed)  # refuses a single prompt now
         z_refs = reference_z(model, set(by_layer), batch)
         replacements = {
             layer: _replacement(how, z, batch.attention_mask, per_position)
@@ -173,10 +212,7 @@ def ablate(
         block agree.
         """
         if (n_batch, n_source) not in assignments:
-            generator = torch.Generator().manual_seed(seed)
-            assignments[n_batch, n_source] = torch.randint(
-                0, n_source, (n_batch,), generator=generator
-            )
+            assignments[n_batch, n_source] = resample_sources(n_batch, n_source, seed)
         return assignments[n_batch, n_source]
 
     def make_hook(layer: int):  # noqa: ANN202 - a TransformerLens hook closure
@@ -357,8 +393,7 @@ def ablation_effects(
                     "the reference prompts are shorter than the batch; give longer ones."
                 )
             if how is AblationType.RESAMPLE:
-                generator = torch.Generator().manual_seed(seed)
-                fill = fill[torch.randint(0, fill.shape[0], (n_batch,), generator=generator)]
+                fill = fill[resample_sources(n_batch, fill.shape[0], seed)]
             fills[layer] = fill[:, :n_pos]
     # The patching engine does the rest: group i is ablated in replica i of the batch.
     sources = {Site(Component.Z, layer).hook_name: fill for layer, fill in fills.items()}

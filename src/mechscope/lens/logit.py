@@ -227,6 +227,8 @@ def lens_trajectory(
         translator: a tuned lens; None for the logit lens.
     """
     model = check_lens_model(model)
+    if (check := getattr(translator, "check_fits", None)) is not None:
+        check(model)  # a tuned lens of another model's shape is refused before any work
     if not 1 <= k <= model.cfg.d_vocab:
         raise MechscopeError(
             f"k (top tokens kept) must be 1 to the vocabulary size {model.cfg.d_vocab}; got {k}."

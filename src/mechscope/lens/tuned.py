@@ -19,14 +19,14 @@ from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float, Int
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Provenance, Result
+from mechscope.core.results import Provenance, Result, read_tensors
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
 from mechscope.lens.logit import boundary_labels, check_lens_model
@@ -78,15 +78,39 @@ class TunedLens(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> "TunedLens":
-        """Read back what `save` wrote."""
+        """Read back what `save` wrote.
+
+        Raises:
+            MechscopeError: no tuned lens there, or its weights are corrupt or truncated.
+        """
         directory = Path(directory)
         try:
             shape = json.loads((directory / LENS_CONFIG).read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            lens = cls(int(shape["n_layers"]), int(shape["d_model"]))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise MechscopeError(f"{directory} holds no tuned lens ({error}).") from error
-        lens = cls(shape["n_layers"], shape["d_model"])
-        lens.load_state_dict(load_file(directory / LENS_FILE))
+        weights = read_tensors(directory / LENS_FILE, "train the tuned lens again")
+        try:
+            lens.load_state_dict(weights)
+        except RuntimeError as error:
+            raise MechscopeError(
+                f"{directory / LENS_FILE} does not match its {LENS_CONFIG} ({error}); train "
+                "the tuned lens again."
+            ) from error
         return lens
+
+    def check_fits(self, model: Model) -> None:
+        """Raise `MechscopeError` unless the lens was trained for ``model``'s shape."""
+        first = self.translators[0]
+        assert isinstance(first, nn.Linear)
+        shape = (len(self.translators), first.in_features)
+        wanted = (model.cfg.n_layers, model.cfg.d_model)
+        if shape != wanted:
+            raise MechscopeError(
+                f"this tuned lens has {shape[0]} translators of width {shape[1]}, but the model "
+                f"has {wanted[0]} layers of width {wanted[1]}: it was trained on another model. "
+                "Train one for this model (mechscope tuned-lens)."
+            )
 
 
 def corpus_windows(
@@ -186,6 +210,7 @@ def train_tuned_lens(
     lens = TunedLens(model.cfg.n_layers, model.cfg.d_model)
     generator = torch.Generator().manual_seed(cfg.seed)
     if start is not None:
+        start.check_fits(model)
         lens.load_state_dict(start.state_dict())
         lens.losses = list(start.losses)
     elif cfg.init == "regression":
@@ -279,6 +304,9 @@ def compare_lenses(
     """
     model = check_lens_model(model)
     named = {LOGIT_LENS: None, "tuned lens": lenses} if isinstance(lenses, TunedLens) else lenses
+    for lens in named.values():
+        if lens is not None:
+            lens.check_fits(model)
     n_boundaries = model.cfg.n_layers + 1
     kl = torch.zeros(len(named), n_boundaries, tokens.shape[0])
     generator = torch.Generator().manual_seed(seed)

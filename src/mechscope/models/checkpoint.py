@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.errors import MechscopeError, ModelSpecError
+from mechscope.core.results import read_tensors
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
 from mechscope.models.vit import VIT_MODEL_CLASS, HookedViT, ViTConfig
 
 CHECKPOINT_CONFIG = "mechscope_model.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
+CORRUPT_FIX = (
+    "delete that checkpoint directory and write it again (a deleted SmolLM2 cache is rebuilt "
+    "on the next load)"
+)
 
 
 class ModelClass(Enum):
@@ -134,7 +139,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device | None = N
     weights_file = directory / WEIGHTS_FILE
     if not weights_file.is_file():
         raise ModelSpecError(f"{directory} has no {WEIGHTS_FILE}; the checkpoint is incomplete.")
-    model.load_state_dict(load_file(weights_file), strict=True)
+    model.load_state_dict(read_tensors(weights_file, CORRUPT_FIX), strict=True)
     return place(model, resolve_device(cfg.device), cfg.dtype)
 
 
@@ -143,7 +148,7 @@ def _load_vit(directory: Path, record: dict[str, Any], device: str | torch.devic
     weights_file = directory / WEIGHTS_FILE
     if not weights_file.is_file():
         raise ModelSpecError(f"{directory} has no {WEIGHTS_FILE}; the checkpoint is incomplete.")
-    vit.load_state_dict(load_file(weights_file), strict=True)
+    vit.load_state_dict(read_tensors(weights_file, CORRUPT_FIX), strict=True)
     return place(vit, resolve_device(device), torch.float32)
 
 

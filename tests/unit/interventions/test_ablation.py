@@ -5,7 +5,12 @@ from mechscope.core.axes import HeadId
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import load_result
-from mechscope.interventions.ablation import AblationEffects, ablate, ablation_effects
+from mechscope.interventions.ablation import (
+    AblationEffects,
+    ablate,
+    ablation_effects,
+    resample_sources,
+)
 from mechscope.interventions.choices import AblationType
 
 TOKENS = torch.tensor([[1, 5, 9, 2, 7, 3], [4, 4, 8, 1, 0, 6]])
@@ -30,12 +35,42 @@ def test_zero_ablating_every_head_leaves_embeddings_and_biases(tiny_decoder):
     torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("how", ["mean", "resample"])
-def test_mean_and_resample_over_the_same_prompt_change_nothing(tiny_decoder, how):
+def test_mean_over_the_same_prompt_changes_nothing(tiny_decoder):
     prompt = TOKENS[:1]
-    with ablate(tiny_decoder, [(0, 1), (1, 3)], how, reference=prompt):
+    with ablate(tiny_decoder, [(0, 1), (1, 3)], "mean", reference=prompt):
         ablated = tiny_decoder(prompt)
     torch.testing.assert_close(ablated, tiny_decoder(prompt), atol=1e-5, rtol=0)
+
+
+def test_resample_never_gives_a_prompt_its_own_activations(tiny_decoder):
+    for n in (2, 3, 5, 8):
+        for seed in range(20):
+            order = resample_sources(n, n, seed)
+            assert sorted(order.tolist()) == list(range(n))  # a permutation
+            assert not (order == torch.arange(n)).any()  # with no fixed point
+        drawn = resample_sources(3 * n, n, seed=1)
+        assert not (drawn[:n] == torch.arange(n)).any() and int(drawn.max()) < n
+    # Two prompts swap: each runs with the other's z at the ablated heads.
+    heads = [(0, 1), (1, 3)]
+    with ablate(tiny_decoder, heads, "resample", reference=TOKENS):
+        resampled = tiny_decoder(TOKENS)
+    for i, other in ((0, 1), (1, 0)):  # the mean over one prompt is that prompt's z
+        with ablate(tiny_decoder, heads, "mean", reference=TOKENS[other : other + 1]):
+            by_hand = tiny_decoder(TOKENS[i : i + 1])
+        torch.testing.assert_close(resampled[i : i + 1], by_hand, atol=1e-5, rtol=0)
+    assert not torch.allclose(resampled, tiny_decoder(TOKENS))
+    with (
+        pytest.raises(MechscopeError, match="at least 2 reference prompts"),
+        ablate(tiny_decoder, heads, "resample", reference=TOKENS[:1]),
+    ):
+        pass
+
+
+def test_heads_are_a_non_empty_list(tiny_decoder):
+    with pytest.raises(MechscopeError, match="no heads given"), ablate(tiny_decoder, []):
+        pass
+    with pytest.raises(MechscopeError, match=r"write \['1.1'\]"), ablate(tiny_decoder, "1.1"):
+        pass
 
 
 def test_mean_ablation_uses_the_reference_mean(tiny_decoder):
