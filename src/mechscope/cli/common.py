@@ -49,9 +49,71 @@ def output_directory(out: Path, overwrite: bool) -> Iterator[None]:
     they are deleted once the new ones are complete. A failed job's partial results are
     removed. The caches in `KEPT` stay in ``out`` throughout, with whatever the job added.
 
+    A symbolic link is followed once (its target is what is set aside and written), and a
+    lock beside ``out`` (``OUT.lock``, holding the process id) refuses a second run writing
+    the same directory while this one runs.
+
     Raises:
-        MechscopeError: ``out`` is a file, cannot be written, or holds results already.
+        MechscopeError: ``out`` is a file, cannot be written, holds results already, or
+            another run is writing it.
     """
+    out = Path(os.path.realpath(out)) if out.is_symlink() else out
+    with _locked(out), _set_aside(out, overwrite):
+        yield
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold ``OUT.lock`` (this process's id) while the job runs; refuse a live holder's."""
+    lock = out.with_name(out.name + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot write to --out {out}: {error.strerror or error}; choose a directory you "
+            "can write to."
+        ) from error
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None:
+                raise MechscopeError(
+                    f"another mechscope run (process {holder}) is writing --out {out}; wait for "
+                    "it to finish or choose another --out."
+                ) from None
+            lock.unlink(missing_ok=True)  # a stale lock: its process is gone
+            continue
+        except OSError as error:
+            raise MechscopeError(
+                f"cannot write beside --out {out} ({lock.name}): {error.strerror or error}; "
+                "choose a directory you can write to."
+            ) from error
+        with os.fdopen(handle, "w") as file:
+            file.write(str(os.getpid()))
+        break
+    else:
+        raise MechscopeError(f"cannot take the lock {lock}; remove it if no run is writing --out.")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The live process holding ``lock``, or None (stale or unreadable)."""
+    try:
+        pid = int(lock.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+@contextmanager
+def _set_aside(out: Path, overwrite: bool) -> Iterator[None]:
+    """The body of `output_directory` once ``out`` is resolved and locked."""
     held = out.is_dir() and any(p.name not in KEPT for p in out.iterdir())
     if held and not overwrite:
         raise MechscopeError(

@@ -6,6 +6,7 @@ import pytest
 
 from mechscope.cli import COMMANDS, main
 from mechscope.cli.info import grouped_hook_names
+from mechscope.core.errors import MechscopeError
 from mechscope.models import TinyConfig, load_model, save_checkpoint
 
 
@@ -233,3 +234,39 @@ def test_experiment_configs_take_a_string_and_refuse_an_unwritable_out(tmp_path,
     argv = ["--out", str(blocker / "sub"), "--seeds", "1"]
     assert execute(JOB, argv, "rc") == 2
     assert "cannot write to --out" in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_same_out_is_refused_and_a_stale_lock_is_taken(tmp_path):
+    import os
+
+    from mechscope.cli.common import output_directory
+
+    out = tmp_path / "out"
+    lock = tmp_path / "out.lock"
+    lock.write_text(str(os.getppid()))  # a live process holds it
+    with (
+        pytest.raises(MechscopeError, match=r"another mechscope run \(process \d+\)"),
+        output_directory(out, overwrite=False),
+    ):
+        pass
+    assert lock.read_text() == str(os.getppid())  # the holder's lock is left alone
+    lock.write_text("999999999")  # a process that is gone
+    with output_directory(out, overwrite=False):
+        assert lock.read_text() == str(os.getpid())
+        (out / "result.json").write_text("{}")
+    assert not lock.exists() and (out / "result.json").exists()
+
+
+def test_an_out_that_is_a_link_is_followed_once(tmp_path):
+    from mechscope.cli.common import output_directory
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "old.json").write_text("old")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with output_directory(link, overwrite=True):
+        (link / "new.json").write_text("new")
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert sorted(p.name for p in target.iterdir()) == ["new.json"]
+    assert not (tmp_path / "link.previous").exists() and not (tmp_path / "target.previous").exists()
