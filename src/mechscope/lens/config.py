@@ -1,5 +1,6 @@
 """How a tuned lens is trained: settings importable without torch (the CLI exposes them)."""
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,3 +34,16 @@ class TunedLensConfig:
     Python standard library's sources."""
     held_out: tuple[str, ...] = ()
     """Held-out text files for the comparison; empty: the corpus's last files."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 < self.lr < math.inf:
+            problems.append(f"lr must be positive and finite, got {self.lr}")
+        if self.n_ctx < 2:
+            problems.append(f"n_ctx (tokens per window) must be at least 2, got {self.n_ctx}")
+        if self.steps < 0 or self.batch_size < 1 or self.regression_windows < 1:
+            problems.append("steps must be 0 or more, batch_size and regression_windows 1 or more")
+        if self.positions < 0:
+            problems.append(f"positions must be 0 (all) or more, got {self.positions}")
+        if problems:
+            raise ValueError("; ".join(problems))

@@ -12,6 +12,7 @@ step 1550, after about 2.5 minutes.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -83,8 +84,8 @@ class TrainConfig:
         problems = []
         if not 1 <= self.n_layers <= MAX_LAYERS:
             problems.append(f"n_layers must be 1 to {MAX_LAYERS}, got {self.n_layers}")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            problems.append(f"lr must be positive and finite, got {self.lr}")
         if not self.grad_clip >= 0:
             problems.append(f"grad_clip must be 0 (off) or positive, got {self.grad_clip}")
         if self.d_model % self.n_heads:
@@ -196,8 +197,8 @@ class VitTrainConfig:
                 f"patch_size {self.patch_size} does not divide the {side}-pixel {self.dataset} "
                 "images; choose a divisor of the side (or 0 for the default)"
             )
-        if not self.lr > 0 or self.grad_clip < 0 or self.shift < 0:
-            problems.append("lr must be positive, grad_clip and shift 0 or positive")
+        if not 0 < self.lr < math.inf or not self.grad_clip >= 0 or self.shift < 0:
+            problems.append("lr must be positive and finite, grad_clip and shift 0 or positive")
         if not 0.0 <= self.cutmix <= 1.0:
             problems.append(f"cutmix must be in [0, 1], got {self.cutmix}")
         if self.eval_every < 1 or self.checkpoint_every % self.eval_every:

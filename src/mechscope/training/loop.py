@@ -5,6 +5,7 @@ a small HookedTransformer on text with it (`mechscope.training.vision.train_vit`
 images).
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.batch import TokenBatch
-from mechscope.core.errors import Interrupted
+from mechscope.core.errors import Interrupted, MechscopeError
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.models.base import Model, quiet_transformer_lens
@@ -34,6 +35,10 @@ from mechscope.training.health import gradient_snapshot, health, should_stop
 
 class TrainingInterrupted(Interrupted):
     """Ctrl-C during training; the last checkpoint is intact."""
+
+
+class TrainingDiverged(MechscopeError):
+    """The training loss became infinite or NaN; the last checkpoint is intact."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,16 @@ def optimizer_step(
     return grads
 
 
+def _last_checkpoint(run_dir: Path) -> str:
+    saved = rd.list_checkpoints(run_dir)
+    return f"step {saved[-1][0]}" if saved else "none yet"
+
+
 def interrupted(run_dir: Path) -> TrainingInterrupted:
     """The error for Ctrl-C: which checkpoint is the last complete one, and how to go on."""
-    saved = rd.list_checkpoints(run_dir)
-    last = f"step {saved[-1][0]}" if saved else "none yet"
     return TrainingInterrupted(
-        f"interrupted; the last complete checkpoint is {last}. Continue with --resume."
+        f"interrupted; the last complete checkpoint is {_last_checkpoint(run_dir)}. Continue "
+        "with --resume."
     )
 
 
@@ -181,10 +190,16 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
             loss = callbacks.loss(model, step)
+            if not math.isfinite(value := loss.item()):
+                raise TrainingDiverged(
+                    f"the training loss became {value} at step {step + 1}; the run stopped "
+                    f"(last complete checkpoint: {_last_checkpoint(run_dir)}). Lower the "
+                    "learning rate or clip gradients (--grad-clip)."
+                )
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
             grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
-            losses.append(loss.item())
+            losses.append(value)
             stop = False
             if evaluating:
                 elapsed = time.perf_counter() - began

@@ -80,7 +80,8 @@ def start_run_dir(run_dir: Path, cfg: Recipe) -> None:
     first) holds nothing to keep: its files are replaced.
 
     Raises:
-        RunDirError: the directory holds a run with checkpoints, or cannot be written.
+        RunDirError: the directory holds a run with checkpoints, holds something that is no
+            run, or cannot be written.
     """
     if (run_dir / CONFIG_FILE).exists():
         if saved := list_checkpoints(run_dir):
@@ -89,6 +90,11 @@ def start_run_dir(run_dir: Path, cfg: Recipe) -> None:
                 f"{saved[-1][0]}); pass --resume to continue it, or choose another --out."
             )
         clear_unfinished(run_dir)
+    elif run_dir.is_dir() and (held := sorted(p.name for p in run_dir.iterdir())):
+        raise RunDirError(
+            f"{run_dir} is not empty and holds no training run ({', '.join(held[:3])}"
+            f"{', ...' if len(held) > 3 else ''}); choose an empty or new --out."
+        )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_json(), indent=2))

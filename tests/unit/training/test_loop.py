@@ -252,3 +252,14 @@ def test_an_experiments_runs_are_read_back_resumed_or_replaced(tmp_path, corpus,
     assert (tmp_path / "run" / "metrics.jsonl").stat().st_mtime_ns == stamp
     other = trained_records(tiny(corpus, seed=1), tmp_path / "run")  # another recipe: replaced
     assert read_config(tmp_path / "run").seed == 1 and [r.step for r in other] == [0, 3, 6]
+
+
+def test_a_non_finite_loss_stops_the_run_in_one_line(tmp_path, corpus):
+    from mechscope.training.loop import TrainingDiverged
+
+    with pytest.raises(ValueError, match="lr must be positive and finite"):
+        TrainConfig(lr=float("inf"))
+    # Finite but absurd: the weights blow up within a few steps and the loss is NaN or inf.
+    cfg = tiny(corpus, lr=1e30, grad_clip=0.0, steps=12, warmup_steps=1)
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at step \d+.*checkpoint"):
+        train(cfg, tmp_path / "run", progress=False)
