@@ -170,7 +170,16 @@ def weight_circuits(
     """Every head's circuits, from the weights with LayerNorm folded in (see the module doc).
 
     ``composition``: also compute Q/K/V composition scores (the result holds none without).
+
+    Raises:
+        MechscopeError: an encoder, or ``n_positions`` below 2 (above the model's
+            context it is capped there).
     """
+    if n_positions < 2:
+        raise MechscopeError(
+            f"n_positions (offsets of the positional QK pattern) must be 2 or more; got "
+            f"{n_positions}."
+        )
     decoder = folded(adapt(model).decoder("QK/OV circuits"))
     eigenvalues = ov_eigenvalues(decoder)
     order = eigenvalues.abs().argsort(-1, descending=True)

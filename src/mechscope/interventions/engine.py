@@ -301,6 +301,8 @@ def patch_groups(
     patched position (see `Start`); ``target`` supplies those activations (cached once) and
     its logits. ``per_prompt``: see `run_patches`.
     """
+    if max_rows < 1:
+        raise MechscopeError(f"max_rows (rows per forward pass) must be 1 or more; got {max_rows}.")
     adapter = adapt(model)
     n_layers = model.cfg.n_layers
     first = [min(s.layer or 0 for s in group) for group in groups]

@@ -12,6 +12,7 @@ from enum import Enum
 import torch
 from transformer_lens import HookedEncoder, HookedTransformer
 
+from mechscope.core.errors import MechscopeError
 from mechscope.models.vit import HookedViT
 
 Model = HookedTransformer | HookedEncoder | HookedViT
@@ -32,16 +33,53 @@ class DType(Enum):
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Apply the device policy: ``None`` means CUDA when available, else CPU."""
+    """Apply the device policy: ``None`` means CUDA when available, else CPU.
+
+    Raises:
+        MechscopeError: a name that is no device, or a device torch cannot use here.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    if isinstance(device, str) and device in DType._value2member_map_:
+        raise MechscopeError(
+            f"{device!r} is a dtype, given where the device goes; pass dtype={device!r} "
+            "(load_model(spec, device, dtype))."
+        )
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise MechscopeError(
+            f"{device!r} is not a device torch knows ({error}); use cpu, cuda, cuda:N or mps."
+        ) from None
+    usable = {
+        "cpu": lambda: True,
+        "cuda": lambda: (
+            torch.cuda.is_available()
+            and (resolved.index is None or resolved.index < torch.cuda.device_count())
+        ),
+        "mps": lambda: torch.backends.mps.is_available(),
+    }.get(resolved.type, lambda: False)
+    if not usable():
+        raise MechscopeError(
+            f"torch {torch.__version__} cannot use the device {str(resolved)!r} on this "
+            "machine; use --device cpu, or install a torch build for that device."
+        )
+    return resolved
 
 
-def resolve_dtype(dtype: torch.dtype | DType | None) -> torch.dtype:
-    """Apply the dtype policy: ``None`` means float32."""
+def resolve_dtype(dtype: torch.dtype | DType | str | None) -> torch.dtype:
+    """Apply the dtype policy: ``None`` means float32; a name (``"float16"``) is accepted.
+
+    Raises:
+        MechscopeError: a name that is not one of `DType`.
+    """
     if dtype is None:
         return torch.float32
+    if isinstance(dtype, str):
+        if dtype not in DType._value2member_map_:
+            names = ", ".join(d.value for d in DType)
+            raise MechscopeError(f"unknown dtype {dtype!r}; use one of {names}.")
+        return DType(dtype).torch
     if isinstance(dtype, DType):
         return dtype.torch
     return dtype

@@ -46,6 +46,17 @@ def classify_spec(spec: str | Path) -> SpecKind:
     if path.is_dir():
         if (path / CHECKPOINT_CONFIG).is_file():
             return SpecKind.CHECKPOINT
+        if (path / "checkpoints").is_dir() and (path / "metrics.jsonl").is_file():
+            steps = sorted(
+                (int(p.name.removeprefix("step_")) for p in (path / "checkpoints").glob("step_*")
+                 if p.name.removeprefix("step_").isdigit()),
+            )  # fmt: skip
+            latest = f"{path}/checkpoints/step_{steps[-1]}" if steps else None
+            raise ModelSpecError(
+                f"{path} is a training run, not a model; load one of its checkpoints"
+                + (f", e.g. the last: {latest}" if latest else " (it has none yet)")
+                + "."
+            )
         return SpecKind.HF_DIR  # load_hf_dir explains a missing config.json
     if path.exists():
         raise ModelSpecError(
@@ -60,7 +71,7 @@ def classify_spec(spec: str | Path) -> SpecKind:
 def load_model(
     spec: str | Path | TinyConfig | HookedTransformerConfig,
     device: str | torch.device | None = None,
-    dtype: torch.dtype | DType | None = None,
+    dtype: torch.dtype | DType | str | None = None,
     *,
     process_weights: bool = False,
 ) -> Model:

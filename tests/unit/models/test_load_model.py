@@ -87,3 +87,32 @@ def test_non_finite_weights_are_refused_naming_the_parameter(tmp_path):
     save_checkpoint(model, tmp_path / "broken")
     with pytest.raises(ModelSpecError, match=r"1 weights of blocks.0.attn.W_Q are NaN"):
         load_model(tmp_path / "broken", device="cpu")
+
+
+def test_devices_and_dtypes_torch_cannot_use_are_one_line(tmp_path):
+    import torch
+
+    from mechscope.core.errors import MechscopeError
+    from mechscope.models.base import resolve_device, resolve_dtype
+
+    with pytest.raises(MechscopeError, match="'tpu9' is not a device torch knows"):
+        resolve_device("tpu9")
+    with pytest.raises(MechscopeError, match="is a dtype, given where the device goes"):
+        load_model("induction-2l", "float16")
+    if not torch.cuda.is_available():
+        with pytest.raises(MechscopeError, match="cannot use the device 'cuda'.*--device cpu"):
+            load_model("induction-2l", device="cuda")
+    assert resolve_dtype("bfloat16") is torch.bfloat16
+    with pytest.raises(MechscopeError, match="unknown dtype 'half'"):
+        resolve_dtype("half")
+
+
+def test_a_training_run_given_as_a_model_points_to_its_checkpoints(tmp_path):
+    from mechscope.core.errors import ModelSpecError
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step_10").mkdir(parents=True)
+    (run / "checkpoints" / "step_200").mkdir()
+    (run / "metrics.jsonl").write_text("")
+    with pytest.raises(ModelSpecError, match=r"training run, not a model.*step_200"):
+        load_model(str(run))
