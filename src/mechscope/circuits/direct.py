@@ -31,7 +31,7 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import as_batch
+from mechscope.models.tokens import as_token_batch
 
 FINAL_NORM_BIAS = "final norm bias"
 
@@ -123,7 +123,7 @@ def direct_logit_attribution(
     adapter = adapt(model)
     adapter.require_unembedding("direct logit attribution")
     decoder = adapter.decoder("direct logit attribution")
-    batch = as_batch(tokens)
+    batch = as_token_batch(model, tokens)
     shapes = ((batch.tokens.shape[0],), tuple(batch.tokens.shape))
     if tuple(answers.shape) not in shapes or (wrong is not None and wrong.shape != answers.shape):
         raise MechscopeError(

@@ -25,7 +25,8 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import as_batch, boundary_stream, target_hook
+from mechscope.models.run import boundary_stream, target_hook
+from mechscope.models.tokens import as_token_batch
 
 NORM_BIASES = "norm biases"
 """The part that collects the LayerNorm biases of a post-norm model (absent in pre-norm)."""
@@ -151,7 +152,7 @@ def decompose_stream(
 ) -> StreamDecomposition:
     """The stream entering block ``layer`` (default: after the last block) as its parts."""
     layer = model.cfg.n_layers if layer is None else layer
-    batch = as_batch(tokens)
+    batch = as_token_batch(model, tokens)
     names = decomposition_hooks(model, layer)
     _, cache = model.run_with_cache(
         batch.tokens,
@@ -208,7 +209,7 @@ class StreamNorms(Result):
 @torch.no_grad()
 def stream_norms(model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"]) -> StreamNorms:
     """Norms and write-read cosines of the stream, per prompt (see `StreamNorms`)."""
-    batch = as_batch(tokens)
+    batch = as_token_batch(model, tokens)
     stream = boundary_stream(model, batch)
     mask = batch.attention_mask.to(stream.device).float()
     count = mask.sum(-1)

@@ -47,20 +47,29 @@ from mechscope.heads.targets import (
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import run_until
-from mechscope.models.tokens import check_fits, forward_kwargs, pad_id, token_lists_of
+from mechscope.models.tokens import (
+    TOKEN_INPUTS,
+    as_token_batch,
+    check_fits,
+    forward_kwargs,
+    pad_id,
+    token_lists_of,
+)
 from mechscope.models.vocab import ordinary_ids, punctuation_table
 
 DEFAULT_HALF_LENGTH = 32
 
 
 def prompt_rows(
-    model: Model, prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch
+    model: Model, prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch | Tensor
 ) -> list[list[int]]:
     """The prompts as unpadded token-id rows: texts tokenised, token lists kept as they are.
 
     Raises:
         MechscopeError: no prompts, or a prompt longer than the model's context.
     """
+    if isinstance(prompts, Tensor):
+        prompts = as_token_batch(model, prompts)
     if isinstance(prompts, TokenBatch):
         rows = [prompts.unpadded(i).tolist() for i in range(prompts.tokens.shape[0])]
     elif isinstance(prompts, str):
@@ -68,7 +77,10 @@ def prompt_rows(
     elif prompts and all(isinstance(p, str) for p in prompts):
         rows = token_lists_of(model, prompts)  # pyright: ignore[reportArgumentType]
     else:
-        rows = [[int(t) for t in row] for row in prompts]  # pyright: ignore[reportGeneralTypeIssues]
+        try:
+            rows = [[int(t) for t in row] for row in prompts]  # pyright: ignore[reportGeneralTypeIssues]
+        except (TypeError, ValueError):
+            raise MechscopeError(f"prompts must be {TOKEN_INPUTS}; got {prompts!r:.60}.") from None
     if not rows:
         raise MechscopeError("no prompts given; pass at least one prompt (or a prompts file).")
     check_fits(model, pad_token_lists(rows, pad_id(model)))
@@ -242,7 +254,7 @@ def score_batch(
 
 def detect_heads(
     model: Model,
-    prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch,
+    prompts: Sequence[str] | Sequence[Sequence[int]] | TokenBatch | Tensor,
     kinds: Sequence[HeadKind | str] | str = "all",
     settings: DetectionSettings | None = None,
     *,

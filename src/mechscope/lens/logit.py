@@ -39,7 +39,7 @@ from mechscope.core.sites import Component, Site
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import readout
-from mechscope.models.tokens import forward_kwargs, target_ids
+from mechscope.models.tokens import as_token_batch, forward_kwargs, target_ids
 
 Translator = Callable[[int, Residual], Residual]
 """Maps (boundary, residual) to a translated residual: the tuned lens (None: logit lens)."""
@@ -343,7 +343,7 @@ def _statistics(
 
 def logit_lens(
     model: Model,
-    prompts: str | Sequence[str] | TokenBatch,
+    prompts: str | Sequence[str] | TokenBatch | Tensor,
     targets: Sequence[str] | None = None,
     *,
     k: int = 5,
@@ -353,10 +353,8 @@ def logit_lens(
     ``targets``: one single-token string per prompt, scored at every position of that prompt;
     default: the actual next token at each position.
     """
-    from mechscope.models.tokens import tokenize
-
     model = check_lens_model(model)
-    batch = prompts if isinstance(prompts, TokenBatch) else tokenize(model, prompts)
+    batch = as_token_batch(model, prompts)
     target_tensor = None
     if targets is not None:
         ids = target_ids(model, targets)

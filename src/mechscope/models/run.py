@@ -11,17 +11,16 @@ from typing import Any
 
 import einops
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Patterns
-from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_name, hook_names
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
-from mechscope.models.tokens import forward_kwargs
+from mechscope.models.tokens import Inputs, as_batch, forward_kwargs
 
 Hook = Callable[[Tensor, HookPoint], Tensor | None]
 
@@ -72,17 +71,13 @@ def target_hook(model: Model, layer: int) -> str:
     return hook_name(post, last)
 
 
-def as_batch(tokens: TokenBatch | Int[Tensor, "batch pos"]) -> TokenBatch:
-    """``tokens`` as a TokenBatch (a plain tensor: every position real)."""
-    return tokens if isinstance(tokens, TokenBatch) else TokenBatch.full(tokens)
-
-
 @torch.no_grad()
-def boundary_stream(
-    model: Model, tokens: TokenBatch | ImageBatch | Int[Tensor, "batch pos"]
-) -> Float[Tensor, "boundary batch pos d_model"]:
-    """The stream entering every block and after the last (`target_hook`), in one pass."""
-    batch = tokens if isinstance(tokens, ImageBatch) else as_batch(tokens)
+def boundary_stream(model: Model, tokens: Inputs) -> Float[Tensor, "boundary batch pos d_model"]:
+    """The stream entering every block and after the last (`target_hook`), in one pass.
+
+    ``tokens``: any `mechscope.models.tokens.Inputs` (prompts, token ids, a batch, images).
+    """
+    batch = as_batch(model, tokens)
     names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
     _, cache = model.run_with_cache(
         batch.inputs,
@@ -94,8 +89,12 @@ def boundary_stream(
 
 
 @torch.no_grad()
-def attention_patterns(model: Model, batch: TokenBatch | ImageBatch) -> Patterns:
-    """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern."""
+def attention_patterns(model: Model, batch: Inputs) -> Patterns:
+    """Run ``batch`` once, caching only ``hook_pattern``, and stack every layer's pattern.
+
+    ``batch``: any `mechscope.models.tokens.Inputs` (prompts, token ids, a batch, images).
+    """
+    batch = as_batch(model, batch)
     names = hook_names(Component.PATTERN, model.cfg.n_layers)
     _, cache = model.run_with_cache(
         batch.inputs, names_filter=names, return_type=None, **forward_kwargs(model, batch)

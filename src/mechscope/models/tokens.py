@@ -9,9 +9,11 @@ With either side of padding, each prompt's activations equal those of running it
 from collections.abc import Sequence
 from typing import Any
 
+from torch import Tensor
+
 from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch, pad_token_lists
 from mechscope.core.byte_alphabet import bytes_to_unicode
-from mechscope.core.errors import PromptError
+from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 
@@ -21,6 +23,62 @@ def pad_id(model: Model) -> int:
     tokenizer = model.tokenizer
     pad = tokenizer.pad_token_id if tokenizer is not None else None
     return pad if isinstance(pad, int) else 0
+
+
+Inputs = str | Sequence[str] | Tensor | TokenBatch | ImageBatch
+"""What every analysis accepts as its inputs (`as_batch`)."""
+
+ACCEPTED = (
+    "a prompt (str), a list of prompts, token ids (an integer tensor, batch x pos), a "
+    "TokenBatch, or images (an ImageBatch or a float tensor) for a ViT"
+)
+
+
+def as_batch(model: Model, inputs: object) -> TokenBatch | ImageBatch:
+    """``inputs`` (any of `Inputs`) as a batch: prompts tokenised, token ids unpadded.
+
+    Typed ``object``: anything else is refused here with a message naming what is taken.
+
+    Raises:
+        MechscopeError: anything else (naming what is accepted), or images for a text model.
+        PromptError: as `tokenize`.
+    """
+    if isinstance(inputs, TokenBatch | ImageBatch):
+        return inputs
+    if isinstance(inputs, str) or (
+        isinstance(inputs, Sequence) and len(inputs) and all(isinstance(p, str) for p in inputs)
+    ):
+        return tokenize(model, inputs)  # pyright: ignore[reportArgumentType]
+    if isinstance(inputs, Tensor) and inputs.is_floating_point():
+        return adapt(model).vision("float inputs (images)").image_batch(inputs)
+    if isinstance(inputs, Tensor) and inputs.ndim in (1, 2) and inputs.numel():
+        tokens = inputs if inputs.ndim == 2 else inputs[None]
+        return TokenBatch.full(tokens.long().to(model.cfg.device or "cpu"))
+    raise MechscopeError(f"inputs must be {ACCEPTED}; got {_describe(inputs)}.")
+
+
+TOKEN_INPUTS = (
+    "a prompt (str), a list of prompts, token ids (an integer tensor, batch x pos, or lists "
+    "of ids), or a TokenBatch"
+)
+
+
+def as_token_batch(model: Model, inputs: object) -> TokenBatch:
+    """`as_batch` for analyses that read tokens.
+
+    Raises:
+        MechscopeError: images, or inputs `as_batch` does not take.
+    """
+    batch = as_batch(model, inputs)
+    if not isinstance(batch, TokenBatch):
+        raise MechscopeError(f"this analysis reads tokens; give {TOKEN_INPUTS}, not images.")
+    return batch
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"[:80]
 
 
 def tokenize(
@@ -40,6 +98,8 @@ def tokenize(
     """
     if isinstance(prompts, str):
         prompts = [prompts]
+    if not isinstance(prompts, Sequence) or not all(isinstance(p, str) for p in prompts):
+        raise PromptError(f"prompts must be a str or a list of str; got {_describe(prompts)}.")
     adapt(model).check_padding(padding_side)
     token_lists = token_lists_of(model, prompts, prepend_bos=prepend_bos)
     batch = pad_token_lists(token_lists, pad_id(model), padding_side)

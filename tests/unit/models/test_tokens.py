@@ -86,3 +86,25 @@ def test_first_and_last_real_positions_on_either_side():
     assert last_real_positions(right.attention_mask).tolist() == [2, 0]
     assert first_real_positions(left.attention_mask).tolist() == [0, 2]
     assert last_real_positions(left.attention_mask).tolist() == [2, 2]
+
+
+def test_every_analysis_takes_the_same_inputs_or_names_them(tiny_decoder):
+    import torch
+
+    from mechscope.core.batch import TokenBatch
+    from mechscope.core.errors import MechscopeError
+    from mechscope.heads import detect_heads
+    from mechscope.models import attention_patterns, boundary_stream
+    from mechscope.models.tokens import as_batch
+
+    ids = torch.tensor([[1, 2, 3, 4]])
+    expected = boundary_stream(tiny_decoder, TokenBatch.full(ids))
+    for same in (ids, ids[0], TokenBatch.full(ids)):
+        torch.testing.assert_close(boundary_stream(tiny_decoder, same), expected)
+    assert attention_patterns(tiny_decoder, ids).shape[:2] == (1, 2)
+    assert detect_heads(tiny_decoder, ids, ["previous-token"], progress=False) is not None
+    for bad in (123, {"a": 1}, torch.tensor(3)):
+        with pytest.raises(MechscopeError, match="inputs must be a prompt"):
+            as_batch(tiny_decoder, bad)
+    with pytest.raises(MechscopeError, match="works on images"):
+        as_batch(tiny_decoder, torch.rand(1, 1, 8, 8))
