@@ -77,9 +77,26 @@ def at_positions(
     return Metric(name, fn, higher_is_better, positions=positions, read=read)
 
 
-def as_metric(metric: "Metric | LogitsFn", name: str = "metric") -> Metric:
-    """``metric`` itself, or a plain callable wrapped as a `Metric` called ``name``."""
-    return metric if isinstance(metric, Metric) else Metric(name, metric)
+def as_metric(metric: object, name: str = "metric") -> Metric:
+    """``metric`` itself, or a plain callable wrapped as a `Metric` called ``name``.
+
+    Raises:
+        MechscopeError: a metric's name (it needs its task's answers) or anything else that
+            is not a function of the logits.
+    """
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str):
+        raise MechscopeError(
+            f"the metric {metric!r} is a name; a metric needs its task's answers: pass "
+            f"task.metric({metric!r}) (a TaskPairs' metric), a Metric, or a function of the "
+            "logits."
+        )
+    if not callable(metric):
+        raise MechscopeError(
+            f"the metric must be a Metric or a function of the logits; got {type(metric).__name__}."
+        )
+    return Metric(name, metric)  # pyright: ignore[reportArgumentType]
 
 
 def next_token_loss(batch: TokenBatch) -> Metric:

@@ -65,3 +65,12 @@ def test_metrics_know_their_direction_and_match_the_losses():
     assert not next_token_loss(batch).higher_is_better
     wrapped = as_metric(lambda x: x.sum(), "total")
     assert isinstance(wrapped, Metric) and wrapped.name == "total" and wrapped.higher_is_better
+
+
+def test_a_metric_name_or_a_non_function_is_one_line():
+    from mechscope.core.errors import MechscopeError
+
+    with pytest.raises(MechscopeError, match=r"is a name; .*task.metric\('logit-diff'\)"):
+        as_metric("logit-diff")
+    with pytest.raises(MechscopeError, match="a Metric or a function of the logits; got int"):
+        as_metric(3)
