@@ -191,7 +191,7 @@ def render(result: InductionResult) -> Report:
     report.heading("5. Attention on a repeated sequence")
     for layer in range(result.view_patterns.shape[0]):
         report.heading(f"Layer {layer}", level=3)
-        names = [f"L{layer}H{h}" for h in range(result.view_patterns.shape[1])]
+        names = [f"{layer}.{h}" for h in range(result.view_patterns.shape[1])]
         report.view(
             attention_heads_view(
                 result.view_tokens, result.view_patterns[layer], names, causal=True

@@ -7,6 +7,7 @@ from circuitsvis.utils.render import RenderedHTML
 from jaxtyping import Float
 from torch import Tensor
 
+from mechscope.core.axes import HeadId
 from mechscope.heads.patterns import SentenceAttention
 from mechscope.viz.figures import heatmap
 from mechscope.viz.report import Report
@@ -70,7 +71,7 @@ def render_sentence_attention(result: SentenceAttention, title: str) -> Report:
     )
     for layer in range(n_layers):
         report.heading(f"Layer {layer}", level=3)
-        names = [f"L{layer}H{h}" for h in range(n_heads)]
+        names = [str(HeadId(layer, h)) for h in range(n_heads)]
         report.view(
             attention_heads_view(
                 result.str_tokens, result.patterns[layer], names, causal=result.causal

@@ -127,7 +127,7 @@ def _views(report: Report, scores: HeadScores, sample: SentenceAttention) -> Non
             attention_heads_view(
                 sample.str_tokens,
                 sample.patterns[[h.layer for h in top], [h.head for h in top]],
-                [f"L{h.layer}H{h.head} ({float(scores.score(kind)[h]):.2f})" for h in top],
+                [f"{h} ({float(scores.score(kind)[h]):.2f})" for h in top],
                 causal=sample.causal,
             )
         )

@@ -10,7 +10,7 @@ from mechscope.viz.report import Report, circuitsvis_bundle
 
 def _view(n_tokens=3, n_heads=2):
     patterns = torch.softmax(torch.randn(n_heads, n_tokens, n_tokens), dim=-1)
-    names = [f"L0H{h}" for h in range(n_heads)]
+    names = [f"0.{h}" for h in range(n_heads)]
     return attention_heads_view([f"t{i}" for i in range(n_tokens)], patterns, names, causal=True)
 
 
