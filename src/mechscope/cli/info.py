@@ -43,9 +43,10 @@ def run(cfg: Config) -> ModelFacts:
     rows = [
         ("model", cfg.model),
         ("class", type(model).__name__),
-        ("architecture", mcfg.original_architecture or "random init"),
+        ("architecture", mcfg.original_architecture or "none (built in TransformerLens)"),
         ("layers", mcfg.n_layers),
         ("heads per layer", mcfg.n_heads),
+        ("key/value heads per layer", adapter.n_key_value_heads),
         ("d_model", mcfg.d_model),
         ("d_head", mcfg.d_head),
         ("d_mlp", mcfg.d_mlp if not mcfg.attn_only else "none (attention-only)"),

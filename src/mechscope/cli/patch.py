@@ -77,6 +77,7 @@ def run(cfg: Config) -> Outcome:
         task_from_prompts,
     )
     from mechscope.interventions.activation import patching_hooks
+    from mechscope.models import adapt
 
     components = [site.component for site in cfg.sites]
     if not components:
@@ -95,8 +96,12 @@ def run(cfg: Config) -> Outcome:
     else:
         raise MechscopeError("give --clean, --corrupted, --answer and --wrong (or --task).")
     n_layers, n_heads, n_pos = model.cfg.n_layers, model.cfg.n_heads, task.clean.tokens.shape[1]
+    # Keys and values have their own heads: fewer than the queries' with grouped-query attention.
+    n_kv_heads = adapt(model).n_key_value_heads
     by_component = {
-        c: every_site(c, n_layers, n_heads=n_heads)
+        c: every_site(
+            c, n_layers, n_heads=n_kv_heads if c in (Component.K, Component.V) else n_heads
+        )
         if c.has_head_axis
         else every_site(c, n_layers, n_pos=n_pos)
         for c in components

@@ -270,3 +270,14 @@ def test_an_out_that_is_a_link_is_followed_once(tmp_path):
     assert link.is_symlink() and link.resolve() == target.resolve()
     assert sorted(p.name for p in target.iterdir()) == ["new.json"]
     assert not (tmp_path / "link.previous").exists() and not (tmp_path / "target.previous").exists()
+
+
+def test_patching_keys_and_values_under_grouped_query_attention(hf_dirs, tmp_path):
+    from mechscope.cli import main
+    from mechscope.core.results import load_result
+
+    argv = ["patch", str(hf_dirs["llama-gqa"]), "--task", "induction", "--sites", "k", "v"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    for name in ("k", "v"):  # 2 key/value heads per layer, not the 4 query heads
+        result = load_result(tmp_path / "out" / name)
+        assert sorted({s.head for s in result.sites}) == [0, 1]  # pyright: ignore[reportAttributeAccessIssue]
