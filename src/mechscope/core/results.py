@@ -21,6 +21,7 @@ their kind has registered, and read through the class's `Result._upgrade_v1`.
 import dataclasses
 import importlib
 import json
+import os
 import pkgutil
 import typing
 from dataclasses import dataclass, field
@@ -330,7 +331,7 @@ def write_result(
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        save_file(
+        write_tensors(
             {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, directory / TENSORS_FILE
         )
         (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
@@ -390,6 +391,18 @@ def _import_everything() -> None:
                 importlib.import_module(info.name)
             except ImportError:
                 continue  # an optional extra that is not installed
+
+
+def write_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """`safetensors.torch.save_file`, then the file mode every other file gets (the umask's).
+
+    safetensors writes through a private temporary file (mode 0600); results, checkpoints
+    and caches are meant to be shared like the JSON beside them.
+    """
+    save_file(tensors, path)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def read_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:

@@ -142,7 +142,7 @@ def conllu_text(path: str | Path) -> bytes:
     """
     path = Path(path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise MechscopeError(f"cannot read CoNLL-U file {path}: {error}.") from error
     lines: list[str] = []

@@ -95,7 +95,7 @@ def read_text(file: Path) -> bytes:
     """A file's bytes; a CoNLL-U treebank's sentence texts, one per line."""
     if file.suffix == ".conllu":
         return conllu_text(file)
-    return file.read_bytes()
+    return file.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM is not text
 
 
 def load_corpus(

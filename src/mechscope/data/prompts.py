@@ -37,7 +37,7 @@ def read_prompts(path: str | Path) -> list[str]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM is not text
     except (OSError, UnicodeDecodeError) as error:
         raise PromptError(
             f"cannot read prompts from {path}: {error}; give a UTF-8 text file."

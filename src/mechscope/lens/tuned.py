@@ -19,14 +19,13 @@ from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float, Int
-from safetensors.torch import save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.core.results import Provenance, Result, read_tensors
+from mechscope.core.results import Provenance, Result, read_tensors, write_tensors
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
 from mechscope.lens.logit import boundary_labels, check_lens_model
@@ -64,7 +63,7 @@ class TunedLens(nn.Module):
         directory = Path(directory)
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            save_file(
+            write_tensors(
                 {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
                 directory / LENS_FILE,
             )

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.errors import MechscopeError, ModelSpecError
-from mechscope.core.results import read_tensors
+from mechscope.core.results import read_tensors, write_tensors
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
 from mechscope.models.vit import VIT_MODEL_CLASS, HookedViT, ViTConfig
 
@@ -82,7 +81,7 @@ def save_checkpoint(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, directory / WEIGHTS_FILE)
+        write_tensors(state, directory / WEIGHTS_FILE)
         record = {
             "format_version": FORMAT_VERSION,
             "model_class": model_class(model).value,

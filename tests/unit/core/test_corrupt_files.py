@@ -41,3 +41,22 @@ def test_a_tuned_lens_of_another_model_is_refused(tiny_decoder):
     lens_trajectory(
         tiny_decoder, TokenBatch.full(torch.tensor([[1, 2, 3]])), translator=TunedLens(2, 32)
     )
+
+
+def test_tensor_files_get_the_mode_of_the_json_beside_them(tmp_path, tiny_decoder):
+    ImagePatching(torch.zeros(1, 2, 5), torch.ones(1), torch.zeros(1), (2, 2)).save(tmp_path / "r")
+    save_checkpoint(tiny_decoder, tmp_path / "c")
+    TunedLens(2, 32).save(tmp_path / "l")
+    json_mode = (tmp_path / "r" / "result.json").stat().st_mode & 0o777
+    for path in ("r/tensors.safetensors", "c/model.safetensors", "l/tuned_lens.safetensors"):
+        assert (tmp_path / path).stat().st_mode & 0o777 == json_mode, path
+
+
+def test_a_utf8_byte_order_mark_is_not_text(tmp_path):
+    from mechscope.data.prompts import read_prompts
+    from mechscope.data.corpus import read_text
+
+    path = tmp_path / "prompts.txt"
+    path.write_bytes(b"\xef\xbb\xbfThe cat\nsat down\n")
+    assert read_prompts(path) == ["The cat", "sat down"]
+    assert read_text(path) == b"The cat\nsat down\n"
