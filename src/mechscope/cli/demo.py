@@ -42,10 +42,10 @@ class Config:
 
 def run(cfg: Config) -> "SentenceAttention":
     """Run the sentence through the model."""
+    from mechscope.cli.common import load_text_model
     from mechscope.heads.patterns import sentence_attention
-    from mechscope.models import load_model
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_text_model(cfg.model, cfg.device, "demo")
     return sentence_attention(model, cfg.sentence).with_provenance(cfg, cfg.model)
 
 

@@ -281,3 +281,10 @@ def test_patching_keys_and_values_under_grouped_query_attention(hf_dirs, tmp_pat
     for name in ("k", "v"):  # 2 key/value heads per layer, not the 4 query heads
         result = load_result(tmp_path / "out" / name)
         assert sorted({s.head for s in result.sites}) == [0, 1]  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_demo_on_a_vit_points_to_the_vision_reproduction(tmp_path, capsys):
+    from mechscope.cli import main
+
+    assert main(["demo", "--model", "vit-shapes", "--out", str(tmp_path / "d")]) == 2
+    assert "reproduce vit-attention --models vit-shapes" in capsys.readouterr().err
