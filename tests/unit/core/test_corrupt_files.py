@@ -53,8 +53,8 @@ def test_tensor_files_get_the_mode_of_the_json_beside_them(tmp_path, tiny_decode
 
 
 def test_a_utf8_byte_order_mark_is_not_text(tmp_path):
-    from mechscope.data.prompts import read_prompts
     from mechscope.data.corpus import read_text
+    from mechscope.data.prompts import read_prompts
 
     path = tmp_path / "prompts.txt"
     path.write_bytes(b"\xef\xbb\xbfThe cat\nsat down\n")

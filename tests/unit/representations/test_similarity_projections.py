@@ -163,3 +163,11 @@ def test_projections_pca_matches_scikit_learn_and_others_draw(tmp_path):
     assert isinstance(load_result(tmp_path / "p"), Projection)
     with pytest.raises(MechscopeError, match="do not align"):
         project(acts, labels[:5])
+
+
+def test_cca_on_too_few_units_per_feature_is_refused():
+    wide = layered(n_sentences=4)  # 20 units of 8 features: 2.5 per feature
+    for method in (Method.SVCCA, Method.PWCCA):
+        with pytest.raises(MechscopeError, match=r"degenerate.*at least 40 units"):
+            similarity_matrix(wide, method=method, progress=False)
+    assert similarity_matrix(wide, method=Method.CKA, progress=False).n_units == 20
