@@ -17,12 +17,12 @@
 # that scores well on it memorises words rather than reading syntax. Then one layer is drawn
 # in 2-D coloured by part of speech, and the layers are compared by linear CKA.
 #
-# Needs `mechscope[bert]` and the treebank at `../shared/data/ud_english_ewt/`.
+# Needs `mechscope[bert]` and UD English EWT in `$MECHSCOPE_DATA/ud_english_ewt/` (default: a
+# `shared/data` in the working directory or above it, or beside the checkout).
 
 # %%
-from pathlib import Path
 
-from mechscope.data import read_conllu
+from mechscope.data import dataset_dir, read_conllu
 from mechscope.models import load_model
 from mechscope.representations import (
     Task,
@@ -34,9 +34,7 @@ from mechscope.representations import (
 )
 from mechscope.viz import probe_figure, projection_figure, similarity_figure
 
-UD = Path("../shared/data/ud_english_ewt")
-if not UD.exists():  # run from the repository root or from notebooks/
-    UD = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud_english_ewt"
+UD = dataset_dir("ud_english_ewt")  # $MECHSCOPE_DATA, or a shared/data nearby: any directory
 train_sentences = read_conllu(UD / "en_ewt-ud-train.conllu")[::40]  # ~314, across documents
 dev_sentences = read_conllu(UD / "en_ewt-ud-dev.conllu", 150)
 

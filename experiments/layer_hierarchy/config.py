@@ -5,8 +5,9 @@ from pathlib import Path
 
 from experiments.config import ExperimentConfig
 from mechscope.core import Job
+from mechscope.data import dataset_dir
 
-UD_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ud_english_ewt"
+UD_DIR = dataset_dir("ud_english_ewt")
 """UD English EWT train and dev, beside the checkout (never copied into the repository)."""
 
 

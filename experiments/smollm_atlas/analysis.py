@@ -15,7 +15,7 @@ from mechscope.core import (
     pad_token_lists,
     second_copy_metric,
 )
-from mechscope.data import read_conllu
+from mechscope.data import DATA_ENV, read_conllu
 from mechscope.heads import (
     THRESHOLDS,
     DependencyAccumulator,
@@ -65,8 +65,8 @@ def run(cfg: Config) -> Outcome:
     """Score, check, summarise, save and write the report."""
     if not cfg.conllu.is_file():
         raise MechscopeError(
-            f"no treebank at {cfg.conllu}; pass --conllu PATH (UD English EWT dev is expected "
-            "in ../shared/data/ud_english_ewt/ beside the checkout)."
+            f"no treebank at {cfg.conllu}; pass --conllu PATH, or set {DATA_ENV} to the "
+            "directory holding ud_english_ewt/."
         )
     seconds = {}
     start = time.perf_counter()

@@ -5,15 +5,11 @@ from pathlib import Path
 
 from experiments.config import ExperimentConfig
 from mechscope.core import Job
+from mechscope.data import dataset_dir
 
-UD_DEV = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
-    / "ud_english_ewt"
-    / ("en_ewt-ud-dev.conllu")
-)
-"""UD English EWT dev, beside the checkout (never copied into the repository)."""
+UD_DEV = dataset_dir("ud_english_ewt") / "en_ewt-ud-dev.conllu"
+"""UD English EWT dev, in the shared datasets (`mechscope.data.data_root`: $MECHSCOPE_DATA, or
+a shared/data nearby; never copied into the repository)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from torch import Tensor
 from experiments.smollm_facts.analysis import single_token_facts
 from experiments.smollm_tuned_lens.config import Config
 from mechscope.core import MechscopeError, Result, mean_and_sem, regroup_v1
-from mechscope.data import conllu_text, load_corpus
+from mechscope.data import DATA_ENV, conllu_text, load_corpus
 from mechscope.lens import (
     LOGIT_LENS,
     LensComparison,
@@ -102,7 +102,7 @@ def texts(cfg: Config) -> tuple[bytes, dict[str, bytes]]:
     if not (train_file.is_file() and dev_file.is_file()):
         raise MechscopeError(
             f"UD English EWT is not in {cfg.ud_dir} (en_ewt-ud-train.conllu, en_ewt-ud-dev.conllu);"
-            " pass --ud-dir DIR."
+            f" pass --ud-dir DIR, or set {DATA_ENV} to the directory holding ud_english_ewt/."
         )
     english = conllu_text(train_file)
     stdlib = load_corpus()

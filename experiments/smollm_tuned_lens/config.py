@@ -6,8 +6,9 @@ from typing import Literal
 
 from experiments.config import ExperimentConfig
 from mechscope.core import Job
+from mechscope.data import dataset_dir
 
-UD_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "ud_english_ewt"
+UD_DIR = dataset_dir("ud_english_ewt")
 """UD English EWT beside the checkout (never copied into the repository)."""
 
 

@@ -53,9 +53,12 @@ class Config:
     tasks: tuple[ProbeTask, ...] = tuple(ProbeTask)
     """Tasks to probe."""
     max_train_sentences: int | None = None
-    """Read at most this many training sentences (default: all)."""
+    """Use this many training sentences (default: all), a seeded sample spread over the whole
+    file in file order, not its first ones (UD EWT's first 2,000 are only weblogs and email)."""
     max_eval_sentences: int | None = None
-    """Read at most this many eval sentences (default: all)."""
+    """Use this many eval sentences (default: all), sampled as the training ones."""
+    sample_seed: int = 0
+    """Seed of the sentence samples."""
     survey: Annotated[SurveySettings, tyro.conf.OmitArgPrefixes] = field(
         default_factory=SurveySettings
     )
@@ -67,12 +70,12 @@ class Config:
 def run(cfg: Config) -> "Survey":
     """Read both treebanks and run `mechscope.representations.probe_survey` once."""
     from mechscope.cli.common import load_text_model
-    from mechscope.data.conllu import read_conllu
+    from mechscope.data.conllu import read_conllu, sample_sentences
     from mechscope.representations.survey import check_tasks, probe_survey
 
     tasks = [t.value for t in cfg.tasks]
-    train = read_conllu(cfg.train, cfg.max_train_sentences)
-    eval_ = read_conllu(cfg.eval, cfg.max_eval_sentences)
+    train = sample_sentences(read_conllu(cfg.train), cfg.max_train_sentences, cfg.sample_seed)
+    eval_ = sample_sentences(read_conllu(cfg.eval), cfg.max_eval_sentences, cfg.sample_seed)
     check_tasks(tasks, {"train": train, "eval": eval_})  # before any model runs
     model = load_text_model(cfg.model, cfg.device, "probe")
     survey = probe_survey(model, train, eval_, tasks, cfg.survey)

@@ -1,4 +1,4 @@
-"""Prompt sets and corpora: each yields typed token batches."""
+"""Prompt sets, corpora, treebanks and images, and where the shared datasets are (`data_root`)."""
 
 from typing import TYPE_CHECKING
 
@@ -10,11 +10,15 @@ if TYPE_CHECKING:
     from mechscope.data.corpus import load_corpus
     from mechscope.data.facts import FACTS, Fact
     from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
+    from mechscope.data.paths import DATA_ENV, data_root, dataset_dir
     from mechscope.data.repeated import repeated_random_tokens
 
 _EXPORTS = {
     "BOS_ID": "mechscope.data.byte_tokenizer",
     "conllu_text": "mechscope.data.conllu",
+    "DATA_ENV": "mechscope.data.paths",
+    "data_root": "mechscope.data.paths",
+    "dataset_dir": "mechscope.data.paths",
     "Fact": "mechscope.data.facts",
     "FACTS": "mechscope.data.facts",
     "ImageSet": "mechscope.data.images",
@@ -27,10 +31,13 @@ _EXPORTS = {
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
     "BOS_ID",
+    "DATA_ENV",
     "FACTS",
     "Fact",
     "ImageSet",
     "conllu_text",
+    "data_root",
+    "dataset_dir",
     "load_corpus",
     "load_image_set",
     "patch_object_fraction",

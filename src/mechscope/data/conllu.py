@@ -5,6 +5,7 @@ syntactic words are kept). Heads are 0-based word indices, -1 for the root. Rela
 labels with their subtypes, lower-cased (``nmod:poss``).
 """
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,23 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
                 "tab-separated columns and sentences end with a blank line."
             ) from error
     return sentences
+
+
+def sample_sentences(sentences: list[Sentence], n: int | None, seed: int = 0) -> list[Sentence]:
+    """``n`` of ``sentences`` drawn without replacement (seeded), kept in file order.
+
+    A treebank's first sentences are often one genre (UD EWT's first 2,000: weblogs and
+    email), so a sample spread over the file stands for it; ``None``: all of them.
+
+    Raises:
+        MechscopeError: ``n`` below 1.
+    """
+    if n is None or n >= len(sentences):
+        return sentences
+    if n < 1:
+        raise MechscopeError(f"the number of sentences must be at least 1 (or unset); got {n}.")
+    chosen = random.Random(seed).sample(range(len(sentences)), n)
+    return [sentences[i] for i in sorted(chosen)]
 
 
 def conllu_text(path: str | Path) -> bytes:

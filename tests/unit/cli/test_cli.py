@@ -18,7 +18,7 @@ def tiny_checkpoint(tmp_path_factory):
 def test_info_prints_shape_and_hooks(tiny_checkpoint, tmp_path, capsys):
     assert main(["info", str(tiny_checkpoint), "--device", "cpu", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "layers           3" in out
+    assert "layers                     3" in out
     assert "heads per layer  4" in out
     assert "parameters       " in out
     assert "blocks.L.attn.hook_pattern" in out
