@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from mechscope.viz.circuits import conveyor_belt
     from mechscope.viz.figures import heatmap, line_chart
     from mechscope.viz.heads import head_heatmap
-    from mechscope.viz.report import Report
+    from mechscope.viz.report import OfflineView, Report, offline
     from mechscope.viz.representations import (
         probe_figure,
         projection_figure,
@@ -35,12 +35,15 @@ _EXPORTS = {
     "line_chart": "mechscope.viz.figures",
     "probe_figure": "mechscope.viz.representations",
     "projection_figure": "mechscope.viz.representations",
+    "offline": "mechscope.viz.report",
+    "OfflineView": "mechscope.viz.report",
     "Report": "mechscope.viz.report",
     "similarity_figure": "mechscope.viz.representations",
     "structural_figure": "mechscope.viz.representations",
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "OfflineView",
     "Report",
     "attention_distance_figure",
     "attention_heads_view",
@@ -51,6 +54,7 @@ __all__ = [
     "heatmap",
     "interactive_attention_grid",
     "line_chart",
+    "offline",
     "probe_figure",
     "projection_figure",
     "similarity_figure",

@@ -10,6 +10,7 @@ views' own module scripts then call. Plotly figures are embedded as divs, with p
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import circuitsvis
@@ -37,6 +38,47 @@ def circuitsvis_bundle() -> str:
     """The circuitsvis browser bundle, as circuitsvis itself inlines it."""
     bundle = Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js"
     return bundle.read_text(encoding="utf-8").replace("</script>", "")
+
+
+@dataclass(frozen=True)
+class OfflineView:
+    """A circuitsvis view that draws with no network: its bundle inlined, its root fixed.
+
+    circuitsvis's own ``str(view)`` and notebook display load the bundle from a CDN, so
+    offline they draw nothing. Display this in a notebook (``_repr_html_``), ``save`` it as
+    a page, or take ``html`` to embed.
+    """
+
+    html: str
+    """The view with the circuitsvis bundle inlined."""
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def save(self, path: str | Path, title: str = "circuitsvis view") -> Path:
+        """Write a standalone page holding the view.
+
+        Raises:
+            MechscopeError: the file cannot be written.
+        """
+        path = Path(path)
+        page = (
+            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title></head><body>{self.html}</body></html>"
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(page, encoding="utf-8")
+        except OSError as error:
+            raise MechscopeError(f"cannot write {path}: {error.strerror or error}.") from error
+        return path
+
+
+def offline(rendered: RenderedHTML) -> OfflineView:
+    """Any circuitsvis view (``circuitsvis.attention.attention_patterns(...)`` and the
+    others) as an `OfflineView`: in a notebook or in a file, it draws without a network.
+    """
+    return OfflineView(SELF_CLOSING_ROOT.sub(r"<div \1></div>", rendered.local_src))
 
 
 class Report:

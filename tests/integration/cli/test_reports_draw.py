@@ -43,3 +43,15 @@ def test_the_report_draws_offline(name, tmp_path):
     assert main([*argv, "--out", str(out)]) == 0
     shown = assert_drew(out / "report.html")
     assert shown.n_views + shown.n_figures > 0
+
+
+def test_an_offline_circuitsvis_view_draws_with_no_network(tmp_path):
+    import circuitsvis.attention
+    import torch
+
+    from mechscope.viz import offline
+
+    browser()
+    view = circuitsvis.attention.attention_patterns(["a", "b", "c"], torch.eye(3)[None])
+    shown = assert_drew(offline(view).save(tmp_path / "view.html"))
+    assert shown.n_views == 1

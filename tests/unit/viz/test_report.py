@@ -67,3 +67,17 @@ def test_views_are_written_with_a_closed_root():
     report = Report("one view")
     report.view(_view())
     assert not re.search(r'<div[^>]*id="circuits-vis-[^"]*"[^>]*/>', report.to_html())
+
+
+def test_any_circuitsvis_view_draws_offline_in_a_notebook_or_a_file(tmp_path):
+    import circuitsvis.attention
+
+    from mechscope.viz import offline
+
+    tokens = ["a", "b", "c"]
+    view = circuitsvis.attention.attention_patterns(tokens, torch.rand(2, 3, 3).softmax(-1))
+    assert "unpkg.com" in str(view)  # circuitsvis's own page loads its bundle from a CDN
+    shown = offline(view)
+    assert "unpkg.com" not in shown._repr_html_() and "CircuitsVis" in shown.html
+    page = shown.save(tmp_path / "view.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "/>" not in page.split("circuits-vis-")[1][:200]
