@@ -57,7 +57,7 @@ for layer, label in enumerate(upos.boundaries):
           f"[{float(upos.ci_low[layer]):.3f}, {float(upos.ci_high[layer]):.3f}]  "
           f"control {float(upos.control[layer]):.3f}  "
           f"selectivity {float(upos.selectivity[layer]):.3f}")  # fmt: skip
-print(f"majority class {upos.majority:.3f}; best layer {upos.best_layer}; "
+print(f"majority class {upos.majority:.3f}; best boundary {upos.best_boundary}; "
       f"expected layer {upos.expected_layer:.2f}")  # fmt: skip
 probe_figure(upos)
 

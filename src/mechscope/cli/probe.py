@@ -98,7 +98,7 @@ def summary(survey: "Survey", cfg: Config) -> Iterator[str]:
     for result in survey.probes:
         best = result.best_index
         unseen = f", {result.n_unseen} eval labels unseen in training" if result.n_unseen else ""
-        yield (f"  {result.task:<9} best layer {result.best_layer} acc. "
+        yield (f"  {result.task:<9} best boundary {result.best_boundary} acc. "
                f"{float(result.accuracy[best]):.3f} [{float(result.ci_low[best]):.3f}, "
                f"{float(result.ci_high[best]):.3f}], selectivity "
                f"{float(result.selectivity[best]):.3f}, expected layer "
@@ -106,7 +106,7 @@ def summary(survey: "Survey", cfg: Config) -> Iterator[str]:
     if (structural := survey.structural) is not None:
         best = structural.best_index("uuas")
         metric = lambda name: float(structural.metric(name)[best])  # noqa: E731
-        yield (f"  structural best layer {structural.best_layer('uuas')}: UUAS "
+        yield (f"  structural best boundary {structural.best_boundary('uuas')}: UUAS "
                f"{metric('uuas'):.3f}, DSpr. {metric('dspr'):.3f}, root accuracy "
                f"{metric('root_accuracy'):.3f}, NSpr. {metric('nspr'):.3f} "
                f"(right-branching UUAS {structural.right_branching:.3f})")  # fmt: skip

@@ -38,7 +38,7 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import readout
+from mechscope.models.run import boundary_labels, readout
 from mechscope.models.tokens import as_token_batch, forward_kwargs, target_ids
 
 Translator = Callable[[int, Residual], Residual]
@@ -49,11 +49,6 @@ def boundary_hooks(n_layers: int) -> list[str]:
     """Hook names of the residual stream at every layer boundary."""
     pre0 = Site(Component.RESID_PRE, 0).hook_name
     return [pre0] + [Site(Component.RESID_POST, layer).hook_name for layer in range(n_layers)]
-
-
-def boundary_labels(n_layers: int) -> list[str]:
-    """Human labels of the boundaries."""
-    return ["embeddings"] + [f"after block {layer}" for layer in range(n_layers)]
 
 
 def check_lens_model(model: Model) -> HookedTransformer:
@@ -245,9 +240,9 @@ def lens_trajectory(
     if targets is None:
         targets = default_targets(model, batch, resid[-1])
     stats = _chunked_statistics(model, resid, targets, k)
-    check_finite(stats["log_prob"], batch, boundary_labels(model.cfg.n_layers))
+    check_finite(stats["log_prob"], batch, list(boundary_labels(model.cfg.n_layers)))
     return Trajectory(
-        labels=boundary_labels(model.cfg.n_layers),
+        labels=list(boundary_labels(model.cfg.n_layers)),
         tokens=batch.tokens,
         attention_mask=batch.attention_mask,
         targets=targets,

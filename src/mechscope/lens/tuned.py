@@ -28,10 +28,10 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result, read_tensors, write_tensors
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
-from mechscope.lens.logit import boundary_labels, check_lens_model
+from mechscope.lens.logit import check_lens_model
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
-from mechscope.models.run import boundary_stream, readout
+from mechscope.models.run import boundary_labels, boundary_stream, readout
 from mechscope.models.tokens import pad_id
 
 LENS_FILE = "tuned_lens.safetensors"
@@ -323,7 +323,7 @@ def compare_lenses(
                 )
                 kl[i, b, rows] = kl_to_final(model, translated, final).mean(-1).cpu()
     return LensComparison(
-        boundary_labels(model.cfg.n_layers),
+        list(boundary_labels(model.cfg.n_layers)),
         list(named),
         kl,
         provenance=Provenance(config={"positions": positions}, model=model_spec(model)),

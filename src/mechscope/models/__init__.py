@@ -34,7 +34,13 @@ if TYPE_CHECKING:
     from mechscope.models.hf_dir import load_hf_reference
     from mechscope.models.loader import SpecKind, classify_spec, load_model
     from mechscope.models.random_init import random_like
-    from mechscope.models.run import attention_patterns, boundary_stream, readout, run_until
+    from mechscope.models.run import (
+        attention_patterns,
+        boundary_labels,
+        boundary_stream,
+        readout,
+        run_until,
+    )
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
     from mechscope.models.vit import HookedViT, ViTConfig
@@ -45,6 +51,7 @@ _EXPORTS = {
     "WordTokens": "mechscope.models.words",
     "adapt": "mechscope.models.adapter",
     "attention_patterns": "mechscope.models.run",
+    "boundary_labels": "mechscope.models.run",
     "boundary_stream": "mechscope.models.run",
     "BUNDLED": "mechscope.models.bundled",
     "classify_spec": "mechscope.models.loader",
@@ -91,6 +98,7 @@ __all__ = [
     "adapt",
     "align_words",
     "attention_patterns",
+    "boundary_labels",
     "boundary_stream",
     "classify_spec",
     "count_parameters",

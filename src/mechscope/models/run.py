@@ -59,6 +59,16 @@ def run_until(
     return False
 
 
+def boundary_labels(n_layers: int) -> tuple[str, ...]:
+    """The one name of each boundary: ``embeddings``, ``after block 0``, ... (after the last).
+
+    Boundary ``b`` is the stream entering block ``b`` (`target_hook`); results, tables and
+    figures number and name boundaries this way (Tenney et al.'s and Hewitt & Manning's
+    "layer b").
+    """
+    return ("embeddings", *(f"after block {layer}" for layer in range(n_layers)))
+
+
 def target_hook(model: Model, layer: int) -> str:
     """The hook holding the stream entering block ``layer`` (``n_layers``: after the last)."""
     n_layers = model.cfg.n_layers

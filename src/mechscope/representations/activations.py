@@ -48,18 +48,13 @@ from mechscope.data.conllu import Sentence
 from mechscope.heads.syntax import align
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import target_hook
+from mechscope.models.run import boundary_labels, target_hook
 from mechscope.models.tokens import pad_id, str_tokens, token_lists_of
 from mechscope.representations.choices import Pooling
 
 VALUES_FILE = "values.npy"
 RELEASE_EVERY = 32
 """Chunks between flushes of an on-disk store (its written pages then leave memory)."""
-
-
-def layer_labels(n_layers: int) -> tuple[str, ...]:
-    """``embeddings``, ``layer 1``, ..., ``layer n_layers`` (after each block)."""
-    return ("embeddings", *(f"layer {layer}" for layer in range(1, n_layers + 1)))
 
 
 @dataclass(frozen=True)
@@ -295,7 +290,7 @@ def _hook_names(
                 f"boundary {bad[0]} is out of range: the model has boundaries 0..{n_layers} "
                 "(0 = embeddings)."
             )
-        labels = layer_labels(n_layers)
+        labels = boundary_labels(n_layers)
         return [target_hook(model, b) for b in chosen], tuple(labels[b] for b in chosen)
     names = []
     for site in sites:

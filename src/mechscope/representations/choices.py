@@ -70,12 +70,23 @@ class Method(Enum):
     PWCCA = "pwcca"
 
 
-def layer_numbers(boundaries: Sequence[str]) -> list[int]:
-    """Each boundary's layer: ``embeddings`` 0, ``layer k`` k (other sites: their position)."""
+def boundary_numbers(boundaries: Sequence[str]) -> list[int]:
+    """Each boundary's number: ``embeddings`` 0, ``after block k`` k + 1.
+
+    Results saved before the names were one say ``layer k`` for k; other sites get their
+    position.
+    """
     numbers = []
     for i, label in enumerate(boundaries):
-        rest = label.removeprefix("layer ")
-        numbers.append(0 if label == "embeddings" else int(rest) if rest.isdigit() else i)
+        after, old = label.removeprefix("after block "), label.removeprefix("layer ")
+        if label == "embeddings":
+            numbers.append(0)
+        elif after.isdigit() and after != label:
+            numbers.append(int(after) + 1)
+        elif old.isdigit() and old != label:
+            numbers.append(int(old))
+        else:
+            numbers.append(i)
     return numbers
 
 

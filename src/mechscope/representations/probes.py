@@ -13,7 +13,7 @@ caller collects train and eval sentences separately), never by token.
 Every `ProbeResult` carries, per boundary: accuracy with a 95 % bootstrap interval that
 resamples eval *sentences* (words of one sentence are not independent); the control task's
 accuracy and the selectivity (accuracy - control); the random-init model's accuracy where its
-activations are given; and the majority-class accuracy. ``best_layer`` is the boundary of
+activations are given; and the majority-class accuracy. ``best_boundary`` is the boundary of
 highest accuracy; ``expected_layer`` is Tenney et al.'s centre of gravity of the gains,
 ``sum_l l * (P_l - P_{l-1}) / sum_l (P_l - P_{l-1})`` over boundaries 1..L (0 = embeddings).
 Tenney et al.'s ``P_l`` is a probe on a learned mix of layers 0..l; here, with one probe per
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
-from mechscope.representations.choices import ProbeKind, layer_numbers
+from mechscope.representations.choices import ProbeKind, boundary_numbers
 from mechscope.representations.tasks import control_labels, encode, majority_accuracy
 
 
@@ -192,7 +192,7 @@ class ProbeResult(Result):
     @property
     def layers(self) -> list[int]:
         """The layer of each probed boundary (0 = embeddings)."""
-        return layer_numbers(self.boundaries)
+        return boundary_numbers(self.boundaries)
 
     @property
     def best_index(self) -> int:
@@ -200,7 +200,7 @@ class ProbeResult(Result):
         return int(self.accuracy.argmax())
 
     @property
-    def best_layer(self) -> int:
+    def best_boundary(self) -> int:
         """The layer of highest accuracy (0 = embeddings)."""
         return self.layers[self.best_index]
 
@@ -219,7 +219,7 @@ class ProbeResult(Result):
         best = self.best_index
         return {
             "task": self.task,
-            "best_layer": self.best_layer,
+            "best_boundary": self.best_boundary,
             "best_accuracy": float(self.accuracy[best]),
             "expected_layer": self.expected_layer,
             "best_selectivity_layer": self.layers[int(self.selectivity.nan_to_num(-1.0).argmax())],
@@ -291,7 +291,7 @@ def probe_layers(
     for b in chosen:
         if not 0 <= b < train.n_boundaries:
             raise MechscopeError(
-                f"layer {b} is out of range: the activations have boundaries "
+                f"boundary {b} is out of range: the activations have boundaries "
                 f"0..{train.n_boundaries - 1}."
             )
     for name, random, ref in (("train", random_train, train), ("eval", random_eval, eval)):

@@ -41,7 +41,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result
 from mechscope.data.conllu import Sentence
 from mechscope.representations.activations import Activations
-from mechscope.representations.choices import layer_numbers
+from mechscope.representations.choices import boundary_numbers
 from mechscope.representations.tasks import depths
 
 SPEARMAN_LENGTHS = (5, 50)
@@ -233,16 +233,16 @@ class StructuralResult(Result):
         """The position (in ``boundaries``) where ``name`` peaks."""
         return int(self.metric(name).argmax())
 
-    def best_layer(self, name: str = "uuas") -> int:
+    def best_boundary(self, name: str = "uuas") -> int:
         """The layer where ``name`` peaks (0 = embeddings)."""
-        return layer_numbers(self.boundaries)[self.best_index(name)]
+        return boundary_numbers(self.boundaries)[self.best_index(name)]
 
     def rows(self) -> list[dict[str, Any]]:
         """Long-form rows (task, layer, metric, value), as the CLI's ``table.csv``."""
         rows = []
         for source, table in (("", self.scores), ("random_init_", self.random_init)):
             for m, name in enumerate(METRICS):
-                for i, layer in enumerate(layer_numbers(self.boundaries)):
+                for i, layer in enumerate(boundary_numbers(self.boundaries)):
                     value = float(table[m, i])
                     if not math.isnan(value):
                         rows.append({"task": "structural", "layer": layer,

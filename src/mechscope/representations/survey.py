@@ -96,7 +96,7 @@ def probe_survey(
     check_tasks(tasks, splits)
     n_layers = model.cfg.n_layers
     if bad := [layer for layer in s.layers if not 0 <= layer <= n_layers]:
-        raise MechscopeError(f"layer {bad[0]} is out of range: the model has boundaries "
+        raise MechscopeError(f"boundary {bad[0]} is out of range: the model has boundaries "
                              f"0..{n_layers} (0 = embeddings).")  # fmt: skip
     models = {"model": model}
     if s.random_baseline:

@@ -75,8 +75,10 @@ class OfflineView:
 
 
 def offline(rendered: RenderedHTML) -> OfflineView:
-    """Any circuitsvis view (``circuitsvis.attention.attention_patterns(...)`` and the
-    others) as an `OfflineView`: in a notebook or in a file, it draws without a network.
+    """Any circuitsvis view as an `OfflineView`, drawing without a network.
+
+    E.g. ``offline(circuitsvis.attention.attention_patterns(tokens, pattern))``, displayed in
+    a notebook or saved to a file.
     """
     return OfflineView(SELF_CLOSING_ROOT.sub(r"<div \1></div>", rendered.local_src))
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from mechscope.representations.choices import layer_numbers
+from mechscope.representations.choices import boundary_numbers
 from mechscope.viz.figures import PALETTE, finite_or_none, heatmap, line_chart
 from mechscope.viz.report import Report
 
@@ -30,7 +30,7 @@ SELECTIVITY_NOTE = (
 
 def probe_figure(result: "ProbeResult") -> go.Figure:
     """Accuracy by layer with its 95 % interval, the control, selectivity and baselines."""
-    layers = layer_numbers(result.boundaries)
+    layers = boundary_numbers(result.boundaries)
     figure = go.Figure()
     figure.add_trace(go.Scatter(
         x=layers + layers[::-1],
@@ -68,7 +68,7 @@ def structural_figure(result: "StructuralResult") -> go.Figure:
     """UUAS, DSpr., root accuracy and NSpr. by layer; random-init dotted; the chain's UUAS."""
     from mechscope.representations.structural import METRICS
 
-    layers = layer_numbers(result.boundaries)
+    layers = boundary_numbers(result.boundaries)
     names = {"uuas": "UUAS", "dspr": "DSpr.", "root_accuracy": "root accuracy", "nspr": "NSpr."}
     series = {names[m]: (layers, result.scores[i].tolist()) for i, m in enumerate(METRICS)}
     if result.random_init.isfinite().any():
@@ -150,7 +150,7 @@ def render_probes(
         report.table(
             ["task", "best layer", "accuracy", "expected layer", "max selectivity (layer)",
              "majority", "train units", "eval units", "eval labels unseen in training"],
-            [[p.task, p.best_layer, float(p.accuracy[p.best_index]), p.expected_layer,
+            [[p.task, p.best_boundary, float(p.accuracy[p.best_index]), p.expected_layer,
               f"{float(p.selectivity.nan_to_num(-1).max()):.3f} "
               f"({p.layers[int(p.selectivity.nan_to_num(-1).argmax())]})",
               p.majority, p.n_train, p.n_eval, p.n_unseen] for p in probes],

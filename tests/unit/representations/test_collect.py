@@ -53,7 +53,7 @@ def test_word_pooling_equals_pooling_a_cached_pass_by_hand(model, pooling, how):
     assert acts.group.tolist() == [0] * 4 + [1] * 2 + [2] * 7
     expected = torch.cat([reference_words(model, s, how) for s in SENTENCES], dim=1)
     torch.testing.assert_close(acts.values, expected, atol=1e-5, rtol=1e-5)
-    assert acts.boundaries == ("embeddings", "layer 1", "layer 2")
+    assert acts.boundaries == ("embeddings", "after block 0", "after block 1")
 
 
 def test_token_and_sentence_pooling_match_the_stream(model):
@@ -122,7 +122,7 @@ def test_other_sites_and_unusable_sentences(model):
                 progress=False)  # fmt: skip
     some = collect(model, SENTENCES, boundaries=[0, 2], progress=False)
     every = collect(model, SENTENCES, progress=False)
-    assert some.boundaries == ("embeddings", "layer 2")
+    assert some.boundaries == ("embeddings", "after block 1")
     torch.testing.assert_close(some.layer(1), every.layer(2))
     with pytest.raises(MechscopeError, match="boundary 3 is out of range"):
         collect(model, SENTENCES, boundaries=[3], progress=False)

@@ -96,7 +96,7 @@ def test_the_probe_recovers_trees_encoded_exactly(tmp_path):
     assert result.metric("uuas")[1] > 0.97 and result.metric("dspr")[1] > 0.95
     assert result.metric("root_accuracy")[1] > 0.95 and result.metric("nspr")[1] > 0.95
     assert result.metric("uuas")[0] < 0.4  # noise at the embeddings
-    assert result.best_layer() == 1
+    assert result.best_boundary() == 1
     standardized = structural_probe(encoded(train, 1), encoded(dev, 1), rank=24, epochs=30,
                                     lr=1e-2, boundaries=[1], standardize=True,
                                     progress=False)  # fmt: skip

@@ -125,7 +125,7 @@ def test_probes_find_the_informative_layer_and_the_control_stays_low(tmp_path):
         assert result.ci_low[1] <= result.accuracy[1] <= result.ci_high[1]
         assert result.control[1] < 0.45 and result.selectivity[1] > 0.45
         assert abs(result.majority - 1 / 3) < 0.06
-        assert result.best_layer == 1 and result.expected_layer == 1.0
+        assert result.best_boundary == 1 and result.expected_layer == 1.0
         assert math.isnan(float(result.random_init[0]))
     result.save(tmp_path / "probe")
     loaded = load_result(tmp_path / "probe")
@@ -171,3 +171,13 @@ def test_expected_layer_and_the_bootstrap_by_sentence():
     # the same hits in 2 sentences of 50 words: far wider than 100 independent words
     low2, high2 = bootstrap_interval(correct, torch.arange(100) // 50)
     assert high2 - low2 > 0.9
+
+
+def test_boundaries_have_one_name_and_old_names_still_number():
+    from mechscope.models import boundary_labels
+    from mechscope.representations.choices import boundary_numbers
+
+    labels = boundary_labels(3)
+    assert labels == ("embeddings", "after block 0", "after block 1", "after block 2")
+    assert boundary_numbers(labels) == [0, 1, 2, 3]
+    assert boundary_numbers(("embeddings", "layer 1", "layer 2")) == [0, 1, 2]  # saved before
