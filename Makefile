@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
 SOURCES := src experiments tests benchmarks notebooks
+# numba (UMAP's JIT) keeps its compiled functions here rather than in the fresh .venv: a test
+# run on a new clone then compiles nothing it compiled before (about 20 s), as the SmolLM2
+# conversion cache saves the conversion.
+export NUMBA_CACHE_DIR ?= $(HOME)/.cache/mechscope/numba
 
 .PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs figures reproduce slow-tiers
 
