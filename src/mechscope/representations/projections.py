@@ -116,7 +116,9 @@ def project(
     chosen = list(range(activations.n_boundaries)) if boundaries is None else list(boundaries)
     for b in chosen:
         if not 0 <= b < activations.n_boundaries:
-            raise MechscopeError(f"boundary {b} is out of range: 0..{activations.n_boundaries - 1}.")
+            raise MechscopeError(
+                f"boundary {b} is out of range: 0..{activations.n_boundaries - 1}."
+            )
     index = torch.arange(n)
     if n > max_points:
         generator = torch.Generator().manual_seed(seed)
