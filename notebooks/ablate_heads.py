@@ -18,6 +18,8 @@
 # Open with `jupytext --to notebook notebooks/ablate_heads.py`, or run it as a script.
 
 # %%
+from contextlib import nullcontext
+
 import torch
 
 from mechscope import load_model
@@ -49,14 +51,16 @@ print("previous-token heads:", [str(h) for h in previous_heads])
 
 
 # %%
-def halves(heads, how="zero"):
-    with torch.no_grad(), ablate(model, heads, how, reference=batch):
+def halves(heads=None, how="zero"):
+    """First- and second-copy loss with ``heads`` ablated (None: nothing ablated)."""
+    ablated = ablate(model, heads, how, reference=batch) if heads else nullcontext()
+    with torch.no_grad(), ablated:
         loss = loss_per_position(model(batch.tokens), batch.tokens)
     return repeated_half_losses(loss, HALF)
 
 
 rows = {
-    "nothing": halves([]),
+    "nothing": halves(),
     "induction heads (zero)": halves(induction_heads),
     "induction heads (mean)": halves(induction_heads, "mean"),
     "previous-token head (zero)": halves(previous_heads),
@@ -71,8 +75,8 @@ for label, (first, second) in rows.items():
 
 
 # %%
-def induction_attention(heads):
-    with ablate(model, heads, "zero"):
+def induction_attention(heads=None):
+    with ablate(model, heads, "zero") if heads else nullcontext():
         patterns = attention_patterns(model, batch)
     layer1 = patterns[:, 1]
     offset = HALF - 1  # dest i attends src i - HALF + 1 on the second copy
@@ -80,7 +84,7 @@ def induction_attention(heads):
     return diagonal.mean(dim=(0, 2)), patterns
 
 
-clean_attention, clean_patterns = induction_attention([])
+clean_attention, clean_patterns = induction_attention()
 broken_attention, broken_patterns = induction_attention(previous_heads)
 print("layer-1 induction attention, clean:      ", [round(x, 2) for x in clean_attention.tolist()])
 print("with the previous-token head ablated:   ", [round(x, 2) for x in broken_attention.tolist()])

@@ -18,6 +18,8 @@
 # Open with `jupytext --to notebook notebooks/vit_attention.py`, or run it as a script.
 
 # %%
+from contextlib import nullcontext
+
 import torch
 
 from mechscope import load_model
@@ -100,16 +102,18 @@ print(f"chance {kinds.object_chance:.3f}; most object-focused heads:",
 
 
 # %%
-def accuracy_and_share(heads):
+def accuracy_and_share(heads=None):
+    """Accuracy and [CLS]'s share on the shape with ``heads`` ablated (None: nothing)."""
     reference = ImageBatch(held_out.pixels, cfg.patch_size)
-    with torch.no_grad(), ablate(model, heads, "mean", reference=reference):
+    ablated = ablate(model, heads, "mean", reference=reference) if heads else nullcontext()
+    with torch.no_grad(), ablated:
         correct = (model(held_out.pixels).argmax(-1) == held_out.labels).float().mean()
         share = object_attention(model, held_out.pixels, held_out.masks).cls_share[:, -1].mean()
     return float(correct), float(share)
 
 
 rows = {
-    "nothing": accuracy_and_share([]),
+    "nothing": accuracy_and_share(),
     "object heads": accuracy_and_share(object_heads),
     "least object-focused heads": accuracy_and_share(other_heads),
 }
