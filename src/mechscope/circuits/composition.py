@@ -37,6 +37,8 @@ def folded(model: HookedTransformer) -> HookedTransformer:
     if model.cfg.normalization_type not in ("LN", "LNPre", "RMS", "RMSPre", None):
         raise MechscopeError(f"cannot fold normalization {model.cfg.normalization_type!r}")
     cfg = copy.deepcopy(model.cfg)
+    cfg.init_weights = False  # every weight is loaded below; drawing random ones first took
+    # about half of the copy's time on SmolLM2
     if cfg.normalization_type in ("LN", "RMS"):
         cfg.normalization_type += "Pre"
     with quiet_transformer_lens():
