@@ -5,6 +5,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from experiments.induction_heads.config import Config
 from experiments.induction_heads.result import (
@@ -101,8 +102,11 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
     half = recipe.repeat_half_length
     settings = eval_settings(cfg.eval_prompts, half, ANALYSIS_SEED)
 
+    # Minutes at the full size: one bar over the stages, so `make demo` shows where it is.
+    stages = tqdm(total=len(models) + 2, desc="induction analysis", unit="stage")
     head_scores, losses = {}, {}
     for name, model in models.items():
+        stages.set_postfix_str(f"evaluating {name}")
         ev = evaluate(model, text, settings, icl_tokens, recipe.icl_bands)
         losses[name] = {k: v for k, v in ev.to_json().items() if isinstance(v, float)}
         repeat = TokenBatch.full(torch.tensor(repeated_rows(model, settings)))
@@ -114,6 +118,7 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
             "previous_token_text": ev.previous_token_score.tolist(),
             "prefix_matching": ev.prefix_matching_score.tolist(),
         }
+        stages.update()
     two = models[INDUCTION_2L]
     scores = head_scores[INDUCTION_2L]
     induction_heads = heads_above(scores["induction"], cfg.threshold)
@@ -135,6 +140,15 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
     named = [(label, heads) for label, heads in groups if heads]
     icl_groups = [(label, heads) for label, heads in named if not label[0].isdigit()]
     k_comp = composition_scores(two, CompositionKind.K)[0, :, 1, :]
+    stages.set_postfix_str("ablating heads")
+    ablations = ablation_rows(two, named, measures, losses[INDUCTION_2L])
+    stages.update()
+    stages.set_postfix_str("ablating heads on the ICL windows")
+    icl_ablations = icl_ablation_rows(
+        two, icl_groups, icl_tokens, recipe.icl_bands, text_reference_batch
+    )
+    stages.update()
+    stages.close()
     return InductionResult(
         metrics=metrics,
         train_configs={name: r.to_json() for name, r in recipes.items()},
@@ -145,10 +159,8 @@ def analyse(dirs: dict[str, Path], cfg: Config) -> InductionResult:
         previous_token_heads=previous_heads,
         k_composition=k_comp,
         k_composition_baseline=random_baseline(two, CompositionKind.K),
-        ablations=ablation_rows(two, named, measures, losses[INDUCTION_2L]),
-        icl_ablations=icl_ablation_rows(
-            two, icl_groups, icl_tokens, recipe.icl_bands, text_reference_batch
-        ),
+        ablations=ablations,
+        icl_ablations=icl_ablations,
         **view(two),
     )
 
