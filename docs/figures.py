@@ -14,9 +14,41 @@ import tempfile
 from pathlib import Path
 
 from mechscope.cli import main
+from mechscope.data import dataset_dir
 
 IMAGES = Path(__file__).parent / "images"
+EWT = dataset_dir("ud_english_ewt")
 COMMANDS = {
+    "demo": ["demo"],
+    "probe": [
+        "probe",
+        "minilm",
+        "--train",
+        str(EWT / "en_ewt-ud-train.conllu"),
+        "--eval",
+        str(EWT / "en_ewt-ud-dev.conllu"),
+        "--tasks",
+        "upos",
+        "deprel",
+        "--max-train-sentences",
+        "400",
+        "--max-eval-sentences",
+        "150",
+    ],
+    "vit-attention": [
+        "reproduce",
+        "vit-attention",
+        "--models",
+        "vit-shapes",
+        "--n-images",
+        "200",
+        "--n-patching",
+        "12",
+        "--examples",
+        "1",
+        "--n-probe-train",
+        "300",
+    ],
     "heads": ["heads", "induction-2l", "--verify", "induction"],
     "patch": ["patch", "induction-2l", "--task", "copy-name"],
     "lens": ["lens", "induction-2l", "--prompt", "def f(x): return f(x)", "--target", ")"],
