@@ -23,6 +23,8 @@ def summary(result, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - the experim
             f"{b:>8} {float(w.mean()):>10.3g} ± {float(w.std() / len(w) ** 0.5):<6.2g}"
             f"{float(wo.mean()):>10.3g} ± {float(wo.std() / len(wo) ** 0.5):<6.2g}"
         )
+    for name, values in result.bidirectional.items():
+        yield (f"bidirectional, {name}: " + " ".join(f"{float(v):.3g}" for v in values.mean(-1)))
     for name, values in result.after_training.items():
         yield (f"{name}: " + " ".join(f"{float(v):.3g}" for v in values.mean(-1)))
     for name, values in result.trained.items():

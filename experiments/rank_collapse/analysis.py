@@ -32,6 +32,10 @@ class RankCollapseResult(Result):
     after_training: dict[str, Float[Tensor, "boundary seed"]] = field(default_factory=dict)
     """The same architecture trained here, on held-out text: res(X) by boundary and seed,
     keyed 'initialisation, with skips', 'trained, without skips', ..."""
+    bidirectional: dict[str, Float[Tensor, "boundary seed"]] = field(default_factory=dict)
+    """The same random models with bidirectional attention (Dong et al.'s setting; the fields
+    above are causal decoders): res(X) by boundary and seed, 'with skips' and 'without
+    skips'. Empty in results saved before it was measured."""
 
     @classmethod
     def _upgrade_v1(
@@ -50,12 +54,18 @@ class RankCollapseResult(Result):
                              "without_skips": self.without_skips.mean(-1).tolist()})  # fmt: skip
 
 
-def pure_attention_model(cfg: Config, seed: int) -> HookedTransformer:
-    """A random attention-only decoder with no LayerNorm (Dong et al.'s pure attention)."""
+def pure_attention_model(cfg: Config, seed: int, causal: bool = True) -> HookedTransformer:
+    """A random attention-only model with no LayerNorm (Dong et al.'s pure attention).
+
+    ``causal``: a decoder's attention (each position sees itself and earlier ones); else
+    bidirectional, every position seeing every other, as in Dong et al.'s analysis. The
+    weights are the same for a seed either way.
+    """
     config = HookedTransformerConfig(
         n_layers=cfg.n_layers, n_heads=cfg.n_heads, d_model=cfg.d_model,
         d_head=cfg.d_model // cfg.n_heads, d_vocab=256, n_ctx=max(cfg.length, 8),
         attn_only=True, normalization_type=None, act_fn="gelu", seed=seed, device="cpu",
+        attention_dir="causal" if causal else "bidirectional",
     )  # fmt: skip
     with quiet_transformer_lens():
         return HookedTransformer(config, move_to_device=False).eval()
@@ -108,12 +118,17 @@ def before_and_after_training(cfg: Config) -> dict[str, Tensor]:
 def run(cfg: Config) -> RankCollapseResult:
     """Measure (the runner saves the result and writes ``report.html``)."""
     with_skips, without_skips = [], []
+    bidirectional: dict[str, list[Tensor]] = {"with skips": [], "without skips": []}
     for seed in range(cfg.seeds):
         model = pure_attention_model(cfg, seed)
         generator = torch.Generator().manual_seed(seed)
         tokens = torch.randint(0, 256, (cfg.n_prompts, cfg.length), generator=generator)
         with_skips.append(res_by_boundary(model, tokens, skips=True))
         without_skips.append(res_by_boundary(model, tokens, skips=False))
+        both_ways = pure_attention_model(cfg, seed, causal=False)
+        for skips in (True, False):
+            name = "with skips" if skips else "without skips"
+            bidirectional[name].append(res_by_boundary(both_ways, tokens, skips=skips))
     trained = {}
     snippets = held_out_snippets(cfg.n_prompts)
     for spec in cfg.models:
@@ -122,7 +137,11 @@ def run(cfg: Config) -> RankCollapseResult:
         trained[spec] = rank_stats(model, batch).res.mean(-1).tolist()
     after = before_and_after_training(cfg) if cfg.train_steps else {}
     return RankCollapseResult(
-        torch.stack(with_skips, dim=1), torch.stack(without_skips, dim=1), trained, after
+        torch.stack(with_skips, dim=1),
+        torch.stack(without_skips, dim=1),
+        trained,
+        after,
+        {name: torch.stack(values, dim=1) for name, values in bidirectional.items()},
     ).with_provenance(cfg, "random pure-attention models; " + ", ".join(cfg.models))
 
 
@@ -134,18 +153,28 @@ def report(result: RankCollapseResult, cfg: Config) -> Report:
         f"{cfg.d_model}, {cfg.n_heads} heads, no LayerNorm, no MLP), each on {cfg.n_prompts} "
         f"prompts of {cfg.length} random tokens. res(X) = ||X - 1 x^T|| / ||X|| per prompt (x "
         "the mean row), mean over prompts; error bars: standard error over the seeds. Without "
-        "skips, each block's attention output replaces the stream (hooks on hook_resid_post)."
+        "skips, each block's attention output replaces the stream (hooks on hook_resid_post). "
+        "Causal: decoder attention (each position sees itself and earlier ones); "
+        "bidirectional: every position sees every other, Dong et al.'s setting, same weights."
     )
     x = list(range(result.with_skips.shape[0]))
     n = result.with_skips.shape[1]
     series, errors = {}, {}
-    for name, values in (("with skips", result.with_skips),
-                         ("without skips", result.without_skips)):  # fmt: skip
+    variants = [("causal, with skips", result.with_skips),
+                ("causal, without skips", result.without_skips),
+                *((f"bidirectional, {k}", v) for k, v in result.bidirectional.items())]  # fmt: skip
+    for name, values in variants:
         series[name] = (x, values.mean(-1).tolist())
         errors[name] = (values.std(-1) / n**0.5).tolist() if n > 1 else [0.0] * len(x)
     report.figure(line_chart(series, title="res(X) by layer, random pure-attention model",
                              x_title="boundary (0 = embeddings)", y_title="res(X), log scale",
                              errors=errors, log_y=True))  # fmt: skip
+    if any(float(v.mean(-1).min()) == 0 for _, v in variants):
+        report.paragraph(
+            "A line that stops has reached res(X) = 0 exactly (every row of the stream equal, "
+            "to float precision), which a log scale cannot draw.",
+            note=True,
+        )
     if result.after_training:
         report.paragraph(
             f"The same architecture trained for {cfg.train_steps} steps with its skips (plain "
@@ -161,6 +190,8 @@ def report(result: RankCollapseResult, cfg: Config) -> Report:
             errors={name: (v.std(-1) / seeds**0.5).tolist()
                     for name, v in result.after_training.items()} if seeds > 1 else None,
         ))  # fmt: skip
+    if not result.trained:
+        return report
     report.figure(line_chart(
         {name: (list(range(len(values))), values) for name, values in result.trained.items()},
         title="res(X) by layer, trained models with their skips (held-out text)",

@@ -17,6 +17,11 @@ def test_without_skips_the_representations_collapse_with_depth(tmp_path):
     decay = without[1:] / without[:-1]
     assert float(decay[-3:].mean()) < float(decay[:3].mean())  # the decay accelerates
     assert min(result.trained["induction-2l"]) > 0.5  # a trained model keeps its rank
+    # Bidirectional (Dong et al.'s setting): without skips one block already collapses the
+    # stream, far below the causal decoder, whose first positions see few others.
+    both = {name: values.mean(-1) for name, values in result.bidirectional.items()}
+    assert float(both["without skips"][1]) < float(without[1]) / 10
+    assert float(both["without skips"][-1]) < 1e-3 < float(both["with skips"][-1])
     # The same architecture trained with its skips: removing them still collapses the stream.
     after = {name: values.mean(-1) for name, values in result.after_training.items()}
     assert float(after["trained, without skips"][-1]) < 0.1
@@ -25,3 +30,4 @@ def test_without_skips_the_representations_collapse_with_depth(tmp_path):
     loaded = load_result(tmp_path)
     assert isinstance(loaded, RankCollapseResult)
     assert set(loaded.after_training) == set(result.after_training)
+    assert set(loaded.bidirectional) == {"with skips", "without skips"}
