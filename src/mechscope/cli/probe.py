@@ -89,7 +89,7 @@ def run(cfg: Config) -> "Survey":
 
 
 def summary(survey: "Survey", cfg: Config) -> Iterator[str]:
-    """What was read, each task's best layer, the structural probe."""
+    """What was read, each task's best boundary, the structural probe."""
     if c := survey.counts:
         skipped = ", ".join(f"{n} {why}" for why, n in c["skipped"].items()) or "none"
         yield (f"{cfg.model}: {c['train_sentences']} train / {c['eval_sentences']} eval "

@@ -194,6 +194,7 @@ def _projections(
     out = []
     for which, layer in picks:
         projection = project(eval_, upos, boundaries=[layer], method=s.projection, seed=s.seed)
-        title = f"{s.projection.value.upper()} of the {which} layer ({layer}) for {task}, by UPOS"
+        method = s.projection.value.upper()
+        title = f"{method} of the {which} boundary ({layer}) for {task}, by UPOS"
         out.append(dataclasses.replace(projection, extra={**projection.extra, "title": title}))
     return out

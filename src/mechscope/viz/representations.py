@@ -27,9 +27,12 @@ SELECTIVITY_NOTE = (
     "the band resamples eval sentences."
 )
 
+BOUNDARY_AXIS = "boundary (0 = embeddings, b = after block b - 1)"
+"""The x axis of every by-boundary figure here."""
+
 
 def probe_figure(result: "ProbeResult") -> go.Figure:
-    """Accuracy by layer with its 95 % interval, the control, selectivity and baselines."""
+    """Accuracy by boundary with its 95 % interval, the control, selectivity and baselines."""
     layers = boundary_numbers(result.boundaries)
     figure = go.Figure()
     figure.add_trace(go.Scatter(
@@ -55,9 +58,9 @@ def probe_figure(result: "ProbeResult") -> go.Figure:
                      annotation_text=f"majority class {result.majority:.2f}",
                      annotation_position="bottom right")  # fmt: skip
     figure.update_layout(
-        title={"text": f"{result.task}: {result.probe} probe accuracy by layer "
+        title={"text": f"{result.task}: {result.probe} probe accuracy by boundary "
                        f"({result.n_eval} eval units)"},
-        xaxis={"title": {"text": "layer (0 = embeddings)"}, "tickvals": layers},
+        xaxis={"title": {"text": BOUNDARY_AXIS}, "tickvals": layers},
         yaxis={"title": {"text": "accuracy"}}, width=820, height=400,
         margin={"l": 70, "r": 20, "t": 50, "b": 55}, modebar={"orientation": "v"},
     )  # fmt: skip
@@ -74,8 +77,8 @@ def structural_figure(result: "StructuralResult") -> go.Figure:
     if result.random_init.isfinite().any():
         series |= {f"{names[m]} (random-init)": (layers, result.random_init[i].tolist())
                    for i, m in enumerate(METRICS)}  # fmt: skip
-    figure = line_chart(series, title=f"Structural probe by layer (rank {result.rank}, "
-                        f"{result.n_eval} eval sentences)", x_title="layer (0 = embeddings)",
+    figure = line_chart(series, title=f"Structural probe by boundary (rank {result.rank}, "
+                        f"{result.n_eval} eval sentences)", x_title=BOUNDARY_AXIS,
                         y_title="score")  # fmt: skip
     figure.add_hline(y=result.right_branching, line_dash="dash", line_color="#777",
                      annotation_text=f"right-branching UUAS {result.right_branching:.2f}",
@@ -148,14 +151,14 @@ def render_probes(
     if probes:
         report.heading("Summary")
         report.table(
-            ["task", "best layer", "accuracy", "expected layer", "max selectivity (layer)",
+            ["task", "best boundary", "accuracy", "expected boundary", "max selectivity (boundary)",
              "majority", "train units", "eval units", "eval labels unseen in training"],
             [[p.task, p.best_boundary, float(p.accuracy[p.best_index]), p.expected_layer,
               f"{float(p.selectivity.nan_to_num(-1).max()):.3f} "
               f"({p.layers[int(p.selectivity.nan_to_num(-1).argmax())]})",
               p.majority, p.n_train, p.n_eval, p.n_unseen] for p in probes],
         )  # fmt: skip
-        report.heading("Accuracy by layer")
+        report.heading("Accuracy by boundary")
         for probe in probes:
             report.figure(probe_figure(probe), caption=SELECTIVITY_NOTE)
     if structural is not None:
