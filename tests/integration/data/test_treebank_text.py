@@ -1,27 +1,20 @@
 """The fast CoNLL-U text reader on the real UD treebanks, against the full parser."""
 
-import os
-from pathlib import Path
-
 import conllu
 import pytest
 
-from mechscope.data import conllu_text
+from mechscope.data import conllu_text, dataset_dir
+from tests.data import UD_EWT, require_data
 
-DATA = Path(__file__).parents[3].parent / "shared/data"
 DEV_FILES = (
-    DATA / "ud_english_ewt/en_ewt-ud-dev.conllu",
-    DATA / "ud_english_gum/en_gum-ud-dev.conllu",
+    UD_EWT / "en_ewt-ud-dev.conllu",
+    dataset_dir("ud_english_gum") / "en_gum-ud-dev.conllu",
 )
 
 
 @pytest.mark.parametrize("path", DEV_FILES, ids=lambda p: p.name)
 def test_the_text_of_each_dev_split_equals_the_parser_s(path):
-    if not path.exists():
-        message = f"{path} not found (see the data section of docs/index.md)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_data(path)
     with path.open(encoding="utf-8") as handle:
         sentences = list(conllu.parse_incr(handle))
     words = (" ".join(t["form"] for t in s if isinstance(t["id"], int)) for s in sentences)
