@@ -32,7 +32,7 @@ from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import HeadId
-from mechscope.core.batch import ImageBatch, TokenBatch, pad_token_lists
+from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
 from mechscope.core.results import Provenance, Result
@@ -42,7 +42,7 @@ from mechscope.interventions.engine import patch_groups
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
-from mechscope.models.tokens import forward_kwargs
+from mechscope.models.tokens import as_batch, forward_kwargs
 
 
 def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
@@ -85,14 +85,6 @@ def check_heads(model: Model, heads: Iterable[Any]) -> list[HeadId]:
     return checked
 
 
-def _as_batch(
-    reference: Int[Tensor, "batch pos"] | TokenBatch | ImageBatch,
-) -> TokenBatch | ImageBatch:
-    if isinstance(reference, TokenBatch | ImageBatch):
-        return reference
-    return pad_token_lists(reference.tolist(), pad_id=0)
-
-
 @torch.no_grad()
 def reference_z(
     model: Model, layers: set[int], reference: TokenBatch | ImageBatch
@@ -128,6 +120,18 @@ def _replacement(
     return z_ref
 
 
+def check_resample_reference(n_source: int) -> None:
+    """Raise `MechscopeError` for fewer than two reference prompts to resample from.
+
+    One prompt can only give a prompt back its own activations, which ablates nothing.
+    """
+    if n_source < 2:
+        raise MechscopeError(
+            f"resample ablation needs at least 2 reference prompts (got {n_source}): a prompt "
+            "must take another prompt's activations; give more prompts or use mean ablation."
+        )
+
+
 def resample_sources(n_batch: int, n_source: int, seed: int) -> Int[Tensor, " batch"]:
     """Which reference prompt each prompt takes its activations from: never its own.
 
@@ -137,14 +141,9 @@ def resample_sources(n_batch: int, n_source: int, seed: int) -> Int[Tensor, " ba
     draws uniformly from the references other than its own.
 
     Raises:
-        MechscopeError: fewer than two reference prompts (one can only give a prompt back
-            its own activations, which ablates nothing).
+        MechscopeError: fewer than two reference prompts (`check_resample_reference`).
     """
-    if n_source < 2:
-        raise MechscopeError(
-            f"resample ablation needs at least 2 reference prompts (got {n_source}): a prompt "
-            "must take another prompt's activations; give more prompts or use mean ablation."
-        )
+    check_resample_reference(n_source)
     generator = torch.Generator().manual_seed(seed)
     own = torch.arange(n_batch)
     if n_batch == n_source:
@@ -195,9 +194,9 @@ def ablate(
                 f"{how.value} ablation needs a non-empty reference batch of prompts "
                 "(reference=token ids or a TokenBatch)."
             )
-        batch = _as_batch(reference)
+        batch = as_batch(model, reference)
         if how is AblationType.RESAMPLE:
-            resample_sources(1, batch.inputs.shape[0], seed)  # refuses a single prompt now
+            check_resample_reference(batch.inputs.shape[0])  # at entry, not at the first pass
         z_refs = reference_z(model, set(by_layer), batch)
         replacements = {
             layer: _replacement(how, z, batch.attention_mask, per_position)
