@@ -12,6 +12,7 @@ from mechscope.models.base import (
     DType,
     Model,
     has_lm_head,
+    linear_layout,
     place,
     quiet_transformer_lens,
     resolve_device,
@@ -96,7 +97,7 @@ def load_model(
     if isinstance(spec, str | Path):  # results record the spec they were measured on
         setattr(model, SPEC_ATTRIBUTE, str(spec))
     check_finite_weights(model, str(spec) if isinstance(spec, str | Path) else "the model")
-    return place(model, device_, dtype_)
+    return linear_layout(place(model, device_, dtype_))
 
 
 def check_finite_weights(model: Model, name: str) -> None:

@@ -116,3 +116,26 @@ def test_a_training_run_given_as_a_model_points_to_its_checkpoints(tmp_path):
     (run / "metrics.jsonl").write_text("")
     with pytest.raises(ModelSpecError, match=r"training run, not a model.*step_200"):
         load_model(str(run))
+
+
+def test_gated_mlp_and_unembedding_weights_are_laid_out_for_f_linear(hf_dirs):
+    """`linear_layout`: W.T is contiguous (TransformerLens's per-forward copy becomes free),
+    the values and the logits are bit-equal to the layout TransformerLens gives them."""
+    from mechscope.models.base import linear_layout
+
+    model = load_model(hf_dirs["llama"], device="cpu")
+    relaid = [model.blocks[0].mlp.W_gate, model.blocks[0].mlp.W_in, model.blocks[0].mlp.W_out]
+    assert all(w.T.is_contiguous() for w in [*relaid, model.unembed.W_U])
+    tokens = torch.tensor([[1, 5, 9, 2]])
+    with torch.no_grad():
+        logits = model(tokens)
+        for module in model.modules():
+            for name in ("W_gate", "W_in", "W_out", "W_U"):
+                if name in module._parameters:
+                    weight = module._parameters[name]
+                    setattr(module, name, torch.nn.Parameter(weight.detach().contiguous()))
+        assert not model.unembed.W_U.T.is_contiguous()
+        assert torch.equal(model(tokens), logits)
+        assert linear_layout(model) is model and model.unembed.W_U.T.is_contiguous()
+    gpt2 = load_model(hf_dirs["gpt2"], device="cpu")  # a plain MLP (x @ W_in) stays as it was
+    assert gpt2.blocks[0].mlp.W_in.is_contiguous()
