@@ -1,18 +1,14 @@
 """CoNLL-U treebanks: sentences with their dependency heads and relations.
 
-Read with the ``conllu`` library; multiword-token ranges and empty nodes are skipped (only
-syntactic words are kept). Heads are 0-based word indices, -1 for the root. Relations are UD
+Multiword-token ranges (``1-2``) and empty nodes (``2.1``) are skipped (only syntactic words
+are kept). Heads are 0-based word indices, -1 for the root. Relations are UD
 labels with their subtypes, lower-cased (``nmod:poss``).
 """
 
 import random
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import conllu
-from conllu.exceptions import ParseException
 
 from mechscope.core.errors import MechscopeError
 
@@ -34,6 +30,9 @@ class Sentence:
         """The document genre UD English EWT puts first in each sent_id (``email-...``)."""
         return self.sent_id.split("-", 1)[0] if "-" in self.sent_id else ""
 
+
+_RANGE_OR_EMPTY = re.compile(r"\d+-\d+|\d+\.\d+")
+"""The ids of a multiword token's range and of an empty node: not words."""
 
 OUT_OF_RANGE = -2
 """The head index of a word whose HEAD column names no word of its sentence."""
@@ -61,71 +60,86 @@ def tree_problem(sentence: Sentence) -> str | None:
     return None
 
 
-def _token_lists(path: Path, limit: int | None = None) -> Iterator[Any]:  # conllu.TokenList
-    """The parsed sentences of ``path`` (the first ``limit``), one at a time.
+def _not_conllu(path: Path, why: str) -> MechscopeError:
+    return MechscopeError(
+        f"{path} does not parse as CoNLL-U ({why}); each token line needs 10 tab-separated "
+        "columns and sentences end with a blank line."
+    )
 
-    Streamed: the 12,544-sentence UD train split held as token lists peaked at 3.8 GB. Errors
-    are one line.
 
-    Raises:
-        MechscopeError: the file is missing, does not parse, or holds no sentences.
-    """
-    if limit is not None and limit < 1:
-        raise MechscopeError(
-            f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
-        )
-    n = 0
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for token_list in conllu.parse_incr(handle):
-                n += 1
-                yield token_list
-                if limit is not None and n >= limit:
-                    break
-    except OSError as error:
-        raise MechscopeError(
-            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
-        ) from error
-    except (ParseException, ValueError, KeyError, TypeError) as error:
-        raise MechscopeError(
-            f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
-            "tab-separated columns and sentences end with a blank line."
-        ) from error
-    if not n:
-        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+def _sentence(path: Path, rows: list[list[str]], sent_id: str, line: int) -> Sentence:
+    """One sentence from its word rows (the token lines whose id is an integer)."""
+    index = {int(row[0]): i for i, row in enumerate(rows)}
+    heads = []
+    for row in rows:
+        head = row[6]
+        if head.isdigit():
+            heads.append(index.get(int(head), OUT_OF_RANGE) if head != "0" else -1)
+        elif head == "_":
+            heads.append(OUT_OF_RANGE)
+        else:
+            raise _not_conllu(path, f"the sentence ending at line {line} has the head {head!r}")
+    return Sentence(
+        words=tuple(row[1] for row in rows),
+        heads=tuple(heads),
+        relations=tuple(row[7].lower() for row in rows),
+        upos=tuple(row[3] for row in rows),
+        sent_id=sent_id,
+    )
 
 
 def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
     """Sentences of a CoNLL-U file (the first ``limit`` if given).
 
+    Read line by line into `Sentence` objects, nothing else kept: the 12,544-sentence UD EWT
+    train split in 0.31-0.34 s here against 2.4-2.5 s through the ``conllu`` library, the same
+    sentences (tested against it on both UD dev splits).
+
     Raises:
-        MechscopeError: the file is missing or does not parse as CoNLL-U.
+        MechscopeError: the file is missing, does not parse as CoNLL-U, or holds no sentences.
     """
     path = Path(path)
-    sentences = []
-    for token_list in _token_lists(path, limit):
-        words = [t for t in token_list if isinstance(t["id"], int)]
-        index = {t["id"]: i for i, t in enumerate(words)}
-        try:
-            heads = tuple(
-                (index.get(t["head"], OUT_OF_RANGE) if t["head"] else -1)
-                if isinstance(t["head"], int) else OUT_OF_RANGE
-                for t in words
-            )  # fmt: skip
-            sentences.append(
-                Sentence(
-                    words=tuple(t["form"] for t in words),
-                    heads=heads,
-                    relations=tuple(str(t["deprel"]).lower() for t in words),
-                    upos=tuple(str(t["upos"]) for t in words),
-                    sent_id=str(token_list.metadata.get("sent_id", "")),
-                )
-            )
-        except (KeyError, TypeError) as error:
-            raise MechscopeError(
-                f"{path} does not parse as CoNLL-U ({error}); each token line needs 10 "
-                "tab-separated columns and sentences end with a blank line."
-            ) from error
+    if limit is not None and limit < 1:
+        raise MechscopeError(
+            f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
+        )
+    sentences: list[Sentence] = []
+    rows: list[list[str]] = []
+    sent_id, tokens, number = "", 0, 0
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.rstrip("\r\n")
+                if not line.strip():  # a sentence ends
+                    if tokens:
+                        sentences.append(_sentence(path, rows, sent_id, number))
+                        if limit is not None and len(sentences) >= limit:
+                            break
+                    rows, sent_id, tokens = [], "", 0
+                elif line.startswith("#"):
+                    key, _, value = line[1:].partition("=")
+                    if key.strip() == "sent_id":
+                        sent_id = value.strip()
+                else:
+                    columns = line.split("\t")
+                    if len(columns) != 10:
+                        raise _not_conllu(path, f"line {number} has {len(columns)} columns")
+                    tokens += 1
+                    if columns[0].isdigit():
+                        rows.append(columns)
+                    elif not _RANGE_OR_EMPTY.fullmatch(columns[0]):
+                        raise _not_conllu(path, f"line {number} has the id {columns[0]!r}")
+            else:
+                if tokens:  # the last sentence, without its blank line
+                    sentences.append(_sentence(path, rows, sent_id, number))
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
+        ) from error
+    except UnicodeDecodeError as error:
+        raise _not_conllu(path, f"not UTF-8: {error.reason} at byte {error.start}") from error
+    if not sentences:
+        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
     return sentences
 
 

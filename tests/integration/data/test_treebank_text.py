@@ -3,8 +3,8 @@
 import conllu
 import pytest
 
-from mechscope.data import conllu_text, dataset_dir
-from tests.data import UD_EWT, require_data
+from mechscope.data import conllu_text, dataset_dir, read_conllu
+from tests.data import UD_EWT, parsed_sentences, require_data
 
 DEV_FILES = (
     UD_EWT / "en_ewt-ud-dev.conllu",
@@ -21,3 +21,9 @@ def test_the_text_of_each_dev_split_equals_the_parser_s(path):
     expected = "\n".join(s.metadata.get("text") or w for s, w in zip(sentences, words, strict=True))
     assert conllu_text(path) == expected.encode("utf-8")
     assert len(sentences) in (2001, 1575)
+
+
+@pytest.mark.parametrize("path", DEV_FILES, ids=lambda p: p.name)
+def test_the_sentences_of_each_dev_split_equal_the_parser_s(path):
+    require_data(path)
+    assert read_conllu(path) == parsed_sentences(path)

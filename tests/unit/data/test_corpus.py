@@ -4,8 +4,9 @@ import conllu
 import pytest
 
 from mechscope.core.errors import MechscopeError
-from mechscope.data.conllu import conllu_text
+from mechscope.data.conllu import conllu_text, read_conllu
 from mechscope.data.corpus import load_corpus
+from tests.data import parsed_sentences
 
 TREEBANK = """# sent_id = a-1
 # text = The dog barked.
@@ -71,3 +72,35 @@ def test_a_broken_treebank_is_one_error(tmp_path):
     bank.write_text("this is prose, not a treebank\n\n")
     with pytest.raises(MechscopeError, match="does not parse as CoNLL-U"):
         load_corpus([bank])
+
+
+@pytest.mark.parametrize("text", [TREEBANK, UD_CORNERS])
+def test_the_sentence_reader_equals_the_parser(tmp_path, text):
+    bank = tmp_path / "bank.conllu"
+    bank.write_text(text)
+    assert read_conllu(bank) == parsed_sentences(bank)
+    assert read_conllu(bank, limit=1) == parsed_sentences(bank)[:1]
+
+
+def test_a_treebank_with_a_bom_crlf_and_no_final_blank_line_reads_the_same(tmp_path):
+    plain, windows = tmp_path / "plain.conllu", tmp_path / "windows.conllu"
+    plain.write_text(UD_CORNERS)
+    windows.write_bytes(b"\xef\xbb\xbf" + UD_CORNERS.rstrip("\n").replace("\n", "\r\n").encode())
+    assert read_conllu(windows) == read_conllu(plain)
+    assert [s.sent_id for s in read_conllu(plain)] == ["", "2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [("x\tThe\tthe\tDET\t_\t_\t0\troot\t_\t_", "the id 'x'"),
+     ("1\tThe\tthe\tDET\t_\t_\tsix\troot\t_\t_", "the head 'six'"),
+     ("1\tThe\tthe", "line 1 has 3 columns")],
+)  # fmt: skip
+def test_a_malformed_token_line_is_one_error_naming_it(tmp_path, line, why):
+    bank = tmp_path / "bad.conllu"
+    bank.write_text(line + "\n\n")
+    with pytest.raises(MechscopeError, match=why):
+        read_conllu(bank)
+    bank.write_bytes(b"1\t\xff\n\n")
+    with pytest.raises(MechscopeError, match="not UTF-8"):
+        read_conllu(bank)
