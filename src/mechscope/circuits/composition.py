@@ -18,10 +18,11 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens.FactoredMatrix import FactoredMatrix
 from transformer_lens.utilities.matrix import composition_scores as tl_composition_scores
+from transformer_lens.weight_processing import ProcessWeights
 
 from mechscope.core.errors import MechscopeError
 from mechscope.models.adapter import adapt
-from mechscope.models.base import Model, quiet_transformer_lens
+from mechscope.models.base import Model, linear_layout, quiet_transformer_lens
 
 
 class CompositionKind(Enum):
@@ -33,24 +34,29 @@ class CompositionKind(Enum):
 
 
 def folded(model: HookedTransformer) -> HookedTransformer:
-    """A copy with LayerNorm folded into the weights (the original is untouched)."""
+    """A copy with LayerNorm folded into the weights (the original is untouched).
+
+    TransformerLens's ``ProcessWeights`` folds the state dict, which is then loaded in one
+    ``load_state_dict``: ``load_and_process_state_dict`` loads it one key at a time, each
+    call walking every module (4.8 s of SmolLM2's 5.1 s copy here).
+    """
     if model.cfg.normalization_type not in ("LN", "LNPre", "RMS", "RMSPre", None):
         raise MechscopeError(f"cannot fold normalization {model.cfg.normalization_type!r}")
+    fold_ln = model.cfg.normalization_type in ("LN", "RMS")
     cfg = copy.deepcopy(model.cfg)
     cfg.init_weights = False  # every weight is loaded below; drawing random ones first took
     # about half of the copy's time on SmolLM2
-    if cfg.normalization_type in ("LN", "RMS"):
+    if fold_ln:
         cfg.normalization_type += "Pre"
     with quiet_transformer_lens():
         copy_model = HookedTransformer(cfg, move_to_device=False)
-    copy_model.load_and_process_state_dict(
-        copy.deepcopy(model.state_dict()),
-        fold_ln=model.cfg.normalization_type in ("LN", "RMS"),
-        center_writing_weights=False,
-        center_unembed=False,
+    state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    state = ProcessWeights.process_weights(
+        state, model.cfg, fold_ln=fold_ln, center_writing_weights=False, center_unembed=False,
         fold_value_biases=False,
-    )
-    return copy_model
+    )  # fmt: skip
+    copy_model.load_state_dict(state, strict=False, assign=True)
+    return linear_layout(copy_model)
 
 
 def composition_scores(

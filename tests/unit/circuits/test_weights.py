@@ -90,3 +90,39 @@ def test_composition_one_layer_at_a_time_equals_transformer_lens(tiny_decoder):
     for kind in CompositionKind:
         expected = model.all_composition_scores(kind.value).detach()
         assert torch.allclose(composition_scores(tiny_decoder, kind), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("normalization", ["LN", "RMS"])
+def test_folding_equals_transformer_lens_s_load_and_process(normalization):
+    """`folded` (one load of the folded state dict) against TransformerLens's own
+    ``load_and_process_state_dict``, which folds the same way but loads key by key."""
+    import copy
+
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=16, d_vocab=50,
+        act_fn="silu", normalization_type=normalization, gated_mlp=normalization == "RMS",
+        seed=1,
+    )  # fmt: skip
+    model = HookedTransformer(cfg)
+    for param in model.parameters():  # norms away from 1, so that folding changes weights
+        param.data += 0.1 * torch.randn_like(param)
+    reference_cfg = copy.deepcopy(cfg)
+    reference_cfg.normalization_type += "Pre"
+    reference = HookedTransformer(reference_cfg)
+    reference.load_and_process_state_dict(
+        copy.deepcopy(model.state_dict()), fold_ln=True, center_writing_weights=False,
+        center_unembed=False, fold_value_biases=False,
+    )  # fmt: skip
+    ours = folded(model)
+    assert ours.cfg.normalization_type == normalization + "Pre"
+    expected = reference.state_dict()
+    assert ours.state_dict().keys() == expected.keys()
+    for name, value in ours.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    tokens = torch.randint(0, 50, (2, 10))
+    with torch.no_grad():
+        assert torch.equal(ours(tokens), reference(tokens))
+        torch.testing.assert_close(ours(tokens), model(tokens), rtol=1e-4, atol=1e-4)
+    assert model.cfg.normalization_type == normalization  # the original is untouched
