@@ -25,7 +25,7 @@
 from mechscope.data import dataset_dir, read_conllu
 from mechscope.models import load_model
 from mechscope.representations import (
-    Task,
+    ProbeTask,
     collect,
     probe_layers,
     project,
@@ -48,8 +48,8 @@ print(f"{len(train.units)} train words, {len(dev.units)} dev words, boundaries {
 
 # %%
 upos = probe_layers(
-    train, task_labels(Task.UPOS, train.sentences, len(train.units)),
-    dev, task_labels(Task.UPOS, dev.sentences, len(dev.units)),
+    train, task_labels(ProbeTask.UPOS, train.sentences, len(train.units)),
+    dev, task_labels(ProbeTask.UPOS, dev.sentences, len(dev.units)),
     task="upos", progress=False,
 )  # fmt: skip
 for layer, label in enumerate(upos.boundaries):
@@ -65,7 +65,7 @@ probe_figure(upos)
 # ## 2. The best layer in 2-D, coloured by part of speech (hover a point: its word and sentence)
 
 # %%
-dev_upos = task_labels(Task.UPOS, dev.sentences, len(dev.units))
+dev_upos = task_labels(ProbeTask.UPOS, dev.sentences, len(dev.units))
 projection = project(dev, dev_upos, boundaries=[upos.best_index], max_points=1500)
 projection_figure(projection)
 

@@ -28,7 +28,7 @@ from mechscope.representations import (
     Pooling,
     ProbeResult,
     ProbeSettings,
-    Task,
+    ProbeTask,
     collect,
     linear_cka,
     probe_layers,
@@ -46,7 +46,7 @@ from mechscope.training import (
 )
 from mechscope.viz import Report, line_chart, probe_figure, similarity_figure, structural_figure
 
-WORD_TASKS = (Task.UPOS, Task.DEPREL, Task.DEPTH, Task.DISTANCE)
+WORD_TASKS = (ProbeTask.UPOS, ProbeTask.DEPREL, ProbeTask.DEPTH, ProbeTask.DISTANCE)
 DEEP = 12
 """Models with more layers than this get the ``deep_*`` settings."""
 
@@ -116,8 +116,8 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
                  for name, by_split in words.items()}  # fmt: skip
     settings = ProbeSettings(seed=cfg.seed)
     probes = []
-    for task in (*WORD_TASKS, Task.GENRE):
-        source = sentences if task is Task.GENRE else words
+    for task in (*WORD_TASKS, ProbeTask.GENRE):
+        source = sentences if task is ProbeTask.GENRE else words
         train, dev = source["model"]["train"], source["model"]["eval"]
         probes.append(probe_layers(
             train, task_labels(task, train.sentences, len(train.units)),

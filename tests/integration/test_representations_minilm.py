@@ -14,8 +14,8 @@ from mechscope.data.conllu import Sentence, read_conllu
 from mechscope.models import load_model, random_like
 from mechscope.representations import (
     Pooling,
+    ProbeTask,
     ProjectionMethod,
-    Task,
     collect,
     probe_layers,
     project,
@@ -57,7 +57,7 @@ def labels(task, acts):
 
 def test_upos_probe_beats_its_control_the_random_model_and_the_majority(words):
     train, dev = words["model"]["train"], words["model"]["eval"]
-    result = probe_layers(train, labels(Task.UPOS, train), dev, labels(Task.UPOS, dev),
+    result = probe_layers(train, labels(ProbeTask.UPOS, train), dev, labels(ProbeTask.UPOS, dev),
                           task="upos", random_train=words["random"]["train"],
                           random_eval=words["random"]["eval"], progress=False)  # fmt: skip
     best = result.best_index
@@ -91,13 +91,13 @@ def test_sentence_pooling_genre_and_umap(minilm, splits, words):
     sentences = {split: collect(minilm, s, pooling=Pooling.SENTENCE_CLS, progress=False)
                  for split, s in splits.items()}  # fmt: skip
     assert sentences["train"].values.shape[:2] == (7, 500)
-    result = probe_layers(sentences["train"], labels(Task.GENRE, sentences["train"]),
-                          sentences["eval"], labels(Task.GENRE, sentences["eval"]),
+    result = probe_layers(sentences["train"], labels(ProbeTask.GENRE, sentences["train"]),
+                          sentences["eval"], labels(ProbeTask.GENRE, sentences["eval"]),
                           task="genre", progress=False)  # fmt: skip
     assert float(result.accuracy.max()) > result.majority
     pytest.importorskip("umap", reason="install mechscope[reps] for UMAP")
     dev = words["model"]["eval"]
-    projection = project(dev, labels(Task.UPOS, dev), boundaries=[2], max_points=500,
+    projection = project(dev, labels(ProbeTask.UPOS, dev), boundaries=[2], max_points=500,
                          method=ProjectionMethod.UMAP)  # fmt: skip
     assert projection.coordinates.shape == (1, 500, 2) and projection.coordinates.isfinite().all()
 

@@ -3,29 +3,17 @@
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
 from mechscope.cli.common import DeviceArg, ModelArg, OutArg
-from mechscope.representations.choices import SurveySettings
+from mechscope.representations.choices import ProbeTask, SurveySettings
 
 if TYPE_CHECKING:
     from mechscope.representations.survey import Survey
     from mechscope.viz.report import Report
-
-
-class ProbeTask(Enum):
-    """Tasks read from the treebank (structural: Hewitt & Manning's probes)."""
-
-    UPOS = "upos"
-    DEPREL = "deprel"
-    DEPTH = "depth"
-    DISTANCE = "distance"
-    STRUCTURAL = "structural"
-    GENRE = "genre"
 
 
 @dataclass(frozen=True, kw_only=True)

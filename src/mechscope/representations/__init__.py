@@ -21,9 +21,9 @@ if TYPE_CHECKING:
         Method,
         Pooling,
         ProbeKind,
+        ProbeTask,
         ProjectionMethod,
         SurveySettings,
-        Task,
     )
     from mechscope.representations.probes import (
         ProbeResult,
@@ -75,7 +75,7 @@ _EXPORTS = {
     "StructuralResult": "mechscope.representations.structural",
     "Survey": "mechscope.representations.survey",
     "SurveySettings": "mechscope.representations.choices",
-    "Task": "mechscope.representations.choices",
+    "ProbeTask": "mechscope.representations.choices",
     "task_labels": "mechscope.representations.tasks",
 }
 """Each public name and the module that defines it (imported on first use)."""
@@ -94,7 +94,7 @@ __all__ = [
     "StructuralResult",
     "Survey",
     "SurveySettings",
-    "Task",
+    "ProbeTask",
     "check_tasks",
     "collect",
     "control_labels",

@@ -31,19 +31,25 @@ class Pooling(Enum):
         return self.value.startswith("sentence")
 
 
-class Task(Enum):
-    """Probing tasks read from CoNLL-U (`mechscope.representations.tasks` describes each)."""
+class ProbeTask(Enum):
+    """Probing tasks read from CoNLL-U (`mechscope.representations.tasks` describes each).
+
+    A probing task: what a probe reads from the stream (the patching commands' prompt-pair
+    tasks are `mechscope.interventions.TaskPairs`). ``structural`` is Hewitt & Manning's
+    structural probe, which fits distances and depths rather than labels.
+    """
 
     UPOS = "upos"
     DEPREL = "deprel"
     DEPTH = "depth"
     DISTANCE = "distance"
+    STRUCTURAL = "structural"
     GENRE = "genre"
 
     @property
     def sentence_level(self) -> bool:
         """Whether the task labels whole sentences (the others label words)."""
-        return self is Task.GENRE
+        return self is ProbeTask.GENRE
 
 
 class ProbeKind(Enum):

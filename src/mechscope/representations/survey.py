@@ -17,7 +17,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.data.conllu import Sentence
 from mechscope.models.base import Model
 from mechscope.representations.activations import Activations, collect
-from mechscope.representations.choices import Pooling, SurveySettings, Task
+from mechscope.representations.choices import Pooling, ProbeTask, SurveySettings
 from mechscope.representations.probes import ProbeResult, ProbeSettings, ProbeTable, probe_layers
 from mechscope.representations.projections import Projection, project
 from mechscope.representations.structural import StructuralResult, structural_probe
@@ -25,8 +25,8 @@ from mechscope.representations.tasks import encode, sentence_labels, task_labels
 
 __all__ = ["STRUCTURAL", "Survey", "SurveySettings", "check_tasks", "probe_survey"]
 
-STRUCTURAL = "structural"
-"""The task name of the structural probe (beside `Task`'s)."""
+STRUCTURAL = ProbeTask.STRUCTURAL.value
+"""The task name of the structural probe."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def check_tasks(tasks: Sequence[str], splits: Mapping[str, Sequence[Sentence]]) 
     for task in tasks:
         if task == STRUCTURAL:
             continue
-        kind = Task(task)
+        kind = ProbeTask(task)
         labels = {split: [label for s in sentences for label in sentence_labels(kind, s)]
                   for split, sentences in splits.items()}  # fmt: skip
         try:
@@ -78,7 +78,7 @@ def probe_survey(
     tasks: Sequence[str],
     settings: SurveySettings | None = None,
 ) -> Survey:
-    """Probe ``tasks`` (`Task` values and ``"structural"``) at every boundary.
+    """Probe ``tasks`` (`ProbeTask` values and ``"structural"``) at every boundary.
 
     Raises:
         MechscopeError: no task, a pooling of the wrong level, a boundary out of range, or a
@@ -103,16 +103,16 @@ def probe_survey(
         models["random"] = random_like(model, seed=s.seed)
     layers = list(s.layers) or None
     probe_settings = ProbeSettings(kind=s.probe, seed=s.seed)
-    word_tasks = [t for t in tasks if t not in (STRUCTURAL, Task.GENRE.value)]
+    word_tasks = [t for t in tasks if t not in (STRUCTURAL, ProbeTask.GENRE.value)]
     words = None
     counts: dict[str, Any] = {}
     if word_tasks or STRUCTURAL in tasks:
         words = _gather(s, models, splits, s.pooling)
         counts = _counts(words)
-    probes = [_probe(s, Task(t), words, probe_settings, layers) for t in word_tasks]  # pyright: ignore[reportArgumentType]
-    if Task.GENRE.value in tasks:
+    probes = [_probe(s, ProbeTask(t), words, probe_settings, layers) for t in word_tasks]  # pyright: ignore[reportArgumentType]
+    if ProbeTask.GENRE.value in tasks:
         sentences = _gather(s, models, splits, s.sentence_pooling)
-        probes.append(_probe(s, Task.GENRE, sentences, probe_settings, layers))
+        probes.append(_probe(s, ProbeTask.GENRE, sentences, probe_settings, layers))
     structural = None
     if STRUCTURAL in tasks and words is not None:
         random = words.get("random", {})
@@ -155,7 +155,7 @@ def _counts(words: dict[str, dict[str, Activations]]) -> dict[str, Any]:
 
 def _probe(
     s: SurveySettings,
-    task: Task,
+    task: ProbeTask,
     source: dict[str, dict[str, Activations]],
     settings: ProbeSettings,
     layers: list[int] | None,
@@ -182,7 +182,7 @@ def _projections(
     Each projection's caption is its ``extra["title"]``.
     """
     eval_ = words["model"]["eval"]
-    upos = task_labels(Task.UPOS, eval_.sentences, len(eval_.units))
+    upos = task_labels(ProbeTask.UPOS, eval_.sentences, len(eval_.units))
     reference = next((p for p in probes if p.task == "upos"), probes[0] if probes else None)
     chosen = layers or list(range(eval_.n_boundaries))
     if reference is not None:

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from mechscope.core.errors import MechscopeError
 from mechscope.data.conllu import Sentence
-from mechscope.representations.choices import Task
+from mechscope.representations.choices import ProbeTask
 
 CAP = 8
 """Depth and distance classes stop at ``8+``."""
@@ -54,20 +54,29 @@ def _capped(value: int) -> str:
     return f"{CAP}+" if value >= CAP else str(value)
 
 
-def sentence_labels(task: Task, sentence: Sentence) -> list[str | None]:
-    """The labels of one sentence's words (or its one sentence label for ``genre``)."""
-    if task is Task.GENRE:
+def sentence_labels(task: ProbeTask, sentence: Sentence) -> list[str | None]:
+    """The labels of one sentence's words (or its one sentence label for ``genre``).
+
+    Raises:
+        MechscopeError: ``structural``, which has distances and depths, not labels.
+    """
+    if task is ProbeTask.STRUCTURAL:
+        raise MechscopeError(
+            "the structural probe fits distances and depths, not labels: use "
+            "mechscope.representations.structural_probe."
+        )
+    if task is ProbeTask.GENRE:
         return [sentence.genre or None]
-    if task is Task.UPOS:
+    if task is ProbeTask.UPOS:
         return list(sentence.upos) or [None] * len(sentence.words)
-    if task is Task.DEPREL:
+    if task is ProbeTask.DEPREL:
         return list(sentence.relations)
-    if task is Task.DEPTH:
+    if task is ProbeTask.DEPTH:
         return [_capped(d) for d in depths(sentence)]
     return [None if h < 0 else _capped(abs(h - i)) for i, h in enumerate(sentence.heads)]
 
 
-def task_labels(task: Task, sentences: Sequence[Sentence], n_units: int) -> list[str | None]:
+def task_labels(task: ProbeTask, sentences: Sequence[Sentence], n_units: int) -> list[str | None]:
     """Labels of every unit of activations collected from ``sentences``.
 
     Raises:

@@ -14,7 +14,7 @@ from mechscope.representations import (
     ProbeKind,
     ProbeResult,
     ProbeSettings,
-    Task,
+    ProbeTask,
     control_labels,
     encode,
     fit_probe,
@@ -32,13 +32,15 @@ TREE = Sentence(("A", "very", "small", "mouse", "ran", "away", "."), (3, 2, 3, 4
 
 def test_treebank_tasks_read_the_gold_annotation():
     assert depths(TREE) == [2, 3, 2, 1, 0, 1, 1]
-    assert task_labels(Task.DEPTH, [TREE], 7) == ["2", "3", "2", "1", "0", "1", "1"]
-    assert task_labels(Task.DISTANCE, [TREE], 7) == ["3", "1", "1", "1", None, "1", "2"]
-    assert task_labels(Task.UPOS, [TREE], 7)[3] == "NOUN"
-    assert task_labels(Task.DEPREL, [TREE], 7)[2] == "amod"
-    assert task_labels(Task.GENRE, [TREE], 1) == ["reviews"]
+    assert task_labels(ProbeTask.DEPTH, [TREE], 7) == ["2", "3", "2", "1", "0", "1", "1"]
+    assert task_labels(ProbeTask.DISTANCE, [TREE], 7) == ["3", "1", "1", "1", None, "1", "2"]
+    assert task_labels(ProbeTask.UPOS, [TREE], 7)[3] == "NOUN"
+    assert task_labels(ProbeTask.DEPREL, [TREE], 7)[2] == "amod"
+    assert task_labels(ProbeTask.GENRE, [TREE], 1) == ["reviews"]
+    with pytest.raises(MechscopeError, match="structural probe fits distances"):
+        task_labels(ProbeTask.STRUCTURAL, [TREE], 7)
     with pytest.raises(MechscopeError, match="collect with a word pooling"):
-        task_labels(Task.UPOS, [TREE], 1)
+        task_labels(ProbeTask.UPOS, [TREE], 1)
 
 
 def test_encoding_counts_unseen_eval_labels_and_refuses_one_class():
