@@ -47,7 +47,7 @@ def folded(model: HookedTransformer) -> HookedTransformer:
     cfg.init_weights = False  # every weight is loaded below; drawing random ones first took
     # about half of the copy's time on SmolLM2
     if fold_ln:
-        cfg.normalization_type += "Pre"
+        cfg.normalization_type = f"{model.cfg.normalization_type}Pre"
     with quiet_transformer_lens():
         copy_model = HookedTransformer(cfg, move_to_device=False)
     state = {name: value.detach().clone() for name, value in model.state_dict().items()}

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
+from typing import TypeVar
 
 import torch
 from transformer_lens import HookedEncoder, HookedTransformer
@@ -18,6 +19,9 @@ from mechscope.models.vit import HookedViT
 
 Model = HookedTransformer | HookedEncoder | HookedViT
 """A model mechscope analyses: a decoder (HookedTransformer) or an encoder (HookedEncoder)."""
+
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 class DType(Enum):
@@ -125,7 +129,7 @@ def place(model: "Model", device: torch.device, dtype: torch.dtype) -> "Model":
     return model.eval()
 
 
-def linear_layout(model: torch.nn.Module) -> torch.nn.Module:
+def linear_layout(model: ModuleT) -> ModuleT:
     """Store the weights TransformerLens copies on every forward so that the copy is free.
 
     TransformerLens 3.9's gated MLP and unembedding call ``F.linear(x, W.T.contiguous())``
