@@ -1,5 +1,6 @@
 """``python -m experiments.smollm_atlas``: run the head atlas and print its key tables."""
 
+import math
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -29,8 +30,15 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
             f"{row['accuracy']:.3f} vs offset {row['baseline_offset']:+d} {row['baseline']:.3f}"
         )
     for row in result.check:
+        versus = (
+            f"; minus its controls {row['minus_controls']:+.3f} ± "
+            f"{row['minus_controls_stderr']:.3f}"
+            if "minus_controls" in row
+            else ""
+        )
+        stderr = row.get("change_stderr", math.nan)
         yield (f"  ablate {row['head']} ({row['group']}, induction {row['induction']:.2f}): "
-            f"{row['change']:+.3f}")  # fmt: skip
+               f"{row['change']:+.3f} ± {stderr:.3f}{versus}")  # fmt: skip
     for step, seconds in result.seconds.items():
         yield f"  {step}: {seconds:.1f} s"
     yield f"report: {cfg.out / 'report.html'}"

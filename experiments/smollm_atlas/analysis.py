@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import Tensor
 
 from experiments.smollm_atlas.config import Config
 from mechscope.core import (
@@ -82,7 +83,7 @@ def run(cfg: Config) -> Outcome:
     syntax = accumulator.result()
     seconds["scoring (every kind and syntax, one pass per chunk)"] = time.perf_counter() - start
     began = time.perf_counter()
-    check = causal_check(model, scores, settings, cfg.seed)
+    check = causal_check(model, scores, settings, cfg.seed, cfg.check_heads, cfg.controls)
     seconds["causal check"] = time.perf_counter() - began
     result = AtlasResult(
         scores=scores,
@@ -101,46 +102,87 @@ def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contr
 
 
 def causal_check(
-    model, scores: HeadScores, settings: DetectionSettings, seed: int, k: int = 3
-) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Ablate the top ``k`` induction heads and ``k`` random non-induction heads of their layers.
+    model,
+    scores: HeadScores,
+    settings: DetectionSettings,
+    seed: int,
+    k: int = 3,  # noqa: ANN001
+    controls: int = 3,
+) -> list[dict[str, Any]]:
+    """Ablate each of the top ``k`` induction heads, and ``controls`` random heads of its layer.
 
-    A control is drawn (seeded) from the heads of the same layer whose induction score is
-    below the label threshold, so it is a random head that is not itself an induction head.
+    Every top-``k`` head is reported, whatever its effect. A control is drawn (seeded, without
+    replacement) from the heads of the same layer whose induction score is below the label
+    threshold, so it is a random head that is not itself an induction head. Each row carries
+    the change's standard error over the repeated-token rows; each top head's row also the
+    paired difference from its controls' mean change, with its standard error.
     """
     top = [h for h, _ in scores.top(HeadKind.INDUCTION, k)]
     induction = scores.score(HeadKind.INDUCTION)
     threshold = THRESHOLDS[HeadKind.INDUCTION].value
     generator = torch.Generator().manual_seed(seed)
-    controls = []
+    drawn: list[list[HeadId]] = []
     for head in top:
         others = [
-            h
+            HeadId(head.layer, h)
             for h in range(model.cfg.n_heads)
             if HeadId(head.layer, h) not in top and float(induction[head.layer, h]) < threshold
         ]
-        pick = others[int(torch.randint(0, len(others), (1,), generator=generator))]
-        controls.append(HeadId(head.layer, pick))
+        order = torch.randperm(len(others), generator=generator)[:controls].tolist()
+        drawn.append([others[i] for i in order])
+    heads = [*top, *(c for group in drawn for c in group)]
     batch = pad_token_lists(repeated_rows(model, settings), 0)
     half = settings.induction_half_length or 20
-    effects = ablation_effects(model, batch, second_copy_metric(batch, half), [*top, *controls])
-    return [
-        {"group": "top" if i < k else "random non-induction, same layer", "head": str(h),
-         "induction": float(induction[h]), "change": float(effects.change[i]),
-         "clean": effects.clean}
-        for i, h in enumerate([*top, *controls])
-    ]  # fmt: skip
+    metric = second_copy_metric(batch, half, per_prompt=True)
+    effects = ablation_effects(model, batch, metric, heads, per_prompt=True)
+    assert effects.ablated_rows is not None and effects.clean_rows is not None
+    changes = effects.ablated_rows - effects.clean_rows  # head row
+    n_rows = changes.shape[1]
+    rows: list[dict[str, Any]] = []
+    for i, head in enumerate(top):
+        mine = [heads.index(c) for c in drawn[i]]
+        row = _check_row("top", head, float(induction[head]), changes[i], effects.clean)
+        if mine:
+            difference = changes[i] - changes[mine].mean(0)  # paired over rows
+            row["minus_controls"] = float(difference.mean())
+            row["minus_controls_stderr"] = float(difference.std() / n_rows**0.5)
+        rows.append(row)
+    for i, group in enumerate(drawn):
+        for control in group:
+            row = _check_row(f"random non-induction, same layer as {top[i]}", control,
+                             float(induction[control]), changes[heads.index(control)],
+                             effects.clean)  # fmt: skip
+            rows.append(row)
+    return rows
+
+
+def _pm(value: float, stderr: float | None) -> str:
+    return f"{value:+.3f}" if stderr is None else f"{value:+.3f} ± {stderr:.3f}"
+
+
+def _check_row(
+    group: str, head: HeadId, score: float, change: Tensor, clean: float
+) -> dict[str, Any]:
+    return {"group": group, "head": str(head), "induction": score, "change": float(change.mean()),
+            "change_stderr": float(change.std() / change.numel() ** 0.5), "rows": change.numel(),
+            "clean": clean}  # fmt: skip
 
 
 def thirds(scores: HeadScores, syntax: SyntaxScores) -> list[dict[str, Any]]:
-    """Per third of the layers: each kind's mean over its heads, and syntax at its best."""
+    """Per third of the layers: each kind's mean over its heads, and syntax at its best.
+
+    Each mean comes with its standard error over the third's heads (``KIND se``).
+    """
     n = scores.n_layers
     bounds = [(0, n // 3), (n // 3, 2 * n // 3), (2 * n // 3, n)]
     rows = []
     for name, (lo, hi) in zip(("early", "middle", "late"), bounds, strict=True):
         row: dict[str, Any] = {"third": name, "layers": f"{lo}-{hi - 1}"}
         for kind in THIRD_KINDS:
-            row[kind.value] = float(scores.score(kind)[lo:hi].nanmean())
+            values = scores.score(kind)[lo:hi].flatten()
+            values = values[~values.isnan()]
+            row[kind.value] = float(values.mean())
+            row[f"{kind.value} se"] = float(values.std() / values.numel() ** 0.5)
         frequent = [r for r in syntax.table(min_count=50)]
         best = [float(syntax.accuracy[:, syntax.relations.index(r["relation"]), lo:hi].max())
                 for r in frequent]  # fmt: skip
@@ -159,8 +201,12 @@ def render(result: AtlasResult, sample) -> Report:  # noqa: ANN001 - a SentenceA
         "Figures on SmolLM2 describe its 4-bit-dequantised weights."
     )
     report.heading("By thirds of the depth")
-    columns = list(result.thirds[0])
-    report.table(columns, [[row[c] for c in columns] for row in result.thirds])
+    report.paragraph(
+        "Each kind's mean score over the heads of a third, ± its standard error over heads."
+    )
+    columns = [c for c in result.thirds[0] if not c.endswith(" se")]
+    report.table(columns, [[_pm(row[c], row.get(f"{c} se")) if f"{c} se" in row else row[c]
+                            for c in columns] for row in result.thirds])  # fmt: skip
     report.heading("Syntactic heads")
     report.paragraph(
         "A causal model sees only leftward words, so each relation can be found only in the "
@@ -176,10 +222,19 @@ def render(result: AtlasResult, sample) -> Report:  # noqa: ANN001 - a SentenceA
           r["baseline_offset"], r["baseline"]] for r in table],
     )  # fmt: skip
     report.heading("Causal check: the top induction heads against random heads of their layers")
-    report.table(
-        ["group", "head", "induction score", "second-copy loss change"],
-        [[r["group"], r["head"], r["induction"], r["change"]] for r in result.check],
+    rows = result.check[0].get("rows", "?")
+    report.paragraph(
+        "Each top induction head is zero-ablated alone, and so is each of several random heads "
+        "of its layer whose induction score is below the label threshold. The change is the "
+        f"second-copy loss (nats) on {rows} repeated-random-token rows, with its standard "
+        "error over rows; for a top head, the paired difference from its controls' mean."
     )
+    report.table(
+        ["group", "head", "induction score", "loss change", "minus its controls' mean"],
+        [[r["group"], r["head"], r["induction"], _pm(r["change"], r.get("change_stderr")),
+          _pm(r["minus_controls"], r["minus_controls_stderr"]) if "minus_controls" in r
+          else ""] for r in result.check],
+    )  # fmt: skip
     report.heading("Every kind, layer x head")
     for i, kind in enumerate(scores.kinds):
         report.figure(head_heatmap(scores.mean[i].tolist(), kind))

@@ -37,6 +37,15 @@ class Config(ExperimentConfig):
     """Repeated-random-token rows for the induction kind and its causal check."""
     seed: int = 0
     """Seed of the random tokens and of the random control heads."""
+    check_heads: int = 3
+    """Top induction heads ablated in the causal check (every one reported)."""
+    controls: int = 3
+    """Random non-induction heads of the same layer ablated per top head."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.check_heads < 1 or self.controls < 1:
+            raise ValueError("need check_heads >= 1 and controls >= 1")
 
 
 JOB = Job(

@@ -26,6 +26,12 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
         yield (
             f"  {row['head']} attends IO {row['io']:.2f}, S1 {row['s1']:.2f}, S2 {row['s2']:.2f}"
         )
+    for row in result.template_rows:
+        yield (f"  {row['head']} over {row['templates']} templates: {row['mean']:.3f} ± "
+               f"{row['stderr']:.3f}, among the top in {row['top_in']}")  # fmt: skip
+    for row in result.paths:
+        yield (f"  path {row['sender']} -> {row['input']}: {row['normalised']:.3f} (estimated "
+               f"{row.get('estimate', float('nan')):.3f})")  # fmt: skip
     yield ("attribution vs exact patching: " + ", ".join(
         f"{k} r = {v:.2f}" for k, v in result.correlations.items()))  # fmt: skip
     for step, seconds in result.seconds.items():

@@ -1,7 +1,8 @@
 """The IOI reproduction: behaviour, patching, attribution, path patching, attention; report."""
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -29,6 +30,7 @@ from mechscope.interventions import (
     correlation,
     ioi_pairs,
     patching_hooks,
+    path_attribution,
     path_patching,
 )
 from mechscope.models import load_model, str_tokens
@@ -59,6 +61,13 @@ class IoiResult(Result):
     attention: list[dict[str, Any]]
     """Per top head: mean attention from the final token to IO, S1 and S2."""
     seconds: dict[str, float]
+    z_final_templates: Float[Tensor, "template layer head"] | None = None
+    """Head outputs at the final position patched on each template in turn (template 0 is
+    ``grids["z_final"]``): the templates are the replicates behind each head's interval."""
+    template_rows: list[dict[str, Any]] = field(default_factory=list)
+    """Per head among the top by mean over templates (and the top heads of template 0): each
+    template's value, the mean, its standard error over templates, and in how many templates
+    it is among the top heads."""
 
     @classmethod
     def _upgrade_v1(
@@ -149,9 +158,16 @@ def run(cfg: Config) -> Outcome:
     order = z_final.flatten().nan_to_num(-1e9).argsort(descending=True).tolist()
     top = [HeadId(*divmod(i, n_heads)) for i in order[: cfg.top_heads]]
     began = time.perf_counter()
-    paths = path_rows(runs, grids["z_all"], top, n_heads)
+    paths = path_rows(runs, grids["z_all"], top, cfg.path_senders)
     seconds["path patching"] = time.perf_counter() - began
     attention = attention_rows(model, task, top)
+    began = time.perf_counter()
+    by_template = torch.stack(
+        [z_final, *(final_heads(model, cfg, t) for t in range(1, cfg.templates))]
+    )
+    seconds[f"head outputs at the final position, {cfg.templates} templates"] = (
+        time.perf_counter() - began + seconds[f"patch z_final ({len(site_sets['z_final'])} sites)"]
+    )
     result = IoiResult(
         behaviour=rows,
         tokens=str_tokens(model, task.clean.unpadded(0).tolist()),
@@ -162,6 +178,8 @@ def run(cfg: Config) -> Outcome:
         paths=paths,
         attention=attention,
         seconds=seconds,
+        z_final_templates=by_template,
+        template_rows=template_rows(by_template, top, cfg.top_heads),
     ).with_provenance(cfg, cfg.model)
     view = attention_patterns(model, task.clean)[0]
     return Outcome({"": result, **saved}, {"view": view})
@@ -172,18 +190,67 @@ def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contr
     return render(outcome.main, outcome.context["view"])  # pyright: ignore[reportArgumentType]
 
 
-def path_rows(runs, z_all: Tensor, receivers: list[HeadId], n_heads: int) -> list[dict[str, Any]]:  # noqa: ANN001
-    """Each of the strongest earlier heads as sender into the receivers' queries (Q)."""
-    first = min(h.layer for h in receivers)
-    earlier = z_all[:first].flatten().nan_to_num(0).abs()
-    senders = [HeadId(*divmod(i, n_heads)) for i in earlier.argsort(descending=True)[:5].tolist()]
+def _n_prompts(result: IoiResult) -> object:
+    return (result.provenance.config or {}).get("n_patch_prompts", "?")
+
+
+def final_heads(model, cfg: Config, template: int) -> Tensor:  # noqa: ANN001 - a decoder
+    """Every head's output at the final position patched (corrupted <- clean), one template."""
+    task = ioi_pairs(model, cfg.n_patch_prompts, IoiCorruption.ABC, template=template, seed=1)
+    final = int(task.positions[0])
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    sites = [Site(Component.Z, s.layer, s.head, final)
+             for s in every_site(Component.Z, n_layers, n_heads=n_heads)]  # fmt: skip
+    runs = task.runs(model, names=patching_hooks(model, sites))
+    return activation_patching(runs, sites, progress=False).by_layer_head()
+
+
+def template_rows(by_template: Tensor, top: list[HeadId], k: int) -> list[dict[str, Any]]:
+    """The top ``k`` heads by mean over templates, then template 0's top heads not among them."""
+    n_templates, _, n_heads = by_template.shape
+    mean = by_template.mean(0)
+    order = mean.flatten().nan_to_num(-1e9).argsort(descending=True).tolist()
+    heads = [HeadId(*divmod(i, n_heads)) for i in order[:k]]
+    heads += [h for h in top if h not in heads]
+    ranks = [set(grid.flatten().nan_to_num(-1e9).argsort(descending=True)[:k].tolist())
+             for grid in by_template]  # fmt: skip
     rows = []
-    for sender in senders:
-        for receiver_input in (Component.Q, Component.K, Component.V):
+    for head in heads:
+        values = by_template[:, head.layer, head.head]
+        rows.append(
+            {"head": str(head), "per_template": values.tolist(), "mean": float(values.mean()),
+             "stderr": float(values.std() / n_templates**0.5) if n_templates > 1 else math.nan,
+             "top_in": sum(head.layer * n_heads + head.head in r for r in ranks),
+             "templates": n_templates}
+        )  # fmt: skip
+    return rows
+
+
+def path_rows(
+    runs,
+    z_all: Tensor,
+    receivers: list[HeadId],
+    per_input: int = 5,  # noqa: ANN001
+) -> list[dict[str, Any]]:
+    """Senders chosen by attribution into the receivers' Q, K and V, then patched exactly.
+
+    Every earlier head is screened at once per input (`path_attribution`, one backward pass);
+    the ``per_input`` heads whose estimated path effect is largest are path-patched exactly.
+    The senders are chosen by what they could do through that input, not by their total
+    effect (heads with a small total effect can still feed a receiver).
+    """
+    rows = []
+    for receiver_input in (Component.Q, Component.K, Component.V):
+        estimate = path_attribution(runs, receivers, receiver_input)
+        strength = (estimate - 1).abs().nan_to_num(-1).flatten()
+        n_heads = estimate.shape[1]
+        for i in strength.argsort(descending=True)[:per_input].tolist():
+            sender = HeadId(*divmod(i, n_heads))
             path = path_patching(runs, [sender], receivers, receiver_input)
             rows.append(
                 {"sender": str(sender), "input": receiver_input.name,
-                 "normalised": path.normalised, "z_all": float(z_all[sender])}
+                 "normalised": path.normalised, "estimate": float(estimate[sender]),
+                 "z_all": float(z_all[sender])}
             )  # fmt: skip
     return rows
 
@@ -246,13 +313,35 @@ def render(result: IoiResult, view: Tensor) -> Report:
             y_title="component", value_name="normalised", diverging=True, annotate=False,
         )
     )  # fmt: skip
+    if result.template_rows:
+        n_templates = result.template_rows[0]["templates"]
+        report.heading("The top heads across templates")
+        report.paragraph(
+            f"Head outputs at the final position patched on each of {n_templates} templates "
+            f"({_n_prompts(result)} prompts each); the templates are the replicates: mean ± "
+            "standard error over templates, and in how many templates the head is among the "
+            f"top {len(result.top_heads)}."
+        )
+        report.table(
+            ["head", "per template", "mean ± s.e.", "among the top in"],
+            [[r["head"], ", ".join(f"{v:.2f}" for v in r["per_template"]),
+              f"{r['mean']:.3f} ± {r['stderr']:.3f}", f"{r['top_in']} of {r['templates']}"]
+             for r in result.template_rows],
+        )  # fmt: skip
     report.heading("Path patching into the top heads")
     top = ", ".join(map(str, result.top_heads))
-    report.paragraph(f"Receivers: {top}. Noising the sender's output on that path only.")
-    report.table(
-        ["sender", "receiver input", "normalised (0 = path carries it all)", "sender, all paths"],
-        [[r["sender"], r["input"], r["normalised"], r["z_all"]] for r in result.paths],
+    report.paragraph(
+        f"Receivers: {top}. Every earlier head is screened as a sender through each input by "
+        "attribution (one backward pass: its corrupted-minus-clean output dotted with the "
+        "metric's gradient at the receivers' own copy of that input); the strongest are then "
+        "path-patched exactly, noising the sender's output on that path only."
     )
+    report.table(
+        ["sender", "receiver input", "normalised (0 = path carries it all)",
+         "attribution estimate", "sender, all paths"],
+        [[r["sender"], r["input"], r["normalised"], r.get("estimate", ""), r["z_all"]]
+         for r in result.paths],
+    )  # fmt: skip
     report.heading("Where the top heads look from the final token")
     report.table(
         ["head", "to IO", "to S1", "to S2"],

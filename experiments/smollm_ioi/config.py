@@ -14,8 +14,9 @@ class Config(ExperimentConfig):
     Measures the logit difference IO - S on prompts from every template, then, on one
     template (positions aligned), patches the residual stream by layer and position, attention
     and MLP outputs by layer, and every head's output (all positions, and the final one);
-    compares attribution with exact patching; path-patches the strongest earlier heads into
-    the top heads' queries; and shows where the top heads attend from the final token.
+    compares attribution with exact patching; screens every earlier head's path into the top
+    heads' queries, keys and values by attribution and path-patches the strongest exactly;
+    and shows where the top heads attend from the final token.
     Example: python -m experiments.smollm_ioi --out results/smollm-ioi
     """
 
@@ -29,6 +30,19 @@ class Config(ExperimentConfig):
     """Prompts of the one template the patching runs on."""
     top_heads: int = 3
     """Heads named, path-patched into and shown."""
+    templates: int = 3
+    """Templates the final-position head patching is repeated on (1 to 6): the replicates
+    behind each top head's interval."""
+    path_senders: int = 5
+    """Earlier heads path-patched exactly per receiver input: those with the largest path
+    effect estimated by attribution over every earlier head."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.templates <= 6:
+            raise ValueError(f"templates must be 1 to 6 (the IOI templates), got {self.templates}")
+        if self.path_senders < 1 or self.top_heads < 1:
+            raise ValueError("need path_senders >= 1 and top_heads >= 1")
 
 
 JOB = Job(

@@ -117,11 +117,17 @@ def first_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
     return Metric("repeated first-half loss", fn, higher_is_better=False)
 
 
-def second_copy_metric(batch: TokenBatch, half_length: int) -> Metric:
-    """Mean loss on the second copy of ``start + r + r`` rows (`second_copy_loss`)."""
+def second_copy_metric(batch: TokenBatch, half_length: int, *, per_prompt: bool = False) -> Metric:
+    """Mean loss on the second copy of ``start + r + r`` rows (`second_copy_loss`).
+
+    ``per_prompt``: each row's mean instead (one value per prompt, for standard errors).
+    """
 
     def fn(logits: Logits) -> Tensor:
-        return second_copy_loss(loss_per_position(logits, batch.tokens), half_length)
+        loss = loss_per_position(logits, batch.tokens)
+        if per_prompt:
+            return loss[:, half_length + 1 : 2 * half_length].mean(-1)
+        return second_copy_loss(loss, half_length)
 
     return Metric("repeated second-half loss", fn, higher_is_better=False)
 

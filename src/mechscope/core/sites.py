@@ -28,6 +28,13 @@ class Component(Enum):
     MLP_OUT = "hook_mlp_out"
     LN1_SCALE = "ln1.hook_scale"
     LN2_SCALE = "ln2.hook_scale"
+    Q_INPUT = "hook_q_input"
+    """Each head's own copy of the stream its queries read (before ln1); present only while
+    TransformerLens's ``use_split_qkv_input`` is on (`mechscope.interventions.path`)."""
+    K_INPUT = "hook_k_input"
+    """As ``Q_INPUT`` for the keys (one copy per key/value head)."""
+    V_INPUT = "hook_v_input"
+    """As ``Q_INPUT`` for the values (one copy per key/value head)."""
     Q = "attn.hook_q"
     K = "attn.hook_k"
     V = "attn.hook_v"
@@ -51,8 +58,8 @@ class Component(Enum):
 
     @property
     def has_head_axis(self) -> bool:
-        """Whether the activation has a head axis (q, k, v, z, scores, pattern)."""
-        return self.value.startswith("attn.")
+        """Whether the activation has a head axis (q, k, v, z, scores, pattern, q/k/v inputs)."""
+        return self.value.startswith("attn.") or self.value.endswith("_input")
 
 
 _MODEL_LEVEL = frozenset(

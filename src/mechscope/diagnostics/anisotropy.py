@@ -83,37 +83,42 @@ def anisotropy_of(
     rows, cols = mask.nonzero(as_tuple=True)
     if len(rows) < 2 or int(rows.max()) == int(rows.min()):
         raise MechscopeError("anisotropy needs real tokens from at least two prompts.")
-    unit = torch.nn.functional.normalize(stream.double(), dim=-1)
-    vectors = unit[:, rows, cols]  # boundary token d_model
     generator = torch.Generator().manual_seed(seed)
     a = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
     b = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
     different = rows[a] != rows[b]
     a, b = a[different][:n_pairs], b[different][:n_pairs]
-    baseline = (vectors[:, a] * vectors[:, b]).sum(-1).mean(-1)
     # self-similarity: every pair of occurrences of a token id in different prompts
     where: dict[int, list[int]] = defaultdict(list)
     for index, token in enumerate(tokens[rows, cols].tolist()):
         where[token].append(index)
-    sims, n_words = [], 0
-    for indices in where.values():
-        prompts = rows[indices]
-        if len(set(prompts.tolist())) < 2:
-            continue
-        n_words += 1
-        group = vectors[:, indices]  # boundary k d
-        gram = group @ group.mT
-        other = prompts[:, None] != prompts[None, :]
-        sims.append((gram * other).sum((-2, -1)) / other.sum())
-    self_similarity = torch.stack(sims).mean(0) if sims else torch.full_like(baseline, float("nan"))
-    # intra-sentence: each token against its prompt's mean vector
-    intra = torch.zeros_like(baseline)
+    groups = [indices for indices in where.values() if len(set(rows[indices].tolist())) >= 2]
+    n_words = len(groups)
     prompt_ids = rows.unique()
-    for prompt in prompt_ids:
-        members = vectors[:, rows == prompt]
-        centre = torch.nn.functional.normalize(stream.double()[:, prompt][:, mask[prompt]].mean(1),
-                                               dim=-1)  # fmt: skip
-        intra += (members * centre[:, None]).sum(-1).mean(-1) / len(prompt_ids)
+    n_boundaries = stream.shape[0]
+    baseline = torch.zeros(n_boundaries, dtype=torch.float64)
+    self_similarity = torch.full((n_boundaries,), torch.nan, dtype=torch.float64)
+    intra = torch.zeros(n_boundaries, dtype=torch.float64)
+    # One boundary at a time, real tokens only, in float64: the whole padded stream in
+    # float64 (once per prompt, for the prompt means) was SmolLM2's largest allocation.
+    for boundary in range(n_boundaries):
+        vectors = torch.nn.functional.normalize(stream[boundary, rows, cols].double(), dim=-1)
+        baseline[boundary] = (vectors[a] * vectors[b]).sum(-1).mean()
+        sims = []
+        for indices in groups:
+            prompts = rows[indices]
+            group = vectors[indices]  # k d
+            other = prompts[:, None] != prompts[None, :]
+            sims.append(((group @ group.T) * other).sum() / other.sum())
+        if sims:
+            self_similarity[boundary] = torch.stack(sims).mean()
+        # intra-sentence: each token against its prompt's mean vector
+        for prompt in prompt_ids:
+            members = vectors[rows == prompt]
+            centre = torch.nn.functional.normalize(
+                stream[boundary, prompt][mask[prompt]].double().mean(0), dim=-1
+            )
+            intra[boundary] += (members * centre).sum(-1).mean() / len(prompt_ids)
     return Anisotropy(baseline.float(), self_similarity.float(), intra.float(), len(a), n_words)
 
 

@@ -38,7 +38,13 @@ if TYPE_CHECKING:
         repeated_pairs,
         task_from_prompts,
     )
-    from mechscope.interventions.path import PathResult, path_patching, sender_sweep
+    from mechscope.interventions.path import (
+        PathResult,
+        path_attribution,
+        path_patching,
+        sender_sweep,
+        split_qkv_inputs,
+    )
     from mechscope.interventions.runs import PairedRuns, RunCache
 
 _EXPORTS = {
@@ -58,7 +64,9 @@ _EXPORTS = {
     "PatchDirection": "mechscope.interventions.choices",
     "patching_hooks": "mechscope.interventions.activation",
     "PatchingResult": "mechscope.interventions.activation",
+    "path_attribution": "mechscope.interventions.path",
     "path_patching": "mechscope.interventions.path",
+    "split_qkv_inputs": "mechscope.interventions.path",
     "PathResult": "mechscope.interventions.path",
     "repeated_pairs": "mechscope.interventions.pairs",
     "RunCache": "mechscope.interventions.runs",
@@ -89,9 +97,11 @@ __all__ = [
     "correlation",
     "ioi_pairs",
     "patching_hooks",
+    "path_attribution",
     "path_patching",
     "repeated_pairs",
     "sender_sweep",
+    "split_qkv_inputs",
     "task_from_prompts",
 ]
 

@@ -38,7 +38,7 @@ from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.interventions.choices import AblationType
-from mechscope.interventions.engine import patch_groups
+from mechscope.interventions.engine import patch_groups, per_prompt_values
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
@@ -256,6 +256,10 @@ class AblationEffects(Result):
     ablated: Float[Tensor, " group"]
     how: AblationType
     metric: str = "metric"
+    clean_rows: Float[Tensor, " batch"] | None = None
+    """The metric per prompt with nothing ablated (``per_prompt=True``; else None)."""
+    ablated_rows: Float[Tensor, "group batch"] | None = None
+    """The metric per prompt with each group ablated (``per_prompt=True``; else None)."""
 
     def _summary(self) -> dict[str, Any]:
         return {"rows": self.to_rows()}
@@ -263,6 +267,20 @@ class AblationEffects(Result):
     def _validate(self) -> None:
         if self.ablated.shape != (len(self.groups),):
             raise ValueError(f"{len(self.groups)} groups but {tuple(self.ablated.shape)} values")
+        if (self.clean_rows is None) != (self.ablated_rows is None):
+            raise ValueError("clean_rows and ablated_rows come together (per_prompt=True)")
+
+    @property
+    def change_stderr(self) -> Float[Tensor, " group"]:
+        """The standard error of each group's change over prompts.
+
+        The per-prompt changes' standard deviation over the square root of their number;
+        NaN without ``per_prompt`` or with one prompt.
+        """
+        if self.clean_rows is None or self.ablated_rows is None or self.clean_rows.numel() < 2:
+            return torch.full((len(self.groups),), torch.nan)
+        changes = self.ablated_rows - self.clean_rows
+        return changes.std(dim=-1) / changes.shape[-1] ** 0.5
 
     @property
     def heads(self) -> tuple[HeadId, ...]:
@@ -303,9 +321,11 @@ class AblationEffects(Result):
     def to_rows(self) -> list[dict[str, Any]]:
         """One JSON-able row per group."""
         return [
-            {"head": label, "ablated": float(a), "change": float(a - self.clean)}
-            for label, a in zip(self.labels, self.ablated.tolist(), strict=True)
-        ]
+            {"head": label, "ablated": float(a), "change": float(a - self.clean),
+             "change_stderr": float(se)}
+            for label, a, se in zip(self.labels, self.ablated.tolist(),
+                                    self.change_stderr.tolist(), strict=True)
+        ]  # fmt: skip
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per group: label, ablated value, change from clean."""
@@ -346,6 +366,7 @@ def ablation_effects(
     per_position: bool = True,
     max_rows: int = 256,
     seed: int = 0,
+    per_prompt: bool = False,
 ) -> AblationEffects:
     """``metric`` with each head (or each layer, or group) ablated alone, many per pass.
 
@@ -365,16 +386,23 @@ def ablation_effects(
         per_position: mean ablation averages each position separately (else all positions).
         max_rows: rows per forward pass.
         seed: which reference prompt each prompt takes its z from (resample).
+        per_prompt: ``metric`` returns one value per prompt; the result keeps them
+            (``clean_rows``, ``ablated_rows``, ``change_stderr``) and their means.
 
     Raises:
         MechscopeError: heads out of range, an unknown ``how``, an empty reference, or a
-            non-scalar metric.
+            metric of the wrong shape (a scalar, or one value per prompt with ``per_prompt``).
     """
     how = _parse_how(how)
     metric = as_metric(metric)
     groups = _groups(model, heads)
     target = RunCache.run(model, batch)
-    clean = scalar(metric(target.logits))
+    clean_rows = None
+    if per_prompt:
+        clean_rows = per_prompt_values(metric(target.logits), batch.inputs.shape[0])
+        clean = float(clean_rows.mean())
+    else:
+        clean = scalar(metric(target.logits))
     n_batch, n_pos = batch.attention_mask.shape
     layers = sorted({h.layer for g in groups for h in g})
     if how is AblationType.ZERO:
@@ -397,14 +425,18 @@ def ablation_effects(
     # The patching engine does the rest: group i is ablated in replica i of the batch.
     sources = {Site(Component.Z, layer).hook_name: fill for layer, fill in fills.items()}
     sites = [[Site(Component.Z, h.layer, h.head) for h in group] for group in groups]
-    values = patch_groups(model, target, sources, metric, sites, max_rows=max_rows)
+    values = patch_groups(
+        model, target, sources, metric, sites, max_rows=max_rows, per_prompt=per_prompt
+    )
     config = {"how": how.value, "per_position": per_position, "max_rows": max_rows, "seed": seed}
     return AblationEffects(
         tuple(groups),
         clean,
-        values,
+        values.mean(-1) if per_prompt else values,
         how,
         metric.name,
+        clean_rows=clean_rows,
+        ablated_rows=values if per_prompt else None,
         provenance=Provenance(config=config, model=model_spec(model)),
     )
 

@@ -19,9 +19,19 @@ Noising, in three runs on the clean prompts:
 
 The result is normalised like activation patching (corrupted 0, clean 1), so a value near 0
 means the path carries the whole behaviour, near 1 that it carries none of it.
+
+`path_attribution` estimates the same quantity for every earlier head as the sender at once,
+to first order (edge attribution patching, Syed et al. 2023): one backward pass on the clean
+run gives the metric's gradient at each receiver's own copy of its Q, K or V input
+(TransformerLens's split inputs, before ln1), and a sender's estimate is its corrupted minus
+clean output (``z W_O``) dotted with that gradient, summed over prompts and positions. The
+sender reaches that copy only directly, so this is the direct path's effect, linearised;
+exact when the receiver's output and the metric are linear in that input (tested). Use it to
+choose the senders worth patching exactly.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -39,6 +49,7 @@ from mechscope.interventions.ablation import check_heads
 from mechscope.interventions.engine import run_patches
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.base import Model
 from mechscope.models.tokens import forward_kwargs
 
 RECEIVER_INPUTS = (Component.Q, Component.K, Component.V)
@@ -171,4 +182,84 @@ def sender_sweep(
         for head in range(model.cfg.n_heads):
             result = path_patching(runs, [HeadId(layer, head)], receiver_ids, receiver_input)
             grid[layer, head] = result.normalised
+    return grid
+
+
+SPLIT_INPUT = {Component.Q: Component.Q_INPUT, Component.K: Component.K_INPUT,
+               Component.V: Component.V_INPUT}  # fmt: skip
+"""Each receiver input's per-head copy of the stream (`path_attribution`)."""
+
+
+@contextmanager
+def split_qkv_inputs(model: Model) -> Iterator[Model]:
+    """TransformerLens's per-head Q/K/V input hooks switched on; off again on every exit."""
+    before = model.cfg.use_split_qkv_input
+    model.cfg.use_split_qkv_input = True
+    try:
+        yield model
+    finally:
+        model.cfg.use_split_qkv_input = before
+
+
+def path_attribution(
+    runs: PairedRuns,
+    receivers: Sequence[HeadId | tuple[int, int]],
+    receiver_input: Component = Component.K,
+) -> Float[Tensor, "layer head"]:
+    """First-order `sender_sweep`: every earlier head's path into the receivers, one backward.
+
+    Normalised like `path_patching` (clean 1, corrupted 0): ``1 + estimate / (clean -
+    corrupted)``. Returns ``[layer, head]``; NaN for heads not before every receiver.
+
+    Raises:
+        MechscopeError: an input other than Q/K/V, heads out of range, or a model without
+            split Q/K/V inputs (an encoder).
+    """
+    model = runs.model
+    if receiver_input not in RECEIVER_INPUTS:
+        raise MechscopeError(f"receiver_input must be Q, K or V, got {receiver_input.name}.")
+    decoder = adapt(model).decoder("path attribution")
+    receiver_ids = check_heads(model, receivers)
+    if not receiver_ids:
+        raise MechscopeError("give at least one receiver head.")
+    first = min(r.layer for r in receiver_ids)
+    adapter = adapt(model)
+    shared = receiver_input in (Component.K, Component.V)
+    inputs = {r.layer: Site(SPLIT_INPUT[receiver_input], r.layer).hook_name for r in receiver_ids}
+    z_names = [Site(Component.Z, layer).hook_name for layer in range(first)]
+    clean_z, corrupted_z = runs.clean.get(z_names), runs.corrupted.get(z_names)
+    kept: dict[str, Tensor] = {}
+
+    def keep(act: Tensor, hook: HookPoint) -> None:
+        kept[str(hook.name)] = act
+
+    clean = runs.clean.batch
+    names = sorted(set(inputs.values()))
+    with (
+        split_qkv_inputs(decoder),
+        torch.enable_grad(),
+        decoder.hooks(fwd_hooks=[(name, keep) for name in names]),  # pyright: ignore[reportArgumentType]
+    ):
+        value = runs.metric(decoder(clean.inputs, **forward_kwargs(decoder, clean)))
+        grads = dict(zip(names, torch.autograd.grad(value, [kept[n] for n in names]), strict=True))
+    # The gradient each receiver's input copy gets, summed over the receivers of a layer.
+    by_layer: dict[int, Tensor] = {}
+    for r in receiver_ids:
+        index = adapter.key_value_head(r.head) if shared else r.head
+        grad = grads[inputs[r.layer]][:, :, index]  # batch pos d_model
+        if shared and any(
+            o.layer == r.layer and adapter.key_value_head(o.head) == index and o.head < r.head
+            for o in receiver_ids
+        ):
+            continue  # query heads sharing a key/value head share one input copy
+        by_layer[r.layer] = by_layer.get(r.layer, 0) + grad
+    grid = torch.full((model.cfg.n_layers, model.cfg.n_heads), torch.nan)
+    span = runs.clean_value - runs.corrupted_value
+    with torch.no_grad():
+        for layer in range(first):
+            name = z_names[layer]
+            delta = corrupted_z[name] - clean_z[name]  # batch pos head d_head
+            out = torch.einsum("bphd,hdm->bphm", delta, decoder.W_O[layer])
+            estimate = sum(torch.einsum("bphm,bpm->h", out, g) for g in by_layer.values())
+            grid[layer] = 1 + torch.as_tensor(estimate).cpu() / span
     return grid

@@ -251,3 +251,20 @@ def test_diagnostics_of_a_padded_batch_equal_each_prompt_alone(which, side, requ
             torch.testing.assert_close(getattr(attention_stats(model, padded), field),
                                        getattr(attention_stats(model, alone_batch), field),
                                        atol=1e-5, rtol=1e-4)  # fmt: skip
+
+
+def test_gradient_norms_in_chunks_of_prompts_equal_the_whole_batch(tiny_decoder):
+    """Chunks weighted by their share of the predicted tokens: the same gradients as one
+    backward over every prompt (padded prompts of different lengths included)."""
+    rows = [[1, 5, 9, 2, 7, 3, 3], [4, 4, 8], [2, 6, 1, 9, 9], [7, 3], [5, 5, 5, 1]]
+    batch = pad_token_lists(rows, 0)
+    whole = gradient_norms(tiny_decoder, batch, max_rows=len(rows))
+    for max_rows in (1, 2):
+        chunked = gradient_norms(tiny_decoder, batch, max_rows=max_rows)
+        torch.testing.assert_close(chunked.norms, whole.norms, rtol=1e-5, atol=1e-7)
+        assert chunked.loss == pytest.approx(whole.loss, rel=1e-6)
+        assert chunked.histogram is not None and whole.histogram is not None
+        assert float((chunked.histogram - whole.histogram).abs().max()) < 0.02
+    assert whole.loss == pytest.approx(float(_loss(tiny_decoder, batch).detach()), rel=1e-6)
+    with pytest.raises(MechscopeError, match="max_rows"):
+        gradient_norms(tiny_decoder, batch, max_rows=0)

@@ -62,3 +62,53 @@ def test_grouped_query_attention_keys_are_patched_by_key_value_head(hf_dirs):
     assert queries.value != pytest.approx(a.value, abs=1e-9)
     with pytest.raises(MechscopeError, match="key/value head 2 is out of range 0..1"):
         activation_patching(runs, [Site(Component.K, 0, 2)], progress=False)
+
+
+def test_path_attribution_is_exact_where_the_path_is_linear():
+    """Values read through V by a last-layer head, a model without LayerNorm, a logit
+    difference: the path is linear in the sender's output, so the first-order estimate of
+    every sender equals exact path patching."""
+    import torch
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    from mechscope.core.batch import TokenBatch
+    from mechscope.core.metrics import logit_diff
+    from mechscope.interventions.path import path_attribution
+    from mechscope.interventions.runs import PairedRuns
+
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=24, n_heads=3, d_head=8, n_ctx=12, d_vocab=30, attn_only=True,
+        normalization_type=None, seed=3,
+    )  # fmt: skip
+    model = HookedTransformer(cfg).eval()
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.randint(0, 30, (6, 10), generator=generator)
+    corrupted = clean.clone()
+    corrupted[:, 4] = torch.randint(0, 30, (6,), generator=generator)
+    answers, wrong = clean[:, -1], (clean[:, -1] + 1) % 30
+    positions = torch.full((6,), 9)
+
+    def metric(logits):
+        return logit_diff(logits, answers, wrong, positions)
+
+    runs = PairedRuns.run(model, TokenBatch.full(clean), TokenBatch.full(corrupted), metric)
+    receivers = [(1, 0), (1, 2)]
+    estimate = path_attribution(runs, receivers, Component.V)
+    exact = sender_sweep(runs, receivers, Component.V)
+    assert estimate[1].isnan().all()
+    torch.testing.assert_close(estimate[0], exact[0], rtol=1e-4, atol=1e-4)
+    assert float((exact[0] - 1).abs().max()) > 0.01  # the paths do something to compare
+    # Through the keys the softmax makes it an estimate: same sign of effect, not equal.
+    keys = path_attribution(runs, receivers, Component.K)
+    assert not keys[0].isnan().any()
+    assert not model.cfg.use_split_qkv_input  # switched off again
+
+
+def test_path_attribution_finds_the_previous_token_head_behind_the_induction_keys(model, task):
+    from mechscope.interventions.path import path_attribution
+
+    grid = path_attribution(task.runs(model), [INDUCTION_HEAD], Component.K)
+    effects = (grid[0] - 1).abs()  # distance from "no effect"
+    assert int(effects.argmax()) == PREVIOUS_TOKEN_HEAD.head
+    with pytest.raises(MechscopeError, match="Q, K or V"):
+        path_attribution(task.runs(model), [INDUCTION_HEAD], Component.Z)
