@@ -156,8 +156,9 @@ def causal_check(
     return rows
 
 
-def _pm(value: float, stderr: float | None) -> str:
-    return f"{value:+.3f}" if stderr is None else f"{value:+.3f} ± {stderr:.3f}"
+def _pm(value: float, stderr: float | None, sign: str = "+") -> str:
+    shown = f"{value:{sign}.3f}"
+    return shown if stderr is None else f"{shown} ± {stderr:.3f}"
 
 
 def _check_row(
@@ -205,7 +206,7 @@ def render(result: AtlasResult, sample) -> Report:  # noqa: ANN001 - a SentenceA
         "Each kind's mean score over the heads of a third, ± its standard error over heads."
     )
     columns = [c for c in result.thirds[0] if not c.endswith(" se")]
-    report.table(columns, [[_pm(row[c], row.get(f"{c} se")) if f"{c} se" in row else row[c]
+    report.table(columns, [[_pm(row[c], row[f"{c} se"], sign="") if f"{c} se" in row else row[c]
                             for c in columns] for row in result.thirds])  # fmt: skip
     report.heading("Syntactic heads")
     report.paragraph(
