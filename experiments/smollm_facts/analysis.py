@@ -9,7 +9,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from experiments.smollm_facts.config import Config
-from mechscope.core import PromptError, Result, mean_and_sem
+from mechscope.core import PromptError, Result, bootstrap_interval, mean_and_sem
 from mechscope.data import FACTS, Fact
 from mechscope.lens import lens_trajectory
 from mechscope.models import Model, load_model, str_tokens, target_ids, tokenize
@@ -47,14 +47,20 @@ class FactsLensResult(Result):
         return [int(column.nonzero()[0]) for column in inside.T]
 
     def summary(self) -> list[dict[str, float]]:
-        """Per boundary over the kept facts: median rank, mean probability and KL with errors."""
+        """Per boundary over the kept facts: median rank, mean probability and KL.
+
+        The median rank with its 95% bootstrap interval over facts, the means with their
+        standard errors.
+        """
         rows = []
         for b, label in enumerate(self.labels):
             ranks = self.rank[b, self.kept].float()
             prob, prob_se = mean_and_sem(self.prob[b, self.kept])
             kl, kl_se = mean_and_sem(self.kl[b, self.kept])
+            low, high = bootstrap_interval(ranks)
             rows.append(
-                {"boundary": label, "median_rank": float(ranks.median()), "prob": prob,
+                {"boundary": label, "median_rank": float(ranks.median()),
+                 "median_rank_low": low, "median_rank_high": high, "prob": prob,
                  "prob_se": prob_se, "kl": kl, "kl_se": kl_se}
             )  # fmt: skip
         return rows
@@ -165,8 +171,14 @@ def report(result: FactsLensResult, cfg: Config) -> Report:  # noqa: ARG001 - Jo
     for top in (10, 1):
         entries = torch.tensor(result.first_boundary(top)).float()
         q = entries.quantile(torch.tensor([0.25, 0.5, 0.75])).tolist()
-        rows.append([f"top-{top}", q[0], q[1], q[2], int(entries.min()), int(entries.max())])
-    report.table(["answer in", "25%", "median boundary", "75%", "min", "max"], rows)
+        low, high = bootstrap_interval(entries)
+        rows.append([f"top-{top}", q[0], q[1], f"[{low:g}, {high:g}]", q[2], int(entries.min()),
+                     int(entries.max())])  # fmt: skip
+    report.table(
+        ["answer in", "25%", "median boundary", "median: 95% bootstrap interval over facts",
+         "75%", "min", "max"],
+        rows,
+    )  # fmt: skip
     report.heading(f'Top tokens by layer: "{FRANCE}"')
     report.table(
         ["boundary", *[f"#{i + 1}" for i in range(len(result.france_top[0]))]],

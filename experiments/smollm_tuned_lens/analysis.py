@@ -10,7 +10,7 @@ from torch import Tensor
 
 from experiments.smollm_facts.analysis import single_token_facts
 from experiments.smollm_tuned_lens.config import Config
-from mechscope.core import MechscopeError, Result, mean_and_sem, regroup_v1
+from mechscope.core import MechscopeError, Result, bootstrap_interval, mean_and_sem, regroup_v1
 from mechscope.data import DATA_ENV, conllu_text, load_corpus
 from mechscope.lens import (
     LOGIT_LENS,
@@ -236,10 +236,11 @@ def report(result: TunedLensResult, cfg: Config) -> Report:
     for i, lens in enumerate(result.lenses):
         first = torch.tensor(result.first_top1(lens)).float()
         kl_mid, kl_mid_se = mean_and_sem(result.fact_kl[i, len(result.labels) // 2])
-        rows.append([lens, float(first.median()), int(first.min()),
+        low, high = bootstrap_interval(first)
+        rows.append([lens, float(first.median()), f"[{low:g}, {high:g}]", int(first.min()),
                      f"{kl_mid:.2f} ± {kl_mid_se:.2f}"])  # fmt: skip
     report.table(
-        ["lens", "median first top-1 boundary", "earliest",
+        ["lens", "median first top-1 boundary", "95% bootstrap interval over facts", "earliest",
          f"KL at {result.labels[len(result.labels) // 2]} (mean ± s.e.)"],
         rows,
     )  # fmt: skip

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mechscope.core.lazy import lazy_exports
     from mechscope.core.metrics import (
         Metric,
+        bootstrap_interval,
         first_copy_metric,
         logit_diffs,
         loss_per_position,
@@ -51,6 +52,7 @@ _EXPORTS = {
     "load_result": "mechscope.core.results",
     "logit_diffs": "mechscope.core.metrics",
     "loss_per_position": "mechscope.core.metrics",
+    "bootstrap_interval": "mechscope.core.metrics",
     "mean_and_sem": "mechscope.core.metrics",
     "MechscopeError": "mechscope.core.errors",
     "Metric": "mechscope.core.metrics",
@@ -102,6 +104,7 @@ __all__ = [
     "load_result",
     "logit_diffs",
     "loss_per_position",
+    "bootstrap_interval",
     "mean_and_sem",
     "next_token_loss",
     "pad_token_lists",

@@ -196,6 +196,36 @@ def mean_and_sem(values: Float[Tensor, " sample"]) -> tuple[float, float]:
     return float(values.double().mean()), sem
 
 
+def bootstrap_interval(
+    values: Float[Tensor, " sample"],
+    statistic: Callable[[Tensor], Tensor] = torch.median,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` (default: the median) over samples.
+
+    ``n_boot`` resamples with replacement (seeded), each reduced by ``statistic``; the
+    interval is the central ``level`` of them (Efron's percentile interval). A single sample
+    gives (value, value).
+
+    Raises:
+        ValueError: no values, or ``level`` outside (0, 1).
+    """
+    n = values.numel()
+    if n == 0:
+        raise ValueError("no values to bootstrap")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    flat = values.flatten().double()
+    generator = torch.Generator().manual_seed(seed)
+    draws = flat[torch.randint(0, n, (n_boot, n), generator=generator)]
+    stats = torch.stack([statistic(row) for row in draws])
+    tail = (1 - level) / 2
+    low, high = torch.quantile(stats, torch.tensor([tail, 1 - tail], dtype=torch.float64))
+    return float(low), float(high)
+
+
 def logit_diff(
     logits: Logits,
     answers: Int[Tensor, " batch"],

@@ -74,3 +74,25 @@ def test_a_metric_name_or_a_non_function_is_one_line():
         as_metric("logit-diff")
     with pytest.raises(MechscopeError, match="a Metric or a function of the logits; got int"):
         as_metric(3)
+
+
+def test_the_bootstrap_interval_of_a_median_covers_it_and_narrows_with_more_samples():
+    import torch
+
+    from mechscope.core.metrics import bootstrap_interval
+
+    generator = torch.Generator().manual_seed(1)
+    small = torch.randn(20, generator=generator)
+    large = torch.randn(2000, generator=generator)
+    low, high = bootstrap_interval(small)
+    assert low <= float(small.median()) <= high
+    wide = high - low
+    low, high = bootstrap_interval(large)
+    assert low < 0 < high and high - low < wide / 4  # sqrt(100) = 10x more samples
+    # The mean's percentile interval is close to the normal one (1.96 standard errors).
+    low, high = bootstrap_interval(large, torch.mean)
+    se = float(large.std() / 2000**0.5)
+    assert (high - low) / 2 == pytest.approx(1.96 * se, rel=0.15)
+    assert bootstrap_interval(torch.tensor([3.0])) == (3.0, 3.0)
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_interval(small, level=1.5)
