@@ -10,7 +10,7 @@ SOURCES := src experiments tests benchmarks notebooks
 # conversion cache saves the conversion.
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/mechscope/numba
 
-.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs figures reproduce slow-tiers
+.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs figures findings reproduce slow-tiers
 
 install: $(STAMP)
 
@@ -42,6 +42,12 @@ slow-tiers: $(STAMP)
 # The documentation site (mkdocs material + mkdocstrings) into site/; any warning fails.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The findings pages generated from saved runs (docs/findings.py): the numbers of each full
+# run under results/ (make reproduce), then the pages.
+findings: $(STAMP)
+	PYTHONPATH=. $(BIN)/python docs/findings.py extract-all
+	$(BIN)/python docs/findings.py render
 
 # The concept pages' figures: each command's report photographed by headless Chromium.
 figures: $(STAMP)

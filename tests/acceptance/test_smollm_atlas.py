@@ -53,3 +53,13 @@ def test_induction_heads_matter_more_than_random_heads_of_their_layers(result):
 def test_the_atlas_loads_back(result):
     loaded = load_result(result.provenance.config["out"])
     assert isinstance(loaded, AtlasResult) and loaded.thirds == result.thirds
+
+
+def test_the_findings_page_renders_from_the_run(result):
+    from pathlib import Path
+
+    from experiments.smollm_atlas.findings import findings
+
+    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-atlas.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "100 UD English EWT" in page

@@ -84,3 +84,11 @@ def test_everything_is_saved_and_loads(result):
     assert load_result(out / "patching" / "z_final").kind == "patching"
     page = (out / "report.html").read_text()
     assert page.count("Plotly.newPlot") == 7 and page.count("CircuitsVis.render(") == 1
+
+
+def test_the_findings_page_renders_from_the_run(result):
+    from experiments.smollm_ioi.findings import findings
+
+    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-ioi.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "2 templates" in page

@@ -1,0 +1,90 @@
+"""Findings pages whose every number comes from a saved run.
+
+    .venv/bin/python docs/findings.py extract NAME RESULT_DIR  (read a saved run's numbers)
+    .venv/bin/python docs/findings.py render [--check]         (write, or check, the pages)
+    make findings                               (extract the runs results/ holds, render)
+
+A generated page has a template (``docs/findings/templates/NAME.md``, prose with ``{name}``
+fields) and the numbers of one saved run (``docs/findings/data/NAME.json``), which the
+experiment's ``findings(result)`` reads from the run's Result: so the prose cannot drift from
+the data, and a test checks that each page is its template rendered with its numbers. The
+other findings pages are still written by hand (the docs' contributing page lists which).
+"""
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent / "findings"
+TEMPLATES = HERE / "templates"
+DATA = HERE / "data"
+
+PAGES = {
+    "smollm-ioi": "experiments.smollm_ioi.findings:findings",
+    "smollm-atlas": "experiments.smollm_atlas.findings:findings",
+}
+"""Each generated page and the function that reads its numbers from the saved Result."""
+
+RESULTS = {"smollm-ioi": "results/smollm-ioi", "smollm-atlas": "results/smollm-atlas"}
+"""Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
+
+
+def extract(name: str, result_dir: Path) -> dict[str, str]:
+    """The page's numbers from the saved run in ``result_dir``, written to its data file."""
+    from mechscope.core.results import load_result
+
+    module, function = PAGES[name].split(":")
+    values = getattr(importlib.import_module(module), function)(load_result(result_dir))
+    DATA.mkdir(parents=True, exist_ok=True)
+    (DATA / f"{name}.json").write_text(json.dumps(values, indent=1, ensure_ascii=False) + "\n")
+    return values
+
+
+def render(name: str) -> str:
+    """The page: its template with its numbers (a missing number is a KeyError)."""
+    values = json.loads((DATA / f"{name}.json").read_text())
+    return (TEMPLATES / f"{name}.md").read_text().format_map(values)
+
+
+def stale() -> list[str]:
+    """The generated pages that differ from their template rendered with their numbers."""
+    return [name for name in PAGES if (HERE / f"{name}.md").read_text() != render(name)]
+
+
+def main(argv: list[str]) -> int:
+    """The command line (see the module docstring); 1 when ``render --check`` finds stale pages."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("extract", help="read a saved run's numbers")
+    one.add_argument("name", choices=sorted(PAGES))
+    one.add_argument("result_dir", type=Path)
+    every = commands.add_parser("extract-all", help="extract every page whose run is saved")
+    every.add_argument("--results", type=Path, default=Path("."))
+    check = commands.add_parser("render", help="write the pages")
+    check.add_argument("--check", action="store_true", help="only say which pages are stale")
+    args = parser.parse_args(argv)
+    if args.command == "extract":
+        extract(args.name, args.result_dir)
+    elif args.command == "extract-all":
+        for name, directory in RESULTS.items():
+            path = args.results / directory
+            if (path / "result.json").is_file():
+                extract(name, path)
+                print(f"{name}: numbers read from {path}")  # noqa: T201
+            else:
+                print(f"{name}: no saved run at {path} (its numbers stay)")  # noqa: T201
+    elif args.check:
+        pages = stale()
+        for name in pages:
+            print(f"docs/findings/{name}.md is stale: run `make findings`")  # noqa: T201
+        return 1 if pages else 0
+    else:
+        for name in PAGES:
+            (HERE / f"{name}.md").write_text(render(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
