@@ -54,6 +54,8 @@ COMMANDS = {
     "lens": ["lens", "induction-2l", "--prompt", "def f(x): return f(x)", "--target", ")"],
     "circuits": ["circuits", "induction-2l"],
     "diagnose": ["diagnose", "induction-2l"],
+    "train": ["train", "--steps", "300", "--eval-every", "50", "--checkpoint-every", "300",
+              "--icl-windows", "64"],  # fmt: skip
 }
 """Image name -> the command line (``--out`` is added)."""
 WINDOW = "1200,1400"
