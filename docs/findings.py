@@ -24,10 +24,15 @@ DATA = HERE / "data"
 PAGES = {
     "smollm-ioi": "experiments.smollm_ioi.findings:findings",
     "smollm-atlas": "experiments.smollm_atlas.findings:findings",
+    "smollm-facts": "experiments.smollm_facts.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
-RESULTS = {"smollm-ioi": "results/smollm-ioi", "smollm-atlas": "results/smollm-atlas"}
+RESULTS = {
+    "smollm-ioi": "results/smollm-ioi",
+    "smollm-atlas": "results/smollm-atlas",
+    "smollm-facts": "results/smollm-facts",
+}
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 
 

@@ -45,3 +45,13 @@ def test_the_report_and_the_result_load_back(result):
     assert isinstance(loaded, FactsLensResult) and torch.equal(loaded.rank, result.rank)
     page = (Path(out) / "report.html").read_text()
     assert page.count("Plotly.newPlot") == 3
+
+
+def test_the_findings_page_renders_from_the_run(result):
+    from pathlib import Path
+
+    from experiments.smollm_facts.findings import findings
+
+    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-facts.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "| median rank of the answer |" in page
