@@ -25,6 +25,7 @@ PAGES = {
     "smollm-ioi": "experiments.smollm_ioi.findings:findings",
     "smollm-atlas": "experiments.smollm_atlas.findings:findings",
     "smollm-facts": "experiments.smollm_facts.findings:findings",
+    "smollm-dla": "experiments.smollm_dla.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -32,6 +33,7 @@ RESULTS = {
     "smollm-ioi": "results/smollm-ioi",
     "smollm-atlas": "results/smollm-atlas",
     "smollm-facts": "results/smollm-facts",
+    "smollm-dla": "results/smollm-dla",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 

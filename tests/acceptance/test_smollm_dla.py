@@ -34,3 +34,13 @@ def test_late_mlps_write_the_facts_and_the_belt_ends_at_the_logit(result):
     assert result.lens_rank[-1] == 1
     assert isinstance(load_result(result_dir := result.provenance.config["out"]), DlaResult)
     assert str(result_dir)
+
+
+def test_the_findings_page_renders_from_the_run(result):
+    from pathlib import Path
+
+    from experiments.smollm_dla.findings import findings
+
+    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-dla.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "IOI, IO - S, 24 prompts" in page
