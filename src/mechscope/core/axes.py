@@ -53,6 +53,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `lead`     | any leading axes (``*lead``)                                             |
 | `n`, `m`, `a`, `b`, `d` | similarity maths: `n`, `m` rows; `a`, `b`, `d` widths   |
 | `train`    | the training units of a probe                                            |
+| `template` | a prompt template (the replicates of a templated task, e.g. IOI's six)     |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """
