@@ -26,6 +26,7 @@ PAGES = {
     "smollm-atlas": "experiments.smollm_atlas.findings:findings",
     "smollm-facts": "experiments.smollm_facts.findings:findings",
     "smollm-dla": "experiments.smollm_dla.findings:findings",
+    "gradient-health": "experiments.gradient_health.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -34,6 +35,7 @@ RESULTS = {
     "smollm-atlas": "results/smollm-atlas",
     "smollm-facts": "results/smollm-facts",
     "smollm-dla": "results/smollm-dla",
+    "gradient-health": "results/gradient-health",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 

@@ -15,3 +15,11 @@ def test_post_ln_stays_level_while_pre_ln_falls_with_depth(tmp_path):
     assert float(pre[0] / pre[-1]) > 2.0
     assert all(flags == [] for kind in result.flags.values() for flags in kind)
     assert isinstance(load_result(tmp_path), GradientHealthResult)
+    # The findings page renders from this run too (every field has a number).
+    from pathlib import Path
+
+    from experiments.gradient_health.findings import findings
+
+    template = Path(__file__).parents[2] / "docs/findings/templates/gradient-health.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "3 random models of each kind" in page
