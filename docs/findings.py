@@ -27,6 +27,7 @@ PAGES = {
     "smollm-facts": "experiments.smollm_facts.findings:findings",
     "smollm-dla": "experiments.smollm_dla.findings:findings",
     "gradient-health": "experiments.gradient_health.findings:findings",
+    "rank-collapse": "experiments.rank_collapse.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -36,6 +37,7 @@ RESULTS = {
     "smollm-facts": "results/smollm-facts",
     "smollm-dla": "results/smollm-dla",
     "gradient-health": "results/gradient-health",
+    "rank-collapse": "results/rank-collapse",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 
