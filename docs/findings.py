@@ -28,6 +28,7 @@ PAGES = {
     "smollm-dla": "experiments.smollm_dla.findings:findings",
     "gradient-health": "experiments.gradient_health.findings:findings",
     "rank-collapse": "experiments.rank_collapse.findings:findings",
+    "induction-circuits": "experiments.induction_circuits.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -38,6 +39,7 @@ RESULTS = {
     "smollm-dla": "results/smollm-dla",
     "gradient-health": "results/gradient-health",
     "rank-collapse": "results/rank-collapse",
+    "induction-circuits": "results/induction-circuits",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 

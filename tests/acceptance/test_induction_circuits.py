@@ -15,3 +15,11 @@ def test_the_weights_and_the_stream_show_elhage_et_al_s_circuit(tmp_path):
     assert float(result.copying[1].min()) > 0.8 and float(result.copying[0].max()) < 0
     assert 0.9 < float(result.share.mean()) < 1.1
     assert isinstance(load_result(tmp_path), InductionCircuitsResult)
+    # The findings page renders from this run too (every field has a number).
+    from pathlib import Path
+
+    from experiments.induction_circuits.findings import findings
+
+    template = Path(__file__).parents[2] / "docs/findings/templates/induction-circuits.md"
+    page = template.read_text().format_map(findings(result))
+    assert "{" not in page and "16 rows of 40" in page
