@@ -29,6 +29,7 @@ PAGES = {
     "gradient-health": "experiments.gradient_health.findings:findings",
     "rank-collapse": "experiments.rank_collapse.findings:findings",
     "induction-circuits": "experiments.induction_circuits.findings:findings",
+    "overfitting": "experiments.overfitting.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -40,6 +41,7 @@ RESULTS = {
     "gradient-health": "results/gradient-health",
     "rank-collapse": "results/rank-collapse",
     "induction-circuits": "results/induction-circuits",
+    "overfitting": "results/overfitting",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 
