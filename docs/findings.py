@@ -30,6 +30,7 @@ PAGES = {
     "rank-collapse": "experiments.rank_collapse.findings:findings",
     "induction-circuits": "experiments.induction_circuits.findings:findings",
     "overfitting": "experiments.overfitting.findings:findings",
+    "training-health": "experiments.training_health.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
@@ -42,6 +43,7 @@ RESULTS = {
     "rank-collapse": "results/rank-collapse",
     "induction-circuits": "results/induction-circuits",
     "overfitting": "results/overfitting",
+    "training-health": "results/training-health",
 }
 """Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
 

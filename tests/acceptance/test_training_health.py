@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import pytest
+
 from experiments.training_health import Config, TrainingHealthResult
 from experiments.training_health.config import JOB
 from mechscope.core.results import load_result
@@ -27,6 +29,12 @@ def test_too_high_a_learning_rate_collapses_attention_entropy_before_the_loss_ri
     ratio = result.ratio()[:, 0, -5:].mean(-1)
     assert float(ratio[healthy]) > 2.0 > float(ratio[no_ln])
     assert isinstance(load_result(tmp_path), TrainingHealthResult)
+    # The findings page needs all four runs, and says which one is missing.
+    from experiments.training_health.findings import findings
+    from mechscope.core import MechscopeError
+
+    with pytest.raises(MechscopeError, match="lacks lr x10"):
+        findings(result)
     # --overwrite keeps the training runs (--out/runs): they are read back, not retrained.
     again = run_job(JOB, dataclasses.replace(cfg, overwrite=True))
     assert (again.held_out == result.held_out).all()
