@@ -199,3 +199,31 @@ def test_resampling_is_the_same_in_every_pass_and_set_by_the_seed(tiny_decoder):
     b = ablation_effects(tiny_decoder, batch, next_token_loss(batch), heads, "resample", seed=0)
     c = ablation_effects(tiny_decoder, batch, next_token_loss(batch), heads, "resample", seed=5)
     assert torch.equal(a.ablated, b.ablated) and not torch.equal(a.ablated, c.ablated)
+
+
+def test_per_prompt_ablation_effects_keep_each_prompt_and_average_to_the_scalar(
+    tiny_decoder, tmp_path
+):
+    batch = pad_token_lists(TOKENS.tolist(), 0)
+    scalar = ablation_effects(tiny_decoder, batch, _last_logit_mean, [(0, 1), (1, 2)])
+    rows = ablation_effects(tiny_decoder, batch, lambda logits: logits[:, -1].mean(-1),
+                            [(0, 1), (1, 2)], per_prompt=True)  # fmt: skip
+    assert rows.ablated_rows is not None and rows.clean_rows is not None
+    assert rows.ablated_rows.shape == (2, len(TOKENS))
+    torch.testing.assert_close(rows.ablated, scalar.ablated, rtol=1e-5, atol=1e-5)
+    assert rows.clean == pytest.approx(scalar.clean, abs=1e-5)
+    for i, head in enumerate(rows.heads):  # each prompt's value is that prompt ablated alone
+        with torch.no_grad(), ablate(tiny_decoder, [head]):
+            expected = tiny_decoder(TOKENS)[:, -1].mean(-1)
+        torch.testing.assert_close(rows.ablated_rows[i], expected, rtol=1e-5, atol=1e-5)
+    changes = rows.ablated_rows - rows.clean_rows
+    expected_se = changes.std(-1) / len(TOKENS) ** 0.5
+    torch.testing.assert_close(rows.change_stderr, expected_se)
+    assert scalar.change_stderr.isnan().all()  # no per-prompt values, no standard error
+    assert [r["change_stderr"] for r in rows.to_rows()] == pytest.approx(expected_se.tolist())
+    rows.save(tmp_path / "rows")
+    loaded = load_result(tmp_path / "rows")
+    assert isinstance(loaded, AblationEffects) and loaded.ablated_rows is not None
+    assert torch.equal(loaded.ablated_rows, rows.ablated_rows)
+    with pytest.raises(MechscopeError, match="one value per prompt"):
+        ablation_effects(tiny_decoder, batch, _last_logit_mean, [(0, 1)], per_prompt=True)

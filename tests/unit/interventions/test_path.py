@@ -112,3 +112,18 @@ def test_path_attribution_finds_the_previous_token_head_behind_the_induction_key
     assert int(effects.argmax()) == PREVIOUS_TOKEN_HEAD.head
     with pytest.raises(MechscopeError, match="Q, K or V"):
         path_attribution(task.runs(model), [INDUCTION_HEAD], Component.Z)
+
+
+def test_path_attribution_is_for_decoders_and_leaves_the_split_inputs_off_on_error(
+    tiny_encoder, model, task
+):
+    from mechscope.interventions.path import path_attribution, split_qkv_inputs
+
+    with pytest.raises(RuntimeError), split_qkv_inputs(model):
+        assert model.cfg.use_split_qkv_input
+        raise RuntimeError("inside")
+    assert not model.cfg.use_split_qkv_input
+    encoder_runs = repeated_pairs(model, n_prompts=2, half=4).runs(model)
+    object.__setattr__(encoder_runs.clean, "model", tiny_encoder)  # an encoder's runs
+    with pytest.raises(MechscopeError, match="decoders"):
+        path_attribution(encoder_runs, [(1, 0)], Component.K)
