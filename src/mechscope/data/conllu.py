@@ -7,6 +7,7 @@ labels with their subtypes, lower-cased (``nmod:poss``).
 
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,49 @@ def _sentence(path: Path, rows: list[list[str]], sent_id: str, line: int) -> Sen
     )
 
 
+def _blocks(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[int, list[str]]], int]]:
+    """Each sentence of a CoNLL-U file as it is read, line by line.
+
+    Yields its ``# key = value`` comments, its token lines (line number, the 10 columns; every
+    id, ranges and empty nodes included) and the number of the line that ends it.
+
+    Raises:
+        MechscopeError: the file cannot be read or is not UTF-8, a token line lacks the 10
+            tab-separated columns, or the file holds no sentences.
+    """
+    comments: dict[str, str] = {}
+    rows: list[tuple[int, list[str]]] = []
+    number, found = 0, False
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.rstrip("\r\n")
+                if not line.strip():  # a sentence ends
+                    if rows:
+                        found = True
+                        yield comments, rows, number
+                    comments, rows = {}, []
+                elif line.startswith("#"):
+                    key, _, value = line[1:].partition("=")
+                    comments[key.strip()] = value.strip()
+                else:
+                    columns = line.split("\t")
+                    if len(columns) != 10:
+                        raise _not_conllu(path, f"line {number} has {len(columns)} columns")
+                    rows.append((number, columns))
+            if rows:  # the last sentence, without its blank line
+                found = True
+                yield comments, rows, number
+    except OSError as error:
+        raise MechscopeError(
+            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
+        ) from error
+    except UnicodeDecodeError as error:
+        raise _not_conllu(path, f"not UTF-8: {error.reason} at byte {error.start}") from error
+    if not found:
+        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+
+
 def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
     """Sentences of a CoNLL-U file (the first ``limit`` if given).
 
@@ -104,42 +148,16 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
             f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
         )
     sentences: list[Sentence] = []
-    rows: list[list[str]] = []
-    sent_id, tokens, number = "", 0, 0
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, raw in enumerate(handle, start=1):
-                line = raw.rstrip("\r\n")
-                if not line.strip():  # a sentence ends
-                    if tokens:
-                        sentences.append(_sentence(path, rows, sent_id, number))
-                        if limit is not None and len(sentences) >= limit:
-                            break
-                    rows, sent_id, tokens = [], "", 0
-                elif line.startswith("#"):
-                    key, _, value = line[1:].partition("=")
-                    if key.strip() == "sent_id":
-                        sent_id = value.strip()
-                else:
-                    columns = line.split("\t")
-                    if len(columns) != 10:
-                        raise _not_conllu(path, f"line {number} has {len(columns)} columns")
-                    tokens += 1
-                    if columns[0].isdigit():
-                        rows.append(columns)
-                    elif not _RANGE_OR_EMPTY.fullmatch(columns[0]):
-                        raise _not_conllu(path, f"line {number} has the id {columns[0]!r}")
-            else:
-                if tokens:  # the last sentence, without its blank line
-                    sentences.append(_sentence(path, rows, sent_id, number))
-    except OSError as error:
-        raise MechscopeError(
-            f"cannot read CoNLL-U file {path}: {error.strerror or error}."
-        ) from error
-    except UnicodeDecodeError as error:
-        raise _not_conllu(path, f"not UTF-8: {error.reason} at byte {error.start}") from error
-    if not sentences:
-        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    for comments, rows, end in _blocks(path):
+        words = []
+        for number, columns in rows:
+            if columns[0].isdigit():
+                words.append(columns)
+            elif not _RANGE_OR_EMPTY.fullmatch(columns[0]):
+                raise _not_conllu(path, f"line {number} has the id {columns[0]!r}")
+        sentences.append(_sentence(path, words, comments.get("sent_id", ""), end))
+        if limit is not None and len(sentences) >= limit:
+            break
     return sentences
 
 
@@ -165,42 +183,15 @@ def conllu_text(path: str | Path) -> bytes:
 
     Each sentence's ``# text =`` comment where it has one, else its words (the lines whose id
     is an integer) joined by spaces. Read line by line, without parsing the annotation: the
-    12,544-sentence UD EWT train split took 0.18 s here against 2.3 s through the full
+    12,544-sentence UD EWT train split took 0.13-0.14 s here against 2.3 s through the full
     parser, with the same text (tested against it).
 
     Raises:
-        MechscopeError: the file is missing, holds no sentences, or has a token line without
-            the 10 tab-separated columns of CoNLL-U.
+        MechscopeError: the file is missing or not UTF-8, holds no sentences, or has a token
+            line without the 10 tab-separated columns of CoNLL-U.
     """
-    path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise MechscopeError(f"cannot read CoNLL-U file {path}: {error}.") from error
-    lines: list[str] = []
-    text: str | None = None
-    words: list[str] = []
-    tokens = 0
-    for number, line in enumerate([*raw.splitlines(), ""], start=1):
-        if not line.strip():  # a sentence ends
-            if tokens:
-                lines.append(text if text else " ".join(words))
-            text, words, tokens = None, [], 0
-        elif line.startswith("#"):
-            key, _, value = line[1:].partition("=")
-            if key.strip() == "text":
-                text = value.strip()
-        else:
-            columns = line.split("\t")
-            if len(columns) != 10:
-                raise MechscopeError(
-                    f"{path} does not parse as CoNLL-U (line {number} has {len(columns)} "
-                    "columns); each token line needs 10 tab-separated columns and sentences "
-                    "end with a blank line."
-                )
-            tokens += 1
-            if columns[0].isdigit():
-                words.append(columns[1])
-    if not lines:
-        raise MechscopeError(f"{path} holds no sentences; is it a CoNLL-U file?")
+    lines = [
+        comments.get("text") or " ".join(columns[1] for _, columns in rows if columns[0].isdigit())
+        for comments, rows, _ in _blocks(Path(path))
+    ]
     return "\n".join(lines).encode("utf-8")
