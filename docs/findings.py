@@ -34,35 +34,35 @@ PAGES = {
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 
-RESULTS = {
-    "smollm-ioi": "results/smollm-ioi",
-    "smollm-atlas": "results/smollm-atlas",
-    "smollm-facts": "results/smollm-facts",
-    "smollm-dla": "results/smollm-dla",
-    "gradient-health": "results/gradient-health",
-    "rank-collapse": "results/rank-collapse",
-    "induction-circuits": "results/induction-circuits",
-    "overfitting": "results/overfitting",
-    "training-health": "results/training-health",
-}
-"""Where ``make findings`` looks for each page's full run (the experiments' default --out)."""
+RESULTS = Path("results")
+"""Where ``make findings`` looks for each page's full run: ``results/NAME``, the experiments'
+default ``--out``."""
+
+
+def values_of(name: str, result: object) -> dict[str, str]:
+    """The page's numbers, read from a loaded Result by its experiment's ``findings``."""
+    module, function = PAGES[name].split(":")
+    return getattr(importlib.import_module(module), function)(result)
+
+
+def fill(name: str, values: dict[str, str]) -> str:
+    """The page's template with ``values`` (a missing number is a KeyError)."""
+    return (TEMPLATES / f"{name}.md").read_text().format_map(values)
 
 
 def extract(name: str, result_dir: Path) -> dict[str, str]:
     """The page's numbers from the saved run in ``result_dir``, written to its data file."""
     from mechscope.core.results import load_result
 
-    module, function = PAGES[name].split(":")
-    values = getattr(importlib.import_module(module), function)(load_result(result_dir))
+    values = values_of(name, load_result(result_dir))
     DATA.mkdir(parents=True, exist_ok=True)
     (DATA / f"{name}.json").write_text(json.dumps(values, indent=1, ensure_ascii=False) + "\n")
     return values
 
 
 def render(name: str) -> str:
-    """The page: its template with its numbers (a missing number is a KeyError)."""
-    values = json.loads((DATA / f"{name}.json").read_text())
-    return (TEMPLATES / f"{name}.md").read_text().format_map(values)
+    """The page: its template with its saved numbers."""
+    return fill(name, json.loads((DATA / f"{name}.json").read_text()))
 
 
 def stale() -> list[str]:
@@ -85,8 +85,8 @@ def main(argv: list[str]) -> int:
     if args.command == "extract":
         extract(args.name, args.result_dir)
     elif args.command == "extract-all":
-        for name, directory in RESULTS.items():
-            path = args.results / directory
+        for name in PAGES:
+            path = args.results / RESULTS / name
             if (path / "result.json").is_file():
                 extract(name, path)
                 print(f"{name}: numbers read from {path}")  # noqa: T201

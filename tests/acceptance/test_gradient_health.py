@@ -3,6 +3,7 @@
 from experiments.gradient_health import Config, GradientHealthResult
 from experiments.gradient_health.config import JOB
 from mechscope.core.results import load_result
+from tests.findings import rendered
 from tests.jobs import run_job
 
 
@@ -16,10 +17,5 @@ def test_post_ln_stays_level_while_pre_ln_falls_with_depth(tmp_path):
     assert all(flags == [] for kind in result.flags.values() for flags in kind)
     assert isinstance(load_result(tmp_path), GradientHealthResult)
     # The findings page renders from this run too (every field has a number).
-    from pathlib import Path
-
-    from experiments.gradient_health.findings import findings
-
-    template = Path(__file__).parents[2] / "docs/findings/templates/gradient-health.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("gradient-health", result)
     assert "{" not in page and "3 random models of each kind" in page

@@ -3,6 +3,7 @@
 from experiments.induction_circuits import Config, InductionCircuitsResult
 from experiments.induction_circuits.config import JOB
 from mechscope.core.results import load_result
+from tests.findings import rendered
 from tests.jobs import run_job
 
 
@@ -16,10 +17,5 @@ def test_the_weights_and_the_stream_show_elhage_et_al_s_circuit(tmp_path):
     assert 0.9 < float(result.share.mean()) < 1.1
     assert isinstance(load_result(tmp_path), InductionCircuitsResult)
     # The findings page renders from this run too (every field has a number).
-    from pathlib import Path
-
-    from experiments.induction_circuits.findings import findings
-
-    template = Path(__file__).parents[2] / "docs/findings/templates/induction-circuits.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("induction-circuits", result)
     assert "{" not in page and "16 rows of 40" in page

@@ -5,6 +5,7 @@ import glob
 from experiments.overfitting import Config, OverfittingResult
 from experiments.overfitting.config import JOB
 from mechscope.core.results import load_result
+from tests.findings import rendered
 from tests.jobs import run_job
 
 
@@ -28,10 +29,5 @@ def test_the_run_stops_after_held_out_loss_rises_and_the_geometry_is_tracked(tmp
     assert float(result.rank[0, last, -1]) > float(result.rank[0, first, -1])
     assert isinstance(load_result(tmp_path), OverfittingResult)
     # The findings page renders from this run too (every field has a number).
-    from pathlib import Path
-
-    from experiments.overfitting.findings import findings
-
-    template = Path(__file__).parents[2] / "docs/findings/templates/overfitting.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("overfitting", result)
     assert "{" not in page and "glob.py" in page

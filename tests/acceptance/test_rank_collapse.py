@@ -3,6 +3,7 @@
 from experiments.rank_collapse import Config, RankCollapseResult
 from experiments.rank_collapse.config import JOB
 from mechscope.core.results import load_result
+from tests.findings import rendered
 from tests.jobs import run_job
 
 
@@ -32,10 +33,5 @@ def test_without_skips_the_representations_collapse_with_depth(tmp_path):
     assert set(loaded.after_training) == set(result.after_training)
     assert set(loaded.bidirectional) == {"with skips", "without skips"}
     # The findings page renders from this run too (every field has a number).
-    from pathlib import Path
-
-    from experiments.rank_collapse.findings import findings
-
-    template = Path(__file__).parents[2] / "docs/findings/templates/rank-collapse.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("rank-collapse", result)
     assert "{" not in page and "3 random attention-only models" in page

@@ -10,6 +10,7 @@ require_smollm(UD_DEV)
 from experiments.smollm_atlas import AtlasResult, Config  # noqa: E402
 from experiments.smollm_atlas.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.findings import rendered  # noqa: E402
 from tests.jobs import run_job  # noqa: E402
 
 
@@ -56,10 +57,5 @@ def test_the_atlas_loads_back(result):
 
 
 def test_the_findings_page_renders_from_the_run(result):
-    from pathlib import Path
-
-    from experiments.smollm_atlas.findings import findings
-
-    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-atlas.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("smollm-atlas", result)
     assert "{" not in page and "100 UD English EWT" in page

@@ -9,6 +9,7 @@ require_smollm()
 from experiments.smollm_dla import Config, DlaResult  # noqa: E402
 from experiments.smollm_dla.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.findings import rendered  # noqa: E402
 from tests.jobs import run_job  # noqa: E402
 
 
@@ -37,10 +38,5 @@ def test_late_mlps_write_the_facts_and_the_belt_ends_at_the_logit(result):
 
 
 def test_the_findings_page_renders_from_the_run(result):
-    from pathlib import Path
-
-    from experiments.smollm_dla.findings import findings
-
-    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-dla.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("smollm-dla", result)
     assert "{" not in page and "IOI, IO - S, 24 prompts" in page

@@ -13,6 +13,7 @@ from experiments.smollm_facts import Config, FactsLensResult  # noqa: E402
 from experiments.smollm_facts.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
 from mechscope.data.facts import FACTS  # noqa: E402
+from tests.findings import rendered  # noqa: E402
 from tests.jobs import run_job  # noqa: E402
 
 
@@ -48,10 +49,5 @@ def test_the_report_and_the_result_load_back(result):
 
 
 def test_the_findings_page_renders_from_the_run(result):
-    from pathlib import Path
-
-    from experiments.smollm_facts.findings import findings
-
-    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-facts.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("smollm-facts", result)
     assert "{" not in page and "| median rank of the answer |" in page

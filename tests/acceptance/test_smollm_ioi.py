@@ -12,6 +12,7 @@ require_smollm()
 from experiments.smollm_ioi import Config, IoiResult  # noqa: E402
 from experiments.smollm_ioi.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
+from tests.findings import rendered  # noqa: E402
 from tests.jobs import run_job  # noqa: E402
 
 
@@ -87,8 +88,5 @@ def test_everything_is_saved_and_loads(result):
 
 
 def test_the_findings_page_renders_from_the_run(result):
-    from experiments.smollm_ioi.findings import findings
-
-    template = Path(__file__).parents[2] / "docs" / "findings" / "templates" / "smollm-ioi.md"
-    page = template.read_text().format_map(findings(result))
+    page = rendered("smollm-ioi", result)
     assert "{" not in page and "2 templates" in page
