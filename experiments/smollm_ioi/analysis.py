@@ -140,9 +140,8 @@ def run(cfg: Config) -> Outcome:
         "attn_out": every_site(Component.ATTN_OUT, n_layers),
         "mlp_out": every_site(Component.MLP_OUT, n_layers),
         "z_all": every_site(Component.Z, n_layers, n_heads=n_heads),
-        "z_final": [Site(Component.Z, s.layer, s.head, final) for s in
-                    every_site(Component.Z, n_layers, n_heads=n_heads)],
-    }  # fmt: skip
+        "z_final": final_sites(model, final),
+    }
     every = [s for sites in site_sets.values() for s in sites]
     runs = task.runs(model, names=patching_hooks(model, every))
     grids, attribution, correlations, saved = {}, {}, {}, {}
@@ -194,13 +193,16 @@ def _n_prompts(result: IoiResult) -> object:
     return (result.provenance.config or {}).get("n_patch_prompts", "?")
 
 
+def final_sites(model, final: int) -> list[Site]:  # noqa: ANN001 - a decoder
+    """Every head's output (``hook_z``) at position ``final``."""
+    every = every_site(Component.Z, model.cfg.n_layers, n_heads=model.cfg.n_heads)
+    return [Site(Component.Z, s.layer, s.head, final) for s in every]
+
+
 def final_heads(model, cfg: Config, template: int) -> Tensor:  # noqa: ANN001 - a decoder
     """Every head's output at the final position patched (corrupted <- clean), one template."""
     task = ioi_pairs(model, cfg.n_patch_prompts, IoiCorruption.ABC, template=template, seed=1)
-    final = int(task.positions[0])
-    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-    sites = [Site(Component.Z, s.layer, s.head, final)
-             for s in every_site(Component.Z, n_layers, n_heads=n_heads)]  # fmt: skip
+    sites = final_sites(model, int(task.positions[0]))
     runs = task.runs(model, names=patching_hooks(model, sites))
     return activation_patching(runs, sites, progress=False).by_layer_head()
 

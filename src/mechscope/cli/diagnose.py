@@ -52,8 +52,9 @@ def run(cfg: Config) -> dict[str, "Result"]:
 
     if cfg.prompts and cfg.conllu:
         raise MechscopeError("give --prompts or --conllu, not both.")
-    if cfg.conllu:
-        prompts = [" ".join(s.words) for s in read_conllu(cfg.conllu, cfg.max_prompts)]
+    sentences = read_conllu(cfg.conllu, cfg.max_prompts) if cfg.conllu else None
+    if sentences is not None:
+        prompts = [" ".join(s.words) for s in sentences]
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
     prompts = prompts[: cfg.max_prompts]
@@ -68,8 +69,8 @@ def run(cfg: Config) -> dict[str, "Result"]:
     adapter = adapt(model)
     if adapter.causal and adapter.has_unembedding:
         results["gradients"] = gradient_norms(model, batch)
-    if cfg.conllu:
-        results["class-geometry"] = upos_geometry(model, read_conllu(cfg.conllu, cfg.max_prompts))
+    if sentences is not None:
+        results["class-geometry"] = upos_geometry(model, sentences)
     return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 
 

@@ -54,6 +54,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `n`, `m`, `a`, `b`, `d` | similarity maths: `n`, `m` rows; `a`, `b`, `d` widths   |
 | `train`    | the training units of a probe                                            |
 | `template` | a prompt template (the replicates of a templated task, e.g. IOI's six)     |
+| `half`     | the predictions of a repeated span's second copy (r_2..r_n)                |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -126,7 +126,7 @@ def second_copy_metric(batch: TokenBatch, half_length: int, *, per_prompt: bool 
     def fn(logits: Logits) -> Tensor:
         loss = loss_per_position(logits, batch.tokens)
         if per_prompt:
-            return loss[:, half_length + 1 : 2 * half_length].mean(-1)
+            return second_copy_positions(loss, half_length).mean(-1)
         return second_copy_loss(loss, half_length)
 
     return Metric("repeated second-half loss", fn, higher_is_better=False)
@@ -140,6 +140,11 @@ def loss_per_position(
     return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
 
 
+def predicted_mask(attention_mask: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos_minus_1"]:
+    """1 where a next-token prediction has a real input and a real target, else 0."""
+    return attention_mask[:, 1:] * attention_mask[:, :-1]
+
+
 def masked_loss(
     logits: Logits,
     tokens: Int[Tensor, "batch pos"],
@@ -147,7 +152,7 @@ def masked_loss(
 ) -> Float[Tensor, ""]:
     """Mean next-token loss over predictions whose input and target are both real tokens."""
     loss = loss_per_position(logits, tokens)
-    mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).to(loss.dtype)
+    mask = predicted_mask(attention_mask).to(loss.dtype)
     return (loss * mask).sum() / mask.sum()
 
 
@@ -163,9 +168,16 @@ def repeated_half_losses(
     return float(first.mean()), float(second_copy_loss(loss, half_length))
 
 
+def second_copy_positions(
+    loss: Float[Tensor, "batch pos_minus_1"], half_length: int
+) -> Float[Tensor, "batch half"]:
+    """The losses predicting the second copy's r_2..r_n of ``BOS + r + r``, per row."""
+    return loss[:, half_length + 1 : 2 * half_length]
+
+
 def second_copy_loss(loss: Float[Tensor, "batch pos_minus_1"], half_length: int) -> Tensor:
     """Mean loss predicting the second copy's r_2..r_n of ``BOS + r + r`` (a scalar tensor)."""
-    return loss[:, half_length + 1 : 2 * half_length].mean()
+    return second_copy_positions(loss, half_length).mean()
 
 
 def icl_per_window(

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import masked_loss, predicted_mask
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
@@ -122,11 +123,7 @@ def mean_next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
     adapter = adapt(model)
     adapter.require_unembedding("next-token gradient norms")
     logits = model(batch.tokens, **adapter.forward_kwargs(batch))
-    log_probs = logits[:, :-1].log_softmax(-1)
-    target = batch.tokens[:, 1:]
-    nll = -log_probs.gather(-1, target[..., None])[..., 0]
-    mask = (batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]).to(nll)
-    return (nll * mask).sum() / mask.sum()
+    return masked_loss(logits, batch.tokens, batch.attention_mask)
 
 
 def gradient_norms(
@@ -184,7 +181,7 @@ def _chunks(batch: TokenBatch, max_rows: int, split: bool) -> Iterator[tuple[Tok
     if not split or n_rows <= max_rows:
         yield batch, 1.0
         return
-    predicted = batch.attention_mask[:, 1:] * batch.attention_mask[:, :-1]
+    predicted = predicted_mask(batch.attention_mask)  # the tokens the default loss averages
     total = float(predicted.sum())
     for start in range(0, n_rows, max_rows):
         rows = slice(start, start + max_rows)

@@ -218,12 +218,12 @@ def path_attribution(
     model = runs.model
     if receiver_input not in RECEIVER_INPUTS:
         raise MechscopeError(f"receiver_input must be Q, K or V, got {receiver_input.name}.")
-    decoder = adapt(model).decoder("path attribution")
+    adapter = adapt(model)
+    decoder = adapter.decoder("path attribution")
     receiver_ids = check_heads(model, receivers)
     if not receiver_ids:
         raise MechscopeError("give at least one receiver head.")
     first = min(r.layer for r in receiver_ids)
-    adapter = adapt(model)
     shared = receiver_input in (Component.K, Component.V)
     inputs = {r.layer: Site(SPLIT_INPUT[receiver_input], r.layer).hook_name for r in receiver_ids}
     z_names = [Site(Component.Z, layer).hook_name for layer in range(first)]
