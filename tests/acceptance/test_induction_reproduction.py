@@ -10,6 +10,7 @@ from mechscope.models import load_model
 from mechscope.models.bundled import INDUCTION_1L, INDUCTION_2L, shipped_dir
 from mechscope.training import read_config, read_metrics
 from mechscope.viz.report import circuitsvis_bundle
+from tests.findings import rendered
 from tests.jobs import run_job
 
 
@@ -121,6 +122,9 @@ def test_report_is_offline_and_reloads(result, out_dir):
     loaded = InductionResult.load(out_dir)
     assert loaded.induction_heads == result.induction_heads
     assert torch.equal(loaded.view_patterns, result.view_patterns)
+    # The findings page renders from this run, its ICL figure the run's own.
+    findings = rendered("induction", loaded)
+    assert f"**{result.losses[INDUCTION_2L]['icl_score']:+.3f} ±" in findings
 
 
 def test_head_classification_names_the_heads_of_the_report(result):

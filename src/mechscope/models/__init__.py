@@ -42,7 +42,13 @@ if TYPE_CHECKING:
         run_until,
     )
     from mechscope.models.tiny import TinyConfig, tiny_model
-    from mechscope.models.tokens import forward_kwargs, str_tokens, target_ids, tokenize
+    from mechscope.models.tokens import (
+        corpus_windows,
+        forward_kwargs,
+        str_tokens,
+        target_ids,
+        tokenize,
+    )
     from mechscope.models.vit import HookedViT, ViTConfig
     from mechscope.models.words import WordTokens, align_words
 
@@ -80,6 +86,7 @@ _EXPORTS = {
     "tiny_model": "mechscope.models.tiny",
     "TinyConfig": "mechscope.models.tiny",
     "tokenize": "mechscope.models.tokens",
+    "corpus_windows": "mechscope.models.tokens",
     "ViTConfig": "mechscope.models.vit",
 }
 """Each public name and the module that defines it (imported on first use)."""
@@ -118,6 +125,7 @@ __all__ = [
     "target_ids",
     "tiny_model",
     "tokenize",
+    "corpus_windows",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

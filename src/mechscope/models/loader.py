@@ -48,11 +48,13 @@ def classify_spec(spec: str | Path) -> SpecKind:
         if (path / CHECKPOINT_CONFIG).is_file():
             return SpecKind.CHECKPOINT
         if (path / "checkpoints").is_dir() and (path / "metrics.jsonl").is_file():
+            found = (path / "checkpoints").glob("step_*")
             steps = sorted(
-                (int(p.name.removeprefix("step_")) for p in (path / "checkpoints").glob("step_*")
-                 if p.name.removeprefix("step_").isdigit()),
-            )  # fmt: skip
-            latest = f"{path}/checkpoints/step_{steps[-1]}" if steps else None
+                (int(p.name.removeprefix("step_")), p)
+                for p in found
+                if p.name.removeprefix("step_").isdigit()
+            )
+            latest = steps[-1][1] if steps else None  # the directory as named (step_002000)
             raise ModelSpecError(
                 f"{path} is a training run, not a model; load one of its checkpoints"
                 + (f", e.g. the last: {latest}" if latest else " (it has none yet)")

@@ -9,6 +9,8 @@ With either side of padding, each prompt's activations equal those of running it
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch, pad_token_lists
@@ -205,3 +207,31 @@ def _as_bytes(tokenizer: Any, token_id: int) -> str:  # noqa: ANN401 - any HF to
     if not spelled or any(char not in to_byte for char in spelled):
         return "\ufffd"
     return "".join(f"<0x{to_byte[char]:02X}>" for char in spelled)
+
+
+def corpus_windows(
+    model: Model, texts: bytes, n_windows: int, n_ctx: int, generator: torch.Generator
+) -> Int[Tensor, "batch pos"]:
+    """``n_windows`` windows of ``n_ctx`` tokens at random places in ``texts``.
+
+    BOS first if the model uses one; each window is cut from ``8 * n_ctx`` bytes (enough for
+    ``n_ctx`` tokens of any tokenizer), so a short window is padded.
+
+    Raises:
+        MechscopeError: a model without a tokenizer, or a corpus shorter than one window.
+    """
+    if model.tokenizer is None:
+        raise MechscopeError("windows of text need a model with a tokenizer.")
+    span = 8 * n_ctx  # bytes; enough for n_ctx tokens of any tokenizer
+    if len(texts) < span + 1:
+        raise MechscopeError(
+            f"the corpus has {len(texts)} bytes; windows of {n_ctx} tokens need more than "
+            f"{span}. Give a larger corpus (--corpus) or a shorter context."
+        )
+    starts = torch.randint(0, len(texts) - span, (n_windows,), generator=generator).tolist()
+    rows = []
+    for start in starts:
+        text = texts[start : start + span].decode("utf-8", errors="ignore")
+        ids = model.to_tokens(text, truncate=False)[0].tolist()[:n_ctx]
+        rows.append(ids)
+    return pad_token_lists(rows, pad_id(model)).tokens.to(model.cfg.device or "cpu")

@@ -111,10 +111,11 @@ def test_a_training_run_given_as_a_model_points_to_its_checkpoints(tmp_path):
     from mechscope.core.errors import ModelSpecError
 
     run = tmp_path / "run"
-    (run / "checkpoints" / "step_10").mkdir(parents=True)
-    (run / "checkpoints" / "step_200").mkdir()
+    (run / "checkpoints" / "step_9").mkdir(parents=True)
+    (run / "checkpoints" / "step_000200").mkdir()  # as the trainers name them
     (run / "metrics.jsonl").write_text("")
-    with pytest.raises(ModelSpecError, match=r"training run, not a model.*step_200"):
+    # the latest by step, named as on disk (the hint is a path that loads)
+    with pytest.raises(ModelSpecError, match=r"training run, not a model.*/step_000200\.$"):
         load_model(str(run))
 
 

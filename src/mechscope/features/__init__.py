@@ -1,0 +1,96 @@
+"""Features: sparse autoencoders (through SAELens) trained, evaluated and edited in the model.
+
+- `sites`: where an SAE reads (`SaeSite`, `site_hook`);
+- `activations`: activations at a site over windows of text (`site_activations`) and the
+  shuffled batches a trainer reads (`shuffled_batches`);
+- `sae`: architectures (`Architecture`), the recipe (`SaeRecipe`), a fresh training SAE
+  (`training_sae`) and loading any SAELens-format SAE (`load_sae`);
+- `train`: one SAE at one site, checkpointed and resumable (`train_sae`);
+- `evaluate`: explained variance, L0, dead and dense features, and the loss with the SAE
+  spliced in (`evaluate_sae`, `SaeEvaluation`);
+- `splice`: the SAE in the model, with features ablated, clamped or added (`splice`,
+  `FeatureEdit`).
+
+Names are imported on first use, so importing this package stays instant (SAELens itself
+takes seconds to import, and only the functions that need it do).
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.features.activations import shuffled_batches, site_activations
+    from mechscope.features.evaluate import LOSSES, SaeEvaluation, evaluate_sae
+    from mechscope.features.sae import (
+        Architecture,
+        SaeRecipe,
+        load_sae,
+        sae_hook,
+        training_sae,
+    )
+    from mechscope.features.sites import SaeSite, site_hook
+    from mechscope.features.splicing import (
+        EditKind,
+        FeatureEdit,
+        ablate_features,
+        add_features,
+        check_sae_fits,
+        clamp_features,
+        splice,
+        splice_activation,
+    )
+    from mechscope.features.train import TrainedSae, fit_sae, train_sae
+
+_EXPORTS = {
+    "shuffled_batches": "mechscope.features.activations",
+    "site_activations": "mechscope.features.activations",
+    "LOSSES": "mechscope.features.evaluate",
+    "SaeEvaluation": "mechscope.features.evaluate",
+    "evaluate_sae": "mechscope.features.evaluate",
+    "Architecture": "mechscope.features.sae",
+    "SaeRecipe": "mechscope.features.sae",
+    "load_sae": "mechscope.features.sae",
+    "sae_hook": "mechscope.features.sae",
+    "training_sae": "mechscope.features.sae",
+    "SaeSite": "mechscope.features.sites",
+    "site_hook": "mechscope.features.sites",
+    "EditKind": "mechscope.features.splicing",
+    "FeatureEdit": "mechscope.features.splicing",
+    "ablate_features": "mechscope.features.splicing",
+    "add_features": "mechscope.features.splicing",
+    "check_sae_fits": "mechscope.features.splicing",
+    "clamp_features": "mechscope.features.splicing",
+    "splice": "mechscope.features.splicing",
+    "splice_activation": "mechscope.features.splicing",
+    "TrainedSae": "mechscope.features.train",
+    "train_sae": "mechscope.features.train",
+    "fit_sae": "mechscope.features.train",
+}
+
+__all__ = [
+    "Architecture",
+    "EditKind",
+    "FeatureEdit",
+    "LOSSES",
+    "SaeEvaluation",
+    "SaeRecipe",
+    "SaeSite",
+    "TrainedSae",
+    "ablate_features",
+    "add_features",
+    "check_sae_fits",
+    "clamp_features",
+    "evaluate_sae",
+    "fit_sae",
+    "load_sae",
+    "sae_hook",
+    "shuffled_batches",
+    "site_activations",
+    "site_hook",
+    "splice",
+    "splice_activation",
+    "train_sae",
+    "training_sae",
+]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

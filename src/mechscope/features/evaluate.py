@@ -1,0 +1,187 @@
+"""How good an SAE is at its site: reconstruction, sparsity, and the loss with it in place.
+
+On held-out windows: explained variance and L0 of the SAE on the site's activations; the
+fraction of features that never fired (dead) and that fire on more than 10 % of tokens
+(dense); and the next-token loss clean, with the reconstruction spliced in, with the site
+zero- and mean-ablated, and with the reconstruction plus its error term (which must equal
+clean). The fraction of loss recovered is ``(ablated - spliced) / (ablated - clean)``. Every
+loss is kept per window, so each comes with a standard error over windows.
+"""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from mechscope.core.metrics import loss_per_position, predicted_mask
+from mechscope.core.results import Result
+from mechscope.features.splicing import check_sae_fits, splice_activation
+from mechscope.models.base import Model
+from mechscope.models.tokens import pad_id
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+
+DENSE = 0.1
+"""A feature firing on more than this share of tokens is dense."""
+LOSSES = ("clean", "spliced", "zero_ablated", "mean_ablated", "with_error")
+"""The runs whose next-token loss is measured, in `SaeEvaluation.losses` order."""
+
+
+@dataclass(frozen=True)
+class SaeEvaluation(Result):
+    """An SAE measured at its site on held-out windows (module doc)."""
+
+    kind: ClassVar[str] = "sae-evaluation"
+    hook: str
+    n_tokens: int
+    """Held-out tokens whose activations were encoded (BOS and padding left out)."""
+    explained_variance: float
+    """1 - sum |x - x_hat|^2 / sum |x - mean x|^2 over the tokens."""
+    mse: float
+    """Mean squared reconstruction error per token (summed over the input width)."""
+    l0: float
+    """Mean number of active features per token."""
+    density: Float[Tensor, " feature"]
+    """Share of the tokens each feature fired on."""
+    losses: Float[Tensor, "run window"]
+    """Mean next-token loss per window, for each run of `LOSSES`."""
+
+    def _validate(self) -> None:
+        if self.losses.shape[0] != len(LOSSES):
+            raise ValueError(f"losses must have {len(LOSSES)} rows, one per run of {LOSSES}")
+
+    def _summary(self) -> dict[str, Any]:
+        return {"metrics": self.metrics()}
+
+    def loss(self, run: str) -> tuple[float, float]:
+        """Mean loss of ``run`` (one of `LOSSES`) over the windows, and its standard error."""
+        values = self.losses[LOSSES.index(run)].double()
+        return float(values.mean()), float(values.std() / len(values) ** 0.5)
+
+    def recovered(self, ablation: str = "zero_ablated") -> tuple[float, float]:
+        """Fraction of loss recovered against ``ablation``, and its standard error.
+
+        The ratio of window means; its standard error by the delta method over windows.
+        """
+        clean, spliced, ablated = (self.losses[LOSSES.index(r)].double()
+                                   for r in ("clean", "spliced", ablation))  # fmt: skip
+        gap, kept = (ablated - clean).mean(), (ablated - spliced).mean()
+        ratio = kept / gap
+        # delta method: var(kept/gap) over windows of (ablated - spliced) - ratio (ablated - clean)
+        residual = (ablated - spliced) - ratio * (ablated - clean)
+        se = residual.std() / (len(residual) ** 0.5 * gap.abs())
+        return float(ratio), float(se)
+
+    @property
+    def dead_fraction(self) -> float:
+        """Share of features that never fired on the held-out tokens."""
+        return float((self.density == 0).float().mean())
+
+    @property
+    def dense_fraction(self) -> float:
+        """Share of features that fired on more than `DENSE` of the tokens."""
+        return float((self.density > DENSE).float().mean())
+
+    def metrics(self) -> dict[str, float]:
+        """Every number as a flat dict (what ``metrics.json`` holds)."""
+        out = {"explained_variance": self.explained_variance, "mse": self.mse, "l0": self.l0,
+               "dead_fraction": self.dead_fraction, "dense_fraction": self.dense_fraction,
+               "n_tokens": float(self.n_tokens),
+               "n_windows": float(self.losses.shape[1])}  # fmt: skip
+        for run in LOSSES:
+            out[f"loss_{run}"], out[f"loss_{run}_se"] = self.loss(run)
+        for ablation in ("zero_ablated", "mean_ablated"):
+            name = ablation.split("_")[0]
+            out[f"loss_recovered_{name}"], out[f"loss_recovered_{name}_se"] = self.recovered(
+                ablation
+            )
+        return out
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row: every metric."""
+        import pandas as pd
+
+        return pd.DataFrame([self.metrics()])
+
+
+@torch.no_grad()
+def evaluate_sae(
+    model: Model,
+    sae: "SAE[Any]",
+    hook: str,
+    windows: Int[Tensor, "batch pos"],
+    *,
+    batch_size: int = 8,
+    skip_bos: bool = True,
+    progress: bool = True,
+) -> SaeEvaluation:
+    """Measure ``sae`` at ``hook`` on held-out ``windows`` (module doc).
+
+    Raises:
+        MechscopeError: a hook the model lacks, or an SAE of another width.
+    """
+    check_sae_fits(model, sae, hook)
+    pad = pad_id(model)
+    bos = bool(model.cfg.default_prepend_bos) and skip_bos
+    sae.eval()
+    batches = [windows[i : i + batch_size] for i in range(0, windows.shape[0], batch_size)]
+    # First pass: the clean activations (for the mean ablation and the SAE's own metrics).
+    total = sum_sq = count = 0.0
+    sum_x: Tensor | None = None
+    fired: Tensor | None = None
+    l0_sum = err_sum = 0.0
+    for tokens in tqdm(batches, desc="evaluating the SAE", disable=not progress, leave=False):
+        _, cache = model.run_with_cache(tokens, names_filter=hook, return_type=None)
+        keep = tokens != pad
+        if bos:
+            keep[:, 0] = False
+        x = cache[hook][keep.to(cache[hook].device)].to(sae.dtype)
+        features = sae.encode(x)
+        recon = sae.decode(features)
+        active = features != 0
+        fired = active.sum(0).float() if fired is None else fired + active.sum(0).float()
+        l0_sum += float(active.sum())
+        err_sum += float(((x - recon) ** 2).sum())
+        sum_x = x.sum(0).double() if sum_x is None else sum_x + x.sum(0).double()
+        sum_sq += float((x.double() ** 2).sum())
+        count += x.shape[0]
+        total += x.shape[0]
+    assert sum_x is not None and fired is not None
+    mean = sum_x / count
+    variance = sum_sq - count * float((mean**2).sum())
+    mean_act = mean.float()
+
+    def loss_of(tokens: Tensor, replace: Any) -> Tensor:  # noqa: ANN401 - a hook or None
+        hooks = [] if replace is None else [(hook, replace)]
+        with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+            logits = model(tokens)
+        loss = loss_per_position(logits, tokens)
+        mask = predicted_mask((tokens != pad).long()).to(loss.dtype)
+        if bos:
+            mask[:, 0] = 0  # the prediction made at the BOS position reads no text
+        return (loss * mask).sum(-1) / mask.sum(-1).clamp_min(1)
+
+    runs = {
+        "clean": None,
+        "spliced": lambda act, hook: splice_activation(sae, act, error_term=False),  # noqa: ARG005
+        "zero_ablated": lambda act, hook: torch.zeros_like(act),  # noqa: ARG005
+        "mean_ablated": lambda act, hook: mean_act.to(act.device, act.dtype).expand_as(act),  # noqa: ARG005
+        "with_error": lambda act, hook: splice_activation(sae, act, error_term=True),  # noqa: ARG005
+    }
+    losses = torch.stack([
+        torch.cat([loss_of(tokens, replace).float().cpu() for tokens in batches])
+        for replace in runs.values()
+    ])  # fmt: skip
+    return SaeEvaluation(
+        hook=hook,
+        n_tokens=int(total),
+        explained_variance=1 - err_sum / variance,
+        mse=err_sum / count,
+        l0=l0_sum / count,
+        density=(fired / count).cpu(),
+        losses=losses,
+    )
