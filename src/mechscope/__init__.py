@@ -33,6 +33,7 @@ PACKAGES = (
     "data",
     "models",
     "interventions",
+    "features",
     "diagnostics",
     "heads",
     "lens",

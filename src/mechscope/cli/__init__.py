@@ -36,6 +36,8 @@ COMMANDS = (
     "diagnose",
     "probe",
     "similarity",
+    "sae_train",
+    "features",
     "reproduce",
 )
 """Command modules of `mechscope.cli`, in the order ``--help`` lists them."""
@@ -78,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usage())  # noqa: T201
         return 0 if args else EXIT_USER_ERROR
     name = args[0]
+    if name not in JOBS and f"{name}-{(args[1:2] or [''])[0]}" in JOBS:
+        name = f"{name}-{args[1]}"  # a two-word command: `mechscope sae train`
+        args = [name, *args[2:]]
     if name not in JOBS:
         print(  # noqa: T201
             f"mechscope: error: unknown command {name!r}; choose one of: {', '.join(JOBS)}.",

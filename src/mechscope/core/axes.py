@@ -58,6 +58,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `feature`  | a dictionary feature (latent) of a sparse autoencoder or transcoder         |
 | `d_in`     | the width of the activations an SAE reads (its site's width)                |
 | `token`    | one token's activation, flattened over windows and positions                |
+| `neighbour`| the nearest other features of a feature (by decoder cosine similarity)      |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -21,15 +21,11 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.features.activations import shuffled_batches, site_activations
+    from mechscope.features.config import Architecture, SaeRecipe, SaeSite
     from mechscope.features.evaluate import LOSSES, SaeEvaluation, evaluate_sae
-    from mechscope.features.sae import (
-        Architecture,
-        SaeRecipe,
-        load_sae,
-        sae_hook,
-        training_sae,
-    )
-    from mechscope.features.sites import SaeSite, site_hook
+    from mechscope.features.reading import FeatureReading, read_features
+    from mechscope.features.sae import load_sae, sae_hook, training_sae
+    from mechscope.features.sites import site_hook, site_width
     from mechscope.features.splicing import (
         EditKind,
         FeatureEdit,
@@ -48,13 +44,16 @@ _EXPORTS = {
     "LOSSES": "mechscope.features.evaluate",
     "SaeEvaluation": "mechscope.features.evaluate",
     "evaluate_sae": "mechscope.features.evaluate",
-    "Architecture": "mechscope.features.sae",
-    "SaeRecipe": "mechscope.features.sae",
+    "FeatureReading": "mechscope.features.reading",
+    "read_features": "mechscope.features.reading",
+    "Architecture": "mechscope.features.config",
+    "SaeRecipe": "mechscope.features.config",
     "load_sae": "mechscope.features.sae",
     "sae_hook": "mechscope.features.sae",
     "training_sae": "mechscope.features.sae",
-    "SaeSite": "mechscope.features.sites",
+    "SaeSite": "mechscope.features.config",
     "site_hook": "mechscope.features.sites",
+    "site_width": "mechscope.features.sites",
     "EditKind": "mechscope.features.splicing",
     "FeatureEdit": "mechscope.features.splicing",
     "ablate_features": "mechscope.features.splicing",
@@ -69,6 +68,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "FeatureReading",
+    "read_features",
     "Architecture",
     "EditKind",
     "FeatureEdit",
@@ -88,6 +89,7 @@ __all__ = [
     "shuffled_batches",
     "site_activations",
     "site_hook",
+    "site_width",
     "splice",
     "splice_activation",
     "train_sae",

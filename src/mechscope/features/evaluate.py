@@ -16,9 +16,11 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import loss_per_position, predicted_mask
 from mechscope.core.results import Result
 from mechscope.features.splicing import check_sae_fits, splice_activation
+from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.tokens import pad_id
 
@@ -47,19 +49,28 @@ class SaeEvaluation(Result):
     """Mean number of active features per token."""
     density: Float[Tensor, " feature"]
     """Share of the tokens each feature fired on."""
-    losses: Float[Tensor, "run window"]
-    """Mean next-token loss per window, for each run of `LOSSES`."""
+    losses: Float[Tensor, "run window"] | None
+    """Mean next-token loss per window, for each run of `LOSSES`; None for a model that
+    predicts no next token (an encoder)."""
 
     def _validate(self) -> None:
-        if self.losses.shape[0] != len(LOSSES):
+        if self.losses is not None and self.losses.shape[0] != len(LOSSES):
             raise ValueError(f"losses must have {len(LOSSES)} rows, one per run of {LOSSES}")
 
     def _summary(self) -> dict[str, Any]:
         return {"metrics": self.metrics()}
 
+    def _losses(self) -> Tensor:
+        if self.losses is None:
+            raise MechscopeError(
+                "this SAE was measured on a model that predicts no next token (an encoder): "
+                "there is no loss to splice it into."
+            )
+        return self.losses
+
     def loss(self, run: str) -> tuple[float, float]:
         """Mean loss of ``run`` (one of `LOSSES`) over the windows, and its standard error."""
-        values = self.losses[LOSSES.index(run)].double()
+        values = self._losses()[LOSSES.index(run)].double()
         return float(values.mean()), float(values.std() / len(values) ** 0.5)
 
     def recovered(self, ablation: str = "zero_ablated") -> tuple[float, float]:
@@ -67,7 +78,7 @@ class SaeEvaluation(Result):
 
         The ratio of window means; its standard error by the delta method over windows.
         """
-        clean, spliced, ablated = (self.losses[LOSSES.index(r)].double()
+        clean, spliced, ablated = (self._losses()[LOSSES.index(r)].double()
                                    for r in ("clean", "spliced", ablation))  # fmt: skip
         gap, kept = (ablated - clean).mean(), (ablated - spliced).mean()
         ratio = kept / gap
@@ -90,8 +101,10 @@ class SaeEvaluation(Result):
         """Every number as a flat dict (what ``metrics.json`` holds)."""
         out = {"explained_variance": self.explained_variance, "mse": self.mse, "l0": self.l0,
                "dead_fraction": self.dead_fraction, "dense_fraction": self.dense_fraction,
-               "n_tokens": float(self.n_tokens),
-               "n_windows": float(self.losses.shape[1])}  # fmt: skip
+               "n_tokens": float(self.n_tokens)}  # fmt: skip
+        if self.losses is None:
+            return out
+        out["n_windows"] = float(self.losses.shape[1])
         for run in LOSSES:
             out[f"loss_{run}"], out[f"loss_{run}_se"] = self.loss(run)
         for ablation in ("zero_ablated", "mean_ablated"):
@@ -153,7 +166,32 @@ def evaluate_sae(
     assert sum_x is not None and fired is not None
     mean = sum_x / count
     variance = sum_sq - count * float((mean**2).sum())
-    mean_act = mean.float()
+
+    if not (adapt(model).causal and adapt(model).has_unembedding):
+        losses = None
+    else:
+        losses = _losses(model, sae, hook, batches, mean.float(), pad, bos)
+    return SaeEvaluation(
+        hook=hook,
+        n_tokens=int(total),
+        explained_variance=1 - err_sum / variance,
+        mse=err_sum / count,
+        l0=l0_sum / count,
+        density=(fired / count).cpu(),
+        losses=losses,
+    )
+
+
+def _losses(
+    model: Model,
+    sae: "SAE[Any]",
+    hook: str,
+    batches: list[Tensor],
+    mean_act: Tensor,
+    pad: int,
+    bos: bool,
+) -> Float[Tensor, "run window"]:
+    """Mean next-token loss per window for each run of `LOSSES`."""
 
     def loss_of(tokens: Tensor, replace: Any) -> Tensor:  # noqa: ANN401 - a hook or None
         hooks = [] if replace is None else [(hook, replace)]
@@ -172,16 +210,7 @@ def evaluate_sae(
         "mean_ablated": lambda act, hook: mean_act.to(act.device, act.dtype).expand_as(act),  # noqa: ARG005
         "with_error": lambda act, hook: splice_activation(sae, act, error_term=True),  # noqa: ARG005
     }
-    losses = torch.stack([
+    return torch.stack([
         torch.cat([loss_of(tokens, replace).float().cpu() for tokens in batches])
         for replace in runs.values()
     ])  # fmt: skip
-    return SaeEvaluation(
-        hook=hook,
-        n_tokens=int(total),
-        explained_variance=1 - err_sum / variance,
-        mse=err_sum / count,
-        l0=l0_sum / count,
-        density=(fired / count).cpu(),
-        losses=losses,
-    )

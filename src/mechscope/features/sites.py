@@ -1,41 +1,16 @@
 """Where a sparse autoencoder reads: a site of the model (a hook point at one layer)."""
 
-from enum import Enum
+from typing import TYPE_CHECKING
 
 from mechscope.core.errors import MechscopeError
-from mechscope.models.base import Model
+from mechscope.core.sites import Component
+from mechscope.features.config import SaeSite
+
+if TYPE_CHECKING:
+    from mechscope.models.base import Model
 
 
-class SaeSite(Enum):
-    """Activations an SAE (or a transcoder's input / output) reads, by layer.
-
-    ``mlp_in`` is what the MLP reads (after ``ln2``), ``mlp_out`` what it writes; the
-    residual stream is read before the block, between attention and MLP, or after it.
-    """
-
-    RESID_PRE = "resid_pre"
-    RESID_MID = "resid_mid"
-    RESID_POST = "resid_post"
-    ATTN_OUT = "attn_out"
-    MLP_IN = "mlp_in"
-    MLP_OUT = "mlp_out"
-
-    def hook_name(self, layer: int) -> str:
-        """The TransformerLens hook point of this site at ``layer``."""
-        return f"blocks.{layer}.{_HOOKS[self]}"
-
-
-_HOOKS = {
-    SaeSite.RESID_PRE: "hook_resid_pre",
-    SaeSite.RESID_MID: "hook_resid_mid",
-    SaeSite.RESID_POST: "hook_resid_post",
-    SaeSite.ATTN_OUT: "hook_attn_out",
-    SaeSite.MLP_IN: "ln2.hook_normalized",
-    SaeSite.MLP_OUT: "hook_mlp_out",
-}
-
-
-def site_hook(model: Model, site: SaeSite | str, layer: int) -> str:
+def site_hook(model: "Model", site: SaeSite | str, layer: int) -> str:
     """The hook point of ``site`` at ``layer``, checked against ``model``.
 
     Raises:
@@ -63,6 +38,17 @@ def site_hook(model: Model, site: SaeSite | str, layer: int) -> str:
     return name
 
 
-def _has(model: Model, site: SaeSite, layer: int) -> bool:
+def _has(model: "Model", site: SaeSite, layer: int) -> bool:
     mlp = site in (SaeSite.MLP_IN, SaeSite.MLP_OUT)
     return site.hook_name(layer) in model.hook_dict and not (mlp and model.cfg.attn_only)
+
+
+def site_width(model: "Model", hook: str) -> int:
+    """The width of the activations at ``hook``.
+
+    A head's for a per-head site, else the residual stream's (every `SaeSite` is as wide as
+    the stream).
+    """
+    if hook.endswith(Component.Z.value):
+        return int(model.cfg.d_head)
+    return int(model.cfg.d_model)

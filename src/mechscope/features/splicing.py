@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from mechscope.core.errors import MechscopeError
+from mechscope.features.sites import site_width
 from mechscope.models.base import Model
 
 if TYPE_CHECKING:
@@ -86,10 +87,7 @@ def check_sae_fits(model: Model, sae: "SAE[Any]", hook: str) -> None:
     """
     if hook not in model.hook_dict:
         raise MechscopeError(f"the model has no hook point {hook!r}.")
-    widths = {"hook_z": model.cfg.d_head, "ln2.hook_normalized": model.cfg.d_model}
-    width = next((w for suffix, w in widths.items() if hook.endswith(suffix)), model.cfg.d_model)
-    if hook.endswith("hook_post") or hook.endswith("hook_pre"):
-        width = model.cfg.d_mlp or width
+    width = site_width(model, hook)
     if sae.cfg.d_in != width:
         raise MechscopeError(
             f"the SAE reads activations of width {sae.cfg.d_in}, but {hook} has width {width}: "

@@ -30,8 +30,10 @@ from torch import Tensor
 from mechscope.core.errors import MechscopeError
 from mechscope.data.corpus import Corpus
 from mechscope.features.activations import shuffled_batches, site_activations
+from mechscope.features.config import Architecture, SaeRecipe
 from mechscope.features.evaluate import SaeEvaluation, evaluate_sae
-from mechscope.features.sae import SaeRecipe, load_sae, training_sae
+from mechscope.features.sae import load_sae, training_sae
+from mechscope.features.sites import site_width
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.tokens import corpus_windows
@@ -189,6 +191,9 @@ def train_sae(
             too small for the windows, or a recipe the site cannot take.
     """
     out = Path(out)
+    width = recipe.width_for(site_width(model, hook))
+    if recipe.architecture in (Architecture.TOPK, Architecture.BATCHTOPK) and recipe.k > width:
+        raise MechscopeError(f"--k {recipe.k} is larger than the SAE's {width} features.")
     start = _start(out, _recipe_record(recipe, model, hook), resume)
     windows = _windows(model, corpus.train.tobytes(), recipe.read_tokens, recipe.n_ctx, recipe.seed)
     activations = site_activations(model, windows, hook, progress=progress)

@@ -232,6 +232,9 @@ def corpus_windows(
     rows = []
     for start in starts:
         text = texts[start : start + span].decode("utf-8", errors="ignore")
-        ids = model.to_tokens(text, truncate=False)[0].tolist()[:n_ctx]
+        tokens = model.to_tokens(text, truncate=False)
+        if isinstance(tokens, tuple):  # an encoder's (tokens, token types, attention mask)
+            tokens = tokens[0]
+        ids = tokens[0].tolist()[:n_ctx]
         rows.append(ids)
     return pad_token_lists(rows, pad_id(model)).tokens.to(model.cfg.device or "cpu")

@@ -7,6 +7,7 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.viz.attention import attention_heads_view
     from mechscope.viz.circuits import conveyor_belt
+    from mechscope.viz.features import density_figure, feature_browser, sparsity_figure
     from mechscope.viz.figures import heatmap, line_chart
     from mechscope.viz.heads import head_heatmap
     from mechscope.viz.report import OfflineView, Report, offline
@@ -33,6 +34,9 @@ _EXPORTS = {
     "heatmap": "mechscope.viz.figures",
     "interactive_attention_grid": "mechscope.viz.vision",
     "line_chart": "mechscope.viz.figures",
+    "density_figure": "mechscope.viz.features",
+    "sparsity_figure": "mechscope.viz.features",
+    "feature_browser": "mechscope.viz.features",
     "probe_figure": "mechscope.viz.representations",
     "projection_figure": "mechscope.viz.representations",
     "offline": "mechscope.viz.report",
@@ -54,6 +58,9 @@ __all__ = [
     "heatmap",
     "interactive_attention_grid",
     "line_chart",
+    "density_figure",
+    "sparsity_figure",
+    "feature_browser",
     "offline",
     "probe_figure",
     "projection_figure",

@@ -74,6 +74,12 @@ CASES = {
          "{tmp}/long.txt"], "one of them"),
     "out cannot be written": (
         ["heads", "induction-2l", "--out", "{tmp}/afile/sub"], "cannot write to --out"),
+    "sae at a site the model lacks": (
+        ["sae", "train", "induction-2l", "--site", "mlp_out"], "attention-only model has no MLP"),
+    "sae k larger than its width": (
+        ["sae", "train", "induction-2l", "--width", "8", "--k", "16"], "--k 16 is larger"),
+    "sae layer out of range": (
+        ["sae", "train", "induction-2l", "--layers", "4"], "layer 4 is out of range"),
 }  # fmt: skip
 
 
