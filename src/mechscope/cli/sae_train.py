@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import tyro
 
 from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.core.errors import MechscopeError
 from mechscope.features.config import SaeRecipe, SaeSite
 
 if TYPE_CHECKING:
     from mechscope.features.evaluate import SaeEvaluation
+    from mechscope.features.transcoders import TranscoderEvaluation
     from mechscope.viz.report import Report
 
 
@@ -42,20 +44,34 @@ class Config:
     """Files to hold out instead (then every --corpus file trains)."""
     resume: bool = False
     """Continue each layer's run in --out from its last checkpoint (same options)."""
+    transcoder: bool = False
+    """Train transcoders instead (the MLP's input -> its output, ReLU + L1 with
+    --sparsity-coefficient; --site is ignored); into OUT/transcoder-LAYER/."""
     recipe: Annotated[SaeRecipe, tyro.conf.OmitArgPrefixes] = field(default_factory=SaeRecipe)
     """The SAE and its training."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
 
 
-def run(cfg: Config) -> dict[str, "SaeEvaluation"]:
-    """Train and evaluate one SAE per layer (each saved as it finishes)."""
+def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
+    """Train and evaluate one SAE (or transcoder) per layer (each saved as it finishes)."""
     from mechscope.cli.common import load_text_model
     from mechscope.data import load_corpus
-    from mechscope.features import site_hook, train_sae
+    from mechscope.features import mlp_hooks, site_hook, train_sae, train_transcoder
 
     model = load_text_model(cfg.model, cfg.device, "sae train")
     layers = cfg.layers or tuple(range(model.cfg.n_layers))
+    if cfg.transcoder:
+        if cfg.resume:
+            raise MechscopeError("transcoder runs write no checkpoints; start them again.")
+        for layer in layers:
+            mlp_hooks(model, layer)  # every layer checked first
+        corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
+        device = str(model.cfg.device or "cpu")
+        return {f"transcoder-{layer}/evaluation": train_transcoder(
+                    model, layer, corpus, cfg.recipe, Path(cfg.out) / f"transcoder-{layer}",
+                    device=device).evaluation
+                for layer in layers}  # fmt: skip
     hooks = {layer: site_hook(model, cfg.site, layer) for layer in layers}  # all checked first
     corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
     device = str(model.cfg.device or "cpu")
@@ -68,7 +84,9 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation"]:
     return results
 
 
-def summary(results: dict[str, "SaeEvaluation"], cfg: Config) -> Iterator[str]:
+def summary(
+    results: dict[str, "SaeEvaluation | TranscoderEvaluation"], cfg: Config
+) -> Iterator[str]:
     """One line per SAE: reconstruction, sparsity and loss recovered (± s.e. over windows)."""
     yield (f"{'SAE':<16} {'expl. var.':>10} {'L0':>7} {'dead':>6} {'dense':>6} "
            f"{'loss clean':>11} {'spliced':>8} {'recovered (zero / mean abl.)':>30}")  # fmt: skip
@@ -80,17 +98,19 @@ def summary(results: dict[str, "SaeEvaluation"], cfg: Config) -> Iterator[str]:
         )
         yield (
             f"{name.split('/')[0]:<16} {m['explained_variance']:>10.3f} {m['l0']:>7.1f} "
-            f"{m['dead_fraction']:>6.2f} {m['dense_fraction']:>6.2f} "
+            f"{m['dead_fraction']:>6.2f} {_f(m, 'dense_fraction', '.2f'):>6} "
             f"{_f(m, 'loss_clean', '.3f'):>11} {_f(m, 'loss_spliced', '.3f'):>8}  {recovered}"
         )
-    yield f"SAEs (SAELens format) and their metrics.json: {cfg.out}/{cfg.site.value}-LAYER/"
+    what = "transcoder" if cfg.transcoder else cfg.site.value
+    yield f"SAELens format and metrics.json: {cfg.out}/{what}-LAYER/"
 
 
-def report(results: dict[str, "SaeEvaluation"], cfg: Config) -> "Report":
+def report(results: dict[str, "SaeEvaluation | TranscoderEvaluation"], cfg: Config) -> "Report":
     """The metrics table, the feature-density histograms and sparsity against reconstruction."""
     from mechscope.viz import Report, density_figure, sparsity_figure
 
-    page = Report(f"Sparse autoencoders on {cfg.model} ({cfg.site.value})")
+    what = "transcoders" if cfg.transcoder else cfg.site.value
+    page = Report(f"Sparse autoencoders on {cfg.model} ({what})")
     page.paragraph(
         "Measured on the corpus's held-out text. Loss recovered = (ablated - spliced) / "
         "(ablated - clean), with the site zero- or mean-ablated; ± standard errors over "
@@ -102,7 +122,7 @@ def report(results: dict[str, "SaeEvaluation"], cfg: Config) -> "Report":
     for name, result in zip(names, results.values(), strict=True):
         m = result.metrics()
         rows.append([name, f"{m['explained_variance']:.3f}", f"{m['l0']:.1f}",
-                     f"{m['dead_fraction']:.3f}", f"{m['dense_fraction']:.3f}",
+                     f"{m['dead_fraction']:.3f}", _f(m, "dense_fraction", ".3f"),
                      f"{_f(m, 'loss_clean', '.3f')} ± {_f(m, 'loss_clean_se', '.3f')}",
                      _f(m, "loss_spliced", ".3f"), _f(m, "loss_zero_ablated", ".3f"),
                      _f(m, "loss_mean_ablated", ".3f"), _f(m, "loss_with_error", ".3f"),

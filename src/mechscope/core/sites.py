@@ -28,9 +28,12 @@ class Component(Enum):
     MLP_OUT = "hook_mlp_out"
     LN1_SCALE = "ln1.hook_scale"
     LN2_SCALE = "ln2.hook_scale"
+    LN1_NORMALIZED = "ln1.hook_normalized"
+    """The stream after ``ln1``: what attention reads in a pre-norm block, what the MLP reads
+    in a post-norm (BERT) block."""
     LN2_NORMALIZED = "ln2.hook_normalized"
-    """What the MLP reads: the stream after ``ln2`` (a transcoder's or an MLP-input SAE's
-    input)."""
+    """What the MLP reads in a pre-norm block: the stream after ``ln2`` (a transcoder's or an
+    MLP-input SAE's input)."""
     Q_INPUT = "hook_q_input"
     """Each head's own copy of the stream its queries read (before ln1); present only while
     TransformerLens's ``use_split_qkv_input`` is on (`mechscope.interventions.path`)."""

@@ -37,6 +37,16 @@ if TYPE_CHECKING:
         splice_activation,
     )
     from mechscope.features.train import TrainedSae, fit_sae, train_sae
+    from mechscope.features.transcoders import (
+        TrainedTranscoder,
+        TranscoderEvaluation,
+        evaluate_transcoder,
+        fit_transcoder,
+        mlp_activations,
+        mlp_hooks,
+        splice_transcoder,
+        train_transcoder,
+    )
 
 _EXPORTS = {
     "shuffled_batches": "mechscope.features.activations",
@@ -65,9 +75,25 @@ _EXPORTS = {
     "TrainedSae": "mechscope.features.train",
     "train_sae": "mechscope.features.train",
     "fit_sae": "mechscope.features.train",
+    "TrainedTranscoder": "mechscope.features.transcoders",
+    "TranscoderEvaluation": "mechscope.features.transcoders",
+    "evaluate_transcoder": "mechscope.features.transcoders",
+    "fit_transcoder": "mechscope.features.transcoders",
+    "mlp_activations": "mechscope.features.transcoders",
+    "mlp_hooks": "mechscope.features.transcoders",
+    "splice_transcoder": "mechscope.features.transcoders",
+    "train_transcoder": "mechscope.features.transcoders",
 }
 
 __all__ = [
+    "TrainedTranscoder",
+    "TranscoderEvaluation",
+    "evaluate_transcoder",
+    "fit_transcoder",
+    "mlp_activations",
+    "mlp_hooks",
+    "splice_transcoder",
+    "train_transcoder",
     "FeatureReading",
     "read_features",
     "Architecture",

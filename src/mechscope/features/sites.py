@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 from mechscope.core.errors import MechscopeError
-from mechscope.core.sites import Component
+from mechscope.core.sites import Component, hook_name
 from mechscope.features.config import SaeSite
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ def site_hook(model: "Model", site: SaeSite | str, layer: int) -> str:
             f"layer {layer} is out of range: the model has layers 0-{n_layers - 1}."
         )
     name = site.hook_name(layer)
+    if site is SaeSite.MLP_IN and not model.cfg.attn_only:
+        return mlp_input_hook(model, layer)
     if not _has(model, site, layer):
         why = " (an attention-only model has no MLP)" if model.cfg.attn_only else ""
         raise MechscopeError(
@@ -41,6 +43,14 @@ def site_hook(model: "Model", site: SaeSite | str, layer: int) -> str:
 def _has(model: "Model", site: SaeSite, layer: int) -> bool:
     mlp = site in (SaeSite.MLP_IN, SaeSite.MLP_OUT)
     return site.hook_name(layer) in model.hook_dict and not (mlp and model.cfg.attn_only)
+
+
+def mlp_input_hook(model: "Model", layer: int) -> str:
+    """What the MLP at ``layer`` reads: after ``ln2`` (pre-norm), after ``ln1`` (post-norm)."""
+    from mechscope.models.adapter import adapt
+
+    component = Component.LN1_NORMALIZED if adapt(model).post_norm else Component.LN2_NORMALIZED
+    return hook_name(component, layer)
 
 
 def site_width(model: "Model", hook: str) -> int:

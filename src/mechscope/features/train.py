@@ -58,6 +58,18 @@ class TrainedSae:
     """Training activations of the checkpoint the run resumed from (None: a fresh run)."""
 
 
+def corpus_windows_for(
+    model: Model, text: bytes, tokens: int, recipe: SaeRecipe, *, seed: int | None = None
+) -> torch.Tensor:
+    """Windows of ``recipe.n_ctx`` tokens (at most the model's) holding about ``tokens``."""
+    return _windows(model, text, tokens, recipe.n_ctx, recipe.seed if seed is None else seed)
+
+
+def prepare_out(out: Path, record: dict[str, Any]) -> None:
+    """Start a run without checkpoints in ``out`` (refusing a directory holding other files)."""
+    _start(out, record, resume=False)
+
+
 def _windows(model: Model, text: bytes, tokens: int, n_ctx: int, seed: int) -> torch.Tensor:
     n_ctx = min(n_ctx, model.cfg.n_ctx)
     generator = torch.Generator().manual_seed(seed)
