@@ -147,7 +147,8 @@ def measure_model(spec: str, cfg: Config) -> dict[str, Any]:
     checks = {"curves": curves, "cka": cka.matrix.tolist(),
               "cka_standardized": standardized.matrix.tolist(),
               "n_eval_words": cka.n_units, "outliers": outlier_features(words["model"]["eval"]),
-              "structural": structural_checks(words["model"], structural, cfg)}  # fmt: skip
+              "structural": structural_checks(words["model"], structural, cfg)
+              if cfg.structural_checks else {}}  # fmt: skip
     return {"spec": spec, "results": results, "boundaries": boundaries, "probes": probes,
             "structural": structural, "cka": cka, "n_train_sentences": len(train_words.sentences),
             "n_train_words": len(train_words.units), "checks": checks,

@@ -53,6 +53,9 @@ class Config(ExperimentConfig):
     first, e.g. only those from step 500)."""
     seed: int = 0
     """Seed of probes, control labels, random-init models and the training run."""
+    structural_checks: bool = True
+    """Refit the structural probe at its worst boundary on standardised features (and with
+    10x the learning rate), to tell the features' scale from the optimiser."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

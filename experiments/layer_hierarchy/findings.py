@@ -107,10 +107,6 @@ def model_values(result: HierarchyResult, spec: str, prefix: str) -> dict[str, s
         "negative_distance": f"{sum(s < 0 for s in curves['distance']['selectivity'])}",
         "n_boundaries": str(len(boundaries)),
         "upos_random": f"{rows['upos']['random_init']:.2f}",
-        "check_layer": str(boundaries[structural["index"]]),
-        "check_raw": f"{structural['raw_uuas']:.2f}",
-        "check_standardized": f"{structural['standardized_uuas']:.2f}",
-        "check_lr10": f"{structural['standardized_lr10_uuas']:.2f}",
         "cka_words": f"{checks['n_eval_words']:,}",
         "cka_neighbours": _span(neighbours[:-1], ".2f"),
         "cka_last_pair": f"{neighbours[-1]:.2f}",
@@ -118,6 +114,13 @@ def model_values(result: HierarchyResult, spec: str, prefix: str) -> dict[str, s
         "cka_first_last": f"{cka[0][-1]:.2f}",
         "n_features": str(outliers[0]["n_features"]),
     }
+    if structural:  # refits at the worst boundary (the experiment's structural_checks)
+        out |= {
+            "check_layer": str(boundaries[structural["index"]]),
+            "check_raw": f"{structural['raw_uuas']:.2f}",
+            "check_standardized": f"{structural['standardized_uuas']:.2f}",
+            "check_lr10": f"{structural['standardized_lr10_uuas']:.2f}",
+        }
     if onset is not None:
         late = list(range(onset, len(boundaries) - 1))  # from the onset to the last but one
         early = [i for i in range(1, onset)]
