@@ -88,7 +88,7 @@ def summary(
     results: dict[str, "SaeEvaluation | TranscoderEvaluation"], cfg: Config
 ) -> Iterator[str]:
     """One line per SAE: reconstruction, sparsity and loss recovered (± s.e. over windows)."""
-    yield (f"{'SAE':<16} {'expl. var.':>10} {'L0':>7} {'dead':>6} {'dense':>6} "
+    yield (f"{'SAE':<16} {'expl. var.':>10} {'per dim':>8} {'L0':>7} {'dead':>6} {'dense':>6} "
            f"{'loss clean':>11} {'spliced':>8} {'recovered (zero / mean abl.)':>30}")  # fmt: skip
     for name, result in results.items():
         m = result.metrics()
@@ -97,7 +97,8 @@ def summary(
             f"{_f(m, 'loss_recovered_mean', '.3f')} ± {_f(m, 'loss_recovered_mean_se', '.3f')}"
         )
         yield (
-            f"{name.split('/')[0]:<16} {m['explained_variance']:>10.3f} {m['l0']:>7.1f} "
+            f"{name.split('/')[0]:<16} {m['explained_variance']:>10.3f} "
+            f"{_f(m, 'explained_variance_per_dim', '.3f'):>8} {m['l0']:>7.1f} "
             f"{m['dead_fraction']:>6.2f} {_f(m, 'dense_fraction', '.2f'):>6} "
             f"{_f(m, 'loss_clean', '.3f'):>11} {_f(m, 'loss_spliced', '.3f'):>8}  {recovered}"
         )
@@ -121,7 +122,8 @@ def report(results: dict[str, "SaeEvaluation | TranscoderEvaluation"], cfg: Conf
     rows = []
     for name, result in zip(names, results.values(), strict=True):
         m = result.metrics()
-        rows.append([name, f"{m['explained_variance']:.3f}", f"{m['l0']:.1f}",
+        rows.append([name, f"{m['explained_variance']:.3f}",
+                     _f(m, "explained_variance_per_dim", ".3f"), f"{m['l0']:.1f}",
                      f"{m['dead_fraction']:.3f}", _f(m, "dense_fraction", ".3f"),
                      f"{_f(m, 'loss_clean', '.3f')} ± {_f(m, 'loss_clean_se', '.3f')}",
                      _f(m, "loss_spliced", ".3f"), _f(m, "loss_zero_ablated", ".3f"),
@@ -131,9 +133,9 @@ def report(results: dict[str, "SaeEvaluation | TranscoderEvaluation"], cfg: Conf
                      f"{_f(m, 'loss_recovered_mean', '.3f')} ± "
                      f"{_f(m, 'loss_recovered_mean_se', '.3f')}",
                      int(m["n_tokens"])])  # fmt: skip
-    page.table(["SAE", "explained variance", "L0", "dead", "dense", "loss clean", "spliced",
-                "zero-ablated", "mean-ablated", "with error term", "recovered (zero)",
-                "recovered (mean)", "held-out tokens"], rows)  # fmt: skip
+    page.table(["SAE", "explained variance", "per dimension", "L0", "dead", "dense",
+                "loss clean", "spliced", "zero-ablated", "mean-ablated", "with error term",
+                "recovered (zero)", "recovered (mean)", "held-out tokens"], rows)  # fmt: skip
     page.figure(
         density_figure({n: r.density for n, r in zip(names, results.values(), strict=True)})
     )

@@ -43,6 +43,10 @@ class SaeEvaluation(Result):
     """Held-out tokens whose activations were encoded (BOS and padding left out)."""
     explained_variance: float
     """1 - sum |x - x_hat|^2 / sum |x - mean x|^2 over the tokens."""
+    explained_variance_per_dim: float
+    """The same with every input dimension weighted equally (1 - the mean over dimensions of
+    the error's share of that dimension's variance): unlike `explained_variance`, not
+    dominated by a few outlier dimensions of large variance (SmolLM2's stream has three)."""
     mse: float
     """Mean squared reconstruction error per token (summed over the input width)."""
     l0: float
@@ -99,7 +103,9 @@ class SaeEvaluation(Result):
 
     def metrics(self) -> dict[str, float]:
         """Every number as a flat dict (what ``metrics.json`` holds)."""
-        out = {"explained_variance": self.explained_variance, "mse": self.mse, "l0": self.l0,
+        out = {"explained_variance": self.explained_variance,
+               "explained_variance_per_dim": self.explained_variance_per_dim,
+               "mse": self.mse, "l0": self.l0,
                "dead_fraction": self.dead_fraction, "dense_fraction": self.dense_fraction,
                "n_tokens": float(self.n_tokens)}  # fmt: skip
         if self.losses is None:
@@ -143,8 +149,10 @@ def evaluate_sae(
     sae.eval()
     batches = [windows[i : i + batch_size] for i in range(0, windows.shape[0], batch_size)]
     # First pass: the clean activations (for the mean ablation and the SAE's own metrics).
-    total = sum_sq = count = 0.0
+    total = count = 0.0
     sum_x: Tensor | None = None
+    sum_sq: Tensor | None = None
+    err_dim: Tensor | None = None
     fired: Tensor | None = None
     l0_sum = err_sum = 0.0
     for tokens in tqdm(batches, desc="evaluating the SAE", disable=not progress, leave=False):
@@ -158,14 +166,18 @@ def evaluate_sae(
         active = features != 0
         fired = active.sum(0).float() if fired is None else fired + active.sum(0).float()
         l0_sum += float(active.sum())
-        err_sum += float(((x - recon) ** 2).sum())
+        err = ((x - recon).double() ** 2).sum(0)
+        err_sum += float(err.sum())
+        err_dim = err if err_dim is None else err_dim + err
         sum_x = x.sum(0).double() if sum_x is None else sum_x + x.sum(0).double()
-        sum_sq += float((x.double() ** 2).sum())
+        squares = (x.double() ** 2).sum(0)
+        sum_sq = squares if sum_sq is None else sum_sq + squares
         count += x.shape[0]
         total += x.shape[0]
-    assert sum_x is not None and fired is not None
+    assert sum_x is not None and fired is not None and sum_sq is not None and err_dim is not None
     mean = sum_x / count
-    variance = sum_sq - count * float((mean**2).sum())
+    variance_dim = (sum_sq - count * mean**2).clamp_min(1e-12)
+    variance = float(variance_dim.sum())
 
     if not (adapt(model).causal and adapt(model).has_unembedding):
         losses = None
@@ -175,6 +187,7 @@ def evaluate_sae(
         hook=hook,
         n_tokens=int(total),
         explained_variance=1 - err_sum / variance,
+        explained_variance_per_dim=float(1 - (err_dim / variance_dim).mean()),
         mse=err_sum / count,
         l0=l0_sum / count,
         density=(fired / count).cpu(),

@@ -127,9 +127,11 @@ def test_the_evaluation_against_a_reference_written_here(byte_model):
     keep[:, 0] = False
     x = site_activations(byte_model, windows, hook, progress=False)
     assert x.shape[0] == int(keep.sum()) == result.n_tokens
-    recon = sae.decode(sae.encode(x))
+    recon = sae.decode(sae.encode(x)).detach()
     reference_ev = 1 - ((x - recon) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
     assert result.explained_variance == pytest.approx(float(reference_ev), abs=1e-4)
+    per_dim = 1 - (((x - recon) ** 2).sum(0) / ((x - x.mean(0)) ** 2).sum(0)).mean()
+    assert result.explained_variance_per_dim == pytest.approx(float(per_dim), abs=1e-4)
     assert result.l0 <= 3 + 1e-6
     clean, with_error = (result.losses[LOSSES.index(r)] for r in ("clean", "with_error"))
     assert torch.equal(clean, with_error)
