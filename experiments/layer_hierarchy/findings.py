@@ -8,8 +8,9 @@ from experiments.layer_hierarchy.analysis import HierarchyResult
 NAMES = {"minilm": "MiniLM", "smollm2-135m": "SmolLM2"}
 TASKS = {"upos": "UPOS", "deprel": "dependency relation", "depth": "depth",
          "distance": "distance to head", "genre": "genre (sentences)"}  # fmt: skip
-ONSET = 0.9
-"""A boundary has outlier features when its 3 largest-variance features hold this share."""
+ONSET = 0.98
+"""Outlier features rule from the first boundary from which, up to the last but one, the 3
+largest-variance features hold at least this share of the variance."""
 
 
 def _span(values: list[float], fmt: str) -> str:
@@ -61,7 +62,9 @@ def model_values(result: HierarchyResult, spec: str, prefix: str) -> dict[str, s
     deprel = curves["deprel"]["accuracy"]
     uuas_curve = curves["structural uuas"]["accuracy"]
     outliers = checks["outliers"]
-    onset = next((i for i, o in enumerate(outliers) if o["top_share"] >= ONSET), None)
+    shares = [o["top_share"] for o in outliers]
+    onset = next((i for i in range(1, len(shares) - 1)
+                  if all(share >= ONSET for share in shares[i:-1])), None)  # fmt: skip
     cka = checks["cka"]
     standardized = checks["cka_standardized"]
     neighbours = [cka[i][i + 1] for i in range(len(cka) - 1)]
@@ -134,9 +137,11 @@ def model_values(result: HierarchyResult, spec: str, prefix: str) -> dict[str, s
             "before_onset": str(boundaries[onset - 1]),
             "late_layers": f"{boundaries[late[0]]}-{boundaries[late[-1]]}",
             "early_layers": f"{boundaries[early[0]]}-{boundaries[early[-1]]}" if early else "",
-            "onset_share": f"{100 * min(o['top_share'] for o in outliers[onset:]):.0f}",
+            "onset_share": f"{100 * min(shares[onset:-1]):.0f}",
             "top_feature": str(top["top_feature"]),
             "top_mean_abs": f"{top['top_mean_abs']:,.0f}",
+            "prev_top_mean_abs": f"{outliers[onset - 1]['top_mean_abs']:,.0f}",
+            "prev_share": f"{100 * outliers[onset - 1]['top_share']:.0f}",
             "median_mean_abs": f"{top['median_mean_abs']:.1f}",
             "uuas_late": _span([uuas_curve[i] for i in late], ".2f"),
             "cka_late": between(cka, late, late),
@@ -150,8 +155,9 @@ def model_values(result: HierarchyResult, spec: str, prefix: str) -> dict[str, s
 def phase_values(result: HierarchyResult) -> dict[str, str]:
     """The phase-change numbers: CKA between consecutive checkpoints around the change."""
     steps = result.steps.tolist()
+    # the steepest drop ends at phase_step: the checkpoints either side of it
     before = max(s for s in steps if s < result.phase_step)
-    after = min(s for s in steps if s > result.phase_step)
+    after = min(s for s in steps if s >= result.phase_step)
     i, j = steps.index(before), steps.index(after)
     calm = [k for k, s in enumerate(steps) if 500 <= s < before]
     lines = []
@@ -165,7 +171,7 @@ def phase_values(result: HierarchyResult) -> dict[str, str]:
             f"| {names[b] if b < len(names) else f'boundary {b}'} | "
             f"{_span(calm_values, '.2f') if calm_values else '-'} | {prev[i]:.3f} | "
             f"{prev[j]:.3f} | {prev[min(j + 1, len(prev) - 1)]:.3f} | "
-            f"{final[i]:.3f} -> {final[j]:.3f} |"
+            f"{final[i]:.3f} -> {final[j]:.3f} -> {final[min(j + 1, len(final) - 1)]:.3f} |"
         )
     text_low = []
     for b in range(result.text_previous.shape[1]):
@@ -187,8 +193,8 @@ def phase_values(result: HierarchyResult) -> dict[str, str]:
         "phase_table": "\n".join(lines),
         "text_lowest": ", ".join(text_low),
         "layer1_low": f"{layer1_prev[low_k]:.2f} at step {steps[low_k]}",
-        "layer1_final": (
-            f"{result.repeated_final[i, -1]:.2f} -> {result.repeated_final[j, -1]:.2f}"
+        "layer1_final": " -> ".join(
+            f"{float(result.repeated_final[k, -1]):.2f}" for k in (i, j, min(j + 1, len(steps) - 1))
         ),
     }
 
