@@ -43,7 +43,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `panel`    | one small multiple of a figure                                           |
 | `example`  | an image shown in a report                                               |
 | `version`  | an image as given and with its object moved                              |
-| `run`, `seed`, `eval`, `step` | a training recipe (or a way of running the model: clean, an SAE spliced in, ablated), its seed, an evaluation, a step |
+| `run`, `seed`, `eval`, `step` | a recipe (or a way to run a model), its seed, an eval, a step |
 | `bin`      | a histogram bin                                                          |
 | `k`        | the top-k entries (predictions, singular values)                         |
 | `pair`     | a (query, key) pair of positions scored by a head kind                   |

@@ -306,7 +306,7 @@ def train_transcoder(
     read, write = mlp_hooks(model, layer)
     out = Path(out)
     prepare_out(out, {"recipe": recipe.to_json(), "model": model_spec(model),
-                      "hook": read, "hook_out": write, "transcoder": True})  # fmt: skip
+                      "hook": read, "output": write, "transcoder": True})  # fmt: skip
     windows = corpus_windows_for(model, corpus.train.tobytes(), recipe.read_tokens, recipe)
     inputs, outputs = mlp_activations(model, windows, layer, progress=progress)
     transcoder = fit_transcoder(inputs[: recipe.read_tokens], outputs[: recipe.read_tokens],

@@ -21,8 +21,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "results_v1"
 """One result of every kind, written by the format-1 code (commit a5d9e9d) in the unit tier."""
 
 
+BORN_IN_FORMAT_2 = {"sae-evaluation", "transcoder-evaluation", "feature-reading"}
+"""Kinds added after format 1: no file of theirs was ever written in it."""
+
+
 def test_there_is_a_format_1_fixture_of_every_kind():
-    assert {d.name for d in FIXTURES.iterdir()} == set(library_kinds())
+    assert {d.name for d in FIXTURES.iterdir()} == set(library_kinds()) - BORN_IN_FORMAT_2
 
 
 def library_kinds() -> dict[str, type[Result]]:

@@ -356,6 +356,9 @@ EXAMPLES = {
     "training-health": lambda model, task: _training_health_result(),
     "overfitting": lambda model, task: _overfitting_result(),
     "layer-hierarchy": lambda model, task: _hierarchy_result(),
+    "sae-evaluation": lambda model, task: _sae_evaluation(),
+    "transcoder-evaluation": lambda model, task: _transcoder_evaluation(),
+    "feature-reading": lambda model, task: _feature_reading(),
     **{
         kind: _representation_example(kind)
         for kind in (
@@ -368,6 +371,35 @@ EXAMPLES = {
         )
     },
 }
+
+
+def _sae_evaluation():
+    from mechscope.features import SaeEvaluation
+
+    return SaeEvaluation(hook="blocks.0.hook_resid_post", n_tokens=10, explained_variance=0.5,
+                         explained_variance_per_dim=0.4, mse=1.0, l0=3.0,
+                         density=torch.rand(8), losses=torch.rand(5, 4))  # fmt: skip
+
+
+def _transcoder_evaluation():
+    from mechscope.features import TranscoderEvaluation
+
+    return TranscoderEvaluation(layer=0, n_tokens=10, explained_variance=0.5, l0=2.0,
+                                density=torch.rand(8), losses=torch.rand(5, 4))  # fmt: skip
+
+
+def _feature_reading():
+    from mechscope.features import FeatureReading
+
+    return FeatureReading(
+        hook="blocks.0.hook_resid_post", windows=torch.randint(0, 10, (2, 6)),
+        vocab={str(i): chr(97 + i) for i in range(10)}, density=torch.rand(4),
+        top_values=torch.rand(4, 3), top_windows=torch.randint(0, 2, (4, 3)),
+        top_positions=torch.randint(0, 6, (4, 3)), histogram=torch.rand(4, 20),
+        promoted=torch.randint(0, 10, (4, 2)), promoted_logits=torch.rand(4, 2),
+        suppressed=torch.randint(0, 10, (4, 2)), suppressed_logits=torch.rand(4, 2),
+        neighbours=torch.randint(0, 4, (4, 2)), neighbour_cosine=torch.rand(4, 2),
+    )  # fmt: skip
 
 
 def test_every_kind_has_an_example():

@@ -7,6 +7,7 @@ FAMILY_SPECIFIC = {
     Component.LN1_SCALE,
     Component.LN2_SCALE,
     Component.MLP_IN,
+    Component.LN2_NORMALIZED,  # a block with an MLP (the tiny decoder is attention-only)
 }
 """Hooks of some block designs only; each still exists on one of the test models."""
 
