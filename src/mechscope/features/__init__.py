@@ -8,8 +8,12 @@
 - `train`: one SAE at one site, checkpointed and resumable (`train_sae`);
 - `evaluate`: explained variance, L0, dead and dense features, and the loss with the SAE
   spliced in (`evaluate_sae`, `SaeEvaluation`);
-- `splice`: the SAE in the model, with features ablated, clamped or added (`splice`,
-  `FeatureEdit`).
+- `splicing`: the SAE in the model, with features ablated, clamped or added (`splice`,
+  `FeatureEdit`);
+- `steering`: the next token and a greedy continuation with features added (`steer`);
+- `reading`: what each feature fires on and writes (`read_features`, `FeatureReading`);
+- `transcoders`: sparse maps from an MLP's input to its output (`train_transcoder`,
+  `splice_transcoder`).
 
 Names are imported on first use, so importing this package stays instant (SAELens itself
 takes seconds to import, and only the functions that need it do).
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
         splice,
         splice_activation,
     )
+    from mechscope.features.steering import Steering, steer
     from mechscope.features.train import TrainedSae, fit_sae, train_sae
     from mechscope.features.transcoders import (
         TrainedTranscoder,
@@ -64,6 +69,8 @@ _EXPORTS = {
     "SaeSite": "mechscope.features.config",
     "site_hook": "mechscope.features.sites",
     "site_width": "mechscope.features.sites",
+    "Steering": "mechscope.features.steering",
+    "steer": "mechscope.features.steering",
     "EditKind": "mechscope.features.splicing",
     "FeatureEdit": "mechscope.features.splicing",
     "ablate_features": "mechscope.features.splicing",
@@ -86,6 +93,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Steering",
+    "steer",
     "TrainedTranscoder",
     "TranscoderEvaluation",
     "evaluate_transcoder",
