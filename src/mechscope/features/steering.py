@@ -14,11 +14,13 @@ import torch
 from torch import Tensor
 
 from mechscope.features.splicing import FeatureEdit, splice
+from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.tokens import str_tokens
 
 if TYPE_CHECKING:
     from sae_lens import SAE
+    from transformer_lens import HookedTransformer
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Steering:
 
 
 @torch.no_grad()
-def _greedy(model: Model, tokens: Tensor, n_tokens: int) -> Tensor:
+def _greedy(model: "HookedTransformer", tokens: Tensor, n_tokens: int) -> Tensor:
     for _ in range(n_tokens):
         next_id = model(tokens)[:, -1].argmax(-1, keepdim=True)
         tokens = torch.cat([tokens, next_id], dim=1)
@@ -61,13 +63,14 @@ def steer(
     top: int = 5,
 ) -> Steering:
     """The next-token distribution and a greedy continuation, clean and with ``edits``."""
-    tokens = model.to_tokens(prompt)
+    decoder = adapt(model).decoder("steering")
+    tokens = decoder.to_tokens(prompt)
     length = tokens.shape[1]
-    clean = model(tokens)[0, -1].softmax(-1)
-    clean_out = _greedy(model, tokens, n_tokens)
+    clean = decoder(tokens)[0, -1].softmax(-1)
+    clean_out = _greedy(decoder, tokens, n_tokens)
     with splice(model, sae, hook, edits):
-        steered = model(tokens)[0, -1].softmax(-1)
-        steered_out = _greedy(model, tokens, n_tokens)
+        steered = decoder(tokens)[0, -1].softmax(-1)
+        steered_out = _greedy(decoder, tokens, n_tokens)
     change = steered - clean
 
     def named(values: Tensor, ids: Tensor) -> list[tuple[str, float]]:
