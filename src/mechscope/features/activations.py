@@ -6,10 +6,11 @@ activation is an outlier every window shares) are kept in one ``[token, d_in]`` 
 `shuffled_batches` feeds them to a trainer in random order, epoch after epoch.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -18,7 +19,53 @@ from mechscope.models import Model, run_until
 from mechscope.models.tokens import pad_id
 
 
+def real_token_mask(
+    model: Model, tokens: Int[Tensor, "batch pos"], skip_bos: bool = True
+) -> Bool[Tensor, "batch pos"]:
+    """True at every real token of ``tokens``.
+
+    Not padding, and not the BOS position when the model puts one there and ``skip_bos``.
+    """
+    keep = tokens != pad_id(model)
+    if skip_bos and model.cfg.default_prepend_bos:
+        keep[:, 0] = False
+    return keep
+
+
 @torch.no_grad()
+def read_sites(
+    model: Model,
+    windows: Int[Tensor, "batch pos"],
+    hooks: Sequence[str],
+    *,
+    batch_size: int = 8,
+    skip_bos: bool = True,
+    progress: bool = True,
+    desc: str = "activations",
+) -> list[Float[Tensor, "token d_in"]]:
+    """The activations at each of ``hooks`` of every real token of ``windows`` (float32).
+
+    The pass stops once the last of ``hooks`` has fired: give the latest in the forward
+    pass last.
+    """
+    chunks: list[list[Tensor]] = [[] for _ in hooks]
+    rows = range(0, windows.shape[0], batch_size)
+    for start in tqdm(rows, desc=desc, disable=not progress, leave=False):
+        tokens = windows[start : start + batch_size]
+        seen: dict[str, Tensor] = {}
+
+        def read(act: Tensor, hook: Any, seen: dict[str, Tensor] = seen) -> None:  # noqa: ANN401
+            seen[hook.name] = act.detach()
+
+        run_until(model, tokens, hooks[-1], [(name, read) for name in hooks])
+        keep = real_token_mask(model, tokens, skip_bos)
+        for name, chunk in zip(hooks, chunks, strict=True):
+            chunk.append(seen[name][keep.to(seen[name].device)].float().cpu())
+    if not rows:
+        raise MechscopeError("no windows to read activations from.")
+    return [torch.cat(chunk) for chunk in chunks]
+
+
 def site_activations(
     model: Model,
     windows: Int[Tensor, "batch pos"],
@@ -32,25 +79,8 @@ def site_activations(
 
     ``skip_bos``: leave out position 0 when the model puts a BOS token there.
     """
-    pad = pad_id(model)
-    bos = model.cfg.default_prepend_bos and skip_bos
-    chunks: list[Tensor] = []
-    rows = range(0, windows.shape[0], batch_size)
-    for start in tqdm(rows, desc=f"activations at {hook}", disable=not progress, leave=False):
-        tokens = windows[start : start + batch_size]
-        seen: dict[str, Tensor] = {}
-
-        def read(act: Tensor, hook: object, seen: dict[str, Tensor] = seen) -> None:  # noqa: ARG001
-            seen["act"] = act.detach()
-
-        run_until(model, tokens, hook, [(hook, read)])
-        keep = tokens != pad
-        if bos:
-            keep[:, 0] = False
-        chunks.append(seen["act"][keep.to(seen["act"].device)].float().cpu())
-    if not chunks:
-        raise MechscopeError("no windows to read activations from.")
-    return torch.cat(chunks)
+    return read_sites(model, windows, [hook], batch_size=batch_size, skip_bos=skip_bos,
+                      progress=progress, desc=f"activations at {hook}")[0]  # fmt: skip
 
 
 def shuffled_batches(

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_name
 
 
@@ -105,8 +106,15 @@ class SaeRecipe:
             raise ValueError("--lr must be positive and --sparsity-coefficient at least 0")
 
     def width_for(self, d_in: int) -> int:
-        """The number of features for a site of width ``d_in``."""
-        return self.width if self.width is not None else self.expansion * d_in
+        """The number of features for a site of width ``d_in``, checked against ``k``.
+
+        Raises:
+            MechscopeError: ``k`` larger than the width (topk, batchtopk).
+        """
+        width = self.width if self.width is not None else self.expansion * d_in
+        if self.architecture in (Architecture.TOPK, Architecture.BATCHTOPK) and self.k > width:
+            raise MechscopeError(f"--k {self.k} is larger than the SAE's {width} features.")
+        return width
 
     def to_json(self) -> dict[str, Any]:
         """The recipe as JSON (the architecture by name)."""

@@ -8,6 +8,8 @@ clean). The fraction of loss recovered is ``(ablated - spliced) / (ablated - cle
 loss is kept per window, so each comes with a standard error over windows.
 """
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import loss_per_position, predicted_mask
 from mechscope.core.results import Result
+from mechscope.features.activations import real_token_mask
 from mechscope.features.splicing import check_sae_fits, splice_activation
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
@@ -33,8 +36,55 @@ LOSSES = ("clean", "spliced", "zero_ablated", "mean_ablated", "with_error")
 """The runs whose next-token loss is measured, in `SaeEvaluation.losses` order."""
 
 
+class SplicedLosses:
+    """The loss measures of an evaluation holding ``losses`` (a row per run of `LOSSES`)."""
+
+    losses: Float[Tensor, "run window"] | None
+
+    def _losses(self) -> Tensor:
+        if self.losses is None:
+            raise MechscopeError(
+                "this was measured on a model that predicts no next token (an encoder): "
+                "there is no loss to splice into."
+            )
+        return self.losses
+
+    def loss(self, run: str) -> tuple[float, float]:
+        """Mean loss of ``run`` (one of `LOSSES`) over the windows, and its standard error."""
+        values = self._losses()[LOSSES.index(run)].double()
+        return float(values.mean()), float(values.std() / len(values) ** 0.5)
+
+    def recovered(self, ablation: str = "zero_ablated") -> tuple[float, float]:
+        """Fraction of loss recovered against ``ablation``, and its standard error.
+
+        The ratio of window means; its standard error by the delta method over windows.
+        """
+        clean, spliced, ablated = (self._losses()[LOSSES.index(r)].double()
+                                   for r in ("clean", "spliced", ablation))  # fmt: skip
+        gap, kept = (ablated - clean).mean(), (ablated - spliced).mean()
+        ratio = kept / gap
+        # delta method: var(kept/gap) over windows of (ablated - spliced) - ratio (ablated - clean)
+        residual = (ablated - spliced) - ratio * (ablated - clean)
+        se = residual.std() / (len(residual) ** 0.5 * gap.abs())
+        return float(ratio), float(se)
+
+    def loss_metrics(self) -> dict[str, float]:
+        """Every loss, loss recovered and its standard error, flat (none for an encoder)."""
+        if self.losses is None:
+            return {}
+        out = {"n_windows": float(self.losses.shape[1])}
+        for run in LOSSES:
+            out[f"loss_{run}"], out[f"loss_{run}_se"] = self.loss(run)
+        for ablation in ("zero_ablated", "mean_ablated"):
+            name = ablation.split("_")[0]
+            out[f"loss_recovered_{name}"], out[f"loss_recovered_{name}_se"] = self.recovered(
+                ablation
+            )
+        return out
+
+
 @dataclass(frozen=True)
-class SaeEvaluation(Result):
+class SaeEvaluation(SplicedLosses, Result):
     """An SAE measured at its site on held-out windows (module doc)."""
 
     kind: ClassVar[str] = "sae-evaluation"
@@ -64,33 +114,6 @@ class SaeEvaluation(Result):
     def _summary(self) -> dict[str, Any]:
         return {"metrics": self.metrics()}
 
-    def _losses(self) -> Tensor:
-        if self.losses is None:
-            raise MechscopeError(
-                "this SAE was measured on a model that predicts no next token (an encoder): "
-                "there is no loss to splice it into."
-            )
-        return self.losses
-
-    def loss(self, run: str) -> tuple[float, float]:
-        """Mean loss of ``run`` (one of `LOSSES`) over the windows, and its standard error."""
-        values = self._losses()[LOSSES.index(run)].double()
-        return float(values.mean()), float(values.std() / len(values) ** 0.5)
-
-    def recovered(self, ablation: str = "zero_ablated") -> tuple[float, float]:
-        """Fraction of loss recovered against ``ablation``, and its standard error.
-
-        The ratio of window means; its standard error by the delta method over windows.
-        """
-        clean, spliced, ablated = (self._losses()[LOSSES.index(r)].double()
-                                   for r in ("clean", "spliced", ablation))  # fmt: skip
-        gap, kept = (ablated - clean).mean(), (ablated - spliced).mean()
-        ratio = kept / gap
-        # delta method: var(kept/gap) over windows of (ablated - spliced) - ratio (ablated - clean)
-        residual = (ablated - spliced) - ratio * (ablated - clean)
-        se = residual.std() / (len(residual) ** 0.5 * gap.abs())
-        return float(ratio), float(se)
-
     @property
     def dead_fraction(self) -> float:
         """Share of features that never fired on the held-out tokens."""
@@ -108,17 +131,7 @@ class SaeEvaluation(Result):
                "mse": self.mse, "l0": self.l0,
                "dead_fraction": self.dead_fraction, "dense_fraction": self.dense_fraction,
                "n_tokens": float(self.n_tokens)}  # fmt: skip
-        if self.losses is None:
-            return out
-        out["n_windows"] = float(self.losses.shape[1])
-        for run in LOSSES:
-            out[f"loss_{run}"], out[f"loss_{run}_se"] = self.loss(run)
-        for ablation in ("zero_ablated", "mean_ablated"):
-            name = ablation.split("_")[0]
-            out[f"loss_recovered_{name}"], out[f"loss_recovered_{name}_se"] = self.recovered(
-                ablation
-            )
-        return out
+        return out | self.loss_metrics()
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row: every metric."""
@@ -144,8 +157,6 @@ def evaluate_sae(
         MechscopeError: a hook the model lacks, or an SAE of another width.
     """
     check_sae_fits(model, sae, hook)
-    pad = pad_id(model)
-    bos = bool(model.cfg.default_prepend_bos) and skip_bos
     sae.eval()
     batches = [windows[i : i + batch_size] for i in range(0, windows.shape[0], batch_size)]
     # First pass: the clean activations (for the mean ablation and the SAE's own metrics).
@@ -157,9 +168,7 @@ def evaluate_sae(
     l0_sum = err_sum = 0.0
     for tokens in tqdm(batches, desc="evaluating the SAE", disable=not progress, leave=False):
         _, cache = model.run_with_cache(tokens, names_filter=hook, return_type=None)
-        keep = tokens != pad
-        if bos:
-            keep[:, 0] = False
+        keep = real_token_mask(model, tokens, skip_bos)
         x = cache[hook][keep.to(cache[hook].device)].to(sae.dtype)
         features = sae.encode(x)
         recon = sae.decode(features)
@@ -179,10 +188,19 @@ def evaluate_sae(
     variance_dim = (sum_sq - count * mean**2).clamp_min(1e-12)
     variance = float(variance_dim.sum())
 
-    if not (adapt(model).causal and adapt(model).has_unembedding):
-        losses = None
-    else:
-        losses = _losses(model, sae, hook, batches, mean.float(), pad, bos)
+    mean_act = mean.float()
+
+    def replaced(fn: Any) -> Any:  # noqa: ANN401 - a hook function -> a context manager
+        return model.hooks(fwd_hooks=[(hook, fn)])  # pyright: ignore[reportArgumentType]
+
+    runs = [  # in `LOSSES` order
+        nullcontext,
+        lambda: replaced(lambda act, hook: splice_activation(sae, act, error_term=False)),  # noqa: ARG005
+        lambda: replaced(lambda act, hook: torch.zeros_like(act)),  # noqa: ARG005
+        lambda: replaced(lambda act, hook: mean_act.to(act.device, act.dtype).expand_as(act)),  # noqa: ARG005
+        lambda: replaced(lambda act, hook: splice_activation(sae, act, error_term=True)),  # noqa: ARG005
+    ]
+    losses = window_losses(model, batches, runs, skip_bos=skip_bos)
     return SaeEvaluation(
         hook=hook,
         n_tokens=int(total),
@@ -195,20 +213,26 @@ def evaluate_sae(
     )
 
 
-def _losses(
+def window_losses(
     model: Model,
-    sae: "SAE[Any]",
-    hook: str,
-    batches: list[Tensor],
-    mean_act: Tensor,
-    pad: int,
-    bos: bool,
-) -> Float[Tensor, "run window"]:
-    """Mean next-token loss per window for each run of `LOSSES`."""
+    batches: Sequence[Tensor],
+    runs: Sequence[Callable[[], AbstractContextManager[Any]]],
+    *,
+    skip_bos: bool = True,
+) -> Float[Tensor, "run window"] | None:
+    """Mean next-token loss of every window, with the model run inside each of ``runs``.
 
-    def loss_of(tokens: Tensor, replace: Any) -> Tensor:  # noqa: ANN401 - a hook or None
-        hooks = [] if replace is None else [(hook, replace)]
-        with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+    Each run is a function returning the context manager to run in (hooks on, a splice); the
+    prediction made at the BOS position is left out with ``skip_bos``. None for a model that
+    predicts no next token (an encoder).
+    """
+    if not (adapt(model).causal and adapt(model).has_unembedding):
+        return None
+    bos = bool(model.cfg.default_prepend_bos) and skip_bos
+    pad = pad_id(model)
+
+    def loss_of(tokens: Tensor, context: AbstractContextManager[Any]) -> Tensor:
+        with context:
             logits = model(tokens)
         loss = loss_per_position(logits, tokens)
         mask = predicted_mask((tokens != pad).long()).to(loss.dtype)
@@ -216,14 +240,5 @@ def _losses(
             mask[:, 0] = 0  # the prediction made at the BOS position reads no text
         return (loss * mask).sum(-1) / mask.sum(-1).clamp_min(1)
 
-    runs = {
-        "clean": None,
-        "spliced": lambda act, hook: splice_activation(sae, act, error_term=False),  # noqa: ARG005
-        "zero_ablated": lambda act, hook: torch.zeros_like(act),  # noqa: ARG005
-        "mean_ablated": lambda act, hook: mean_act.to(act.device, act.dtype).expand_as(act),  # noqa: ARG005
-        "with_error": lambda act, hook: splice_activation(sae, act, error_term=True),  # noqa: ARG005
-    }
-    return torch.stack([
-        torch.cat([loss_of(tokens, replace).float().cpu() for tokens in batches])
-        for replace in runs.values()
-    ])  # fmt: skip
+    return torch.stack([torch.cat([loss_of(tokens, make()).float().cpu() for tokens in batches])
+                        for make in runs])  # fmt: skip

@@ -18,10 +18,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from mechscope.core.results import Result
+from mechscope.features.activations import real_token_mask
 from mechscope.features.splicing import check_sae_fits
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
-from mechscope.models.tokens import pad_id, str_tokens
+from mechscope.models.tokens import str_tokens
 
 if TYPE_CHECKING:
     from sae_lens import SAE
@@ -120,8 +121,6 @@ def read_features(
         MechscopeError: a hook the model lacks, or an SAE of another width.
     """
     check_sae_fits(model, sae, hook)
-    pad = pad_id(model)
-    bos = bool(model.cfg.default_prepend_bos) and skip_bos
     n_features = int(sae.cfg.d_sae)
     top_values = torch.zeros(n_features, k)
     top_index = torch.zeros(n_features, k, dtype=torch.long)  # flat window * n_pos + pos
@@ -134,9 +133,7 @@ def read_features(
                       disable=not progress, leave=False):  # fmt: skip
         tokens = windows[start : start + batch_size]
         _, cache = model.run_with_cache(tokens, names_filter=hook, return_type=None)
-        keep = tokens != pad
-        if bos:
-            keep[:, 0] = False
+        keep = real_token_mask(model, tokens, skip_bos)
         rows, positions = keep.nonzero(as_tuple=True)
         acts = sae.encode(cache[hook][rows, positions].to(sae.dtype)).float().cpu()
         flat = (rows + start) * n_pos + positions

@@ -28,8 +28,6 @@ def training_sae(recipe: SaeRecipe, d_in: int, *, device: str = "cpu") -> "Train
     import sae_lens
 
     width = recipe.width_for(d_in)
-    if recipe.architecture in (Architecture.TOPK, Architecture.BATCHTOPK) and recipe.k > width:
-        raise MechscopeError(f"--k {recipe.k} is larger than the SAE's {width} features.")
     torch.manual_seed(recipe.seed)
     common = {"d_in": d_in, "d_sae": width, "device": device}
     if recipe.architecture is Architecture.TOPK:

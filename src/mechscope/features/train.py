@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from jaxtyping import Float
@@ -30,7 +30,7 @@ from torch import Tensor
 from mechscope.core.errors import MechscopeError
 from mechscope.data.corpus import Corpus
 from mechscope.features.activations import shuffled_batches, site_activations
-from mechscope.features.config import Architecture, SaeRecipe
+from mechscope.features.config import SaeRecipe
 from mechscope.features.evaluate import SaeEvaluation, evaluate_sae
 from mechscope.features.sae import load_sae, training_sae
 from mechscope.features.sites import site_width
@@ -40,6 +40,18 @@ from mechscope.models.tokens import corpus_windows
 
 if TYPE_CHECKING:
     from sae_lens import SAE, TrainingSAE
+
+
+@runtime_checkable
+class Measured(Protocol):
+    """An evaluation `save_evaluation` writes: a Result with a flat ``metrics()``."""
+
+    def metrics(self) -> dict[str, float]: ...  # noqa: D102
+
+    def save(self, directory: str | Path) -> Path: ...  # noqa: D102
+
+
+E = TypeVar("E", bound=Measured)
 
 RECIPE_FILE = "recipe.json"
 CHECKPOINTS = "checkpoints"
@@ -63,6 +75,18 @@ def corpus_windows_for(
 ) -> torch.Tensor:
     """Windows of ``recipe.n_ctx`` tokens (at most the model's) holding about ``tokens``."""
     return _windows(model, text, tokens, recipe.n_ctx, recipe.seed if seed is None else seed)
+
+
+def save_evaluation(out: Path, evaluation: E) -> E:
+    """Write ``evaluation`` into ``OUT/evaluation/`` (replacing any); return it.
+
+    Its numbers go to ``OUT/metrics.json`` too.
+    """
+    if (out / EVALUATION).exists():
+        shutil.rmtree(out / EVALUATION)
+    evaluation.save(out / EVALUATION)
+    (out / METRICS_FILE).write_text(json.dumps(evaluation.metrics(), indent=1) + "\n")
+    return evaluation
 
 
 def prepare_out(out: Path, record: dict[str, Any]) -> None:
@@ -203,9 +227,7 @@ def train_sae(
             too small for the windows, or a recipe the site cannot take.
     """
     out = Path(out)
-    width = recipe.width_for(site_width(model, hook))
-    if recipe.architecture in (Architecture.TOPK, Architecture.BATCHTOPK) and recipe.k > width:
-        raise MechscopeError(f"--k {recipe.k} is larger than the SAE's {width} features.")
+    recipe.width_for(site_width(model, hook))  # refuse a k larger than the width before writing
     start = _start(out, _recipe_record(recipe, model, hook), resume)
     windows = _windows(model, corpus.train.tobytes(), recipe.read_tokens, recipe.n_ctx, recipe.seed)
     activations = site_activations(model, windows, hook, progress=progress)
@@ -221,9 +243,5 @@ def train_sae(
         model, corpus.held_out.tobytes(), recipe.eval_tokens, recipe.n_ctx, recipe.seed + 1
     )
     evaluation = evaluate_sae(model, inference, hook, held_out, progress=progress)
-    evaluation = evaluation.with_provenance(recipe, model_spec(model))
-    if (out / EVALUATION).exists():
-        shutil.rmtree(out / EVALUATION)
-    evaluation.save(out / EVALUATION)
-    (out / METRICS_FILE).write_text(json.dumps(evaluation.metrics(), indent=1) + "\n")
+    evaluation = save_evaluation(out, evaluation.with_provenance(recipe, model_spec(model)))
     return TrainedSae(inference, out, evaluation, resumed)

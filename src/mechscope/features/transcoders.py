@@ -8,11 +8,9 @@ weighted by their decoder norms, and splices it in place of the MLP: with the er
 (``mlp_out - transcoder(mlp_in)``) untouched features leave the model exactly as it was.
 """
 
-import json
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,18 +20,17 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from mechscope.core.errors import MechscopeError
-from mechscope.core.metrics import loss_per_position, predicted_mask
 from mechscope.core.results import Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.data.corpus import Corpus
-from mechscope.features.config import SaeRecipe
+from mechscope.features.activations import read_sites
+from mechscope.features.config import Architecture, SaeRecipe
+from mechscope.features.evaluate import SplicedLosses, window_losses
 from mechscope.features.sites import mlp_input_hook
 from mechscope.features.splicing import FeatureEdit
-from mechscope.features.train import EVALUATION, METRICS_FILE, corpus_windows_for, prepare_out
-from mechscope.models.adapter import adapt, model_spec
+from mechscope.features.train import corpus_windows_for, prepare_out, save_evaluation
+from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import run_until
-from mechscope.models.tokens import pad_id
 
 if TYPE_CHECKING:
     from sae_lens import Transcoder
@@ -54,7 +51,6 @@ def mlp_hooks(model: Model, layer: int) -> tuple[str, str]:
     return mlp_input_hook(model, layer), hook_name(Component.MLP_OUT, layer)
 
 
-@torch.no_grad()
 def mlp_activations(
     model: Model,
     windows: Int[Tensor, "batch pos"],
@@ -65,25 +61,10 @@ def mlp_activations(
     progress: bool = True,
 ) -> tuple[Float[Tensor, "token d_in"], Float[Tensor, "token d_in"]]:
     """The MLP's input and output at ``layer`` for every real token of ``windows``."""
-    read, write = mlp_hooks(model, layer)
-    pad = pad_id(model)
-    bos = bool(model.cfg.default_prepend_bos) and skip_bos
-    inputs, outputs = [], []
-    for start in tqdm(range(0, windows.shape[0], batch_size), desc=f"MLP {layer} activations",
-                      disable=not progress, leave=False):  # fmt: skip
-        tokens = windows[start : start + batch_size]
-        seen: dict[str, Tensor] = {}
-
-        def keep(act: Tensor, hook: Any, seen: dict[str, Tensor] = seen) -> None:  # noqa: ANN401
-            seen[hook.name] = act.detach()
-
-        run_until(model, tokens, write, [(read, keep), (write, keep)])
-        mask = tokens != pad
-        if bos:
-            mask[:, 0] = False
-        inputs.append(seen[read][mask.to(seen[read].device)].float().cpu())
-        outputs.append(seen[write][mask.to(seen[write].device)].float().cpu())
-    return torch.cat(inputs), torch.cat(outputs)
+    inputs, outputs = read_sites(model, windows, mlp_hooks(model, layer), batch_size=batch_size,
+                                 skip_bos=skip_bos, progress=progress,
+                                 desc=f"MLP {layer} activations")  # fmt: skip
+    return inputs, outputs
 
 
 def fit_transcoder(
@@ -102,7 +83,7 @@ def fit_transcoder(
     import sae_lens
 
     d_in, d_out = inputs.shape[-1], targets.shape[-1]
-    width = recipe.width_for(d_in)
+    width = replace(recipe, architecture=Architecture.RELU).width_for(d_in)  # a ReLU dictionary
     torch.manual_seed(recipe.seed)
     config = sae_lens.TranscoderConfig(
         d_in=d_in, d_sae=width, d_out=d_out, apply_b_dec_to_input=False, device=device
@@ -182,7 +163,7 @@ def splice_transcoder(
 
 
 @dataclass(frozen=True)
-class TranscoderEvaluation(Result):
+class TranscoderEvaluation(SplicedLosses, Result):
     """A transcoder measured in place of its MLP on held-out windows."""
 
     kind: ClassVar[str] = "transcoder-evaluation"
@@ -196,24 +177,12 @@ class TranscoderEvaluation(Result):
     """Mean next-token loss per window: clean, transcoder in place of the MLP, MLP
     zero-ablated, MLP mean-ablated, transcoder with its error term (None for an encoder)."""
 
-    RUNS: ClassVar[tuple[str, ...]] = ("clean", "spliced", "zero_ablated", "mean_ablated",
-                                       "with_error")  # fmt: skip
-
     def metrics(self) -> dict[str, float]:
         """Every number as a flat dict (``metrics.json``)."""
         out = {"explained_variance": self.explained_variance, "l0": self.l0,
                "dead_fraction": float((self.density == 0).float().mean()),
                "n_tokens": float(self.n_tokens)}  # fmt: skip
-        if self.losses is None:
-            return out
-        out["n_windows"] = float(self.losses.shape[1])
-        means = self.losses.double().mean(-1)
-        for i, run in enumerate(self.RUNS):
-            out[f"loss_{run}"] = float(means[i])
-        for ablation, index in (("zero", 2), ("mean", 3)):
-            gap = means[index] - means[0]
-            out[f"loss_recovered_{ablation}"] = float((means[index] - means[1]) / gap)
-        return out
+        return out | self.loss_metrics()
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row: every metric."""
@@ -241,33 +210,19 @@ def evaluate_transcoder(
     explained = 1 - float(((outputs - predicted) ** 2).sum()) / variance
     _, write = mlp_hooks(model, layer)
     mean_out = outputs.mean(0)
-    pad = pad_id(model)
-    bos = bool(model.cfg.default_prepend_bos)
-
-    def losses(tokens: Tensor, context: Any) -> Tensor:  # noqa: ANN401 - a context manager
-        with context:
-            logits = model(tokens)
-        loss = loss_per_position(logits, tokens)
-        mask = predicted_mask((tokens != pad).long()).to(loss.dtype)
-        if bos:
-            mask[:, 0] = 0
-        return (loss * mask).sum(-1) / mask.sum(-1).clamp_min(1)
 
     def replaced(fn: Any) -> Any:  # noqa: ANN401 - a hook function -> a context manager
         return model.hooks(fwd_hooks=[(write, fn)])  # pyright: ignore[reportArgumentType]
 
-    runs = [
-        lambda: nullcontext(),
+    runs = [  # in `LOSSES` order
+        nullcontext,
         lambda: splice_transcoder(model, transcoder, layer, error_term=False),
         lambda: replaced(lambda act, hook: torch.zeros_like(act)),  # noqa: ARG005
         lambda: replaced(lambda act, hook: mean_out.to(act.device, act.dtype).expand_as(act)),  # noqa: ARG005
         lambda: splice_transcoder(model, transcoder, layer, error_term=True),
     ]
     batches = [windows[i : i + batch_size] for i in range(0, windows.shape[0], batch_size)]
-    table = None
-    if adapt(model).causal and adapt(model).has_unembedding:
-        table = torch.stack([torch.cat([losses(t, make()).float().cpu() for t in batches])
-                             for make in runs])  # fmt: skip
+    table = window_losses(model, batches, runs)
     return TranscoderEvaluation(
         layer=layer, n_tokens=int(inputs.shape[0]), explained_variance=explained,
         l0=float((features > 0).float().sum(-1).mean()),
@@ -318,9 +273,5 @@ def train_transcoder(
     held_out = corpus_windows_for(model, corpus.held_out.tobytes(), recipe.eval_tokens, recipe,
                                   seed=recipe.seed + 1)  # fmt: skip
     evaluation = evaluate_transcoder(model, transcoder, layer, held_out, progress=progress)
-    evaluation = evaluation.with_provenance(recipe, model_spec(model))
-    if (out / EVALUATION).exists():
-        shutil.rmtree(out / EVALUATION)
-    evaluation.save(out / EVALUATION)
-    (out / METRICS_FILE).write_text(json.dumps(evaluation.metrics(), indent=1) + "\n")
+    evaluation = save_evaluation(out, evaluation.with_provenance(recipe, model_spec(model)))
     return TrainedTranscoder(transcoder, out, evaluation)

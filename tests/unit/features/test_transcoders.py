@@ -7,6 +7,7 @@ import torch
 
 from mechscope.core.errors import MechscopeError
 from mechscope.features import (
+    LOSSES,
     SaeRecipe,
     ablate_features,
     evaluate_transcoder,
@@ -55,7 +56,8 @@ def test_the_transcoder_splice_and_its_evaluation(byte_model, tmp_path):
     assert not torch.allclose(ablated, clean)
     windows = byte_model.to_tokens(["the quick brown fox", "jumps over the lazy dog"])
     result = evaluate_transcoder(byte_model, loaded, 1, windows, progress=False)
-    runs = dict(zip(result.RUNS, result.losses.double().mean(-1).tolist(), strict=True))
+    assert result.losses is not None
+    runs = dict(zip(LOSSES, result.losses.double().mean(-1).tolist(), strict=True))
     assert result.metrics()["loss_recovered_zero"] == pytest.approx(
         (runs["zero_ablated"] - runs["spliced"]) / (runs["zero_ablated"] - runs["clean"])
     )
