@@ -59,6 +59,8 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `d_in`     | the width of the activations an SAE reads (its site's width)                |
 | `token`    | one token's activation, flattened over windows and positions                |
 | `neighbour`| the nearest other features of a feature (by decoder cosine similarity)      |
+| `family`   | a family of annotations features are labelled by (token, UPOS, entity...)  |
+| `pair`     | one (token, feature) pair where the feature fires                          |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -8,10 +8,12 @@ if TYPE_CHECKING:
     from mechscope.data.byte_tokenizer import BOS_ID
     from mechscope.data.conllu import conllu_text, read_conllu
     from mechscope.data.corpus import load_corpus
+    from mechscope.data.entities import MentionStatus
     from mechscope.data.facts import FACTS, Fact
     from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
     from mechscope.data.paths import DATA_ENV, data_root, dataset_dir
     from mechscope.data.repeated import repeated_random_tokens
+    from mechscope.data.sst2 import Review, read_sst2
 
 _EXPORTS = {
     "BOS_ID": "mechscope.data.byte_tokenizer",
@@ -23,6 +25,9 @@ _EXPORTS = {
     "FACTS": "mechscope.data.facts",
     "ImageSet": "mechscope.data.images",
     "load_corpus": "mechscope.data.corpus",
+    "MentionStatus": "mechscope.data.entities",
+    "Review": "mechscope.data.sst2",
+    "read_sst2": "mechscope.data.sst2",
     "load_image_set": "mechscope.data.images",
     "patch_object_fraction": "mechscope.data.images",
     "read_conllu": "mechscope.data.conllu",
@@ -35,6 +40,8 @@ __all__ = [
     "FACTS",
     "Fact",
     "ImageSet",
+    "MentionStatus",
+    "Review",
     "conllu_text",
     "data_root",
     "dataset_dir",
@@ -42,6 +49,7 @@ __all__ = [
     "load_image_set",
     "patch_object_fraction",
     "read_conllu",
+    "read_sst2",
     "repeated_random_tokens",
 ]
 

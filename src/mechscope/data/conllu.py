@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mechscope.core.errors import MechscopeError
+from mechscope.data.entities import DocumentMentions
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,22 @@ class Sentence:
     """Each word's universal part-of-speech tag (empty when not read from CoNLL-U)."""
     sent_id: str = ""
     """The ``# sent_id`` comment ('' when the file has none)."""
+    entities: tuple[str | None, ...] = ()
+    """Each word's entity type: the innermost mention it is part of (GUM's ``Entity=``
+    annotation, `mechscope.data.entities`); None outside every mention; empty when the file
+    has no entity annotation."""
+    coreference: tuple[str | None, ...] = ()
+    """Each word's mention status in its document (`mechscope.data.entities.MentionStatus`
+    values); None outside every mention; empty without entity annotation."""
 
     @property
     def genre(self) -> str:
-        """The document genre UD English EWT puts first in each sent_id (``email-...``)."""
+        """The document genre, from the sent_id.
+
+        First in UD EWT's (``email-...``), second in GUM's (``GUM_academic_exposure-1``).
+        """
+        if self.sent_id.startswith("GUM_"):
+            return self.sent_id.split("_")[1]
         return self.sent_id.split("-", 1)[0] if "-" in self.sent_id else ""
 
 
@@ -68,7 +81,9 @@ def _not_conllu(path: Path, why: str) -> MechscopeError:
     )
 
 
-def _sentence(path: Path, rows: list[list[str]], sent_id: str, line: int) -> Sentence:
+def _sentence(
+    path: Path, rows: list[list[str]], sent_id: str, line: int, mentions: DocumentMentions
+) -> Sentence:
     """One sentence from its word rows (the token lines whose id is an integer)."""
     index = {int(row[0]): i for i, row in enumerate(rows)}
     heads = []
@@ -86,6 +101,7 @@ def _sentence(path: Path, rows: list[list[str]], sent_id: str, line: int) -> Sen
         relations=tuple(row[7].lower() for row in rows),
         upos=tuple(row[3] for row in rows),
         sent_id=sent_id,
+        entities=mentions.read(row[9] for row in rows),
     )
 
 
@@ -148,16 +164,22 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
             f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
         )
     sentences: list[Sentence] = []
+    documents: list[tuple[int, DocumentMentions]] = []  # first sentence, its mentions
     for comments, rows, end in _blocks(path):
+        if not documents or "newdoc id" in comments:
+            documents.append((len(sentences), DocumentMentions()))
         words = []
         for number, columns in rows:
             if columns[0].isdigit():
                 words.append(columns)
             elif not _RANGE_OR_EMPTY.fullmatch(columns[0]):
                 raise _not_conllu(path, f"line {number} has the id {columns[0]!r}")
-        sentences.append(_sentence(path, words, comments.get("sent_id", ""), end))
+        sentences.append(_sentence(path, words, comments.get("sent_id", ""), end, documents[-1][1]))
         if limit is not None and len(sentences) >= limit:
             break
+    bounds = [start for start, _ in documents[1:]] + [len(sentences)]
+    for (start, mentions), stop in zip(documents, bounds, strict=True):
+        sentences[start:stop] = mentions.with_coreference(sentences[start:stop])
     return sentences
 
 

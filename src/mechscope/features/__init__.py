@@ -10,8 +10,16 @@
   spliced in (`evaluate_sae`, `SaeEvaluation`);
 - `splicing`: the SAE in the model, with features ablated, clamped or added (`splice`,
   `FeatureEdit`);
+- `attribution`: each feature's effect on a metric, zeroed or patched from clean prompts into
+  corrupted ones (activation x gradient for all, exact for the top ones: `attribute_features`,
+  `patch_features`);
 - `steering`: the next token and a greedy continuation with features added (`steer`);
 - `reading`: what each feature fires on and writes (`read_features`, `FeatureReading`);
+- `annotations`: tokens with what we know about them (`LabelledTokens`: token, UPOS,
+  relation, entity, coreference, sentiment, genre, position, induction), from treebanks,
+  SST-2 and repeated tokens;
+- `labels`: each feature's best-aligned annotation with precision, recall and F1 on held-out
+  rows against a shuffled control, and its level of abstraction (`label_features`);
 - `transcoders`: sparse maps from an MLP's input to its output (`train_transcoder`,
   `splice_transcoder`).
 
@@ -24,11 +32,36 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.features.activations import shuffled_batches, site_activations
+    from mechscope.features.activations import read_sites, shuffled_batches, site_activations
+    from mechscope.features.annotations import (
+        Abstraction,
+        LabelFamily,
+        LabelledTokens,
+        induction_tokens,
+        sentiment_tokens,
+        treebank_tokens,
+    )
+    from mechscope.features.attribution import (
+        FeatureAttribution,
+        attribute_features,
+        patch_features,
+    )
     from mechscope.features.config import Architecture, SaeRecipe, SaeSite
-    from mechscope.features.evaluate import LOSSES, SaeEvaluation, evaluate_sae
+    from mechscope.features.evaluate import (
+        LOSSES,
+        SaeEvaluation,
+        evaluate_reconstruction,
+        evaluate_sae,
+    )
+    from mechscope.features.labels import (
+        FeatureLabels,
+        Firing,
+        feature_firing,
+        label_features,
+        score_labels,
+    )
     from mechscope.features.reading import FeatureReading, read_features
-    from mechscope.features.sae import load_sae, sae_hook, training_sae
+    from mechscope.features.sae import load_sae, sae_hook, training_sae, write_directions
     from mechscope.features.sites import site_hook, site_width
     from mechscope.features.splicing import (
         EditKind,
@@ -41,7 +74,13 @@ if TYPE_CHECKING:
         splice_activation,
     )
     from mechscope.features.steering import Steering, steer
-    from mechscope.features.train import TrainedSae, fit_sae, train_sae
+    from mechscope.features.train import (
+        TrainedSae,
+        corpus_windows_for,
+        fit_sae,
+        save_evaluation,
+        train_sae,
+    )
     from mechscope.features.transcoders import (
         TrainedTranscoder,
         TranscoderEvaluation,
@@ -54,6 +93,25 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "read_sites": "mechscope.features.activations",
+    "corpus_windows_for": "mechscope.features.train",
+    "save_evaluation": "mechscope.features.train",
+    "write_directions": "mechscope.features.sae",
+    "FeatureAttribution": "mechscope.features.attribution",
+    "attribute_features": "mechscope.features.attribution",
+    "patch_features": "mechscope.features.attribution",
+    "Abstraction": "mechscope.features.annotations",
+    "LabelFamily": "mechscope.features.annotations",
+    "LabelledTokens": "mechscope.features.annotations",
+    "induction_tokens": "mechscope.features.annotations",
+    "sentiment_tokens": "mechscope.features.annotations",
+    "treebank_tokens": "mechscope.features.annotations",
+    "FeatureLabels": "mechscope.features.labels",
+    "Firing": "mechscope.features.labels",
+    "feature_firing": "mechscope.features.labels",
+    "label_features": "mechscope.features.labels",
+    "score_labels": "mechscope.features.labels",
+    "evaluate_reconstruction": "mechscope.features.evaluate",
     "shuffled_batches": "mechscope.features.activations",
     "site_activations": "mechscope.features.activations",
     "LOSSES": "mechscope.features.evaluate",
@@ -93,6 +151,25 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "read_sites",
+    "corpus_windows_for",
+    "save_evaluation",
+    "write_directions",
+    "FeatureAttribution",
+    "attribute_features",
+    "patch_features",
+    "Abstraction",
+    "LabelFamily",
+    "LabelledTokens",
+    "induction_tokens",
+    "sentiment_tokens",
+    "treebank_tokens",
+    "FeatureLabels",
+    "Firing",
+    "feature_firing",
+    "label_features",
+    "score_labels",
+    "evaluate_reconstruction",
     "Steering",
     "steer",
     "TrainedTranscoder",

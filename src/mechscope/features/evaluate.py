@@ -160,35 +160,12 @@ def evaluate_sae(
     sae.eval()
     batches = [windows[i : i + batch_size] for i in range(0, windows.shape[0], batch_size)]
     # First pass: the clean activations (for the mean ablation and the SAE's own metrics).
-    total = count = 0.0
-    sum_x: Tensor | None = None
-    sum_sq: Tensor | None = None
-    err_dim: Tensor | None = None
-    fired: Tensor | None = None
-    l0_sum = err_sum = 0.0
+    stats = _Reconstruction()
     for tokens in tqdm(batches, desc="evaluating the SAE", disable=not progress, leave=False):
         _, cache = model.run_with_cache(tokens, names_filter=hook, return_type=None)
         keep = real_token_mask(model, tokens, skip_bos)
-        x = cache[hook][keep.to(cache[hook].device)].to(sae.dtype)
-        features = sae.encode(x)
-        recon = sae.decode(features)
-        active = features != 0
-        fired = active.sum(0).float() if fired is None else fired + active.sum(0).float()
-        l0_sum += float(active.sum())
-        err = ((x - recon).double() ** 2).sum(0)
-        err_sum += float(err.sum())
-        err_dim = err if err_dim is None else err_dim + err
-        sum_x = x.sum(0).double() if sum_x is None else sum_x + x.sum(0).double()
-        squares = (x.double() ** 2).sum(0)
-        sum_sq = squares if sum_sq is None else sum_sq + squares
-        count += x.shape[0]
-        total += x.shape[0]
-    assert sum_x is not None and fired is not None and sum_sq is not None and err_dim is not None
-    mean = sum_x / count
-    variance_dim = (sum_sq - count * mean**2).clamp_min(1e-12)
-    variance = float(variance_dim.sum())
-
-    mean_act = mean.float()
+        stats.add(sae, cache[hook][keep.to(cache[hook].device)].to(sae.dtype))
+    mean_act = stats.mean.float()
 
     def replaced(fn: Any) -> Any:  # noqa: ANN401 - a hook function -> a context manager
         return model.hooks(fwd_hooks=[(hook, fn)])  # pyright: ignore[reportArgumentType]
@@ -201,16 +178,60 @@ def evaluate_sae(
         lambda: replaced(lambda act, hook: splice_activation(sae, act, error_term=True)),  # noqa: ARG005
     ]
     losses = window_losses(model, batches, runs, skip_bos=skip_bos)
-    return SaeEvaluation(
-        hook=hook,
-        n_tokens=int(total),
-        explained_variance=1 - err_sum / variance,
-        explained_variance_per_dim=float(1 - (err_dim / variance_dim).mean()),
-        mse=err_sum / count,
-        l0=l0_sum / count,
-        density=(fired / count).cpu(),
-        losses=losses,
-    )
+    return stats.evaluation(hook, losses)
+
+
+@torch.no_grad()
+def evaluate_reconstruction(
+    sae: "SAE[Any]", hook: str, activations: Float[Tensor, "token d_in"], batch_size: int = 4096
+) -> SaeEvaluation:
+    """Explained variance, L0, dead and dense features of ``sae`` on held-out ``activations``.
+
+    The part of `evaluate_sae` that needs no model run (no spliced losses: ``losses`` None),
+    for activations already read, e.g. every layer's from one pass.
+    """
+    sae.eval()
+    stats = _Reconstruction()
+    for start in range(0, activations.shape[0], batch_size):
+        stats.add(sae, activations[start : start + batch_size].to(sae.device, sae.dtype))
+    return stats.evaluation(hook, None)
+
+
+class _Reconstruction:
+    """Running sums behind explained variance, L0 and density over batches of activations."""
+
+    def __init__(self) -> None:
+        self.count = self.l0_sum = self.err_sum = 0.0
+        self.sum_x = self.sum_sq = self.err_dim = self.fired = torch.zeros(0)
+
+    def add(self, sae: "SAE[Any]", x: Tensor) -> None:
+        features = sae.encode(x)
+        err = ((x - sae.decode(features)).double() ** 2).sum(0).cpu()
+        active = features != 0
+        first = self.count == 0
+        self.fired = active.sum(0).float().cpu() + (0 if first else self.fired)
+        self.err_dim = err + (0 if first else self.err_dim)
+        self.sum_x = x.double().sum(0).cpu() + (0 if first else self.sum_x)
+        self.sum_sq = (x.double() ** 2).sum(0).cpu() + (0 if first else self.sum_sq)
+        self.l0_sum += float(active.sum())
+        self.err_sum += float(err.sum())
+        self.count += x.shape[0]
+
+    @property
+    def mean(self) -> Tensor:
+        return self.sum_x / max(self.count, 1)
+
+    def evaluation(self, hook: str, losses: Tensor | None) -> SaeEvaluation:
+        if self.count == 0:
+            raise MechscopeError("no held-out tokens to evaluate the SAE on; give more text.")
+        variance_dim = (self.sum_sq - self.count * self.mean**2).clamp_min(1e-12)
+        return SaeEvaluation(
+            hook=hook, n_tokens=int(self.count),
+            explained_variance=1 - self.err_sum / float(variance_dim.sum()),
+            explained_variance_per_dim=float(1 - (self.err_dim / variance_dim).mean()),
+            mse=self.err_sum / self.count, l0=self.l0_sum / self.count,
+            density=self.fired / self.count, losses=losses,
+        )  # fmt: skip
 
 
 def window_losses(

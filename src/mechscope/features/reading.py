@@ -4,9 +4,10 @@
 density (the share of tokens it fires on), its top activating contexts (window, position,
 value), a histogram of its nonzero activations (20 bins up to its largest), the tokens its
 decoder direction promotes and suppresses read straight through the unembedding (the
-"logit weights" of a residual-stream or output feature; a model without an unembedding has
-none), and its nearest features by decoder cosine similarity. The windows' tokens are kept
-as text for the views (only the tokens that appear).
+"logit weights" of a residual-stream or output feature, per unit of activation:
+`write_directions`; a model without an unembedding has none), and its nearest features by
+decoder cosine similarity. The windows' tokens are kept as text for the views (only the tokens
+that appear).
 """
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from mechscope.core.results import Result
 from mechscope.features.activations import real_token_mask
+from mechscope.features.sae import write_directions
 from mechscope.features.splicing import check_sae_fits
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
@@ -152,7 +154,7 @@ def read_features(
     histogram = torch.zeros(n_features * BINS).index_add_(
         0, features * BINS + bins, torch.ones_like(values)
     ).view(n_features, BINS)  # fmt: skip
-    decoder = sae.W_dec.detach().float().cpu()
+    decoder = write_directions(sae).float().cpu()
     promoted = promoted_logits = suppressed = suppressed_logits = None
     if adapt(model).has_unembedding:
         logits = decoder @ model.W_U.detach().float().cpu()

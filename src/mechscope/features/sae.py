@@ -86,3 +86,16 @@ def sae_hook(sae: "SAE[Any]") -> str | None:
     """The hook point an SAE was trained on, as its config records it (None if unknown)."""
     metadata = getattr(sae.cfg, "metadata", None)
     return getattr(metadata, "hook_name", None)
+
+
+def write_directions(sae: "SAE[Any]") -> torch.Tensor:
+    """What one unit of each feature's activation adds to the site: ``[feature, d_in]``.
+
+    The decoder's rows, divided by their norms when the SAE rescales activations by them
+    (SAELens's ``rescale_acts_by_decoder_norm``, on for its TopK SAEs), so that reading a
+    feature's writes (its logit weights, its attribution) matches what ``decode`` does.
+    """
+    decoder = sae.W_dec.detach()
+    if getattr(sae.cfg, "rescale_acts_by_decoder_norm", False):
+        decoder = decoder / decoder.norm(dim=-1, keepdim=True)
+    return decoder

@@ -7,7 +7,12 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.viz.attention import attention_heads_view
     from mechscope.viz.circuits import conveyor_belt
-    from mechscope.viz.features import density_figure, feature_browser, sparsity_figure
+    from mechscope.viz.features import (
+        abstraction_figure,
+        density_figure,
+        feature_browser,
+        sparsity_figure,
+    )
     from mechscope.viz.figures import heatmap, line_chart
     from mechscope.viz.heads import head_heatmap
     from mechscope.viz.report import OfflineView, Report, offline
@@ -34,6 +39,7 @@ _EXPORTS = {
     "heatmap": "mechscope.viz.figures",
     "interactive_attention_grid": "mechscope.viz.vision",
     "line_chart": "mechscope.viz.figures",
+    "abstraction_figure": "mechscope.viz.features",
     "density_figure": "mechscope.viz.features",
     "sparsity_figure": "mechscope.viz.features",
     "feature_browser": "mechscope.viz.features",
@@ -47,6 +53,7 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "abstraction_figure",
     "OfflineView",
     "Report",
     "attention_distance_figure",

@@ -3,7 +3,7 @@
 import html
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import torch
@@ -125,3 +125,31 @@ document.getElementById("feature-search").addEventListener("input", function (ev
   }}
 }});
 </script></div>"""
+
+
+def abstraction_figure(
+    shares: Mapping[int, Mapping[Any, tuple[float, float, float]]], title: str
+) -> go.Figure:
+    """Per layer, the share of live features at each level of abstraction (stacked bars).
+
+    ``shares``: layer -> `Abstraction` level -> (share, low, high), as `FeatureLabels.shares`
+    gives; the
+    hover shows each share's 95 % interval.
+    """
+    from mechscope.features.annotations import Abstraction
+
+    layers = sorted(shares)
+    figure = go.Figure()
+    for level in Abstraction:
+        values = [shares[layer][level] for layer in layers]
+        figure.add_bar(
+            name=level.value, x=[str(layer) for layer in layers], y=[v[0] for v in values],
+            customdata=[[v[1], v[2]] for v in values],
+            hovertemplate=(f"{level.value}<br>layer %{{x}}: %{{y:.3f}} "
+                           "[%{customdata[0]:.3f}, %{customdata[1]:.3f}]<extra></extra>"),
+        )  # fmt: skip
+    figure.update_layout(
+        barmode="stack", title=title, xaxis_title="layer (resid_post)",
+        yaxis_title="share of live features", legend_title="best explained by",
+    )  # fmt: skip
+    return figure

@@ -21,7 +21,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "results_v1"
 """One result of every kind, written by the format-1 code (commit a5d9e9d) in the unit tier."""
 
 
-BORN_IN_FORMAT_2 = {"sae-evaluation", "transcoder-evaluation", "feature-reading"}
+BORN_IN_FORMAT_2 = {
+    "sae-evaluation",
+    "transcoder-evaluation",
+    "feature-reading",
+    "feature-labels",
+    "feature-attribution",
+    "feature-hierarchy",
+    "smollm-features",
+}
 """Kinds added after format 1: no file of theirs was ever written in it."""
 
 

@@ -359,6 +359,10 @@ EXAMPLES = {
     "sae-evaluation": lambda model, task: _sae_evaluation(),
     "transcoder-evaluation": lambda model, task: _transcoder_evaluation(),
     "feature-reading": lambda model, task: _feature_reading(),
+    "feature-labels": lambda model, task: _feature_labels(),
+    "feature-attribution": lambda model, task: _feature_attribution(),
+    "feature-hierarchy": lambda model, task: _feature_hierarchy(),
+    "smollm-features": lambda model, task: _smollm_features(),
     **{
         kind: _representation_example(kind)
         for kind in (
@@ -400,6 +404,41 @@ def _feature_reading():
         suppressed=torch.randint(0, 10, (4, 2)), suppressed_logits=torch.rand(4, 2),
         neighbours=torch.randint(0, 4, (4, 2)), neighbour_cosine=torch.rand(4, 2),
     )  # fmt: skip
+
+
+def _feature_labels():
+    from mechscope.features import FeatureLabels
+
+    return FeatureLabels(
+        hook="blocks.0.hook_resid_post", families=("token", "upos"),
+        labels=[["a", "b", "", "c"], ["NOUN", "VERB", "", "DET"]],
+        precision=torch.rand(4, 2), recall=torch.rand(4, 2), f1=torch.rand(4, 2),
+        control=torch.rand(4, 2) / 4, fired=torch.tensor([3, 1, 0, 5]), n_tokens=20,
+    )  # fmt: skip
+
+
+def _feature_attribution():
+    from mechscope.features import FeatureAttribution
+
+    return FeatureAttribution(hook="blocks.0.hook_resid_post", metric="logit diff",
+                              method="patching", baseline=0.5, reference=2.0,
+                              estimate=torch.rand(6), top=torch.tensor([4, 1]),
+                              exact=torch.rand(2))  # fmt: skip
+
+
+def _feature_hierarchy():
+    from experiments.feature_hierarchy.analysis import FeatureHierarchy
+
+    row = {"model": "m", "layer": 0, "shares": {"token identity": [0.5, 0.4, 0.6]}, "live": 3}
+    return FeatureHierarchy([row], {"m": {"token identity": [0.1, 0.0, 0.2, 3.0]}},
+                            ["a verdict"], torch.tensor([3.0]))  # fmt: skip
+
+
+def _smollm_features():
+    from experiments.smollm_features.analysis import SmolFeatures
+
+    row = {"task": "ioi-abc", "layer": 24, "features": [{"feature": 3, "normalised": 0.4}]}
+    return SmolFeatures([row], [{"what": "x", "kl": 0.1}], torch.tensor([0.4]))
 
 
 def test_every_kind_has_an_example():

@@ -28,7 +28,8 @@ def test_read_features_matches_a_brute_force_reading(byte_model, tmp_path):
         assert reading.top_windows[f][fired].tolist() == rows[index][fired].tolist()
         assert reading.top_positions[f][fired].tolist() == positions[index][fired].tolist()
         assert int(reading.histogram[f].sum()) == int((acts[:, f] > 0).sum())
-    logits = sae.W_dec.detach() @ byte_model.W_U.detach()
+    decoder = sae.W_dec.detach() / sae.W_dec.detach().norm(dim=1, keepdim=True)  # TopK rescales
+    logits = decoder @ byte_model.W_U.detach()
     assert reading.promoted is not None and reading.suppressed is not None
     assert reading.promoted.tolist() == logits.topk(3, dim=1).indices.tolist()
     assert reading.suppressed.tolist() == (-logits).topk(3, dim=1).indices.tolist()
