@@ -12,7 +12,6 @@ level (0 = first layer read, 1 = last), with a bootstrap interval.
 import json
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -20,8 +19,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.feature_hierarchy.config import Config
-from mechscope.core import Outcome, Result
-from mechscope.data import conllu_text, read_conllu, read_sst2
+from mechscope.core import MechscopeError, Outcome, Result
+from mechscope.data import conllu_text, read_sst2, split_reviews
 from mechscope.features import (
     Abstraction,
     FeatureLabels,
@@ -31,14 +30,12 @@ from mechscope.features import (
     evaluate_reconstruction,
     feature_firing,
     fit_sae,
-    induction_tokens,
     load_sae,
     read_sites,
     save_evaluation,
     score_labels,
-    sentiment_tokens,
     site_hook,
-    treebank_tokens,
+    standard_annotations,
 )
 from mechscope.models import load_model, model_spec
 from mechscope.viz import Report, abstraction_figure
@@ -57,27 +54,24 @@ def _slug(spec: str) -> str:
     return spec.replace("/", "_")
 
 
-def texts(cfg: Config) -> tuple[bytes, bytes, list[Any]]:
-    """The SAEs' training text, their held-out text, and the SST-2 sentences kept for labels.
+def texts(cfg: Config) -> tuple[bytes, bytes]:
+    """The SAEs' training text and their held-out text.
 
-    Training text: UD EWT and GUM train, and the SST-2 sentences not kept for labelling;
-    one line in 20 (seeded) is held out for the reconstruction measures.
+    UD EWT and GUM train, and the SST-2 sentences not kept for labelling (`split_reviews`'s
+    draw, the one `standard_annotations` labels on); one line in 20 (seeded) is held out
+    for the reconstruction measures.
     """
-    reviews = read_sst2(cfg.sst2_dir / "train.tsv")
-    order = list(range(len(reviews)))
-    random.Random(cfg.seed).shuffle(order)
-    kept = [reviews[i] for i in sorted(order[: cfg.label_reviews])]
-    rest = [reviews[i].text for i in sorted(order[cfg.label_reviews :])]
+    _, rest = split_reviews(read_sst2(cfg.sst2_dir / "train.tsv"), cfg.label_reviews, cfg.seed)
     lines = [
         *conllu_text(cfg.ewt_dir / "en_ewt-ud-train.conllu").decode().splitlines(),
         *conllu_text(cfg.gum_dir / "en_gum-ud-train.conllu").decode().splitlines(),
-        *rest,
+        *(review.text for review in rest),
     ]
     generator = random.Random(cfg.seed + 1)
     held = [generator.random() < 0.05 for _ in lines]
     train = "\n".join(line for line, h in zip(lines, held, strict=True) if not h)
     held_out = "\n".join(line for line, h in zip(lines, held, strict=True) if h)
-    return train.encode(), held_out.encode(), kept
+    return train.encode(), held_out.encode()
 
 
 def _recipe(cfg: Config) -> SaeRecipe:
@@ -126,31 +120,31 @@ def train_saes(
     return saes, evaluations
 
 
-def labelled_tokens(model: Any, cfg: Config, reviews: list[Any]) -> Any:  # noqa: ANN401
-    """The annotated held-out rows: UD EWT dev, UD GUM dev, SST-2 sentences, repeated tokens."""
+def labelled_tokens(model: Any, cfg: Config) -> Any:  # noqa: ANN401
+    """The annotated held-out rows: UD EWT dev, UD GUM dev, SST-2 sentences, repeated tokens.
 
-    def sample(path: Path) -> list[Any]:
-        sentences = read_conllu(path)
-        n = min(cfg.label_sentences, len(sentences))
-        chosen = random.Random(cfg.seed).sample(range(len(sentences)), n)
-        return [sentences[i] for i in sorted(chosen)]
+    Raises:
+        MechscopeError: a dataset is missing (the experiment needs all three).
+    """
+    data = cfg.ewt_dir.parent
+    if not (cfg.gum_dir.parent == data == cfg.sst2_dir.parent):
+        raise MechscopeError("--ewt-dir, --gum-dir and --sst2-dir must sit in one directory.")
+    labelled, missing = standard_annotations(
+        model, data, sentences=cfg.label_sentences, reviews=cfg.label_reviews,
+        induction_rows=cfg.induction_rows, seed=cfg.seed,
+    )  # fmt: skip
+    if missing:
+        raise MechscopeError(f"missing {', '.join(missing)}; see the datasets' READMEs.")
+    return labelled
 
-    return (
-        treebank_tokens(model, sample(cfg.ewt_dir / "en_ewt-ud-dev.conllu"))
-        + treebank_tokens(model, sample(cfg.gum_dir / "en_gum-ud-dev.conllu"))
-        + sentiment_tokens(model, reviews)
-        + induction_tokens(model, cfg.induction_rows, 24, seed=cfg.seed)
-    )
 
-
-def measure_model(spec: str, cfg: Config, text: bytes, held_text: bytes,
-                  reviews: list[Any]) -> dict[str, Any]:  # fmt: skip
+def measure_model(spec: str, cfg: Config, text: bytes, held_text: bytes) -> dict[str, Any]:
     """Train, evaluate and label one model's SAEs."""
     model = load_model(spec)
     layers = layers_of(model.cfg.n_layers, cfg.deep_layer_stride)
     hooks = [site_hook(model, "resid_post", layer) for layer in layers]
     saes, evaluations = train_saes(model, hooks, cfg, text, held_text)
-    labelled = labelled_tokens(model, cfg, reviews)
+    labelled = labelled_tokens(model, cfg)
     firings = feature_firing(model, saes, labelled)
     labels = {
         hook: score_labels(firings[hook], labelled, hook, n_shuffles=cfg.n_shuffles,
@@ -269,8 +263,8 @@ class FeatureHierarchy(Result):
 
 def run(cfg: Config) -> Outcome:
     """Train, evaluate and label every model's SAEs; save; summarise."""
-    text, held_text, reviews = texts(cfg)
-    measured = [measure_model(spec, cfg, text, held_text, reviews) for spec in cfg.models]
+    text, held_text = texts(cfg)
+    measured = [measure_model(spec, cfg, text, held_text) for spec in cfg.models]
     rows = [row for m in measured for row in layer_rows(m)]
     depths = {m["spec"]: depth_by_level([m["labels"][h] for h in m["hooks"]], seed=cfg.seed)
               for m in measured}  # fmt: skip

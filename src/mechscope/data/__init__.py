@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
     from mechscope.data.paths import DATA_ENV, data_root, dataset_dir
     from mechscope.data.repeated import repeated_random_tokens
-    from mechscope.data.sst2 import Review, read_sst2
+    from mechscope.data.sst2 import Review, read_sst2, split_reviews
 
 _EXPORTS = {
     "BOS_ID": "mechscope.data.byte_tokenizer",
@@ -28,6 +28,7 @@ _EXPORTS = {
     "MentionStatus": "mechscope.data.entities",
     "Review": "mechscope.data.sst2",
     "read_sst2": "mechscope.data.sst2",
+    "split_reviews": "mechscope.data.sst2",
     "load_image_set": "mechscope.data.images",
     "patch_object_fraction": "mechscope.data.images",
     "read_conllu": "mechscope.data.conllu",
@@ -50,6 +51,7 @@ __all__ = [
     "patch_object_fraction",
     "read_conllu",
     "read_sst2",
+    "split_reviews",
     "repeated_random_tokens",
 ]
 

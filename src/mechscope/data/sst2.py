@@ -58,3 +58,18 @@ def read_sst2(
         chosen = random.Random(seed).sample(range(len(reviews)), n)
         reviews = [reviews[i] for i in sorted(chosen)]
     return reviews
+
+
+def split_reviews(
+    reviews: list[Review], n: int, seed: int = 0
+) -> tuple[list[Review], list[Review]]:
+    """``n`` reviews drawn at random (seeded; in file order) and the rest, in file order.
+
+    The one draw both the feature labels (the ``n``) and the texts an SAE trains on (the rest)
+    use, so the labelled reviews are never trained on.
+    """
+    order = list(range(len(reviews)))
+    random.Random(seed).shuffle(order)
+    chosen = set(order[:n])
+    return ([r for i, r in enumerate(reviews) if i in chosen],
+            [r for i, r in enumerate(reviews) if i not in chosen])  # fmt: skip

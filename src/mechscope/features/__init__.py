@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         LabelledTokens,
         induction_tokens,
         sentiment_tokens,
+        standard_annotations,
         treebank_tokens,
     )
     from mechscope.features.attribution import (
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "standard_annotations": "mechscope.features.annotations",
     "read_sites": "mechscope.features.activations",
     "corpus_windows_for": "mechscope.features.train",
     "save_evaluation": "mechscope.features.train",
@@ -151,6 +153,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "standard_annotations",
     "read_sites",
     "corpus_windows_for",
     "save_evaluation",

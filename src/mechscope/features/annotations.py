@@ -13,20 +13,24 @@ family, or the token is special). Builders turn each annotated source into rows:
 - `induction_tokens`: repeated random tokens; ``first copy`` / ``second copy``, the tokens an
   induction feature fires on (the second, predictable copy).
 
-Rows from different sources are joined with ``+``; a family is scored only on the tokens that
+`standard_annotations` gathers every source found in the datasets' directory. Rows from
+different sources are joined with ``+``; a family is scored only on the tokens that
 carry it. Sentence-level families (sentiment, genre) are shuffled by row in the control.
 """
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 import torch
 
-from mechscope.data.conllu import Sentence
+from mechscope.core.errors import MechscopeError
+from mechscope.data.conllu import Sentence, read_conllu
 from mechscope.data.repeated import repeated_random_tokens
-from mechscope.data.sst2 import Review
+from mechscope.data.sst2 import Review, read_sst2, split_reviews
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.tokens import str_tokens
@@ -227,3 +231,50 @@ def induction_tokens(
         tuple(tuple(r) for r in rows.tolist()),
         {LabelFamily.INDUCTION: tuple(labels for _ in range(n_rows))},
     )
+
+
+def _sample(sentences: list[Sentence], n: int, seed: int) -> list[Sentence]:
+    chosen = random.Random(seed).sample(range(len(sentences)), min(n, len(sentences)))
+    return [sentences[i] for i in sorted(chosen)]
+
+
+def standard_annotations(
+    model: Model,
+    data: Path,
+    *,
+    sentences: int = 600,
+    reviews: int = 600,
+    induction_rows: int = 48,
+    seed: int = 0,
+) -> tuple[LabelledTokens, list[str]]:
+    """Every annotated source found under ``data``, as labelled rows; and the ones missing.
+
+    ``sentences`` drawn (seeded) from each dev treebank (``ud_english_ewt``, ``ud_english_gum``),
+    ``reviews`` SST-2 sentences (``sst2``; `mechscope.data.split_reviews`'s draw) and
+    ``induction_rows`` rows of repeated random tokens (always there).
+    """
+    parts = []
+    missing = []
+    for name, file in (("ud_english_ewt", "en_ewt-ud-dev.conllu"),
+                       ("ud_english_gum", "en_gum-ud-dev.conllu")):  # fmt: skip
+        path = data / name / file
+        if path.is_file():
+            parts.append(treebank_tokens(model, _sample(read_conllu(path), sentences, seed)))
+        else:
+            missing.append(str(path))
+    sst2 = data / "sst2" / "train.tsv"
+    if sst2.is_file():
+        parts.append(sentiment_tokens(model, split_reviews(read_sst2(sst2), reviews, seed)[0]))
+    else:
+        missing.append(str(sst2))
+    if induction_rows:
+        parts.append(induction_tokens(model, induction_rows, 24, seed=seed))
+    if not parts:
+        raise MechscopeError(
+            f"no annotated text to label features on: none of {', '.join(missing)} exists "
+            "and no induction rows were asked for; point --data at the datasets' directory."
+        )
+    labelled = parts[0]
+    for part in parts[1:]:
+        labelled = labelled + part
+    return labelled, missing

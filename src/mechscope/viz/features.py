@@ -13,6 +13,7 @@ from torch import Tensor
 from mechscope.viz.figures import line_chart, scatter
 
 if TYPE_CHECKING:
+    from mechscope.features.labels import FeatureLabels
     from mechscope.features.reading import FeatureReading
 
 
@@ -63,15 +64,20 @@ def _mini_histogram(counts: list[float], width: int = 120, height: int = 28) -> 
 
 
 def feature_browser(
-    reading: "FeatureReading", *, contexts: int = 5, limit: int | None = None
+    reading: "FeatureReading",
+    *,
+    contexts: int = 5,
+    limit: int | None = None,
+    labels: "FeatureLabels | None" = None,
 ) -> str:
     """A searchable table of an SAE's features, self-contained HTML (no network).
 
     One row per feature that fired (densest first, at most ``limit``): its density, largest
     activation and histogram, the tokens its decoder promotes and suppresses, its nearest
     feature, and its top contexts with each token shaded by the feature's activation there
-    (the token itself outlined). The search box keeps the rows whose text contains it (a
-    feature number, a token).
+    (the token itself outlined); with ``labels``, its best annotation and the scores behind
+    it. The search box keeps the rows whose text contains it (a feature number, a token, a
+    label).
     """
     order = [int(f) for f in reading.density.argsort(descending=True) if reading.density[f] > 0]
     order = order[:limit] if limit is not None else order
@@ -97,8 +103,14 @@ def feature_browser(
             suppressed = " ".join(
                 html.escape(repr(reading.text(int(i)))) for i in reading.suppressed[f, :5]
             )
+        label = ""
+        if labels is not None:
+            best = labels.best(f)
+            label = (f"<td>{html.escape(repr(best['label']))} ({best['family']})<br>P "
+                     f"{best['precision']:.2f} R {best['recall']:.2f} F1 {best['f1']:.2f}"
+                     f"{'' if best['clears'] else '<br>(no label clears)'}</td>")  # fmt: skip
         rows.append(
-            f"<tr><td>{f}</td><td>{float(reading.density[f]):.4f}</td><td>{top:.2f}<br>"
+            f"<tr><td>{f}</td>{label}<td>{float(reading.density[f]):.4f}</td><td>{top:.2f}<br>"
             f"{_mini_histogram(reading.histogram[f].tolist())}</td><td>{promoted}</td>"
             f"<td>{suppressed}</td><td>{int(reading.neighbours[f, 0])} "
             f"({float(reading.neighbour_cosine[f, 0]):.2f})</td><td>{''.join(shown)}</td></tr>"
@@ -114,7 +126,8 @@ def feature_browser(
 .feature-browser td {{vertical-align: top; text-align: left;}}
 .feature-browser td:last-child {{min-width: 30em;}}
 </style>
-<table id="feature-table"><thead><tr><th>feature</th><th>density</th><th>max activation</th>
+<table id="feature-table"><thead><tr><th>feature</th>{"<th>label</th>" if labels is not None else ""}
+<th>density</th><th>max activation</th>
 <th>promotes</th><th>suppresses</th><th>nearest (cosine)</th><th>top contexts</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 <script>

@@ -8,7 +8,7 @@ pytest.importorskip("sae_lens", reason="install mechscope[sae] for the SAE comma
 
 from mechscope.cli import main  # noqa: E402
 from mechscope.core.results import load_result  # noqa: E402
-from mechscope.features import FeatureReading, load_sae  # noqa: E402
+from mechscope.features import FeatureLabels, FeatureReading, load_sae  # noqa: E402
 from tests.browser import assert_drew  # noqa: E402
 
 
@@ -41,10 +41,13 @@ def test_sae_train_writes_saelens_saes_their_metrics_and_a_report_that_draws(tmp
     # read the layer-1 SAE's features: the browser draws, the result loads back
     read = tmp_path / "read"
     argv = ["features", "induction-2l", "--sae", str(out / "resid_post-1"), "--out", str(read),
-            "--tokens", "1000"]  # fmt: skip
+            "--tokens", "1000", "--label", "--label-sentences", "10"]  # fmt: skip
     assert main(argv) == 0
-    assert "features fired on" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "features fired on" in printed and "labels:" in printed
     reading = load_result(read)
     assert isinstance(reading, FeatureReading) and reading.hook == "blocks.1.hook_resid_post"
+    labels = load_result(read / "labels")
+    assert isinstance(labels, FeatureLabels) and "induction" in labels.families
     shown = assert_drew(read / "report.html")
-    assert shown.n_figures == 1 and "feature-search" in shown.dom
+    assert shown.n_figures == 1 and "feature-search" in shown.dom and "P " in shown.dom
