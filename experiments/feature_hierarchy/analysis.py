@@ -28,16 +28,18 @@ from mechscope.features import (
     SaeRecipe,
     corpus_windows_for,
     evaluate_reconstruction,
+    evaluate_sae,
     feature_firing,
     fit_sae,
     load_sae,
     read_sites,
+    real_token_mask,
     save_evaluation,
     score_labels,
     site_hook,
     standard_annotations,
 )
-from mechscope.models import load_model, model_spec
+from mechscope.models import adapt, load_model, model_spec
 from mechscope.viz import Report, abstraction_figure
 
 LEVELS = [level.value for level in Abstraction]
@@ -90,6 +92,7 @@ def train_saes(
     """One SAE per hook, trained or read back from ``--out/runs``; and each one's evaluation."""
     recipe = _recipe(cfg)
     spec = model_spec(model)
+    device = str(model.cfg.device or "cpu")
     directories = {h: cfg.out / "runs" / f"{_slug(spec)}-{h.split('.')[1]}" for h in hooks}
     records = {h: {"recipe": recipe.to_json(), "model": spec, "hook": h} for h in hooks}
 
@@ -104,20 +107,34 @@ def train_saes(
         train_acts = read_sites(model, windows, todo, desc=f"{spec} activations")
         held_acts = read_sites(model, held, todo, desc=f"{spec} held-out activations")
         for hook, x, x_held in zip(todo, train_acts, held_acts, strict=True):
-            sae, _ = fit_sae(x[: cfg.read_tokens], recipe, progress=True)
+            sae, _ = fit_sae(x[: cfg.read_tokens], recipe, device=device, progress=True)
             sae.cfg.metadata.hook_name = hook
             sae.cfg.metadata.model_name = spec
             directory = directories[hook]
             directory.mkdir(parents=True, exist_ok=True)
             sae.save_inference_model(directory)
-            inference = load_sae(directory)
+            inference = load_sae(directory, device=device)
             evaluation = evaluate_reconstruction(inference, hook, x_held)
             save_evaluation(directory, evaluation.with_provenance(recipe, spec))
             (directory / "recipe.json").write_text(json.dumps(records[hook], indent=2))
         del train_acts, held_acts
-    saes = {h: load_sae(directories[h]) for h in hooks}
+    saes = {h: load_sae(directories[h], device=device) for h in hooks}
     evaluations = {h: SaeEvaluation.load(directories[h] / "evaluation") for h in hooks}
+    if cfg.loss_tokens and adapt(model).causal:
+        held = corpus_windows_for(model, held_text, cfg.loss_tokens, recipe, seed=cfg.seed + 2)
+        for hook in hooks:
+            evaluation = evaluations[hook]
+            if evaluation.losses is None or evaluation.n_tokens != _loss_tokens(held, model):
+                evaluation = evaluate_sae(model, saes[hook], hook, held)
+                evaluations[hook] = save_evaluation(
+                    directories[hook], evaluation.with_provenance(recipe, spec)
+                )
     return saes, evaluations
+
+
+def _loss_tokens(windows: Tensor, model: Any) -> int:  # noqa: ANN401
+    """Tokens `evaluate_sae` reads in ``windows`` (real tokens, BOS left out)."""
+    return int(real_token_mask(model, windows).sum())
 
 
 def labelled_tokens(model: Any, cfg: Config) -> Any:  # noqa: ANN401
@@ -196,6 +213,9 @@ def layer_rows(measured: dict[str, Any]) -> list[dict[str, Any]]:
             "explained_variance": evaluation.explained_variance,
             "explained_variance_per_dim": evaluation.explained_variance_per_dim,
             "l0": evaluation.l0, "dead_fraction": evaluation.dead_fraction,
+            "loss_recovered": (list(evaluation.recovered("zero_ablated"))
+                               + list(evaluation.recovered("mean_ablated"))
+                               if evaluation.losses is not None else None),
             "width": labels.n_features, "live": int(labels.alive.sum()),
             "shares": {level.value: list(s) for level, s in shares.items()},
             "examples": examples,
@@ -280,6 +300,13 @@ def run(cfg: Config) -> Outcome:
     return Outcome({"": result, **saved}, {"measured": measured})
 
 
+def _recovered(row: dict[str, Any]) -> str:
+    loss = row.get("loss_recovered")
+    if not loss:
+        return "-"
+    return f"{loss[0]:.3f} ± {loss[1]:.3f} / {loss[2]:.3f} ± {loss[3]:.3f}"
+
+
 def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contract
     """The page: verdicts, then per model the shares by layer and the best example per level."""
     result: FeatureHierarchy = outcome.main  # type: ignore[assignment]
@@ -303,10 +330,11 @@ def report(outcome: Outcome, cfg: Config) -> Report:  # noqa: ARG001 - Job contr
                   for r in rows}  # fmt: skip
         page.figure(abstraction_figure(shares, f"{spec}: what each layer's features are"))
         page.table(
-            ["layer", "explained variance (per dim)", "L0", "dead", "live features",
-             *LEVELS],
+            ["layer", "explained variance (per dim)", "loss recovered (zero / mean ablation)",
+             "L0", "dead", "live features", *LEVELS],
             [[r["layer"], f"{r['explained_variance']:.3f} ({r['explained_variance_per_dim']:.3f})",
-              f"{r['l0']:.0f}", f"{r['dead_fraction']:.2f}", f"{r['live']} / {r['width']}",
+              _recovered(r), f"{r['l0']:.0f}", f"{r['dead_fraction']:.2f}",
+              f"{r['live']} / {r['width']}",
               *(f"{r['shares'][level][0]:.3f} [{r['shares'][level][1]:.2f}, "
                 f"{r['shares'][level][2]:.2f}]" for level in LEVELS)] for r in rows],
         )  # fmt: skip

@@ -43,6 +43,9 @@ class Config(ExperimentConfig):
     """Held-out activations the reconstruction is measured on."""
     n_ctx: int = 128
     """Tokens per text window."""
+    loss_tokens: int = 0
+    """Held-out tokens on which a decoder's next-token loss is measured with each SAE spliced
+    in, zero- and mean-ablated (loss recovered); 0: not measured (five passes per layer)."""
     label_sentences: int = 600
     """Sentences of each dev treebank (UD EWT, UD GUM) the features are labelled on."""
     label_reviews: int = 600

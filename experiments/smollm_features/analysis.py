@@ -50,7 +50,9 @@ def sae_at(cfg: Config, model: Any, layer: int) -> tuple[Any, str]:  # noqa: ANN
             f"experiments.feature_hierarchy --out {cfg.hierarchy}' first (it trains one per "
             "third layer), or pass --hierarchy with such a run, or --layers it has."
         )
-    return load_sae(directory), site_hook(model, "resid_post", layer)
+    return load_sae(directory, device=str(model.cfg.device or "cpu")), site_hook(
+        model, "resid_post", layer
+    )
 
 
 def labels_at(cfg: Config, model: Any, layer: int) -> FeatureLabels | None:  # noqa: ANN401

@@ -131,8 +131,10 @@ def summary(outcome: "Outcome", cfg: Config) -> Iterator[str]:
                f"{row['top_token']!r:<10}  {' '.join(map(repr, row['promoted']))}")  # fmt: skip
     if isinstance(labels, FeatureLabels):
         shares = labels.shares(n_boot=200)
-        yield (f"labels: {int(labels.alive.sum())} live features on {labels.n_tokens} held-out "
-               "tokens; " + ", ".join(f"{level.value} {s[0]:.2f}" for level, s in shares.items()))
+        yield (
+            f"labels: {int(labels.alive.sum())} live features on {labels.n_tokens} held-out "
+            "tokens; " + ", ".join(f"{level.value} {s[0]:.2f}" for level, s in shares.items())
+        )
         for path in outcome.context.get("missing", []):
             yield f"not found, not labelled on: {path}"
     yield f"feature browser: {cfg.out / 'report.html'}"

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.features.activations import read_sites, shuffled_batches, site_activations
+    from mechscope.features.activations import (
+        read_sites,
+        real_token_mask,
+        shuffled_batches,
+        site_activations,
+    )
     from mechscope.features.annotations import (
         Abstraction,
         LabelFamily,
@@ -94,6 +99,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "real_token_mask": "mechscope.features.activations",
     "standard_annotations": "mechscope.features.annotations",
     "read_sites": "mechscope.features.activations",
     "corpus_windows_for": "mechscope.features.train",
@@ -153,6 +159,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "real_token_mask",
     "standard_annotations",
     "read_sites",
     "corpus_windows_for",

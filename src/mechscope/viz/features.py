@@ -118,6 +118,7 @@ def feature_browser(
     dead = reading.n_features - len(
         [f for f in range(reading.n_features) if reading.density[f] > 0]
     )
+    label_header = "<th>label</th>" if labels is not None else ""
     return f"""<div class="feature-browser">
 <p>{len(order)} features shown ({dead} of {reading.n_features} never fired on these tokens).
 <input id="feature-search" placeholder="search features (a number, a token)" size="40"></p>
@@ -126,7 +127,7 @@ def feature_browser(
 .feature-browser td {{vertical-align: top; text-align: left;}}
 .feature-browser td:last-child {{min-width: 30em;}}
 </style>
-<table id="feature-table"><thead><tr><th>feature</th>{"<th>label</th>" if labels is not None else ""}
+<table id="feature-table"><thead><tr><th>feature</th>{label_header}
 <th>density</th><th>max activation</th>
 <th>promotes</th><th>suppresses</th><th>nearest (cosine)</th><th>top contexts</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
