@@ -92,6 +92,10 @@ def position_bucket(position: int) -> str:
 
 Labels = tuple[str | None, ...]
 
+OUTSIDE = "none"
+"""The entity and coreference label of a word outside every mention: a negative, never a
+feature's label (a feature on such words is not an entity feature)."""
+
 
 @dataclass(frozen=True)
 class LabelledTokens:
@@ -175,8 +179,8 @@ def treebank_tokens(model: Model, sentences: Sequence[Sentence]) -> LabelledToke
         columns[LabelFamily.UPOS].append(per_word(sentence.upos or [None] * len(word_of)))
         columns[LabelFamily.DEPREL].append(per_word(sentence.relations))
         annotated = bool(sentence.entities)
-        entities = [e or "none" for e in sentence.entities] if annotated else None
-        mentions = [c or "none" for c in sentence.coreference] if annotated else None
+        entities = [e or OUTSIDE for e in sentence.entities] if annotated else None
+        mentions = [c or OUTSIDE for c in sentence.coreference] if annotated else None
         columns[LabelFamily.ENTITY].append(per_word(entities or [None] * len(sentence.words)))
         columns[LabelFamily.COREFERENCE].append(per_word(mentions or [None] * len(sentence.words)))
         genre = sentence.genre or None

@@ -8,8 +8,9 @@ carry the family:
 
 The rows are split at random (seeded) into a fitting half and a held-out half. Each feature's
 best label per family is the value with the highest F1 on the fitting rows (among values seen
-at least ``min_count`` times there: rarer ones count as negatives only); its precision, recall
-and F1 are then measured on the held-out rows, where nothing was chosen.
+at least ``min_count`` times there: rarer ones, and ``none`` outside every entity mention,
+count as negatives only); its precision, recall and F1 are then measured on the held-out rows,
+where nothing was chosen.
 
 Control: the held-out labels are shuffled ``n_shuffles`` times (token by token; row by row for
 sentence-level families, so a feature that fires on a few sentences cannot look aligned by
@@ -35,7 +36,13 @@ from tqdm.auto import tqdm
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Result
 from mechscope.features.activations import real_token_mask
-from mechscope.features.annotations import ABSTRACTION, Abstraction, LabelFamily, LabelledTokens
+from mechscope.features.annotations import (
+    ABSTRACTION,
+    OUTSIDE,
+    Abstraction,
+    LabelFamily,
+    LabelledTokens,
+)
 from mechscope.features.splicing import check_sae_fits
 from mechscope.models.base import Model
 from mechscope.models.tokens import pad_id, pad_token_lists
@@ -250,7 +257,7 @@ def score_labels(
         labelled_token = values >= 0
         any_label |= labelled_token
         fit_counts = torch.bincount(values[labelled_token & ~held], minlength=len(names))
-        candidate = fit_counts >= min_count
+        candidate = (fit_counts >= min_count) & torch.tensor([n != OUTSIDE for n in names])
         pair_value = values[firing.token]
         in_family = pair_value >= 0
         fit_pair = in_family & ~held[firing.token]

@@ -128,3 +128,17 @@ def test_feature_firing_reads_the_sae_at_every_real_token(byte_model):
 def test_position_buckets_double():
     assert [position_bucket(p) for p in (0, 1, 2, 3, 4, 5, 8, 9, 16, 17)] == [
         "0", "1", "2", "3-4", "3-4", "5-8", "5-8", "9-16", "9-16", "17-32"]  # fmt: skip
+
+
+def test_words_outside_every_entity_mention_are_never_a_label():
+    corpus = _corpus(n_rows=80)
+    entity = tuple(tuple("person" if POS[t] == "NOUN" else "none" for t in row)
+                   for row in corpus.rows)  # fmt: skip
+    corpus = LabelledTokens(corpus.rows, {**corpus.labels, LabelFamily.ENTITY: entity})
+    # feature 0 fires outside every mention (on the non-nouns), feature 1 on the nouns
+    firing = _firing(corpus, lambda f, r, p, tag: (f == 0 and POS[tag] != "NOUN")
+                     or (f == 1 and POS[tag] == "NOUN"))  # fmt: skip
+    labels = score_labels(firing, corpus, "hook", n_shuffles=5)
+    column = labels.families.index("entity")
+    assert labels.labels[column][0] == "person" and float(labels.f1[0, column]) == 0.0
+    assert labels.labels[column][1] == "person" and float(labels.f1[1, column]) == 1.0
