@@ -36,6 +36,8 @@ PAGES = {
     "layer-hierarchy": "experiments.layer_hierarchy.findings:findings",
     "vit-attention": "experiments.vit_attention.findings:findings",
     "vit-cutmix": "experiments.vit_attention.findings:cutmix",
+    "feature-hierarchy": "experiments.feature_hierarchy.findings:findings",
+    "smollm-features": "experiments.smollm_features.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

@@ -213,6 +213,7 @@ def layer_rows(measured: dict[str, Any]) -> list[dict[str, Any]]:
             "explained_variance": evaluation.explained_variance,
             "explained_variance_per_dim": evaluation.explained_variance_per_dim,
             "l0": evaluation.l0, "dead_fraction": evaluation.dead_fraction,
+            "n_tokens": evaluation.n_tokens,
             "loss_recovered": (list(evaluation.recovered("zero_ablated"))
                                + list(evaluation.recovered("mean_ablated"))
                                if evaluation.losses is not None else None),

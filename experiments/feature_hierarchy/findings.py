@@ -68,6 +68,7 @@ def model_values(result: FeatureHierarchy, spec: str, p: str) -> dict[str, str]:
         "last": str(last["layer"]),
         "live_min": str(min(r["live"] for r in rows)),
         "live_max": str(max(r["live"] for r in rows)),
+        "eval_tokens": f"{first.get('n_tokens', 0):,}",
     }
     for level in LEVELS:
         key = SHORT[level].replace("/", "_").replace(" ", "_").lower()

@@ -14,9 +14,10 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.smollm_features.config import Config
-from mechscope.core import MechscopeError, Result, load_result
+from mechscope.core import MechscopeError, Result, TokenBatch, load_result
 from mechscope.data import FACTS
 from mechscope.features import (
+    FeatureAttribution,
     FeatureLabels,
     add_features,
     load_sae,
@@ -126,10 +127,50 @@ def patch_layers(model: Any, task: TaskPairs, cfg: Config) -> list[dict[str, Any
             "promoted": _promoted(model, sae, int(result.top[i])),
             "label": _label(labels, int(result.top[i])),
         } for i in order]  # fmt: skip
+
+        def share(value: float | None, result: FeatureAttribution = result) -> float:
+            return float(result.normalised(torch.tensor(value or 0.0)))
+
+        together = share(result.together)
         rows.append({"task": task.name, "layer": layer, "clean": result.reference,
                      "corrupted": result.baseline, "features": features,
-                     "estimate_total": float(estimate.sum())})  # fmt: skip
+                     "together": together, "estimate_total": float(estimate.sum()),
+                     "all_features": share(result.all_features),
+                     "error_term": share(result.error_term),
+                     "per_prompt": per_prompt(model, sae, hook, task, cfg)})  # fmt: skip
     return rows
+
+
+def _one(task: TaskPairs, i: int) -> TaskPairs:
+    """The task's ``i``-th prompt pair alone."""
+
+    def row(batch: TokenBatch) -> TokenBatch:
+        return TokenBatch(batch.tokens[i : i + 1], batch.attention_mask[i : i + 1])
+
+    return TaskPairs(row(task.clean), row(task.corrupted), task.answers[i : i + 1],
+                     task.wrong[i : i + 1], task.positions[i : i + 1], task.name)  # fmt: skip
+
+
+def per_prompt(
+    model: Any, sae: Any, hook: str, task: TaskPairs, cfg: Config
+) -> list[dict[str, Any]]:  # noqa: ANN401
+    """Each of the first prompts alone: its own best single feature, patched exactly.
+
+    Features specific to one answer (a name, a city) each matter in few prompts, so over a
+    batch none looks large; prompt by prompt they can.
+    """
+    out = []
+    for i in range(min(cfg.per_prompt, task.clean.tokens.shape[0])):
+        single = _one(task, i)
+        result = patch_features(model, sae, hook, single.clean, single.corrupted,
+                                single.logit_diff(), top_k=3, progress=False)  # fmt: skip
+        exact = result.normalised(result.exact)
+        best = int(exact.argmax())
+        feature = int(result.top[best])
+        out.append({"prompt": i, "gap": float(result.reference or 0.0) - result.baseline,
+                    "feature": feature, "normalised": float(exact[best]),
+                    "promoted": _promoted(model, sae, feature)})  # fmt: skip
+    return out
 
 
 def _mean_norm(model: Any, hook: str, prompt: str) -> float:  # noqa: ANN401
@@ -221,6 +262,15 @@ def report(result: SmolFeatures, cfg: Config) -> Report:
         rows = [r for r in result.patching if r["task"] == task]
         page.paragraph(f"Logit difference clean {rows[0]['clean']:.2f}, corrupted "
                        f"{rows[0]['corrupted']:.2f}.")  # fmt: skip
+        page.table(
+            ["layer", "every feature", "the error term alone", "top features together",
+             "each prompt's own best feature (mean)"],
+            [[r["layer"], f"{r['all_features']:+.3f}", f"{r['error_term']:+.3f}",
+              f"{r['together']:+.3f}",
+              f"{sum(p['normalised'] for p in r['per_prompt']) / max(len(r['per_prompt']), 1):+.3f}"
+              + " (" + ", ".join(f"{p['feature']}: {p['normalised']:+.2f}" for p in r["per_prompt"])
+              + ")"] for r in rows],
+        )  # fmt: skip
         page.table(
             ["layer", "feature", "exact", "estimate", "promotes", "label"],
             [[r["layer"], f["feature"], f"{f['normalised']:+.3f}",

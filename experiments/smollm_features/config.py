@@ -32,7 +32,10 @@ class Config(ExperimentConfig):
     n_prompts: int = 16
     """Prompts per task."""
     top_k: int = 10
-    """Features per layer measured exactly."""
+    """Features per layer measured exactly (each alone, then all together)."""
+    per_prompt: int = 4
+    """Prompts whose own best feature is found and patched alone (answer-specific features
+    matter in few prompts of a batch)."""
     steer_layer: int = 24
     """Layer whose features are added when steering."""
     steer_scale: float = 1.0

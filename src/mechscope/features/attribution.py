@@ -7,11 +7,15 @@ so the model computes exactly what it computes without it, and every feature's a
 - `attribute_features` (activation x gradient; Marks et al. 2024, "Sparse Feature Circuits";
   Syed et al. 2023): zeroing a feature changes the metric by about ``-sum(a * dM/da)`` over
   prompts and positions. The first-order estimate covers every feature from one backward pass;
-  the ``top_k`` largest in size are then measured exactly, each zeroed in one more pass.
+  the ``top_k`` largest in size are then measured exactly, each zeroed in one more pass, and
+  all of them zeroed together in one more (``together``).
 - `patch_features`: the corrupted prompts run with one feature's activations taken from the
   clean prompts (its decoded difference added; the rest of the corrupted run, error term
   included, kept). First order: ``sum((a_clean - a_corrupted) * dM/da)`` on the corrupted
-  run; the ``top_k`` exactly. Normalised as activation patching is: corrupted 0, clean 1.
+  run; the ``top_k`` exactly, alone and together. Then every feature at once (the error term
+  kept from the corrupted run) and the error term alone (every feature kept): how much of the
+  site's effect the dictionary carries, and how much lives in what it fails to reconstruct.
+  Normalised as activation patching is: corrupted 0, clean 1.
 
 Effects are changes of the metric (a mean over prompts), in its units. The estimate is
 linear and can miss saturating effects: the exact column is what to quote.
@@ -57,6 +61,15 @@ class FeatureAttribution(Result):
     """Features measured exactly (largest estimates in size first)."""
     exact: Float[Tensor, " top"]
     """Their exact change of the metric."""
+    together: float | None = None
+    """The exact change with all of ``top`` zeroed (or patched) at once."""
+    all_features: float | None = None
+    """Patching: the exact change with every feature patched (the SAE's error term kept from
+    the corrupted run)."""
+    error_term: float | None = None
+    """Patching: the exact change with only the SAE's error term patched (every feature kept
+    from the corrupted run). With `all_features`, how much of the site's effect the dictionary
+    carries and how much its reconstruction misses."""
 
     def normalised(self, effect: Tensor) -> Tensor:
         """Patching effects as a share of the clean - corrupted gap (0 corrupted, 1 clean)."""
@@ -70,7 +83,8 @@ class FeatureAttribution(Result):
                 for f, e in zip(self.top, self.exact, strict=True)]  # fmt: skip
 
     def _summary(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "reference": self.reference, "top": self.table()}
+        return {"baseline": self.baseline, "reference": self.reference, "top": self.table(),
+                "together": self.together}  # fmt: skip
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per exactly measured feature."""
@@ -126,17 +140,19 @@ def _run_with_features(
 
 def _exact(
     model: Model, sae: "SAE[Any]", hook: str, batch: TokenBatch, metric: Metric,
-    top: Tensor, baseline: float, replacement: Callable[[int], Callable[[Tensor], Tensor]],
-    progress: bool,
-) -> Tensor:  # fmt: skip
+    top: Tensor, baseline: float,
+    replacement: Callable[[list[int]], Callable[[Tensor], Tensor]], progress: bool,
+) -> tuple[Tensor, float]:  # fmt: skip
+    """Each of ``top``'s exact effect alone, and all of them together."""
     effects = []
+    groups = [[feature] for feature in top.tolist()] + [top.tolist()]
     with torch.no_grad():
-        for feature in tqdm(top.tolist(), desc="exact feature effects", disable=not progress,
-                            leave=False):  # fmt: skip
+        for group in tqdm(groups, desc="exact feature effects", disable=not progress,
+                          leave=False):  # fmt: skip
             value, _, _ = _run_with_features(model, sae, hook, batch, metric,
-                                             replacement(feature))  # fmt: skip
+                                             replacement(group))  # fmt: skip
             effects.append(value - baseline)
-    return torch.tensor(effects)
+    return torch.tensor(effects[:-1]), effects[-1]
 
 
 def attribute_features(
@@ -162,18 +178,18 @@ def attribute_features(
     estimate = -(features * gradient).flatten(0, -2).sum(0).float().cpu()
     top = estimate.abs().topk(min(top_k, estimate.numel())).indices
 
-    def zeroed(feature: int) -> Callable[[Tensor], Tensor]:
+    def zeroed(features: list[int]) -> Callable[[Tensor], Tensor]:
         def edit(acts: Tensor) -> Tensor:
             out = acts.clone()
-            out[..., feature] = 0
+            out[..., features] = 0
             return out
 
         return edit
 
-    exact = _exact(model, sae, hook, batch, metric, top, baseline, zeroed, progress)
+    exact, together = _exact(model, sae, hook, batch, metric, top, baseline, zeroed, progress)
     return FeatureAttribution(
         hook=hook, metric=metric.name, method="ablation", baseline=baseline, reference=None,
-        estimate=estimate, top=top, exact=exact,
+        estimate=estimate, top=top, exact=exact, together=together,
     )  # fmt: skip
 
 
@@ -203,22 +219,39 @@ def patch_features(
         )
     with torch.no_grad():
         reference, clean_features, _ = _run_with_features(model, sae, hook, clean, metric)
+        _, clean_cache = model.run_with_cache(
+            clean.inputs, names_filter=hook, **adapt(model).forward_kwargs(clean)
+        )
+        clean_error = clean_cache[hook].to(sae.dtype) - sae.decode(clean_features)
     baseline, features, gradient = _run_with_features(model, sae, hook, corrupted, metric,
                                                       grad=True)  # fmt: skip
     assert gradient is not None
     estimate = ((clean_features - features) * gradient).flatten(0, -2).sum(0).float().cpu()
     top = estimate.abs().topk(min(top_k, estimate.numel())).indices
 
-    def patched(feature: int) -> Callable[[Tensor], Tensor]:
+    def patched(features: list[int]) -> Callable[[Tensor], Tensor]:
         def edit(acts: Tensor) -> Tensor:
             out = acts.clone()
-            out[..., feature] = clean_features[..., feature]
+            out[..., features] = clean_features[..., features]
             return out
 
         return edit
 
-    exact = _exact(model, sae, hook, corrupted, metric, top, baseline, patched, progress)
+    exact, together = _exact(model, sae, hook, corrupted, metric, top, baseline, patched,
+                             progress)  # fmt: skip
+
+    def error_patched(act: Tensor, hook: object) -> Tensor:  # noqa: ARG001 - a hook
+        x = act.to(sae.dtype)
+        error = x - sae.decode(sae.encode(x))
+        return (x + (clean_error - error)).to(act.dtype)
+
+    with torch.no_grad():
+        every, _, _ = _run_with_features(model, sae, hook, corrupted, metric,
+                                         lambda _: clean_features)  # fmt: skip
+        with model.hooks(fwd_hooks=[(hook, error_patched)]):  # pyright: ignore[reportArgumentType]
+            error_value = float(_metric_value(model, corrupted, metric))
     return FeatureAttribution(
         hook=hook, metric=metric.name, method="patching", baseline=baseline,
-        reference=reference, estimate=estimate, top=top, exact=exact,
+        reference=reference, estimate=estimate, top=top, exact=exact, together=together,
+        all_features=every - baseline, error_term=error_value - baseline,
     )  # fmt: skip

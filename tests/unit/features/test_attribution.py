@@ -55,6 +55,9 @@ def test_attribution_is_activation_times_gradient_and_exact_ablation(byte_model,
     for feature, effect in zip(result.top.tolist(), result.exact.tolist(), strict=True):
         with splice(byte_model, sae, hook, [ablate_features([feature])]):
             assert abs(effect - (float(metric(byte_model(tokens))) - clean)) < 1e-5
+    with splice(byte_model, sae, hook, [ablate_features(result.top.tolist())]):
+        assert result.together is not None
+        assert abs(result.together - (float(metric(byte_model(tokens))) - clean)) < 1e-5
     result.save(tmp_path)
     loaded = load_result(tmp_path)
     assert isinstance(loaded, FeatureAttribution) and torch.equal(loaded.exact, result.exact)
@@ -86,5 +89,34 @@ def test_patching_a_feature_moves_the_corrupted_run_by_its_decoded_difference(by
         with byte_model.hooks(fwd_hooks=[(hook, moved)]):
             patched = float(metric(byte_model(corrupted)))
         assert abs(effect - (patched - result.baseline)) < 1e-5
+    shift = (a_clean - a_corrupted)[..., result.top] @ decoder[result.top]
+
+    def all_moved(act, hook):  # noqa: ANN001, ANN202, ARG001
+        return act + shift
+
+    with byte_model.hooks(fwd_hooks=[(hook, all_moved)]):
+        assert result.together is not None
+        assert (
+            abs(result.together - (float(metric(byte_model(corrupted))) - result.baseline)) < 1e-5
+        )
+    # every feature patched plus the error term patched: together they are the whole clean
+    # activation, so patching both moves the run all the way to clean
+    assert result.all_features is not None and result.error_term is not None
+    decoded = sae.decode(a_clean).detach() - sae.decode(a_corrupted).detach()
+
+    def features_moved(act, hook):  # noqa: ANN001, ANN202, ARG001
+        return act + decoded
+
+    with byte_model.hooks(fwd_hooks=[(hook, features_moved)]):
+        every = float(metric(byte_model(corrupted))) - result.baseline
+    assert abs(result.all_features - every) < 1e-5
+    clean_x = cache[hook].detach()
+
+    def error_moved(act, hook):  # noqa: ANN001, ANN202, ARG001
+        return act + (clean_x - act) - decoded
+
+    with byte_model.hooks(fwd_hooks=[(hook, error_moved)]):
+        error = float(metric(byte_model(corrupted))) - result.baseline
+    assert abs(result.error_term - error) < 1e-4
     gap = result.reference - result.baseline
     assert torch.allclose(result.normalised(result.exact), result.exact / gap)
