@@ -114,5 +114,6 @@ def findings(result: FeatureHierarchy) -> dict[str, str]:
     )
     for key in keys:
         values[key] = f"{config[key]:,}" if isinstance(config[key], int) else str(config[key])
+    values["loss_tokens_flag"] = str(config["loss_tokens"])
     values["verdicts"] = "\n".join(f"- {line}" for line in result.verdicts)
     return values
