@@ -1,5 +1,7 @@
 """The fast CoNLL-U text reader on the real UD treebanks, against the full parser."""
 
+import dataclasses
+
 import conllu
 import pytest
 
@@ -26,4 +28,6 @@ def test_the_text_of_each_dev_split_equals_the_parser_s(path):
 @pytest.mark.parametrize("path", DEV_FILES, ids=lambda p: p.name)
 def test_the_sentences_of_each_dev_split_equal_the_parser_s(path):
     require_data(path)
-    assert read_conllu(path) == parsed_sentences(path)
+    # the entity columns (GUM's Entity=) are tested against hand-written files in the unit tier
+    ours = [dataclasses.replace(s, entities=(), coreference=()) for s in read_conllu(path)]
+    assert ours == parsed_sentences(path)
