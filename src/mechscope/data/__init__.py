@@ -6,7 +6,7 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.data.byte_tokenizer import BOS_ID
-    from mechscope.data.conllu import conllu_text, read_conllu
+    from mechscope.data.conllu import Coreference, Mention, conllu_text, read_conllu, read_mentions
     from mechscope.data.corpus import load_corpus
     from mechscope.data.entities import MentionStatus
     from mechscope.data.facts import FACTS, Fact
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "BOS_ID": "mechscope.data.byte_tokenizer",
     "conllu_text": "mechscope.data.conllu",
+    "Coreference": "mechscope.data.conllu",
+    "Mention": "mechscope.data.conllu",
+    "read_mentions": "mechscope.data.conllu",
     "DATA_ENV": "mechscope.data.paths",
     "data_root": "mechscope.data.paths",
     "dataset_dir": "mechscope.data.paths",
@@ -37,10 +40,12 @@ _EXPORTS = {
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
     "BOS_ID",
+    "Coreference",
     "DATA_ENV",
     "FACTS",
     "Fact",
     "ImageSet",
+    "Mention",
     "MentionStatus",
     "Review",
     "conllu_text",
@@ -50,6 +55,7 @@ __all__ = [
     "load_image_set",
     "patch_object_fraction",
     "read_conllu",
+    "read_mentions",
     "read_sst2",
     "split_reviews",
     "repeated_random_tokens",

@@ -7,6 +7,7 @@ labels with their subtypes, lower-cased (``nmod:poss``).
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,29 +159,115 @@ def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
     Raises:
         MechscopeError: the file is missing, does not parse as CoNLL-U, or holds no sentences.
     """
-    path = Path(path)
+    return _read(Path(path), limit)[0]
+
+
+def _read(
+    path: Path, limit: int | None
+) -> tuple[list[Sentence], list[tuple[int, str, DocumentMentions]]]:
+    """The sentences, and each document's first sentence, id and mentions."""
     if limit is not None and limit < 1:
         raise MechscopeError(
             f"the number of sentences to read must be at least 1 (or unset for all); got {limit}."
         )
     sentences: list[Sentence] = []
-    documents: list[tuple[int, DocumentMentions]] = []  # first sentence, its mentions
+    documents: list[tuple[int, str, DocumentMentions]] = []
     for comments, rows, end in _blocks(path):
         if not documents or "newdoc id" in comments:
-            documents.append((len(sentences), DocumentMentions()))
+            documents.append((len(sentences), comments.get("newdoc id", ""), DocumentMentions()))
         words = []
         for number, columns in rows:
             if columns[0].isdigit():
                 words.append(columns)
             elif not _RANGE_OR_EMPTY.fullmatch(columns[0]):
                 raise _not_conllu(path, f"line {number} has the id {columns[0]!r}")
-        sentences.append(_sentence(path, words, comments.get("sent_id", ""), end, documents[-1][1]))
+        sentences.append(_sentence(path, words, comments.get("sent_id", ""), end, documents[-1][2]))
         if limit is not None and len(sentences) >= limit:
             break
-    bounds = [start for start, _ in documents[1:]] + [len(sentences)]
-    for (start, mentions), stop in zip(documents, bounds, strict=True):
+    bounds = [start for start, _, _ in documents[1:]] + [len(sentences)]
+    for (start, _, mentions), stop in zip(documents, bounds, strict=True):
+        mentions.finish()
         sentences[start:stop] = mentions.with_coreference(sentences[start:stop])
-    return sentences
+    return sentences, documents
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity mention: where it is, its head word, its entity (chain) and type."""
+
+    sentence: int
+    """Index of its sentence in `Coreference.sentences`."""
+    start: int
+    end: int
+    """Its words ``[start, end)`` in that sentence."""
+    head: int
+    """Its head word: the first of its words whose syntactic head lies outside it."""
+    chain: str
+    """``document/entity``: mentions with the same chain corefer."""
+    type: str
+    ordinal: int
+    """Its place in its chain (0: the first mention)."""
+    pronoun: bool
+    """Whether its head word is a pronoun (UPOS PRON)."""
+
+
+@dataclass(frozen=True)
+class Coreference:
+    """A CoNLL-U file's sentences, each one's document, and every mention (GUM's Entity=)."""
+
+    sentences: list[Sentence]
+    documents: list[str]
+    """The document id of each sentence."""
+    mentions: list[Mention]
+    """In document order, then sentence, then start."""
+    skipped: dict[str, int]
+    """Malformed mentions left out, by reason."""
+
+    def antecedents(self, mention: Mention) -> list[Mention]:
+        """The earlier mentions of ``mention``'s chain."""
+        return [m for m in self.chains()[mention.chain] if m.ordinal < mention.ordinal]
+
+    def chains(self) -> dict[str, list[Mention]]:
+        """Every chain's mentions, first first."""
+        out: dict[str, list[Mention]] = {}
+        for m in self.mentions:
+            out.setdefault(m.chain, []).append(m)
+        return {chain: sorted(ms, key=lambda m: m.ordinal) for chain, ms in out.items()}
+
+
+def read_mentions(path: str | Path, limit: int | None = None) -> Coreference:
+    """Sentences and entity mentions of a CoNLL-U file with CorefUD ``Entity=`` annotation.
+
+    Mentions that cross a sentence boundary, close without opening or never close are left
+    out and counted (`Coreference.skipped`), as malformed trees are.
+
+    Raises:
+        MechscopeError: the file is missing, does not parse as CoNLL-U, holds no sentences,
+            or has no ``Entity=`` annotation at all.
+    """
+    path = Path(path)
+    sentences, documents = _read(path, limit)
+    if not any(mentions.annotated for _, _, mentions in documents):
+        raise MechscopeError(
+            f"{path} has no Entity= annotation in its MISC column; coreference needs a "
+            "CorefUD-style file such as UD English GUM."
+        )
+    names: list[str] = []
+    found: list[Mention] = []
+    skipped: Counter[str] = Counter()
+    bounds = [start for start, _, _ in documents[1:]] + [len(sentences)]
+    for (first, name, mentions), stop in zip(documents, bounds, strict=True):
+        names += [name] * (stop - first)
+        skipped.update(mentions.skipped)
+        for span in sorted(mentions.spans, key=lambda s: (s.sentence, s.start, -s.end)):
+            sentence = sentences[first + span.sentence]
+            inside = range(span.start, span.end)
+            head = next((w for w in inside if sentence.heads[w] not in inside), span.start)
+            pronoun = bool(sentence.upos) and sentence.upos[head] == "PRON"
+            chain = f"{name}/{span.entity}"
+            found.append(Mention(first + span.sentence, span.start, span.end, head, chain,
+                                 span.type, span.ordinal, pronoun))  # fmt: skip
+    return Coreference(sentences, names, found, dict(skipped))
 
 
 def sample_sentences(sentences: list[Sentence], n: int | None, seed: int = 0) -> list[Sentence]:

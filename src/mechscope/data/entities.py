@@ -18,10 +18,44 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from enum import Enum
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-_BRACKET = re.compile(r"\((\d+)-([^-()]*)[^()]*?(\))?(?=\(|\d+\)|$)|(\d+)\)")
-"""An opening ``(ID-TYPE-...`` (closed at once when followed by ``)``) or a closing ``ID)``."""
+_CLOSING = re.compile(r"(\w+)\)")
+"""A closing bracket ``ID)``."""
+
+
+def brackets(value: str) -> list[tuple[str, str | None, bool]]:
+    """The brackets of one word's ``Entity=`` value, in order.
+
+    Each is (entity id, type, closed at once) for an opening ``(ID-TYPE-...`` (closed at once
+    when its fields end in ``)``), or (entity id, None, True) for a closing ``ID)``. The fields
+    never hold brackets (CorefUD escapes them), and mentions nest, so within the text from one
+    ``(`` to the next the first ``)`` ends the opening and what follows are closings; text
+    before the first ``(`` is closings only.
+    """
+    out: list[tuple[str, str | None, bool]] = []
+    for piece in re.split(r"(?=\()", value):
+        rest = piece
+        if piece.startswith("("):
+            fields, closed, rest = piece[1:].partition(")")
+            entity, _, more = fields.partition("-")
+            out.append((entity, more.split("-", 1)[0], bool(closed)))
+        out += [(entity, None, True) for entity in _CLOSING.findall(rest)]
+    return out
+
+
+class Span(NamedTuple):
+    """One mention: its words ``[start, end)`` in a sentence of its document, and its entity."""
+
+    sentence: int
+    """The sentence's index within the document."""
+    start: int
+    end: int
+    entity: str
+    """The entity id (mentions that share it in one document corefer)."""
+    type: str
+    ordinal: int
+    """0 for the entity's first mention in the document, 1 for the next..."""
 
 
 class MentionStatus(Enum):
@@ -50,29 +84,37 @@ class DocumentMentions:
 
     def __init__(self) -> None:
         self._open: list[tuple[str, str, int]] = []  # entity id, type, its mention ordinal
+        self._starts: list[tuple[int, int]] = []  # (sentence, word) of each open mention
         self._mentions: Counter[str] = Counter()
         self._innermost: list[tuple[tuple[str, int] | None, ...]] = []  # per sentence, word
+        self.spans: list[Span] = []
+        """Every well-formed mention read, in the order it closed."""
+        self.skipped: Counter[str] = Counter()
+        """Malformed mentions left out, by reason."""
         self.annotated = False
 
     def read(self, miscs: Iterable[str]) -> tuple[str | None, ...]:
         """Each word's entity type for one sentence, given its words' MISC columns."""
         types: list[str | None] = []
         innermost: list[tuple[str, int] | None] = []
-        for misc in miscs:
+        sentence = len(self._innermost)
+        for word, misc in enumerate(miscs):
             value = next((item[7:] for item in misc.split("|") if item.startswith("Entity=")), "")
             self.annotated |= bool(value)
             closing: list[str] = []
             here: tuple[str, str, int] | None = None
-            for match in _BRACKET.finditer(value):
-                if match.group(1) is not None:
-                    entity = match.group(1)
-                    mention = (entity, match.group(2), self._mentions[entity])
+            for entity, kind, closed in brackets(value):
+                if kind is not None:
+                    mention = (entity, kind, self._mentions[entity])
                     self._mentions[entity] += 1
                     here = mention
-                    if match.group(3) is None:
+                    if not closed:
                         self._open.append(mention)
+                        self._starts.append((sentence, word))
+                    else:
+                        self.spans.append(Span(sentence, word, word + 1, *mention))
                 else:
-                    closing.append(match.group(4))
+                    closing.append(entity)
             if here is None and self._open:
                 here = self._open[-1]
             types.append(here[1] if here else None)
@@ -80,10 +122,22 @@ class DocumentMentions:
             for entity in closing:  # close the innermost open mention of that entity
                 for i in range(len(self._open) - 1, -1, -1):
                     if self._open[i][0] == entity:
-                        del self._open[i]
+                        (start_sentence, start), mention = self._starts.pop(i), self._open.pop(i)
+                        if start_sentence == sentence:
+                            self.spans.append(Span(sentence, start, word + 1, *mention))
+                        else:
+                            self.skipped["a mention across sentences"] += 1
                         break
+                else:
+                    self.skipped["a mention closed that was never opened"] += 1
         self._innermost.append(tuple(innermost))
         return tuple(types)
+
+    def finish(self) -> None:
+        """Count the mentions still open at the document's end (malformed), and drop them."""
+        self.skipped["a mention never closed"] += len(self._open)
+        self.skipped = +self.skipped  # drop zero counts
+        self._open, self._starts = [], []
 
     def status(self, entity: str, ordinal: int) -> MentionStatus:
         """The status of an entity's ``ordinal``-th mention (0 = first) in this document."""

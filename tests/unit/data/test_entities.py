@@ -55,3 +55,56 @@ def test_sst2_keeps_full_sentences_and_rejects_other_files(tmp_path):
     (tmp_path / "bad.tsv").write_text("text,label\n")
     with pytest.raises(MechscopeError, match="sentence<TAB>label"):
         read_sst2(tmp_path / "bad.tsv")
+
+
+def test_mentions_with_their_heads_chains_and_antecedents(tmp_path):
+    from mechscope.data.conllu import read_mentions
+
+    path = tmp_path / "gum.conllu"
+    path.write_text(GUM.replace("She\tShe\tX", "She\tShe\tPRON"))
+    found = read_mentions(path)
+    spans = [(m.sentence, m.start, m.end, m.head, m.chain, m.type, m.ordinal)
+             for m in found.mentions]  # fmt: skip
+    assert spans == [
+        (0, 0, 1, 0, "GUM_news_test/1", "person", 0),
+        (0, 2, 5, 3, "GUM_news_test/2", "person", 0),  # "the mayor there": head "mayor"
+        (0, 3, 4, 3, "GUM_news_test/3", "place", 0),
+        (1, 0, 1, 0, "GUM_news_test/1", "person", 1),
+        (2, 0, 1, 0, "GUM_bio_other/1", "person", 0),
+    ]
+    she = found.mentions[3]
+    assert (
+        she.pronoun
+        and not found.mentions[0].pronoun
+        and [m.start for m in found.antecedents(she)] == [0]
+    )
+    assert found.documents == ["GUM_news_test", "GUM_news_test", "GUM_bio_other"]
+    assert found.skipped == {}
+
+
+def test_malformed_mentions_are_skipped_and_counted_and_identities_may_end_in_digits(tmp_path):
+    from mechscope.data.conllu import read_mentions
+    from mechscope.data.entities import brackets
+
+    assert brackets("(12-event-new-x-cf1-1-coref-Expo_2010)7)") == [
+        ("12", "event", True), ("7", None, True)]  # fmt: skip
+    text = "\n".join([
+        "# newdoc id = GUM_news_x", "# sent_id = GUM_news_x-1",
+        _row(1, "a", 2, "Entity=(1-object-new-x-cf1-1-sgl"),  # closes in the next sentence
+        _row(2, "b", 0, "Entity=9)"), "",  # closes a mention never opened
+        "# sent_id = GUM_news_x-2",
+        _row(1, "c", 0, "Entity=1)|Other=(2-time-new-x-cf1-1-sgl"), "",  # only Entity= counts
+        "# sent_id = GUM_news_x-3",
+        _row(1, "d", 0, "Entity=(3-time-new-x-cf1-1-sgl"), "",  # never closed
+    ])  # fmt: skip
+    path = tmp_path / "bad.conllu"
+    path.write_text(text)
+    found = read_mentions(path)
+    assert found.mentions == []
+    assert found.skipped == {"a mention across sentences": 1,
+                             "a mention closed that was never opened": 1,
+                             "a mention never closed": 1}  # fmt: skip
+    plain = tmp_path / "ewt.conllu"
+    plain.write_text("# sent_id = email-1\n" + _row(1, "Hi", 0) + "\n\n")
+    with pytest.raises(MechscopeError, match="no Entity= annotation"):
+        read_mentions(plain)
