@@ -61,6 +61,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `neighbour`| the nearest other features of a feature (by decoder cosine similarity)      |
 | `family`   | a family of annotations features are labelled by (token, UPOS, entity...)  |
 | `pair`     | one (token, feature) pair where the feature fires                          |
+| `mention`  | an entity mention scored for coreference (one with an earlier antecedent)  |
 | `top`      | the features measured exactly, largest first estimated effect first        |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.

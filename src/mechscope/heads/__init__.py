@@ -4,6 +4,7 @@
 - `kinds`, `targets`, `detect`, `scores`: every head scored for every kind in one pass
   (`detect_heads` -> `HeadScores`);
 - `syntax`: dependency relations from CoNLL-U (Clark et al. 2019);
+- `coreference`: antecedent selection by attention on GUM's mentions (Clark et al. 2019, §5);
 - `verify`: head labels checked causally by ablation.
 
 Names are imported on first use (as in `mechscope`), so reading `HeadKind` for the CLI's
@@ -15,6 +16,11 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.heads.coreference import (
+        CoreferenceScores,
+        coreference_scores,
+        coreference_windows,
+    )
     from mechscope.heads.detect import detect_heads, repeated_rows
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
     from mechscope.heads.patterns import (
@@ -34,6 +40,9 @@ if TYPE_CHECKING:
     from mechscope.heads.verification import Verification, verify
 
 _EXPORTS = {
+    "CoreferenceScores": "mechscope.heads.coreference",
+    "coreference_scores": "mechscope.heads.coreference",
+    "coreference_windows": "mechscope.heads.coreference",
     "align_all": "mechscope.heads.syntax",
     "attention_mass": "mechscope.heads.patterns",
     "attention_patterns": "mechscope.heads.patterns",
@@ -54,6 +63,9 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "CoreferenceScores",
+    "coreference_scores",
+    "coreference_windows",
     "DependencyAccumulator",
     "DetectionSettings",
     "HeadKind",

@@ -29,6 +29,7 @@ BORN_IN_FORMAT_2 = {
     "feature-attribution",
     "feature-hierarchy",
     "smollm-features",
+    "coreference-scores",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

@@ -363,6 +363,7 @@ EXAMPLES = {
     "feature-attribution": lambda model, task: _feature_attribution(),
     "feature-hierarchy": lambda model, task: _feature_hierarchy(),
     "smollm-features": lambda model, task: _smollm_features(),
+    "coreference-scores": lambda model, task: _coreference_scores(),
     **{
         kind: _representation_example(kind)
         for kind in (
@@ -439,6 +440,17 @@ def _smollm_features():
 
     row = {"task": "ioi-abc", "layer": 24, "features": [{"feature": 3, "normalised": 0.4}]}
     return SmolFeatures([row], [{"what": "x", "kl": 0.1}], torch.tensor([0.4]))
+
+
+def _coreference_scores():
+    from mechscope.heads import CoreferenceScores
+
+    return CoreferenceScores(
+        correct=(torch.rand(5, 2, 4) > 0.5).float(), nearest=torch.tensor([1.0, 0, 0, 1, 0]),
+        head_match=torch.tensor([1.0, 1, 0, 1, 0]),
+        pronoun=torch.tensor([True, False, True, False, False]),
+        document=torch.tensor([0, 0, 1, 1, 2]), window=4, n_windows=3, skipped={"x": 1},
+    )  # fmt: skip
 
 
 def test_every_kind_has_an_example():

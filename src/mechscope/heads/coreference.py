@@ -1,0 +1,251 @@
+"""Coreference heads (Clark et al. 2019, "What Does BERT Look At?", §5).
+
+Documents with gold mentions and chains (`mechscope.data.read_mentions`, UD English GUM) are
+cut into windows of ``window`` consecutive sentences, each run as one input. For every mention
+with an antecedent earlier in its window (a mention of the same chain that ends before it
+starts), the candidates are the head words of every mention that ends before it; a head
+predicts the candidate that the mention's head word attends to most, and is right when that
+candidate's mention belongs to the mention's chain (antecedent selection accuracy). Attention
+is first converted to words as for the syntactic heads: attention *from* a word is the mean
+over its tokens, *to* a word the sum over its tokens. Decoders see only earlier tokens, which
+is where every candidate lies, so the rule is the same for encoders and decoders.
+
+Baselines (Clark et al.'s): the nearest candidate, and the nearest candidate whose head word
+is the same string (case-folded), else the nearest. Intervals: a bootstrap over documents.
+Windows whose words do not align with the model's tokens, or that exceed its context, are
+skipped and counted.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens.hook_points import HookPoint
+
+from mechscope.core.axes import HeadId
+from mechscope.core.batch import pad_token_lists
+from mechscope.core.errors import MechscopeError
+from mechscope.core.results import Result
+from mechscope.core.sites import Component, Site
+from mechscope.data.conllu import Coreference
+from mechscope.models.base import Model
+from mechscope.models.tokens import forward_kwargs, pad_id
+from mechscope.models.words import align_words
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One scored mention of a window: its head word, candidates and which are antecedents."""
+
+    word: int
+    candidates: tuple[int, ...]
+    """Head words (window word indices) of the mentions that end before it, nearest last."""
+    correct: tuple[bool, ...]
+    pronoun: bool
+    head_match: int
+    """Index into ``candidates`` of the head-word-match baseline's pick."""
+
+
+@dataclass(frozen=True)
+class _Window:
+    tokens: tuple[int, ...]
+    word_of_token: tuple[int, ...]
+    document: int
+    queries: tuple[_Query, ...]
+
+
+@dataclass(frozen=True)
+class CoreferenceScores(Result):
+    """Per mention scored: whether each head picked an antecedent, and the baselines did."""
+
+    kind: ClassVar[str] = "coreference-scores"
+    correct: Float[Tensor, "mention layer head"]
+    """1 where the head's most-attended candidate is an antecedent."""
+    nearest: Float[Tensor, " mention"]
+    head_match: Float[Tensor, " mention"]
+    pronoun: Bool[Tensor, " mention"]
+    document: Int[Tensor, " mention"]
+    window: int
+    n_windows: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_mentions(self) -> int:
+        """Mentions scored."""
+        return int(self.correct.shape[0])
+
+    def accuracy(self, pronouns: bool = False) -> Float[Tensor, "layer head"]:
+        """Each head's antecedent selection accuracy (over pronoun mentions alone if asked)."""
+        rows = self.correct[self.pronoun] if pronouns else self.correct
+        return rows.mean(0) if rows.shape[0] else torch.full(self.correct.shape[1:], float("nan"))
+
+    def best(self, pronouns: bool = False) -> tuple[HeadId, float]:
+        """The most accurate head and its accuracy."""
+        accuracy = self.accuracy(pronouns)
+        flat = int(accuracy.nan_to_num(-1).flatten().argmax())
+        layer, head = divmod(flat, accuracy.shape[1])
+        return HeadId(layer, head), float(accuracy[layer, head])
+
+    def interval(self, values: Float[Tensor, " mention"], n_boot: int = 1000,
+                 seed: int = 0) -> tuple[float, float]:  # fmt: skip
+        """A 95 % bootstrap interval of the mean of ``values`` over documents."""
+        documents = self.document.unique()
+        sums = torch.zeros(len(documents))
+        counts = torch.zeros(len(documents))
+        index = torch.searchsorted(documents, self.document)
+        sums.index_add_(0, index, values.float())
+        counts.index_add_(0, index, torch.ones_like(values.float()))
+        generator = torch.Generator().manual_seed(seed)
+        draw = torch.randint(0, len(documents), (n_boot, len(documents)), generator=generator)
+        boot = sums[draw].sum(1) / counts[draw].sum(1).clamp_min(1)
+        return float(boot.quantile(0.025)), float(boot.quantile(0.975))
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per head, then one per baseline (``coreference.csv``)."""
+        all_acc, pron_acc = self.accuracy(), self.accuracy(pronouns=True)
+        n_pron = int(self.pronoun.sum())
+        n_layers, n_heads = all_acc.shape
+        rows = [{"head": str(HeadId(layer, head)), "mentions": self.n_mentions,
+                 "accuracy": float(all_acc[layer, head]),
+                 "pronoun_accuracy": float(pron_acc[layer, head]), "pronoun_mentions": n_pron}
+                for layer in range(n_layers) for head in range(n_heads)]  # fmt: skip
+        for name, values in (("nearest", self.nearest), ("head-match", self.head_match)):
+            pron = values[self.pronoun]
+            rows.append({"head": f"baseline:{name}", "mentions": self.n_mentions,
+                         "accuracy": float(values.mean()),
+                         "pronoun_accuracy": float(pron.mean()) if len(pron) else float("nan"),
+                         "pronoun_mentions": n_pron})  # fmt: skip
+        return rows
+
+    def _summary(self) -> dict[str, Any]:
+        head, accuracy = self.best()
+        return {"mentions": self.n_mentions, "best": str(head), "best_accuracy": accuracy,
+                "nearest": float(self.nearest.mean()),
+                "head_match": float(self.head_match.mean())}  # fmt: skip
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """`table` as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.table())
+
+
+def coreference_windows(
+    model: Model, coreference: Coreference, window: int = 4
+) -> tuple[list[_Window], Counter[str]]:
+    """The windows to run, each with its scored mentions; and why windows were skipped."""
+    if window < 1:
+        raise MechscopeError(f"--window must be at least 1 sentence; got {window}.")
+    by_sentence: dict[int, list[Any]] = {}
+    for mention in coreference.mentions:
+        by_sentence.setdefault(mention.sentence, []).append(mention)
+    documents = {name: i for i, name in enumerate(dict.fromkeys(coreference.documents))}
+    starts = [i for i, name in enumerate(coreference.documents)
+              if i == 0 or coreference.documents[i - 1] != name]  # fmt: skip
+    bounds = [*starts[1:], len(coreference.sentences)]
+    windows: list[_Window] = []
+    skipped: Counter[str] = Counter()
+    for first, stop in zip(starts, bounds, strict=True):
+        for begin in range(first, stop, window):
+            sentences = range(begin, min(begin + window, stop))
+            words: list[str] = []
+            spans = []  # (start, end, head, chain, pronoun, head text) in window words
+            for index in sentences:
+                offset = len(words)
+                words += coreference.sentences[index].words
+                for m in by_sentence.get(index, []):
+                    spans.append((offset + m.start, offset + m.end, offset + m.head, m.chain,
+                                  m.pronoun, words[offset + m.head].casefold()))  # fmt: skip
+            queries = _queries(spans)
+            if not queries:
+                continue
+            aligned = align_words(model, words)
+            if isinstance(aligned, str):
+                skipped[aligned] += 1
+                continue
+            document = documents[coreference.documents[begin]]
+            windows.append(_Window(aligned.tokens, aligned.word_of_token, document,
+                                   tuple(queries)))  # fmt: skip
+    return windows, skipped
+
+
+def _queries(spans: list[tuple[int, int, int, str, bool, str]]) -> list[_Query]:
+    """The window's mentions that have an antecedent before them, with their candidates."""
+    queries = []
+    ordered = sorted(spans, key=lambda s: (s[0], -s[1]))
+    for start, _, head, chain, pronoun, text in ordered:
+        before = sorted((s for s in ordered if s[1] <= start), key=lambda s: s[2])
+        correct = tuple(s[3] == chain for s in before)
+        if not any(correct):
+            continue
+        matches = [i for i, s in enumerate(before) if s[5] == text]
+        queries.append(_Query(head, tuple(s[2] for s in before), correct, pronoun,
+                              matches[-1] if matches else len(before) - 1))  # fmt: skip
+    return queries
+
+
+def coreference_scores(
+    model: Model,
+    coreference: Coreference,
+    *,
+    window: int = 4,
+    batch_size: int = 4,
+    progress: bool = True,
+) -> CoreferenceScores:
+    """Antecedent selection accuracy of every head on ``coreference``'s mentions (module doc).
+
+    Raises:
+        MechscopeError: a window below one sentence, or no mention with an antecedent in any
+            window that fits the model.
+    """
+    windows, skipped = coreference_windows(model, coreference, window)
+    if not windows:
+        why = "; ".join(f"{n} x {reason}" for reason, n in skipped.items()) or "none found"
+        raise MechscopeError(
+            f"no mention with an antecedent in a window of {window} sentences fits the model "
+            f"({why}); try a smaller --window."
+        )
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    correct: list[Tensor] = []
+    device = model.cfg.device or "cpu"
+    for start in tqdm(range(0, len(windows), batch_size), desc="coreference heads",
+                      disable=not progress, leave=False):  # fmt: skip
+        chunk = windows[start : start + batch_size]
+        batch = pad_token_lists([list(w.tokens) for w in chunk], pad_id(model)).to(device)
+        n_pos = batch.tokens.shape[1]
+        patterns: dict[int, Tensor] = {}
+
+        def keep(pattern: Tensor, hook: HookPoint, patterns: dict[int, Tensor] = patterns) -> None:
+            patterns[int(hook.layer())] = pattern.detach().float().cpu()
+
+        hooks = [(Site(Component.PATTERN, layer).hook_name, keep) for layer in range(n_layers)]
+        with torch.no_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+            model(batch.tokens, return_type=None, **forward_kwargs(model, batch))
+        attention = torch.stack([patterns[layer] for layer in range(n_layers)], 1)
+        for b, win in enumerate(chunk):
+            words = torch.zeros(max(win.word_of_token) + 1, n_pos)
+            for t, w in enumerate(win.word_of_token):
+                if w >= 0:
+                    words[w, t] = 1.0
+            from_word = words / words.sum(-1, keepdim=True).clamp(min=1)
+            for query in win.queries:
+                cands = torch.tensor(query.candidates)
+                # [layer, head, candidate]: mean over the query word's tokens, sum over each
+                # candidate word's tokens
+                scores = torch.einsum("t,lhts,cs->lhc", from_word[query.word], attention[b],
+                                      words[cands])  # fmt: skip
+                hits = torch.tensor(query.correct)[scores.argmax(-1)]
+                correct.append(hits.float())
+    queries = [(q, w.document) for w in windows for q in w.queries]
+    return CoreferenceScores(
+        correct=torch.stack(correct).reshape(-1, n_layers, n_heads),
+        nearest=torch.tensor([float(q.correct[-1]) for q, _ in queries]),
+        head_match=torch.tensor([float(q.correct[q.head_match]) for q, _ in queries]),
+        pronoun=torch.tensor([q.pronoun for q, _ in queries]),
+        document=torch.tensor([d for _, d in queries]),
+        window=window, n_windows=len(windows), skipped=dict(skipped),
+    )  # fmt: skip
