@@ -18,6 +18,7 @@ skipped and counted.
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -133,13 +134,22 @@ class CoreferenceScores(Result):
 
         return pd.DataFrame(self.table())
 
+    def save(self, directory: str | Path) -> Path:
+        """`Result.save`, plus `table` as ``coreference.csv``.
+
+        One row per head, then the baselines ``baseline:nearest`` and ``baseline:head-match``.
+        """
+        out = super().save(directory)
+        self.to_dataframe().to_csv(out / "coreference.csv", index=False)
+        return out
+
 
 def coreference_windows(
     model: Model, coreference: Coreference, window: int = 4
 ) -> tuple[list[_Window], Counter[str]]:
     """The windows to run, each with its scored mentions; and why windows were skipped."""
     if window < 1:
-        raise MechscopeError(f"--window must be at least 1 sentence; got {window}.")
+        raise MechscopeError(f"the window must be at least 1 sentence; got {window}.")
     by_sentence: dict[int, list[Any]] = {}
     for mention in coreference.mentions:
         by_sentence.setdefault(mention.sentence, []).append(mention)
@@ -207,7 +217,7 @@ def coreference_scores(
         why = "; ".join(f"{n} x {reason}" for reason, n in skipped.items()) or "none found"
         raise MechscopeError(
             f"no mention with an antecedent in a window of {window} sentences fits the model "
-            f"({why}); try a smaller --window."
+            f"({why}); try a smaller window (--coref-window)."
         )
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     correct: list[Tensor] = []
