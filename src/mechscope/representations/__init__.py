@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ProjectionMethod,
         SurveySettings,
     )
+    from mechscope.representations.directions import DirectionResult, direction_readout
     from mechscope.representations.probes import (
         ProbeResult,
         ProbeSettings,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from mechscope.representations.tasks import control_labels, encode, task_labels
 
 _EXPORTS = {
+    "DirectionResult": "mechscope.representations.directions",
+    "direction_readout": "mechscope.representations.directions",
     "Activations": "mechscope.representations.activations",
     "check_tasks": "mechscope.representations.survey",
     "collect": "mechscope.representations.activations",
@@ -80,6 +83,8 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "DirectionResult",
+    "direction_readout",
     "Activations",
     "Method",
     "Pooling",

@@ -30,6 +30,7 @@ BORN_IN_FORMAT_2 = {
     "feature-hierarchy",
     "smollm-features",
     "coreference-scores",
+    "direction-readout",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

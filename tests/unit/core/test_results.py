@@ -364,6 +364,7 @@ EXAMPLES = {
     "feature-hierarchy": lambda model, task: _feature_hierarchy(),
     "smollm-features": lambda model, task: _smollm_features(),
     "coreference-scores": lambda model, task: _coreference_scores(),
+    "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
         for kind in (
@@ -450,6 +451,16 @@ def _coreference_scores():
         head_match=torch.tensor([1.0, 1, 0, 1, 0]),
         pronoun=torch.tensor([True, False, True, False, False]),
         document=torch.tensor([0, 0, 1, 1, 2]), window=4, n_windows=3, skipped={"x": 1},
+    )  # fmt: skip
+
+
+def _direction_readout():
+    from mechscope.representations import DirectionResult
+
+    return DirectionResult(
+        task="sentiment", classes=("negative", "positive"), boundaries=("a", "b"),
+        directions=torch.rand(2, 8), accuracy=torch.rand(2), ci_low=torch.rand(2) / 2,
+        ci_high=torch.rand(2) / 2 + 0.5, separation=torch.rand(2), n_train=10, n_eval=6,
     )  # fmt: skip
 
 
