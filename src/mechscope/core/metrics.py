@@ -306,3 +306,27 @@ def scalar(value: Tensor) -> float:
             f"the metric must return a scalar tensor, got {shape}; reduce it (e.g. .mean())."
         )
     return float(value)
+
+
+def group_bootstrap_interval(
+    correct: Float[Tensor, " unit"],
+    group: Int[Tensor, " unit"],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95 % percentile interval of a mean of per-unit values (an accuracy), resampling groups.
+
+    Groups (sentences, documents) are drawn with replacement (seeded) and the mean is taken
+    over every unit of the groups drawn, so units of one group never count as independent.
+    """
+    groups, inverse = group.unique(return_inverse=True)
+    hits = torch.zeros(len(groups), dtype=torch.float64).index_add_(0, inverse, correct.double())
+    sizes = torch.zeros(len(groups), dtype=torch.float64).index_add_(
+        0, inverse, torch.ones_like(correct, dtype=torch.float64)
+    )
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.randint(0, len(groups), (n_resamples, len(groups)), generator=generator)
+    accuracy = hits[draws].sum(1) / sizes[draws].sum(1)
+    low, high = torch.quantile(accuracy, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return float(low), float(high)

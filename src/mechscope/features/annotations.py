@@ -19,7 +19,6 @@ carry it. Sentence-level families (sentiment, genre) are shuffled by row in the 
 """
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -28,7 +27,7 @@ from pathlib import Path
 import torch
 
 from mechscope.core.errors import MechscopeError
-from mechscope.data.conllu import Sentence, read_conllu
+from mechscope.data.conllu import Sentence, read_conllu, sample_sentences
 from mechscope.data.repeated import repeated_random_tokens
 from mechscope.data.sst2 import Review, read_sst2, split_reviews
 from mechscope.models.adapter import adapt
@@ -237,11 +236,6 @@ def induction_tokens(
     )
 
 
-def _sample(sentences: list[Sentence], n: int, seed: int) -> list[Sentence]:
-    chosen = random.Random(seed).sample(range(len(sentences)), min(n, len(sentences)))
-    return [sentences[i] for i in sorted(chosen)]
-
-
 def standard_annotations(
     model: Model,
     data: Path,
@@ -263,7 +257,9 @@ def standard_annotations(
                        ("ud_english_gum", "en_gum-ud-dev.conllu")):  # fmt: skip
         path = data / name / file
         if path.is_file():
-            parts.append(treebank_tokens(model, _sample(read_conllu(path), sentences, seed)))
+            parts.append(
+                treebank_tokens(model, sample_sentences(read_conllu(path), sentences, seed))
+            )
         else:
             missing.append(str(path))
     sst2 = data / "sst2" / "train.tsv"

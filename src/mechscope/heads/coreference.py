@@ -30,6 +30,7 @@ from transformer_lens.hook_points import HookPoint
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import pad_token_lists
 from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import group_bootstrap_interval
 from mechscope.core.results import Result
 from mechscope.core.sites import Component, Site
 from mechscope.data.conllu import Coreference
@@ -94,16 +95,8 @@ class CoreferenceScores(Result):
     def interval(self, values: Float[Tensor, " mention"], n_boot: int = 1000,
                  seed: int = 0) -> tuple[float, float]:  # fmt: skip
         """A 95 % bootstrap interval of the mean of ``values`` over documents."""
-        documents = self.document.unique()
-        sums = torch.zeros(len(documents))
-        counts = torch.zeros(len(documents))
-        index = torch.searchsorted(documents, self.document)
-        sums.index_add_(0, index, values.float())
-        counts.index_add_(0, index, torch.ones_like(values.float()))
-        generator = torch.Generator().manual_seed(seed)
-        draw = torch.randint(0, len(documents), (n_boot, len(documents)), generator=generator)
-        boot = sums[draw].sum(1) / counts[draw].sum(1).clamp_min(1)
-        return float(boot.quantile(0.025)), float(boot.quantile(0.975))
+        return group_bootstrap_interval(values.float(), self.document, n_resamples=n_boot,
+                                        seed=seed)  # fmt: skip
 
     def table(self) -> list[dict[str, Any]]:
         """One row per head, then one per baseline (``coreference.csv``)."""

@@ -20,6 +20,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import group_bootstrap_interval
 from mechscope.core.results import Result
 from mechscope.representations.activations import Activations
 
@@ -103,10 +104,6 @@ def direction_readout(
     if not (eval_target[eval_keep].any() and (~eval_target[eval_keep]).any()):
         raise MechscopeError(f"the eval units need both classes ({classes[0]}, {classes[1]}).")
     groups = eval.group[eval_keep]
-    unique, index = groups.unique(return_inverse=True)
-    generator = torch.Generator().manual_seed(seed)
-    draws = torch.randint(0, len(unique), (n_boot, len(unique)), generator=generator)
-    weights = torch.stack([torch.bincount(d, minlength=len(unique)) for d in draws]).float()
     directions, accuracy, low, high, separation = [], [], [], [], []
     for b in range(train.n_boundaries):
         x, y = train.layer(b)[keep], target[keep]
@@ -117,14 +114,12 @@ def direction_readout(
         held = eval.layer(b)[eval_keep] @ direction
         truth = eval_target[eval_keep]
         right = ((held > threshold) == truth).float()
-        per_group = torch.zeros(len(unique)).index_add_(0, index, right)
-        counts = torch.zeros(len(unique)).index_add_(0, index, torch.ones_like(right))
-        boot = (weights @ per_group) / (weights @ counts).clamp_min(1)
+        interval = group_bootstrap_interval(right, groups, n_resamples=n_boot, seed=seed)
         pooled = torch.cat([held[truth] - held[truth].mean(), held[~truth] - held[~truth].mean()])
         directions.append(direction)
         accuracy.append(float(right.mean()))
-        low.append(float(boot.quantile(0.025)))
-        high.append(float(boot.quantile(0.975)))
+        low.append(interval[0])
+        high.append(interval[1])
         separation.append(float((held[truth].mean() - held[~truth].mean())
                                 / pooled.std().clamp_min(1e-12)))  # fmt: skip
     return DirectionResult(

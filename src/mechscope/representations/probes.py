@@ -33,6 +33,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import group_bootstrap_interval
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
 from mechscope.representations.choices import ProbeKind, boundary_numbers
@@ -130,26 +131,6 @@ def fit_probe(
                 torch.nn.functional.cross_entropy(net(z[index]), y[index]).backward()
                 optimiser.step()
     return Classifier(mean, std, net).eval()
-
-
-def bootstrap_interval(
-    correct: Float[Tensor, " unit"],
-    group: Int[Tensor, " unit"],
-    *,
-    n_resamples: int = 1000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """95 % percentile interval of the accuracy, resampling groups (sentences) with replacement."""
-    groups, inverse = group.unique(return_inverse=True)
-    hits = torch.zeros(len(groups), dtype=torch.float64).index_add_(0, inverse, correct.double())
-    sizes = torch.zeros(len(groups), dtype=torch.float64).index_add_(
-        0, inverse, torch.ones_like(correct, dtype=torch.float64)
-    )
-    generator = torch.Generator().manual_seed(seed)
-    draws = torch.randint(0, len(groups), (n_resamples, len(groups)), generator=generator)
-    accuracy = hits[draws].sum(1) / sizes[draws].sum(1)
-    low, high = torch.quantile(accuracy, torch.tensor([0.025, 0.975], dtype=torch.float64))
-    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -318,7 +299,7 @@ def probe_layers(
         x_train, x_eval = train.layer(b), eval.layer(b)[scored]
         correct = score(x_train, encoded.train, x_eval, target)
         accuracy[i] = correct.mean()
-        low[i], high[i] = bootstrap_interval(correct, group, seed=settings.seed)
+        low[i], high[i] = group_bootstrap_interval(correct, group, seed=settings.seed)
         if control:
             control_accuracy[i] = score(
                 x_train,

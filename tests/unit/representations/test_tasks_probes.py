@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from mechscope.core.errors import MechscopeError
+from mechscope.core.metrics import group_bootstrap_interval as bootstrap_interval
 from mechscope.core.results import load_result
 from mechscope.data.conllu import Sentence
 from mechscope.representations import (
@@ -21,7 +22,6 @@ from mechscope.representations import (
     probe_layers,
     task_labels,
 )
-from mechscope.representations.probes import bootstrap_interval
 from mechscope.representations.tasks import depths
 
 TREE = Sentence(("A", "very", "small", "mouse", "ran", "away", "."), (3, 2, 3, 4, -1, 4, 4),
