@@ -14,9 +14,10 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.models import Model, run_until
-from mechscope.models.tokens import pad_id
+from mechscope.models.tokens import forward_kwargs, pad_id
 
 
 def real_token_mask(
@@ -33,6 +34,23 @@ def real_token_mask(
 
 
 @torch.no_grad()
+def capture_sites(model: Model, batch: TokenBatch, hooks: Sequence[str]) -> dict[str, Tensor]:
+    """The activations at ``hooks`` for ``batch`` (by hook name), its padding masked.
+
+    The pass stops once the latest of ``hooks`` in the forward pass has fired.
+    """
+    order = list(model.hook_dict)
+    seen: dict[str, Tensor] = {}
+
+    def read(act: Tensor, hook: Any) -> None:  # noqa: ANN401
+        seen[hook.name] = act.detach()
+
+    run_until(model, batch.tokens, max(hooks, key=order.index), [(name, read) for name in hooks],
+              **forward_kwargs(model, batch))  # fmt: skip
+    return seen
+
+
+@torch.no_grad()
 def read_sites(
     model: Model,
     windows: Int[Tensor, "batch pos"],
@@ -45,19 +63,15 @@ def read_sites(
 ) -> list[Float[Tensor, "token d_in"]]:
     """The activations at each of ``hooks`` of every real token of ``windows`` (float32).
 
-    The pass stops once the last of ``hooks`` has fired: give the latest in the forward
-    pass last.
+    Each batch runs through `capture_sites` (padding masked; the pass stops after the latest
+    of ``hooks``).
     """
     chunks: list[list[Tensor]] = [[] for _ in hooks]
     rows = range(0, windows.shape[0], batch_size)
+    pad = pad_id(model)
     for start in tqdm(rows, desc=desc, disable=not progress, leave=False):
         tokens = windows[start : start + batch_size]
-        seen: dict[str, Tensor] = {}
-
-        def read(act: Tensor, hook: Any, seen: dict[str, Tensor] = seen) -> None:  # noqa: ANN401
-            seen[hook.name] = act.detach()
-
-        run_until(model, tokens, hooks[-1], [(name, read) for name in hooks])
+        seen = capture_sites(model, TokenBatch(tokens, (tokens != pad).long()), hooks)
         keep = real_token_mask(model, tokens, skip_bos)
         for name, chunk in zip(hooks, chunks, strict=True):
             chunk.append(seen[name][keep.to(seen[name].device)].float().cpu())

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Result
-from mechscope.features.activations import real_token_mask
+from mechscope.features.activations import capture_sites, real_token_mask
 from mechscope.features.annotations import (
     ABSTRACTION,
     OUTSIDE,
@@ -186,9 +186,9 @@ def feature_firing(
     starts = range(0, len(labelled.rows), batch_size)
     for start in tqdm(starts, desc="labelling features", disable=not progress, leave=False):
         chunk = labelled.rows[start : start + batch_size]
-        batch = pad_token_lists([list(r) for r in chunk], pad).tokens
-        _, cache = model.run_with_cache(batch.to(device), names_filter=list(saes),
-                                        return_type=None)  # fmt: skip
+        padded = pad_token_lists([list(r) for r in chunk], pad)
+        cache = capture_sites(model, padded.to(device), list(saes))
+        batch = padded.tokens
         inside = torch.arange(batch.shape[1])[None] < lengths[start : start + len(chunk), None]
         rows, positions = (inside & real_token_mask(model, batch)).nonzero(as_tuple=True)
         flat = row_start[rows + start] + positions

@@ -142,3 +142,19 @@ def test_words_outside_every_entity_mention_are_never_a_label():
     column = labels.families.index("entity")
     assert labels.labels[column][0] == "person" and float(labels.f1[0, column]) == 0.0
     assert labels.labels[column][1] == "person" and float(labels.f1[1, column]) == 1.0
+
+
+def test_an_encoder_reads_rows_of_different_lengths_as_it_reads_each_alone(tiny_encoder):
+    # padding must be masked: an encoder attends both ways, so unmasked padding would change
+    # the real tokens' activations and the features that fire on them
+    rows = ((1, 5, 9, 13, 17), (2, 4, 6, 8, 10, 12, 14, 16, 18), (3, 7, 11))
+    labelled = LabelledTokens(rows, {LabelFamily.POSITION: tuple((None,) * len(r) for r in rows)})
+    hook = site_hook(tiny_encoder, "resid_post", 1)
+    sae = random_sae(tiny_encoder.cfg.d_model, width=16, k=3)
+
+    def pairs(batch_size: int) -> set[tuple[int, int]]:
+        (firing,) = feature_firing(tiny_encoder, {hook: sae}, labelled, batch_size=batch_size,
+                                   progress=False).values()  # fmt: skip
+        return set(zip(firing.token.tolist(), firing.feature.tolist(), strict=True))
+
+    assert pairs(3) == pairs(1) and pairs(1)
