@@ -113,9 +113,10 @@ def _run_with_features(
     edit: Callable[[Tensor], Tensor] | None = None,
     *,
     grad: bool = False,
-) -> tuple[float, Tensor, Tensor | None]:
-    """The metric with the SAE spliced in (error term kept), the features, and their gradient.
+) -> tuple[float, Tensor, Tensor | None, Tensor]:
+    """The metric with the SAE spliced in (error term kept), the features and their gradient.
 
+    Also the SAE's error term at the site, ``x - decode(features)`` (before any edit).
     ``edit`` maps the features ([batch, pos, feature]) to the ones decoded in their place.
     """
     seen: dict[str, Tensor] = {}
@@ -127,15 +128,17 @@ def _run_with_features(
             features.requires_grad_(True)
         seen["features"] = features
         edited = features if edit is None else edit(features)
+        reconstruction = sae.decode(features.detach())
+        seen["error"] = (x - reconstruction).detach()
         # x + (decode(edited) - decode(features)): exactly x when nothing is edited, and the
         # gradient reaches the features through the first decode.
-        return (x + (sae.decode(edited) - sae.decode(features.detach()))).to(act.dtype)
+        return (x + (sae.decode(edited) - reconstruction)).to(act.dtype)
 
     with torch.set_grad_enabled(grad), model.hooks(fwd_hooks=[(hook, replace)]):  # pyright: ignore[reportArgumentType]
         value = _metric_value(model, batch, metric)
         scalar(value.detach())
         gradient = torch.autograd.grad(value, seen["features"])[0] if grad else None
-    return float(value.detach()), seen["features"].detach(), gradient
+    return float(value.detach()), seen["features"].detach(), gradient, seen["error"]
 
 
 def _exact(
@@ -149,7 +152,7 @@ def _exact(
     with torch.no_grad():
         for group in tqdm(groups, desc="exact feature effects", disable=not progress,
                           leave=False):  # fmt: skip
-            value, _, _ = _run_with_features(model, sae, hook, batch, metric,
+            value, _, _, _ = _run_with_features(model, sae, hook, batch, metric,
                                              replacement(group))  # fmt: skip
             effects.append(value - baseline)
     return torch.tensor(effects[:-1]), effects[-1]
@@ -173,7 +176,8 @@ def attribute_features(
     """
     check_sae_fits(model, sae, hook)
     batch = _batch(batch)
-    baseline, features, gradient = _run_with_features(model, sae, hook, batch, metric, grad=True)
+    baseline, features, gradient, _ = _run_with_features(model, sae, hook, batch, metric,
+                                                         grad=True)  # fmt: skip
     assert gradient is not None
     estimate = -(features * gradient).flatten(0, -2).sum(0).float().cpu()
     top = estimate.abs().topk(min(top_k, estimate.numel())).indices
@@ -218,12 +222,10 @@ def patch_features(
             f"by position; got {tuple(clean.tokens.shape)} and {tuple(corrupted.tokens.shape)}."
         )
     with torch.no_grad():
-        reference, clean_features, _ = _run_with_features(model, sae, hook, clean, metric)
-        _, clean_cache = model.run_with_cache(
-            clean.inputs, names_filter=hook, **adapt(model).forward_kwargs(clean)
+        reference, clean_features, _, clean_error = _run_with_features(
+            model, sae, hook, clean, metric
         )
-        clean_error = clean_cache[hook].to(sae.dtype) - sae.decode(clean_features)
-    baseline, features, gradient = _run_with_features(model, sae, hook, corrupted, metric,
+    baseline, features, gradient, _ = _run_with_features(model, sae, hook, corrupted, metric,
                                                       grad=True)  # fmt: skip
     assert gradient is not None
     estimate = ((clean_features - features) * gradient).flatten(0, -2).sum(0).float().cpu()
@@ -246,7 +248,7 @@ def patch_features(
         return (x + (clean_error - error)).to(act.dtype)
 
     with torch.no_grad():
-        every, _, _ = _run_with_features(model, sae, hook, corrupted, metric,
+        every, _, _, _ = _run_with_features(model, sae, hook, corrupted, metric,
                                          lambda _: clean_features)  # fmt: skip
         with model.hooks(fwd_hooks=[(hook, error_patched)]):  # pyright: ignore[reportArgumentType]
             error_value = float(_metric_value(model, corrupted, metric))
