@@ -33,7 +33,7 @@ from mechscope.interventions import ablation_effects
 from mechscope.models import load_model
 from mechscope.viz import Report, attention_heads_view, head_heatmap
 
-KINDS = [k for k in HeadKind if not k.needs_gradient]
+KINDS = [k for k in HeadKind if not k.needs_gradient and not k.needs_annotation]
 THIRD_KINDS = (
     HeadKind.PREVIOUS_TOKEN, HeadKind.LOCAL_WINDOW, HeadKind.EFFECTIVE_SPAN,
     HeadKind.FIRST_TOKEN, HeadKind.MAX_WEIGHT, HeadKind.ENTROPY, HeadKind.INDUCTION,

@@ -59,6 +59,12 @@ class Config:
     def __post_init__(self) -> None:
         if self.coref_window < 1:
             raise ValueError("--coref-window must be at least 1 sentence")
+        wanted = {*self.kinds, *self.verify}
+        if HeadKind.COREFERENCE in wanted and self.coref is None:
+            raise ValueError(
+                "coreference heads are scored on annotated mentions: add --coref FILE.conllu "
+                "(UD English GUM)"
+            )
 
 
 def run(cfg: Config) -> dict[str, "Result"]:
@@ -67,11 +73,11 @@ def run(cfg: Config) -> dict[str, "Result"]:
     from mechscope.data.conllu import read_conllu, read_mentions
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.heads import detect_heads, verify
-    from mechscope.heads.coreference import coreference_scores
+    from mechscope.heads.coreference import coreference_scores, verify_coreference
     from mechscope.heads.patterns import sentence_attention
     from mechscope.heads.syntax import DependencyAccumulator, align_all, dependency_scores
 
-    kinds = list(cfg.kinds) or list(HeadKind)
+    kinds = [k for k in cfg.kinds or HeadKind if not k.needs_annotation] or "all"
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
     model = load_text_model(cfg.model, cfg.device, "heads")
@@ -91,12 +97,16 @@ def run(cfg: Config) -> dict[str, "Result"]:
         if sentences:
             syntax = dependency_scores(model, sentences, batch_size=cfg.settings.batch_size)
     config = with_prompts(cfg, prompts)
-    checks = [verify(model, scores, kind, prompts, settings=cfg.settings) for kind in cfg.verify]
+    checks = [verify(model, scores, kind, prompts, settings=cfg.settings)
+              for kind in cfg.verify if not kind.needs_annotation]  # fmt: skip
     results: dict[str, Result] = {"": scores, "sample": sentence_attention(model, prompts[0])}
     if syntax is not None:
         results["syntax"] = syntax
     if mentions is not None:
-        results["coreference"] = coreference_scores(model, mentions, window=cfg.coref_window)
+        coreference = coreference_scores(model, mentions, window=cfg.coref_window)
+        results["coreference"] = coreference
+        if HeadKind.COREFERENCE in cfg.verify:
+            checks.append(verify_coreference(model, coreference))
     results |= {f"verify-{check.head_kind.value}": check for check in checks}
     return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 

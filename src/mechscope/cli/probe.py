@@ -24,22 +24,26 @@ class Config:
     sentence), with a 95 % interval by sentence, the control task (Hewitt & Liang 2019) and
     selectivity, the majority class and a random-init model of the same shape; the
     structural probe (Hewitt & Manning 2019) with UUAS / Spearman by layer; a projection of
-    the best and the worst layer coloured by UPOS. Writes result.json, table.csv (task,
-    layer, metric, value), each task's result and report.html into --out. Example:
-    mechscope probe minilm --train train.conllu --eval dev.conllu --out results/probe
+    the best and the worst layer coloured by UPOS (and the best of each entity, chain and
+    sentence task coloured by its labels). Sentence tasks (sentiment) read a TSV with a
+    header and 'sentence<TAB>label' rows (SST-2's format). Writes result.json, table.csv
+    (task, layer, metric, value), each task's result and report.html into --out. Example:
+    mechscope probe minilm --train train.conllu --eval dev.conllu --out results/probe (or
+    --tasks sentiment --train train.tsv --eval other.tsv)
     """
 
     model: ModelArg
     train: Path
-    """CoNLL-U treebank the probes are fitted on."""
+    """CoNLL-U treebank (or .tsv of sentence<TAB>label rows) the probes are fitted on."""
     eval: Path
-    """CoNLL-U treebank they are scored on (other sentences)."""
+    """CoNLL-U treebank (or .tsv) they are scored on (other sentences)."""
     out: OutArg = Path("results/probe")
     """Output directory."""
     overwrite: bool = False
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
-    tasks: tuple[ProbeTask, ...] = tuple(ProbeTask)
-    """Tasks to probe."""
+    tasks: tuple[ProbeTask, ...] = ()
+    """Tasks to probe (default: every task both files annotate; entity and chain need UD
+    English GUM's Entity=, sentiment a TSV)."""
     max_train_sentences: int | None = None
     """Use this many training sentences (default: all), a seeded sample spread over the whole
     file in file order, not its first ones (UD EWT's first 2,000 are only weblogs and email)."""
@@ -59,12 +63,15 @@ def run(cfg: Config) -> "Survey":
     """Read both treebanks and run `mechscope.representations.probe_survey` once."""
     from mechscope.cli.common import load_text_model
     from mechscope.data.conllu import read_conllu, sample_sentences
-    from mechscope.representations.survey import check_tasks, probe_survey
+    from mechscope.data.sst2 import read_sentence_tsv
+    from mechscope.representations.survey import check_tasks, probe_survey, supported_tasks
 
-    tasks = [t.value for t in cfg.tasks]
-    train = sample_sentences(read_conllu(cfg.train), cfg.max_train_sentences, cfg.sample_seed)
-    eval_ = sample_sentences(read_conllu(cfg.eval), cfg.max_eval_sentences, cfg.sample_seed)
-    check_tasks(tasks, {"train": train, "eval": eval_})  # before any model runs
+    read = lambda path: read_sentence_tsv(path) if path.suffix == ".tsv" else read_conllu(path)  # noqa: E731
+    train = sample_sentences(read(cfg.train), cfg.max_train_sentences, cfg.sample_seed)
+    eval_ = sample_sentences(read(cfg.eval), cfg.max_eval_sentences, cfg.sample_seed)
+    splits = {"train": train, "eval": eval_}
+    tasks = [t.value for t in cfg.tasks] or supported_tasks(splits)
+    check_tasks(tasks, splits)  # before any model runs
     model = load_text_model(cfg.model, cfg.device, "probe")
     survey = probe_survey(model, train, eval_, tasks, cfg.survey)
     return dataclasses.replace(
@@ -79,10 +86,10 @@ def run(cfg: Config) -> "Survey":
 def summary(survey: "Survey", cfg: Config) -> Iterator[str]:
     """What was read, each task's best boundary, the structural probe."""
     if c := survey.counts:
-        skipped = ", ".join(f"{n} {why}" for why, n in c["skipped"].items()) or "none"
+        skipped = ", ".join(f"{n} {why}" for why, n in c.get("skipped", {}).items()) or "none"
+        words = f", {c['train_words']} / {c['eval_words']} words" if "train_words" in c else ""
         yield (f"{cfg.model}: {c['train_sentences']} train / {c['eval_sentences']} eval "
-               f"sentences, {c['train_words']} / {c['eval_words']} words; "
-               f"skipped: {skipped}")  # fmt: skip
+               f"sentences{words}; skipped: {skipped}")  # fmt: skip
     for result in survey.probes:
         best = result.best_index
         unseen = f", {result.n_unseen} eval labels unseen in training" if result.n_unseen else ""

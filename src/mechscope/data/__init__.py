@@ -12,8 +12,15 @@ if TYPE_CHECKING:
     from mechscope.data.facts import FACTS, Fact
     from mechscope.data.images import ImageSet, load_image_set, patch_object_fraction
     from mechscope.data.paths import DATA_ENV, data_root, dataset_dir
+    from mechscope.data.prompts import PRONOUN_TEMPLATES, pronoun_prompts
     from mechscope.data.repeated import repeated_random_tokens
-    from mechscope.data.sst2 import Review, read_sst2, split_reviews
+    from mechscope.data.sst2 import (
+        Review,
+        read_sentence_tsv,
+        read_sst2,
+        reviews_as_sentences,
+        split_reviews,
+    )
 
 _EXPORTS = {
     "BOS_ID": "mechscope.data.byte_tokenizer",
@@ -31,10 +38,14 @@ _EXPORTS = {
     "MentionStatus": "mechscope.data.entities",
     "Review": "mechscope.data.sst2",
     "read_sst2": "mechscope.data.sst2",
+    "read_sentence_tsv": "mechscope.data.sst2",
+    "reviews_as_sentences": "mechscope.data.sst2",
     "split_reviews": "mechscope.data.sst2",
     "load_image_set": "mechscope.data.images",
     "patch_object_fraction": "mechscope.data.images",
     "read_conllu": "mechscope.data.conllu",
+    "PRONOUN_TEMPLATES": "mechscope.data.prompts",
+    "pronoun_prompts": "mechscope.data.prompts",
     "repeated_random_tokens": "mechscope.data.repeated",
 }
 """Each public name and the module that defines it (imported on first use)."""
@@ -47,6 +58,7 @@ __all__ = [
     "ImageSet",
     "Mention",
     "MentionStatus",
+    "PRONOUN_TEMPLATES",
     "Review",
     "conllu_text",
     "data_root",
@@ -54,9 +66,12 @@ __all__ = [
     "load_corpus",
     "load_image_set",
     "patch_object_fraction",
+    "pronoun_prompts",
     "read_conllu",
     "read_mentions",
+    "read_sentence_tsv",
     "read_sst2",
+    "reviews_as_sentences",
     "split_reviews",
     "repeated_random_tokens",
 ]

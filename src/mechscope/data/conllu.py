@@ -34,6 +34,16 @@ class Sentence:
     coreference: tuple[str | None, ...] = ()
     """Each word's mention status in its document (`mechscope.data.entities.MentionStatus`
     values); None outside every mention; empty without entity annotation."""
+    head_entities: tuple[str | None, ...] = ()
+    """The entity type of the mention each word heads (its first word whose syntactic head
+    lies outside the mention; the shortest such mention when it heads several); None for
+    words that head no mention; empty without entity annotation."""
+    head_chains: tuple[str | None, ...] = ()
+    """For the same head words: ``chain`` when the mention's entity is mentioned again in the
+    document, ``singleton`` when it is not; None elsewhere."""
+    label: str = ""
+    """A sentence label read with the sentence (a TSV's label column, e.g. SST-2's
+    sentiment); '' when none."""
 
     @property
     def genre(self) -> str:

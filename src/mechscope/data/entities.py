@@ -75,6 +75,9 @@ class _Annotated(Protocol):
     @property
     def entities(self) -> tuple[str | None, ...]: ...  # noqa: D102
 
+    @property
+    def heads(self) -> tuple[int, ...]: ...  # noqa: D102
+
 
 S = TypeVar("S", bound=_Annotated)
 
@@ -152,10 +155,22 @@ class DocumentMentions:
         """
         if not self.annotated:
             return [dataclasses.replace(s, entities=()) for s in sentences]
-        return [
-            dataclasses.replace(
+        heads: list[dict[int, Span]] = [{} for _ in sentences]
+        for span in sorted(self.spans, key=lambda s: s.start - s.end):  # longest first
+            tree = sentences[span.sentence].heads
+            inside = range(span.start, span.end)
+            head = next((w for w in inside if tree[w] not in inside), span.start)
+            heads[span.sentence][head] = span  # a shorter mention overwrites a longer one
+        out = []
+        for sentence, keys, headed in zip(sentences, self._innermost, heads, strict=True):
+            n = len(keys)
+            spans = [headed.get(w) for w in range(n)]
+            out.append(dataclasses.replace(
                 sentence,
                 coreference=tuple(None if key is None else self.status(*key).value for key in keys),
-            )
-            for sentence, keys in zip(sentences, self._innermost, strict=True)
-        ]
+                head_entities=tuple(None if s is None else s.type for s in spans),
+                head_chains=tuple(None if s is None else
+                                  "singleton" if self._mentions[s.entity] == 1 else "chain"
+                                  for s in spans),
+            ))  # fmt: skip
+        return out

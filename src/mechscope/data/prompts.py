@@ -46,3 +46,34 @@ def read_prompts(path: str | Path) -> list[str]:
     if not prompts:
         raise PromptError(f"{path} has no prompts; write one prompt per line.")
     return prompts
+
+
+PRONOUN_TEMPLATES = (
+    "When {name} got home from work,",
+    "{name} went to the store because",
+    "{name} walked into the room. After a while,",
+)
+"""Prompts whose next word is likely a pronoun for ``{name}`` (gendered-pronoun prediction,
+Mathwin et al. 2023, "Identifying a Preliminary Circuit for Predicting Gendered Pronouns in
+GPT-2 Small"). On SmolLM2-135M the first gives a logit difference of +4.2 (16 of 16 names
+right), the others about +0.8 to +1.0."""
+FEMININE_NAMES = ("Mary", "Anna", "Sarah", "Emma", "Lisa", "Alice", "Julia", "Laura")
+MASCULINE_NAMES = ("John", "David", "Michael", "James", "Robert", "Peter", "Thomas", "Daniel")
+
+
+def pronoun_prompts(
+    templates: tuple[str, ...] = PRONOUN_TEMPLATES,
+) -> list[tuple[str, str]]:
+    """Every template with every name: ``(prompt, pronoun)``, the pronoun ``"she"`` or ``"he"``.
+
+    Raises:
+        PromptError: a template without ``{name}``.
+    """
+    if not templates or any("{name}" not in t for t in templates):
+        raise PromptError("every pronoun template needs a {name} field, e.g. '{name} said that'.")
+    return [
+        (template.format(name=name), pronoun)
+        for template in templates
+        for names, pronoun in ((FEMININE_NAMES, "she"), (MASCULINE_NAMES, "he"))
+        for name in names
+    ]

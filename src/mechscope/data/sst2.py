@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mechscope.core.errors import MechscopeError
+from mechscope.data.conllu import Sentence
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,54 @@ def split_reviews(
     chosen = set(order[:n])
     return ([r for i, r in enumerate(reviews) if i in chosen],
             [r for i, r in enumerate(reviews) if i not in chosen])  # fmt: skip
+
+
+def read_sentence_tsv(path: str | Path, limit: int | None = None) -> list[Sentence]:
+    """Labelled sentences from a TSV with a header and ``sentence<TAB>label`` rows (SST-2's).
+
+    Words are the sentence split on white space (SST-2 is tokenised with spaces); each
+    sentence's label is `Sentence.label` and it has no tree (every word a root, no relation).
+    Blank lines are skipped. ``limit``: the first rows only.
+
+    Raises:
+        MechscopeError: the file is missing, has no ``sentence``/``label`` header, a row without
+            a tab, an empty sentence or label, or no rows.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise MechscopeError(f"cannot read sentence file {path}: {error}.") from error
+    if not lines or [c.strip() for c in lines[0].split("\t")[:2]] != ["sentence", "label"]:
+        raise MechscopeError(
+            f"{path} needs a header 'sentence<TAB>label' and one 'text<TAB>label' row per "
+            "sentence (the SST-2 format)."
+        )
+    out = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        text, tab, label = line.rpartition("\t")
+        words = tuple(text.split())
+        if not tab or not words or not label.strip():
+            raise MechscopeError(
+                f"{path} line {number}: expected 'sentence<TAB>label' with both filled."
+            )
+        out.append(labelled_sentence(words, f"{path.stem}-{number}", label.strip()))
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise MechscopeError(f"{path} has a header but no sentences.")
+    return out
+
+
+def reviews_as_sentences(reviews: list[Review]) -> list[Sentence]:
+    """SST-2 reviews as labelled sentences (label ``positive``/``negative``), for probes."""
+    return [labelled_sentence(tuple(r.text.split()), f"sst2-{i}", r.sentiment)
+            for i, r in enumerate(reviews)]  # fmt: skip
+
+
+def labelled_sentence(words: tuple[str, ...], sent_id: str, label: str) -> Sentence:
+    """A sentence without a tree (every word a root, no relation) and with a label."""
+    n = len(words)
+    return Sentence(words, (-1,) * n, ("_",) * n, sent_id=sent_id, label=label)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         CoreferenceScores,
         coreference_scores,
         coreference_windows,
+        pronoun_metric,
+        verify_coreference,
     )
     from mechscope.heads.detect import detect_heads, repeated_rows
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
@@ -43,6 +45,8 @@ _EXPORTS = {
     "CoreferenceScores": "mechscope.heads.coreference",
     "coreference_scores": "mechscope.heads.coreference",
     "coreference_windows": "mechscope.heads.coreference",
+    "pronoun_metric": "mechscope.heads.coreference",
+    "verify_coreference": "mechscope.heads.coreference",
     "align_all": "mechscope.heads.syntax",
     "attention_mass": "mechscope.heads.patterns",
     "attention_patterns": "mechscope.heads.patterns",
@@ -66,6 +70,8 @@ __all__ = [
     "CoreferenceScores",
     "coreference_scores",
     "coreference_windows",
+    "pronoun_metric",
+    "verify_coreference",
     "DependencyAccumulator",
     "DetectionSettings",
     "HeadKind",

@@ -281,6 +281,11 @@ def detect_heads(
         chosen = HeadKind.parse(kinds)
     except ValueError as error:
         raise MechscopeError(str(error)) from None
+    if annotated := [k.value for k in chosen if k.needs_annotation]:
+        raise MechscopeError(
+            f"{', '.join(annotated)} heads are scored on annotated mentions, not prompts: use "
+            "heads.coreference_scores (on the CLI: --coref FILE.conllu) and drop them from kinds="
+        )
     if model.tokenizer is None and {HeadKind.PUNCTUATION, HeadKind.SEPARATOR} & set(chosen):
         raise MechscopeError(
             "punctuation and separator kinds need the model's tokenizer; drop them from kinds="

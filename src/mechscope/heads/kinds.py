@@ -41,6 +41,11 @@ is left out), the same definition `mechscope.diagnostics.attention_stats` uses:
 - entropy: ``-sum_s P log P`` in nats (0 = one source; ``log n`` = uniform).
 - max-weight: ``max_s P`` (1 = all mass on one source).
 - effective-span: ``sum_s P |d - s|``, the attention-weighted distance in tokens.
+
+Annotated kinds (scored on gold annotation, not on prompts; `HeadKind.needs_annotation`)
+- coreference: antecedent selection accuracy on gold mentions (Clark et al. 2019, §5;
+  `mechscope.heads.coreference`), checked causally on gendered-pronoun prediction
+  (`mechscope.heads.verify_coreference`).
 """
 
 from collections.abc import Sequence
@@ -67,6 +72,17 @@ class HeadKind(Enum):
     ENTROPY = "entropy"
     MAX_WEIGHT = "max-weight"
     EFFECTIVE_SPAN = "effective-span"
+    COREFERENCE = "coreference"
+
+    @property
+    def needs_annotation(self) -> bool:
+        """Whether the kind is scored on annotated text, not on prompts (`detect_heads`).
+
+        Coreference heads are scored on gold mentions and chains
+        (`mechscope.heads.coreference_scores`; on the CLI ``--coref FILE.conllu``) and
+        checked causally by `mechscope.heads.verify_coreference`.
+        """
+        return self is HeadKind.COREFERENCE
 
     @property
     def is_label(self) -> bool:
@@ -90,7 +106,7 @@ class HeadKind(Enum):
     def parse(cls, names: "str | Sequence[HeadKind | str]") -> list["HeadKind"]:
         """Kinds from names (``"induction,previous-token"``, or a list of names or kinds).
 
-        ``all`` = every kind.
+        ``all`` = every kind scored on prompts (every kind but `needs_annotation` ones).
 
         Raises:
             ValueError: an unknown name (the message lists the known ones).
@@ -99,7 +115,7 @@ class HeadKind(Enum):
         kinds: list[HeadKind] = []
         for item in items:
             if isinstance(item, str) and item.strip() == "all":
-                chosen = list(cls)
+                chosen = [k for k in cls if not k.needs_annotation]
             elif isinstance(item, HeadKind):
                 chosen = [item]
             else:

@@ -52,6 +52,9 @@ class Verification(Result):
     control: AblationEffects
     top_scores: tuple[float, ...]
     control_scores: tuple[float, ...]
+    higher_is_better: bool = False
+    """The metric's direction: False for a loss (harm = a rise), True for a logit difference
+    (harm = a fall)."""
 
     @classmethod
     def _upgrade_v1(
@@ -60,21 +63,26 @@ class Verification(Result):
         renamed = {"top.ablated": tensors["top"], "control.ablated": tensors["control"]}
         return renamed, data
 
+    def harm(self, effects: AblationEffects) -> Tensor:
+        """How much each removal hurt: the change, signed so that positive = worse."""
+        return -effects.change if self.higher_is_better else effects.change
+
     @property
     def specific(self) -> bool:
         """Whether removing top heads costs more, on average, than removing controls."""
-        return float(self.top.change.mean()) > float(self.control.change.mean())
+        return float(self.harm(self.top).mean()) > float(self.harm(self.control).mean())
 
     def verdict(self) -> str:
         """One line: whether the causal check supports the label, and the numbers behind it.
 
-        Supported: every top head's removal changes the metric more than every control's;
-        partly: more on average only; not supported: otherwise.
+        Supported: every top head's removal hurts the metric more than every control's (a
+        rise of a loss, a fall of a logit difference: `higher_is_better`); partly: more on
+        average only; not supported: otherwise.
         """
         top, control = self.top.change, self.control.change
         if not len(control):
             return f"{self.head_kind.value}: no control heads to compare with; not checked."
-        if float(top.min()) > float(control.max()):
+        if float(self.harm(self.top).min()) > float(self.harm(self.control).max()):
             word = "supported"
         elif self.specific:
             word = "partly supported (more than the controls on average, not head by head)"

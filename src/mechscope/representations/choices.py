@@ -45,11 +45,14 @@ class ProbeTask(Enum):
     DISTANCE = "distance"
     STRUCTURAL = "structural"
     GENRE = "genre"
+    ENTITY = "entity"
+    CHAIN = "chain"
+    SENTIMENT = "sentiment"
 
     @property
     def sentence_level(self) -> bool:
         """Whether the task labels whole sentences (the others label words)."""
-        return self is ProbeTask.GENRE
+        return self in (ProbeTask.GENRE, ProbeTask.SENTIMENT)
 
 
 class ProbeKind(Enum):

@@ -37,7 +37,12 @@ from mechscope.core.metrics import group_bootstrap_interval
 from mechscope.core.results import Provenance, Result
 from mechscope.representations.activations import Activations
 from mechscope.representations.choices import ProbeKind, boundary_numbers
-from mechscope.representations.tasks import control_labels, encode, majority_accuracy
+from mechscope.representations.tasks import (
+    control_labels,
+    encode,
+    majority_accuracy,
+    shuffled_labels,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,7 +288,10 @@ def probe_layers(
     scored = encoded.eval >= 0
     group = eval.group[scored]
     target = encoded.eval[scored]
-    if control:
+    if control and train.pooling.sentences:
+        control_train, control_eval = shuffled_labels(encoded.train, encoded.eval,
+                                                      seed=settings.seed)  # fmt: skip
+    elif control:
         control_train, control_eval = control_labels(
             train.units, eval.units, encoded.train, seed=settings.seed
         )

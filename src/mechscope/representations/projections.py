@@ -102,8 +102,12 @@ def project(
     method: ProjectionMethod = ProjectionMethod.PCA,
     max_points: int = 2000,
     seed: int = 0,
+    labelled_only: bool = False,
 ) -> Projection:
     """Project a sample of the units at each boundary (default: all), coloured by ``labels``.
+
+    ``labelled_only``: leave out the units without a label (e.g. the words that head no
+    mention, for entity types).
 
     Raises:
         MechscopeError: labels that do not align with the units, or a boundary out of range.
@@ -120,9 +124,11 @@ def project(
                 f"boundary {b} is out of range: 0..{activations.n_boundaries - 1}."
             )
     index = torch.arange(n)
-    if n > max_points:
+    if labelled_only and labels is not None:
+        index = torch.tensor([i for i, label in enumerate(labels) if label], dtype=torch.long)
+    if len(index) > max_points:
         generator = torch.Generator().manual_seed(seed)
-        index = torch.randperm(n, generator=generator)[:max_points].sort().values
+        index = index[torch.randperm(len(index), generator=generator)[:max_points].sort().values]
     coordinates, explained = [], []
     for b in chosen:
         points = activations.layer(b)[index]

@@ -23,7 +23,14 @@ from mechscope.representations.projections import Projection, project
 from mechscope.representations.structural import StructuralResult, structural_probe
 from mechscope.representations.tasks import encode, sentence_labels, task_labels
 
-__all__ = ["STRUCTURAL", "Survey", "SurveySettings", "check_tasks", "probe_survey"]
+__all__ = [
+    "STRUCTURAL",
+    "Survey",
+    "SurveySettings",
+    "check_tasks",
+    "probe_survey",
+    "supported_tasks",
+]
 
 STRUCTURAL = ProbeTask.STRUCTURAL.value
 """The task name of the structural probe."""
@@ -61,6 +68,11 @@ def check_tasks(tasks: Sequence[str], splits: Mapping[str, Sequence[Sentence]]) 
     """
     for task in tasks:
         if task == STRUCTURAL:
+            if not any(h >= 0 for s in splits["train"] for h in s.heads):
+                raise MechscopeError(
+                    "task structural: the train sentences have no dependency trees (a TSV has "
+                    "sentence labels only); probe it on CoNLL-U treebanks."
+                )
             continue
         kind = ProbeTask(task)
         labels = {split: [label for s in sentences for label in sentence_labels(kind, s)]
@@ -69,6 +81,23 @@ def check_tasks(tasks: Sequence[str], splits: Mapping[str, Sequence[Sentence]]) 
             encode(labels["train"], labels["eval"])
         except MechscopeError as error:
             raise MechscopeError(f"task {task}: {error}") from error
+
+
+def supported_tasks(splits: Mapping[str, Sequence[Sentence]]) -> list[str]:
+    """Every task (`ProbeTask` values) that both splits have the annotation for.
+
+    A CoNLL-U treebank supports the word tasks it annotates (``entity`` and ``chain`` need
+    GUM's ``Entity=``), the structural probe and ``genre``; a ``sentence<TAB>label`` TSV
+    supports ``sentiment``.
+    """
+    out = []
+    for task in ProbeTask:
+        try:
+            check_tasks([task.value], splits)
+        except MechscopeError:
+            continue
+        out.append(task.value)
+    return out
 
 
 def probe_survey(
@@ -103,16 +132,22 @@ def probe_survey(
         models["random"] = random_like(model, seed=s.seed)
     layers = list(s.layers) or None
     probe_settings = ProbeSettings(kind=s.probe, seed=s.seed)
-    word_tasks = [t for t in tasks if t not in (STRUCTURAL, ProbeTask.GENRE.value)]
+    levels = {t: t != STRUCTURAL and ProbeTask(t).sentence_level for t in tasks}
+    word_tasks = [t for t in tasks if t != STRUCTURAL and not levels[t]]
+    sentence_tasks = [t for t in tasks if levels[t]]
     words = None
     counts: dict[str, Any] = {}
     if word_tasks or STRUCTURAL in tasks:
         words = _gather(s, models, splits, s.pooling)
         counts = _counts(words)
     probes = [_probe(s, ProbeTask(t), words, probe_settings, layers) for t in word_tasks]  # pyright: ignore[reportArgumentType]
-    if ProbeTask.GENRE.value in tasks:
+    sentences = None
+    if sentence_tasks:
         sentences = _gather(s, models, splits, s.sentence_pooling)
-        probes.append(_probe(s, ProbeTask.GENRE, sentences, probe_settings, layers))
+        counts |= {"train_sentences": len(sentences["model"]["train"].sentences),
+                   "eval_sentences": len(sentences["model"]["eval"].sentences)}  # fmt: skip
+        probes += [_probe(s, ProbeTask(t), sentences, probe_settings, layers)
+                   for t in sentence_tasks]  # fmt: skip
     structural = None
     if STRUCTURAL in tasks and words is not None:
         random = words.get("random", {})
@@ -122,6 +157,7 @@ def probe_survey(
             random_eval=random.get("eval"),
         )  # fmt: skip
     projections = _projections(s, words, probes, layers) if words is not None else []
+    projections += _task_projections(s, words, sentences, probes)
     rows = [row for p in probes for row in p.rows()]
     rows += structural.rows() if structural is not None else []
     table = ProbeTable(rows, [p.summary() for p in probes], {"counts": counts})
@@ -169,6 +205,32 @@ def _probe(
         task=task.value, settings=settings, boundaries=layers, control=s.control,
         random_train=random.get("train"), random_eval=random.get("eval"),
     )  # fmt: skip
+
+
+def _task_projections(
+    s: SurveySettings,
+    words: dict[str, dict[str, Activations]] | None,
+    sentences: dict[str, dict[str, Activations]] | None,
+    probes: list[ProbeResult],
+) -> list[Projection]:
+    """The best boundary of each entity, chain and sentence task, coloured by its labels."""
+    out = []
+    for probe in probes:
+        task = ProbeTask(probe.task)
+        if task in (ProbeTask.UPOS, ProbeTask.DEPREL, ProbeTask.DEPTH, ProbeTask.DISTANCE):
+            continue
+        source = sentences if task.sentence_level else words
+        if source is None:
+            continue
+        eval_ = source["model"]["eval"]
+        labels = task_labels(task, eval_.sentences, len(eval_.units))
+        layer = eval_.boundaries.index(probe.boundaries[int(probe.accuracy.argmax())])
+        projection = project(eval_, labels, boundaries=[layer], method=s.projection, seed=s.seed,
+                             labelled_only=True)  # fmt: skip
+        title = (f"{s.projection.value.upper()} of the best boundary ({layer}) for {task.value}, "
+                 f"by {task.value}")  # fmt: skip
+        out.append(dataclasses.replace(projection, extra={**projection.extra, "title": title}))
+    return out
 
 
 def _projections(

@@ -8,8 +8,19 @@ Word-level tasks (units are words; `Pooling` ``word-*``), from each word's gold 
 - ``distance``: words between the word and its head, ``|head - word|``, ``8+`` from 8 on;
   the root has no head and no label (left out).
 
-Sentence-level: ``genre``, the document genre UD English EWT puts first in each ``sent_id``
-(answers, email, newsgroup, reviews, weblog).
+- ``entity``: over mention head words only (`Sentence.head_entities`, UD English GUM's
+  ``Entity=`` annotation): the entity type of the mention the word heads (person, place,
+  abstract, event... 10 types);
+- ``chain``: over the same head words: ``chain`` when the mention's entity is mentioned again
+  in its document (it is part of a coreference chain), ``singleton`` when it is not. An
+  encoder sees the whole sentence, a decoder only the words before; neither sees the other
+  sentences of the document, so the probe reads what the word and its sentence predict.
+
+Sentence-level:
+- ``genre``: the document genre UD EWT puts first in each ``sent_id`` (answers, email,
+  newsgroup, reviews, weblog), GUM second (15 genres);
+- ``sentiment``: the sentence's own label (`Sentence.label`: a ``sentence<TAB>label`` TSV
+  such as SST-2's, `mechscope.data.read_sentence_tsv`).
 
 Labels are strings (None: no label), so users pass any labels of their own. `encode` maps
 train and eval labels to class indices taken from the train split; an eval label never seen
@@ -19,7 +30,9 @@ The control task (Hewitt & Liang 2019, "Designing and Interpreting Probes with C
 Tasks"): every word type gets one fixed random label drawn from the train split's label
 distribution; a probe that reaches high control accuracy memorises word identity, and
 selectivity = task accuracy - control accuracy. With sentence units each sentence is its own
-type, so the control sits at chance on unseen sentences.
+type, so the control is shuffled labels instead (`shuffled_labels`): the probe is fitted on
+the train labels permuted among the train sentences and scored on the true eval labels; it
+sits near chance (or the majority class) unless the probe finds structure in noise.
 """
 
 from collections import Counter
@@ -67,6 +80,12 @@ def sentence_labels(task: ProbeTask, sentence: Sentence) -> list[str | None]:
         )
     if task is ProbeTask.GENRE:
         return [sentence.genre or None]
+    if task is ProbeTask.SENTIMENT:
+        return [sentence.label or None]
+    if task is ProbeTask.ENTITY:
+        return list(sentence.head_entities) or [None] * len(sentence.words)
+    if task is ProbeTask.CHAIN:
+        return list(sentence.head_chains) or [None] * len(sentence.words)
     if task is ProbeTask.UPOS:
         return list(sentence.upos) or [None] * len(sentence.words)
     if task is ProbeTask.DEPREL:
@@ -152,6 +171,20 @@ def control_labels(
         torch.tensor([label_of[t] for t in train_types]).masked_fill(train_labels < 0, -1),
         torch.tensor([label_of[t] for t in eval_types]),
     )
+
+
+def shuffled_labels(
+    train_labels: Int[Tensor, " train"], eval_labels: Int[Tensor, " eval"], *, seed: int = 0
+) -> tuple[Int[Tensor, " train"], Int[Tensor, " eval"]]:
+    """The shuffled-label control of sentence tasks (module docstring).
+
+    Train labels are permuted (seeded) among the labelled train units; eval labels unchanged.
+    """
+    labelled = torch.nonzero(train_labels >= 0).flatten()
+    generator = torch.Generator().manual_seed(seed)
+    shuffled = train_labels.clone()
+    shuffled[labelled] = train_labels[labelled[torch.randperm(len(labelled), generator=generator)]]
+    return shuffled, eval_labels
 
 
 def majority_accuracy(train: Int[Tensor, " train"], eval: Int[Tensor, " eval"]) -> float:

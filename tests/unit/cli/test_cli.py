@@ -50,6 +50,7 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
         (["check-model", "minilm"], "not a Hugging Face model directory"),
         (["train", "--out", "/tmp/never", "--n-layers", "13"], "n_layers must be 1 to 12"),
         (["reproduce", "no-such-finding"], "unknown reproduction 'no-such-finding'"),
+        (["heads", "tiny", "--out", "/tmp/never", "--verify", "coreference"], "--coref FILE"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, capsys):
@@ -288,3 +289,25 @@ def test_demo_on_a_vit_points_to_the_vision_reproduction(tmp_path, capsys):
 
     assert main(["demo", "--model", "vit-shapes", "--out", str(tmp_path / "d")]) == 2
     assert "reproduce vit-attention --models vit-shapes" in capsys.readouterr().err
+
+
+def test_probe_reads_sentence_tasks_from_a_tsv(tmp_path, capsys):
+    """``--tasks sentiment`` on SST-2-format TSVs: the same table.csv as the token tasks."""
+    import csv
+
+    for name, n in (("train", 40), ("other", 20)):
+        rows = [f"the film was {'good' if i % 2 else 'bad'} , {'and' if i % 3 else 'or'} long ."
+                f"\t{i % 2}" for i in range(n)]  # fmt: skip
+        (tmp_path / f"{name}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    argv = ["probe", "induction-2l", "--train", str(tmp_path / "train.tsv"), "--eval",
+            str(tmp_path / "other.tsv"), "--out", str(out), "--no-random-baseline"]  # fmt: skip
+    assert main([*argv, "--tasks", "sentiment"]) == 0
+    rows = list(csv.DictReader((out / "table.csv").open()))
+    assert {r["task"] for r in rows} == {"sentiment"}
+    accuracy = {r["layer"]: float(r["value"]) for r in rows if r["metric"] == "accuracy"}
+    assert set(accuracy) == {"0", "1", "2"} and max(accuracy.values()) == 1.0
+    assert "sentiment best boundary" in capsys.readouterr().out
+    # a TSV has no trees: the structural probe is refused in one line, before any model runs
+    assert main([*argv, "--tasks", "structural", "--overwrite"]) == 2
+    assert "no dependency trees" in capsys.readouterr().err

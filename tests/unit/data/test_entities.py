@@ -108,3 +108,34 @@ def test_malformed_mentions_are_skipped_and_counted_and_identities_may_end_in_di
     plain.write_text("# sent_id = email-1\n" + _row(1, "Hi", 0) + "\n\n")
     with pytest.raises(MechscopeError, match="no Entity= annotation"):
         read_mentions(plain)
+
+
+def test_mention_heads_carry_their_type_and_whether_their_entity_recurs(tmp_path):
+    path = tmp_path / "gum.conllu"
+    path.write_text(GUM)
+    first, second, other = read_conllu(path)
+    # "the mayor there" (person, singleton) is headed by "mayor" (its head "met" lies
+    # outside), which also heads the nested one-word place mention: the shorter one wins.
+    assert first.head_entities == ("person", None, None, "place", None)
+    assert first.head_chains == ("chain", None, None, "singleton", None)
+    assert second.head_entities == ("person", None) and second.head_chains == ("chain", None)
+    assert other.head_chains == ("singleton", None)
+
+
+def test_labelled_sentences_from_a_tsv_and_one_line_errors(tmp_path):
+    from mechscope.data.sst2 import read_sentence_tsv
+
+    path = tmp_path / "s.tsv"
+    path.write_text("sentence\tlabel\na fine film .\t1\n\nit has a\ttab inside\t0\n")
+    fine, tabbed = read_sentence_tsv(path)
+    assert fine.words == ("a", "fine", "film", ".") and fine.label == "1"
+    assert tabbed.words == ("it", "has", "a", "tab", "inside") and tabbed.label == "0"
+    assert fine.heads == (-1,) * 4 and len(read_sentence_tsv(path, limit=1)) == 1
+    for text, message in (("text\tlabel\nx\t1\n", "needs a header"),
+                          ("sentence\tlabel\nno label here\n", "line 2"),
+                          ("sentence\tlabel\n", "no sentences")):  # fmt: skip
+        path.write_text(text)
+        with pytest.raises(MechscopeError, match=message):
+            read_sentence_tsv(path)
+    with pytest.raises(MechscopeError, match="cannot read"):
+        read_sentence_tsv(tmp_path / "missing.tsv")

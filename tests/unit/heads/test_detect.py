@@ -118,7 +118,9 @@ def test_padding_changes_no_prompt_score(which, side, request):
     model = request.getfixturevalue(which)
     generator = torch.Generator().manual_seed(0)
     rows = [torch.randint(0, 64, (n,), generator=generator).tolist() for n in (30, 9, 17)]
-    kinds = [k for k in HeadKind if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)]
+    kinds = [
+        k for k in HeadKind.parse("all") if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)
+    ]
     together = detect_heads(model, pad_token_lists(rows, 0, side), kinds, progress=False)
     for i, row in enumerate(rows):
         alone = detect_heads(model, pad_token_lists([row], 0), kinds, progress=False)
@@ -203,7 +205,9 @@ def test_the_memory_budget_changes_chunks_not_scores(which, request, monkeypatch
     monkeypatch.setattr(detect, "score_batch", lambda *a: calls.append(a) or real_score_batch(*a))
     generator = torch.Generator().manual_seed(1)
     rows = [torch.randint(0, 64, (n,), generator=generator).tolist() for n in (30, 4, 17, 9, 30)]
-    kinds = [k for k in HeadKind if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)]
+    kinds = [
+        k for k in HeadKind.parse("all") if k not in (HeadKind.SEPARATOR, HeadKind.PUNCTUATION)
+    ]
     one_chunk = DetectionSettings(batch_size=64, memory_budget_mb=None)
     one_row_each = DetectionSettings(batch_size=64, memory_budget_mb=1)  # every row alone
     whole = detect_heads(model, rows, kinds, one_chunk, progress=False)

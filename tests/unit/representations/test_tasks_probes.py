@@ -1,5 +1,6 @@
 """Probing tasks, the control task, and probes against scikit-learn and known answers."""
 
+import dataclasses
 import math
 
 import pytest
@@ -22,7 +23,7 @@ from mechscope.representations import (
     probe_layers,
     task_labels,
 )
-from mechscope.representations.tasks import depths
+from mechscope.representations.tasks import depths, shuffled_labels
 
 TREE = Sentence(("A", "very", "small", "mouse", "ran", "away", "."), (3, 2, 3, 4, -1, 4, 4),
                 ("det", "advmod", "amod", "nsubj", "root", "advmod", "punct"),
@@ -39,6 +40,15 @@ def test_treebank_tasks_read_the_gold_annotation():
     assert task_labels(ProbeTask.GENRE, [TREE], 1) == ["reviews"]
     with pytest.raises(MechscopeError, match="structural probe fits distances"):
         task_labels(ProbeTask.STRUCTURAL, [TREE], 7)
+    gum = dataclasses.replace(TREE, head_entities=(None, None, None, "animal", None, None, None),
+                              head_chains=(None, None, None, "chain", None, None, None),
+                              label="positive")  # fmt: skip
+    assert task_labels(ProbeTask.ENTITY, [gum], 7)[3] == "animal"
+    assert task_labels(ProbeTask.CHAIN, [gum], 7).count(None) == 6
+    assert task_labels(ProbeTask.SENTIMENT, [gum], 1) == ["positive"]
+    assert ProbeTask.SENTIMENT.sentence_level and not ProbeTask.ENTITY.sentence_level
+    with pytest.raises(MechscopeError, match="no entity annotation"):
+        task_labels(ProbeTask.ENTITY, [TREE], 7)
     with pytest.raises(MechscopeError, match="collect with a word pooling"):
         task_labels(ProbeTask.UPOS, [TREE], 1)
 
@@ -136,6 +146,19 @@ def test_probes_find_the_informative_layer_and_the_control_stays_low(tmp_path):
     frame = loaded.to_dataframe()
     assert list(frame.columns) == ["task", "layer", "metric", "value"]
     assert set(frame.metric) >= {"accuracy", "control", "selectivity", "majority"}
+
+
+def test_sentence_tasks_control_by_shuffled_labels():
+    """Sentence units: the control probe learns permuted train labels and scores near chance."""
+    words, word_labels = synthetic(300, 0)
+    evals, eval_labels = synthetic(100, 1)
+    as_sentences = lambda a: dataclasses.replace(a, pooling=Pooling.SENTENCE_MEAN)  # noqa: E731
+    result = probe_layers(as_sentences(words), word_labels, as_sentences(evals), eval_labels,
+                          boundaries=[1], progress=False)  # fmt: skip
+    assert float(result.accuracy[0]) > 0.85 and float(result.control[0]) < 0.45
+    shuffled, same = shuffled_labels(torch.tensor([0, 1, 1, -1, 2]), torch.tensor([2, 0]), seed=3)
+    assert sorted(shuffled.tolist()) == [-1, 0, 1, 1, 2] and shuffled[3] == -1
+    assert same.tolist() == [2, 0]
 
 
 def test_a_random_model_baseline_and_bad_input(tmp_path):
