@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mechscope.data.repeated import repeated_random_tokens
     from mechscope.data.sst2 import (
         Review,
+        polarity_lexicon,
         read_sentence_tsv,
         read_sst2,
         reviews_as_sentences,
@@ -39,6 +40,7 @@ _EXPORTS = {
     "Review": "mechscope.data.sst2",
     "read_sst2": "mechscope.data.sst2",
     "read_sentence_tsv": "mechscope.data.sst2",
+    "polarity_lexicon": "mechscope.data.sst2",
     "reviews_as_sentences": "mechscope.data.sst2",
     "split_reviews": "mechscope.data.sst2",
     "load_image_set": "mechscope.data.images",
@@ -66,6 +68,7 @@ __all__ = [
     "load_corpus",
     "load_image_set",
     "patch_object_fraction",
+    "polarity_lexicon",
     "pronoun_prompts",
     "read_conllu",
     "read_mentions",

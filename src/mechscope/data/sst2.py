@@ -125,3 +125,23 @@ def labelled_sentence(words: tuple[str, ...], sent_id: str, label: str) -> Sente
     """A sentence without a tree (every word a root, no relation) and with a label."""
     n = len(words)
     return Sentence(words, (-1,) * n, ("_",) * n, sent_id=sent_id, label=label)
+
+
+def polarity_lexicon(path: str | Path) -> dict[str, str]:
+    """Sentiment-bearing words: SST-2's one-word rows, word (case-folded) -> its polarity.
+
+    SST-2 labels every phrase of its parse trees, single words included; the one-word rows
+    with a binary label are the words annotators found positive or negative on their own
+    (neutral words were dropped from the binary set). A word labelled both ways is left out.
+
+    Raises:
+        MechscopeError: the file is not SST-2's (`read_sst2`), or has no one-word rows.
+    """
+    seen: dict[str, set[str]] = {}
+    for review in read_sst2(path, sentences_only=False):
+        if len(review.text.split()) == 1:
+            seen.setdefault(review.text.casefold(), set()).add(review.sentiment)
+    lexicon = {word: next(iter(labels)) for word, labels in seen.items() if len(labels) == 1}
+    if not lexicon:
+        raise MechscopeError(f"{path} has no one-word rows to build a polarity lexicon from.")
+    return lexicon

@@ -4,6 +4,7 @@
 - `kinds`, `targets`, `detect`, `scores`: every head scored for every kind in one pass
   (`detect_heads` -> `HeadScores`);
 - `syntax`: dependency relations from CoNLL-U (Clark et al. 2019);
+- `aggregation`: semantic aggregation heads (attention onto sentiment words, entity mentions);
 - `coreference`: antecedent selection by attention on GUM's mentions (Clark et al. 2019, §5);
 - `verify`: head labels checked causally by ablation.
 
@@ -16,6 +17,12 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from mechscope.heads.aggregation import (
+        AggregationScores,
+        aggregation_scores,
+        entity_targets,
+        sentiment_targets,
+    )
     from mechscope.heads.coreference import (
         CoreferenceScores,
         coreference_scores,
@@ -42,6 +49,10 @@ if TYPE_CHECKING:
     from mechscope.heads.verification import Verification, verify
 
 _EXPORTS = {
+    "AggregationScores": "mechscope.heads.aggregation",
+    "aggregation_scores": "mechscope.heads.aggregation",
+    "entity_targets": "mechscope.heads.aggregation",
+    "sentiment_targets": "mechscope.heads.aggregation",
     "CoreferenceScores": "mechscope.heads.coreference",
     "coreference_scores": "mechscope.heads.coreference",
     "coreference_windows": "mechscope.heads.coreference",
@@ -67,6 +78,10 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "AggregationScores",
+    "aggregation_scores",
+    "entity_targets",
+    "sentiment_targets",
     "CoreferenceScores",
     "coreference_scores",
     "coreference_windows",

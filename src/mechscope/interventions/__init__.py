@@ -6,6 +6,7 @@
 - `attribution`: attribution patching (first-order estimates, one backward pass);
 - `path`: path patching (sender -> receiver through Q, K or V);
 - `ablation`: zero / mean / resample ablation (`ablate`, `ablation_effects`);
+- `dropping`: whole blocks skipped (`dropped_blocks`, `layer_dropping`);
 - `pairs`: clean/corrupted prompt pairs with answers (`TaskPairs`).
 
 Names are imported on first use, so importing this package stays instant.
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
         patching_hooks,
     )
     from mechscope.interventions.attribution import attribution_patching, correlation
+    from mechscope.interventions.dropping import (
+        LayerDropping,
+        Measure,
+        dropped_blocks,
+        layer_dropping,
+    )
     from mechscope.interventions.choices import (
         AblationType,
         BuiltinTask,
@@ -48,6 +55,10 @@ if TYPE_CHECKING:
     from mechscope.interventions.runs import PairedRuns, RunCache
 
 _EXPORTS = {
+    "dropped_blocks": "mechscope.interventions.dropping",
+    "layer_dropping": "mechscope.interventions.dropping",
+    "LayerDropping": "mechscope.interventions.dropping",
+    "Measure": "mechscope.interventions.dropping",
     "ablate": "mechscope.interventions.ablation",
     "ablation_effects": "mechscope.interventions.ablation",
     "AblationEffects": "mechscope.interventions.ablation",
@@ -77,6 +88,10 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "LayerDropping",
+    "Measure",
+    "dropped_blocks",
+    "layer_dropping",
     "AblationEffects",
     "AblationType",
     "BuiltinTask",

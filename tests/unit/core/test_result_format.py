@@ -31,6 +31,8 @@ BORN_IN_FORMAT_2 = {
     "smollm-features",
     "coreference-scores",
     "direction-readout",
+    "aggregation-scores",
+    "layer-dropping",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

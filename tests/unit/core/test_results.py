@@ -364,6 +364,8 @@ EXAMPLES = {
     "feature-hierarchy": lambda model, task: _feature_hierarchy(),
     "smollm-features": lambda model, task: _smollm_features(),
     "coreference-scores": lambda model, task: _coreference_scores(),
+    "aggregation-scores": lambda model, task: _aggregation_scores(),
+    "layer-dropping": lambda model, task: _layer_dropping(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -452,6 +454,22 @@ def _coreference_scores():
         pronoun=torch.tensor([True, False, True, False, False]),
         document=torch.tensor([0, 0, 1, 1, 2]), window=4, n_windows=3, skipped={"x": 1},
     )  # fmt: skip
+
+
+def _aggregation_scores():
+    from mechscope.heads import AggregationScores
+
+    return AggregationScores(targets=("sentiment", "entity"), mass=torch.rand(2, 2, 4),
+                             share=torch.tensor([0.1, 0.3]), sentences=(4, 5), queries=(40, 50),
+                             skipped={"entity: x": 1})  # fmt: skip
+
+
+def _layer_dropping():
+    from mechscope.interventions import LayerDropping
+
+    return LayerDropping(conditions=("intact", "drop block 0", "drop top 1"),
+                         measures=("loss", "accuracy"), values=torch.rand(3, 2),
+                         higher_is_better=(False, True))  # fmt: skip
 
 
 def _direction_readout():

@@ -8,17 +8,6 @@ from mechscope.data.conllu import read_mentions
 from mechscope.heads.coreference import CoreferenceScores, coreference_scores
 
 
-@pytest.fixture(scope="module")
-def byte_model(tmp_path_factory):
-    """A random-init 2-layer byte-level model with the byte tokenizer (fast, with offsets)."""
-    from mechscope.data.byte_tokenizer import save_byte_tokenizer
-    from mechscope.models import TinyConfig, load_model
-
-    model = load_model(TinyConfig(n_layers=2, n_heads=2, d_model=16, d_vocab=258, n_ctx=64))
-    model.set_tokenizer(save_byte_tokenizer(tmp_path_factory.mktemp("tokenizer")))
-    return model
-
-
 def _row(i: int, word: str, head: int, upos: str = "X", misc: str = "_") -> str:
     return f"{i}\t{word}\t{word}\t{upos}\tX\t_\t{head}\tdep\t_\t{misc}"
 
