@@ -63,6 +63,9 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `pair`     | one (token, feature) pair where the feature fires                          |
 | `mention`  | an entity mention scored for coreference (one with an earlier antecedent)  |
 | `top`      | the features measured exactly, largest first estimated effect first        |
+| `target`   | a set of target words heads are scored on (sentiment words, mentions)      |
+| `condition`| a state of the model a measure is taken in (intact, a block dropped...)    |
+| `measure`  | a number measured on the model (a loss, a probe's accuracy...)             |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

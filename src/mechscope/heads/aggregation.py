@@ -42,9 +42,9 @@ class AggregationScores(Result):
     kind: ClassVar[str] = "aggregation-scores"
     targets: tuple[str, ...]
     """The target sets' names (``sentiment``, ``entity``...)."""
-    mass: Float[Tensor, "family layer head"]
+    mass: Float[Tensor, "target layer head"]
     """Mean attention mass on the target tokens, over every real query token."""
-    share: Float[Tensor, " family"]
+    share: Float[Tensor, " target"]
     """The mass uniform attention over the visible keys would give."""
     sentences: tuple[int, ...]
     """Sentences scored per target set."""
