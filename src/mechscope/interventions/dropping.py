@@ -151,6 +151,7 @@ def layer_dropping(
         tuple(m.name for m in measures),
         values,
         tuple(m.higher_is_better for m in measures),
-        provenance=Provenance(config={"single": single, "cumulative": cumulative},
-                              model=model_spec(model)),  # fmt: skip
+        provenance=Provenance(
+            config={"single": single, "cumulative": cumulative}, model=model_spec(model)
+        ),  # fmt: skip
     )

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
         evaluate,
         icl_scores,
     )
+    from mechscope.training.finetune import (
+        FinetuneSettings,
+        FrozenSweep,
+        finetune_classifier,
+        frozen_sweep,
+    )
     from mechscope.training.health import should_stop
     from mechscope.training.loop import (
         TrainingCallbacks,
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
     from mechscope.training.vision import VitRecord, VitRun, accuracy_and_loss, train_vit
 
 _EXPORTS = {
+    "FinetuneSettings": "mechscope.training.finetune",
+    "FrozenSweep": "mechscope.training.finetune",
+    "finetune_classifier": "mechscope.training.finetune",
+    "frozen_sweep": "mechscope.training.finetune",
     "accuracy_and_loss": "mechscope.training.vision",
     "CONFIG_FILE": "mechscope.training.run_dir",
     "eval_settings": "mechscope.training.evaluation",
@@ -68,6 +78,10 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "FinetuneSettings",
+    "FrozenSweep",
+    "finetune_classifier",
+    "frozen_sweep",
     "CONFIG_FILE",
     "Evaluation",
     "N_BYTE_TOKENS",

@@ -33,6 +33,7 @@ BORN_IN_FORMAT_2 = {
     "direction-readout",
     "aggregation-scores",
     "layer-dropping",
+    "frozen-sweep",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

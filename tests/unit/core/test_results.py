@@ -366,6 +366,7 @@ EXAMPLES = {
     "coreference-scores": lambda model, task: _coreference_scores(),
     "aggregation-scores": lambda model, task: _aggregation_scores(),
     "layer-dropping": lambda model, task: _layer_dropping(),
+    "frozen-sweep": lambda model, task: _frozen_sweep(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -470,6 +471,14 @@ def _layer_dropping():
     return LayerDropping(conditions=("intact", "drop block 0", "drop top 1"),
                          measures=("loss", "accuracy"), values=torch.rand(3, 2),
                          higher_is_better=(False, True))  # fmt: skip
+
+
+def _frozen_sweep():
+    from mechscope.training import FrozenSweep
+
+    return FrozenSweep(frozen=(0, 2), seeds=(0, 1), correct=(torch.rand(2, 2, 5) > 0.5).float(),
+                       cka=torch.rand(2, 3), boundaries=("embeddings", "a", "b"), majority=0.5,
+                       n_train=8, n_eval=5)  # fmt: skip
 
 
 def _direction_readout():
