@@ -53,7 +53,7 @@ class AggregationScores(Result):
     skipped: dict[str, int] = field(default_factory=dict)
 
     def enrichment(self, target: str) -> Float[Tensor, "layer head"]:
-        """mass / share for one target set (1 = no preference)."""
+        """Mass / share for one target set (1 = no preference)."""
         i = self._index(target)
         return self.mass[i] / self.share[i]
 
@@ -132,7 +132,8 @@ def _one_set(
             query[b, : len(r)] = torch.tensor(r, dtype=torch.float)
         on_target = torch.zeros(n_layers, n_heads, dtype=torch.float64)
 
-        def keep(pattern: Tensor, hook: HookPoint, sums: Tensor = on_target) -> None:
+        def keep(pattern: Tensor, hook: HookPoint, sums: Tensor = on_target,
+                 target: Tensor = target, query: Tensor = query) -> None:  # fmt: skip
             # [batch, head, query, key] . target[key], summed over real queries
             on = torch.einsum("bhqk,bk,bq->h", pattern.detach().float().cpu(), target, query)
             sums[int(hook.layer())] = on.double()

@@ -24,12 +24,6 @@ if TYPE_CHECKING:
         patching_hooks,
     )
     from mechscope.interventions.attribution import attribution_patching, correlation
-    from mechscope.interventions.dropping import (
-        LayerDropping,
-        Measure,
-        dropped_blocks,
-        layer_dropping,
-    )
     from mechscope.interventions.choices import (
         AblationType,
         BuiltinTask,
@@ -37,6 +31,12 @@ if TYPE_CHECKING:
         PatchComponent,
         PatchDirection,
         TaskMetric,
+    )
+    from mechscope.interventions.dropping import (
+        LayerDropping,
+        Measure,
+        dropped_blocks,
+        layer_dropping,
     )
     from mechscope.interventions.pairs import (
         TaskPairs,

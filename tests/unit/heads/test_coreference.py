@@ -1,6 +1,5 @@
 """Coreference heads against a brute-force reading of the attention, and the baselines by hand."""
 
-import pytest
 import torch
 
 from mechscope.core.results import load_result

@@ -64,8 +64,7 @@ def test_every_condition_runs_every_measure(decoder, tmp_path):
     assert result.single("loss").shape == (3,) and result.cumulative("top logit").shape == (3,)
     result.save(tmp_path / "drop")
     assert isinstance(load_result(tmp_path / "drop"), LayerDropping)
-    with pytest.raises(MechscopeError, match="outside 0..2"):
-        with dropped_blocks(decoder, [3]):
-            pass
+    with pytest.raises(MechscopeError, match="outside 0..2"), dropped_blocks(decoder, [3]):
+        pass
     with pytest.raises(MechscopeError, match="no measures"):
         layer_dropping(decoder, [], progress=False)

@@ -55,8 +55,7 @@ def test_frozen_blocks_stay_bit_identical_and_the_rest_trains(encoder):
             assert not torch.equal(after[name], value), name
 
 
-def test_the_sweep_learns_a_separable_task_and_cka_is_one_below_the_frozen_blocks(encoder,
-                                                                                   tmp_path):  # fmt: skip
+def test_the_sweep_learns_and_cka_is_one_below_the_frozen_blocks(encoder, tmp_path):
     sweep = frozen_sweep(encoder, _sentences(64, 1), _sentences(24, 2), frozen=[0, 2],
                          seeds=[0, 1], settings=FinetuneSettings(epochs=8, batch_size=8,
                                                                  lr=3e-3, head_lr=3e-2),
