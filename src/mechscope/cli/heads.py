@@ -74,7 +74,7 @@ def run(cfg: Config) -> dict[str, "Result"]:
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
     from mechscope.heads import detect_heads, verify
     from mechscope.heads.coreference import coreference_scores, verify_coreference
-    from mechscope.heads.patterns import sentence_attention
+    from mechscope.heads.patterns import query_key, sentence_attention
     from mechscope.heads.syntax import DependencyAccumulator, align_all, dependency_scores
 
     kinds = [k for k in cfg.kinds or HeadKind if not k.needs_annotation] or "all"
@@ -100,6 +100,10 @@ def run(cfg: Config) -> dict[str, "Result"]:
     checks = [verify(model, scores, kind, prompts, settings=cfg.settings)
               for kind in cfg.verify if not kind.needs_annotation]  # fmt: skip
     results: dict[str, Result] = {"": scores, "sample": sentence_attention(model, prompts[0])}
+    labelled = [k for k in scores.kinds if k.is_label]
+    if labelled:  # the neuron view of the first labelled kind's best head
+        head, _ = scores.top(labelled[0], 1)[0]
+        results["neuron"] = query_key(model, prompts[0], head.layer, head.head)
     if syntax is not None:
         results["syntax"] = syntax
     if mentions is not None:
@@ -157,7 +161,7 @@ def summary(results: dict[str, "Result"], cfg: Config) -> Iterator[str]:
 
 def report(results: dict[str, "Result"], cfg: Config) -> "Report":
     """Every kind's map, the sample sentence's views, syntax and the checks."""
-    from mechscope.heads import CoreferenceScores, SyntaxScores, Verification
+    from mechscope.heads import CoreferenceScores, QueryKey, SyntaxScores, Verification
     from mechscope.viz.heads import render_heads
 
     syntax = results.get("syntax")
@@ -168,6 +172,7 @@ def report(results: dict[str, "Result"], cfg: Config) -> "Report":
         results["sample"],  # pyright: ignore[reportArgumentType]
         syntax if isinstance(syntax, SyntaxScores) else None,
         checks,
+        neuron if isinstance(neuron := results.get("neuron"), QueryKey) else None,
     )
     coreference = results.get("coreference")
     if isinstance(coreference, CoreferenceScores):

@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     from mechscope.heads.detect import detect_heads, repeated_rows
     from mechscope.heads.kinds import THRESHOLDS, HeadKind
     from mechscope.heads.patterns import (
+        QueryKey,
         SentenceAttention,
         attention_mass,
         attention_patterns,
+        query_key,
         sentence_attention,
     )
     from mechscope.heads.scores import HeadScores
@@ -70,6 +72,8 @@ _EXPORTS = {
     "Normalisation": "mechscope.heads.settings",
     "repeated_rows": "mechscope.heads.detect",
     "sentence_attention": "mechscope.heads.patterns",
+    "query_key": "mechscope.heads.patterns",
+    "QueryKey": "mechscope.heads.patterns",
     "SentenceAttention": "mechscope.heads.patterns",
     "SyntaxScores": "mechscope.heads.syntax",
     "THRESHOLDS": "mechscope.heads.kinds",
@@ -93,6 +97,8 @@ __all__ = [
     "HeadScores",
     "Normalisation",
     "SentenceAttention",
+    "QueryKey",
+    "query_key",
     "SyntaxScores",
     "THRESHOLDS",
     "Verification",

@@ -24,7 +24,7 @@ from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import attention_patterns
-from mechscope.models.tokens import str_tokens, tokenize
+from mechscope.models.tokens import as_token_batch, str_tokens, tokenize
 
 
 def attention_mass(
@@ -101,3 +101,72 @@ def sentence_attention(model: Model, sentence: str) -> SentenceAttention:
         causal=adapt(model).causal,
         provenance=Provenance(config={"sentence": sentence}, model=model_spec(model)),
     )
+
+
+@dataclass(frozen=True)
+class QueryKey(Result):
+    """One head's queries and keys on one sentence: what its attention scores are made of.
+
+    ``scores[d, s] = q[d] . k[s] / scale``; the pattern is their softmax over the sources
+    each destination sees (BertViz's neuron view; Vig 2019). Rotary models give the rotated
+    queries and keys, grouped-query models the key head this head shares.
+    """
+
+    kind: ClassVar[str] = "query-key"
+    str_tokens: list[str]
+    layer: int
+    head: int
+    q: Float[Tensor, "pos d_head"]
+    k: Float[Tensor, "pos d_head"]
+    scale: float
+    pattern: Float[Tensor, "dest_pos src_pos"]
+    """The model's own pattern (a check on the reconstruction: `scores`)."""
+    causal: bool
+
+    def scores(self) -> Float[Tensor, "dest_pos src_pos"]:
+        """Attention scores from the queries and keys, masked (-inf) where a decoder cannot see."""
+        scores = self.q @ self.k.T / self.scale
+        if self.causal:
+            n = scores.shape[0]
+            upper = torch.ones(n, n, dtype=torch.bool).triu(1)
+            scores = scores.masked_fill(upper, float("-inf"))
+        return scores
+
+
+def query_key(model: Model, sentence: "str | Tensor", layer: int, head: int) -> QueryKey:
+    """The queries, keys and pattern of head ``layer.head`` on ``sentence`` (text or ids).
+
+    Raises:
+        MechscopeError: a head out of range, or a prompt the tokenizer refuses.
+    """
+    from mechscope.core.errors import MechscopeError
+    from mechscope.core.sites import Component, Site
+
+    cfg = model.cfg
+    if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
+        raise MechscopeError(
+            f"head {layer}.{head} is outside the model's {cfg.n_layers} x {cfg.n_heads} heads."
+        )
+    batch = as_token_batch(model, sentence)
+    if batch.tokens.shape[0] != 1:
+        raise MechscopeError("the neuron view reads one sentence; give one prompt.")
+    rotary = getattr(cfg, "positional_embedding_type", "") == "rotary"
+    q_site = Site(Component.ROT_Q if rotary else Component.Q, layer).hook_name
+    k_site = Site(Component.ROT_K if rotary else Component.K, layer).hook_name
+    pattern_site = Site(Component.PATTERN, layer).hook_name
+    with torch.no_grad():
+        _, cache = model.run_with_cache(
+            batch.tokens, names_filter=[q_site, k_site, pattern_site], return_type=None,
+            **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
+        )  # fmt: skip
+    n_kv = getattr(cfg, "n_key_value_heads", None) or cfg.n_heads
+    kv_head = head // (cfg.n_heads // n_kv)
+    scale = float(cfg.attn_scale) if getattr(cfg, "use_attn_scale", True) else 1.0
+    return QueryKey(
+        str_tokens(model, batch.tokens[0].tolist()), layer, head,
+        cache[q_site][0, :, head].float().cpu(), cache[k_site][0, :, kv_head].float().cpu(),
+        scale, cache[pattern_site][0, head].float().cpu(), adapt(model).causal,
+        provenance=Provenance(config={"sentence": sentence if isinstance(sentence, str) else "",
+                                      "layer": layer, "head": head},
+                              model=model_spec(model)),
+    )  # fmt: skip

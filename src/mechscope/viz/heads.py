@@ -5,12 +5,12 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from mechscope.heads.kinds import THRESHOLDS, HeadKind
-from mechscope.heads.patterns import SentenceAttention
+from mechscope.heads.patterns import QueryKey, SentenceAttention
 from mechscope.heads.scores import HeadScores
 from mechscope.heads.syntax import SyntaxScores
 from mechscope.heads.targets import PATTERN_KINDS
 from mechscope.heads.verification import Verification
-from mechscope.viz.attention import attention_heads_view
+from mechscope.viz.attention import attention_heads_view, model_view, neuron_view
 from mechscope.viz.figures import heatmap
 from mechscope.viz.report import Report
 
@@ -26,6 +26,7 @@ def render_heads(
     sample: SentenceAttention | None = None,
     syntax: SyntaxScores | None = None,
     checks: Sequence[Verification] = (),
+    neuron: QueryKey | None = None,
 ) -> Report:
     """The whole page for one model."""
     report = Report(title)
@@ -73,6 +74,15 @@ def render_heads(
         report.table(columns, [[r[c] for c in columns] for r in rows])
     if sample is not None:
         _views(report, scores, sample)
+    if neuron is not None:
+        report.heading(f"How head {neuron.layer}.{neuron.head} scores each key (neuron view)")
+        report.paragraph(
+            "BertViz's neuron view (Vig 2019): pick a query token; each key's vector, its "
+            "elementwise product with the query, their scaled dot product (the score) and "
+            "the softmax weight. The head is the first labelled kind's best head.",
+            note=True,
+        )
+        report.html(neuron_view(neuron))
     return report
 
 
@@ -116,6 +126,13 @@ def _syntax_section(report: Report, syntax: SyntaxScores) -> None:
 
 
 def _views(report: Report, scores: HeadScores, sample: SentenceAttention) -> None:
+    report.heading("Every head on the prompt (model view)")
+    report.paragraph(
+        "BertViz's model view (Vig 2019): one thumbnail per layer (rows) and head (columns); "
+        "click one to enlarge it with the tokens, hover for each weight.",
+        note=True,
+    )
+    report.html(model_view(sample))
     report.heading("Attention of the top heads of each kind")
     report.paragraph(f"Prompt: {''.join(sample.str_tokens)[:200]!r}", note=True)
     for kind in scores.kinds:

@@ -34,6 +34,7 @@ BORN_IN_FORMAT_2 = {
     "aggregation-scores",
     "layer-dropping",
     "frozen-sweep",
+    "query-key",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

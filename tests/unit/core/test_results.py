@@ -367,6 +367,7 @@ EXAMPLES = {
     "aggregation-scores": lambda model, task: _aggregation_scores(),
     "layer-dropping": lambda model, task: _layer_dropping(),
     "frozen-sweep": lambda model, task: _frozen_sweep(),
+    "query-key": lambda model, task: _query_key(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -479,6 +480,13 @@ def _frozen_sweep():
     return FrozenSweep(frozen=(0, 2), seeds=(0, 1), correct=(torch.rand(2, 2, 5) > 0.5).float(),
                        cka=torch.rand(2, 3), boundaries=("embeddings", "a", "b"), majority=0.5,
                        n_train=8, n_eval=5)  # fmt: skip
+
+
+def _query_key():
+    from mechscope.heads import QueryKey
+
+    return QueryKey(str_tokens=["a", "b", "c"], layer=1, head=2, q=torch.rand(3, 4),
+                    k=torch.rand(3, 4), scale=2.0, pattern=torch.rand(3, 3), causal=True)  # fmt: skip
 
 
 def _direction_readout():

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
 from mechscope.core.batch import PaddingSide, pad_token_lists
+from mechscope.core.errors import MechscopeError
 from mechscope.heads.patterns import attention_mass, attention_patterns
 
 
@@ -29,3 +31,19 @@ def test_attention_mass_on_a_hand_built_pattern():
     # Padding destinations do not count.
     mask = torch.tensor([[True, True, False]])
     torch.testing.assert_close(attention_mass(patterns, targets, mask), torch.tensor([[1.0, 0.5]]))
+
+
+@pytest.mark.parametrize("family", ["llama-gqa", "bert"])
+def test_queries_and_keys_rebuild_the_pattern_with_rotary_and_shared_key_heads(hf_dirs, family):
+    """Softmax of q.k / scale is the model's own pattern (rotary, grouped keys, encoders)."""
+    from mechscope.heads import query_key
+    from mechscope.models import load_model
+
+    model = load_model(hf_dirs[family])
+    last = model.cfg.n_layers - 1, model.cfg.n_heads - 1
+    for layer, head in ((0, 0), last):
+        qk = query_key(model, torch.tensor([3, 17, 5, 9, 2, 11, 4]), layer, head)
+        assert len(qk.str_tokens) == qk.q.shape[0] == qk.k.shape[0]
+        torch.testing.assert_close(qk.scores().softmax(-1), qk.pattern, atol=1e-5, rtol=1e-4)
+    with pytest.raises(MechscopeError, match="outside the model"):
+        query_key(model, torch.tensor([1, 2]), model.cfg.n_layers, 0)

@@ -81,3 +81,28 @@ def test_any_circuitsvis_view_draws_offline_in_a_notebook_or_a_file(tmp_path):
     assert "unpkg.com" not in shown._repr_html_() and "CircuitsVis" in shown.html
     page = shown.save(tmp_path / "view.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "/>" not in page.split("circuits-vis-")[1][:200]
+
+
+def test_model_and_neuron_views_carry_their_data_inline_and_escape_tokens():
+    import json
+    import re
+
+    import torch
+
+    from mechscope.heads.patterns import QueryKey, SentenceAttention
+    from mechscope.viz.attention import model_view, neuron_view
+
+    patterns = torch.softmax(torch.randn(2, 3, 4, 4), -1)
+    tokens = ["<b>", "a", "b", "c"]
+    first = model_view(SentenceAttention(tokens, patterns, causal=False))
+    second = model_view(SentenceAttention(tokens, patterns, causal=False))
+    ids = [re.search(r'id="(model-view-\d+)"', page).group(1) for page in (first, second)]
+    assert ids[0] != ids[1]  # two views on one page do not collide
+    data = json.loads(re.search(r"const data = (\{.*?\}), root", first).group(1))
+    assert data["tokens"][0] == "&lt;b&gt;" and len(data["patterns"]) == 2
+    assert abs(data["patterns"][1][2][3][0] - float(patterns[1, 2, 3, 0])) < 1e-3
+    qk = QueryKey(tokens, 0, 1, torch.randn(4, 8), torch.randn(4, 8), 2.0, torch.eye(4), True)
+    page = neuron_view(qk)
+    data = json.loads(re.search(r"const data = (\{.*?\}), root", page).group(1))
+    assert data["scale"] == 2.0 and data["causal"] and len(data["q"][0]) == 8
+    assert "<script>" in page and "http" not in page  # offline
