@@ -485,8 +485,9 @@ def _frozen_sweep():
 def _query_key():
     from mechscope.heads import QueryKey
 
-    return QueryKey(str_tokens=["a", "b", "c"], layer=1, head=2, q=torch.rand(3, 4),
-                    k=torch.rand(3, 4), scale=2.0, pattern=torch.rand(3, 3), causal=True)  # fmt: skip
+    q, k = torch.rand(3, 4), torch.rand(3, 4)
+    return QueryKey(str_tokens=["a", "b", "c"], layer=1, head=2, q=q, k=k, scale=2.0,
+                    pattern=torch.rand(3, 3), causal=True)  # fmt: skip
 
 
 def _direction_readout():
