@@ -123,6 +123,18 @@ class QueryKey(Result):
     """The model's own pattern (a check on the reconstruction: `scores`)."""
     causal: bool
 
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per (query, key) token pair: score and weight."""
+        import pandas as pd
+
+        scores = self.scores()
+        return pd.DataFrame([
+            {"query": d, "query_token": self.str_tokens[d], "key": s,
+             "key_token": self.str_tokens[s], "score": float(scores[d, s]),
+             "weight": float(self.pattern[d, s])}
+            for d in range(len(self.str_tokens)) for s in range(len(self.str_tokens))
+        ])  # fmt: skip
+
     def scores(self) -> Float[Tensor, "dest_pos src_pos"]:
         """Attention scores from the queries and keys, masked (-inf) where a decoder cannot see."""
         scores = self.q @ self.k.T / self.scale

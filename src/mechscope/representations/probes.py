@@ -160,9 +160,38 @@ class ProbeResult(Result):
     """Eval units whose label never occurs in training (left out of scoring)."""
     probe: str = ProbeKind.LINEAR.value
     extra: dict[str, Any] = field(default_factory=dict)
+    correct: Float[Tensor, "boundary unit"] | None = None
+    """1 where the probe got a scored eval unit right (results saved before it: None)."""
+    group: Int[Tensor, " unit"] | None = None
+    """Each scored eval unit's sentence (the bootstrap's resampling unit)."""
 
     def _summary(self) -> dict[str, Any]:
         return {"summary": self.summary()}
+
+    def expected_layer_interval(self, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+        """A 95 % bootstrap interval of `expected_layer`, resampling eval sentences.
+
+        Raises:
+            MechscopeError: a result saved without its per-unit correctness.
+        """
+        if self.correct is None or self.group is None:
+            raise MechscopeError("this probe result has no per-unit correctness; refit it.")
+        groups, index = torch.unique(self.group, return_inverse=True)
+        sums = torch.zeros(len(self.boundaries), len(groups)).index_add_(1, index, self.correct)
+        counts = torch.bincount(index, minlength=len(groups)).float()
+        generator = torch.Generator().manual_seed(seed)
+        layers = torch.tensor(self.layers[1:]).float()
+        values = []
+        for _ in range(n_boot):
+            pick = torch.randint(0, len(groups), (len(groups),), generator=generator)
+            accuracy = sums[:, pick].sum(1) / counts[pick].sum()
+            gains = accuracy.cummax(0).values.diff()
+            if float(gains.sum()) > 0:
+                values.append(float((layers * gains).sum() / gains.sum()))
+        if not values:
+            return math.nan, math.nan
+        low, high = torch.tensor(values).quantile(torch.tensor([0.025, 0.975])).tolist()
+        return low, high
 
     def _validate(self) -> None:
         n = len(self.boundaries)
@@ -303,9 +332,11 @@ def probe_layers(
         probe = fit_probe(x_train.to(device), y_train.to(device), n_classes, settings)
         return (probe.predict(x_eval.to(device)).cpu() == y_eval).float()
 
+    per_unit = torch.zeros(len(chosen), int(scored.sum()))
     for i, b in enumerate(tqdm(chosen, desc=f"probe {task}", disable=not progress)):
         x_train, x_eval = train.layer(b), eval.layer(b)[scored]
         correct = score(x_train, encoded.train, x_eval, target)
+        per_unit[i] = correct
         accuracy[i] = correct.mean()
         low[i], high[i] = group_bootstrap_interval(correct, group, seed=settings.seed)
         if control:
@@ -333,6 +364,8 @@ def probe_layers(
         int(scored.sum()),
         encoded.n_unseen,
         settings.kind.value,
+        correct=per_unit,
+        group=group,
         provenance=Provenance(model=train.provenance.model),
     )
 

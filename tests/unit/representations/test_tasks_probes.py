@@ -138,6 +138,9 @@ def test_probes_find_the_informative_layer_and_the_control_stays_low(tmp_path):
         assert result.control[1] < 0.45 and result.selectivity[1] > 0.45
         assert abs(result.majority - 1 / 3) < 0.06
         assert result.best_boundary == 1 and result.expected_layer == 1.0
+        assert result.expected_layer_interval(n_boot=50) == (1.0, 1.0)
+        assert result.correct.shape == (2, 60 * 8)
+        torch.testing.assert_close(result.correct.mean(1), result.accuracy)
         assert math.isnan(float(result.random_init[0]))
     result.save(tmp_path / "probe")
     loaded = load_result(tmp_path / "probe")
