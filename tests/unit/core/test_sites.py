@@ -9,6 +9,15 @@ FAMILY_SPECIFIC = {
     Component.MLP_IN,
     Component.LN2_NORMALIZED,  # a block with an MLP (the tiny decoder is attention-only)
 }
+ROTARY = {Component.ROT_Q, Component.ROT_K}
+
+
+def test_rotary_hook_names_exist_on_a_rotary_model(hf_dirs):
+    from mechscope.models import load_model
+
+    model = load_model(hf_dirs["llama"])
+    for component in ROTARY:
+        assert hook_names(component, model.cfg.n_layers)[-1] in model.hook_dict
 """Hooks of some block designs only; each still exists on one of the test models."""
 
 
@@ -19,7 +28,7 @@ def test_hook_names_exist_on_decoder_and_encoder(tiny_decoder, tiny_encoder):
         for component in per_layer:
             if component in (Component.RESID_MID, Component.MLP_OUT) and model.cfg.attn_only:
                 continue
-            if component in FAMILY_SPECIFIC:
+            if component in FAMILY_SPECIFIC or component in ROTARY:
                 continue
             for name in hook_names(component, model.cfg.n_layers):
                 assert name in model.hook_dict, name
