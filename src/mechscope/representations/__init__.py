@@ -8,6 +8,7 @@
   (`probe_layers` -> `ProbeResult`);
 - `structural`: Hewitt & Manning 2019's distance and depth probes (`structural_probe`);
 - `projections`: PCA / t-SNE / UMAP of a layer's units (`project` -> `Projection`);
+- `mentions`: coreferent vs other mention similarity and antecedent retrieval by layer;
 - `similarity`: linear / RBF CKA, SVCCA, PWCCA between layers (`similarity_matrix`).
 """
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         SurveySettings,
     )
     from mechscope.representations.directions import DirectionResult, direction_readout
+    from mechscope.representations.mentions import MentionSimilarity, mention_similarity
     from mechscope.representations.probes import (
         ProbeResult,
         ProbeSettings,
@@ -46,10 +48,14 @@ if TYPE_CHECKING:
         Survey,
         check_tasks,
         probe_survey,
+        supported_tasks,
     )
     from mechscope.representations.tasks import control_labels, encode, task_labels
 
 _EXPORTS = {
+    "MentionSimilarity": "mechscope.representations.mentions",
+    "mention_similarity": "mechscope.representations.mentions",
+    "supported_tasks": "mechscope.representations.survey",
     "DirectionResult": "mechscope.representations.directions",
     "direction_readout": "mechscope.representations.directions",
     "Activations": "mechscope.representations.activations",
@@ -83,6 +89,9 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "MentionSimilarity",
+    "mention_similarity",
+    "supported_tasks",
     "DirectionResult",
     "direction_readout",
     "Activations",

@@ -35,6 +35,7 @@ BORN_IN_FORMAT_2 = {
     "layer-dropping",
     "frozen-sweep",
     "query-key",
+    "mention-similarity",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

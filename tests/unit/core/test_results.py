@@ -368,6 +368,7 @@ EXAMPLES = {
     "layer-dropping": lambda model, task: _layer_dropping(),
     "frozen-sweep": lambda model, task: _frozen_sweep(),
     "query-key": lambda model, task: _query_key(),
+    "mention-similarity": lambda model, task: _mention_similarity(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -488,6 +489,16 @@ def _query_key():
     q, k = torch.rand(3, 4), torch.rand(3, 4)
     return QueryKey(str_tokens=["a", "b", "c"], layer=1, head=2, q=q, k=k, scale=2.0,
                     pattern=torch.rand(3, 3), causal=True)  # fmt: skip
+
+
+def _mention_similarity():
+    from mechscope.representations import MentionSimilarity
+
+    return MentionSimilarity(boundaries=("embeddings", "after block 0"),
+                             coreferent=torch.rand(2), other=torch.rand(2),
+                             retrieved=(torch.rand(2, 5) > 0.5).float(),
+                             nearest=torch.tensor([1.0, 0, 0, 1, 0]),
+                             document=torch.tensor([0, 0, 1, 1, 2]), window=4)  # fmt: skip
 
 
 def _direction_readout():

@@ -18,6 +18,8 @@ def test_rotary_hook_names_exist_on_a_rotary_model(hf_dirs):
     model = load_model(hf_dirs["llama"])
     for component in ROTARY:
         assert hook_names(component, model.cfg.n_layers)[-1] in model.hook_dict
+
+
 """Hooks of some block designs only; each still exists on one of the test models."""
 
 
