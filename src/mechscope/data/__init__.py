@@ -6,7 +6,14 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.data.byte_tokenizer import BOS_ID
-    from mechscope.data.conllu import Coreference, Mention, conllu_text, read_conllu, read_mentions
+    from mechscope.data.conllu import (
+        Coreference,
+        Mention,
+        conllu_text,
+        read_conllu,
+        read_mentions,
+        sample_sentences,
+    )
     from mechscope.data.corpus import load_corpus
     from mechscope.data.entities import MentionStatus
     from mechscope.data.facts import FACTS, Fact
@@ -29,6 +36,7 @@ _EXPORTS = {
     "Coreference": "mechscope.data.conllu",
     "Mention": "mechscope.data.conllu",
     "read_mentions": "mechscope.data.conllu",
+    "sample_sentences": "mechscope.data.conllu",
     "DATA_ENV": "mechscope.data.paths",
     "data_root": "mechscope.data.paths",
     "dataset_dir": "mechscope.data.paths",
@@ -72,6 +80,7 @@ __all__ = [
     "pronoun_prompts",
     "read_conllu",
     "read_mentions",
+    "sample_sentences",
     "read_sentence_tsv",
     "read_sst2",
     "reviews_as_sentences",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ProbeTask,
         ProjectionMethod,
         SurveySettings,
+        boundary_numbers,
     )
     from mechscope.representations.directions import DirectionResult, direction_readout
     from mechscope.representations.mentions import MentionSimilarity, mention_similarity
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from mechscope.representations.tasks import control_labels, encode, task_labels
 
 _EXPORTS = {
+    "boundary_numbers": "mechscope.representations.choices",
     "MentionSimilarity": "mechscope.representations.mentions",
     "mention_similarity": "mechscope.representations.mentions",
     "supported_tasks": "mechscope.representations.survey",
@@ -89,6 +91,7 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "boundary_numbers",
     "MentionSimilarity",
     "mention_similarity",
     "supported_tasks",

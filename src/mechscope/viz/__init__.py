@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from mechscope.viz.attention import attention_heads_view
+    from mechscope.viz.attention import attention_heads_view, model_view, neuron_view
     from mechscope.viz.circuits import conveyor_belt
     from mechscope.viz.features import (
         abstraction_figure,
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mechscope.viz.heads import head_heatmap
     from mechscope.viz.report import OfflineView, Report, offline
     from mechscope.viz.representations import (
+        depth_figure,
         probe_figure,
         projection_figure,
         similarity_figure,
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "attention_distance_figure": "mechscope.viz.vision",
     "attention_heads_view": "mechscope.viz.attention",
+    "model_view": "mechscope.viz.attention",
+    "depth_figure": "mechscope.viz.representations",
+    "neuron_view": "mechscope.viz.attention",
     "attention_overlay": "mechscope.viz.vision",
     "attention_small_multiples": "mechscope.viz.vision",
     "conveyor_belt": "mechscope.viz.circuits",
@@ -58,6 +62,9 @@ __all__ = [
     "Report",
     "attention_distance_figure",
     "attention_heads_view",
+    "model_view",
+    "depth_figure",
+    "neuron_view",
     "attention_overlay",
     "attention_small_multiples",
     "conveyor_belt",

@@ -5,7 +5,7 @@ Probes, the structural probe, projections and similarity matrices, as plotly fig
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -176,3 +176,56 @@ def render_similarity(results: Sequence["Similarity"], title: str) -> Report:
     for result in results:
         report.figure(similarity_figure(result))
     return report
+
+
+def depth_figure(
+    rows: Sequence[dict[str, Any]], *, title: str = "Where each kind of information peaks"
+) -> go.Figure:
+    """Each kind of information's peak depth per model, with the layers tied with it.
+
+    ``rows``: dicts with ``what`` (the kind, one row of the figure), ``model``, ``peak``,
+    ``low``, ``high`` (relative depths 0..1: the peak and the range of layers statistically
+    tied with it) and optionally ``expected`` (a probe's expected layer, also relative) with
+    ``expected_low`` / ``expected_high``. The x axis is relative depth (0 = embeddings,
+    1 = after the last block), so models of different depths share it.
+    """
+    kinds = list(dict.fromkeys(r["what"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    figure = go.Figure()
+    for m, model in enumerate(models):
+        offset = (m - (len(models) - 1) / 2) * 0.22
+        mine = [r for r in rows if r["model"] == model]
+        y = [kinds.index(r["what"]) + offset for r in mine]
+        figure.add_trace(go.Scatter(
+            x=[r["peak"] for r in mine], y=y, mode="markers", name=f"{model}: peak",
+            marker={"color": colours[m % 4], "size": 10, "symbol": "circle"},
+            error_x={"type": "data", "symmetric": False,
+                     "array": [r["high"] - r["peak"] for r in mine],
+                     "arrayminus": [r["peak"] - r["low"] for r in mine]},
+            text=[f"{r['what']} ({r.get('source', '')}): peak {r['peak']:.2f}, tied "
+                  f"{r['low']:.2f}-{r['high']:.2f}" for r in mine],
+            hoverinfo="text",
+        ))  # fmt: skip
+        expected = [r for r in mine if r.get("expected") is not None]
+        if expected:
+            figure.add_trace(go.Scatter(
+                x=[r["expected"] for r in expected],
+                y=[kinds.index(r["what"]) + offset for r in expected], mode="markers",
+                name=f"{model}: expected layer", marker={"color": colours[m % 4], "size": 9,
+                                                         "symbol": "diamond-open"},
+                error_x={"type": "data", "symmetric": False,
+                         "array": [r["expected_high"] - r["expected"] for r in expected],
+                         "arrayminus": [r["expected"] - r["expected_low"] for r in expected]},
+                hoverinfo="x+name",
+            ))  # fmt: skip
+    for edge in (1 / 3, 2 / 3):
+        figure.add_vline(x=edge, line_dash="dot", line_color="#bbb")
+    figure.update_layout(
+        title=title, height=90 + 38 * len(kinds), width=900,
+        xaxis={"title": "relative depth (0 = embeddings, 1 = after the last block)",
+               "range": [-0.03, 1.03]},
+        yaxis={"tickvals": list(range(len(kinds))), "ticktext": kinds, "autorange": "reversed"},
+        legend={"orientation": "h", "y": -0.18}, margin={"l": 230},
+    )  # fmt: skip
+    return figure

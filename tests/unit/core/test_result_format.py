@@ -36,6 +36,7 @@ BORN_IN_FORMAT_2 = {
     "frozen-sweep",
     "query-key",
     "mention-similarity",
+    "hierarchy",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

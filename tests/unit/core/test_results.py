@@ -363,6 +363,7 @@ EXAMPLES = {
     "feature-attribution": lambda model, task: _feature_attribution(),
     "feature-hierarchy": lambda model, task: _feature_hierarchy(),
     "smollm-features": lambda model, task: _smollm_features(),
+    "hierarchy": lambda model, task: _hierarchy(),
     "coreference-scores": lambda model, task: _coreference_scores(),
     "aggregation-scores": lambda model, task: _aggregation_scores(),
     "layer-dropping": lambda model, task: _layer_dropping(),
@@ -457,6 +458,15 @@ def _coreference_scores():
         pronoun=torch.tensor([True, False, True, False, False]),
         document=torch.tensor([0, 0, 1, 1, 2]), window=4, n_windows=3, skipped={"x": 1},
     )  # fmt: skip
+
+
+def _hierarchy():
+    from experiments.hierarchy.analysis import Hierarchy, profile
+
+    row = profile("x", "minilm", "GUM", [0.0, 0.5, 1.0], [0.2, 0.9, 0.8], [0.1, 0.8, 0.7],
+                  [0.3, 1.0, 0.95])  # fmt: skip
+    verdict = {"claim": 1, "statement": "s", "model": "MiniLM", "verdict": "right", "evidence": "e"}
+    return Hierarchy([row], [verdict], {"MiniLM": {}}, torch.tensor([0.5]))
 
 
 def _aggregation_scores():

@@ -1,0 +1,427 @@
+"""The whole claim on one page: where each kind of information lives, and seven verdicts.
+
+Every measurement is a *profile*: one value per layer (probes: per boundary, 0 = the
+embeddings, L = after the last block; heads: per layer, placed at the middle of its block,
+``(l + 0.5) / L``), with a 95 % interval per layer where the measurement has one. Its *peak*
+is the layer of the highest value; the peak's *tied range* spans every layer whose interval
+reaches the peak's lower bound (the layers the data cannot tell from the peak). Probes also
+have Tenney et al.'s expected layer (centre of gravity of the gains) with a bootstrap
+interval over sentences. Depths are relative (0..1) so SmolLM2 (30 layers) and MiniLM (6)
+share one axis; "early", "middle" and "late" are its thirds.
+
+A claim's verdict per model: **right** when the evidence's tied range lies inside the thirds
+the claim names, **partly** when it overlaps them, **wrong** when it lies outside; the
+evidence and the rule are printed with each verdict.
+"""
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from experiments.hierarchy import measure
+from experiments.hierarchy.config import Config
+from mechscope.core import Outcome, Result, load_result
+from mechscope.heads import HeadKind
+from mechscope.models import load_model
+from mechscope.representations import boundary_numbers
+from mechscope.viz import Report, depth_figure, line_chart
+
+SHORT = {"smollm2-135m": "SmolLM2", "minilm": "MiniLM"}
+EWT = "UD EWT, layer-hierarchy"
+"""The source of the profiles read from the layer-hierarchy experiment's saved probes."""
+THIRDS = {"early": (0.0, 1 / 3), "middle": (1 / 3, 2 / 3), "late": (2 / 3, 1.0)}
+
+
+def profile(what: str, model: str, source: str, positions: list[float], values: list[float],
+            low: list[float] | None = None, high: list[float] | None = None, *,
+            expected: tuple[float, float, float] | None = None,
+            higher_is_better: bool = True) -> dict[str, Any]:  # fmt: skip
+    """One measurement by depth, with its peak and tied range (module docstring)."""
+    sign = 1.0 if higher_is_better else -1.0
+    scored = [sign * v if not math.isnan(v) else -math.inf for v in values]
+    best = max(range(len(values)), key=scored.__getitem__)
+    if low is not None and high is not None:
+        if higher_is_better:  # every layer whose upper bound reaches the peak's lower bound
+            tied = [positions[i] for i in range(len(values)) if high[i] >= low[best]]
+        else:
+            tied = [positions[i] for i in range(len(values)) if low[i] <= high[best]]
+    else:
+        tied = []
+    tied = tied or [positions[best]]
+    row = {"what": what, "model": SHORT.get(model, model), "source": source,
+           "positions": positions, "values": values, "low": low, "high": high,
+           "peak": positions[best], "tied_low": min(tied), "tied_high": max(tied),
+           "peak_value": values[best]}  # fmt: skip
+    if expected is not None:
+        row |= {"expected": expected[0], "expected_low": expected[1], "expected_high": expected[2]}
+    return row
+
+
+def where(low: float, high: float, claim: str) -> str:
+    """Right / partly / wrong: is ``[low, high]`` inside the thirds named in ``claim``?"""
+    ranges = [THIRDS[t] for t in claim.split("+")]
+    inside = all(any(a - 1e-9 <= x <= b + 1e-9 for a, b in ranges) for x in (low, high))
+    overlaps = any(low <= b and high >= a for a, b in ranges)
+    return "right" if inside else "partly" if overlaps else "wrong"
+
+
+def _probe_profile(result: Any, what: str, model: str, n_layers: int, source: str) -> dict:  # noqa: ANN401
+    positions = [layer / n_layers for layer in result.layers]
+    expected = None
+    if result.correct is not None:
+        low, high = result.expected_layer_interval(n_boot=300)
+        expected = (result.expected_layer / n_layers, low / n_layers, high / n_layers)
+    return profile(what, model, source, positions, result.accuracy.tolist(),
+                   result.ci_low.tolist(), result.ci_high.tolist(), expected=expected)  # fmt: skip
+
+
+def _head_positions(n_layers: int) -> list[float]:
+    return [(layer + 0.5) / n_layers for layer in range(n_layers)]
+
+
+def _per_layer(values: Tensor) -> tuple[list[float], list[float], list[float]]:
+    """Mean over prompts of a [prompt, layer] tensor, with a 95 % normal interval."""
+    values = values[~values.isnan().any(1)]
+    mean = values.mean(0)
+    se = values.std(0) / max(len(values), 1) ** 0.5
+    return mean.tolist(), (mean - 1.96 * se).tolist(), (mean + 1.96 * se).tolist()
+
+
+def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
+                   ewt: dict[str, Result]) -> tuple[list[dict], dict[str, Any]]:  # fmt: skip
+    """Every profile of one model, and facts the verdicts need besides."""
+    rows, extra = [], {}
+    gum = "GUM"
+    names = {"probe-upos": "part of speech (UPOS probe)", "probe-deprel": "syntax (relation probe)",
+             "probe-entity": "entity type (probe)", "probe-chain": "in a coreference chain (probe)",
+             "probe-genre": "genre (sentence probe)"}  # fmt: skip
+    for key, what in names.items():
+        rows.append(_probe_profile(parts[key], what, spec, n_layers, gum))
+    for key, what in (("probe-upos", "part of speech (UPOS probe)"),
+                      ("probe-deprel", "syntax (relation probe)")):  # fmt: skip
+        if key in ewt:
+            rows.append(_probe_profile(ewt[key], what, spec, n_layers, EWT))
+    structural = parts["structural"]
+    uuas = structural.metric("uuas").tolist()  # type: ignore[attr-defined]
+    positions = [x / n_layers for x in boundary_numbers(structural.boundaries)]  # type: ignore[attr-defined]
+    rows.append(profile("syntax (structural probe UUAS)", spec, gum, positions, uuas))
+    for key in ("probe-sentiment-sentence-mean", "probe-sentiment-sentence-last"):
+        if key in parts:
+            pooling = key.rsplit("-", 1)[-1]
+            rows.append(_probe_profile(parts[key], f"sentiment (SST-2, {pooling} pooled)", spec,
+                                       n_layers, "SST-2"))  # fmt: skip
+    coref = parts["coreference"]
+    accuracy = coref.accuracy()  # type: ignore[attr-defined]
+    best_head = accuracy.argmax(1)
+    low, high = [], []
+    for layer in range(n_layers):
+        a, b = coref.interval(coref.correct[:, layer, int(best_head[layer])], n_boot=300)  # type: ignore[attr-defined]
+        low.append(a)
+        high.append(b)
+    rows.append(profile("coreference (best head per layer)", spec, gum, _head_positions(n_layers),
+                        accuracy.amax(1).tolist(), low, high))  # fmt: skip
+    extra["coref_baselines"] = (float(coref.nearest.mean()), float(coref.head_match.mean()))  # type: ignore[attr-defined]
+    mentions = parts["mentions"]
+    m_low, m_high = zip(*(mentions.interval(i, n_boot=300)  # type: ignore[attr-defined]
+                          for i in range(len(mentions.boundaries))), strict=True)  # type: ignore[attr-defined]  # fmt: skip
+    rows.append(profile("coreference (mention retrieval)", spec, gum,
+                        [x / n_layers for x in boundary_numbers(mentions.boundaries)],  # type: ignore[attr-defined]
+                        mentions.accuracy.tolist(), list(m_low), list(m_high)))  # type: ignore[attr-defined]  # fmt: skip
+    heads = parts["heads"]
+    for kind, what in (("previous-token", "attention: previous token"),
+                       ("local-window", "attention: local window"),
+                       ("first-token", "attention: sink (first token)"),
+                       ("max-weight", "attention: sparsity (max weight)")):  # fmt: skip
+        i = heads.kinds.index(HeadKind(kind))  # type: ignore[attr-defined]
+        per = heads.per_prompt[i, : heads.n_prompts].mean(-1)  # type: ignore[attr-defined]
+        mean, lo, hi = _per_layer(per)
+        rows.append(profile(what, spec, gum, _head_positions(n_layers), mean, lo, hi))
+    syntax = parts["syntax"]
+    counts_list = syntax.counts.tolist()  # type: ignore[attr-defined]
+    frequent = [i for i, c in enumerate(counts_list) if c >= min(50, max(counts_list))]
+    best = syntax.accuracy.amax(0)[frequent].amax(-1)  # type: ignore[attr-defined]  # relation layer
+    counts = syntax.counts[frequent].float()[:, None]  # type: ignore[attr-defined]
+    se = ((best * (1 - best) / counts).sum(0)).sqrt() / len(frequent)
+    mean = best.mean(0)
+    rows.append(profile("syntax (best dependency head per layer)", spec, gum,
+                        _head_positions(n_layers), mean.tolist(), (mean - 1.96 * se).tolist(),
+                        (mean + 1.96 * se).tolist()))  # fmt: skip
+    aggregation = parts["aggregation"]
+    for target in aggregation.targets:  # type: ignore[attr-defined]
+        rows.append(profile(f"aggregation onto {target} words (best enrichment)", spec,
+                            "SST-2" if target == "sentiment" else gum, _head_positions(n_layers),
+                            aggregation.by_layer(target).tolist()))  # type: ignore[attr-defined]  # fmt: skip
+    if "lens-facts" in parts:
+        rows.append(_lens_profile(parts["lens-facts"], "fact answer (logit lens top-1)", spec,
+                                  n_layers))  # fmt: skip
+        rows.append(_sentiment_lens(parts["lens-sentiment"], parts["lens-sentiment-wrong"], spec,
+                                    n_layers))  # fmt: skip
+    if "induction" in [k.value for k in heads.kinds]:  # type: ignore[attr-defined]
+        extra["induction"] = _composition(heads)
+    return rows, extra
+
+
+def _last_positions(trajectory: Any) -> Tensor:  # noqa: ANN401
+    return trajectory.attention_mask.sum(1) - 1
+
+
+def _lens_profile(trajectory: Any, what: str, spec: str, n_layers: int) -> dict:  # noqa: ANN401
+    """Share of prompts whose answer is the lens's top token at each boundary (Wilson CI)."""
+    last = _last_positions(trajectory)
+    rows = torch.arange(trajectory.rank.shape[1])
+    top1 = (trajectory.rank[:, rows, last] == 1).float()  # boundary prompt
+    n = top1.shape[1]
+    p = top1.mean(1)
+    se = (p * (1 - p) / n).sqrt()
+    positions = [b / n_layers for b in range(top1.shape[0])]
+    row = profile(what, spec, "facts", positions, p.tolist(), (p - 1.96 * se).tolist(),
+                  (p + 1.96 * se).tolist())  # fmt: skip
+    final = float(p[-1])
+    first_half = next((b for b in range(len(p)) if float(p[b]) >= final / 2), len(p) - 1)
+    row["forms_at"] = first_half / n_layers
+    row["n"] = n
+    return row
+
+
+def _sentiment_lens(right: Any, wrong: Any, spec: str, n_layers: int) -> dict:  # noqa: ANN401
+    """The logit lens's log-prob of the right minus the wrong polarity word, per boundary."""
+    last = _last_positions(right)
+    rows = torch.arange(right.log_prob.shape[1])
+    diff = right.log_prob[:, rows, last] - wrong.log_prob[:, rows, last]  # boundary prompt
+    mean, lo, hi = _per_layer(diff.T)
+    row = profile("sentiment completion (logit lens, good - bad)", spec, "templates",
+                  [b / n_layers for b in range(diff.shape[0])], mean, lo, hi)  # fmt: skip
+    final = mean[-1]
+    row["forms_at"] = next((b for b, v in enumerate(lo) if v > 0 and mean[b] >= final / 2),
+                           len(mean) - 1) / n_layers  # fmt: skip
+    row["n"] = diff.shape[1]
+    return row
+
+
+def _composition(heads: Any) -> dict[str, Any]:  # noqa: ANN401
+    """Layers of the top induction and previous-token heads (SmolLM2: composition)."""
+    induction = heads.top("induction", 3)
+    previous = heads.top("previous-token", 3)
+    return {
+        "induction": [(str(h), v) for h, v in induction],
+        "previous": [(str(h), v) for h, v in previous],
+        "holds": min(h.layer for h, _ in induction) > min(h.layer for h, _ in previous),
+    }
+
+
+CLAIMS = (
+    (1, "parts of speech are read best early", ("part of speech (UPOS probe)",), "early"),
+    (2, "syntax (trees, dependency heads) in the middle",
+     ("syntax (relation probe)", "syntax (structural probe UUAS)",
+      "syntax (best dependency head per layer)"), "middle"),
+    (3, "coreference in the middle",
+     ("coreference (best head per layer)", "coreference (mention retrieval)",
+      "in a coreference chain (probe)"), "middle"),
+    (4, "sentiment and other sentence meaning late",
+     ("sentiment (SST-2, mean pooled)", "sentiment (SST-2, last pooled)", "genre (sentence probe)",
+      "sentiment completion (logit lens, good - bad)"), "late"),
+    (5, "the answer to a fact forms late (logit lens)", ("fact answer (logit lens top-1)",),
+     "late"),
+    (6, "induction needs composition (induction heads above previous-token heads)", (), ""),
+    (7, "attention: local early, syntactic middle, sink and sparse late",
+     ("attention: previous token", "attention: local window",
+      "syntax (best dependency head per layer)", "attention: sink (first token)",
+      "attention: sparsity (max weight)"), "early,early,middle,late,late"),
+)  # fmt: skip
+
+
+def verdicts(rows: list[dict], extras: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One verdict per claim and model, with the evidence (module docstring's rule)."""
+    out = []
+    for number, statement, whats, thirds in CLAIMS:
+        for model in dict.fromkeys([*(r["model"] for r in rows), *extras]):
+            mine = {r["what"]: r for r in rows
+                    if r["model"] == model and r["source"] != EWT}  # fmt: skip
+            if number == 6:
+                comp = extras.get(model, {}).get("induction")
+                if comp is None:
+                    continue
+                word = "right" if comp["holds"] else "wrong"
+                named = {k: ", ".join(f"{h} ({v:.2f})" for h, v in comp[k])
+                         for k in ("induction", "previous")}  # fmt: skip
+                evidence = (
+                    f"top induction heads {named['induction']}; top previous-token "
+                    f"heads {named['previous']}"
+                )
+                if model == "MiniLM":
+                    word = "not applicable"
+                    evidence += " (an encoder reads both sides; the score is prefix matching)"
+                out.append({"claim": number, "statement": statement, "model": model,
+                            "verdict": word, "evidence": evidence})  # fmt: skip
+                continue
+            wanted = thirds.split(",") if "," in thirds else [thirds] * len(whats)
+            words, evidence = [], []
+            for what, third in zip(whats, wanted, strict=True):
+                if what not in mine:
+                    continue
+                r = mine[what]
+                low, high = r["tied_low"], r["tied_high"]
+                if number in (4, 5) and "forms_at" in r:
+                    low = high = r["forms_at"]
+                word = where(low, high, third)
+                words.append(word)
+                exp = (f", expected {r['expected']:.2f} [{r['expected_low']:.2f}, "
+                       f"{r['expected_high']:.2f}]" if "expected" in r else "")  # fmt: skip
+                forms = f", forms at {r['forms_at']:.2f}" if "forms_at" in r else ""
+                evidence.append(f"{what}: peak {r['peak']:.2f} (tied {r['tied_low']:.2f}-"
+                                f"{r['tied_high']:.2f}){exp}{forms}, expected {third}: "
+                                f"{word}")  # fmt: skip
+            if not words:
+                continue
+            overall = ("right" if all(w == "right" for w in words) else
+                       "wrong" if all(w == "wrong" for w in words) else "partly")  # fmt: skip
+            out.append({"claim": number, "statement": statement, "model": model,
+                        "verdict": overall, "evidence": "; ".join(evidence)})  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Hierarchy(Result):
+    """Every profile by depth, and a verdict per claim and model."""
+
+    kind: ClassVar[str] = "hierarchy"
+    profiles: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]
+    extras: dict[str, Any]
+    peaks: Float[Tensor, " profile"]
+    """Each profile's relative peak depth (for a quick look without the JSON)."""
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per profile: what, model, peak, tied range, expected layer."""
+        import pandas as pd
+
+        keys = ("what", "model", "source", "peak", "tied_low", "tied_high", "peak_value",
+                "expected", "expected_low", "expected_high")  # fmt: skip
+        return pd.DataFrame([{k: r.get(k) for k in keys} for r in self.profiles])
+
+
+def run(cfg: Config) -> Outcome:
+    """Measure every part of every model (cached), then the profiles and verdicts."""
+    d = measure.data(cfg)
+    rows, extras, saved = [], {}, {}
+    for spec in cfg.models:
+        model = load_model(spec)
+        root = cfg.out / "parts" / spec.replace("/", "_")
+        parts: dict[str, Result] = {}
+        parts |= measure.probes(model, cfg, d, root)
+        parts |= measure.coreference(model, cfg, d, root)
+        parts |= measure.attention(model, d, root)
+        parts |= measure.lens(model, cfg, root)
+        parts |= measure.dropping(model, cfg, d, root)
+        parts |= measure.finetuning(model, cfg, d, root)
+        ewt = _layer_hierarchy(cfg.layer_hierarchy, spec)
+        mine, extra = model_profiles(spec, parts, model.cfg.n_layers, ewt)
+        rows += mine
+        extras[SHORT.get(spec, spec)] = extra | _dropping_extra(parts) | _finetune_extra(parts)
+        saved[spec] = {k: v for k, v in parts.items() if k in ("dropping", "finetune",
+                                                                "verify-coreference")}  # fmt: skip
+        del model
+    result = Hierarchy(
+        rows, verdicts(rows, extras), _jsonable(extras), torch.tensor([r["peak"] for r in rows])
+    )
+    result = result.with_provenance(cfg, ",".join(cfg.models))
+    return Outcome({"": result}, {"parts": saved})
+
+
+def _jsonable(value: Any) -> Any:  # noqa: ANN401
+    return json.loads(json.dumps(value, default=str))
+
+
+def _layer_hierarchy(directory: Path, spec: str) -> dict[str, Result]:
+    out = {}
+    for key in ("probe-upos", "probe-deprel"):
+        path = directory / spec / key
+        if (path / "result.json").exists():
+            out[key] = load_result(path)
+    return out
+
+
+def _dropping_extra(parts: dict[str, Result]) -> dict[str, Any]:
+    drop = parts.get("dropping")
+    if drop is None:
+        return {}
+    return {"dropping": {m: {"intact": drop.value("intact", m),  # type: ignore[attr-defined]
+                             "single": drop.single(m).tolist(),  # type: ignore[attr-defined]
+                             "cumulative": drop.cumulative(m).tolist(),  # type: ignore[attr-defined]
+                             "most_needed": drop.most_needed(m)}  # type: ignore[attr-defined]
+                         for m in drop.measures}}  # type: ignore[attr-defined]  # fmt: skip
+
+
+def _finetune_extra(parts: dict[str, Result]) -> dict[str, Any]:
+    sweep = parts.get("finetune")
+    if sweep is None:
+        return {}
+    return {"finetune": sweep.table(), "finetune_majority": sweep.majority}  # type: ignore[attr-defined]
+
+
+def report(outcome: Outcome, cfg: Config) -> Report:
+    """The page: the verdicts, the figure, then each model's profiles and the extra tables."""
+    result: Hierarchy = outcome.main  # type: ignore[assignment]
+    page = Report("Why deeper layers are more abstract: the whole claim, measured")
+    page.paragraph(
+        f"Models: {', '.join(cfg.models)}. Each kind of information is a profile by relative "
+        "depth (0 = embeddings, 1 = after the last block); its peak and the layers tied with "
+        "it at 95 % (the error bar), and for probes Tenney et al.'s expected layer with a "
+        "bootstrap interval over sentences (open diamonds). Thirds: early < 0.33 < middle < "
+        "0.67 < late. Verdict: right when the tied range lies in the thirds the claim names, "
+        "partly when it overlaps them, wrong otherwise."
+    )
+    page.heading("Verdicts")
+    page.table(["claim", "model", "verdict", "evidence"],
+               [[f"{v['claim']}. {v['statement']}", v["model"], v["verdict"], v["evidence"]]
+                for v in result.verdicts])  # fmt: skip
+    page.heading("Where each kind of information peaks")
+    peaks = [{"what": r["what"] + ("" if r["source"] != EWT else " [EWT]"),
+              "model": r["model"], "peak": r["peak"], "low": r["tied_low"],
+              "high": r["tied_high"], "source": r["source"],
+              **({"expected": r["expected"], "expected_low": r["expected_low"],
+                  "expected_high": r["expected_high"]} if "expected" in r else {})}
+             for r in result.profiles]  # fmt: skip
+    page.figure(depth_figure(peaks))
+    for model in dict.fromkeys(r["model"] for r in result.profiles):
+        page.heading(f"{model}: every profile", level=2)
+        series = {}
+        for r in result.profiles:
+            if r["model"] != model:
+                continue
+            values = torch.tensor(r["values"], dtype=torch.float)
+            span = float(values.max() - values.min()) or 1.0
+            scaled = ((values - values.min()) / span).tolist()
+            series[f"{r['what']} [{r['source']}]"] = (r["positions"], scaled)
+        page.figure(line_chart(series, title=f"{model}: each profile scaled to 0..1",
+                               x_title="relative depth", y_title="scaled value"))  # fmt: skip
+        page.table(["what", "source", "peak", "tied", "peak value", "expected layer"],
+                   [[r["what"], r["source"], r["peak"], f"{r['tied_low']:.2f}-{r['tied_high']:.2f}",
+                     r["peak_value"], (f"{r['expected']:.2f} [{r['expected_low']:.2f}, "
+                                       f"{r['expected_high']:.2f}]" if "expected" in r else "-")]
+                    for r in result.profiles if r["model"] == model])  # fmt: skip
+        extra = result.extras.get(model, {})
+        if "dropping" in extra:
+            page.heading(f"{model}: layer dropping", level=3)
+            for name, values in extra["dropping"].items():
+                n = len(values["single"])
+                page.figure(line_chart(
+                    {"one block dropped": (list(range(n)), values["single"]),
+                     "top k dropped (x = n - k)": (list(range(n)), values["cumulative"][::-1])},
+                    title=f"{name} (intact {values['intact']:.3f}); most needed block "
+                          f"{values['most_needed']}", x_title="block", y_title=name))  # fmt: skip
+        if "finetune" in extra:
+            page.heading(f"{model}: fine-tuned on SST-2 with the lowest k blocks frozen", level=3)
+            rows = extra["finetune"]
+            cka = [k for k in rows[0] if k.startswith("cka ")]
+            page.table(["frozen k", "accuracy", "95 % interval", "seeds min-max", *cka],
+                       [[r["frozen"], r["accuracy"], f"{r['ci_low']:.3f}-{r['ci_high']:.3f}",
+                         f"{r['min']:.3f}-{r['max']:.3f}", *(r[k] for k in cka)]
+                        for r in rows])  # fmt: skip
+    return page
