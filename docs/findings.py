@@ -38,6 +38,7 @@ PAGES = {
     "vit-cutmix": "experiments.vit_attention.findings:cutmix",
     "feature-hierarchy": "experiments.feature_hierarchy.findings:findings",
     "smollm-features": "experiments.smollm_features.findings:findings",
+    "hierarchy": "experiments.hierarchy.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

@@ -106,8 +106,12 @@ def probe_survey(
     eval_: Sequence[Sentence],
     tasks: Sequence[str],
     settings: SurveySettings | None = None,
+    *,
+    progress: bool = True,
 ) -> Survey:
     """Probe ``tasks`` (`ProbeTask` values and ``"structural"``) at every boundary.
+
+    ``progress``: show progress bars (collection and each task's probes).
 
     Raises:
         MechscopeError: no task, a pooling of the wrong level, a boundary out of range, or a
@@ -138,15 +142,16 @@ def probe_survey(
     words = None
     counts: dict[str, Any] = {}
     if word_tasks or STRUCTURAL in tasks:
-        words = _gather(s, models, splits, s.pooling)
+        words = _gather(s, models, splits, s.pooling, progress)
         counts = _counts(words)
-    probes = [_probe(s, ProbeTask(t), words, probe_settings, layers) for t in word_tasks]  # pyright: ignore[reportArgumentType]
+    probes = [_probe(s, ProbeTask(t), words, probe_settings, layers, progress)  # pyright: ignore[reportArgumentType]
+              for t in word_tasks]  # fmt: skip
     sentences = None
     if sentence_tasks:
-        sentences = _gather(s, models, splits, s.sentence_pooling)
+        sentences = _gather(s, models, splits, s.sentence_pooling, progress)
         counts |= {"train_sentences": len(sentences["model"]["train"].sentences),
                    "eval_sentences": len(sentences["model"]["eval"].sentences)}  # fmt: skip
-        probes += [_probe(s, ProbeTask(t), sentences, probe_settings, layers)
+        probes += [_probe(s, ProbeTask(t), sentences, probe_settings, layers, progress)
                    for t in sentence_tasks]  # fmt: skip
     structural = None
     if STRUCTURAL in tasks and words is not None:
@@ -154,7 +159,7 @@ def probe_survey(
         structural = structural_probe(
             words["model"]["train"], words["model"]["eval"], rank=s.structural_rank,
             seed=s.seed, boundaries=layers, random_train=random.get("train"),
-            random_eval=random.get("eval"),
+            random_eval=random.get("eval"), progress=progress,
         )  # fmt: skip
     projections = _projections(s, words, probes, layers) if words is not None else []
     projections += _task_projections(s, words, sentences, probes)
@@ -169,6 +174,7 @@ def _gather(
     models: dict[str, Model],
     splits: dict[str, list[Sentence]],
     pooling: Pooling,
+    progress: bool = True,
 ) -> dict[str, dict[str, Activations]]:
     """Activations of every model (the model, its random-init twin) on both splits."""
     out: dict[str, dict[str, Activations]] = {}
@@ -177,7 +183,8 @@ def _gather(
         for split, sentences in splits.items():
             store = None if s.store is None else s.store / f"{name}-{pooling.value}-{split}"
             out[name][split] = collect(model, sentences, pooling=pooling,
-                                       batch_size=s.batch_size, store=store)  # fmt: skip
+                                       batch_size=s.batch_size, store=store,
+                                       progress=progress)  # fmt: skip
     return out
 
 
@@ -195,6 +202,7 @@ def _probe(
     source: dict[str, dict[str, Activations]],
     settings: ProbeSettings,
     layers: list[int] | None,
+    progress: bool = True,
 ) -> ProbeResult:
     """One task probed at every boundary."""
     train, eval_ = source["model"]["train"], source["model"]["eval"]
@@ -203,7 +211,7 @@ def _probe(
         train, task_labels(task, train.sentences, len(train.units)),
         eval_, task_labels(task, eval_.sentences, len(eval_.units)),
         task=task.value, settings=settings, boundaries=layers, control=s.control,
-        random_train=random.get("train"), random_eval=random.get("eval"),
+        random_train=random.get("train"), random_eval=random.get("eval"), progress=progress,
     )  # fmt: skip
 
 
