@@ -162,6 +162,8 @@ def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
                                   n_layers))  # fmt: skip
         rows.append(_sentiment_lens(parts["lens-sentiment"], parts["lens-sentiment-wrong"], spec,
                                     n_layers))  # fmt: skip
+    if "dla-sentiment" in parts:
+        rows.append(_dla_profile(parts["dla-sentiment"], spec, n_layers))
     if "induction" in [k.value for k in heads.kinds]:  # type: ignore[attr-defined]
         extra["induction"] = _composition(heads)
     return rows, extra
@@ -204,6 +206,22 @@ def _sentiment_lens(right: Any, wrong: Any, spec: str, n_layers: int) -> dict:  
     return row
 
 
+def _dla_profile(dla: Any, spec: str, n_layers: int) -> dict:  # noqa: ANN401
+    """Each block's direct effect (its heads and MLP) on the right-minus-wrong logit."""
+    labels, values = dla.grouped()
+    last = _last_positions(dla)
+    rows = torch.arange(values.shape[1])
+    at_last = values[:, rows, last]  # part prompt
+    per_layer = torch.stack([
+        sum((at_last[labels.index(name)] for name in (f"attn {layer}", f"mlp {layer}")
+             if name in labels), torch.zeros(at_last.shape[1]))
+        for layer in range(n_layers)
+    ], 1)  # prompt layer  # fmt: skip
+    mean, lo, hi = _per_layer(per_layer)
+    return profile("sentiment completion (DLA per block)", spec, "templates",
+                   _head_positions(n_layers), mean, lo, hi)  # fmt: skip
+
+
 def _composition(heads: Any) -> dict[str, Any]:  # noqa: ANN401
     """Layers of the top induction and previous-token heads (SmolLM2: composition)."""
     induction = heads.top("induction", 3)
@@ -225,7 +243,8 @@ CLAIMS = (
       "in a coreference chain (probe)"), "middle"),
     (4, "sentiment and other sentence meaning late",
      ("sentiment (SST-2, mean pooled)", "sentiment (SST-2, last pooled)", "genre (sentence probe)",
-      "sentiment completion (logit lens, good - bad)"), "late"),
+      "sentiment completion (logit lens, good - bad)", "sentiment completion (DLA per block)"),
+     "late"),
     (5, "the answer to a fact forms late (logit lens)", ("fact answer (logit lens top-1)",),
      "late"),
     (6, "induction needs composition (induction heads above previous-token heads)", (), ""),
@@ -354,6 +373,7 @@ def _dropping_extra(parts: dict[str, Result]) -> dict[str, Any]:
     return {"dropping": {m: {"intact": drop.value("intact", m),  # type: ignore[attr-defined]
                              "single": drop.single(m).tolist(),  # type: ignore[attr-defined]
                              "cumulative": drop.cumulative(m).tolist(),  # type: ignore[attr-defined]
+                             "top_ks": drop.top_ks,  # type: ignore[attr-defined]
                              "most_needed": drop.most_needed(m)}  # type: ignore[attr-defined]
                          for m in drop.measures}}  # type: ignore[attr-defined]  # fmt: skip
 
@@ -411,9 +431,10 @@ def report(outcome: Outcome, cfg: Config) -> Report:
             page.heading(f"{model}: layer dropping", level=3)
             for name, values in extra["dropping"].items():
                 n = len(values["single"])
+                kept = [n - k for k in values["top_ks"]]
                 page.figure(line_chart(
-                    {"one block dropped": (list(range(n)), values["single"]),
-                     "top k dropped (x = n - k)": (list(range(n)), values["cumulative"][::-1])},
+                    {"block x dropped alone": (list(range(n)), values["single"]),
+                     "only blocks below x kept (top n - x dropped)": (kept, values["cumulative"])},
                     title=f"{name} (intact {values['intact']:.3f}); most needed block "
                           f"{values['most_needed']}", x_title="block", y_title=name))  # fmt: skip
         if "finetune" in extra:

@@ -23,12 +23,11 @@ def _profile_rows(result: Hierarchy, model: str) -> str:
 def _dropping_rows(extra: dict[str, Any]) -> str:
     rows = []
     for name, v in extra.get("dropping", {}).items():
-        single, cumulative = v["single"], v["cumulative"]
-        n = len(single)
-        third = max(1, n // 3)
+        single, cumulative, ks = v["single"], v["cumulative"], v["top_ks"]
+        third = min(range(len(ks)), key=lambda i: abs(ks[i] - len(single) / 3))
         rows.append(f"| {name} | {v['intact']:.3f} | {v['most_needed']} "
                     f"({single[v['most_needed']]:.3f}) | {min(single):.3f}-{max(single):.3f} | "
-                    f"{cumulative[0]:.3f} | {cumulative[third - 1]:.3f} (top {third}) |")  # fmt: skip
+                    f"{cumulative[0]:.3f} | {cumulative[third]:.3f} (top {ks[third]}) |")  # fmt: skip
     return "\n".join(rows) or "| (not run) | | | | | |"
 
 

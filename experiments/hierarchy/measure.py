@@ -14,6 +14,7 @@ import torch
 
 from experiments.hierarchy.config import Config
 from mechscope.core import MechscopeError, Result, load_result
+from mechscope.circuits import direct_logit_attribution
 from mechscope.data import (
     FACTS,
     pronoun_prompts,
@@ -163,7 +164,7 @@ def attention(model: Any, d: dict[str, Any], root: Path) -> dict[str, Result]:  
 
 
 def lens(model: Any, cfg: Config, root: Path) -> dict[str, Result]:  # noqa: ANN401, ARG001
-    """Decoders: the logit lens of facts and of sentiment completions."""
+    """Decoders: the logit lens of facts and of sentiment completions, and the latter's DLA."""
     if not adapt(model).causal:
         return {}
     facts = [f for f in FACTS if _single(model, f.answer)]
@@ -172,8 +173,13 @@ def lens(model: Any, cfg: Config, root: Path) -> dict[str, Result]:  # noqa: ANN
     prompts, answers = sentiment_prompts()
     out["lens-sentiment"] = cached(root / "lens-sentiment", lambda: logit_lens(
         model, prompts, answers))  # fmt: skip
+    wrong = [" bad" if a == " good" else " good" for a in answers]
     out["lens-sentiment-wrong"] = cached(root / "lens-sentiment-wrong", lambda: logit_lens(
-        model, prompts, [" bad" if a == " good" else " good" for a in answers]))  # fmt: skip
+        model, prompts, wrong))  # fmt: skip
+    batch = tokenize(model, prompts)
+    out["dla-sentiment"] = cached(root / "dla-sentiment", lambda: direct_logit_attribution(
+        model, batch, torch.tensor(target_ids(model, answers)),
+        torch.tensor(target_ids(model, wrong))))  # fmt: skip
     return out
 
 
@@ -234,13 +240,16 @@ def dropping(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str
         ]  # fmt: skip
         if adapt(model).causal:
             measures += _decoder_measures(model, d)
-        return layer_dropping(model, measures)
+        n_layers = model.cfg.n_layers
+        top = sorted({*range(1, n_layers + 1, cfg.deep_layer_stride if n_layers > 12 else 1),
+                      n_layers})  # fmt: skip
+        return layer_dropping(model, measures, top=top)
 
     return {"dropping": cached(root / "dropping", compute)}
 
 
 def _decoder_measures(model: Any, d: dict[str, Any]) -> list[Measure]:  # noqa: ANN401
-    text = [" ".join(s.words) for s in d["gum_eval"][:64]]
+    text = [" ".join(s.words) for s in d["gum_eval"][:16]]
     batch = tokenize(model, text)
     mask = batch.attention_mask
 

@@ -83,8 +83,14 @@ class LayerDropping(Result):
         rows = [i for i, c in enumerate(self.conditions) if c.startswith("drop block ")]
         return self.values[rows, self.measures.index(measure)]
 
+    @property
+    def top_ks(self) -> list[int]:
+        """The ``k`` of each cumulative condition, in order."""
+        return [int(c.removeprefix("drop top ")) for c in self.conditions
+                if c.startswith("drop top ")]  # fmt: skip
+
     def cumulative(self, measure: str) -> Float[Tensor, " layer"]:
-        """The measure with the top 1, 2, ... blocks dropped."""
+        """The measure with the top k blocks dropped, for each of `top_ks`."""
         rows = [i for i, c in enumerate(self.conditions) if c.startswith("drop top ")]
         return self.values[rows, self.measures.index(measure)]
 
@@ -123,24 +129,31 @@ def layer_dropping(
     *,
     single: bool = True,
     cumulative: bool = True,
+    top: Sequence[int] | None = None,
     progress: bool = True,
 ) -> LayerDropping:
     """Every measure with each block dropped alone and the top ``k`` dropped (module doc).
 
+    ``top``: the ``k`` of the cumulative conditions (default: every ``k`` from 1 to
+    ``n_layers``; a deep model may take every third).
+
     Raises:
-        MechscopeError: no measures, or neither single nor cumulative dropping asked for.
+        MechscopeError: no measures, neither single nor cumulative dropping asked for, or a
+            ``k`` outside ``1..n_layers``.
     """
     if not measures:
         raise MechscopeError("no measures given; e.g. Measure('loss', fn, False).")
     if not (single or cumulative):
         raise MechscopeError("ask for single or cumulative dropping (or both).")
     n_layers = model.cfg.n_layers
+    ks = list(range(1, n_layers + 1)) if top is None else sorted(set(top))
+    if bad := [k for k in ks if not 1 <= k <= n_layers]:
+        raise MechscopeError(f"top k = {bad[0]} is outside 1..{n_layers}.")
     conditions: list[tuple[str, list[int]]] = [("intact", [])]
     if single:
         conditions += [(f"drop block {layer}", [layer]) for layer in range(n_layers)]
     if cumulative:
-        conditions += [(f"drop top {k}", list(range(n_layers - k, n_layers)))
-                       for k in range(1, n_layers + 1)]  # fmt: skip
+        conditions += [(f"drop top {k}", list(range(n_layers - k, n_layers))) for k in ks]
     values = torch.zeros(len(conditions), len(measures))
     for i, (_, layers) in enumerate(tqdm(conditions, desc="layer dropping", disable=not progress)):
         with torch.no_grad(), dropped_blocks(model, layers):

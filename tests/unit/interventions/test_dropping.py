@@ -68,3 +68,7 @@ def test_every_condition_runs_every_measure(decoder, tmp_path):
         pass
     with pytest.raises(MechscopeError, match="no measures"):
         layer_dropping(decoder, [], progress=False)
+    some = layer_dropping(decoder, [top], single=False, top=[3, 1], progress=False)
+    assert some.conditions == ("intact", "drop top 1", "drop top 3") and some.top_ks == [1, 3]
+    with pytest.raises(MechscopeError, match="outside 1..3"):
+        layer_dropping(decoder, [top], top=[4], progress=False)
