@@ -331,7 +331,7 @@ def run(cfg: Config) -> Outcome:
     rows, extras, saved = [], {}, {}
     for spec in cfg.models:
         model = load_model(spec)
-        root = cfg.out / "parts" / spec.replace("/", "_")
+        root = cfg.out / "runs" / spec.replace("/", "_")
         parts: dict[str, Result] = {}
         parts |= measure.probes(model, cfg, d, root)
         parts |= measure.coreference(model, cfg, d, root)

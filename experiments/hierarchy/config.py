@@ -16,17 +16,17 @@ class Config(ExperimentConfig):
     genre on UD English GUM; the structural probe; sentiment on SST-2, decoders pooled by last
     token and by mean), coreference heads with their causal check, coreferent-mention
     similarity, head kinds and syntactic heads by layer, semantic aggregation heads, the
-    logit lens of facts and of sentiment (SmolLM2), layer dropping, and MiniLM fine-tuned on
-    SST-2 with the lowest k blocks frozen. Each kind of information gets its peak layer with
-    the layers tied with it (95 % intervals) and, for probes, Tenney et al.'s expected layer
-    with a bootstrap interval; each of the seven claims a verdict. Parts already computed in
-    --out/parts are read back; the layer-hierarchy experiment's saved probes (UD EWT), when
-    present, are shown beside GUM's. Example: python -m experiments.hierarchy --out
-    results/hierarchy
+    logit lens and DLA of facts and sentiment (SmolLM2), layer dropping, and MiniLM
+    fine-tuned on SST-2 with the lowest k blocks frozen. Each kind of information gets its
+    peak layer with the layers tied with it (95 % intervals) and, for probes, Tenney et al.'s
+    expected layer with a bootstrap interval; each of the seven claims a verdict. Parts
+    already computed in --out/runs are read back (a cache kept by --overwrite and after a
+    failure); the layer-hierarchy experiment's saved probes (UD EWT), when present, are shown
+    beside GUM's. Example: python -m experiments.hierarchy --out results/hierarchy
     """
 
     out: Path = Path("results/hierarchy")
-    """Where result.json, report.html and each part (parts/MODEL/PART) go."""
+    """Where result.json, report.html and each part (runs/MODEL/PART, a cache) go."""
     models: tuple[str, ...] = ("smollm2-135m", "minilm")
     """Models to measure (a decoder and an encoder)."""
     gum_dir: Path = dataset_dir("ud_english_gum")
@@ -35,7 +35,7 @@ class Config(ExperimentConfig):
     """SST-2's train.tsv (a seeded held-out part is the eval set)."""
     layer_hierarchy: Path = Path("results/layer-hierarchy")
     """The layer-hierarchy experiment's --out, whose UD EWT probes are reused when present."""
-    train_sentences: int = 1500
+    train_sentences: int = 1200
     """GUM train sentences the probes are fitted on (seeded sample)."""
     eval_sentences: int = 400
     """GUM dev sentences they are scored on."""
@@ -59,7 +59,7 @@ class Config(ExperimentConfig):
     loss is read on 16 GUM sentences. Deep models drop the top k for every third k."""
     finetune: bool = True
     """Fine-tune the encoders on SST-2 with the lowest k blocks frozen."""
-    finetune_train: int = 1000
+    finetune_train: int = 800
     finetune_eval: int = 400
     finetune_seeds: tuple[int, ...] = (0, 1, 2)
     finetune_epochs: int = 1

@@ -27,7 +27,8 @@ def _dropping_rows(extra: dict[str, Any]) -> str:
         third = min(range(len(ks)), key=lambda i: abs(ks[i] - len(single) / 3))
         rows.append(f"| {name} | {v['intact']:.3f} | {v['most_needed']} "
                     f"({single[v['most_needed']]:.3f}) | {min(single):.3f}-{max(single):.3f} | "
-                    f"{cumulative[0]:.3f} | {cumulative[third]:.3f} (top {ks[third]}) |")  # fmt: skip
+                    f"{cumulative[0]:.3f} | {cumulative[third]:.3f} (top {ks[third]}) "
+                    "|")  # fmt: skip
     return "\n".join(rows) or "| (not run) | | | | | |"
 
 

@@ -1,4 +1,4 @@
-"""Each part of the whole-claim run for one model, cached in ``--out/parts/MODEL/PART``.
+"""Each part of the whole-claim run for one model, cached in ``--out/runs/MODEL/PART``.
 
 Every part is a thin client of the public API; a part already saved is read back (delete
 the directory, or the whole ``--out``, to measure it again).
@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from experiments.hierarchy.config import Config
-from mechscope.core import MechscopeError, Result, load_result
 from mechscope.circuits import direct_logit_attribution
+from mechscope.core import MechscopeError, Result, load_result
 from mechscope.data import (
     FACTS,
     pronoun_prompts,
