@@ -127,6 +127,11 @@ def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
     rows.append(profile("coreference (best head per layer)", spec, gum, _head_positions(n_layers),
                         accuracy.amax(1).tolist(), low, high))  # fmt: skip
     extra["coref_baselines"] = (float(coref.nearest.mean()), float(coref.head_match.mean()))  # type: ignore[attr-defined]
+    (head, value), (pronoun_head, pronoun_value) = coref.best(), coref.best(pronouns=True)  # type: ignore[attr-defined]
+    extra["coref_best"] = [str(head), value, str(pronoun_head), pronoun_value,
+                           coref.n_mentions]  # type: ignore[attr-defined]  # fmt: skip
+    if "verify-coreference" in parts:
+        extra["verify_coreference"] = parts["verify-coreference"].verdict()  # type: ignore[attr-defined]
     mentions = parts["mentions"]
     m_low, m_high = zip(*(mentions.interval(i, n_boot=300)  # type: ignore[attr-defined]
                           for i in range(len(mentions.boundaries))), strict=True)  # type: ignore[attr-defined]  # fmt: skip
