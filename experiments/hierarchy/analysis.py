@@ -30,7 +30,7 @@ from mechscope.core import Outcome, Result, load_result
 from mechscope.heads import HeadKind
 from mechscope.models import load_model
 from mechscope.representations import boundary_numbers
-from mechscope.viz import Report, depth_figure, line_chart
+from mechscope.viz import Report, depth_figure, heatmap, line_chart
 
 SHORT = {"smollm2-135m": "SmolLM2", "minilm": "MiniLM"}
 EWT = "UD EWT, layer-hierarchy"
@@ -390,6 +390,20 @@ def _finetune_extra(parts: dict[str, Result]) -> dict[str, Any]:
     return {"finetune": sweep.table(), "finetune_majority": sweep.majority}  # type: ignore[attr-defined]
 
 
+def _resampled(row: dict[str, Any], grid: list[float]) -> list[float]:
+    """A profile scaled to 0..1 and read at ``grid`` (linear between its layers)."""
+    xs, ys = row["positions"], row["values"]
+    low, high = min(ys), max(ys)
+    span = (high - low) or 1.0
+    out = []
+    for x in grid:
+        i = max((j for j in range(len(xs)) if xs[j] <= x), default=0)
+        k = min(i + 1, len(xs) - 1)
+        t = 0.0 if k == i or x <= xs[i] else min(1.0, (x - xs[i]) / (xs[k] - xs[i]))
+        out.append(((ys[i] + t * (ys[k] - ys[i])) - low) / span)
+    return out
+
+
 def report(outcome: Outcome, cfg: Config) -> Report:
     """The page: the verdicts, the figure, then each model's profiles and the extra tables."""
     result: Hierarchy = outcome.main  # type: ignore[assignment]
@@ -416,16 +430,14 @@ def report(outcome: Outcome, cfg: Config) -> Report:
     page.figure(depth_figure(peaks))
     for model in dict.fromkeys(r["model"] for r in result.profiles):
         page.heading(f"{model}: every profile", level=2)
-        series = {}
-        for r in result.profiles:
-            if r["model"] != model:
-                continue
-            values = torch.tensor(r["values"], dtype=torch.float)
-            span = float(values.max() - values.min()) or 1.0
-            scaled = ((values - values.min()) / span).tolist()
-            series[f"{r['what']} [{r['source']}]"] = (r["positions"], scaled)
-        page.figure(line_chart(series, title=f"{model}: each profile scaled to 0..1",
-                               x_title="relative depth", y_title="scaled value"))  # fmt: skip
+        mine = [r for r in result.profiles if r["model"] == model]
+        grid = [i / 20 for i in range(21)]
+        page.figure(heatmap(
+            [_resampled(r, grid) for r in mine], x_labels=[f"{x:.2f}" for x in grid],
+            y_labels=[f"{r['what']} [{r['source']}]" for r in mine],
+            title=f"{model}: each profile scaled to 0..1 (its minimum to its maximum)",
+            x_title="relative depth", y_title="", value_name="scaled", zmin=0.0, zmax=1.0,
+            annotate=False))  # fmt: skip
         page.table(["what", "source", "peak", "tied", "peak value", "expected layer"],
                    [[r["what"], r["source"], r["peak"], f"{r['tied_low']:.2f}-{r['tied_high']:.2f}",
                      r["peak_value"], (f"{r['expected']:.2f} [{r['expected_low']:.2f}, "

@@ -81,6 +81,7 @@ def _discussion(result: Hierarchy) -> dict[str, str]:
         out[f"{p}_retrieval_last"] = _at(retrieval, -1)
     last = _profile(result, "SmolLM2", "sentiment (SST-2, last pooled)")
     out["s_sent_last_first"], out["s_sent_last_peak"] = _at(last, 0), f"{last['peak_value']:.3f}"
+    out["s_sent_last_at"] = f"{last['peak']:.2f}"
     out["s_sent_last_exp"] = (f"{last['expected']:.2f} [{last['expected_low']:.2f}, "
                               f"{last['expected_high']:.2f}]")  # fmt: skip
     lens = _profile(result, "SmolLM2", "sentiment completion (logit lens, good - bad)")
@@ -92,6 +93,15 @@ def _discussion(result: Hierarchy) -> dict[str, str]:
     order = sorted(range(len(dla["values"])), key=lambda i: -dla["values"][i])[:3]
     out["s_dla_blocks"] = ", ".join(f"{i} ({dla['values'][i]:+.2f})" for i in sorted(order))
     out["s_verify"] = result.extras.get("SmolLM2", {}).get("verify_coreference", "-")
+    out["s_sink_peak"] = (
+        f"{_profile(result, 'SmolLM2', 'attention: sink (first token)')['peak']:.2f}"
+    )
+    out["s_local_peak"] = f"{_profile(result, 'SmolLM2', 'attention: local window')['peak']:.2f}"
+    composition = result.extras.get("SmolLM2", {}).get("induction", {})
+    out["s_induction_heads"] = ", ".join(h for h, _ in composition.get("induction", []))
+    out["s_previous_heads"] = ", ".join(h for h, _ in composition.get("previous", []))
+    prefix = result.extras.get("MiniLM", {}).get("induction", {}).get("induction", [["-", 0.0]])
+    out["m_prefix_best"] = f"{prefix[0][1]:.2f}"
     drop = result.extras.get("SmolLM2", {}).get("dropping", {})
     if drop:
         loss = drop["LM loss"]["single"]
