@@ -102,7 +102,8 @@ for result in (entity, sentiment):
     print(f"{result.task:<9} best boundary {result.best_boundary} acc. "
           f"{float(result.accuracy[b]):.3f} [{float(result.ci_low[b]):.3f}, "
           f"{float(result.ci_high[b]):.3f}], control {float(result.control[b]):.3f}, "
-          f"expected layer {result.expected_layer:.2f}, majority {result.majority:.3f}")  # fmt: skip
+          f"expected layer {result.expected_layer:.2f}, "
+          f"majority {result.majority:.3f}")  # fmt: skip
 
 # %% [markdown]
 # ## 3. Semantic aggregation heads

@@ -66,6 +66,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `target`   | a set of target words heads are scored on (sentiment words, mentions)      |
 | `condition`| a state of the model a measure is taken in (intact, a block dropped...)    |
 | `measure`  | a number measured on the model (a loss, a probe's accuracy...)             |
+| `profile`  | one measurement by depth in one model (the whole-claim run's rows)         |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """
