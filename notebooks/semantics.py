@@ -69,7 +69,7 @@ model = load_model("minilm", device="cpu")
 # most. The nearest mention is right only about a third of the time.
 
 # %%
-mentions = read_mentions(GUM / "en_gum-ud-dev.conllu", 80)
+mentions = read_mentions(GUM / "en_gum-ud-dev.conllu", 60)
 coreference = coreference_scores(model, mentions, window=4, progress=False)
 best, accuracy = coreference.best()
 low, high = coreference.interval(coreference.correct[:, best.layer, best.head])
@@ -85,7 +85,8 @@ print("best head per layer:", " ".join(f"{float(v):.2f}" for v in by_layer))
 # Entity type is probed on the head words of GUM's mentions (Hewitt & Liang's control task:
 # one random label per word type); sentiment on whole SST-2 sentences, mean-pooled (the
 # control: the same probe fitted on shuffled labels). Fitted on train, scored on held-out
-# sentences fixed by the seed.
+# sentences fixed by the seed. With 150 held-out sentences the sentiment accuracies of most
+# layers are tied (the embeddings alone read much of SST-2's sentiment from its words).
 
 # %%
 settings = SurveySettings(random_baseline=False, seed=0)
@@ -137,8 +138,9 @@ y_eval = torch.tensor([classes.index(s.label) for s in sst_eval])
 
 
 def readout(m) -> float:  # noqa: ANN001 - any model
-    acts = collect(m, sst_eval, pooling=Pooling.SENTENCE_MEAN, boundaries=[last], progress=False)
-    return float((probe.predict(acts.layer(0)) == y_eval).float().mean())
+    acts = collect(m, sst_eval[:100], pooling=Pooling.SENTENCE_MEAN, boundaries=[last],
+                   progress=False)  # fmt: skip
+    return float((probe.predict(acts.layer(0)) == y_eval[:100]).float().mean())
 
 
 dropping = layer_dropping(model, [Measure("sentiment readout", readout)], cumulative=False,

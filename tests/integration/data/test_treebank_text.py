@@ -29,5 +29,9 @@ def test_the_text_of_each_dev_split_equals_the_parser_s(path):
 def test_the_sentences_of_each_dev_split_equal_the_parser_s(path):
     require_data(path)
     # the entity columns (GUM's Entity=) are tested against hand-written files in the unit tier
-    ours = [dataclasses.replace(s, entities=(), coreference=()) for s in read_conllu(path)]
-    assert ours == parsed_sentences(path)
+    ours = [dataclasses.replace(s, entities=(), coreference=(), head_entities=(), head_chains=())
+            for s in read_conllu(path)]  # fmt: skip
+    theirs = parsed_sentences(path)
+    differ = [i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b]
+    # a short message: the sentences' full repr cost CI 40 s when this failed
+    assert len(ours) == len(theirs) and not differ, (len(ours), len(theirs), differ[:5])
