@@ -19,7 +19,7 @@
 # 2. at which layer a linear probe reads entity types and sentiment, with controls;
 # 3. which heads aggregate attention onto sentiment words (a polarity lexicon from SST-2's
 #    one-word rows);
-# 4. how much each block matters for the sentiment readout, by dropping it;
+# 4. what the sentiment readout loses when a block is dropped;
 # 5. a BertViz-style model view and neuron view of one sentence.
 #
 # Needs `mechscope[bert]` and the shared data (`$MECHSCOPE_DATA/ud_english_gum/` and
@@ -45,7 +45,7 @@ from mechscope.heads import (
     sentence_attention,
     sentiment_targets,
 )
-from mechscope.interventions import Measure, layer_dropping
+from mechscope.interventions import dropped_blocks
 from mechscope.models import load_model
 from mechscope.representations import (
     Pooling,
@@ -122,10 +122,11 @@ for head, value in aggregation.top("sentiment", 3):
     print(f"  head {head}: enrichment {value:.2f}")
 
 # %% [markdown]
-# ## 4. Dropping one block at a time
+# ## 4. Dropping a block
 #
-# A sentiment probe fitted on the intact model's last layer is scored with each block
-# skipped (its output replaced by its input).
+# A sentiment probe fitted on the intact model's last layer is scored with the first or the
+# last block skipped (its output replaced by its input): `layer_dropping(model, measures)`
+# runs every block in turn, and the top k together (the hierarchy experiment does).
 
 # %%
 last = model.cfg.n_layers
@@ -143,10 +144,13 @@ def readout(m) -> float:  # noqa: ANN001 - any model
     return float((probe.predict(acts.layer(0)) == y_eval[:100]).float().mean())
 
 
-dropping = layer_dropping(model, [Measure("sentiment readout", readout)], cumulative=False,
-                          progress=False)  # fmt: skip
-print(f"intact {dropping.value('intact', 'sentiment readout'):.3f}")
-print("one block dropped:", " ".join(f"{v:.3f}" for v in dropping.single("sentiment readout")))
+intact = readout(model)
+with dropped_blocks(model, [0]):
+    without_first = readout(model)
+with dropped_blocks(model, [last - 1]):
+    without_last = readout(model)
+print(f"intact {intact:.3f}; block 0 dropped {without_first:.3f}; "
+      f"block {last - 1} dropped {without_last:.3f}")
 
 # %% [markdown]
 # ## 5. A model view and a neuron view
