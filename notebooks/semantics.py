@@ -149,8 +149,10 @@ with dropped_blocks(model, [0]):
     without_first = readout(model)
 with dropped_blocks(model, [last - 1]):
     without_last = readout(model)
-print(f"intact {intact:.3f}; block 0 dropped {without_first:.3f}; "
-      f"block {last - 1} dropped {without_last:.3f}")
+print(
+    f"intact {intact:.3f}; block 0 dropped {without_first:.3f}; "
+    f"block {last - 1} dropped {without_last:.3f}"
+)
 
 # %% [markdown]
 # ## 5. A model view and a neuron view
