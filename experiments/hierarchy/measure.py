@@ -14,10 +14,9 @@ import torch
 
 from experiments.hierarchy.config import Config
 from mechscope.circuits import direct_logit_attribution
-from mechscope.core import MechscopeError, Result, load_result
+from mechscope.core import MechscopeError, Result, answer_loss, load_result, next_token_loss
 from mechscope.data import (
     FACTS,
-    pronoun_prompts,
     read_conllu,
     read_mentions,
     read_sst2,
@@ -31,6 +30,7 @@ from mechscope.heads import (
     dependency_scores,
     detect_heads,
     entity_targets,
+    pronoun_metric,
     sentiment_targets,
     verify_coreference,
 )
@@ -251,46 +251,21 @@ def dropping(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str
 def _decoder_measures(model: Any, d: dict[str, Any]) -> list[Measure]:  # noqa: ANN401
     text = [" ".join(s.words) for s in d["gum_eval"][:16]]
     batch = tokenize(model, text)
-    mask = batch.attention_mask
-
-    def loss(m: Any) -> float:  # noqa: ANN401
-        logits = m(batch.tokens)
-        per = torch.nn.functional.cross_entropy(
-            logits[:, :-1].flatten(0, 1), batch.tokens[:, 1:].flatten(), reduction="none"
-        )
-        weight = (mask[:, 1:] * mask[:, :-1]).flatten().float()
-        return float((per * weight).sum() / weight.sum())
-
+    loss = next_token_loss(batch)
     facts = [f for f in FACTS if _single(model, f.answer)]
     fact_batch = tokenize(model, [f.prompt for f in facts])
     answers = torch.tensor(target_ids(model, [f.answer for f in facts]))
     last = fact_batch.attention_mask.sum(1) - 1
-    rows = torch.arange(len(facts))
-
-    def fact_log_prob(m: Any) -> float:  # noqa: ANN401
-        logits = m(fact_batch.tokens)[rows, last].log_softmax(-1)
-        return float(logits[rows, answers].mean())
-
     ioi = ioi_pairs(model, 24)
-    metric = ioi.logit_diff()
-
-    def ioi_diff(m: Any) -> float:  # noqa: ANN401
-        return float(metric(m(ioi.clean.tokens)))
-
-    pronouns = pronoun_prompts()
-    pronoun_batch = tokenize(model, [p for p, _ in pronouns])
-    she, he = target_ids(model, [" she", " he"])
-    sign = torch.tensor([1.0 if p == "she" else -1.0 for _, p in pronouns])
-    pronoun_last = pronoun_batch.attention_mask.sum(1) - 1
-    rows_p = torch.arange(len(pronouns))
-
-    def pronoun(m: Any) -> float:  # noqa: ANN401
-        logits = m(pronoun_batch.tokens)[rows_p, pronoun_last]
-        return float((sign * (logits[:, she] - logits[:, he])).mean())
-
-    return [Measure("LM loss", loss, higher_is_better=False),
-            Measure("fact answer log-prob", fact_log_prob), Measure("IOI logit diff", ioi_diff),
-            Measure("pronoun logit diff", pronoun)]  # fmt: skip
+    ioi_metric = ioi.logit_diff()
+    pronoun_batch, pronoun = pronoun_metric(model)
+    return [
+        Measure("LM loss", lambda m: float(loss(m(batch.tokens))), higher_is_better=False),
+        Measure("fact answer log-prob",
+                lambda m: -float(answer_loss(m(fact_batch.tokens), answers, last))),
+        Measure("IOI logit diff", lambda m: float(ioi_metric(m(ioi.clean.tokens)))),
+        Measure("pronoun logit diff", lambda m: float(pronoun(m(pronoun_batch.tokens)))),
+    ]  # fmt: skip
 
 
 def finetuning(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, Result]:  # noqa: ANN401

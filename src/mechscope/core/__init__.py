@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mechscope.core.lazy import lazy_exports
     from mechscope.core.metrics import (
         Metric,
+        answer_loss,
         bootstrap_interval,
         first_copy_metric,
         group_bootstrap_interval,
@@ -61,6 +62,7 @@ _EXPORTS = {
     "ModelSpecError": "mechscope.core.errors",
     "ModelUnavailableError": "mechscope.core.errors",
     "next_token_loss": "mechscope.core.metrics",
+    "answer_loss": "mechscope.core.metrics",
     "Outcome": "mechscope.core.jobs",
     "pad_token_lists": "mechscope.core.batch",
     "PaddingSide": "mechscope.core.batch",
@@ -110,6 +112,7 @@ __all__ = [
     "group_bootstrap_interval",
     "mean_and_sem",
     "next_token_loss",
+    "answer_loss",
     "pad_token_lists",
     "registered_kinds",
     "regroup_v1",

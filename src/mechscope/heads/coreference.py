@@ -40,7 +40,7 @@ from mechscope.core.sites import Component, Site
 from mechscope.data.conllu import Coreference
 from mechscope.data.prompts import pronoun_prompts
 from mechscope.heads.kinds import HeadKind
-from mechscope.heads.verification import Verification
+from mechscope.heads.verification import Verification, draw_controls
 from mechscope.interventions.ablation import AblationType, ablation_effects
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
@@ -324,13 +324,7 @@ def verify_coreference(
     baseline = scores.head_match[scores.pronoun] if pronouns else scores.head_match
     bar = float(baseline.mean()) if len(baseline) else 0.0
     outside = [HeadId(*divmod(i, n_heads)) for i in order[k:] if float(accuracy.flatten()[i]) < bar]
-    generator = torch.Generator().manual_seed(seed)
-    control: list[HeadId] = []
-    layers = {h.layer for h in top}
-    for pool in ([h for h in outside if h.layer in layers],
-                 [h for h in outside if h.layer not in layers]):  # fmt: skip
-        picks = torch.randperm(len(pool), generator=generator).tolist()
-        control += [pool[i] for i in picks][: k - len(control)]
+    control = draw_controls(outside, {h.layer for h in top}, k, seed)
     effects = [ablation_effects(model, batch, metric, group, AblationType.ZERO)
                for group in (top, control)]  # fmt: skip
     return Verification(

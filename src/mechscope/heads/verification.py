@@ -114,6 +114,19 @@ class Verification(Result):
         return pd.DataFrame(self.rows())
 
 
+def draw_controls(outside: Sequence[HeadId], layers: set[int], k: int, seed: int) -> list[HeadId]:
+    """``k`` of ``outside`` drawn at random (seeded): from ``layers`` first, then the others."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen: list[HeadId] = []
+    for pool in (
+        [h for h in outside if h.layer in layers],
+        [h for h in outside if h.layer not in layers],
+    ):
+        order = torch.randperm(len(pool), generator=generator).tolist()
+        chosen += [pool[i] for i in order][: k - len(chosen)]
+    return chosen
+
+
 def control_heads(
     scores: HeadScores, kind: HeadKind, top: Sequence[HeadId], k: int, seed: int
 ) -> list[tuple[HeadId, float]]:
@@ -126,15 +139,7 @@ def control_heads(
         for head in range(scores.n_heads)
         if HeadId(layer, head) not in top and not circuit & set(labels.get(HeadId(layer, head), []))
     ]
-    layers = {h.layer for h in top}
-    generator = torch.Generator().manual_seed(seed)
-    chosen: list[HeadId] = []
-    for pool in (
-        [h for h in outside if h.layer in layers],
-        [h for h in outside if h.layer not in layers],
-    ):
-        order = torch.randperm(len(pool), generator=generator).tolist()
-        chosen += [pool[i] for i in order][: k - len(chosen)]
+    chosen = draw_controls(outside, {h.layer for h in top}, k, seed)
     values = scores.score(kind)
     return [(h, float(values[h.layer, h.head])) for h in chosen]
 
