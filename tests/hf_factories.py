@@ -76,3 +76,19 @@ def save_hf_model(family: str, directory: Path, seed: int = 0) -> torch.nn.Modul
     model = build_hf_model(family, seed)
     model.save_pretrained(directory)
     return model
+
+
+def word_tokenizer(directory: Path, words: list[str], unk_token: str, **special: str):  # noqa: ANN201
+    """A fast whitespace word-level tokenizer over ``words`` (ids in order), saved and reloaded.
+
+    ``special``: bos_token, pad_token... as `PreTrainedTokenizerFast` takes them (each must be
+    one of ``words``). TransformerLens wants a tokenizer that knows where it was loaded from.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=unk_token))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=core, unk_token=unk_token,
+                            **special).save_pretrained(directory)  # fmt: skip
+    return AutoTokenizer.from_pretrained(directory)

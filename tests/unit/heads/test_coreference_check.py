@@ -2,8 +2,6 @@
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mechscope.core.axes import HeadId
 from mechscope.core.errors import MechscopeError
@@ -11,6 +9,7 @@ from mechscope.data.prompts import FEMININE_NAMES, MASCULINE_NAMES, pronoun_prom
 from mechscope.heads import HeadKind, detect_heads
 from mechscope.heads.coreference import CoreferenceScores, pronoun_metric, verify_coreference
 from mechscope.models import TinyConfig, load_model
+from tests.hf_factories import word_tokenizer
 
 TEMPLATES = ("when {name} got home ,", "{name} went out because")
 
@@ -20,14 +19,10 @@ def model(tmp_path_factory):
     """A random-init 3-layer decoder with a word tokenizer that knows every prompt word."""
     words = ["<bos>", "<pad>", "<unk>", "she", "he", "when", "got", "home", ",", "went", "out",
              "because", *FEMININE_NAMES, *MASCULINE_NAMES]  # fmt: skip
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    directory = tmp_path_factory.mktemp("tok")
-    PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<bos>", pad_token="<pad>", unk_token="<unk>"
-    ).save_pretrained(directory)
+    tokenizer = word_tokenizer(tmp_path_factory.mktemp("tok"), words, "<unk>",
+                               bos_token="<bos>", pad_token="<pad>")  # fmt: skip
     model = load_model(TinyConfig(n_layers=3, n_heads=4, d_model=32, d_vocab=len(words), seed=1))
-    model.set_tokenizer(AutoTokenizer.from_pretrained(directory), default_padding_side="right")
+    model.set_tokenizer(tokenizer, default_padding_side="right")
     return model
 
 

@@ -1,23 +1,16 @@
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.models import TinyConfig, load_checkpoint, load_model, save_checkpoint
 from mechscope.models.checkpoint import CHECKPOINT_CONFIG, checkpoint_metadata
 from mechscope.models.tokens import tokenize
+from tests.hf_factories import word_tokenizer
 
 
 def _word_tokenizer(directory):
-    vocab = {"<bos>": 0, "<pad>": 1, "the": 2, "cat": 3, "sat": 4, "<unk>": 5}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<bos>", pad_token="<pad>", unk_token="<unk>"
-    ).save_pretrained(directory)
-    # TransformerLens wants a tokenizer that knows where it was loaded from.
-    return AutoTokenizer.from_pretrained(directory)
+    words = ["<bos>", "<pad>", "the", "cat", "sat", "<unk>"]
+    return word_tokenizer(directory, words, "<unk>", bos_token="<bos>", pad_token="<pad>")
 
 
 @pytest.mark.parametrize("encoder", [False, True])

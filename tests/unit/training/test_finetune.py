@@ -2,28 +2,23 @@
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import load_result
 from mechscope.data.sst2 import labelled_sentence
 from mechscope.models import TinyConfig, load_model
 from mechscope.training import FinetuneSettings, FrozenSweep, finetune_classifier, frozen_sweep
+from tests.hf_factories import word_tokenizer
 
 WORDS = ["[PAD]", "[UNK]", "the", "film", "was", "good", "bad", "very", "long", "short"]
 
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory):
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    directory = tmp_path_factory.mktemp("tok")
-    PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]",
-                            unk_token="[UNK]").save_pretrained(directory)  # fmt: skip
+    tokenizer = word_tokenizer(tmp_path_factory.mktemp("tok"), WORDS, "[UNK]", pad_token="[PAD]")
     model = load_model(TinyConfig(encoder=True, n_layers=2, n_heads=2, d_model=16,
                                   d_vocab=len(WORDS), seed=4))  # fmt: skip
-    model.tokenizer = AutoTokenizer.from_pretrained(directory)  # HookedEncoder has no setter
+    model.tokenizer = tokenizer  # HookedEncoder has no setter
     return model
 
 
