@@ -146,6 +146,15 @@ class CoreferenceScores(Result):
         return out
 
 
+def membership(window: _Window, n_pos: int) -> Float[Tensor, "word pos"]:
+    """1 where a window's token (of ``n_pos``, padding included) belongs to a word."""
+    words = torch.zeros(max(window.word_of_token) + 1, n_pos)
+    for t, w in enumerate(window.word_of_token):
+        if w >= 0:
+            words[w, t] = 1.0
+    return words
+
+
 def coreference_windows(
     model: Model, coreference: Coreference, window: int = 4
 ) -> tuple[list[_Window], Counter[str]]:
@@ -239,10 +248,7 @@ def coreference_scores(
             model(batch.tokens, return_type=None, **forward_kwargs(model, batch))
         attention = torch.stack([patterns[layer] for layer in range(n_layers)], 1)
         for b, win in enumerate(chunk):
-            words = torch.zeros(max(win.word_of_token) + 1, n_pos)
-            for t, w in enumerate(win.word_of_token):
-                if w >= 0:
-                    words[w, t] = 1.0
+            words = membership(win, n_pos)
             from_word = words / words.sum(-1, keepdim=True).clamp(min=1)
             for query in win.queries:
                 cands = torch.tensor(query.candidates)

@@ -28,7 +28,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.metrics import group_bootstrap_interval
 from mechscope.core.results import Provenance, Result
 from mechscope.data.conllu import Coreference
-from mechscope.heads.coreference import coreference_windows
+from mechscope.heads.coreference import coreference_windows, membership
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
 from mechscope.models.run import boundary_labels, target_hook
@@ -124,11 +124,7 @@ def mention_similarity(
                                         **forward_kwargs(model, batch))  # fmt: skip
         stream = torch.stack([cache[name] for name in names]).float().cpu()  # [b', batch, pos, d]
         for b, win in enumerate(chunk):
-            n_words = max(win.word_of_token) + 1
-            member = torch.zeros(n_words, stream.shape[2])
-            for t, w in enumerate(win.word_of_token):
-                if w >= 0:
-                    member[w, t] = 1.0
+            member = membership(win, stream.shape[2])
             words = torch.einsum("wt,btd->bwd", member / member.sum(1, keepdim=True),
                                  stream[:, b])  # fmt: skip
             words = words - words.mean(1, keepdim=True)
