@@ -41,7 +41,7 @@ def recipe(cfg: Config, seed: int) -> TrainConfig:
     return TrainConfig(
         attn_only=False, repeat_fraction=0.0, steps=cfg.steps, eval_every=cfg.eval_every,
         checkpoint_every=cfg.eval_every, early_stop_patience=cfg.patience, icl_windows=16,
-        eval_prompts=cfg.windows, seed=seed, corpus=tuple(corpus),
+        eval_prompts=cfg.windows, seed=seed, batch_size=cfg.batch_size, corpus=tuple(corpus),
     )  # fmt: skip
 
 

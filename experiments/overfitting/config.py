@@ -36,11 +36,13 @@ class Config(ExperimentConfig):
     """Runs (one seed each): the samples behind each standard error."""
     windows: int = 8
     """Held-out windows whose tokens are measured."""
+    batch_size: int = 32
+    """Windows of 128 bytes per training step."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.seeds < 1 or self.patience < 1 or self.windows < 1:
-            raise ValueError("need seeds, patience and windows >= 1")
+        if min(self.seeds, self.patience, self.windows, self.batch_size) < 1:
+            raise ValueError("need seeds, patience, windows and batch size >= 1")
 
 
 JOB = Job(

@@ -98,18 +98,17 @@ def run(cfg: Config) -> FactsLensResult:
         batch = tokenize(model, [fact.prompt for fact, _ in chunk])
         answers = torch.tensor([answer for _, answer in chunk], device=batch.tokens.device)
         targets = answers[:, None].expand_as(batch.tokens)
-        trajectory = lens_trajectory(model, batch, targets, k=cfg.k)
+        # Each fact is read at its prompt's last position only.
+        trajectory = lens_trajectory(model, batch, targets, k=cfg.k, last_only=True)
         labels = trajectory.labels
-        rows = torch.arange(len(chunk))
-        last = batch.lengths - 1
-        ranks.append(trajectory.rank[:, rows, last])
-        probs.append(trajectory.log_prob[:, rows, last].exp())
-        kls.append(trajectory.kl_to_final[:, rows, last])
-        kept += (trajectory.rank[-1, rows, last] == 1).tolist()
+        ranks.append(trajectory.rank[..., 0])
+        probs.append(trajectory.log_prob[..., 0].exp())
+        kls.append(trajectory.kl_to_final[..., 0])
+        kept += (trajectory.rank[-1, :, 0] == 1).tolist()
         for i, (fact, _) in enumerate(chunk):
             if fact.prompt == FRANCE:
-                top_ids = trajectory.top_k_ids[:, i, int(last[i])].tolist()
-                top_lp = trajectory.top_k_log_probs[:, i, int(last[i])].exp().tolist()
+                top_ids = trajectory.top_k_ids[:, i, 0].tolist()
+                top_lp = trajectory.top_k_log_probs[:, i, 0].exp().tolist()
                 names = [str_tokens(model, ids) for ids in top_ids]
                 france_top = [
                     [(t, round(p, 4)) for t, p in zip(tokens, ps, strict=True)]

@@ -22,7 +22,14 @@ from mechscope.lens import (
     corpus_windows,
     train_tuned_lens,
 )
-from mechscope.models import Model, boundary_stream, load_model, readout, tokenize
+from mechscope.models import (
+    Model,
+    boundary_stream,
+    load_model,
+    readout,
+    readout_groups,
+    tokenize,
+)
 from mechscope.viz import Report, line_chart
 
 LEAST_SQUARES = "least squares"
@@ -120,28 +127,25 @@ def facts_through(
     """Rank and KL of each top-1-answered fact's answer at its last position, per lens."""
     model = check_lens_model(model)
     usable, _ = single_token_facts(model)
-    ranks, kls = [], []
+    answers = torch.tensor([answer for _, answer in usable])
+    streams = []  # per batch of prompts: boundary fact d_model, at each prompt's last position
     for start in range(0, len(usable), batch_size):
-        chunk = usable[start : start + batch_size]
-        batch = tokenize(model, [fact.prompt for fact, _ in chunk])
-        answers = torch.tensor([answer for _, answer in chunk], device=batch.tokens.device)
+        batch = tokenize(model, [fact.prompt for fact, _ in usable[start : start + batch_size]])
         resid = boundary_stream(model, batch)
-        resid = resid[:, torch.arange(len(chunk)), batch.lengths - 1]  # boundary fact d_model
-        final = readout(model, resid[-1]).log_softmax(-1)
-        rank, kl = (
-            torch.zeros(len(lenses), len(resid), len(chunk)),
-            torch.zeros(len(lenses), len(resid), len(chunk)),
-        )
-        for i, lens in enumerate(lenses.values()):
-            for b in range(len(resid)):
-                read = resid[b] if lens is None or b == len(resid) - 1 else lens(b, resid[b])
-                log_probs = readout(model, read).log_softmax(-1)
-                answer_lp = log_probs.gather(-1, answers[:, None])
-                rank[i, b] = ((log_probs > answer_lp).sum(-1) + 1).float().cpu()
-                kl[i, b] = (final.exp() * (final - log_probs)).sum(-1).cpu()
-        ranks.append(rank)
-        kls.append(kl)
-    rank, kl = torch.cat(ranks, dim=2).long(), torch.cat(kls, dim=2)
+        streams.append(resid[:, torch.arange(resid.shape[1]), batch.lengths - 1].cpu())
+    resid = torch.cat(streams, dim=1)
+    device = model.cfg.device or "cpu"
+    final = readout(model, resid[-1].to(device)).log_softmax(-1)
+    answers = answers.to(final.device)
+    rank = torch.zeros(len(lenses), len(resid), len(usable), dtype=torch.long)
+    kl = torch.zeros(len(lenses), len(resid), len(usable))
+    for i, lens in enumerate(lenses.values()):
+        reads = resid if lens is None else lens.translate_stream(resid.to(device))
+        for group in readout_groups(len(resid), len(usable)):  # boundaries read out together
+            log_probs = readout(model, reads[group].to(device)).log_softmax(-1)
+            answer_lp = log_probs.gather(-1, answers.expand(log_probs.shape[0], -1)[..., None])
+            rank[i, group] = ((log_probs > answer_lp).sum(-1) + 1).cpu()
+            kl[i, group] = (final.exp() * (final - log_probs)).sum(-1).cpu()
     kept = rank[0, -1] == 1
     prompts = [fact.prompt for (fact, _), k in zip(usable, kept.tolist(), strict=True) if k]
     return rank[:, :, kept], kl[:, :, kept], prompts

@@ -79,39 +79,43 @@ def decomposition_hooks(model: Model, layer: int) -> list[str]:
 
 
 def parts_from_cache(model: Model, cache: Any, layer: int) -> tuple[list[str], Parts]:
-    """The parts of the stream entering ``layer`` from a cache of `decomposition_hooks`."""
+    """The parts of the stream entering ``layer`` from a cache of `decomposition_hooks`.
+
+    The parts are gathered in chunks (the embeddings, then each layer's heads and MLP) and
+    concatenated once: growing one tensor layer by layer copied every earlier part again at
+    each layer (on SmolLM2's 30 layers, most of the decomposition's time).
+    """
     adapter = adapt(model)
     post_norm = adapter.post_norm
     labels = [name.split(".")[-1].removeprefix("hook_") for name in adapter.embedding_hooks]
-    parts = torch.stack([cache[name] for name in adapter.embedding_hooks])
+    chunks = [torch.stack([cache[name] for name in adapter.embedding_hooks])]
+
+    def through(scale: Tensor, norm: torch.nn.Module) -> None:
+        """Every part so far through a frozen-scale norm; its bias into the norm-biases part."""
+        for i, chunk in enumerate(chunks):
+            chunks[i] = _frozen_norm(chunk, scale, norm, centre=True)
+        chunks[0][-1] += _norm_bias(norm)  # the norm-biases part ends the first chunk
+
     if post_norm:
-        parts = torch.cat([parts, torch.zeros_like(parts[:1])])
+        chunks[0] = torch.cat([chunks[0], torch.zeros_like(chunks[0][:1])])
         labels.append(NORM_BIASES)
         embed_ln: torch.nn.Module = model.embed.ln  # pyright: ignore[reportAttributeAccessIssue, reportAssignmentType]
-        parts = _frozen_norm(
-            parts, cache[hook_name(Component.EMBED_LN_SCALE)], embed_ln, centre=True
-        )
-        parts[-1] += _norm_bias(embed_ln)
+        through(cache[hook_name(Component.EMBED_LN_SCALE)], embed_ln)
     n_heads = model.cfg.n_heads
     for l in range(layer):  # noqa: E741 - the layer index
-        attn = model.blocks[l].attn
-        heads = torch.einsum("bphe,hed->hbpd", cache[hook_name(Component.Z, l)], attn.W_O)
-        heads = heads + attn.b_O / n_heads
-        parts = torch.cat([parts, heads])
+        block = model.blocks[l]
+        heads = torch.einsum("bphe,hed->hbpd", cache[hook_name(Component.Z, l)], block.attn.W_O)
+        chunks.append(heads + block.attn.b_O / n_heads)
         labels += [f"{l}.{h}" for h in range(n_heads)]
         if post_norm:
-            block = model.blocks[l]
-            parts = _frozen_norm(parts, cache[hook_name(Component.LN1_SCALE, l)], block.ln1, True)
-            parts[labels.index(NORM_BIASES)] += _norm_bias(block.ln1)
+            through(cache[hook_name(Component.LN1_SCALE, l)], block.ln1)
         if model.cfg.attn_only:
             continue
-        parts = torch.cat([parts, cache[hook_name(Component.MLP_OUT, l)][None]])
+        chunks.append(cache[hook_name(Component.MLP_OUT, l)][None])
         labels.append(f"mlp {l}")
         if post_norm:
-            block = model.blocks[l]
-            parts = _frozen_norm(parts, cache[hook_name(Component.LN2_SCALE, l)], block.ln2, True)
-            parts[labels.index(NORM_BIASES)] += _norm_bias(block.ln2)
-    return labels, parts
+            through(cache[hook_name(Component.LN2_SCALE, l)], block.ln2)
+    return labels, torch.cat(chunks)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,7 @@ def lens_trajectory(
     *,
     k: int = 5,
     translator: Translator | None = None,
+    last_only: bool = False,
 ) -> Trajectory:
     """The (logit or tuned) lens at every boundary for every position of ``batch``.
 
@@ -220,6 +221,9 @@ def lens_trajectory(
             model).
         k: how many top tokens to keep per boundary and position.
         translator: a tuned lens; None for the logit lens.
+        last_only: read only each prompt's last real position (where a prompt's answer is
+            read): the trajectory then has one position per prompt, and the readout, the
+            lens's main cost, is done for that position alone.
     """
     model = check_lens_model(model)
     if (check := getattr(translator, "check_fits", None)) is not None:
@@ -239,6 +243,11 @@ def lens_trajectory(
         resid = torch.stack([*translated, resid[-1]])
     if targets is None:
         targets = default_targets(model, batch, resid[-1])
+    if last_only:
+        rows = torch.arange(batch.tokens.shape[0], device=batch.tokens.device)
+        last = last_real_positions(batch.attention_mask.bool())
+        resid, targets = resid[:, rows, last, None], targets[rows, last, None]
+        batch = TokenBatch.full(batch.tokens[rows, last, None])
     stats = _chunked_statistics(model, resid, targets, k)
     check_finite(stats["log_prob"], batch, list(boundary_labels(model.cfg.n_layers)))
     return Trajectory(
@@ -253,7 +262,11 @@ def lens_trajectory(
         top_k_ids=stats["top_k_ids"],
         top_k_log_probs=stats["top_k_log_probs"],
         provenance=Provenance(
-            config={"k": k, "lens": "logit" if translator is None else "tuned"},
+            config={
+                "k": k,
+                "lens": "logit" if translator is None else "tuned",
+                "last_only": last_only,
+            },  # fmt: skip
             model=model_spec(model),
         ),
     )

@@ -30,7 +30,7 @@ from mechscope.lens.config import TunedLensConfig
 from mechscope.lens.logit import check_lens_model
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
-from mechscope.models.run import boundary_labels, boundary_stream, readout
+from mechscope.models.run import boundary_labels, boundary_stream, readout, readout_groups
 from mechscope.models.tokens import corpus_windows
 
 LENS_FILE = "tuned_lens.safetensors"
@@ -56,6 +56,16 @@ class TunedLens(nn.Module):
     ) -> Float[Tensor, "... d_model"]:
         """The translated residual of ``boundary``."""
         return self.translators[boundary](resid)
+
+    def translate_stream(
+        self, resid: Float[Tensor, "boundary ... d_model"]
+    ) -> Float[Tensor, "boundary ... d_model"]:
+        """Every boundary's residual (`boundary_stream`) through its translator.
+
+        The last boundary, the model's output, is kept as it is.
+        """
+        last = len(resid) - 1
+        return torch.stack([*(self(b, resid[b]) for b in range(last)), resid[last]])
 
     def save(self, directory: str | Path) -> Path:
         """Write weights and shape into ``directory``."""
@@ -156,10 +166,13 @@ def fit_regression(
 
 def kl_to_final(
     model: HookedTransformer,
-    resid: Float[Tensor, "batch pos d_model"],
+    resid: Float[Tensor, "*boundary batch pos d_model"],
     final: Float[Tensor, "batch pos d_vocab"],
-) -> Float[Tensor, "batch pos"]:
-    """KL(final || readout(resid)), with ``final`` the model's log-probs."""
+) -> Float[Tensor, "*boundary batch pos"]:
+    """KL(final || readout(resid)), with ``final`` the model's log-probs.
+
+    ``resid`` may have leading dimensions (boundaries) before ``final``'s.
+    """
     log_probs = readout(model, resid).log_softmax(-1)
     return (final.exp() * (final - log_probs)).sum(-1)
 
@@ -296,11 +309,10 @@ def compare_lenses(
             resid = resid[:, :, keep.to(resid.device)]
         final = readout(model, resid[-1]).log_softmax(-1)
         for i, lens in enumerate(named.values()):
-            for b in range(n_boundaries):
-                translated = (
-                    resid[b] if lens is None or b == n_boundaries - 1 else lens(b, resid[b])
-                )
-                kl[i, b, rows] = kl_to_final(model, translated, final).mean(-1).cpu()
+            reads = resid if lens is None else lens.translate_stream(resid)
+            # Boundaries read out together (a few hundred rows a matrix product).
+            for group in readout_groups(n_boundaries, final.shape[0] * final.shape[1]):
+                kl[i, group, rows] = kl_to_final(model, reads[group], final).mean(-1).cpu()
     return LensComparison(
         list(boundary_labels(model.cfg.n_layers)),
         list(named),

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         boundary_labels,
         boundary_stream,
         readout,
+        readout_groups,
         run_until,
     )
     from mechscope.models.tiny import TinyConfig, tiny_model
@@ -77,6 +78,7 @@ _EXPORTS = {
     "quiet_transformer_lens": "mechscope.models.base",
     "random_like": "mechscope.models.random_init",
     "readout": "mechscope.models.run",
+    "readout_groups": "mechscope.models.run",
     "run_until": "mechscope.models.run",
     "save_checkpoint": "mechscope.models.checkpoint",
     "shipped_dir": "mechscope.models.bundled",
@@ -118,6 +120,7 @@ __all__ = [
     "quiet_transformer_lens",
     "random_like",
     "readout",
+    "readout_groups",
     "run_until",
     "save_checkpoint",
     "shipped_dir",

@@ -72,7 +72,7 @@ def compare_smollm() -> ParityReport:
     from mechscope.models.smollm import SMOLLM2, load_hf_smollm
 
     model = load_model(SMOLLM2, device="cpu")
-    reference, _ = load_hf_smollm()
+    reference, _ = load_hf_smollm(tokenizer=False)
     batch = sample_batch(model)
     ours = model(batch.tokens, attention_mask=batch.attention_mask)
     theirs = reference(input_ids=batch.tokens, attention_mask=batch.attention_mask).logits

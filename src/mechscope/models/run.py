@@ -115,6 +115,22 @@ def attention_patterns(model: Model, batch: Inputs) -> Patterns:
     return patterns * pair
 
 
+READOUT_ROWS = 256
+"""Rows a decoder's readout is best done over at once: with fewer the unembedding's matrix
+product is bound by reading ``W_U`` (measured on SmolLM2, 2-core CPU: 1.24 ms a row at 16
+rows, 0.50 at 128, 0.45 at 256 and 512)."""
+
+
+def readout_groups(n: int, rows: int) -> list[slice]:
+    """Slices of ``n`` residuals (boundaries) of ``rows`` rows each, to read out together.
+
+    Each slice holds about `READOUT_ROWS` rows: one matrix product per slice, and its logits
+    (``rows * d_vocab`` floats per residual) stay that size in memory.
+    """
+    step = max(1, READOUT_ROWS // max(rows, 1))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
 def readout(model: Model, resid: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_vocab"]:
     """What the model's head reads from a residual stream, as it reads its output.
 

@@ -69,19 +69,27 @@ def cache_dir() -> Path:
     return cache_root() / CACHE_NAME
 
 
-def load_hf_smollm(dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, object]:
-    """The Hugging Face model and tokenizer read from the GGUF file (eager attention)."""
+def load_hf_smollm(
+    dtype: torch.dtype = torch.float32, *, tokenizer: bool = True
+) -> tuple[torch.nn.Module, object]:
+    """The Hugging Face model and tokenizer read from the GGUF file (eager attention).
+
+    ``tokenizer=False``: the model alone (None in the tokenizer's place), for a parity check
+    that tokenizes with mechscope's model; reading the GGUF's vocabulary costs 3-4 s.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mechscope.models.base import quiet_transformer_lens
 
     directory = gguf_dir()
     with quiet_transformer_lens():
-        tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=GGUF_FILE)
+        hf_tokenizer = (
+            AutoTokenizer.from_pretrained(directory, gguf_file=GGUF_FILE) if tokenizer else None
+        )
         model = AutoModelForCausalLM.from_pretrained(
             directory, gguf_file=GGUF_FILE, dtype=dtype, attn_implementation="eager"
         )
-    return model.eval(), tokenizer
+    return model.eval(), hf_tokenizer
 
 
 def convert() -> Path:

@@ -57,7 +57,7 @@ def test_trajectory_slices_saves_and_tabulates(tiny_decoder, tmp_path):
     assert torch.equal(loaded.rank, trajectory.rank) and loaded.labels == trajectory.labels
     frame = trajectory.to_dataframe()
     assert len(frame) == 3 * (6 + 3)  # boundaries x real positions
-    assert loaded.provenance.config == {"k": 5, "lens": "logit"}
+    assert loaded.provenance.config == {"k": 5, "lens": "logit", "last_only": False}
     assert trajectory.mean_over_positions(LensStat.RANK) == pytest.approx(
         [
             float(trajectory.rank[b][trajectory.attention_mask.bool()].float().mean())
@@ -106,3 +106,19 @@ def test_blocks_of_prompts_and_boundaries_change_no_statistic(tiny_decoder, monk
     blocks = lens_trajectory(tiny_decoder, batch)
     for stat in ("log_prob", "rank", "entropy", "kl_to_final", "top_k_ids", "top_k_log_probs"):
         torch.testing.assert_close(getattr(blocks, stat), getattr(whole, stat), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("side", list(PaddingSide))
+def test_last_only_reads_each_prompts_last_position_as_the_full_trajectory_does(tiny_decoder, side):
+    batch = pad_token_lists(LISTS, pad_id=0, padding_side=side)
+    full = lens_trajectory(tiny_decoder, batch, k=3)
+    last = lens_trajectory(tiny_decoder, batch, k=3, last_only=True)
+    positions = [len(ids) - 1 if side is PaddingSide.RIGHT else 5 for ids in LISTS]
+    rows = torch.arange(len(LISTS))
+    assert last.rank.shape == (3, 2, 1) and last.attention_mask.tolist() == [[1], [1]]
+    assert last.tokens[:, 0].tolist() == [ids[-1] for ids in LISTS]
+    assert torch.equal(last.targets[:, 0], full.targets[rows, positions])
+    for stat in ("log_prob", "rank", "entropy", "kl_to_final", "top_k_ids", "top_k_log_probs"):
+        torch.testing.assert_close(
+            getattr(last, stat)[:, :, 0], getattr(full, stat)[:, rows, positions], atol=1e-5, rtol=0
+        )

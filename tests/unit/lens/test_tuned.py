@@ -47,6 +47,31 @@ def test_comparison_of_the_identity_lens_is_the_logit_lens(tiny_decoder):
     assert not torch.allclose(sampled.kl[0, 0], comparison.kl[0, 0])  # fewer positions
 
 
+def test_boundaries_read_out_together_or_one_by_one_give_the_same_kl(tiny_decoder, monkeypatch):
+    from mechscope.lens.tuned import kl_to_final
+    from mechscope.models import run
+
+    torch.manual_seed(0)
+    lens = TunedLens(2, 32)
+    with torch.no_grad():
+        for translator in lens.translators:
+            translator.weight.add_(0.3 * torch.randn_like(translator.weight))
+    tokens = _tokens(6)
+    resid = boundary_stream(tiny_decoder, tokens)
+    translated = lens.translate_stream(resid)
+    assert torch.equal(translated[-1], resid[-1])  # the model's output is not translated
+    final = run.readout(tiny_decoder, resid[-1]).log_softmax(-1)
+    expected = torch.stack([kl_to_final(tiny_decoder, lens(b, resid[b]), final) for b in range(2)])
+    assert run.readout_groups(3, 72) == [slice(0, 3)]  # 3 x 72 rows: one readout
+    together = compare_lenses(tiny_decoder, {"t": lens}, tokens, batch_size=6).kl[0]
+    monkeypatch.setattr(run, "READOUT_ROWS", 1)
+    assert run.readout_groups(3, 72) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    alone = compare_lenses(tiny_decoder, {"t": lens}, tokens, batch_size=6).kl[0]
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(together[:2], expected.mean(-1), atol=1e-5, rtol=0)
+    assert float(together[:2].min()) > 1e-3 and float(together[-1].abs().max()) < 1e-5
+
+
 def test_frozen_restores_the_gradient_flags(tiny_decoder):
     before = [p.requires_grad for p in tiny_decoder.parameters()]
     try:
