@@ -138,6 +138,8 @@ def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
     rows.append(profile("coreference (mention retrieval)", spec, gum,
                         [x / n_layers for x in boundary_numbers(mentions.boundaries)],  # type: ignore[attr-defined]
                         mentions.accuracy.tolist(), list(m_low), list(m_high)))  # type: ignore[attr-defined]  # fmt: skip
+    if mentions.separation is not None:  # type: ignore[attr-defined]
+        extra["mention_distributions"] = _distributions(mentions, n_layers)
     heads = parts["heads"]
     for kind, what in (("previous-token", "attention: previous token"),
                        ("local-window", "attention: local window"),
@@ -404,6 +406,46 @@ def _resampled(row: dict[str, Any], grid: list[float]) -> list[float]:
     return out
 
 
+def _distributions(mentions: Any, n_layers: int) -> dict[str, Any]:  # noqa: ANN401
+    """Coreferent vs other cosines by depth, and both densities where they separate most."""
+    separation = mentions.separation.tolist()
+    peak = max(range(len(separation)), key=separation.__getitem__)
+    density = {}
+    for index in (peak, len(separation) - 1):
+        centres, same, other = mentions.density(index)
+        density[mentions.boundaries[index]] = {"centres": centres, "coreferent": same,
+                                               "other": other}  # fmt: skip
+    return {
+        "depth": [x / n_layers for x in boundary_numbers(mentions.boundaries)],
+        "coreferent": mentions.coreferent.tolist(), "other": mentions.other.tolist(),
+        "separation": separation, "peak": mentions.boundaries[peak], "density": density,
+    }  # fmt: skip
+
+
+def _distribution_figures(page: Report, model: str, values: dict[str, Any]) -> None:
+    page.heading(f"{model}: coreferent and other mentions in the stream", level=3)
+    page.paragraph(
+        "The cosine between a mention's head word and each earlier mention's head word in its "
+        "window (centred word vectors): mentions of its own chain against the others. "
+        "Separation: P(coreferent cosine > other cosine), 0.5 where the two distributions "
+        "coincide.",
+        note=True,
+    )
+    depth = values["depth"]
+    page.figure(line_chart(
+        {"coreferent (mean cosine)": (depth, values["coreferent"]),
+         "other (mean cosine)": (depth, values["other"]),
+         "separation P(coreferent > other)": (depth, values["separation"])},
+        title=f"{model}: mention similarity by depth (separation peaks {values['peak']})",
+        x_title="relative depth", y_title="cosine / probability"))  # fmt: skip
+    series = {}
+    for boundary, d in values["density"].items():
+        series[f"coreferent, {boundary}"] = (d["centres"], d["coreferent"])
+        series[f"other, {boundary}"] = (d["centres"], d["other"])
+    page.figure(line_chart(series, title=f"{model}: the two cosine distributions",
+                           x_title="cosine", y_title="density"))  # fmt: skip
+
+
 def report(outcome: Outcome, cfg: Config) -> Report:
     """The page: the verdicts, the figure, then each model's profiles and the extra tables."""
     result: Hierarchy = outcome.main  # type: ignore[assignment]
@@ -444,6 +486,8 @@ def report(outcome: Outcome, cfg: Config) -> Report:
                                        f"{r['expected_high']:.2f}]" if "expected" in r else "-")]
                     for r in result.profiles if r["model"] == model])  # fmt: skip
         extra = result.extras.get(model, {})
+        if "mention_distributions" in extra:
+            _distribution_figures(page, model, extra["mention_distributions"])
         if "dropping" in extra:
             page.heading(f"{model}: layer dropping", level=3)
             for name, values in extra["dropping"].items():

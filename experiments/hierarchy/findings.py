@@ -79,6 +79,13 @@ def _discussion(result: Hierarchy) -> dict[str, str]:
         out[f"{p}_retrieval_peak"] = f"{retrieval['peak_value']:.3f}"
         out[f"{p}_retrieval_at"] = f"{retrieval['peak']:.2f}"
         out[f"{p}_retrieval_last"] = _at(retrieval, -1)
+        spread = extra.get("mention_distributions")
+        if spread is not None:
+            values = spread["separation"]
+            peak = max(range(len(values)), key=values.__getitem__)
+            out[f"{p}_sep_peak"], out[f"{p}_sep_last"] = f"{values[peak]:.3f}", f"{values[-1]:.3f}"
+            out[f"{p}_sep_at"] = f"{spread['depth'][peak]:.2f}"
+            out[f"{p}_sep_first"] = f"{values[0]:.3f}"
     last = _profile(result, "SmolLM2", "sentiment (SST-2, last pooled)")
     out["s_sent_last_first"], out["s_sent_last_peak"] = _at(last, 0), f"{last['peak_value']:.3f}"
     out["s_sent_last_at"] = f"{last['peak']:.2f}"

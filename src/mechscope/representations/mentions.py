@@ -12,7 +12,11 @@ boundary:
   candidates of its own chain, and the candidates of other chains;
 - *retrieval*: whether the most similar candidate is of the mention's chain (antecedent
   selection by nearest neighbour, the representation-level twin of the coreference heads),
-  with a bootstrap interval over documents and the nearest-mention baseline.
+  with a bootstrap interval over documents and the nearest-mention baseline;
+- the two *distributions*: a histogram of the coreferent and of the other cosines (`BINS`
+  bins over [-1, 1]) and their *separation*, the probability that a coreferent pair is more
+  similar than an other pair (the area under the ROC curve of the cosine as a coreference
+  score; 0.5: the distributions coincide, ties counted half).
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +38,20 @@ from mechscope.models.base import Model
 from mechscope.models.run import boundary_labels, target_hook
 from mechscope.models.tokens import forward_kwargs, pad_id
 
+BINS = 40
+"""Histogram bins of the cosine distributions, over [-1, 1]."""
+
+
+def separation(positive: Tensor, negative: Tensor) -> float:
+    """P(a positive value > a negative one), ties counted half (the ROC curve's area)."""
+    if not len(positive) or not len(negative):
+        return float("nan")
+    ordered = negative.double().sort().values
+    below = torch.searchsorted(ordered, positive.double(), right=False)
+    not_above = torch.searchsorted(ordered, positive.double(), right=True)
+    wins = below.double() + (not_above - below).double() / 2
+    return float(wins.sum() / (len(positive) * len(negative)))
+
 
 @dataclass(frozen=True)
 class MentionSimilarity(Result):
@@ -50,6 +68,28 @@ class MentionSimilarity(Result):
     document: Int[Tensor, " mention"]
     window: int
     skipped: dict[str, int] = field(default_factory=dict)
+    coreferent_hist: Float[Tensor, "boundary bin"] | None = None
+    """Counts of the coreferent cosines in `BINS` bins over [-1, 1] (saved before: None)."""
+    other_hist: Float[Tensor, "boundary bin"] | None = None
+    """Counts of the other cosines, the same bins."""
+    separation: Float[Tensor, " boundary"] | None = None
+    """P(coreferent cosine > other cosine) at each boundary (0.5: no separation)."""
+
+    def density(self, index: int) -> tuple[list[float], list[float], list[float]]:
+        """Bin centres and both cosine densities (each integrating to 1) at one boundary.
+
+        Raises:
+            MechscopeError: a result saved before the distributions were kept.
+        """
+        if self.coreferent_hist is None or self.other_hist is None:
+            raise MechscopeError("this result was saved without the cosine distributions; "
+                                 "measure it again (mention_similarity).")  # fmt: skip
+        n_bins = self.coreferent_hist.shape[1]
+        width = 2 / n_bins
+        centres = [-1 + width * (i + 0.5) for i in range(n_bins)]
+        same, other = self.coreferent_hist[index], self.other_hist[index]
+        return (centres, (same / same.sum().clamp(min=1) / width).tolist(),
+                (other / other.sum().clamp(min=1) / width).tolist())  # fmt: skip
 
     @property
     def accuracy(self) -> Float[Tensor, " boundary"]:
@@ -70,6 +110,8 @@ class MentionSimilarity(Result):
                          "other": float(self.other[i]), "retrieval": float(self.accuracy[i]),
                          "ci_low": low, "ci_high": high,
                          "nearest_baseline": float(self.nearest.mean())})  # fmt: skip
+            if self.separation is not None:
+                rows[-1]["separation"] = float(self.separation[i])
         return rows
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
@@ -111,9 +153,8 @@ def mention_similarity(
     if bad := [b for b in chosen if not 0 <= b <= n_layers]:
         raise MechscopeError(f"boundary {bad[0]} is outside 0..{n_layers}.")
     names = [target_hook(model, b) for b in chosen]
-    same = torch.zeros(len(chosen), dtype=torch.float64)
-    other = torch.zeros(len(chosen), dtype=torch.float64)
-    n_same = n_other = 0
+    same: list[Tensor] = []  # per query: boundary x its chain's candidates
+    other: list[Tensor] = []
     retrieved: list[Tensor] = []
     device = model.cfg.device or "cpu"
     for start in tqdm(range(0, len(windows), batch_size), desc="mention similarity",
@@ -133,17 +174,26 @@ def mention_similarity(
                 cos = torch.einsum("bd,bcd->bc", words[:, query.word],
                                    words[:, list(query.candidates)])  # fmt: skip
                 right = torch.tensor(query.correct)
-                same += cos[:, right].sum(1).double()
-                other += cos[:, ~right].sum(1).double()
-                n_same += int(right.sum())
-                n_other += int((~right).sum())
+                same.append(cos[:, right])
+                other.append(cos[:, ~right])
                 retrieved.append(right[cos.argmax(1)].float())
     queries = [(q, w.document) for w in windows for q in w.queries]
+    same_cos, other_cos = torch.cat(same, 1), torch.cat(other, 1)  # boundary pair
+
+    def mean(cos: Tensor) -> Tensor:
+        return cos.double().mean(1).float() if cos.shape[1] else torch.zeros(len(chosen))
+
+    def histogram(cos: Tensor) -> Tensor:
+        return torch.stack([torch.histc(row, BINS, -1, 1) for row in cos.float()])
+
     return MentionSimilarity(
         tuple(boundary_labels(n_layers)[b] for b in chosen),
-        (same / max(n_same, 1)).float(), (other / max(n_other, 1)).float(),
+        mean(same_cos), mean(other_cos),
         torch.stack(retrieved, 1),
         torch.tensor([float(q.correct[-1]) for q, _ in queries]),
         torch.tensor([d for _, d in queries]), window, dict(skipped),
+        coreferent_hist=histogram(same_cos), other_hist=histogram(other_cos),
+        separation=torch.tensor([separation(a, b) for a, b in zip(same_cos, other_cos,
+                                                                  strict=True)]),
         provenance=Provenance(config={"window": window}, model=model_spec(model)),
     )  # fmt: skip

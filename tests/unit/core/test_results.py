@@ -508,7 +508,9 @@ def _mention_similarity():
                              coreferent=torch.rand(2), other=torch.rand(2),
                              retrieved=(torch.rand(2, 5) > 0.5).float(),
                              nearest=torch.tensor([1.0, 0, 0, 1, 0]),
-                             document=torch.tensor([0, 0, 1, 1, 2]), window=4)  # fmt: skip
+                             document=torch.tensor([0, 0, 1, 1, 2]), window=4,
+                             coreferent_hist=torch.rand(2, 40), other_hist=torch.rand(2, 40),
+                             separation=torch.rand(2))  # fmt: skip
 
 
 def _direction_readout():
