@@ -71,14 +71,22 @@ def where(low: float, high: float, claim: str) -> str:
     return "right" if inside else "partly" if overlaps else "wrong"
 
 
-def _probe_profile(result: Any, what: str, model: str, n_layers: int, source: str) -> dict:  # noqa: ANN401
+def _probe_profile(result: Any, what: str, model: str, n_layers: int, source: str,  # noqa: ANN401
+                   random: Any = None) -> dict:  # noqa: ANN401  # fmt: skip
+    """A probe's profile; ``random``: the same probe on the random-init twin (its best kept)."""
     positions = [layer / n_layers for layer in result.layers]
     expected = None
     if result.correct is not None:
         low, high = result.expected_layer_interval(n_boot=300)
         expected = (result.expected_layer / n_layers, low / n_layers, high / n_layers)
-    return profile(what, model, source, positions, result.accuracy.tolist(),
-                   result.ci_low.tolist(), result.ci_high.tolist(), expected=expected)  # fmt: skip
+    row = profile(what, model, source, positions, result.accuracy.tolist(),
+                  result.ci_low.tolist(), result.ci_high.tolist(), expected=expected)  # fmt: skip
+    if random is not None:
+        best = int(random.accuracy.argmax())
+        row |= {"random_values": random.accuracy.tolist(),
+                "random_peak_value": float(random.accuracy[best]),
+                "random_peak": random.layers[best] / n_layers}  # fmt: skip
+    return row
 
 
 def _head_positions(n_layers: int) -> list[float]:
@@ -102,7 +110,8 @@ def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
              "probe-entity": "entity type (probe)", "probe-chain": "in a coreference chain (probe)",
              "probe-genre": "genre (sentence probe)"}  # fmt: skip
     for key, what in names.items():
-        rows.append(_probe_profile(parts[key], what, spec, n_layers, gum))
+        rows.append(_probe_profile(parts[key], what, spec, n_layers, gum,
+                                   parts.get(f"random-{key}")))  # fmt: skip
     for key, what in (("probe-upos", "part of speech (UPOS probe)"),
                       ("probe-deprel", "syntax (relation probe)")):  # fmt: skip
         if key in ewt:
@@ -115,7 +124,7 @@ def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
         if key in parts:
             pooling = key.rsplit("-", 1)[-1]
             rows.append(_probe_profile(parts[key], f"sentiment (SST-2, {pooling} pooled)", spec,
-                                       n_layers, "SST-2"))  # fmt: skip
+                                       n_layers, "SST-2", parts.get(f"random-{key}")))  # fmt: skip
     coref = parts["coreference"]
     accuracy = coref.accuracy()  # type: ignore[attr-defined]
     best_head = accuracy.argmax(1)
@@ -341,6 +350,7 @@ def run(cfg: Config) -> Outcome:
         root = cfg.out / "runs" / spec.replace("/", "_")
         parts: dict[str, Result] = {}
         parts |= measure.probes(model, cfg, d, root)
+        parts |= measure.random_controls(model, cfg, d, root)
         parts |= measure.coreference(model, cfg, d, root)
         parts |= measure.attention(model, d, root)
         parts |= measure.lens(model, cfg, root)
@@ -480,10 +490,13 @@ def report(outcome: Outcome, cfg: Config) -> Report:
             title=f"{model}: each profile scaled to 0..1 (its minimum to its maximum)",
             x_title="relative depth", y_title="", value_name="scaled", zmin=0.0, zmax=1.0,
             annotate=False))  # fmt: skip
-        page.table(["what", "source", "peak", "tied", "peak value", "expected layer"],
+        page.table(["what", "source", "peak", "tied", "peak value", "expected layer",
+                    "random-init twin's best"],
                    [[r["what"], r["source"], r["peak"], f"{r['tied_low']:.2f}-{r['tied_high']:.2f}",
                      r["peak_value"], (f"{r['expected']:.2f} [{r['expected_low']:.2f}, "
-                                       f"{r['expected_high']:.2f}]" if "expected" in r else "-")]
+                                       f"{r['expected_high']:.2f}]" if "expected" in r else "-"),
+                     (f"{r['random_peak_value']:.3f} at {r['random_peak']:.2f}"
+                      if "random_peak_value" in r else "-")]
                     for r in result.profiles if r["model"] == model])  # fmt: skip
         extra = result.extras.get(model, {})
         if "mention_distributions" in extra:

@@ -52,6 +52,9 @@ class Config(ExperimentConfig):
     """Rank of the structural probe."""
     attention_sentences: int = 100
     """GUM dev sentences the head kinds and syntactic heads are scored on."""
+    random_controls: bool = True
+    """Probe the semantic tasks (entity, chain, genre, sentiment) on each model's random-init
+    twin too (the same shape, seeded): what a probe reads from the tokens alone."""
     dropping: bool = True
     """Run layer dropping (single blocks and cumulative from the top)."""
     dropping_sentences: int = 60

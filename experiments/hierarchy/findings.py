@@ -1,5 +1,6 @@
 """The hierarchy findings page's numbers, read from a saved run (`docs/findings.py`)."""
 
+import math
 from typing import Any
 
 from experiments.hierarchy.analysis import Hierarchy
@@ -14,9 +15,11 @@ def _profile_rows(result: Hierarchy, model: str) -> str:
             continue
         expected = (f"{r['expected']:.2f} [{r['expected_low']:.2f}, {r['expected_high']:.2f}]"
                     if "expected" in r else "-")  # fmt: skip
+        random = (f"{r['random_peak_value']:.3f} at {r['random_peak']:.2f}"
+                  if "random_peak_value" in r else "-")  # fmt: skip
         rows.append(f"| {r['what']} | {r['source']} | {r['peak']:.2f} | "
                     f"{r['tied_low']:.2f}-{r['tied_high']:.2f} | {r['peak_value']:.3f} | "
-                    f"{expected} |")  # fmt: skip
+                    f"{expected} | {random} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -68,6 +71,11 @@ def _discussion(result: Hierarchy) -> dict[str, str]:
         out[f"{p}_upos_first"], out[f"{p}_upos_peak"] = _at(upos, 0), f"{upos['peak_value']:.3f}"
         mean = _profile(result, model, "sentiment (SST-2, mean pooled)")
         out[f"{p}_sent_first"], out[f"{p}_sent_peak"] = _at(mean, 0), f"{mean['peak_value']:.3f}"
+        out[f"{p}_sent_random"] = f"{mean.get('random_peak_value', math.nan):.3f}"
+        entity = _profile(result, model, "entity type (probe)")
+        out[f"{p}_entity_peak"] = f"{entity['peak_value']:.3f}"
+        out[f"{p}_entity_random"] = f"{entity.get('random_peak_value', math.nan):.3f}"
+        out[f"{p}_entity_random_at"] = f"{entity.get('random_peak', math.nan):.2f}"
         out[f"{p}_sent_exp"] = (f"{mean['expected']:.2f} [{mean['expected_low']:.2f}, "
                                 f"{mean['expected_high']:.2f}]")  # fmt: skip
         extra = result.extras.get(model, {})

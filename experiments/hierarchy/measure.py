@@ -137,6 +137,50 @@ def probes(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, 
     return out
 
 
+RANDOM_TASKS = ("entity", "chain", "genre")
+"""The GUM tasks probed on the random-init twin (with sentiment on SST-2)."""
+
+
+def random_controls(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, Result]:  # noqa: ANN401
+    """The semantic probes on the model's random-init twin, cached as ``random-probe-TASK``."""
+    if not cfg.random_controls:
+        return {}
+    from mechscope.models import random_like
+
+    twin: Any = None
+
+    def the_twin() -> Any:  # noqa: ANN401 - built only when a part is missing
+        nonlocal twin
+        twin = twin if twin is not None else random_like(model, seed=cfg.seed)
+        return twin
+
+    layers = tuple(boundaries_of(model.cfg.n_layers, cfg.deep_layer_stride))
+    settings = SurveySettings(layers=layers, random_baseline=False, seed=cfg.seed,
+                              structural_rank=cfg.structural_rank)  # fmt: skip
+    out: dict[str, Result] = {}
+    wanted = [f"random-probe-{t}" for t in RANDOM_TASKS]
+    if not all((root / name / "result.json").exists() for name in wanted):
+        survey = probe_survey(the_twin(), d["gum_train"], d["gum_eval"], list(RANDOM_TASKS),
+                              settings)  # fmt: skip
+        for result in survey.probes:
+            result.save(root / f"random-probe-{result.task}")
+    for name in wanted:
+        out[name] = load_result(root / name)
+    poolings = [Pooling.SENTENCE_MEAN]
+    if adapt(model).causal:
+        poolings.append(Pooling.SENTENCE_LAST)
+    for pooling in poolings:
+
+        def sentiment(pooling: Pooling = pooling) -> Result:
+            chosen = dataclasses.replace(settings, sentence_pooling=pooling)
+            return probe_survey(the_twin(), d["sst2_train"], d["sst2_eval"], ["sentiment"],
+                                chosen).probes[0]  # fmt: skip
+
+        name = f"random-probe-sentiment-{pooling.value}"
+        out[name] = cached(root / name, sentiment)
+    return out
+
+
 def coreference(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, Result]:  # noqa: ANN401
     """Coreference heads (and their causal check on decoders) and mention similarity."""
     out = {"coreference": cached(root / "coreference", lambda: coreference_scores(
