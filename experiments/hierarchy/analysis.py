@@ -26,7 +26,7 @@ from torch import Tensor
 
 from experiments.hierarchy import measure
 from experiments.hierarchy.config import Config
-from mechscope.core import Outcome, Result, load_result
+from mechscope.core import Outcome, Result, load_result, mean_and_sem
 from mechscope.heads import HeadKind
 from mechscope.models import load_model
 from mechscope.representations import boundary_numbers
@@ -96,9 +96,9 @@ def _head_positions(n_layers: int) -> list[float]:
 def _per_layer(values: Tensor) -> tuple[list[float], list[float], list[float]]:
     """Mean over prompts of a [prompt, layer] tensor, with a 95 % normal interval."""
     values = values[~values.isnan().any(1)]
-    mean = values.mean(0)
-    se = values.std(0) / max(len(values), 1) ** 0.5
-    return mean.tolist(), (mean - 1.96 * se).tolist(), (mean + 1.96 * se).tolist()
+    stats = [mean_and_sem(column) for column in values.T]
+    mean = [m for m, _ in stats]
+    return (mean, [m - 1.96 * se for m, se in stats], [m + 1.96 * se for m, se in stats])
 
 
 def model_profiles(spec: str, parts: dict[str, Result], n_layers: int,
