@@ -6,7 +6,11 @@
   (`direct_logit_attribution`);
 - `weights`: QK and OV circuits, eigenvalue copying scores, positional QK patterns
   (`weight_circuits`);
-- `composition`: Q/K/V composition scores between heads (Elhage et al. 2021).
+- `composition`: Q/K/V composition scores between heads (Elhage et al. 2021);
+- `edges`: the model as a graph of components and every edge's attribution score (EAP,
+  EAP-IG; `edge_attribution`, `ComponentGraph`), and runs with chosen edges ablated;
+- `discovery`: circuits from edge scores with faithfulness against size
+  (`discover_circuit`), ACDC (`acdc`) and exact single-edge effects (`edge_effects`).
 
 Names are imported on first use, so the CLI's help imports no torch.
 """
@@ -18,6 +22,23 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.circuits.composition import CompositionKind, composition_scores, random_baseline
     from mechscope.circuits.direct import DirectAttribution, direct_logit_attribution, head_grid
+    from mechscope.circuits.discovery import (
+        AcdcResult,
+        CircuitDiscovery,
+        EdgeEffects,
+        EdgeRunner,
+        acdc,
+        discover_circuit,
+        edge_effects,
+        size_grid,
+    )
+    from mechscope.circuits.edges import (
+        Ablation,
+        ComponentGraph,
+        EdgeMethod,
+        EdgeScores,
+        edge_attribution,
+    )
     from mechscope.circuits.stream import (
         StreamDecomposition,
         StreamNorms,
@@ -36,6 +57,19 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "Ablation": "mechscope.circuits.edges",
+    "acdc": "mechscope.circuits.discovery",
+    "AcdcResult": "mechscope.circuits.discovery",
+    "CircuitDiscovery": "mechscope.circuits.discovery",
+    "ComponentGraph": "mechscope.circuits.edges",
+    "discover_circuit": "mechscope.circuits.discovery",
+    "edge_attribution": "mechscope.circuits.edges",
+    "edge_effects": "mechscope.circuits.discovery",
+    "EdgeEffects": "mechscope.circuits.discovery",
+    "EdgeMethod": "mechscope.circuits.edges",
+    "EdgeRunner": "mechscope.circuits.discovery",
+    "EdgeScores": "mechscope.circuits.edges",
+    "size_grid": "mechscope.circuits.discovery",
     "composition_scores": "mechscope.circuits.composition",
     "CompositionKind": "mechscope.circuits.composition",
     "copying_score": "mechscope.circuits.weights",
@@ -57,6 +91,19 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "Ablation",
+    "AcdcResult",
+    "CircuitDiscovery",
+    "ComponentGraph",
+    "EdgeEffects",
+    "EdgeMethod",
+    "EdgeRunner",
+    "EdgeScores",
+    "acdc",
+    "discover_circuit",
+    "edge_attribution",
+    "edge_effects",
+    "size_grid",
     "CompositionKind",
     "DirectAttribution",
     "StreamDecomposition",

@@ -33,6 +33,7 @@ COMMANDS = (
     "ablate",
     "attribute",
     "circuits",
+    "circuit_discovery",
     "diagnose",
     "probe",
     "similarity",

@@ -73,6 +73,7 @@ def run(cfg: Config) -> Outcome:
         activation_patching,
         attribution_patching,
         copy_name_pairs,
+        ioi_pairs,
         repeated_pairs,
         task_from_prompts,
     )
@@ -91,6 +92,8 @@ def run(cfg: Config) -> Outcome:
         task = repeated_pairs(model, seed=cfg.seed)
     elif cfg.task is BuiltinTask.COPY_NAME:
         task = copy_name_pairs(model)
+    elif cfg.task is BuiltinTask.IOI:
+        task = ioi_pairs(model, template=0, seed=cfg.seed)
     elif cfg.clean and cfg.corrupted and cfg.answer and cfg.wrong:
         task = task_from_prompts(model, cfg.clean, cfg.corrupted, cfg.answer, cfg.wrong)
     else:

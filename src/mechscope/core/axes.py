@@ -67,6 +67,10 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `condition`| a state of the model a measure is taken in (intact, a block dropped...)    |
 | `measure`  | a number measured on the model (a loss, a probe's accuracy...)             |
 | `profile`  | one measurement by depth in one model (the whole-claim run's rows)         |
+| `upstream`, `downstream` | a component graph's writers and readers (edge attribution) |
+| `edge`     | an edge of a component graph (writer -> reader)                            |
+| `size`     | a circuit size (edges kept) measured                                       |
+| `replica`  | a copy of the batch run with its own set of edges ablated                  |
 
 Padding: `attention_mask` is 1 on real tokens and 0 on padding, shaped `batch pos`.
 """

@@ -40,6 +40,8 @@ class BuiltinTask(Enum):
     """Repeated random tokens; the answer is the induction continuation."""
     COPY_NAME = "copy-name"
     """Templated name copying ("total = 1\\nprint(tota" -> "l")."""
+    IOI = "ioi"
+    """Indirect-object identification (one template, ABC corruption; names must be one token)."""
 
 
 class PatchComponent(Enum):

@@ -9,6 +9,8 @@ from mechscope.viz.report import Report
 
 if TYPE_CHECKING:
     from mechscope.circuits.direct import DirectAttribution
+    from mechscope.circuits.discovery import AcdcResult, CircuitDiscovery, EdgeEffects
+    from mechscope.circuits.edges import EdgeScores
     from mechscope.circuits.weights import WeightCircuits
 
 
@@ -130,4 +132,86 @@ def render_circuits(result: "WeightCircuits", heads: Sequence[HeadId], title: st
             for h in heads]  # fmt: skip
     report.table(["head", "copying", "top OV singular value", "top QK singular value",
                   "preferred offset back"], rows)  # fmt: skip
+    return report
+
+
+def _node_grid(scores: "EdgeScores") -> tuple[list[str], list[str], list[list[float]]]:
+    """Edge scores summed over each head's q/k/v inputs: upstream x downstream component."""
+    columns: list[str] = []
+    for name in scores.downstream:
+        node = name.split("<")[0]
+        if node not in columns:
+            columns.append(node)
+    grid = [[0.0] * len(columns) for _ in scores.upstream]
+    seen = [[False] * len(columns) for _ in scores.upstream]
+    for d, name in enumerate(scores.downstream):
+        c = columns.index(name.split("<")[0])
+        for u in range(len(scores.upstream)):
+            value = float(scores.scores[u, d])
+            if value == value:  # not NaN: the edge exists
+                grid[u][c] += value
+                seen[u][c] = True
+    return (
+        list(scores.upstream),
+        columns,
+        [
+            [v if s else float("nan") for v, s in zip(row, ok, strict=True)]
+            for row, ok in zip(grid, seen, strict=True)
+        ],
+    )
+
+
+def render_circuit_discovery(results: dict, title: str, note: str, top: int = 20) -> Report:
+    """Faithfulness against size, the top edges, the circuit, ACDC's and the exact effects."""
+    scores: EdgeScores = results["edges"]
+    found: CircuitDiscovery = results["circuit"]
+    report = Report(title)
+    report.paragraph(
+        f"{note} Metric {scores.metric}: clean {scores.clean_value:.3f}, corrupted "
+        f"{scores.corrupted_value:.3f}. Edge scores by {scores.method}"
+        + (f" ({scores.steps} steps)" if scores.method == "eap-ig" else "")
+        + ": the first-order change of the metric when the edge carries the corrupted "
+        "activation. Faithfulness: (M(circuit) - M(nothing)) / (M(full) - M(nothing)), the "
+        f"other edges ablated ({found.ablation})."
+    )
+    sizes = found.sizes.tolist()
+    report.figure(line_chart(
+        {"top edges kept": (sizes, found.faithfulness.tolist())},
+        title=f"Faithfulness against circuit size ({found.n_edges} edges in the model)",
+        x_title="edges kept (by |score|)", y_title="faithfulness",
+        markers=[(found.chosen, f"target {found.target}")] if found.chosen else (),
+    ))  # fmt: skip
+    report.heading("The circuit")
+    if found.chosen:
+        report.paragraph(
+            f"The smallest measured circuit reaching faithfulness {found.target}: "
+            f"{found.chosen} edges ({found.faithfulness_at(found.chosen):.3f}); components "
+            f"{', '.join(found.nodes()) or '-'}."
+        )
+    else:
+        report.paragraph(f"No measured size reaches faithfulness {found.target}.")
+    report.table(["edge", "score"], [[name, f"{value:+.4f}"] for name, value in scores.top(top)])
+    upstream, columns, grid = _node_grid(scores)
+    if len(upstream) * len(columns) <= 6400:
+        report.figure(heatmap(
+            grid, x_labels=columns, y_labels=upstream, diverging=True, annotate=len(columns) <= 12,
+            title="Edge scores, a head's query, key and value inputs summed",
+            x_title="downstream (reads)", y_title="upstream (writes)", value_name="score",
+        ))  # fmt: skip
+    if "acdc" in results:
+        a: AcdcResult = results["acdc"]
+        report.heading("ACDC")
+        report.paragraph(
+            f"tau {a.tau}: {len(a.edges)} of {a.n_edges} edges kept, faithfulness "
+            f"{a.faithfulness:.3f}, {a.forward_passes} forward passes. Edges: "
+            f"{', '.join(a.edges[:40])}{' ...' if len(a.edges) > 40 else ''}"
+        )
+    if "exact" in results:
+        e: EdgeEffects = results["exact"]
+        report.heading("Scores against exact single-edge ablation")
+        report.figure(scatter(
+            {"edge": (e.estimates.tolist(), e.effects.tolist())},
+            title=f"{len(e.edges)} top edges: Spearman {e.spearman():.3f}",
+            x_title="attribution score", y_title="exact change of the metric",
+        ))  # fmt: skip
     return report

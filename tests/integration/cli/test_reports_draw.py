@@ -23,6 +23,8 @@ COMMANDS = {
     "ablate": ["ablate", "induction-2l", "--heads", "1.1"],
     "attribute": ["attribute", "induction-2l", "--prompt", "abcd abc", "--answer", "d"],
     "circuits": ["circuits", "induction-2l"],
+    "circuit-discovery": ["circuit-discovery", "induction-2l", "--task", "induction", "--prompts",
+                          "8", "--acdc-tau", "0.5", "--exact", "20"],
     "diagnose": ["diagnose", "induction-2l"],
     "probe": ["probe", "induction-2l", "--train", "{tmp}/train.conllu", "--eval",
               "{tmp}/dev.conllu"],

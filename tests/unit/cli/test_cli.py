@@ -51,6 +51,33 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
         (["train", "--out", "/tmp/never", "--n-layers", "13"], "n_layers must be 1 to 12"),
         (["reproduce", "no-such-finding"], "unknown reproduction 'no-such-finding'"),
         (["heads", "tiny", "--out", "/tmp/never", "--verify", "coreference"], "--coref FILE"),
+        (
+            [
+                "circuit-discovery",
+                "induction-2l",
+                "--out",
+                "/tmp/never",
+                "--task",
+                "induction",
+                "--method",
+                "ig",
+            ],
+            "--method is eap or eap-ig",
+        ),
+        (
+            [
+                "circuit-discovery",
+                "induction-2l",
+                "--out",
+                "/tmp/never",
+                "--task",
+                "induction",
+                "--target",
+                "2",
+            ],
+            "--target is a faithfulness",
+        ),
+        (["circuit-discovery", "induction-2l", "--out", "/tmp/never"], "(or --task)"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, capsys):

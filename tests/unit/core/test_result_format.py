@@ -37,6 +37,10 @@ BORN_IN_FORMAT_2 = {
     "query-key",
     "mention-similarity",
     "hierarchy",
+    "edge-scores",
+    "circuit-discovery",
+    "acdc",
+    "edge-effects",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

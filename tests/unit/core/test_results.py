@@ -370,6 +370,10 @@ EXAMPLES = {
     "frozen-sweep": lambda model, task: _frozen_sweep(),
     "query-key": lambda model, task: _query_key(),
     "mention-similarity": lambda model, task: _mention_similarity(),
+    "edge-scores": lambda model, task: _edge_scores(),
+    "circuit-discovery": lambda model, task: _circuit_discovery(),
+    "acdc": lambda model, task: _acdc(),
+    "edge-effects": lambda model, task: _edge_effects(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -499,6 +503,41 @@ def _query_key():
     q, k = torch.rand(3, 4), torch.rand(3, 4)
     return QueryKey(str_tokens=["a", "b", "c"], layer=1, head=2, q=q, k=k, scale=2.0,
                     pattern=torch.rand(3, 3), causal=True)  # fmt: skip
+
+
+def _edge_scores():
+    from mechscope.circuits import EdgeScores
+
+    scores = torch.rand(2, 3)
+    scores[1, 0] = float("nan")
+    return EdgeScores(upstream=["input", "a0.0"], downstream=["a0.0<q>", "a0.0<k>", "logits"],
+                      scores=scores, method="eap", metric="logit-diff", clean_value=2.0,
+                      corrupted_value=0.5, n_prompts=4)  # fmt: skip
+
+
+def _circuit_discovery():
+    from mechscope.circuits import CircuitDiscovery
+
+    return CircuitDiscovery(edges=["a0.0->logits", "input->a0.0<q>", "input->logits"],
+                            sizes=torch.tensor([1, 2, 3]), values=torch.tensor([0.5, 1.5, 2.0]),
+                            clean_value=2.0, ablated_value=0.5, target=0.8, chosen=2,
+                            ablation="resample", metric="logit-diff", n_edges=3)  # fmt: skip
+
+
+def _acdc():
+    from mechscope.circuits import AcdcResult
+
+    return AcdcResult(edges=["a0.0->logits"], tau=0.1, value=1.8, clean_value=2.0,
+                      ablated_value=0.5, n_edges=3, forward_passes=4, ablation="resample",
+                      metric="logit-diff")  # fmt: skip
+
+
+def _edge_effects():
+    from mechscope.circuits import EdgeEffects
+
+    return EdgeEffects(edges=["a0.0->logits", "input->logits"], effects=torch.tensor([-1.0, 0.1]),
+                       estimates=torch.tensor([-0.8, 0.0]), clean_value=2.0, ablation="resample",
+                       metric="logit-diff")  # fmt: skip
 
 
 def _mention_similarity():
