@@ -139,3 +139,34 @@ def test_bad_input_is_refused_in_one_line(hand_built, mlp_model):
         acdc(hand_built, pairs, tau=-1.0)
     with pytest.raises(MechscopeError, match="task metric"):
         EdgeRunner(hand_built, pairs, "accuracy")
+
+
+def test_mean_ablation_of_everything_reads_the_mean_corrupted_stream(mlp_model, monkeypatch):
+    from mechscope.circuits import discovery
+    from mechscope.core.sites import Component, hook_name
+
+    pairs = repeated_pairs(mlp_model, n_prompts=4, half=5)
+    runner = EdgeRunner(mlp_model, pairs, ablation="mean")
+    (nothing,) = runner.values((~runner.full())[None])
+    # With every edge ablated the logits read the sum of every writer's mean output (plus
+    # the attention biases): the corrupted run's final stream averaged over prompts.
+    final = hook_name(Component.RESID_POST, mlp_model.cfg.n_layers - 1)
+    with torch.no_grad():
+        _, cache = mlp_model.run_with_cache(pairs.corrupted.tokens, names_filter=[final])
+        mean = cache[final].mean(0, keepdim=True).expand_as(cache[final])
+        logits = mlp_model.unembed(mlp_model.ln_final(mean))
+    assert nothing == pytest.approx(scalar(runner.metric(logits)), abs=1e-4)
+    # many circuits per pass or one at a time: the same values
+    masks = torch.stack(
+        [
+            runner.full(),
+            ~runner.full(),
+            runner.full()
+            & (torch.rand(runner.full().shape, generator=torch.Generator().manual_seed(0)) > 0.5),
+        ]
+    )
+    together = runner.values(masks)
+    monkeypatch.setattr(discovery, "MAX_ELEMENTS", 1)
+    alone = EdgeRunner(mlp_model, pairs, ablation="mean")
+    assert alone.chunk == 1
+    assert alone.values(masks) == pytest.approx(together, abs=1e-5)
