@@ -10,7 +10,10 @@
 - `edges`: the model as a graph of components and every edge's attribution score (EAP,
   EAP-IG; `edge_attribution`, `ComponentGraph`), and runs with chosen edges ablated;
 - `discovery`: circuits from edge scores with faithfulness against size
-  (`discover_circuit`), ACDC (`acdc`) and exact single-edge effects (`edge_effects`).
+  (`discover_circuit`), ACDC (`acdc`) and exact single-edge effects (`edge_effects`);
+- `graphs`: one prompt's replacement model (MLPs read through transcoders, patterns and
+  normalisation scales frozen; `Replacement`) and every node's exact effect on a logit
+  (`LogitAttribution`).
 
 Names are imported on first use, so the CLI's help imports no torch.
 """
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
         EdgeScores,
         edge_attribution,
     )
+    from mechscope.circuits.graphs import LogitAttribution, Replacement
     from mechscope.circuits.stream import (
         StreamDecomposition,
         StreamNorms,
@@ -57,6 +61,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "LogitAttribution": "mechscope.circuits.graphs",
+    "Replacement": "mechscope.circuits.graphs",
     "Ablation": "mechscope.circuits.edges",
     "acdc": "mechscope.circuits.discovery",
     "AcdcResult": "mechscope.circuits.discovery",
@@ -91,6 +97,8 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "LogitAttribution",
+    "Replacement",
     "Ablation",
     "AcdcResult",
     "CircuitDiscovery",

@@ -69,6 +69,7 @@ in jaxtyping annotations, einops patterns and result dataclasses alike.
 | `profile`  | one measurement by depth in one model (the whole-claim run's rows)         |
 | `upstream`, `downstream` | a component graph's writers and readers (edge attribution) |
 | `edge`     | an edge of a component graph (writer -> reader)                            |
+| `node`     | a node of a prompt's attribution graph (embedding, feature, error node)    |
 | `size`     | a circuit size (edges kept) measured                                       |
 | `replica`  | a copy of the batch run with its own set of edges ablated                  |
 

@@ -41,6 +41,7 @@ BORN_IN_FORMAT_2 = {
     "circuit-discovery",
     "acdc",
     "edge-effects",
+    "logit-attribution",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

@@ -374,6 +374,7 @@ EXAMPLES = {
     "circuit-discovery": lambda model, task: _circuit_discovery(),
     "acdc": lambda model, task: _acdc(),
     "edge-effects": lambda model, task: _edge_effects(),
+    "logit-attribution": lambda model, task: _logit_attribution(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -538,6 +539,15 @@ def _edge_effects():
     return EdgeEffects(edges=["a0.0->logits", "input->logits"], effects=torch.tensor([-1.0, 0.1]),
                        estimates=torch.tensor([-0.8, 0.0]), clean_value=2.0, ablation="resample",
                        metric="logit-diff")  # fmt: skip
+
+
+def _logit_attribution():
+    from mechscope.circuits import LogitAttribution
+
+    return LogitAttribution(tokens=["a", "b"], target="c", logit=1.5, bias=0.5,
+                            nodes=["emb@0", "emb@1", "f0.3@1", "err0@1"],
+                            effects=torch.tensor([0.2, 0.3, 0.4, 0.1]),
+                            values=torch.tensor([1.0, 1.0, 0.7, 0.2]))  # fmt: skip
 
 
 def _mention_similarity():
