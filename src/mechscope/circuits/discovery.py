@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Float, Int
+from scipy.stats import rankdata
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -64,7 +65,7 @@ class EdgeRunner:
         self.ablation = Ablation(ablation)
         self.kwargs = adapt(self.model).forward_kwargs(pairs.clean)
         with edge_hooks_on(self.model):
-            corrupted = upstream_activations(self.model, self.graph, pairs.corrupted.tokens,
+            corrupted, _ = upstream_activations(self.model, self.graph, pairs.corrupted.tokens,
                                              self.kwargs)  # fmt: skip
         self.ablated = ablated_activations(corrupted, self.ablation)
         self.runs = 0
@@ -98,19 +99,15 @@ def _task_metric(pairs: TaskPairs, name: str) -> Metric:
         ) from None
 
 
+def faithfulness(values: Tensor, full: float, nothing: float) -> Tensor:
+    """(M(circuit) - M(nothing)) / (M(full) - M(nothing)); NaN where full equals nothing."""
+    span = full - nothing
+    return (values - nothing) / (span if span != 0 else float("nan"))
+
+
 def _spearman(a: Tensor, b: Tensor) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-
-    def ranks(x: Tensor) -> Tensor:
-        order = x.double().argsort()
-        r = torch.empty_like(order, dtype=torch.float64)
-        r[order] = torch.arange(len(x), dtype=torch.float64)
-        for value in x.unique():  # ties share their mean rank
-            tied = x == value
-            r[tied] = r[tied].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
+    """Spearman's rank correlation (average ranks for ties, as the structural probe ranks)."""
+    ra, rb = (torch.from_numpy(rankdata(x.double().numpy())) for x in (a, b))
     ra, rb = ra - ra.mean(), rb - rb.mean()
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp(min=1e-12))
 
@@ -142,8 +139,7 @@ class CircuitDiscovery(Result):
     @property
     def faithfulness(self) -> Float[Tensor, " size"]:
         """(M(circuit) - M(nothing)) / (M(full) - M(nothing)) at each size."""
-        span = self.clean_value - self.ablated_value
-        return (self.values - self.ablated_value) / (span if span != 0 else float("nan"))
+        return faithfulness(self.values, self.clean_value, self.ablated_value)
 
     def faithfulness_at(self, size: int) -> float:
         """Faithfulness at a measured size (NaN where it was not measured)."""
@@ -216,8 +212,7 @@ def discover_circuit(
             keep[r, u, d] = True
     values = runner.values(keep, progress)
     clean, nothing, measured = values[0], values[1], torch.tensor(values[2:])
-    span = clean - nothing
-    faithful = (measured - nothing) / (span if span != 0 else float("nan"))
+    faithful = faithfulness(measured, clean, nothing)
     reached = [s for s, f in zip(grid, faithful.tolist(), strict=True) if f >= target]
     return CircuitDiscovery(
         ranked, torch.tensor(grid), measured, clean, nothing, target,
@@ -249,8 +244,7 @@ class AcdcResult(Result):
     @property
     def faithfulness(self) -> float:
         """(M(circuit) - M(nothing)) / (M(full) - M(nothing))."""
-        span = self.clean_value - self.ablated_value
-        return (self.value - self.ablated_value) / span if span != 0 else float("nan")
+        return float(faithfulness(torch.tensor(self.value), self.clean_value, self.ablated_value))
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per kept edge."""

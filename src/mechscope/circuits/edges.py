@@ -196,13 +196,17 @@ def _upstream_writes(model: HookedTransformer, graph: ComponentGraph) -> list[tu
 
 
 def _writer_hooks(
-    model: HookedTransformer, graph: ComponentGraph, out: Tensor
+    model: HookedTransformer, graph: ComponentGraph, out: Tensor, sign: float = 1.0
 ) -> list[tuple[str, Callable]]:
-    """Hooks that store every upstream node's output into ``out`` as the forward pass runs."""
+    """Hooks that add ``sign`` times every upstream node's output to ``out`` as the pass runs.
+
+    On zeros with ``sign`` 1 they store the outputs; with -1 they subtract them from what an
+    ablated edge carries (`edge_forward`).
+    """
 
     def writer(fn: Callable, where: slice) -> Callable:
         def hook(act: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
-            out[where] = fn(act).to(out.dtype)
+            out[where] += sign * fn(act).to(out.dtype)
 
         return hook
 
@@ -237,14 +241,23 @@ def _readers(graph: ComponentGraph) -> list[tuple[str, slice, bool]]:
 
 @torch.no_grad()
 def upstream_activations(
-    model: HookedTransformer, graph: ComponentGraph, tokens: Tensor, kwargs: dict[str, Any]
-) -> Float[Tensor, "upstream batch pos d_model"]:
-    """Every upstream node's output on one batch."""
+    model: HookedTransformer,
+    graph: ComponentGraph,
+    tokens: Tensor,
+    kwargs: dict[str, Any],
+    metric: Metric | None = None,
+) -> tuple[Float[Tensor, "upstream batch pos d_model"], float]:
+    """Every upstream node's output on one batch, and ``metric`` on its logits (NaN: none).
+
+    Without a metric the pass stops at the final residual (no unembedding).
+    """
     out = torch.zeros(len(graph.upstream), *tokens.shape, model.cfg.d_model,
                       device=tokens.device)  # fmt: skip
     with model.hooks(fwd_hooks=_writer_hooks(model, graph, out)):  # pyright: ignore[reportArgumentType]
-        model(tokens, return_type=None, stop_at_layer=model.cfg.n_layers, **kwargs)
-    return out
+        if metric is None:
+            model(tokens, return_type=None, stop_at_layer=model.cfg.n_layers, **kwargs)
+            return out, float("nan")
+        return out, scalar(metric(model(tokens, **kwargs)))
 
 
 @dataclass(frozen=True)
@@ -326,19 +339,17 @@ def edge_attribution(
     n_steps = steps if method is EdgeMethod.EAP_IG else 1
     kwargs = adapt(decoder).forward_kwargs(pairs.clean)
     with edge_hooks_on(decoder):
-        clean = upstream_activations(decoder, graph, pairs.clean.tokens, kwargs)
-        corrupted = upstream_activations(decoder, graph, pairs.corrupted.tokens, kwargs)
+        clean, _ = upstream_activations(decoder, graph, pairs.clean.tokens, kwargs)
+        corrupted, corrupted_value = upstream_activations(
+            decoder, graph, pairs.corrupted.tokens, kwargs, chosen
+        )
         grads = torch.zeros(len(graph.downstream), *pairs.clean.tokens.shape,
                             decoder.cfg.d_model, device=clean.device)  # fmt: skip
-        clean_value = corrupted_value = float("nan")
-        for k in range(1, n_steps + 1):
+        clean_value = float("nan")
+        for k in range(1, n_steps + 1):  # the last step is the clean run itself
             start = corrupted[0] + k / n_steps * (clean[0] - corrupted[0])
-            value, step_grads = _gradients(decoder, graph, pairs, chosen, kwargs, start)
+            clean_value, step_grads = _gradients(decoder, graph, pairs, chosen, kwargs, start)
             grads += step_grads / n_steps
-            if k == n_steps:
-                clean_value = value
-        with torch.no_grad():
-            corrupted_value = scalar(chosen(decoder(pairs.corrupted.tokens, **kwargs)))
     delta = (corrupted - clean).flatten(1)
     scores = delta @ grads.flatten(1).T
     scores[~graph.valid] = torch.nan
@@ -410,12 +421,6 @@ def edge_forward(
     # are in forward order, so a reader needs a prefix of it: a view, never a copy)
     delta = ablated.repeat(1, n_rep, 1, 1)
 
-    def writer(fn: Callable, where: slice) -> Callable:
-        def hook(act: Tensor, hook: HookPoint) -> None:  # noqa: ARG001
-            delta[where] -= fn(act).to(delta.dtype)
-
-        return hook
-
     def reader(where: slice, per_head: bool) -> Callable:
         coeff = drop[:, :, where]  # replica upstream n
         used = coeff.any(0).any(-1).nonzero()[:, 0]
@@ -431,8 +436,7 @@ def edge_forward(
 
         return hook
 
-    writes = zip(_upstream_writes(model, graph), _writer_slices(graph), strict=True)
-    hooks = [(name, writer(fn, where)) for (name, fn), where in writes]
+    hooks = _writer_hooks(model, graph, delta, sign=-1.0)
     hooks += [(name, reader(where, per_head)) for name, where, per_head in _readers(graph)]
     repeated = tokens.repeat(n_rep, 1)
     kwargs = {k: (v.repeat(n_rep, 1) if isinstance(v, Tensor) else v) for k, v in kwargs.items()}

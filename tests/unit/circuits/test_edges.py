@@ -75,7 +75,8 @@ def test_eap_is_the_derivative_of_the_metric_along_each_edge(mlp_model):
     from mechscope.circuits.edges import edge_hooks_on, upstream_activations
 
     with edge_hooks_on(mlp_model):
-        clean_acts = upstream_activations(mlp_model, graph, pairs.clean.tokens, runner.kwargs)
+        clean_acts, _ = upstream_activations(mlp_model, graph, pairs.clean.tokens,
+                                             runner.kwargs)  # fmt: skip
     delta = runner.ablated - clean_acts
     eps = 1e-2
     for edge in ("input->a0.1<q>", "a0.0->m0", "m0->a1.1<v>", "a1.0->m1", "m1->logits",
