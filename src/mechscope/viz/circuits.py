@@ -3,6 +3,8 @@
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import torch
+
 from mechscope.core.axes import HeadId
 from mechscope.viz.figures import heatmap, line_chart, scatter
 from mechscope.viz.report import Report
@@ -137,28 +139,13 @@ def render_circuits(result: "WeightCircuits", heads: Sequence[HeadId], title: st
 
 def _node_grid(scores: "EdgeScores") -> tuple[list[str], list[str], list[list[float]]]:
     """Edge scores summed over each head's q/k/v inputs: upstream x downstream component."""
-    columns: list[str] = []
-    for name in scores.downstream:
-        node = name.split("<")[0]
-        if node not in columns:
-            columns.append(node)
-    grid = [[0.0] * len(columns) for _ in scores.upstream]
-    seen = [[False] * len(columns) for _ in scores.upstream]
-    for d, name in enumerate(scores.downstream):
-        c = columns.index(name.split("<")[0])
-        for u in range(len(scores.upstream)):
-            value = float(scores.scores[u, d])
-            if value == value:  # not NaN: the edge exists
-                grid[u][c] += value
-                seen[u][c] = True
-    return (
-        list(scores.upstream),
-        columns,
-        [
-            [v if s else float("nan") for v, s in zip(row, ok, strict=True)]
-            for row, ok in zip(grid, seen, strict=True)
-        ],
-    )
+    nodes = [name.split("<")[0] for name in scores.downstream]
+    columns = list(dict.fromkeys(nodes))
+    merge = torch.zeros(len(nodes), len(columns))
+    merge[range(len(nodes)), [columns.index(n) for n in nodes]] = 1.0
+    summed = scores.scores.nan_to_num(0.0) @ merge
+    exists = (~scores.scores.isnan()).float() @ merge > 0
+    return list(scores.upstream), columns, summed.masked_fill(~exists, float("nan")).tolist()
 
 
 def render_circuit_discovery(results: dict, title: str, note: str, top: int = 20) -> Report:
@@ -191,8 +178,9 @@ def render_circuit_discovery(results: dict, title: str, note: str, top: int = 20
     else:
         report.paragraph(f"No measured size reaches faithfulness {found.target}.")
     report.table(["edge", "score"], [[name, f"{value:+.4f}"] for name, value in scores.top(top)])
-    upstream, columns, grid = _node_grid(scores)
-    if len(upstream) * len(columns) <= 6400:
+    n_columns = len({name.split("<")[0] for name in scores.downstream})
+    if len(scores.upstream) * n_columns <= 6400:
+        upstream, columns, grid = _node_grid(scores)
         report.figure(heatmap(
             grid, x_labels=columns, y_labels=upstream, diverging=True, annotate=len(columns) <= 12,
             title="Edge scores, a head's query, key and value inputs summed",
