@@ -106,11 +106,38 @@ def _lexicon(cfg: Config) -> dict[str, str]:
     return polarity_lexicon(cfg.sst2)
 
 
+def _settings(model: Any, cfg: Config) -> SurveySettings:  # noqa: ANN401
+    """The probes' settings: every boundary (every third of a deep model), no random twin."""
+    layers = tuple(boundaries_of(model.cfg.n_layers, cfg.deep_layer_stride))
+    return SurveySettings(layers=layers, random_baseline=False, seed=cfg.seed,
+                          structural_rank=cfg.structural_rank)  # fmt: skip
+
+
+def _sentiment(model: Any, probed: Callable[[], Any], d: dict[str, Any], settings: SurveySettings,  # noqa: ANN401
+               root: Path, prefix: str) -> dict[str, Result]:  # fmt: skip
+    """SST-2 sentiment probes of ``probed()``, cached as ``PREFIXprobe-sentiment-POOLING``.
+
+    Mean pooling, and last-token pooling too when ``model`` is a decoder.
+    """
+    poolings = [Pooling.SENTENCE_MEAN]
+    if adapt(model).causal:
+        poolings.append(Pooling.SENTENCE_LAST)
+    out: dict[str, Result] = {}
+    for pooling in poolings:
+
+        def sentiment(pooling: Pooling = pooling) -> Result:
+            chosen = dataclasses.replace(settings, sentence_pooling=pooling)
+            return probe_survey(probed(), d["sst2_train"], d["sst2_eval"], ["sentiment"],
+                                chosen).probes[0]  # fmt: skip
+
+        name = f"{prefix}probe-sentiment-{pooling.value}"
+        out[name] = cached(root / name, sentiment)
+    return out
+
+
 def probes(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, Result]:  # noqa: ANN401
     """GUM probes (word tasks, genre, structural) and SST-2 sentiment, cached per task."""
-    layers = tuple(boundaries_of(model.cfg.n_layers, cfg.deep_layer_stride))
-    settings = SurveySettings(layers=layers, random_baseline=False, seed=cfg.seed,
-                              structural_rank=cfg.structural_rank)  # fmt: skip
+    settings = _settings(model, cfg)
     out: dict[str, Result] = {}
     wanted = [f"probe-{t}" if t != "structural" else t for t in WORD_TASKS]
     if not all((root / name / "result.json").exists() for name in wanted):
@@ -122,19 +149,7 @@ def probes(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, 
             projection.save(root / f"projection-{i}")
     for name in wanted:
         out[name] = load_result(root / name)
-    poolings = [Pooling.SENTENCE_MEAN]
-    if adapt(model).causal:
-        poolings.append(Pooling.SENTENCE_LAST)
-    for pooling in poolings:
-        name = f"probe-sentiment-{pooling.value}"
-
-        def sentiment(pooling: Pooling = pooling) -> Result:
-            chosen = dataclasses.replace(settings, sentence_pooling=pooling)
-            survey = probe_survey(model, d["sst2_train"], d["sst2_eval"], ["sentiment"], chosen)
-            return survey.probes[0]
-
-        out[name] = cached(root / name, sentiment)
-    return out
+    return out | _sentiment(model, lambda: model, d, settings, root, "")
 
 
 RANDOM_TASKS = ("entity", "chain", "genre")
@@ -154,9 +169,7 @@ def random_controls(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> d
         twin = twin if twin is not None else random_like(model, seed=cfg.seed)
         return twin
 
-    layers = tuple(boundaries_of(model.cfg.n_layers, cfg.deep_layer_stride))
-    settings = SurveySettings(layers=layers, random_baseline=False, seed=cfg.seed,
-                              structural_rank=cfg.structural_rank)  # fmt: skip
+    settings = _settings(model, cfg)
     out: dict[str, Result] = {}
     wanted = [f"random-probe-{t}" for t in RANDOM_TASKS]
     if not all((root / name / "result.json").exists() for name in wanted):
@@ -166,19 +179,7 @@ def random_controls(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> d
             result.save(root / f"random-probe-{result.task}")
     for name in wanted:
         out[name] = load_result(root / name)
-    poolings = [Pooling.SENTENCE_MEAN]
-    if adapt(model).causal:
-        poolings.append(Pooling.SENTENCE_LAST)
-    for pooling in poolings:
-
-        def sentiment(pooling: Pooling = pooling) -> Result:
-            chosen = dataclasses.replace(settings, sentence_pooling=pooling)
-            return probe_survey(the_twin(), d["sst2_train"], d["sst2_eval"], ["sentiment"],
-                                chosen).probes[0]  # fmt: skip
-
-        name = f"random-probe-sentiment-{pooling.value}"
-        out[name] = cached(root / name, sentiment)
-    return out
+    return out | _sentiment(model, the_twin, d, settings, root, "random-")
 
 
 def coreference(model: Any, cfg: Config, d: dict[str, Any], root: Path) -> dict[str, Result]:  # noqa: ANN401
