@@ -13,7 +13,9 @@
   (`discover_circuit`), ACDC (`acdc`) and exact single-edge effects (`edge_effects`);
 - `graphs`: one prompt's replacement model (MLPs read through transcoders, patterns and
   normalisation scales frozen; `Replacement`) and every node's exact effect on a logit
-  (`LogitAttribution`).
+  (`LogitAttribution`);
+- `tracing`: attribution graphs over transcoder features (`attribution_graph`, pruned by
+  influence, with supernodes) and their checks in the real model (`validate_graph`).
 
 Names are imported on first use, so the CLI's help imports no torch.
 """
@@ -49,6 +51,13 @@ if TYPE_CHECKING:
         decompose_stream,
         stream_norms,
     )
+    from mechscope.circuits.tracing import (
+        AttributionGraph,
+        GraphValidation,
+        Target,
+        attribution_graph,
+        validate_graph,
+    )
     from mechscope.circuits.weights import (
         WeightCircuits,
         copying_score,
@@ -61,6 +70,11 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "AttributionGraph": "mechscope.circuits.tracing",
+    "attribution_graph": "mechscope.circuits.tracing",
+    "GraphValidation": "mechscope.circuits.tracing",
+    "Target": "mechscope.circuits.tracing",
+    "validate_graph": "mechscope.circuits.tracing",
     "LogitAttribution": "mechscope.circuits.graphs",
     "Replacement": "mechscope.circuits.graphs",
     "Ablation": "mechscope.circuits.edges",
@@ -97,6 +111,11 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "AttributionGraph",
+    "GraphValidation",
+    "Target",
+    "attribution_graph",
+    "validate_graph",
     "LogitAttribution",
     "Replacement",
     "Ablation",

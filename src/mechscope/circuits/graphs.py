@@ -13,11 +13,11 @@ times the gradient there, all from one backward pass, and they add up to the log
 
 with ``bias`` the logit of the replacement model with every node set to zero (the
 attention, transcoder, normalisation and unembedding biases), so completeness is exact.
-An MLP without a transcoder is one error node per position. Feature-to-feature edges, the
-pruned graph and its view come next (issue 29).
+An MLP without a transcoder is one error node per position. Edges between nodes, the pruned
+graph and its checks against the real model are `mechscope.circuits.tracing`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -114,30 +114,54 @@ class Replacement:
         errors: Mapping[int, Tensor],
     ) -> Float[Tensor, "pos d_vocab"]:
         """The replacement model's logits with the given node values (linear in them)."""
+        return self.run(embeddings[None], {k: v[None] for k, v in features.items()},
+                        {k: v[None] for k, v in errors.items()})[0][0]  # fmt: skip
+
+    def run(
+        self,
+        embeddings: Float[Tensor, "batch pos d_model"],
+        features: Mapping[int, Tensor],
+        errors: Mapping[int, Tensor],
+        capture: Sequence[str] = (),
+    ) -> tuple[Float[Tensor, "batch pos d_vocab"], dict[str, Tensor]]:
+        """A batch of replacement runs of the prompt, each with its own node values.
+
+        ``features[layer]`` is ``[batch, pos, feature]`` and ``errors[layer]`` ``[batch, pos,
+        d_model]``; the activations at ``capture`` (hook names) come back by name, as the
+        batched backward passes of the attribution graph read them.
+        """
+        batch = embeddings.shape[0]
+        seen: dict[str, Tensor] = {}
 
         def frozen(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-            return self.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+            value = self.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+            return value.expand(batch, *value.shape[1:])
 
         def embed(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-            return embeddings[None]
+            return embeddings
+
+        def read(act: Tensor, hook: HookPoint) -> None:
+            seen[hook.name] = act  # pyright: ignore[reportArgumentType]
 
         def mlp_out(layer: int) -> Any:  # noqa: ANN401
             def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-                out = errors[layer][None]
+                out = errors[layer]
                 if layer in features:
-                    decoded = self.transcoders[layer].decode(features[layer].to(
-                        self.transcoders[layer].dtype))  # fmt: skip
-                    out = out + decoded.to(act.dtype)[None]
+                    transcoder = self.transcoders[layer]
+                    decoded = transcoder.decode(features[layer].to(transcoder.dtype))
+                    out = out + decoded.to(act.dtype)
                 return out
 
             return hook
 
         hooks = [(name, frozen) for name in self.frozen]
         hooks.append((hook_name(Component.RESID_PRE, 0), embed))
+        hooks += [(name, read) for name in capture]
         hooks += [(hook_name(Component.MLP_OUT, layer), mlp_out(layer))
                   for layer in range(self.model.cfg.n_layers)]  # fmt: skip
         with self.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-            return self.model(self.tokens[None])[0]
+            logits = self.model(self.tokens[None].expand(batch, -1))
+        return logits, seen
 
     def logit_effects(self, target: int, position: int = -1) -> "LogitAttribution":
         """Every node's direct effect on logit ``target`` at ``position`` (module docstring)."""

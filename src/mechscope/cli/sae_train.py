@@ -57,7 +57,7 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
     """Train and evaluate one SAE (or transcoder) per layer (each saved as it finishes)."""
     from mechscope.cli.common import load_text_model
     from mechscope.data import load_corpus
-    from mechscope.features import mlp_hooks, site_hook, train_sae, train_transcoder
+    from mechscope.features import mlp_hooks, site_hook, train_sae, train_transcoders
 
     model = load_text_model(cfg.model, cfg.device, "sae train")
     layers = cfg.layers or tuple(range(model.cfg.n_layers))
@@ -68,10 +68,9 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
             mlp_hooks(model, layer)  # every layer checked first
         corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
         device = str(model.cfg.device or "cpu")
-        return {f"transcoder-{layer}/evaluation": train_transcoder(
-                    model, layer, corpus, cfg.recipe, Path(cfg.out) / f"transcoder-{layer}",
-                    device=device).evaluation
-                for layer in layers}  # fmt: skip
+        outs = {layer: Path(cfg.out) / f"transcoder-{layer}" for layer in layers}
+        trained = train_transcoders(model, layers, corpus, cfg.recipe, outs, device=device)
+        return {f"transcoder-{layer}/evaluation": t.evaluation for layer, t in trained.items()}
     hooks = {layer: site_hook(model, cfg.site, layer) for layer in layers}  # all checked first
     corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
     device = str(model.cfg.device or "cpu")

@@ -21,7 +21,7 @@
 - `labels`: each feature's best-aligned annotation with precision, recall and F1 on held-out
   rows against a shuffled control, and its level of abstraction (`label_features`);
 - `transcoders`: sparse maps from an MLP's input to its output (`train_transcoder`,
-  `splice_transcoder`).
+  `train_transcoders`, `splice_transcoder`).
 
 Names are imported on first use, so importing this package stays instant (SAELens itself
 takes seconds to import, and only the functions that need it do).
@@ -96,6 +96,7 @@ if TYPE_CHECKING:
         mlp_hooks,
         splice_transcoder,
         train_transcoder,
+        train_transcoders,
     )
 
 _EXPORTS = {
@@ -156,6 +157,7 @@ _EXPORTS = {
     "mlp_hooks": "mechscope.features.transcoders",
     "splice_transcoder": "mechscope.features.transcoders",
     "train_transcoder": "mechscope.features.transcoders",
+    "train_transcoders": "mechscope.features.transcoders",
 }
 
 __all__ = [
@@ -190,6 +192,7 @@ __all__ = [
     "mlp_hooks",
     "splice_transcoder",
     "train_transcoder",
+    "train_transcoders",
     "FeatureReading",
     "read_features",
     "Architecture",

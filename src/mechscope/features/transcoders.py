@@ -8,7 +8,7 @@ weighted by their decoder norms, and splices it in place of the MLP: with the er
 (``mlp_out - transcoder(mlp_in)``) untouched features leave the model exactly as it was.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -258,20 +258,54 @@ def train_transcoder(
         MechscopeError: a model without MLPs, a layer out of range, or an ``out`` that holds
             something else.
     """
-    read, write = mlp_hooks(model, layer)
-    out = Path(out)
-    prepare_out(out, {"recipe": recipe.to_json(), "model": model_spec(model),
-                      "hook": read, "output": write, "transcoder": True})  # fmt: skip
+    trained = train_transcoders(model, [layer], corpus, recipe, {layer: out}, device=device,
+                                progress=progress)  # fmt: skip
+    return trained[layer]
+
+
+def train_transcoders(
+    model: Model,
+    layers: Sequence[int],
+    corpus: Corpus,
+    recipe: SaeRecipe,
+    outs: Mapping[int, str | Path],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[int, TrainedTranscoder]:
+    """One transcoder per layer of ``layers``, saved into ``outs[layer]`` as it finishes.
+
+    Every layer's MLP input and output are read in one pass over the training windows (the
+    model runs once, as far as the last layer, not once per layer), then each transcoder is
+    fitted and measured as `train_transcoder` describes.
+
+    Raises:
+        MechscopeError: a model without MLPs, a layer out of range, or an ``out`` that holds
+            something else (all checked before anything is read).
+    """
+    hooks = {layer: mlp_hooks(model, layer) for layer in layers}
+    for layer, (read, write) in hooks.items():
+        record = {"recipe": recipe.to_json(), "model": model_spec(model), "hook": read,
+                  "output": write, "transcoder": True}  # fmt: skip
+        prepare_out(Path(outs[layer]), record)
     windows = corpus_windows_for(model, corpus.train.tobytes(), recipe.read_tokens, recipe)
-    inputs, outputs = mlp_activations(model, windows, layer, progress=progress)
-    transcoder = fit_transcoder(inputs[: recipe.read_tokens], outputs[: recipe.read_tokens],
-                                recipe, device=device, progress=progress)  # fmt: skip
-    transcoder.cfg.metadata.hook_name = read
-    transcoder.cfg.metadata.hook_name_out = write
-    transcoder.cfg.metadata.model_name = model_spec(model)
-    transcoder.save_model(out)
+    names = [name for pair in hooks.values() for name in pair]
+    acts = dict(zip(names, read_sites(model, windows, names, progress=progress,
+                                      desc="MLP activations"), strict=True))  # fmt: skip
     held_out = corpus_windows_for(model, corpus.held_out.tobytes(), recipe.eval_tokens, recipe,
                                   seed=recipe.seed + 1)  # fmt: skip
-    evaluation = evaluate_transcoder(model, transcoder, layer, held_out, progress=progress)
-    evaluation = save_evaluation(out, evaluation.with_provenance(recipe, model_spec(model)))
-    return TrainedTranscoder(transcoder, out, evaluation)
+    trained = {}
+    for layer, (read, write) in hooks.items():
+        inputs, outputs = acts.pop(read), acts.pop(write)
+        transcoder = fit_transcoder(inputs[: recipe.read_tokens], outputs[: recipe.read_tokens],
+                                    recipe, device=device, progress=progress)  # fmt: skip
+        del inputs, outputs
+        transcoder.cfg.metadata.hook_name = read
+        transcoder.cfg.metadata.hook_name_out = write
+        transcoder.cfg.metadata.model_name = model_spec(model)
+        out = Path(outs[layer])
+        transcoder.save_model(out)
+        evaluation = evaluate_transcoder(model, transcoder, layer, held_out, progress=progress)
+        evaluation = save_evaluation(out, evaluation.with_provenance(recipe, model_spec(model)))
+        trained[layer] = TrainedTranscoder(transcoder, out, evaluation)
+    return trained

@@ -42,6 +42,8 @@ BORN_IN_FORMAT_2 = {
     "acdc",
     "edge-effects",
     "logit-attribution",
+    "attribution-graph",
+    "graph-validation",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

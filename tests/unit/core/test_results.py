@@ -375,6 +375,8 @@ EXAMPLES = {
     "acdc": lambda model, task: _acdc(),
     "edge-effects": lambda model, task: _edge_effects(),
     "logit-attribution": lambda model, task: _logit_attribution(),
+    "attribution-graph": lambda model, task: _attribution_graph(),
+    "graph-validation": lambda model, task: _graph_validation(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -548,6 +550,33 @@ def _logit_attribution():
                             nodes=["emb@0", "emb@1", "f0.3@1", "err0@1"],
                             effects=torch.tensor([0.2, 0.3, 0.4, 0.1]),
                             values=torch.tensor([1.0, 1.0, 0.7, 0.2]))  # fmt: skip
+
+
+def _attribution_graph():
+    from mechscope.circuits import AttributionGraph
+
+    adjacency = torch.zeros(4, 4)
+    adjacency[2, 0], adjacency[3, 2], adjacency[3, 1] = 0.5, 1.2, -0.3
+    return AttributionGraph(tokens=["a", "b"], target="logit('c')", value=1.4,
+                            nodes=["emb@0", "err0@1", "f0.3@1", "target"],
+                            layer=torch.tensor([-1, 0, 0, 1]), pos=torch.tensor([0, 1, 1, 1]),
+                            activation=torch.tensor([1.0, 0.2, 0.7, 1.4]),
+                            influence=torch.tensor([0.4, 0.2, 0.8, 0.0]),
+                            direct=torch.tensor([0.0, -0.3, 1.2, 0.0]),
+                            total=torch.tensor([0.86, -0.3, 1.2, 0.0]), adjacency=adjacency,
+                            n_active=5, n_explored=3,
+                            scores={"replacement_explored": 0.7, "completeness_explored": 0.8,
+                                    "replacement_pruned": 0.7, "completeness_pruned": 0.8},
+                            groups={"g": ["f0.1@0"]})  # fmt: skip
+
+
+def _graph_validation():
+    from mechscope.circuits import GraphValidation
+
+    return GraphValidation(target="logit('c')", scale=0.0, features=["f0.3@1", "f1.2@1"],
+                           measured=torch.tensor([-1.1, -0.2]),
+                           predicted_total=torch.tensor([-1.2, -0.1]),
+                           predicted_direct=torch.tensor([-1.0, 0.0]))  # fmt: skip
 
 
 def _mention_similarity():

@@ -1,0 +1,182 @@
+"""Attribution graphs: exact rows, batched as one-by-one, total effects, pruning, real checks."""
+
+import pytest
+import torch
+
+from mechscope.circuits import (
+    AttributionGraph,
+    Replacement,
+    Target,
+    attribution_graph,
+    validate_graph,
+)
+from mechscope.circuits.tracing import _nodes, _Rows
+from mechscope.core.errors import MechscopeError
+from mechscope.features import FeatureEdit, mlp_hooks, splice_transcoder
+from mechscope.models import TinyConfig, load_model
+
+sae_lens = pytest.importorskip("sae_lens", reason="install mechscope[sae] for transcoders")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(TinyConfig(n_layers=3, n_heads=2, d_model=16, d_vocab=32, n_ctx=16,
+                                 attn_only=False, seed=7))  # fmt: skip
+
+
+def _transcoder(d: int, width: int = 24, seed: int = 0):
+    torch.manual_seed(seed)
+    config = sae_lens.TranscoderConfig(d_in=d, d_sae=width, d_out=d, apply_b_dec_to_input=False)
+    transcoder = sae_lens.Transcoder(config)
+    with torch.no_grad():
+        for p in transcoder.parameters():
+            p.normal_(0, 0.3)
+    return transcoder.eval()
+
+
+@pytest.fixture(scope="module")
+def replacement(model):
+    transcoders = {layer: _transcoder(16, seed=layer) for layer in range(3)}
+    return Replacement.of(model, transcoders, torch.tensor([3, 9, 4, 1, 5, 7, 2]))
+
+
+def _target(replacement) -> Target:
+    ranked = replacement.logits[-1].argsort(descending=True)
+    return Target(int(ranked[0]), int(ranked[1]))
+
+
+def test_each_row_adds_up_to_its_pre_activation_in_the_real_model(model, replacement):
+    nodes = _nodes(replacement)
+    target = _target(replacement)
+    rows_of = _Rows(replacement, nodes, target)
+    chosen = [nodes.target, *range(0, nodes.n_features, 7)]
+    rows, pre = rows_of(chosen)
+    bias = rows_of.bias(chosen)
+    torch.testing.assert_close(rows.sum(-1) + bias, pre, atol=1e-4, rtol=0)
+    # The pre-activations are the real model's: its logit difference, the encoders' readings.
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(replacement.tokens[None])
+    assert float(pre[0]) == pytest.approx(float(target.of(logits.detach())[0]), abs=1e-4)
+    for row, node in zip(pre[1:], chosen[1:], strict=True):
+        layer, pos, feature = nodes.features[node].tolist()
+        transcoder = replacement.transcoders[layer]
+        read = cache[mlp_hooks(model, layer)[0]][0, pos].detach()
+        encoded = read @ transcoder.W_enc[:, feature] + transcoder.b_enc[feature]
+        assert float(row) == pytest.approx(float(encoded.detach()), abs=1e-4)
+    # Batched rows are the rows of one backward pass each.
+    for i in (0, 2):
+        one, _ = rows_of([chosen[i]])
+        torch.testing.assert_close(one[0], rows[i], atol=1e-5, rtol=0)
+    # An edge is what the target's pre-activation loses when its source alone goes to zero.
+    node = chosen[-1]
+    layer = int(nodes.features[node, 0])
+    source = int(rows[-1, : nodes.n_features].abs().argmax())
+    s_layer, s_pos, s_feature = nodes.features[source].tolist()
+    assert s_layer < layer
+    features = {k: v.clone()[None] for k, v in replacement.features.items()}
+    features[s_layer][0, s_pos, s_feature] = 0
+    errors = {k: v[None] for k, v in replacement.errors.items()}
+    with torch.no_grad():
+        logits, seen = replacement.run(replacement.embeddings[None], features, errors,
+                                       list(rows_of.reads.values()))  # fmt: skip
+    without = rows_of.pre([node], logits, seen).detach()
+    assert float(pre[-1] - without[0]) == pytest.approx(float(rows[-1, source]), abs=1e-4)
+
+
+def _linear_response(replacement, target, ablate):
+    """The target with feature ``ablate`` zeroed and every active feature downstream answering
+    linearly to its pre-activation (the reference for the graph's total effects)."""
+    nodes = _nodes(replacement)
+    rows_of = _Rows(replacement, nodes, target)
+    active = {k: (v > 0) for k, v in replacement.features.items()}
+    features = {k: v.clone()[None] for k, v in replacement.features.items()}
+    errors = {k: v[None] for k, v in replacement.errors.items()}
+    layer, pos, feature = ablate
+    for _ in range(len(features) + 1):  # layer by layer to the fixed point
+        features[layer][0, pos, feature] = 0
+        with torch.no_grad():
+            logits, seen = replacement.run(replacement.embeddings[None], features, errors,
+                                           list(rows_of.reads.values()))  # fmt: skip
+        for later, read in rows_of.reads.items():
+            if later > layer:
+                transcoder = replacement.transcoders[later]
+                pre = seen[read][0] @ transcoder.W_enc + transcoder.b_enc
+                features[later][0] = pre * active[later]
+    return float(target.of(logits)[0])
+
+
+def test_total_effects_are_the_linear_response_of_the_explored_graph(replacement):
+    target = _target(replacement)
+    graph = attribution_graph(replacement, target, max_features=10_000, batch_size=64,
+                              node_threshold=1.0, edge_threshold=1.0, progress=False)  # fmt: skip
+    # Every feature with a path to the target got a row: all but the last layer's features
+    # away from the last position.
+    last = replacement.features[2][:-1]
+    assert graph.n_explored == graph.n_active - int((last > 0).sum())
+    assert graph.value == pytest.approx(float(target.of(replacement.logits[None])[0]), abs=1e-4)
+    for name, _ in graph.top(3):
+        i = graph.nodes.index(name)
+        layer, rest = name[1:].split(".")
+        feature, pos = (int(x) for x in rest.split("@"))
+        without = _linear_response(replacement, target, (int(layer), pos, feature))
+        assert graph.value - without == pytest.approx(float(graph.total[i]), abs=1e-3), name
+    # With every feature explored, tokens and error nodes hold all the influence.
+    assert 0 < graph.scores["replacement_explored"] <= 1
+    assert 0 < graph.scores["completeness_explored"] <= 1
+
+
+def test_pruning_and_the_checks_in_the_real_model(model, replacement):
+    target = _target(replacement)
+    full = attribution_graph(replacement, target, max_features=10_000, node_threshold=1.0,
+                             edge_threshold=1.0, progress=False)  # fmt: skip
+    pruned = attribution_graph(replacement, target, max_features=10_000, node_threshold=0.5,
+                               edge_threshold=0.9, progress=False)  # fmt: skip
+    assert len(pruned.nodes) < len(full.nodes)
+    assert (pruned.adjacency != 0).sum() < (full.adjacency != 0).sum()
+    assert pruned.top(1) == full.top(1)
+    assert pruned.nodes[-1] == "target"
+    few = attribution_graph(replacement, target, max_features=5, batch_size=2, progress=False)
+    assert few.n_explored == 5 and few.provenance.config["backward_passes"] == 4
+    # Every kept edge runs upward: from an earlier layer, or from the same position's embedding.
+    for source, sink, _ in full.edges():
+        s, t = full.nodes.index(source), full.nodes.index(sink)
+        assert full.layer[s] < full.layer[t]
+    # Validation: each intervention is the real model's, through the transcoder splice.
+    check = validate_graph(replacement, full, target, n_features=4, batch_size=3)
+    tokens = replacement.tokens[None]
+    for name, measured in zip(check.features, check.measured.tolist(), strict=True):
+        layer, rest = name[1:].split(".")
+        feature, pos = (int(x) for x in rest.split("@"))
+        edit = FeatureEdit((feature,), positions=(pos,))
+        with splice_transcoder(model, replacement.transcoders[int(layer)], int(layer), [edit]):
+            changed = float(target.of(model(tokens))[0])
+        assert measured == pytest.approx(changed - full.value, abs=1e-4)
+    i = [full.nodes.index(n) for n in check.features]
+    torch.testing.assert_close(check.predicted_total, -full.total[i])
+    assert -1 <= check.correlation() <= 1
+
+
+def test_supernodes_merge_nodes_and_sum_their_edges(replacement):
+    graph = attribution_graph(replacement, _target(replacement), max_features=10_000,
+                              node_threshold=1.0, edge_threshold=1.0, progress=False)  # fmt: skip
+    members = [name for name, _ in graph.top(3)]
+    grouped = graph.group({"top three": members})
+    assert len(grouped.nodes) == len(graph.nodes) - 2 and "top three" in grouped.nodes
+    at = grouped.nodes.index("top three")
+    into_target = graph.adjacency[-1, [graph.nodes.index(m) for m in members]].sum()
+    assert float(grouped.adjacency[-1, at]) == pytest.approx(float(into_target), abs=1e-5)
+    assert grouped.groups == {"top three": members}
+    assert float(grouped.influence[at]) == pytest.approx(sum(v for _, v in graph.top(3)))
+    with pytest.raises(MechscopeError, match="not a node"):
+        graph.group({"x": ["f9.9@9"]})
+    with pytest.raises(MechscopeError, match="two supernodes"):
+        graph.group({"a": members[:1], "b": members[:1]})
+    assert isinstance(AttributionGraph.load(grouped.save(_tmp := __import__("tempfile").mkdtemp())),
+                      AttributionGraph)  # fmt: skip
+
+
+def test_bad_thresholds_are_refused(replacement):
+    with pytest.raises(MechscopeError, match="node-threshold"):
+        attribution_graph(replacement, Target(1), node_threshold=0.0, progress=False)
+    with pytest.raises(MechscopeError, match="max-features"):
+        attribution_graph(replacement, Target(1), batch_size=0, progress=False)
