@@ -310,6 +310,9 @@ class AttributionGraph(Result):
     """``replacement`` and ``completeness`` of the explored graph and of the pruned one."""
     groups: dict[str, list[str]] = field(default_factory=dict)
     """Supernodes: each group's name and the nodes merged into it."""
+    labels: list[str] = field(default_factory=list)
+    """Each node in words: the tokens a feature's decoder promotes most through the
+    unembedding, an embedding's token, the target's description."""
 
     def _summary(self) -> dict[str, Any]:
         features = [n for n in self.nodes if n.startswith("f")]
@@ -328,6 +331,33 @@ class AttributionGraph(Result):
         """Every kept edge as (source, target, weight)."""
         for t, s in self.adjacency.nonzero().tolist():
             yield self.nodes[s], self.nodes[t], float(self.adjacency[t, s])
+
+    def strongest_path(self, source: str) -> tuple[list[str], float]:
+        """The path from ``source`` to the target of greatest weight, and that weight.
+
+        A path's weight is the product of its edges' shares of their targets' inputs (the
+        row-normalised absolute weights).
+
+        Raises:
+            MechscopeError: a node not in the graph.
+        """
+        if source not in self.nodes:
+            raise MechscopeError(f"{source!r} is not a node of this graph (see graph.nodes).")
+        weights = self.adjacency.abs()
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-30)
+        n = len(self.nodes)
+        best = torch.zeros(n)
+        step = torch.full((n,), -1, dtype=torch.long)
+        best[n - 1] = 1.0  # the target
+        for node in sorted(range(n - 1), key=lambda i: -int(self.layer[i])):
+            through = weights[:, node] * best
+            if float(through.max()) > 0:
+                best[node], step[node] = through.max(), through.argmax()
+        path, node = [source], self.nodes.index(source)
+        while node != n - 1 and int(step[node]) >= 0:
+            node = int(step[node])
+            path.append(self.nodes[node])
+        return path, float(best[self.nodes.index(source)])
 
     def group(self, supernodes: Mapping[str, Sequence[str]]) -> "AttributionGraph":
         """The graph with each group of nodes merged into one supernode (edges summed).
@@ -366,6 +396,7 @@ class AttributionGraph(Result):
             merge @ self.activation, merge @ self.influence, merge @ self.direct,
             merge @ self.total, adjacency, self.n_active, self.n_explored, dict(self.scores),
             {**self.groups, **{g: list(m) for g, m in supernodes.items()}},
+            [n if n in supernodes else self.labels[index[n]] for n in names] if self.labels else [],
             provenance=self.provenance,
         )  # fmt: skip
 
@@ -474,6 +505,7 @@ def attribution_graph(
         if node in position:
             adjacency[position[node]] = pruned[r, order]
     places = torch.tensor([nodes.place(i) for i in order])
+    labels = _labels(replacement, nodes, order, target)
     activation = nodes.values[order].clone()
     activation[-1] = float(value[0])
     model = replacement.model
@@ -484,6 +516,7 @@ def attribution_graph(
         nodes.n_features, int(explored.sum()),
         {"replacement_explored": explored_scores[0], "completeness_explored": explored_scores[1],
          "replacement_pruned": pruned_scores[0], "completeness_pruned": pruned_scores[1]},
+        {}, labels,
         provenance=Provenance(config={"target": target.token, "contrast": target.contrast,
                                       "position": target.position,
                                       "max_features": max_features, "batch_size": batch_size,
@@ -493,6 +526,28 @@ def attribution_graph(
                                       "backward_passes": rows_of.backward_passes},
                               model=model_spec(model)),
     )  # fmt: skip
+
+
+@torch.no_grad()
+def _labels(replacement: Replacement, nodes: _Nodes, order: Sequence[int], target: Target,
+            n: int = 3) -> list[str]:  # fmt: skip
+    """Each node in words (`AttributionGraph.labels`)."""
+    model = replacement.model
+    tokens = str_tokens(model, replacement.tokens.tolist())
+    labels = []
+    for node in order:
+        if node == nodes.target:
+            labels.append(target_name(model, target))
+        elif node < nodes.n_features:
+            layer, _, feature = nodes.features[node].tolist()
+            direction = replacement.transcoders[layer].W_dec[feature].float()
+            promoted = (direction @ model.W_U.float()).topk(n).indices.tolist()
+            labels.append("promotes " + ", ".join(repr(t) for t in str_tokens(model, promoted)))
+        elif node >= nodes.embedding(0):
+            labels.append(repr(tokens[node - nodes.embedding(0)]))
+        else:
+            labels.append("")
+    return labels
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ COMMANDS = (
     "attribute",
     "circuits",
     "circuit_discovery",
+    "graph",
     "diagnose",
     "probe",
     "similarity",

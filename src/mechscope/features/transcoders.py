@@ -230,6 +230,38 @@ def evaluate_transcoder(
     )  # fmt: skip
 
 
+def load_transcoders(directory: str | Path, *, device: str = "cpu") -> dict[int, "Transcoder"]:
+    """Every transcoder in ``directory``, by layer.
+
+    ``directory`` holds ``transcoder-LAYER/`` subdirectories (as `mechscope sae train
+    --transcoder` writes them), or is one transcoder's directory.
+
+    Raises:
+        MechscopeError: a directory holding no transcoder, or an SAE that is no transcoder.
+    """
+    from mechscope.features.sae import load_sae
+
+    path = Path(directory).expanduser()
+    found = sorted(path.glob("transcoder-*/cfg.json")) or sorted(path.glob("cfg.json"))
+    if not found:
+        raise MechscopeError(
+            f"{path} holds no transcoders (no transcoder-LAYER/cfg.json); train them with "
+            "`mechscope sae train MODEL --transcoder`."
+        )
+    transcoders = {}
+    for cfg in found:
+        transcoder = load_sae(cfg.parent, device=device)
+        hook = str(transcoder.cfg.metadata.hook_name or "")
+        if getattr(transcoder.cfg, "d_out", None) is None:
+            raise MechscopeError(f"{cfg.parent} holds an SAE, not a transcoder.")
+        try:
+            layer = int(hook.split(".")[1])
+        except (IndexError, ValueError):
+            raise MechscopeError(f"{cfg.parent}: its hook {hook!r} names no layer.") from None
+        transcoders[layer] = transcoder
+    return transcoders
+
+
 @dataclass(frozen=True)
 class TrainedTranscoder:
     """A trained transcoder, where it was saved, and how it measured on held-out text."""

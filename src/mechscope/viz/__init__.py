@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         sparsity_figure,
     )
     from mechscope.viz.figures import heatmap, line_chart
+    from mechscope.viz.graphs import add_graph, graph_figure, render_attribution_graph
     from mechscope.viz.heads import head_heatmap
     from mechscope.viz.report import OfflineView, Report, offline
     from mechscope.viz.representations import (
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "add_graph": "mechscope.viz.graphs",
+    "graph_figure": "mechscope.viz.graphs",
+    "render_attribution_graph": "mechscope.viz.graphs",
     "attention_distance_figure": "mechscope.viz.vision",
     "attention_heads_view": "mechscope.viz.attention",
     "model_view": "mechscope.viz.attention",
@@ -57,6 +61,9 @@ _EXPORTS = {
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
+    "add_graph",
+    "graph_figure",
+    "render_attribution_graph",
     "abstraction_figure",
     "OfflineView",
     "Report",

@@ -110,17 +110,22 @@ class Report:
         )
         self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
-    def figure(self, figure: go.Figure, caption: str = "") -> None:
-        """Add a plotly figure (from `mechscope.viz.figures`) with an optional caption."""
+    def figure(self, figure: go.Figure, caption: str = "") -> str:
+        """Add a plotly figure (from `mechscope.viz.figures`) with an optional caption.
+
+        Returns its element id (for a script that listens to it).
+        """
+        div_id = f"figure-{self._n_figures}"
         div = figure.to_html(
             full_html=False,
             include_plotlyjs=False,
-            div_id=f"figure-{self._n_figures}",
+            div_id=div_id,
             config={"displaylogo": False, "responsive": False},
         )
         self._n_figures += 1
         caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self._parts.append(f"<figure>{div}{caption_html}</figure>")
+        return div_id
 
     def view(self, rendered: RenderedHTML) -> None:
         """Add a circuitsvis view (its bundle is stripped and included once at save time)."""

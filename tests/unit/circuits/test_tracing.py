@@ -156,6 +156,26 @@ def test_pruning_and_the_checks_in_the_real_model(model, replacement):
     assert -1 <= check.correlation() <= 1
 
 
+def test_the_strongest_path_is_the_best_product_of_shares(replacement):
+    graph = attribution_graph(replacement, _target(replacement), max_features=10_000,
+                              node_threshold=0.6, edge_threshold=0.9, progress=False)  # fmt: skip
+    weights = graph.adjacency.abs()
+    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-30)
+
+    def paths(node: int):  # every path to the target, by brute force
+        if node == len(graph.nodes) - 1:
+            yield [node], 1.0
+        for t in weights[:, node].nonzero()[:, 0].tolist():
+            for rest, value in paths(t):
+                yield [node, *rest], float(weights[t, node]) * value
+
+    source = next(n for n in graph.nodes if n.startswith("emb") and n != "target")
+    best = max(paths(graph.nodes.index(source)), key=lambda p: p[1])
+    path, value = graph.strongest_path(source)
+    assert value == pytest.approx(best[1]) and path == [graph.nodes[i] for i in best[0]]
+    assert path[-1] == "target"
+
+
 def test_supernodes_merge_nodes_and_sum_their_edges(replacement):
     graph = attribution_graph(replacement, _target(replacement), max_features=10_000,
                               node_threshold=1.0, edge_threshold=1.0, progress=False)  # fmt: skip
