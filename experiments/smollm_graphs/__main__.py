@@ -22,7 +22,8 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
                f"(direct {g['r_direct']:+.2f})")  # fmt: skip
     for task, p in result.pooled.items():
         yield (f"{task}: r = {p['r_total']:.3f} [{p['low']:.3f}, {p['high']:.3f}] over "
-               f"{p['n']} features (direct effect only {p['r_direct']:.3f})")  # fmt: skip
+               f"{p['n']} features (direct effect only {p['r_direct']:.3f}; attention frozen "
+               f"{p['r_frozen']:.3f})")  # fmt: skip
     yield f"peak memory {result.peak_rss_gb:.2f} GB; report: {cfg.out / 'report.html'}"
 
 

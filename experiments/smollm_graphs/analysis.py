@@ -31,7 +31,7 @@ from mechscope.data import FACTS
 from mechscope.features import load_transcoders
 from mechscope.interventions import ioi_pairs, repeated_pairs
 from mechscope.models import load_model, target_ids
-from mechscope.viz import Report, add_graph, line_chart
+from mechscope.viz import Report, add_graph, line_chart, scatter
 
 TASKS = ("facts", "ioi", "induction")
 
@@ -114,6 +114,8 @@ class SmolGraphs(Result):
     """Per task: n, r_total (with a 95 % Fisher interval low..high) and r_direct."""
     measured: Float[Tensor, " feature"]
     """Every ablated feature's measured change of its target, graphs concatenated."""
+    measured_frozen: Float[Tensor, " feature"]
+    """The same with attention patterns and norm scales frozen at their clean values."""
     predicted_total: Float[Tensor, " feature"]
     predicted_direct: Float[Tensor, " feature"]
     graph_of: Int[Tensor, " feature"]
@@ -148,7 +150,7 @@ def run(cfg: Config) -> Outcome:
     missing = sorted(set(range(model.cfg.n_layers)) - set(transcoders))
     if len(missing) == model.cfg.n_layers:
         raise MechscopeError(f"{cfg.transcoders} has no transcoder for this model's layers.")
-    rows, checks, graphs = [], [], {}
+    rows, checks, graphs, held = [], [], {}, []
     for k, (task, tokens, target) in enumerate(prompts(model, cfg)):
         start = time.perf_counter()
         replacement = Replacement.of(model, transcoders, tokens)
@@ -156,11 +158,16 @@ def run(cfg: Config) -> Outcome:
                                   batch_size=cfg.batch_size, node_threshold=cfg.node_threshold,
                                   edge_threshold=cfg.edge_threshold, progress=False)  # fmt: skip
         check = validate_graph(replacement, graph, target, n_features=cfg.validate)
+        frozen = validate_graph(replacement, graph, target, n_features=cfg.validate,
+                                freeze_attention=True)  # fmt: skip
         seconds = time.perf_counter() - start
         graphs[f"graphs/{k:02d}-{task}"] = graph.with_provenance(cfg, cfg.model)
-        rows.append(_describe(graph, check, task, seconds))
+        rows.append(_describe(graph, check, task, seconds) | {
+            "r_frozen": frozen.correlation("total")})  # fmt: skip
         checks.append(check)
+        held.append(frozen.measured)
     measured = torch.cat([c.measured for c in checks])
+    measured_frozen = torch.cat(held)
     total = torch.cat([c.predicted_total for c in checks])
     direct = torch.cat([c.predicted_direct for c in checks])
     graph_of = torch.cat([torch.full((len(c.features),), i) for i, c in enumerate(checks)])
@@ -172,11 +179,15 @@ def run(cfg: Config) -> Outcome:
                                    total[chosen], direct[chosen])  # fmt: skip
             r = pick.correlation("total")
             low, high = fisher(r, int(chosen.sum()))
+            frozen_pick = GraphValidation("", 0.0, pick.features, measured_frozen[chosen],
+                                          total[chosen], direct[chosen])  # fmt: skip
             pooled[task] = {"n": int(chosen.sum()), "r_total": r, "low": low, "high": high,
-                            "r_direct": pick.correlation("direct")}  # fmt: skip
+                            "r_direct": pick.correlation("direct"),
+                            "r_frozen": frozen_pick.correlation("total")}  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB
     result = SmolGraphs(transcoder_metrics(cfg, sorted(transcoders)), rows, pooled, measured,
-                        total, direct, graph_of, peak).with_provenance(cfg, cfg.model)  # fmt: skip
+                        measured_frozen, total, direct, graph_of,
+                        peak).with_provenance(cfg, cfg.model)  # fmt: skip
     return Outcome({"": result, **graphs})
 
 
@@ -208,10 +219,25 @@ def report(outcome: Outcome, cfg: Config) -> Report:
                      r["loss_clean"], r["loss_spliced"], r["loss_recovered_zero"]]
                     for r in t])  # fmt: skip
     page.heading("Checked in the real model, pooled per task")
+    page.paragraph(
+        f"The {cfg.validate} most influential features of each graph, each ablated alone in the "
+        "real model (transcoder splice, error term kept): the measured change of the target "
+        "against the graph's total effect, against the direct effect alone, and measured with "
+        "attention patterns and norm scales frozen (only the MLPs' nonlinearity left)."
+    )
     page.table(["task", "features ablated", "r (graph's total effect)", "95 % interval",
-                "r (direct effect only)"],
-               [[task, p["n"], p["r_total"], f"{p['low']:.3f} to {p['high']:.3f}", p["r_direct"]]
-                for task, p in result.pooled.items()])  # fmt: skip
+                "r (direct effect only)", "r (attention frozen)"],
+               [[task, p["n"], p["r_total"], f"{p['low']:.3f} to {p['high']:.3f}", p["r_direct"],
+                 p["r_frozen"]] for task, p in result.pooled.items()])  # fmt: skip
+    page.figure(scatter(
+        {task: (result.predicted_total[[result.graphs[int(g)]["task"] == task
+                                        for g in result.graph_of]].tolist(),
+                result.measured[[result.graphs[int(g)]["task"] == task
+                                 for g in result.graph_of]].tolist())
+         for task in result.pooled},
+        title="Ablating one feature: the graph's prediction against the real model",
+        x_title="predicted change of the target (graph)", y_title="measured change (real model)",
+    ))  # fmt: skip
     page.heading("The graphs")
     page.table(
         ["task", "prompt", "target", "value", "active", "nodes", "edges", "replacement",

@@ -69,9 +69,13 @@ class Replacement:
 
     @classmethod
     @torch.no_grad()
-    def of(cls, model: Model, transcoders: Mapping[int, "Transcoder"],
-           tokens: Tensor) -> "Replacement":  # fmt: skip
+    def of(cls, model: Model, transcoders: Mapping[int, "Transcoder"], tokens: Tensor, *,
+           skip_bos: bool = True) -> "Replacement":  # fmt: skip
         """Run ``tokens`` (one prompt) through the real model and read every node.
+
+        ``skip_bos``: when the model puts a BOS token first, its features are set to zero and
+        the whole MLP output there is its error node, as circuit-tracer does (transcoders are
+        trained without that position, whose activations are outliers every prompt shares).
 
         Raises:
             MechscopeError: an encoder, a model without MLPs, a transcoder of another width or
@@ -102,6 +106,8 @@ class Replacement:
                 errors[layer] = out.clone()
                 continue
             acts = transcoder.encode(cache[read][0].to(transcoder.dtype))
+            if skip_bos and decoder.cfg.default_prepend_bos:
+                acts[0] = 0.0
             features[layer] = acts.float()
             errors[layer] = out - transcoder.decode(acts).to(out.dtype)
         return cls(decoder, tokens, frozen, cache[hook_name(Component.RESID_PRE, 0)][0],

@@ -618,6 +618,15 @@ def _shift(delta: Tensor) -> Any:  # noqa: ANN401 - a hook
     return hook
 
 
+def _hold(value: Tensor) -> Any:  # noqa: ANN401 - a hook
+    """A hook replacing its activation with ``value`` (batch 1), repeated over the batch."""
+
+    def hook(act: Tensor, hook: Any) -> Tensor:  # noqa: ANN401, ARG001
+        return value.expand(act.shape[0], *value.shape[1:]).to(act.dtype)
+
+    return hook
+
+
 @torch.no_grad()
 def validate_graph(
     replacement: Replacement,
@@ -627,13 +636,18 @@ def validate_graph(
     n_features: int = 20,
     scale: float = 0.0,
     batch_size: int = 16,
+    freeze_attention: bool = False,
 ) -> GraphValidation:
     """Intervene on the graph's ``n_features`` most influential features in the real model.
 
     Each feature, alone, is set to ``scale`` x its activation at its (layer, position): the
     MLP's output there changes by ``(scale - 1) x activation x decoder row`` and the rest of
     the real model runs as usual. The measured change in the target is compared with the
-    graph's predictions (`GraphValidation`).
+    graph's predictions (`GraphValidation`). ``freeze_attention``: hold every attention
+    pattern at its clean value (as the graph does), so that the MLPs' nonlinearity and the
+    normalisations are what separates the measurement from the prediction. (Holding the
+    normalisation scales too, with real MLPs downstream, overflows on SmolLM2: its first
+    position carries outlier activations that the frozen scale no longer tames.)
     """
     model = replacement.model
     chosen = [name for name, _ in graph.top(n_features)]
@@ -654,6 +668,9 @@ def validate_graph(
 
         hooks = [(hook_name(Component.MLP_OUT, layer), _shift(delta))
                  for layer, delta in deltas.items()]  # fmt: skip
+        if freeze_attention:
+            hooks += [(name, _hold(value)) for name, value in replacement.frozen.items()
+                      if name.endswith(Component.PATTERN.value)]  # fmt: skip
         with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
             logits = model(tokens.expand(len(part), -1))
         measured.append(target.of(logits) - clean)
@@ -661,6 +678,7 @@ def validate_graph(
     return GraphValidation(
         graph.target, scale, chosen, torch.cat(measured) if measured else torch.zeros(0),
         graph.total[picked] * (scale - 1), graph.direct[picked] * (scale - 1),
-        provenance=Provenance(config={"n_features": n_features, "scale": scale},
+        provenance=Provenance(config={"n_features": n_features, "scale": scale,
+                                      "freeze_attention": freeze_attention},
                               model=model_spec(model)),
     )  # fmt: skip

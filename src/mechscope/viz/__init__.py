@@ -13,7 +13,7 @@ if TYPE_CHECKING:
         feature_browser,
         sparsity_figure,
     )
-    from mechscope.viz.figures import heatmap, line_chart
+    from mechscope.viz.figures import heatmap, line_chart, scatter
     from mechscope.viz.graphs import add_graph, graph_figure, render_attribution_graph
     from mechscope.viz.heads import head_heatmap
     from mechscope.viz.report import OfflineView, Report, offline
@@ -47,6 +47,7 @@ _EXPORTS = {
     "heatmap": "mechscope.viz.figures",
     "interactive_attention_grid": "mechscope.viz.vision",
     "line_chart": "mechscope.viz.figures",
+    "scatter": "mechscope.viz.figures",
     "abstraction_figure": "mechscope.viz.features",
     "density_figure": "mechscope.viz.features",
     "sparsity_figure": "mechscope.viz.features",
@@ -79,6 +80,7 @@ __all__ = [
     "heatmap",
     "interactive_attention_grid",
     "line_chart",
+    "scatter",
     "density_figure",
     "sparsity_figure",
     "feature_browser",

@@ -29,9 +29,9 @@ def trained(tmp_path_factory):
     save_checkpoint(model, root / "model")
     corpus = json.__file__.replace("__init__.py", "decoder.py")
     assert main(["sae", "train", str(root / "model"), "--transcoder", "--out", str(root / "tc"),
-                 "--width", "64", "--sparsity-coefficient", "0.02", "--tokens", "6000",
-                 "--read-tokens", "3000", "--batch-size", "200", "--n-ctx", "32",
-                 "--eval-tokens", "300", "--corpus", corpus]) == 0  # fmt: skip
+                 "--width", "64", "--sparsity-coefficient", "0.02", "--tokens", "3000",
+                 "--read-tokens", "2000", "--batch-size", "200", "--n-ctx", "32",
+                 "--eval-tokens", "100", "--corpus", corpus]) == 0  # fmt: skip
     return root
 
 

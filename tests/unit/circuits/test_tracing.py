@@ -45,6 +45,21 @@ def _target(replacement) -> Target:
     return Target(int(ranked[0]), int(ranked[1]))
 
 
+@pytest.fixture(scope="module")
+def full(replacement):
+    """Every feature explored, nothing pruned."""
+    return attribution_graph(replacement, _target(replacement), max_features=10_000,
+                             batch_size=256, node_threshold=1.0, edge_threshold=1.0,
+                             progress=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pruned(replacement):
+    return attribution_graph(replacement, _target(replacement), max_features=10_000,
+                             batch_size=256, node_threshold=0.5, edge_threshold=0.9,
+                             progress=False)  # fmt: skip
+
+
 def test_each_row_adds_up_to_its_pre_activation_in_the_real_model(model, replacement):
     nodes = _nodes(replacement)
     target = _target(replacement)
@@ -105,10 +120,8 @@ def _linear_response(replacement, target, ablate):
     return float(target.of(logits)[0])
 
 
-def test_total_effects_are_the_linear_response_of_the_explored_graph(replacement):
-    target = _target(replacement)
-    graph = attribution_graph(replacement, target, max_features=10_000, batch_size=64,
-                              node_threshold=1.0, edge_threshold=1.0, progress=False)  # fmt: skip
+def test_total_effects_are_the_linear_response_of_the_explored_graph(replacement, full):
+    target, graph = _target(replacement), full
     # Every feature with a path to the target got a row: all but the last layer's features
     # away from the last position.
     last = replacement.features[2][:-1]
@@ -125,22 +138,19 @@ def test_total_effects_are_the_linear_response_of_the_explored_graph(replacement
     assert 0 < graph.scores["completeness_explored"] <= 1
 
 
-def test_pruning_and_the_checks_in_the_real_model(model, replacement):
+def test_pruning_and_the_checks_in_the_real_model(model, replacement, full, pruned):
     target = _target(replacement)
-    full = attribution_graph(replacement, target, max_features=10_000, node_threshold=1.0,
-                             edge_threshold=1.0, progress=False)  # fmt: skip
-    pruned = attribution_graph(replacement, target, max_features=10_000, node_threshold=0.5,
-                               edge_threshold=0.9, progress=False)  # fmt: skip
     assert len(pruned.nodes) < len(full.nodes)
     assert (pruned.adjacency != 0).sum() < (full.adjacency != 0).sum()
     assert pruned.top(1) == full.top(1)
     assert pruned.nodes[-1] == "target"
     few = attribution_graph(replacement, target, max_features=5, batch_size=2, progress=False)
     assert few.n_explored == 5 and few.provenance.config["backward_passes"] == 4
-    # Every kept edge runs upward: from an earlier layer, or from the same position's embedding.
-    for source, sink, _ in full.edges():
-        s, t = full.nodes.index(source), full.nodes.index(sink)
-        assert full.layer[s] < full.layer[t]
+    # Every kept edge runs upward, from an earlier layer.
+    index = {name: i for i, name in enumerate(full.nodes)}
+    edges = [(index[source], index[sink]) for source, sink, _ in full.edges()]
+    assert len(edges) == int((full.adjacency != 0).sum())
+    assert all(full.layer[s] < full.layer[t] for s, t in edges)
     # Validation: each intervention is the real model's, through the transcoder splice.
     check = validate_graph(replacement, full, target, n_features=4, batch_size=3)
     tokens = replacement.tokens[None]
@@ -153,12 +163,16 @@ def test_pruning_and_the_checks_in_the_real_model(model, replacement):
         assert measured == pytest.approx(changed - full.value, abs=1e-4)
     i = [full.nodes.index(n) for n in check.features]
     torch.testing.assert_close(check.predicted_total, -full.total[i])
+    # Attention patterns frozen as in the graph: the measurement changes (here the MLPs are
+    # real, so their nonlinearity and the normalisations still separate it from the graph).
+    frozen = validate_graph(replacement, full, target, n_features=4, freeze_attention=True)
+    assert frozen.features == check.features and frozen.provenance.config["freeze_attention"]
+    assert not torch.allclose(frozen.measured, check.measured)
     assert -1 <= check.correlation() <= 1
 
 
-def test_the_strongest_path_is_the_best_product_of_shares(replacement):
-    graph = attribution_graph(replacement, _target(replacement), max_features=10_000,
-                              node_threshold=0.6, edge_threshold=0.9, progress=False)  # fmt: skip
+def test_the_strongest_path_is_the_best_product_of_shares(pruned):
+    graph = pruned
     weights = graph.adjacency.abs()
     weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-30)
 
@@ -176,9 +190,8 @@ def test_the_strongest_path_is_the_best_product_of_shares(replacement):
     assert path[-1] == "target"
 
 
-def test_supernodes_merge_nodes_and_sum_their_edges(replacement):
-    graph = attribution_graph(replacement, _target(replacement), max_features=10_000,
-                              node_threshold=1.0, edge_threshold=1.0, progress=False)  # fmt: skip
+def test_supernodes_merge_nodes_and_sum_their_edges(full):
+    graph = full
     members = [name for name, _ in graph.top(3)]
     grouped = graph.group({"top three": members})
     assert len(grouped.nodes) == len(graph.nodes) - 2 and "top three" in grouped.nodes
