@@ -157,9 +157,10 @@ def run(cfg: Config) -> Outcome:
         graph = attribution_graph(replacement, target, max_features=cfg.max_features,
                                   batch_size=cfg.batch_size, node_threshold=cfg.node_threshold,
                                   edge_threshold=cfg.edge_threshold, progress=False)  # fmt: skip
-        check = validate_graph(replacement, graph, target, n_features=cfg.validate)
+        check = validate_graph(replacement, graph, target, n_features=cfg.validate,
+                               by=cfg.validate_by)  # fmt: skip
         frozen = validate_graph(replacement, graph, target, n_features=cfg.validate,
-                                freeze_attention=True)  # fmt: skip
+                                by=cfg.validate_by, freeze_attention=True)  # fmt: skip
         seconds = time.perf_counter() - start
         graphs[f"graphs/{k:02d}-{task}"] = graph.with_provenance(cfg, cfg.model)
         rows.append(_describe(graph, check, task, seconds) | {
@@ -220,7 +221,8 @@ def report(outcome: Outcome, cfg: Config) -> Report:
                     for r in t])  # fmt: skip
     page.heading("Checked in the real model, pooled per task")
     page.paragraph(
-        f"The {cfg.validate} most influential features of each graph, each ablated alone in the "
+        f"The {cfg.validate} top features of each graph (by {cfg.validate_by}), each ablated "
+        "alone in the "
         "real model (transcoder splice, error term kept): the measured change of the target "
         "against the graph's total effect, against the direct effect alone, and measured with "
         "attention patterns and norm scales frozen (only the MLPs' nonlinearity left)."

@@ -41,6 +41,8 @@ class Config(ExperimentConfig):
     """Share of the edge scores kept."""
     validate: int = 24
     """Features per graph ablated in the real model."""
+    validate_by: str = "total"
+    """Which: those of largest predicted effect (total) or the most influential (influence)."""
     seed: int = 0
     """Seed of the IOI names and the induction tokens."""
 
@@ -48,6 +50,8 @@ class Config(ExperimentConfig):
         super().__post_init__()
         if self.facts < 1 or self.ioi < 0 or self.induction < 0 or self.validate < 2:
             raise ValueError("need facts >= 1, ioi and induction >= 0, validate >= 2")
+        if self.validate_by not in ("influence", "total"):
+            raise ValueError("validate_by is influence or total")
 
 
 JOB = Job(

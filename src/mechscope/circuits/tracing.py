@@ -31,8 +31,8 @@ not come from error nodes. Both are given for the explored graph and the pruned 
 through the transcoder splice (the MLP's output loses ``activation x decoder row``; every
 other part of the real model, attention patterns and the other MLPs included, recomputes)
 and compare the change in the target with the graph's predictions: the direct effect alone,
-and the total effect through the explored graph (the feature's downstream features answering
-linearly, error nodes fixed).
+and the total effect (every active feature downstream answering linearly through its
+transcoder, error nodes, attention patterns and norm scales fixed: one more backward pass).
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +43,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
+from transformer_lens.hook_points import HookPoint
 
 from mechscope.circuits.graphs import Replacement
 from mechscope.core.errors import MechscopeError
@@ -229,22 +230,67 @@ def _influence(normalised: Float[Tensor, "row node"], rows: Tensor, depth: int) 
     return influence
 
 
-def _total_effects(matrix: Float[Tensor, "row node"], rows: Tensor, values: Tensor,
-                   depth: int) -> Tensor:  # fmt: skip
-    """Each node's total effect on the target through the explored rows (signed).
+def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> Tensor:
+    """Each node's total effect on the target (one backward pass).
 
-    ``effect(s) = edge(s -> target) + sum over explored t of edge(s -> t) x effect(t) /
-    value(t)``: what the target loses when ``s`` goes to zero and the explored features
-    downstream of it answer linearly.
+    What zeroing the node changes in the replacement model when every active feature
+    downstream answers linearly. The features are recomputed from the stream (their encoders
+    reading the MLP inputs, the frozen norm scales and patterns kept), each feature that is
+    active on the prompt passing its pre-activation on and every other one staying at zero; a
+    zero offset on each feature carries the gradient. At zero offsets the run is the
+    replacement model itself.
     """
-    effect = matrix[0].clone()
-    for _ in range(depth):
-        per_unit = effect[rows[1:]] / values[rows[1:]]
-        updated = matrix[0] + per_unit @ matrix[1:]
-        if torch.allclose(updated, effect, atol=1e-9, rtol=0):
-            break
-        effect = updated
-    return effect
+    r = replacement
+    reads = {layer: mlp_hooks(r.model, layer)[0] for layer in r.transcoders}
+    embeddings = r.embeddings[None].clone().requires_grad_(True)
+    errors = {k: v[None].clone().requires_grad_(True) for k, v in r.errors.items()}
+    offsets = {k: torch.zeros_like(v)[None].requires_grad_(True) for k, v in r.features.items()}
+    seen: dict[str, Tensor] = {}
+
+    def frozen(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
+        return r.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+
+    def read(act: Tensor, hook: HookPoint) -> None:
+        seen[hook.name] = act  # pyright: ignore[reportArgumentType]
+
+    def mlp_out(layer: int) -> Any:  # noqa: ANN401 - a hook
+        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
+            out = errors[layer]
+            if layer in reads:
+                transcoder = r.transcoders[layer]
+                pre = seen[reads[layer]].to(transcoder.dtype) @ transcoder.W_enc + transcoder.b_enc
+                features = pre * (r.features[layer] > 0) + offsets[layer]
+                out = out + transcoder.decode(features).to(act.dtype)
+            return out
+
+        return hook
+
+    hooks = [(name, frozen) for name in r.frozen]
+    hooks.append((hook_name(Component.RESID_PRE, 0), lambda act, hook: embeddings))  # noqa: ARG005
+    hooks += [(name, read) for name in reads.values()]
+    hooks += [(hook_name(Component.MLP_OUT, layer), mlp_out(layer))
+              for layer in range(r.model.cfg.n_layers)]  # fmt: skip
+    with torch.enable_grad():
+        with r.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+            value = target.of(r.model(r.tokens[None]))[0]
+        grads = torch.autograd.grad(value, [embeddings, *offsets.values(), *errors.values()],
+                                    allow_unused=True)  # fmt: skip
+    g_offsets = dict(zip(offsets, grads[1 : 1 + len(offsets)], strict=True))
+    g_errors = dict(zip(errors, grads[1 + len(offsets) :], strict=True))
+    total = torch.zeros(nodes.n)
+    index = nodes.features
+    for layer, grad in g_offsets.items():
+        at = (index[:, 0] == layer).nonzero()[:, 0]
+        if grad is not None and len(at):
+            total[at] = grad[0, index[at, 1], index[at, 2]].detach() * nodes.values[at]
+    for layer, grad in g_errors.items():
+        if grad is not None:
+            start = nodes.error(layer, 0)
+            total[start : start + nodes.n_pos] = (grad[0] * r.errors[layer]).sum(-1).detach()
+    if grads[0] is not None:
+        start = nodes.embedding(0)
+        total[start : start + nodes.n_pos] = (grads[0][0] * r.embeddings).sum(-1).detach()
+    return total
 
 
 def _cumulative_keep(scores: Tensor, share: float) -> Tensor:
@@ -297,8 +343,8 @@ class AttributionGraph(Result):
     direct: Float[Tensor, " node"]
     """Exact direct effect on the target."""
     total: Float[Tensor, " node"]
-    """Total effect on the target through the explored graph (signed; what zeroing the node
-    would change with downstream features answering linearly)."""
+    """Total effect on the target (signed): what zeroing the node changes in the replacement
+    model with every active feature downstream answering linearly, explored or not."""
     adjacency: Float[Tensor, "row col"]
     """Kept edges' weights, ``adjacency[t, s]``: node s's contribution to node t's
     pre-activation (0 where the edge was pruned)."""
@@ -471,7 +517,7 @@ def attribution_graph(
     explored_scores = _scores(full, rows, nodes, depth)
     normalised = _normalise(full)
     influence = _influence(normalised, rows, depth)
-    total = _total_effects(full, rows, nodes.values, depth)
+    total = _total_effects(replacement, nodes, target)
     # Prune nodes: features by influence; every other node stays for now.
     keep = torch.ones(nodes.n, dtype=torch.bool)
     keep[: nodes.n_features] = _cumulative_keep(influence[: nodes.n_features] *
@@ -562,7 +608,7 @@ class GraphValidation(Result):
     measured: Float[Tensor, " feature"]
     """Change in the target in the real model (spliced transcoder, error term kept)."""
     predicted_total: Float[Tensor, " feature"]
-    """The graph's prediction: ``(scale - 1) x`` the total effect through the explored graph."""
+    """The graph's prediction: ``(scale - 1) x`` the node's total effect."""
     predicted_direct: Float[Tensor, " feature"]
     """The direct effect alone, ``(scale - 1) x`` direct effect."""
 
@@ -637,8 +683,12 @@ def validate_graph(
     scale: float = 0.0,
     batch_size: int = 16,
     freeze_attention: bool = False,
+    by: str = "influence",
 ) -> GraphValidation:
-    """Intervene on the graph's ``n_features`` most influential features in the real model.
+    """Intervene on the graph's ``n_features`` top features in the real model.
+
+    ``by``: which features are top, ``influence`` (on the target, through every path) or
+    ``total`` (the largest |total effect|, the graph's largest predicted changes).
 
     Each feature, alone, is set to ``scale`` x its activation at its (layer, position): the
     MLP's output there changes by ``(scale - 1) x activation x decoder row`` and the rest of
@@ -650,8 +700,15 @@ def validate_graph(
     position carries outlier activations that the frozen scale no longer tames.)
     """
     model = replacement.model
-    chosen = [name for name, _ in graph.top(n_features)]
     index = {name: i for i, name in enumerate(graph.nodes)}
+    if by == "influence":
+        chosen = [name for name, _ in graph.top(n_features)]
+    elif by == "total":
+        features = [name for name in graph.nodes if name.startswith("f")]
+        features.sort(key=lambda name: -abs(float(graph.total[index[name]])))
+        chosen = features[:n_features]
+    else:
+        raise MechscopeError(f"features are ranked by influence or total, not {by!r}.")
     tokens = replacement.tokens[None]
     clean = float(target.of(model(tokens))[0])
     measured = []
@@ -678,7 +735,7 @@ def validate_graph(
     return GraphValidation(
         graph.target, scale, chosen, torch.cat(measured) if measured else torch.zeros(0),
         graph.total[picked] * (scale - 1), graph.direct[picked] * (scale - 1),
-        provenance=Provenance(config={"n_features": n_features, "scale": scale,
+        provenance=Provenance(config={"n_features": n_features, "scale": scale, "by": by,
                                       "freeze_attention": freeze_attention},
                               model=model_spec(model)),
     )  # fmt: skip

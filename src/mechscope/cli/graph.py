@@ -54,6 +54,9 @@ class Config:
     """Share of the edges' scores the kept edges hold."""
     validate: int = 20
     """Features ablated in the real model to check the graph (0: none)."""
+    validate_by: str = "influence"
+    """Which features are checked: the most influential (influence) or those of largest
+    predicted effect (total)."""
     contexts: int = 0
     """Held-out text windows read for each graph feature's top contexts (0: none)."""
     device: DeviceArg = None
@@ -70,6 +73,8 @@ def run(cfg: Config) -> Outcome:
 
     if cfg.validate < 0 or cfg.contexts < 0:
         raise MechscopeError("--validate and --contexts must be at least 0.")
+    if cfg.validate_by not in ("influence", "total"):
+        raise MechscopeError(f"--validate-by is influence or total, not {cfg.validate_by!r}.")
     model = load_text_model(cfg.model, cfg.device, "graph")
     transcoders = load_transcoders(cfg.transcoders, device=str(model.cfg.device or "cpu"))
     tokens = model.to_tokens(cfg.prompt)[0]
@@ -83,7 +88,8 @@ def run(cfg: Config) -> Outcome:
                               edge_threshold=cfg.edge_threshold)  # fmt: skip
     results = {"graph": graph.with_provenance(cfg, cfg.model)}
     if cfg.validate:
-        check = validate_graph(replacement, graph, target, n_features=cfg.validate)
+        check = validate_graph(replacement, graph, target, n_features=cfg.validate,
+                               by=cfg.validate_by)  # fmt: skip
         results["validation"] = check.with_provenance(cfg, cfg.model)
     contexts = _contexts(model, transcoders, graph, cfg.contexts) if cfg.contexts else {}
     return Outcome(results, {"contexts": contexts, "layers": sorted(transcoders)})

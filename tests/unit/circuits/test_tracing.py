@@ -120,12 +120,18 @@ def _linear_response(replacement, target, ablate):
     return float(target.of(logits)[0])
 
 
-def test_total_effects_are_the_linear_response_of_the_explored_graph(replacement, full):
-    target, graph = _target(replacement), full
+@pytest.mark.parametrize("explored", [10_000, 12])
+def test_total_effects_are_the_linear_response_of_every_active_feature(replacement, full,
+                                                                        explored):  # fmt: skip
+    target = _target(replacement)
+    graph = full if explored > 100 else attribution_graph(
+        replacement, target, max_features=explored, node_threshold=1.0, edge_threshold=1.0,
+        progress=False)  # fmt: skip
     # Every feature with a path to the target got a row: all but the last layer's features
     # away from the last position.
     last = replacement.features[2][:-1]
-    assert graph.n_explored == graph.n_active - int((last > 0).sum())
+    if explored > 100:
+        assert graph.n_explored == graph.n_active - int((last > 0).sum())
     assert graph.value == pytest.approx(float(target.of(replacement.logits[None])[0]), abs=1e-4)
     for name, _ in graph.top(3):
         i = graph.nodes.index(name)
@@ -158,7 +164,8 @@ def test_pruning_and_the_checks_in_the_real_model(model, replacement, full, prun
         layer, rest = name[1:].split(".")
         feature, pos = (int(x) for x in rest.split("@"))
         edit = FeatureEdit((feature,), positions=(pos,))
-        with splice_transcoder(model, replacement.transcoders[int(layer)], int(layer), [edit]):
+        spliced = splice_transcoder(model, replacement.transcoders[int(layer)], int(layer), [edit])
+        with spliced, torch.no_grad():
             changed = float(target.of(model(tokens))[0])
         assert measured == pytest.approx(changed - full.value, abs=1e-4)
     i = [full.nodes.index(n) for n in check.features]
@@ -168,6 +175,13 @@ def test_pruning_and_the_checks_in_the_real_model(model, replacement, full, prun
     frozen = validate_graph(replacement, full, target, n_features=4, freeze_attention=True)
     assert frozen.features == check.features and frozen.provenance.config["freeze_attention"]
     assert not torch.allclose(frozen.measured, check.measured)
+    largest = validate_graph(replacement, full, target, n_features=3, by="total")
+    assert largest.predicted_total.abs().min() >= check.predicted_total.abs().min()
+    assert float(largest.predicted_total.abs().max()) == pytest.approx(
+        float(full.total[[n.startswith("f") for n in full.nodes]].abs().max())
+    )
+    with pytest.raises(MechscopeError, match="influence or total"):
+        validate_graph(replacement, full, target, by="size")
     assert -1 <= check.correlation() <= 1
 
 
