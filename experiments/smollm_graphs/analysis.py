@@ -110,7 +110,7 @@ class SmolGraphs(Result):
     transcoders: list[dict[str, Any]]
     """Per layer: explained variance, L0, dead fraction, loss recovered (held-out text)."""
     graphs: list[dict[str, Any]]
-    pooled: dict[str, dict[str, float]]
+    pooled: dict[str, dict[str, Any]]
     """Per task: n, r_total (with a 95 % Fisher interval low..high) and r_direct."""
     measured: Float[Tensor, " feature"]
     """Every ablated feature's measured change of its target, graphs concatenated."""

@@ -44,6 +44,7 @@ BORN_IN_FORMAT_2 = {
     "logit-attribution",
     "attribution-graph",
     "graph-validation",
+    "smollm-graphs",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

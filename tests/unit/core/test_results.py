@@ -377,6 +377,7 @@ EXAMPLES = {
     "logit-attribution": lambda model, task: _logit_attribution(),
     "attribution-graph": lambda model, task: _attribution_graph(),
     "graph-validation": lambda model, task: _graph_validation(),
+    "smollm-graphs": lambda model, task: _smollm_graphs(),
     "direction-readout": lambda model, task: _direction_readout(),
     **{
         kind: _representation_example(kind)
@@ -568,6 +569,20 @@ def _attribution_graph():
                             scores={"replacement_explored": 0.7, "completeness_explored": 0.8,
                                     "replacement_pruned": 0.7, "completeness_pruned": 0.8},
                             groups={"g": ["f0.1@0"]})  # fmt: skip
+
+
+def _smollm_graphs():
+    from experiments.smollm_graphs.analysis import SmolGraphs
+
+    return SmolGraphs(transcoders=[{"layer": 0, "explained_variance": 0.9, "l0": 50.0}],
+                      graphs=[{"task": "facts", "prompt": "a b", "top": [{"node": "f0.1@1"}],
+                               "r_total": 0.8}],
+                      pooled={"facts": {"n": 2, "r_total": 0.8, "low": 0.1, "high": 0.9}},
+                      measured=torch.tensor([-1.0, 0.5]),
+                      measured_frozen=torch.tensor([-1.1, 0.4]),
+                      predicted_total=torch.tensor([-0.9, 0.4]),
+                      predicted_direct=torch.tensor([-0.5, 0.1]),
+                      graph_of=torch.tensor([0, 0]), peak_rss_gb=1.5)  # fmt: skip
 
 
 def _graph_validation():

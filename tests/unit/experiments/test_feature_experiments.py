@@ -49,3 +49,21 @@ def test_missing_data_or_saes_fail_in_one_line_with_exit_2(tmp_path, capsys, tin
     assert len(err) == 1 and "train.tsv" in err[0]
     with pytest.raises(MechscopeError, match="python -m experiments.feature_hierarchy"):
         sae_at(Config(hierarchy=tmp_path), tiny_decoder, 1)
+
+
+def test_the_graphs_experiment_without_transcoders_fails_in_one_line(tmp_path, capsys):
+    from experiments.smollm_graphs.__main__ import main
+
+    assert main(["--transcoders", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mechscope sae train MODEL --transcoder" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_fisher_interval_holds_its_correlation():
+    from experiments.smollm_graphs.analysis import fisher
+
+    low, high = fisher(0.8, 40)
+    # z = atanh(0.8) = 1.0986, se = 1/sqrt(37) = 0.1644: tanh(1.0986 -+ 1.96 x 0.1644)
+    assert (low, high) == pytest.approx((0.6506, 0.8898), abs=1e-4)
+    assert all(v != v for v in fisher(0.5, 3))  # too few pairs: nan
