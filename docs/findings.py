@@ -39,6 +39,7 @@ PAGES = {
     "feature-hierarchy": "experiments.feature_hierarchy.findings:findings",
     "smollm-features": "experiments.smollm_features.findings:findings",
     "hierarchy": "experiments.hierarchy.findings:findings",
+    "smollm-graphs": "experiments.smollm_graphs.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

@@ -12,6 +12,7 @@ from mechscope.core.jobs import Outcome
 
 if TYPE_CHECKING:
     from mechscope.circuits.tracing import AttributionGraph, GraphValidation
+    from mechscope.core.results import Result
     from mechscope.viz.report import Report
 
 
@@ -86,7 +87,7 @@ def run(cfg: Config) -> Outcome:
     graph = attribution_graph(replacement, target, max_features=cfg.max_features,
                               batch_size=cfg.batch_size, node_threshold=cfg.node_threshold,
                               edge_threshold=cfg.edge_threshold)  # fmt: skip
-    results = {"graph": graph.with_provenance(cfg, cfg.model)}
+    results: dict[str, Result] = {"graph": graph.with_provenance(cfg, cfg.model)}
     if cfg.validate:
         check = validate_graph(replacement, graph, target, n_features=cfg.validate,
                                by=cfg.validate_by)  # fmt: skip
