@@ -58,6 +58,14 @@ def prompts(model: Any, cfg: Config) -> list[tuple[str, Tensor, Target]]:  # noq
     return out
 
 
+def _r(measured: Tensor, predicted: Tensor) -> float:
+    """Pearson correlation (nan for fewer than 3 pairs)."""
+    if len(measured) < 3:
+        return float("nan")
+    return GraphValidation("", 0.0, [""] * len(measured), measured, predicted,
+                           predicted).correlation()  # fmt: skip
+
+
 def fisher(r: float, n: int) -> tuple[float, float]:
     """The 95 % interval of a Pearson correlation ``r`` over ``n`` pairs (Fisher z)."""
     if n < 4 or not math.isfinite(r) or abs(r) >= 1:
@@ -112,10 +120,15 @@ class SmolGraphs(Result):
     graphs: list[dict[str, Any]]
     pooled: dict[str, dict[str, Any]]
     """Per task: n, r_total (with a 95 % Fisher interval low..high) and r_direct."""
+    features: list[str]
+    """Every ablated feature (``fLAYER.FEATURE@POS``), graphs concatenated."""
     measured: Float[Tensor, " feature"]
-    """Every ablated feature's measured change of its target, graphs concatenated."""
+    """Each one's measured change of its target in the real model."""
     measured_frozen: Float[Tensor, " feature"]
-    """The same with attention patterns and norm scales frozen at their clean values."""
+    """The same with the attention patterns frozen at their clean values."""
+    measured_replacement: Float[Tensor, " feature"]
+    """The same in the replacement model (patterns, norm scales and error nodes frozen,
+    every feature recomputed through its encoder and ReLU)."""
     predicted_total: Float[Tensor, " feature"]
     predicted_direct: Float[Tensor, " feature"]
     graph_of: Int[Tensor, " feature"]
@@ -150,7 +163,7 @@ def run(cfg: Config) -> Outcome:
     missing = sorted(set(range(model.cfg.n_layers)) - set(transcoders))
     if len(missing) == model.cfg.n_layers:
         raise MechscopeError(f"{cfg.transcoders} has no transcoder for this model's layers.")
-    rows, checks, graphs, held = [], [], {}, []
+    rows, checks, graphs, held, replaced = [], [], {}, [], []
     for k, (task, tokens, target) in enumerate(prompts(model, cfg)):
         start = time.perf_counter()
         replacement = Replacement.of(model, transcoders, tokens)
@@ -161,14 +174,21 @@ def run(cfg: Config) -> Outcome:
                                by=cfg.validate_by)  # fmt: skip
         frozen = validate_graph(replacement, graph, target, n_features=cfg.validate,
                                 by=cfg.validate_by, freeze_attention=True)  # fmt: skip
+        inside = validate_graph(replacement, graph, target, n_features=cfg.validate,
+                                by=cfg.validate_by, against="replacement")  # fmt: skip
         seconds = time.perf_counter() - start
         graphs[f"graphs/{k:02d}-{task}"] = graph.with_provenance(cfg, cfg.model)
         rows.append(_describe(graph, check, task, seconds) | {
-            "r_frozen": frozen.correlation("total")})  # fmt: skip
+            "r_frozen": frozen.correlation("total"),
+            "r_replacement": inside.correlation("total")})  # fmt: skip
         checks.append(check)
         held.append(frozen.measured)
+        replaced.append(inside.measured)
     measured = torch.cat([c.measured for c in checks])
     measured_frozen = torch.cat(held)
+    measured_replacement = torch.cat(replaced)
+    features = [name for c in checks for name in c.features]
+    layer_of = torch.tensor([int(name[1:].split(".")[0]) for name in features])
     total = torch.cat([c.predicted_total for c in checks])
     direct = torch.cat([c.predicted_direct for c in checks])
     graph_of = torch.cat([torch.full((len(c.features),), i) for i, c in enumerate(checks)])
@@ -180,15 +200,19 @@ def run(cfg: Config) -> Outcome:
                                    total[chosen], direct[chosen])  # fmt: skip
             r = pick.correlation("total")
             low, high = fisher(r, int(chosen.sum()))
-            frozen_pick = GraphValidation("", 0.0, pick.features, measured_frozen[chosen],
-                                          total[chosen], direct[chosen])  # fmt: skip
             pooled[task] = {"n": int(chosen.sum()), "r_total": r, "low": low, "high": high,
                             "r_direct": pick.correlation("direct"),
-                            "r_frozen": frozen_pick.correlation("total")}  # fmt: skip
+                            "r_frozen": _r(measured_frozen[chosen], total[chosen]),
+                            "r_replacement": _r(measured_replacement[chosen],
+                                                total[chosen])}  # fmt: skip
+            for part, keep in (("early", layer_of < 10), ("late", layer_of >= 20)):
+                both = chosen & keep
+                pooled[task][f"n_{part}"] = int(both.sum())
+                pooled[task][f"r_{part}"] = _r(measured[both], total[both])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB
-    result = SmolGraphs(transcoder_metrics(cfg, sorted(transcoders)), rows, pooled, measured,
-                        measured_frozen, total, direct, graph_of,
-                        peak).with_provenance(cfg, cfg.model)  # fmt: skip
+    result = SmolGraphs(transcoder_metrics(cfg, sorted(transcoders)), rows, pooled, features,
+                        measured, measured_frozen, measured_replacement, total, direct,
+                        graph_of, peak).with_provenance(cfg, cfg.model)  # fmt: skip
     return Outcome({"": result, **graphs})
 
 
@@ -222,15 +246,19 @@ def report(outcome: Outcome, cfg: Config) -> Report:
     page.heading("Checked in the real model, pooled per task")
     page.paragraph(
         f"The {cfg.validate} top features of each graph (by {cfg.validate_by}), each ablated "
-        "alone in the "
-        "real model (transcoder splice, error term kept): the measured change of the target "
-        "against the graph's total effect, against the direct effect alone, and measured with "
-        "attention patterns and norm scales frozen (only the MLPs' nonlinearity left)."
+        "alone in the real model (transcoder splice, error term kept): the measured change of "
+        "the target against the graph's total effect, against the direct effect alone, "
+        "measured with the attention patterns frozen, and measured in the replacement model "
+        "itself (patterns, norm scales and error nodes frozen, features recomputed through "
+        "their ReLUs). Early: features of layers 0-9; late: 20-29."
     )
     page.table(["task", "features ablated", "r (graph's total effect)", "95 % interval",
-                "r (direct effect only)", "r (attention frozen)"],
+                "r (direct effect only)", "r (attention frozen)", "r (in the replacement)",
+                "r early (n)", "r late (n)"],
                [[task, p["n"], p["r_total"], f"{p['low']:.3f} to {p['high']:.3f}", p["r_direct"],
-                 p["r_frozen"]] for task, p in result.pooled.items()])  # fmt: skip
+                 p["r_frozen"], p["r_replacement"], f"{p['r_early']:.3f} ({p['n_early']})",
+                 f"{p['r_late']:.3f} ({p['n_late']})"]
+                for task, p in result.pooled.items()])  # fmt: skip
     page.figure(scatter(
         {task: (result.predicted_total[[result.graphs[int(g)]["task"] == task
                                         for g in result.graph_of]].tolist(),

@@ -66,6 +66,8 @@ class Replacement:
     transcoders: Mapping[int, "Transcoder"]
     logits: Float[Tensor, "pos d_vocab"]
     """The real model's logits on the prompt."""
+    bos_zeroed: bool = False
+    """The first position's features were zeroed (into its error nodes): a BOS token."""
 
     @classmethod
     @torch.no_grad()
@@ -94,6 +96,7 @@ class Replacement:
                                      f"{transcoder.cfg.d_in}, the model's stream is "
                                      f"{decoder.cfg.d_model}: another model's.")  # fmt: skip
         reads = {layer: mlp_hooks(decoder, layer) for layer in range(decoder.cfg.n_layers)}
+        bos_zeroed = skip_bos and bool(decoder.cfg.default_prepend_bos)
         names = [*_frozen_hooks(decoder), hook_name(Component.RESID_PRE, 0),
                  *(name for pair in reads.values() for name in pair)]  # fmt: skip
         logits, cache = decoder.run_with_cache(tokens[None], names_filter=names)
@@ -106,12 +109,12 @@ class Replacement:
                 errors[layer] = out.clone()
                 continue
             acts = transcoder.encode(cache[read][0].to(transcoder.dtype))
-            if skip_bos and decoder.cfg.default_prepend_bos:
+            if bos_zeroed:
                 acts[0] = 0.0
             features[layer] = acts.float()
             errors[layer] = out - transcoder.decode(acts).to(out.dtype)
         return cls(decoder, tokens, frozen, cache[hook_name(Component.RESID_PRE, 0)][0],
-                   features, errors, dict(transcoders), logits[0])  # fmt: skip
+                   features, errors, dict(transcoders), logits[0], bos_zeroed)  # fmt: skip
 
     def forward(
         self,

@@ -230,25 +230,30 @@ def _influence(normalised: Float[Tensor, "row node"], rows: Tensor, depth: int) 
     return influence
 
 
-def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> Tensor:
-    """Each node's total effect on the target (one backward pass).
+def _recomputed(
+    replacement: Replacement,
+    embeddings: Tensor,
+    errors: Mapping[int, Tensor],
+    *,
+    linear: bool,
+    offsets: Mapping[int, Tensor] | None = None,
+    scales: Mapping[int, Tensor] | None = None,
+) -> Tensor:
+    """The replacement model with its features recomputed from the stream (a batch of runs).
 
-    What zeroing the node changes in the replacement model when every active feature
-    downstream answers linearly. The features are recomputed from the stream (their encoders
-    reading the MLP inputs, the frozen norm scales and patterns kept), each feature that is
-    active on the prompt passing its pre-activation on and every other one staying at zero; a
-    zero offset on each feature carries the gradient. At zero offsets the run is the
-    replacement model itself.
+    Each transcoder's encoder reads its MLP input (attention patterns and norm scales stay
+    frozen, error nodes as given); a feature active on the prompt passes its pre-activation
+    on when ``linear`` (every other one stays at zero), or every feature goes through its
+    ReLU when not. ``offsets[layer]`` is added to the features, ``scales[layer]`` multiplies
+    them (both ``[batch, pos, feature]``). Returns the logits.
     """
-    r = replacement
+    r, batch = replacement, embeddings.shape[0]
     reads = {layer: mlp_hooks(r.model, layer)[0] for layer in r.transcoders}
-    embeddings = r.embeddings[None].clone().requires_grad_(True)
-    errors = {k: v[None].clone().requires_grad_(True) for k, v in r.errors.items()}
-    offsets = {k: torch.zeros_like(v)[None].requires_grad_(True) for k, v in r.features.items()}
     seen: dict[str, Tensor] = {}
 
     def frozen(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-        return r.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+        value = r.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+        return value.expand(batch, *value.shape[1:])
 
     def read(act: Tensor, hook: HookPoint) -> None:
         seen[hook.name] = act  # pyright: ignore[reportArgumentType]
@@ -259,7 +264,17 @@ def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> T
             if layer in reads:
                 transcoder = r.transcoders[layer]
                 pre = seen[reads[layer]].to(transcoder.dtype) @ transcoder.W_enc + transcoder.b_enc
-                features = pre * (r.features[layer] > 0) + offsets[layer]
+                if linear:
+                    features = pre * (r.features[layer] > 0)
+                else:
+                    features = torch.relu(pre)
+                    if r.bos_zeroed:
+                        features = torch.cat([torch.zeros_like(features[:, :1]),
+                                              features[:, 1:]], 1)  # fmt: skip
+                if scales is not None and layer in scales:
+                    features = features * scales[layer]
+                if offsets is not None:
+                    features = features + offsets[layer]
                 out = out + transcoder.decode(features).to(act.dtype)
             return out
 
@@ -270,9 +285,23 @@ def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> T
     hooks += [(name, read) for name in reads.values()]
     hooks += [(hook_name(Component.MLP_OUT, layer), mlp_out(layer))
               for layer in range(r.model.cfg.n_layers)]  # fmt: skip
+    with r.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
+        return r.model(r.tokens[None].expand(batch, -1))
+
+
+def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> Tensor:
+    """Each node's total effect on the target (one backward pass).
+
+    What zeroing the node changes in the replacement model when every active feature
+    downstream answers linearly (`_recomputed` with ``linear``; a zero offset on each feature
+    carries the gradient; at zero offsets the run is the replacement model itself).
+    """
+    r = replacement
+    embeddings = r.embeddings[None].clone().requires_grad_(True)
+    errors = {k: v[None].clone().requires_grad_(True) for k, v in r.errors.items()}
+    offsets = {k: torch.zeros_like(v)[None].requires_grad_(True) for k, v in r.features.items()}
     with torch.enable_grad():
-        with r.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-            value = target.of(r.model(r.tokens[None]))[0]
+        value = target.of(_recomputed(r, embeddings, errors, linear=True, offsets=offsets))[0]
         grads = torch.autograd.grad(value, [embeddings, *offsets.values(), *errors.values()],
                                     allow_unused=True)  # fmt: skip
     g_offsets = dict(zip(offsets, grads[1 : 1 + len(offsets)], strict=True))
@@ -673,6 +702,20 @@ def _hold(value: Tensor) -> Any:  # noqa: ANN401 - a hook
     return hook
 
 
+def _replacement_ablations(replacement: Replacement, names: Sequence[str], scale: float,
+                           target: Target) -> Tensor:  # fmt: skip
+    """The target with each feature of ``names`` (one per run) scaled in the replacement."""
+    r = replacement
+    scales = {k: torch.ones(len(names), *v.shape) for k, v in r.features.items()}
+    for b, name in enumerate(names):
+        layer, feature, pos = parse_feature(name)
+        scales[layer][b, pos, feature] = scale
+    batch = len(names)
+    embeddings = r.embeddings[None].expand(batch, -1, -1)
+    errors = {k: v[None].expand(batch, -1, -1) for k, v in r.errors.items()}
+    return target.of(_recomputed(r, embeddings, errors, linear=False, scales=scales))
+
+
 @torch.no_grad()
 def validate_graph(
     replacement: Replacement,
@@ -684,11 +727,16 @@ def validate_graph(
     batch_size: int = 16,
     freeze_attention: bool = False,
     by: str = "influence",
+    against: str = "model",
 ) -> GraphValidation:
     """Intervene on the graph's ``n_features`` top features in the real model.
 
     ``by``: which features are top, ``influence`` (on the target, through every path) or
     ``total`` (the largest |total effect|, the graph's largest predicted changes).
+    ``against="replacement"``: intervene in the replacement model instead (attention
+    patterns, norm scales and error nodes frozen, every feature recomputed through its
+    encoder and ReLU), where only features switching on or off separate the measurement from
+    the graph's total effect; the gap between the two checks is the replacement's.
 
     Each feature, alone, is set to ``scale`` x its activation at its (layer, position): the
     MLP's output there changes by ``(scale - 1) x activation x decoder row`` and the rest of
@@ -709,11 +757,16 @@ def validate_graph(
         chosen = features[:n_features]
     else:
         raise MechscopeError(f"features are ranked by influence or total, not {by!r}.")
+    if against not in ("model", "replacement"):
+        raise MechscopeError(f"validate against the model or the replacement, not {against!r}.")
     tokens = replacement.tokens[None]
     clean = float(target.of(model(tokens))[0])
     measured = []
     for start in range(0, len(chosen), batch_size):
         part = chosen[start : start + batch_size]
+        if against == "replacement":
+            measured.append(_replacement_ablations(replacement, part, scale, target) - clean)
+            continue
         deltas: dict[int, Tensor] = {}
         for b, name in enumerate(part):
             layer, feature, pos = parse_feature(name)
@@ -736,6 +789,7 @@ def validate_graph(
         graph.target, scale, chosen, torch.cat(measured) if measured else torch.zeros(0),
         graph.total[picked] * (scale - 1), graph.direct[picked] * (scale - 1),
         provenance=Provenance(config={"n_features": n_features, "scale": scale, "by": by,
-                                      "freeze_attention": freeze_attention},
+                                      "freeze_attention": freeze_attention,
+                                      "against": against},
                               model=model_spec(model)),
     )  # fmt: skip

@@ -175,6 +175,13 @@ def test_pruning_and_the_checks_in_the_real_model(model, replacement, full, prun
     frozen = validate_graph(replacement, full, target, n_features=4, freeze_attention=True)
     assert frozen.features == check.features and frozen.provenance.config["freeze_attention"]
     assert not torch.allclose(frozen.measured, check.measured)
+    # In the replacement model itself a small change is the graph's total effect exactly (no
+    # feature switches on or off); ablation there differs only where features switch.
+    near = validate_graph(replacement, full, target, n_features=6, scale=0.99,
+                          against="replacement")  # fmt: skip
+    torch.testing.assert_close(near.measured, near.predicted_total, atol=2e-5, rtol=1e-3)
+    ablated = validate_graph(replacement, full, target, n_features=6, against="replacement")
+    assert ablated.correlation() > 0.8  # measured 0.85 (features switching off: random weights)
     largest = validate_graph(replacement, full, target, n_features=3, by="total")
     assert largest.predicted_total.abs().min() >= check.predicted_total.abs().min()
     assert float(largest.predicted_total.abs().max()) == pytest.approx(

@@ -578,8 +578,9 @@ def _smollm_graphs():
                       graphs=[{"task": "facts", "prompt": "a b", "top": [{"node": "f0.1@1"}],
                                "r_total": 0.8}],
                       pooled={"facts": {"n": 2, "r_total": 0.8, "low": 0.1, "high": 0.9}},
-                      measured=torch.tensor([-1.0, 0.5]),
+                      features=["f0.1@1", "f3.2@1"], measured=torch.tensor([-1.0, 0.5]),
                       measured_frozen=torch.tensor([-1.1, 0.4]),
+                      measured_replacement=torch.tensor([-0.9, 0.4]),
                       predicted_total=torch.tensor([-0.9, 0.4]),
                       predicted_direct=torch.tensor([-0.5, 0.1]),
                       graph_of=torch.tensor([0, 0]), peak_rss_gb=1.5)  # fmt: skip
