@@ -24,7 +24,8 @@ def summary(outcome, cfg: Config) -> Iterator[str]:  # noqa: ANN001 - an Outcome
         yield (f"{task}: r = {p['r_total']:.3f} [{p['low']:.3f}, {p['high']:.3f}] over "
                f"{p['n']} features (direct effect only {p['r_direct']:.3f}; attention frozen "
                f"{p['r_frozen']:.3f}; in the replacement {p['r_replacement']:.3f}; layers 0-9 "
-               f"{p['r_early']:.3f}, 20-29 {p['r_late']:.3f})")  # fmt: skip
+               f"{p['r_early']:.3f}, 20-29 {p['r_late']:.3f}; at half scale {p['r_half']:.3f} / "
+               f"{p['r_half_replacement']:.3f})")  # fmt: skip
     yield f"peak memory {result.peak_rss_gb:.2f} GB; report: {cfg.out / 'report.html'}"
 
 

@@ -129,6 +129,10 @@ class SmolGraphs(Result):
     measured_replacement: Float[Tensor, " feature"]
     """The same in the replacement model (patterns, norm scales and error nodes frozen,
     every feature recomputed through its encoder and ReLU)."""
+    measured_half: Float[Tensor, " feature"]
+    """Each one set to ``half_scale`` x its activation instead, in the real model."""
+    measured_half_replacement: Float[Tensor, " feature"]
+    """And in the replacement model."""
     predicted_total: Float[Tensor, " feature"]
     predicted_direct: Float[Tensor, " feature"]
     graph_of: Int[Tensor, " feature"]
@@ -163,19 +167,21 @@ def run(cfg: Config) -> Outcome:
     missing = sorted(set(range(model.cfg.n_layers)) - set(transcoders))
     if len(missing) == model.cfg.n_layers:
         raise MechscopeError(f"{cfg.transcoders} has no transcoder for this model's layers.")
-    rows, checks, graphs, held, replaced = [], [], {}, [], []
+    rows, checks, graphs, held, replaced, halves, halves_inside = [], [], {}, [], [], [], []
     for k, (task, tokens, target) in enumerate(prompts(model, cfg)):
         start = time.perf_counter()
         replacement = Replacement.of(model, transcoders, tokens)
         graph = attribution_graph(replacement, target, max_features=cfg.max_features,
                                   batch_size=cfg.batch_size, node_threshold=cfg.node_threshold,
                                   edge_threshold=cfg.edge_threshold, progress=False)  # fmt: skip
-        check = validate_graph(replacement, graph, target, n_features=cfg.validate,
-                               by=cfg.validate_by)  # fmt: skip
-        frozen = validate_graph(replacement, graph, target, n_features=cfg.validate,
-                                by=cfg.validate_by, freeze_attention=True)  # fmt: skip
-        inside = validate_graph(replacement, graph, target, n_features=cfg.validate,
-                                by=cfg.validate_by, against="replacement")  # fmt: skip
+        settings = {"n_features": cfg.validate, "by": cfg.validate_by, "scale": cfg.scale}
+        check = validate_graph(replacement, graph, target, **settings)
+        frozen = validate_graph(replacement, graph, target, freeze_attention=True, **settings)
+        inside = validate_graph(replacement, graph, target, against="replacement", **settings)
+        settings["scale"] = cfg.half_scale
+        half = validate_graph(replacement, graph, target, **settings)
+        half_inside = validate_graph(replacement, graph, target, against="replacement",
+                                     **settings)  # fmt: skip
         seconds = time.perf_counter() - start
         graphs[f"graphs/{k:02d}-{task}"] = graph.with_provenance(cfg, cfg.model)
         rows.append(_describe(graph, check, task, seconds) | {
@@ -184,9 +190,12 @@ def run(cfg: Config) -> Outcome:
         checks.append(check)
         held.append(frozen.measured)
         replaced.append(inside.measured)
+        halves.append(half.measured)
+        halves_inside.append(half_inside.measured)
     measured = torch.cat([c.measured for c in checks])
     measured_frozen = torch.cat(held)
     measured_replacement = torch.cat(replaced)
+    measured_half, measured_half_replacement = torch.cat(halves), torch.cat(halves_inside)
     features = [name for c in checks for name in c.features]
     layer_of = torch.tensor([int(name[1:].split(".")[0]) for name in features])
     total = torch.cat([c.predicted_total for c in checks])
@@ -205,14 +214,20 @@ def run(cfg: Config) -> Outcome:
                             "r_frozen": _r(measured_frozen[chosen], total[chosen]),
                             "r_replacement": _r(measured_replacement[chosen],
                                                 total[chosen])}  # fmt: skip
+            shrunk = total[chosen] * (cfg.half_scale - 1) / (cfg.scale - 1)
+            pooled[task] |= {
+                "r_half": _r(measured_half[chosen], shrunk),
+                "r_half_replacement": _r(measured_half_replacement[chosen], shrunk),
+            }
             for part, keep in (("early", layer_of < 10), ("late", layer_of >= 20)):
                 both = chosen & keep
                 pooled[task][f"n_{part}"] = int(both.sum())
                 pooled[task][f"r_{part}"] = _r(measured[both], total[both])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GB
     result = SmolGraphs(transcoder_metrics(cfg, sorted(transcoders)), rows, pooled, features,
-                        measured, measured_frozen, measured_replacement, total, direct,
-                        graph_of, peak).with_provenance(cfg, cfg.model)  # fmt: skip
+                        measured, measured_frozen, measured_replacement, measured_half,
+                        measured_half_replacement, total, direct, graph_of,
+                        peak).with_provenance(cfg, cfg.model)  # fmt: skip
     return Outcome({"": result, **graphs})
 
 
@@ -245,19 +260,21 @@ def report(outcome: Outcome, cfg: Config) -> Report:
                     for r in t])  # fmt: skip
     page.heading("Checked in the real model, pooled per task")
     page.paragraph(
-        f"The {cfg.validate} top features of each graph (by {cfg.validate_by}), each ablated "
-        "alone in the real model (transcoder splice, error term kept): the measured change of "
-        "the target against the graph's total effect, against the direct effect alone, "
-        "measured with the attention patterns frozen, and measured in the replacement model "
-        "itself (patterns, norm scales and error nodes frozen, features recomputed through "
-        "their ReLUs). Early: features of layers 0-9; late: 20-29."
+        f"The {cfg.validate} top features of each graph (by {cfg.validate_by}), each set to "
+        f"{cfg.scale:g} x its activation alone in the real model (transcoder splice, error "
+        "term kept): the measured change of the target against the graph's total effect, "
+        "against the direct effect alone, measured with the attention patterns frozen, and "
+        "measured in the replacement model itself (patterns, norm scales and error nodes "
+        "frozen, features recomputed through their ReLUs). Early: features of layers 0-9; "
+        "late: 20-29."
     )
-    page.table(["task", "features ablated", "r (graph's total effect)", "95 % interval",
+    page.table(["task", "features checked", "r (graph's total effect)", "95 % interval",
                 "r (direct effect only)", "r (attention frozen)", "r (in the replacement)",
-                "r early (n)", "r late (n)"],
+                "r early (n)", "r late (n)", f"r at {cfg.half_scale:g} x (real / replacement)"],
                [[task, p["n"], p["r_total"], f"{p['low']:.3f} to {p['high']:.3f}", p["r_direct"],
                  p["r_frozen"], p["r_replacement"], f"{p['r_early']:.3f} ({p['n_early']})",
-                 f"{p['r_late']:.3f} ({p['n_late']})"]
+                 f"{p['r_late']:.3f} ({p['n_late']})",
+                 f"{p['r_half']:.3f} / {p['r_half_replacement']:.3f}"]
                 for task, p in result.pooled.items()])  # fmt: skip
     page.figure(scatter(
         {task: (result.predicted_total[[result.graphs[int(g)]["task"] == task

@@ -41,6 +41,10 @@ class Config(ExperimentConfig):
     """Share of the edge scores kept."""
     validate: int = 24
     """Features per graph ablated in the real model."""
+    scale: float = 0.0
+    """Each checked feature is set to scale x its activation (0: ablated)."""
+    half_scale: float = 0.5
+    """A second, smaller intervention measured too (scale x its activation)."""
     validate_by: str = "total"
     """Which: those of largest predicted effect (total) or the most influential (influence)."""
     seed: int = 0
@@ -50,6 +54,8 @@ class Config(ExperimentConfig):
         super().__post_init__()
         if self.facts < 1 or self.ioi < 0 or self.induction < 0 or self.validate < 2:
             raise ValueError("need facts >= 1, ioi and induction >= 0, validate >= 2")
+        if self.scale == 1 or self.half_scale == 1:
+            raise ValueError("scale and half_scale must differ from 1 (no intervention)")
         if self.validate_by not in ("influence", "total"):
             raise ValueError("validate_by is influence or total")
 

@@ -581,6 +581,8 @@ def _smollm_graphs():
                       features=["f0.1@1", "f3.2@1"], measured=torch.tensor([-1.0, 0.5]),
                       measured_frozen=torch.tensor([-1.1, 0.4]),
                       measured_replacement=torch.tensor([-0.9, 0.4]),
+                      measured_half=torch.tensor([-0.5, 0.2]),
+                      measured_half_replacement=torch.tensor([-0.45, 0.2]),
                       predicted_total=torch.tensor([-0.9, 0.4]),
                       predicted_direct=torch.tensor([-0.5, 0.1]),
                       graph_of=torch.tensor([0, 0]), peak_rss_gb=1.5)  # fmt: skip
