@@ -18,7 +18,7 @@ def _transcoders(rows: list[dict[str, Any]]) -> str:
 def _graphs(rows: list[dict[str, Any]]) -> str:
     lines = ["| task | prompt (end) | target | value | active features | kept nodes | edges | "
              "replacement (explored / pruned) | completeness (explored / pruned) | r total | "
-             "r direct | r attention frozen | seconds |",
+             "r direct | r in the replacement | seconds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for g in rows:
         s = g["scores"]
@@ -27,7 +27,7 @@ def _graphs(rows: list[dict[str, Any]]) -> str:
             f"{g['n_active']:,} | {g['n_nodes']} | {g['n_edges']:,} | "
             f"{s['replacement_explored']:.2f} / {s['replacement_pruned']:.2f} | "
             f"{s['completeness_explored']:.2f} / {s['completeness_pruned']:.2f} | "
-            f"{g['r_total']:+.2f} | {g['r_direct']:+.2f} | {g['r_frozen']:+.2f} | "
+            f"{g['r_total']:+.2f} | {g['r_direct']:+.2f} | {g['r_replacement']:+.2f} | "
             f"{g['seconds']:.0f} |"
         )
     return "\n".join(lines)
@@ -59,6 +59,21 @@ def _path(g: dict[str, Any], pos: int) -> str:
     return " -> ".join(f"`{n}`" for n in found["path"]) + f" (weight {found['value']:.2e})"
 
 
+def _pooled(pooled: dict[str, dict[str, Any]]) -> str:
+    lines = ["| task | features | r, real model (95 % interval) | r, direct effect only | "
+             "r, attention frozen | r, in the replacement | r, layers 0-9 (n) | "
+             "r, layers 20-29 (n) | r at half the activation, real / replacement |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for task, p in pooled.items():
+        lines.append(
+            f"| {task} | {p['n']} | {p['r_total']:+.2f} ({p['low']:+.2f} to {p['high']:+.2f}) | "
+            f"{p['r_direct']:+.2f} | {p['r_frozen']:+.2f} | {p['r_replacement']:+.2f} | "
+            f"{p['r_early']:+.2f} ({p['n_early']}) | {p['r_late']:+.2f} ({p['n_late']}) | "
+            f"{p['r_half']:+.2f} / {p['r_half_replacement']:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def findings(result: SmolGraphs) -> dict[str, str]:
     """Every number ``docs/findings/templates/smollm-graphs.md`` shows, by name."""
     t = result.transcoders
@@ -76,10 +91,11 @@ def findings(result: SmolGraphs) -> dict[str, str]:
         "peak_gb": f"{result.peak_rss_gb:.2f}",
     }  # fmt: skip
     for task, p in result.pooled.items():
-        values |= {f"{task}_n": str(p["n"]), f"{task}_r": f"{p['r_total']:.2f}",
-                   f"{task}_low": f"{p['low']:.2f}", f"{task}_high": f"{p['high']:.2f}",
-                   f"{task}_r_direct": f"{p['r_direct']:.2f}",
-                   f"{task}_r_frozen": f"{p['r_frozen']:.2f}"}  # fmt: skip
+        values |= {f"{task}_{key}": f"{p[key]:.2f}"
+                   for key in ("r_total", "low", "high", "r_direct", "r_frozen", "r_replacement",
+                               "r_early", "r_late", "r_half", "r_half_replacement")}  # fmt: skip
+        values |= {f"{task}_{key}": str(p[key]) for key in ("n", "n_early", "n_late")}
+    values["pooled_table"] = _pooled(result.pooled)
     for task in ("facts", "ioi", "induction"):
         first = next((g for g in result.graphs if g["task"] == task), None)
         if first is None:
@@ -94,4 +110,15 @@ def findings(result: SmolGraphs) -> dict[str, str]:
         }  # fmt: skip
         for pos in range(1, len(tokens)):
             values[f"{task}_path_{pos}"] = _path(first, pos)
+        values[f"{task}_last_share"] = f"{first['position_share'][-1]:.2f}"
+        answer = first["target"].split("'")[1]  # logit('TOKEN') ...
+        if answer in tokens[:-1]:
+            copy = tokens.index(answer)
+            values[f"{task}_copy_pos"] = str(copy)
+            values[f"{task}_copy_share"] = f"{first['position_share'][copy]:.2f}"
+    worst = min(t, key=lambda r: r["loss_recovered_zero"])
+    values |= {"worst_layer": str(worst["layer"]),
+               "worst_recovered": f"{worst['loss_recovered_zero']:.2f}",
+               "worst_ev": f"{worst['explained_variance']:.2f}",
+               "worst_l0": f"{worst['l0']:.1f}"}  # fmt: skip
     return values
