@@ -35,7 +35,10 @@ from mechscope.models import TinyConfig
 
 ROWS = 64
 TRANSCODERS = Path("results/transcoders-smollm2")
-PROMPT = "When Mary and John went to the store, John gave a drink to Mary because she was"
+PROMPT = (
+    "When Mary and John went to the store on a sunny Sunday morning, John gave a drink to "
+    "Mary because she was thirsty"
+)
 
 
 def _random_transcoders(model) -> dict:  # noqa: ANN001
