@@ -17,7 +17,7 @@ An MLP without a transcoder is one error node per position. Edges between nodes,
 graph and its checks against the real model are `mechscope.circuits.tracing`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -139,6 +139,21 @@ class Replacement:
         d_model]``; the activations at ``capture`` (hook names) come back by name, as the
         batched backward passes of the attribution graph read them.
         """
+        return self.run_with(embeddings, errors, lambda layer, _: features.get(layer), capture)
+
+    def run_with(
+        self,
+        embeddings: Float[Tensor, "batch pos d_model"],
+        errors: Mapping[int, Tensor],
+        features_at: Callable[[int, dict[str, Tensor]], Tensor | None],
+        capture: Sequence[str] = (),
+    ) -> tuple[Float[Tensor, "batch pos d_vocab"], dict[str, Tensor]]:
+        """`run` with each layer's features given when its MLP writes.
+
+        ``features_at(layer, seen)``: the features its transcoder decodes (None: the error
+        nodes alone), from the activations captured so far in this run (``seen``, by hook
+        name; what ``capture`` names), so that features can be recomputed from the stream.
+        """
         batch = embeddings.shape[0]
         seen: dict[str, Tensor] = {}
 
@@ -155,9 +170,10 @@ class Replacement:
         def mlp_out(layer: int) -> Any:  # noqa: ANN401
             def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
                 out = errors[layer]
-                if layer in features:
+                features = features_at(layer, seen) if layer in self.transcoders else None
+                if features is not None:
                     transcoder = self.transcoders[layer]
-                    decoded = transcoder.decode(features[layer].to(transcoder.dtype))
+                    decoded = transcoder.decode(features.to(transcoder.dtype))
                     out = out + decoded.to(act.dtype)
                 return out
 

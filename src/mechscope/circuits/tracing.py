@@ -43,7 +43,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformer_lens.hook_points import HookPoint
 
 from mechscope.circuits.graphs import Replacement
 from mechscope.core.errors import MechscopeError
@@ -247,46 +246,25 @@ def _recomputed(
     ReLU when not. ``offsets[layer]`` is added to the features, ``scales[layer]`` multiplies
     them (both ``[batch, pos, feature]``). Returns the logits.
     """
-    r, batch = replacement, embeddings.shape[0]
+    r = replacement
     reads = {layer: mlp_hooks(r.model, layer)[0] for layer in r.transcoders}
-    seen: dict[str, Tensor] = {}
 
-    def frozen(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-        value = r.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
-        return value.expand(batch, *value.shape[1:])
+    def features_at(layer: int, seen: dict[str, Tensor]) -> Tensor:
+        transcoder = r.transcoders[layer]
+        pre = seen[reads[layer]].to(transcoder.dtype) @ transcoder.W_enc + transcoder.b_enc
+        if linear:
+            features = pre * (r.features[layer] > 0)
+        else:
+            features = torch.relu(pre)
+            if r.bos_zeroed:
+                features = torch.cat([torch.zeros_like(features[:, :1]), features[:, 1:]], 1)
+        if scales is not None and layer in scales:
+            features = features * scales[layer]
+        if offsets is not None:
+            features = features + offsets[layer]
+        return features
 
-    def read(act: Tensor, hook: HookPoint) -> None:
-        seen[hook.name] = act  # pyright: ignore[reportArgumentType]
-
-    def mlp_out(layer: int) -> Any:  # noqa: ANN401 - a hook
-        def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-            out = errors[layer]
-            if layer in reads:
-                transcoder = r.transcoders[layer]
-                pre = seen[reads[layer]].to(transcoder.dtype) @ transcoder.W_enc + transcoder.b_enc
-                if linear:
-                    features = pre * (r.features[layer] > 0)
-                else:
-                    features = torch.relu(pre)
-                    if r.bos_zeroed:
-                        features = torch.cat([torch.zeros_like(features[:, :1]),
-                                              features[:, 1:]], 1)  # fmt: skip
-                if scales is not None and layer in scales:
-                    features = features * scales[layer]
-                if offsets is not None:
-                    features = features + offsets[layer]
-                out = out + transcoder.decode(features).to(act.dtype)
-            return out
-
-        return hook
-
-    hooks = [(name, frozen) for name in r.frozen]
-    hooks.append((hook_name(Component.RESID_PRE, 0), lambda act, hook: embeddings))  # noqa: ARG005
-    hooks += [(name, read) for name in reads.values()]
-    hooks += [(hook_name(Component.MLP_OUT, layer), mlp_out(layer))
-              for layer in range(r.model.cfg.n_layers)]  # fmt: skip
-    with r.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
-        return r.model(r.tokens[None].expand(batch, -1))
+    return r.run_with(embeddings, errors, features_at, list(reads.values()))[0]
 
 
 def _total_effects(replacement: Replacement, nodes: _Nodes, target: Target) -> Tensor:

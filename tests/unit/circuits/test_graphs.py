@@ -6,6 +6,7 @@ import torch
 from mechscope.circuits import Replacement
 from mechscope.core.errors import MechscopeError
 from mechscope.models import TinyConfig, load_model
+from tests.transcoders import random_transcoder
 
 sae_lens = pytest.importorskip("sae_lens", reason="install mechscope[sae] for transcoders")
 
@@ -16,19 +17,11 @@ def model():
                                  attn_only=False, seed=5))  # fmt: skip
 
 
-def _transcoder(d: int, width: int = 24, seed: int = 0):
-    torch.manual_seed(seed)
-    config = sae_lens.TranscoderConfig(d_in=d, d_sae=width, d_out=d, apply_b_dec_to_input=False)
-    transcoder = sae_lens.Transcoder(config)
-    with torch.no_grad():
-        for p in transcoder.parameters():
-            p.normal_(0, 0.3)
-    return transcoder.eval()
-
-
 def test_the_replacement_model_is_the_model_and_its_nodes_add_up_to_the_logit(model):
     tokens = torch.tensor([3, 9, 4, 1, 5, 7, 2])
-    replacement = Replacement.of(model, {0: _transcoder(16), 1: _transcoder(16, seed=1)}, tokens)
+    replacement = Replacement.of(
+        model, {0: random_transcoder(16), 1: random_transcoder(16, seed=1)}, tokens
+    )
     assert all(bool((acts > 0).any()) for acts in replacement.features.values())
     same = replacement.forward(replacement.embeddings, replacement.features, replacement.errors)
     torch.testing.assert_close(same, replacement.logits, atol=1e-5, rtol=0)
@@ -57,7 +50,7 @@ def test_the_replacement_model_is_the_model_and_its_nodes_add_up_to_the_logit(mo
 
 def test_a_layer_without_a_transcoder_is_one_error_node_per_position(model):
     tokens = torch.tensor([1, 2, 3, 4])
-    replacement = Replacement.of(model, {1: _transcoder(16)}, tokens)
+    replacement = Replacement.of(model, {1: random_transcoder(16)}, tokens)
     attribution = replacement.logit_effects(5)
     assert not any(n.startswith("f0.") for n in attribution.nodes)
     assert sum(n.startswith("err0@") for n in attribution.nodes) == 4
@@ -68,6 +61,6 @@ def test_bad_input_is_refused(model):
     with pytest.raises(MechscopeError, match="attention-only"):
         Replacement.of(load_model(TinyConfig()), {}, torch.tensor([1, 2]))
     with pytest.raises(MechscopeError, match="another model"):
-        Replacement.of(model, {0: _transcoder(8)}, torch.tensor([1, 2]))
+        Replacement.of(model, {0: random_transcoder(8)}, torch.tensor([1, 2]))
     with pytest.raises(MechscopeError, match="one prompt"):
         Replacement.of(model, {}, torch.ones(2, 3, dtype=torch.long))

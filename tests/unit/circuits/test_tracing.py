@@ -14,6 +14,7 @@ from mechscope.circuits.tracing import _nodes, _Rows
 from mechscope.core.errors import MechscopeError
 from mechscope.features import FeatureEdit, mlp_hooks, splice_transcoder
 from mechscope.models import TinyConfig, load_model
+from tests.transcoders import random_transcoder
 
 sae_lens = pytest.importorskip("sae_lens", reason="install mechscope[sae] for transcoders")
 
@@ -24,19 +25,9 @@ def model():
                                  attn_only=False, seed=7))  # fmt: skip
 
 
-def _transcoder(d: int, width: int = 24, seed: int = 0):
-    torch.manual_seed(seed)
-    config = sae_lens.TranscoderConfig(d_in=d, d_sae=width, d_out=d, apply_b_dec_to_input=False)
-    transcoder = sae_lens.Transcoder(config)
-    with torch.no_grad():
-        for p in transcoder.parameters():
-            p.normal_(0, 0.3)
-    return transcoder.eval()
-
-
 @pytest.fixture(scope="module")
 def replacement(model):
-    transcoders = {layer: _transcoder(16, seed=layer) for layer in range(3)}
+    transcoders = {layer: random_transcoder(16, seed=layer) for layer in range(3)}
     return Replacement.of(model, transcoders, torch.tensor([3, 9, 4, 1, 5, 7, 2]))
 
 
