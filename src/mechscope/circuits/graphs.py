@@ -190,40 +190,21 @@ class Replacement:
 
     def logit_effects(self, target: int, position: int = -1) -> "LogitAttribution":
         """Every node's direct effect on logit ``target`` at ``position`` (module docstring)."""
-        embeddings = self.embeddings.clone().requires_grad_(True)
-        features = {k: v.clone().requires_grad_(True) for k, v in self.features.items()}
-        errors = {k: v.clone().requires_grad_(True) for k, v in self.errors.items()}
-        with torch.enable_grad():
-            logit = self.forward(embeddings, features, errors)[position, target]
-            leaves = [embeddings, *features.values(), *errors.values()]
-            grads = torch.autograd.grad(logit, leaves)
-        with torch.no_grad():
-            zero = {k: torch.zeros_like(v) for k, v in self.features.items()}
-            zero_err = {k: torch.zeros_like(v) for k, v in self.errors.items()}
-            bias = float(self.forward(torch.zeros_like(self.embeddings), zero, zero_err)[
-                position, target])  # fmt: skip
-        names, effects, values = [], [], []
+        # The target's row of the attribution graph (`tracing`: one backward pass), in the
+        # order embeddings, features, error nodes.
+        from mechscope.circuits.tracing import Target, _nodes, _Rows
+
+        nodes = _nodes(self)
+        rows_of = _Rows(self, nodes, Target(target, position=position))
+        row, logit = rows_of([nodes.target])
+        bias = float(rows_of.bias([nodes.target])[0])
+        order = [*range(nodes.embedding(0), nodes.target), *range(nodes.embedding(0))]
+        names = [nodes.name(i) for i in order]
+        effects, values = row[0, order], nodes.values[order]
         labels = str_tokens(self.model, self.tokens.tolist())
-        g_emb, rest = grads[0], grads[1:]
-        for pos in range(len(self.tokens)):
-            names.append(f"emb@{pos}")
-            effects.append(float((self.embeddings[pos] * g_emb[pos]).sum()))
-            values.append(float(self.embeddings[pos].norm()))
-        for (layer, acts), grad in zip(self.features.items(), rest[: len(self.features)],
-                                       strict=True):  # fmt: skip
-            for pos, feature in acts.nonzero().tolist():
-                names.append(f"f{layer}.{feature}@{pos}")
-                effects.append(float(acts[pos, feature] * grad[pos, feature]))
-                values.append(float(acts[pos, feature]))
-        for (layer, error), grad in zip(self.errors.items(), rest[len(self.features):],
-                                        strict=True):  # fmt: skip
-            for pos in range(len(self.tokens)):
-                names.append(f"err{layer}@{pos}")
-                effects.append(float((error[pos] * grad[pos]).sum()))
-                values.append(float(error[pos].norm()))
         return LogitAttribution(
-            labels, str_tokens(self.model, [target])[0], float(logit.detach()), bias, names,
-            torch.tensor(effects), torch.tensor(values),
+            labels, str_tokens(self.model, [target])[0], float(logit[0]), bias, names, effects,
+            values,
             provenance=Provenance(config={"target": target, "position": position,
                                           "transcoders": sorted(self.transcoders)},
                                   model=model_spec(self.model)),
