@@ -104,11 +104,21 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
 
 
 def header(opts: Options) -> str:
-    """The line every benchmark prints first."""
+    """The line every benchmark prints first: threads, rounds, and how busy the machine is."""
     return (
-        f"threads {opts.threads}, {opts.rounds} interleaved rounds; ratios are median "
-        "[min-max] over rounds"
+        f"threads {opts.threads} (torch {torch.get_num_threads()}, {os.cpu_count()} CPUs), "
+        f"{opts.rounds} interleaved rounds; ratios are median [min-max] over rounds; "
+        f"{load_average()}"
     )
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load average, as a line's clause (a shared machine's noise)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def rss_kib(field: str) -> int:

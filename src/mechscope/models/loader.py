@@ -113,9 +113,13 @@ def check_finite_weights(model: Model, name: str) -> None:
     used = ("embed.", "pos_embed.", "blocks.", "ln_final.")
     if has_lm_head(model):
         used += ("unembed.", "mlm_head.")
-    for param_name, param in model.named_parameters():
-        if not param_name.startswith(used):
-            continue
+    checked = [(n, p.detach()) for n, p in model.named_parameters() if n.startswith(used)]
+    # One read of every weight: a sum is finite when every term is (a sum that overflows is
+    # checked term by term below, so it cannot raise a false alarm). 0.03 s on SmolLM2 against
+    # 0.43 s for an isfinite mask per parameter.
+    if not checked or bool(torch.isfinite(torch.stack([_sum(p) for _, p in checked])).all()):
+        return
+    for param_name, param in checked:
         if not bool(torch.isfinite(param).all()):
             bad = int((~torch.isfinite(param)).sum())
             raise ModelSpecError(
@@ -144,3 +148,8 @@ def _load(
             return load_hf_dir(Path(spec).expanduser(), device, dtype, process_weights)
         case SpecKind.TL_NAME:
             return load_from_hub(str(spec), device, dtype, process_weights)
+
+
+def _sum(weights: torch.Tensor) -> torch.Tensor:
+    """The sum of ``weights`` in float32 at least (a float16 sum overflows at 65,504)."""
+    return weights.sum(dtype=torch.promote_types(weights.dtype, torch.float32))

@@ -99,7 +99,7 @@ def convert() -> Path:
         ModelUnavailableError: the package is missing.
         MechscopeError: the cache directory cannot be written (set MECHSCOPE_CACHE).
     """
-    from mechscope.models.base import quiet_transformer_lens
+    from mechscope.models.base import linear_layout, quiet_transformer_lens
     from mechscope.models.checkpoint import save_checkpoint
     from mechscope.models.hf_dir import Family, hooked_decoder, tl_config_dict
 
@@ -116,7 +116,8 @@ def convert() -> Path:
         "default_prepend_bos": False,  # the tokenizer adds no BOS; parity with HF
     }
     with quiet_transformer_lens():
-        model = hooked_decoder(hf_model, Family.LLAMA, cfg_dict, tokenizer)
+        # laid out as loaded models are, so that the cache stores that layout (no copy on load)
+        model = linear_layout(hooked_decoder(hf_model, Family.LLAMA, cfg_dict, tokenizer))
     tmp = final.with_name(f"{final.name}{TMP_INFIX}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     metadata = {"source": f"{PACKAGE}/{GGUF_FILE}", "note": "4-bit (Q4_1) weights dequantised"}

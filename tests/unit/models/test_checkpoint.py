@@ -54,3 +54,32 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "ckpt" / CHECKPOINT_CONFIG).write_text("{broken")
     with pytest.raises(ModelSpecError, match="damaged"):
         load_model(tmp_path / "ckpt")
+
+
+def test_laid_out_weights_are_stored_transposed_and_come_back_without_a_copy(tmp_path):
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    from mechscope.models.checkpoint import read_checkpoint_record
+
+    cfg = HookedTransformerConfig(
+        n_layers=1, d_model=16, n_heads=2, d_head=8, d_mlp=24, d_vocab=20, n_ctx=8,
+        act_fn="silu", normalization_type="RMS", gated_mlp=True, seed=1,
+    )  # fmt: skip
+    model = load_model(cfg, device="cpu")  # laid out: W_in, W_gate, W_out, W_U
+    save_checkpoint(model, tmp_path / "ckpt")
+    record = read_checkpoint_record(tmp_path / "ckpt")
+    assert record["format_version"] == 2
+    assert sorted(record["transposed"]) == [
+        "blocks.0.mlp.W_gate", "blocks.0.mlp.W_in", "blocks.0.mlp.W_out", "unembed.W_U",
+    ]  # fmt: skip
+    loaded = load_model(tmp_path / "ckpt", device="cpu")
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b) and a.stride() == b.stride(), name
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert torch.equal(model(ids), loaded(ids))
+    # a model with no laid-out weight is written as format 1, which older readers understand
+    save_checkpoint(HookedTransformer(cfg), tmp_path / "plain")  # as TransformerLens lays it out
+    assert read_checkpoint_record(tmp_path / "plain")["format_version"] == 1

@@ -87,6 +87,16 @@ def test_non_finite_weights_are_refused_naming_the_parameter(tmp_path):
     save_checkpoint(model, tmp_path / "broken")
     with pytest.raises(ModelSpecError, match=r"1 weights of blocks.0.attn.W_Q are NaN"):
         load_model(tmp_path / "broken", device="cpu")
+    with torch.no_grad():  # finite weights whose sum overflows float32: no false alarm
+        model.blocks[0].attn.W_Q.fill_(3e38)
+    save_checkpoint(model, tmp_path / "large")
+    large = load_model(tmp_path / "large", device="cpu").blocks[0].attn.W_Q
+    assert torch.equal(large, model.blocks[0].attn.W_Q)
+    with torch.no_grad():
+        model.blocks[0].attn.W_Q[0, 1, 0] = float("-inf")
+    save_checkpoint(model, tmp_path / "infinite")
+    with pytest.raises(ModelSpecError, match=r"1 weights of blocks.0.attn.W_Q are NaN or inf"):
+        load_model(tmp_path / "infinite", device="cpu")
 
 
 def test_devices_and_dtypes_torch_cannot_use_are_one_line(tmp_path):
