@@ -83,13 +83,42 @@ def test_composition_is_skipped_when_asked(hand_built):
     assert circuits.composition == {} and circuits.baseline == {}
 
 
-def test_composition_one_layer_at_a_time_equals_transformer_lens(tiny_decoder):
-    from mechscope.circuits.composition import CompositionKind, composition_scores
+@pytest.mark.parametrize("gqa", [False, True])
+def test_composition_from_per_head_factors_equals_transformer_lens(tiny_decoder, gqa):
+    from transformer_lens import HookedTransformerConfig
 
-    model = folded(tiny_decoder)
+    from mechscope.circuits.composition import CompositionKind, composition_scores
+    from mechscope.models import load_model
+
+    decoder = tiny_decoder
+    if gqa:  # grouped-query attention, RMSNorm, rotary: SmolLM2's kind of block
+        decoder = load_model(HookedTransformerConfig(
+            n_layers=3, d_model=48, n_heads=6, n_key_value_heads=2, d_head=8, d_mlp=64,
+            d_vocab=50, n_ctx=16, act_fn="silu", normalization_type="RMS", gated_mlp=True,
+            positional_embedding_type="rotary", seed=0,
+        ))  # fmt: skip
+    model = folded(decoder)
     for kind in CompositionKind:
         expected = model.all_composition_scores(kind.value).detach()
-        assert torch.allclose(composition_scores(tiny_decoder, kind), expected, atol=1e-6)
+        assert torch.allclose(composition_scores(decoder, kind), expected, atol=1e-6)
+
+
+def test_the_random_baseline_equals_transformer_lens_on_the_same_draws(tiny_decoder):
+    from transformer_lens.FactoredMatrix import FactoredMatrix
+    from transformer_lens.utilities.matrix import composition_scores as tl_scores
+
+    from mechscope.circuits.composition import CompositionKind, random_baseline
+
+    d_model, d_head, n = tiny_decoder.cfg.d_model, tiny_decoder.cfg.d_head, 16
+    for kind in CompositionKind:
+        generator = torch.Generator().manual_seed(5)
+        draws = [torch.randn(n, *shape, generator=generator)
+                 for shape in ((d_model, d_head), (d_head, d_model)) * 2]  # fmt: skip
+        later = FactoredMatrix(draws[2], draws[3])
+        later = later.T if kind is CompositionKind.K else later
+        expected = tl_scores(FactoredMatrix(draws[0], draws[1]), later, broadcast_dims=False)
+        ours = random_baseline(tiny_decoder, kind, n_samples=n, seed=5)
+        assert ours == pytest.approx(float(expected.mean()), abs=1e-6)
 
 
 @pytest.mark.parametrize("normalization", ["LN", "RMS"])
