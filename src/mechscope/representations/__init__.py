@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from mechscope.representations.probes import (
         ProbeResult,
         ProbeSettings,
+        ProbeSolver,
         ProbeTable,
         fit_probe,
         probe_layers,
@@ -74,6 +75,7 @@ _EXPORTS = {
     "ProbeKind": "mechscope.representations.choices",
     "ProbeResult": "mechscope.representations.probes",
     "ProbeSettings": "mechscope.representations.probes",
+    "ProbeSolver": "mechscope.representations.probes",
     "ProbeTable": "mechscope.representations.probes",
     "project": "mechscope.representations.projections",
     "Projection": "mechscope.representations.projections",
@@ -103,6 +105,7 @@ __all__ = [
     "ProbeKind",
     "ProbeResult",
     "ProbeSettings",
+    "ProbeSolver",
     "ProbeTable",
     "Projection",
     "ProjectionMethod",

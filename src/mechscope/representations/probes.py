@@ -4,10 +4,14 @@ A probe is fitted on one split's units and scored on another's; splits go by sen
 caller collects train and eval sentences separately), never by token.
 
 - ``linear``: multinomial logistic regression on standardised features (train mean and
-  std), L2 penalty ``weight_decay / 2 * |W|^2`` on the mean cross-entropy, fitted full-batch
-  by L-BFGS in torch. This is scikit-learn's `LogisticRegression` objective with
-  ``C = 1 / (weight_decay * n_train)`` (a test checks that both agree); torch is used
-  because it fits the 200k-word, 768-feature problems here several times faster and on a GPU.
+  std), L2 penalty ``weight_decay / 2 * |W|^2`` on the mean cross-entropy: scikit-learn's
+  `LogisticRegression` objective with ``C = 1 / (weight_decay * n_train)`` (a test checks
+  that both agree). Up to `ADAM_ABOVE` train units it is fitted full-batch by L-BFGS in
+  torch; above, by minibatch Adam with a cosine-decayed step for ``adam_epochs`` epochs (at
+  least `ADAM_MIN_STEPS` steps; ``solver`` picks either). On UD EWT train (204,577 words,
+  MiniLM layer 3) Adam fitted dependency relations (51 classes) 10x and UPOS 6.6x faster
+  than 60 L-BFGS iterations at 0.14 and 0.08 points lower dev accuracy
+  (``benchmarks/bench_probes.py``; scikit-learn's L-BFGS took twice as long as torch's).
 - ``mlp``: one hidden ReLU layer, Adam on minibatches, a fixed number of epochs.
 
 Every `ProbeResult` carries, per boundary: accuracy with a 95 % bootstrap interval that
@@ -24,6 +28,7 @@ so the gains are never negative.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +49,20 @@ from mechscope.representations.tasks import (
     shuffled_labels,
 )
 
+ADAM_ABOVE = 50_000
+"""Train units above which the ``auto`` solver fits a linear probe by minibatch Adam."""
+ADAM_MIN_STEPS = 800
+"""The fewest Adam steps of a linear probe (more epochs on fewer units)."""
+
+
+class ProbeSolver(Enum):
+    """How a linear probe is fitted (the objective is the same; see the module docstring)."""
+
+    AUTO = "auto"
+    """L-BFGS up to `ADAM_ABOVE` train units, minibatch Adam above."""
+    LBFGS = "lbfgs"
+    ADAM = "adam"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProbeSettings:
@@ -55,6 +74,13 @@ class ProbeSettings:
     """L2 penalty on the weights."""
     max_iter: int = 60
     """L-BFGS iterations of a linear probe."""
+    solver: ProbeSolver = ProbeSolver.AUTO
+    """How a linear probe is fitted."""
+    adam_epochs: int = 4
+    """Passes over the train units of a linear probe fitted by Adam (at least
+    `ADAM_MIN_STEPS` steps)."""
+    adam_lr: float = 0.02
+    """Adam's first step size for a linear probe (decayed to 0 by a cosine)."""
     hidden: int = 256
     """Hidden width of an MLP probe."""
     epochs: int = 8
@@ -67,9 +93,11 @@ class ProbeSettings:
     """Seed of initialisation, minibatch order and the control task's labels."""
 
     def __post_init__(self) -> None:
-        if self.weight_decay < 0 or self.max_iter < 1 or self.hidden < 1 or self.epochs < 1:
+        counts = (self.max_iter, self.hidden, self.epochs, self.adam_epochs, self.batch_size)
+        if self.weight_decay < 0 or min(counts) < 1 or not self.adam_lr > 0:
             raise MechscopeError(
-                "probe settings: weight decay >= 0, and iterations, hidden width and epochs >= 1."
+                "probe settings: weight decay >= 0, Adam's step > 0, and iterations, hidden "
+                "width, epochs and batch size >= 1."
             )
 
 
@@ -104,24 +132,24 @@ def fit_probe(
     keep = y >= 0
     x, y = x[keep].float(), y[keep]
     torch.manual_seed(settings.seed)
-    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
-    z = (x - mean) / std
+    # standardised in one centred copy (torch's std over the first axis took 0.95 s of 204,577
+    # x 384 units here, this 0.37 s)
+    mean = x.mean(0)
+    z = x - mean
+    std = (torch.linalg.vector_norm(z, dim=0) / math.sqrt(max(len(z) - 1, 1))).clamp(min=1e-6)
+    z /= std
     d = x.shape[1]
     if settings.kind is ProbeKind.LINEAR:
         net: torch.nn.Module = torch.nn.Linear(d, n_classes, device=x.device)
         torch.nn.init.zeros_(net.weight)
         torch.nn.init.zeros_(net.bias)
-        optimiser = torch.optim.LBFGS(net.parameters(), max_iter=settings.max_iter,
-                                      history_size=20, line_search_fn="strong_wolfe")  # fmt: skip
-
-        def closure() -> Tensor:
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(z), y)
-            loss = loss + settings.weight_decay / 2 * net.weight.square().sum()
-            loss.backward()
-            return loss
-
-        optimiser.step(closure)  # pyright: ignore[reportArgumentType]
+        solver = settings.solver
+        if solver is ProbeSolver.AUTO:
+            solver = ProbeSolver.ADAM if len(z) > ADAM_ABOVE else ProbeSolver.LBFGS
+        if solver is ProbeSolver.ADAM:
+            _fit_adam(net, z, y, settings)
+        else:
+            _fit_lbfgs(net, z, y, settings)
     else:
         net = torch.nn.Sequential(
             torch.nn.Linear(d, settings.hidden), torch.nn.ReLU(),
@@ -136,6 +164,49 @@ def fit_probe(
                 torch.nn.functional.cross_entropy(net(z[index]), y[index]).backward()
                 optimiser.step()
     return Classifier(mean, std, net).eval()
+
+
+def _penalised_loss(net: torch.nn.Linear, z: Tensor, y: Tensor, weight_decay: float) -> Tensor:
+    loss = torch.nn.functional.cross_entropy(net(z), y)
+    return loss + weight_decay / 2 * net.weight.square().sum()
+
+
+def _fit_lbfgs(net: torch.nn.Linear, z: Tensor, y: Tensor, settings: ProbeSettings) -> None:
+    """Full-batch L-BFGS from zero weights (``max_iter`` iterations)."""
+    optimiser = torch.optim.LBFGS(net.parameters(), max_iter=settings.max_iter,
+                                  history_size=20, line_search_fn="strong_wolfe")  # fmt: skip
+
+    def closure() -> Tensor:
+        optimiser.zero_grad()
+        loss = _penalised_loss(net, z, y, settings.weight_decay)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)  # pyright: ignore[reportArgumentType]
+
+
+def _fit_adam(net: torch.nn.Linear, z: Tensor, y: Tensor, settings: ProbeSettings) -> None:
+    """Minibatch Adam on the same objective, the step decayed from ``adam_lr`` to 0."""
+    per_epoch = math.ceil(len(z) / settings.batch_size)
+    epochs = max(settings.adam_epochs, math.ceil(ADAM_MIN_STEPS / per_epoch))
+    total = epochs * per_epoch
+    optimiser = torch.optim.Adam(net.parameters(), lr=settings.adam_lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / total))
+    )
+    # The units shuffled once, then each epoch takes the same minibatches in a new order: one
+    # gather of the whole set instead of one per step (0.87 of a 3.1 s fit here)
+    generator = torch.Generator().manual_seed(settings.seed)
+    order = torch.randperm(len(z), generator=generator).to(z.device)
+    z, y = z[order], y[order]
+    starts = range(0, len(z), settings.batch_size)
+    for _ in range(epochs):
+        for i in torch.randperm(len(starts), generator=generator).tolist():
+            batch = slice(starts[i], starts[i] + settings.batch_size)
+            optimiser.zero_grad()
+            _penalised_loss(net, z[batch], y[batch], settings.weight_decay).backward()
+            optimiser.step()
+            schedule.step()
 
 
 @dataclass(frozen=True)
