@@ -28,7 +28,9 @@ from mechscope.core.batch import pad_token_lists
 from mechscope.lens.logit import lens_trajectory
 from mechscope.models import load_model
 
-MODELS = {"induction-2l": ("induction-2l", 64, 128), "gpt2-shape": (GPT2_SHAPE, 4, 32)}
+MODELS = {"induction-2l": ("induction-2l", 64, 128), "gpt2-shape": (GPT2_SHAPE, 4, 32),
+          "smollm2": ("smollm2-135m", 4, 32)}  # fmt: skip
+"""SmolLM2 (real 4-bit weights, 30 layers, vocabulary 49,152) with ``--full`` only."""
 
 
 def setup(name: str):  # noqa: ANN201 - (model, tokens)
@@ -94,7 +96,7 @@ def compare(name: str, opts: Options) -> None:
 def main(argv: list[str] | None = None) -> None:
     opts = options(argv)
     print(header(opts))
-    for name in opts.models or tuple(MODELS):
+    for name in opts.models or ("induction-2l", "gpt2-shape") + (("smollm2",) if opts.full else ()):
         compare(name, opts)
 
 

@@ -218,3 +218,27 @@ def test_the_memory_budget_changes_chunks_not_scores(which, request, monkeypatch
     torch.testing.assert_close(
         split.per_prompt, whole.per_prompt, atol=1e-5, rtol=0, equal_nan=True
     )
+
+
+def test_the_repeated_rows_get_no_backward_pass_and_every_score_is_unchanged(model, monkeypatch):
+    prompts = letter_prompts(4, 15)
+    kinds = [HeadKind.INDUCTION, HeadKind.NO_OP, HeadKind.PREVIOUS_TOKEN]
+    together = detect_heads(model, prompts, kinds, progress=False)
+    seen = []
+    real = detect.score_batch
+
+    def recording(model_, batch, kinds_, *args, **kwargs):
+        seen.append((batch.tokens.shape[0], list(kinds_)))
+        return real(model_, batch, kinds_, *args, **kwargs)
+
+    monkeypatch.setattr(detect, "score_batch", recording)
+    again = detect_heads(model, prompts, kinds, progress=False)
+    rows = DetectionSettings().induction_rows
+    assert (rows, [HeadKind.INDUCTION, HeadKind.PREVIOUS_TOKEN]) in seen  # no no-op there
+    assert (4, kinds) in seen
+    torch.testing.assert_close(again.per_prompt, together.per_prompt, equal_nan=True)
+    # each kind alone gives the same numbers as all three in one call
+    for i, kind in enumerate(kinds):
+        alone = detect_heads(model, prompts, [kind], progress=False).per_prompt[0]
+        n = alone.shape[0]
+        torch.testing.assert_close(together.per_prompt[i, :n], alone, equal_nan=True)
