@@ -18,6 +18,7 @@ from transformer_lens.head_detector import detect_head
 from benchmarks.common import (
     GPT2_SHAPE,
     Options,
+    best_of,
     header,
     interleaved,
     load_with_tokenizer,
@@ -184,6 +185,20 @@ def compare(name: str, opts: Options) -> None:
     print(f"  peak RSS growth: {shown}")
 
 
+def scaling(name: str) -> None:
+    """detect_heads (every forward-only kind) against the number of prompts: seconds per
+    prompt at 16 to 128 prompts of the benchmark's length (linear: constant)."""
+    model, _, tokens = setup(name)
+    kinds = [k for k in FORWARD_KINDS if model.tokenizer is not None
+             or k not in (HeadKind.PUNCTUATION, HeadKind.SEPARATOR)]  # fmt: skip
+    shown = []
+    for n in (16, 32, 64, 128):
+        rows = tokens.repeat(2, 1)[:n].tolist()
+        took = best_of(lambda rows=rows: detect_heads(model, rows, kinds, progress=False), 2)
+        shown.append(f"{n} prompts {took / n * 1000:.1f} ms")
+    print(f"  detect_heads by corpus size, per prompt: {', '.join(shown)} (linear: constant)")
+
+
 def main(argv: list[str] | None = None) -> None:
     opts = options(argv)
     print(header(opts))
@@ -191,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     default = ("induction-2l", "gpt2-shape", "minilm") + (("smollm2",) if opts.full else ())
     for name in opts.models or default:
         compare(name, opts)
+        scaling(name)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ split, UPOS (17 classes) and dependency relation (51), at boundaries 0, 3 and 6.
 Adam are timed interleaved (``--rounds``, default 2; one thread by default), scikit-learn once
 (``max_iter=100``, boundary 3 only: about 40 s a fit here). Dev accuracy with its 95 %
 sentence-bootstrap interval. Target: >= 5x faster at <= 0.5 points below L-BFGS's accuracy.
+First, fit time against the number of units (random features; ``--scaling``: that alone).
 """
 
 import time
@@ -45,6 +46,22 @@ def sklearn_fit(x: torch.Tensor, y: torch.Tensor, weight_decay: float):  # noqa:
     return lambda z: torch.from_numpy(fitted.predict(((z - mean) / std).numpy()))
 
 
+def scaling(threads: int) -> None:
+    """Fit time against the number of train units (random features, 384 wide, 51 classes):
+    the ``auto`` solver switches from L-BFGS to Adam above 50,000 units."""
+    generator = torch.Generator().manual_seed(0)
+    weights = torch.randn(384, 51, generator=generator)
+    shown = []
+    for n in (12_500, 25_000, 50_000, 100_000, 200_000):
+        x = torch.randn(n, 384, generator=generator)
+        y = (x @ weights + 4 * torch.randn(n, 51, generator=generator)).argmax(-1)
+        start = time.perf_counter()
+        fit_probe(x, y, 51)
+        took = time.perf_counter() - start
+        shown.append(f"{n:,} units {took:.2f}s ({took / n * 1e5:.2f}s per 100k)")
+    print(f"fit time by train units ({threads} thread(s), auto solver): " + ", ".join(shown))
+
+
 def main(argv: list[str] | None = None) -> None:
     import warnings
 
@@ -56,6 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"skipped: {UD} not found")
         return
     print(header(opts))
+    scaling(opts.threads)
+    if argv is not None and "--scaling" in argv:
+        return
     rounds = opts.rounds if argv is not None and "--rounds" in argv else 2
     data = features()
     (train, train_sentences), (dev, dev_sentences) = data["train"], data["dev"]
