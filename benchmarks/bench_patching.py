@@ -53,10 +53,14 @@ def setup(name: str):  # noqa: ANN201 - (model, task)
     return model, repeated_pairs(model, n_prompts=n_prompts, half=half)
 
 
-def _unembed_rows(model, resid, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
+def _unembed_rows(model, resid, task: TaskPairs, n_rep: int = 1) -> torch.Tensor:  # noqa: ANN001
+    """The mean logit difference of each of ``n_rep`` copies of the batch stacked in
+    ``resid`` (copy-major), only the answer rows unembedded (``x @ W_U + b_U``)."""
     rows = torch.arange(resid.shape[0])
-    logits = model.ln_final(resid[rows, task.positions]) @ model.W_U + model.b_U
-    return (logits[rows, task.answers] - logits[rows, task.wrong]).mean()
+    positions, answers, wrong = (t.repeat(n_rep) for t in (task.positions, task.answers,
+                                                           task.wrong))  # fmt: skip
+    logits = model.ln_final(resid[rows, positions]) @ model.W_U + model.b_U
+    return (logits[rows, answers] - logits[rows, wrong]).view(n_rep, -1).mean(1)
 
 
 @torch.no_grad()
@@ -80,7 +84,7 @@ def by_hand_heads(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
                 corrupted[f"blocks.{layer}.hook_resid_pre"], start_at_layer=layer,
                 stop_at_layer=n_layers, fwd_hooks=[(f"blocks.{layer}.attn.hook_z", patch)],
             )  # fmt: skip
-            out[layer, head] = _unembed_rows(model, resid, task)
+            out[layer, head] = _unembed_rows(model, resid, task)[0]
     return out
 
 
@@ -95,9 +99,6 @@ def competent_heads(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
         task.corrupted.tokens, names_filter=lambda n: n.endswith("hook_resid_pre")
     )
     n_batch = task.clean.tokens.shape[0]
-    rows = torch.arange(n_batch * n_heads)
-    positions, answers, wrong = (t.repeat(n_heads) for t in (task.positions, task.answers,
-                                                             task.wrong))  # fmt: skip
     out = torch.empty(n_layers, n_heads)
     for layer in range(n_layers):
         source = clean[f"blocks.{layer}.attn.hook_z"]
@@ -113,9 +114,7 @@ def competent_heads(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
             start_at_layer=layer, stop_at_layer=n_layers,
             fwd_hooks=[(f"blocks.{layer}.attn.hook_z", patch)],
         )  # fmt: skip
-        logits = model.ln_final(resid[rows, positions]) @ model.W_U + model.b_U
-        diff = logits[rows, answers] - logits[rows, wrong]
-        out[layer] = diff.view(n_heads, n_batch).mean(1)
+        out[layer] = _unembed_rows(model, resid, task, n_heads)
     return out
 
 
@@ -128,9 +127,6 @@ def competent_resid(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
     _, clean = model.run_with_cache(task.clean.tokens, names_filter=keep)
     _, corrupted = model.run_with_cache(task.corrupted.tokens, names_filter=keep)
     n_batch = task.clean.tokens.shape[0]
-    rows = torch.arange(n_batch * n_pos)
-    positions, answers, wrong = (t.repeat(n_pos) for t in (task.positions, task.answers,
-                                                           task.wrong))  # fmt: skip
     out = torch.empty(n_layers, n_pos)
     copy = torch.arange(n_pos)
     for layer in range(n_layers):
@@ -139,8 +135,7 @@ def competent_resid(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
         x[copy, :, copy] = clean[name].transpose(0, 1)
         resid = model(x.view(n_pos * n_batch, n_pos, -1), start_at_layer=layer,
                       stop_at_layer=n_layers)  # fmt: skip
-        logits = model.ln_final(resid[rows, positions]) @ model.W_U + model.b_U
-        out[layer] = (logits[rows, answers] - logits[rows, wrong]).view(n_pos, n_batch).mean(1)
+        out[layer] = _unembed_rows(model, resid, task, n_pos)
     return out
 
 
@@ -158,7 +153,7 @@ def by_hand_resid(model, task: TaskPairs) -> torch.Tensor:  # noqa: ANN001
             x = corrupted[name].clone()
             x[:, pos] = clean[name][:, pos]
             resid = model(x, start_at_layer=layer, stop_at_layer=n_layers)
-            out[layer, pos] = _unembed_rows(model, resid, task)
+            out[layer, pos] = _unembed_rows(model, resid, task)[0]
     return out
 
 
@@ -176,7 +171,7 @@ def by_hand_attribution(model, task: TaskPairs) -> None:  # noqa: ANN001
     resid = model.run_with_hooks(
         task.corrupted.tokens, stop_at_layer=model.cfg.n_layers, fwd_hooks=hooks
     )
-    grads = torch.autograd.grad(_unembed_rows(model, resid, task), list(kept.values()))
+    grads = torch.autograd.grad(_unembed_rows(model, resid, task)[0], list(kept.values()))
     for (name, act), grad in zip(kept.items(), grads, strict=True):
         _ = ((clean[name] - act.detach()) * grad).sum(0)
 
