@@ -313,16 +313,11 @@ def patch_groups(
     n_batch = target.batch.inputs.shape[0]
     per_chunk = max(1, max_rows // n_batch)
     order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
-    # Positions do not enter the plan: cut into position ranges, GPT-2-shaped resid patching
-    # (192 sites) took 20.1 s against 12.2 s in one chunk a layer; each pass's key/value
-    # prefix and small matmuls cost more than the positions they skip.
     chunks = plan_chunks(
         order,
         first if adapter.can_start_at_layer else [0] * len(groups),
-        [0] * len(groups),
         per_chunk,
         n_layers,
-        1,
         pass_cost(model, n_batch),
     )
     # Where each chunk starts: its first layer and (if allowed) its first position.
@@ -367,11 +362,12 @@ PLAN_LIMIT = 2_000_000
 
 
 def pass_cost(model: Model, n_batch: int) -> float:
-    """A forward pass's fixed cost in the units of `plan_chunks`.
+    """A forward pass's fixed cost in the units of `plan_chunks` (one prompt through a block).
 
-    Those units: one prompt's position through one block (about ``24 d_model^2`` flops with a
-    4x MLP). The fixed cost (hooks, dispatch, the final readout) is taken as 5 ms at 20
-    GFLOP/s (this machine's one-thread pace): 1e8 flops.
+    Estimated as 5 ms at 20 GFLOP/s (this machine's one-thread pace), 1e8 flops, over one
+    prompt position's flops through a block (about ``24 d_model^2`` with a 4x MLP): counted
+    against whole prompts, that weighs a pass as many times more as prompts have positions:
+    a bias toward fewer, larger passes, with which the benchmarks were measured (not re-tuned).
     """
     cfg = model.cfg
     d_mlp = cfg.d_mlp or 4 * cfg.d_model
@@ -382,22 +378,22 @@ def pass_cost(model: Model, n_batch: int) -> float:
 def plan_chunks(
     order: Sequence[int],
     layer: Sequence[int],
-    pos: Sequence[int],
     per_chunk: int,
     n_layers: int,
-    n_pos: int,
     overhead: float,
 ) -> list[list[int]]:
-    """The groups (in ``order``) cut into consecutive chunks that cost least.
+    """The groups (in ``order``, sorted by ``layer``) cut into chunks that cost least.
 
-    Chunks hold at most ``per_chunk`` groups; the cut is found by dynamic programming.
-    A chunk of ``k`` groups starting at block ``l`` and position ``p`` (the least of its
-    groups') costs ``k (n_layers - l) (n_pos - p) + overhead`` (per prompt: rows x blocks x
-    positions run, plus a pass's fixed cost): a chunk that mixes layers runs the later
-    layer's groups through blocks they do not need, one that mixes positions runs earlier
-    positions they do not change, and many small chunks pay the fixed cost many times. Cut
-    every ``per_chunk`` groups, as before, GPT-2-sized head patching (12 heads a layer, 16
-    groups a chunk) started most chunks a layer early. ``n_pos`` 1: no position skipping.
+    Consecutive chunks of at most ``per_chunk`` groups, cut by dynamic programming. A chunk
+    of ``k`` groups whose first layer is ``l`` costs ``k (n_layers - l) + overhead``
+    (per prompt: rows x blocks run, plus a pass's fixed cost): a chunk that mixes layers runs
+    the later layer's groups through blocks they do not need, and many small chunks pay the
+    fixed cost many times. Cut every ``per_chunk`` groups, as before, GPT-2-sized head
+    patching (12 heads a layer, 16 groups a chunk) started every chunk a layer early.
+    Positions do not enter the plan: cut into position ranges so that each chunk starts at a
+    later position, GPT-2-shaped resid patching (192 sites) took 20.1 s against 12.2 s in one
+    chunk a layer, each pass's key/value prefix and small matmuls costing more than the
+    positions skipped.
     """
     n = len(order)
     if n == 0:
@@ -412,11 +408,8 @@ def plan_chunks(
     best = [0.0] + [math.inf] * n
     cut = [0] * (n + 1)
     for end in range(1, n + 1):
-        lowest_pos = n_pos
         for begin in range(end - 1, max(end - per_chunk, 0) - 1, -1):
-            index = order[begin]
-            lowest_pos = min(lowest_pos, pos[index])
-            work = (end - begin) * (n_layers - layer[order[begin]]) * (n_pos - lowest_pos)
+            work = (end - begin) * (n_layers - layer[order[begin]])
             cost = best[begin] + work + overhead
             if cost < best[end]:
                 best[end], cut[end] = cost, begin

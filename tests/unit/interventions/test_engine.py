@@ -7,11 +7,8 @@ import pytest
 from mechscope.interventions.engine import plan_chunks
 
 
-def cost(chunks, layer, pos, n_layers, n_pos, overhead):
-    return sum(
-        len(c) * (n_layers - min(layer[i] for i in c)) * (n_pos - min(pos[i] for i in c)) + overhead
-        for c in chunks
-    )
+def cost(chunks, layer, n_layers, overhead):
+    return sum(len(c) * (n_layers - min(layer[i] for i in c)) + overhead for c in chunks)
 
 
 def partitions(order, per_chunk):
@@ -30,19 +27,18 @@ def partitions(order, per_chunk):
 
 @pytest.mark.parametrize("overhead", [0.5, 6.0, 40.0])
 def test_the_plan_is_the_cheapest_cut_found_by_trying_every_one(overhead):
-    # 3 layers x 4 positions, sorted by (layer, position) as the engine sorts them
-    layer = [lay for lay in range(3) for _ in range(4)]
-    pos = [p for _ in range(3) for p in (0, 1, 2, 3)]
+    # 5 layers of 1 to 4 groups, sorted by layer as the engine sorts them
+    layer = [0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4, 4]
     order = list(range(12))
-    planned = plan_chunks(order, layer, pos, 5, 3, 4, overhead)
+    planned = plan_chunks(order, layer, 5, 5, overhead)
     assert sorted(i for c in planned for i in c) == order and max(map(len, planned)) <= 5
-    cheapest = min(cost(c, layer, pos, 3, 4, overhead) for c in partitions(order, 5))
-    assert cost(planned, layer, pos, 3, 4, overhead) == pytest.approx(cheapest)
+    cheapest = min(cost(c, layer, 5, overhead) for c in partitions(order, 5))
+    assert cost(planned, layer, 5, overhead) == pytest.approx(cheapest)
 
 
 def test_gpt2_shaped_head_patching_never_starts_a_layer_early():
     # 12 layers x 12 heads, 16 groups a pass: cut every 16, each of the 9 chunks mixed two layers
     layer = [lay for lay in range(12) for _ in range(12)]
-    planned = plan_chunks(list(range(144)), layer, [0] * 144, 16, 12, 1, 2.0)
+    planned = plan_chunks(list(range(144)), layer, 16, 12, 2.0)
     assert all(len({layer[i] for i in c}) == 1 for c in planned)
     assert len(planned) == 12
