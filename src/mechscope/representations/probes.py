@@ -9,9 +9,9 @@ caller collects train and eval sentences separately), never by token.
   that both agree). Up to `ADAM_ABOVE` train units it is fitted full-batch by L-BFGS in
   torch; above, by minibatch Adam with a cosine-decayed step for ``adam_epochs`` epochs (at
   least `ADAM_MIN_STEPS` steps; ``solver`` picks either). On UD EWT train (204,577 words,
-  MiniLM layer 3) Adam fitted dependency relations (51 classes) 10x and UPOS 6.6x faster
-  than 60 L-BFGS iterations at 0.14 and 0.08 points lower dev accuracy
-  (``benchmarks/bench_probes.py``; scikit-learn's L-BFGS took twice as long as torch's).
+  MiniLM boundaries 0, 3, 6) Adam fitted dependency relations (51 classes) 5.3-6.8x and UPOS
+  3.1-4.2x faster than 60 L-BFGS iterations, at 0.04-0.19 points lower dev accuracy
+  (``benchmarks/bench_probes.py``; scikit-learn's L-BFGS took 3-4x as long as torch's).
 - ``mlp``: one hidden ReLU layer, Adam on minibatches, a fixed number of epochs.
 
 Every `ProbeResult` carries, per boundary: accuracy with a 95 % bootstrap interval that
