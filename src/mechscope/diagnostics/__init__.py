@@ -1,7 +1,8 @@
 """Diagnostics: attention collapse, rank collapse, anisotropy, class geometry, gradients.
 
 - `attention`: per-head entropy, max weight, span, sink mass; effective heads; collapse flags;
-- `rank`: effective rank and res(X) of token representations by layer;
+- `rank`: effective rank and res(X) of token representations by layer; feature redundancy
+  (mean absolute feature correlation, principal components for 90 % of the variance);
 - `anisotropy`: Ethayarajh 2019's baseline, self- and intra-sentence similarity;
   `class_geometry` of labelled representations, `class_geometry_by_layer` at every boundary;
 - `gradients`: gradient norms per layer and component, vanishing/exploding flags.
@@ -22,11 +23,15 @@ if TYPE_CHECKING:
     from mechscope.diagnostics.attention import AttentionStats, attention_stats
     from mechscope.diagnostics.gradients import GradientNorms, gradient_flags, gradient_norms
     from mechscope.diagnostics.rank import (
+        FeatureRedundancy,
         RankStats,
         distance_to_rank_one,
         effective_rank,
+        feature_redundancy,
         rank_of_representations,
         rank_stats,
+        redundancy_of_representations,
+        redundancy_stats,
         without_skips,
     )
 
@@ -40,6 +45,10 @@ _EXPORTS = {
     "ClassGeometry": "mechscope.diagnostics.anisotropy",
     "distance_to_rank_one": "mechscope.diagnostics.rank",
     "effective_rank": "mechscope.diagnostics.rank",
+    "feature_redundancy": "mechscope.diagnostics.rank",
+    "FeatureRedundancy": "mechscope.diagnostics.rank",
+    "redundancy_of_representations": "mechscope.diagnostics.rank",
+    "redundancy_stats": "mechscope.diagnostics.rank",
     "gradient_flags": "mechscope.diagnostics.gradients",
     "gradient_norms": "mechscope.diagnostics.gradients",
     "GradientNorms": "mechscope.diagnostics.gradients",
@@ -53,6 +62,7 @@ __all__ = [
     "Anisotropy",
     "AttentionStats",
     "ClassGeometry",
+    "FeatureRedundancy",
     "GradientNorms",
     "RankStats",
     "anisotropy_stats",
@@ -61,10 +71,13 @@ __all__ = [
     "class_geometry_by_layer",
     "distance_to_rank_one",
     "effective_rank",
+    "feature_redundancy",
     "gradient_flags",
     "gradient_norms",
     "rank_of_representations",
     "rank_stats",
+    "redundancy_of_representations",
+    "redundancy_stats",
     "without_skips",
 ]
 

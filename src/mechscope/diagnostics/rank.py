@@ -9,6 +9,11 @@
   with a closed-form minimiser.)
 
 Each prompt is one matrix (its real tokens as rows); figures are means over prompts.
+
+Feature redundancy (`feature_redundancy`, beside effective rank) pools every real token of
+the batch: the mean absolute off-diagonal correlation between the d_model features (0: all
+uncorrelated, 1: all copies of one), and how many principal components hold 90 % of the
+variance (few: the representation lives in a low-dimensional subspace).
 """
 
 from collections.abc import Iterator
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -106,6 +111,67 @@ def rank_stats(model: Model, batch: TokenBatch | ImageBatch, k: int = 16) -> Ran
     result = rank_of_representations(stream, batch.attention_mask, k)
     return RankStats(result.effective_rank, result.res, result.spectrum,
                      provenance=Provenance(model=model_spec(model)))  # fmt: skip
+
+
+def feature_redundancy(features: Float[Tensor, "rows d_model"]) -> tuple[float, int]:
+    """(mean |off-diagonal correlation|, principal components for 90 % of the variance).
+
+    Constant features (zero variance) count as uncorrelated with everything.
+    """
+    x = features.double()
+    centred = x - x.mean(0)
+    std = centred.pow(2).mean(0).sqrt()
+    live = std > 1e-12
+    d = x.shape[1]
+    standard = centred[:, live] / std[live]
+    corr = standard.T @ standard / x.shape[0]
+    off = corr.abs().sum() - corr.diagonal().abs().sum()
+    mean_corr = float(off / (d * (d - 1))) if d > 1 else 0.0
+    variance = torch.linalg.svdvals(centred).pow(2)
+    if float(variance.sum()) == 0:
+        return mean_corr, 0
+    share = variance.cumsum(0) / variance.sum()
+    return mean_corr, int((share < 0.9).sum()) + 1
+
+
+@dataclass(frozen=True)
+class FeatureRedundancy(Result):
+    """Per boundary, over every real token of the batch: feature correlation and PCs for 90 %."""
+
+    kind: ClassVar[str] = "feature-redundancy"
+    mean_abs_corr: Float[Tensor, " boundary"]
+    """Mean absolute off-diagonal correlation between the d_model features."""
+    components_90: Int[Tensor, " boundary"]
+    """Principal components that hold 90 % of the variance."""
+
+    def _summary(self) -> dict[str, Any]:
+        return {"summary": self.to_dataframe().to_dict("records")}
+
+    def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
+        """One row per boundary."""
+        import pandas as pd
+
+        return pd.DataFrame({"boundary": range(len(self.components_90)),
+                             "mean_abs_corr": self.mean_abs_corr.tolist(),
+                             "components_90": self.components_90.tolist()})  # fmt: skip
+
+
+def redundancy_of_representations(
+    stream: Float[Tensor, "boundary batch pos d_model"], attention_mask: Tensor
+) -> FeatureRedundancy:
+    """`FeatureRedundancy` of given representations (the real tokens of every prompt)."""
+    real = attention_mask.bool().to(stream.device)
+    rows = [feature_redundancy(stream[b][real].cpu()) for b in range(stream.shape[0])]
+    return FeatureRedundancy(torch.tensor([r[0] for r in rows]),
+                             torch.tensor([r[1] for r in rows]))  # fmt: skip
+
+
+@torch.no_grad()
+def redundancy_stats(model: Model, batch: TokenBatch | ImageBatch) -> FeatureRedundancy:
+    """`FeatureRedundancy` of the residual stream at every boundary of ``model`` on ``batch``."""
+    result = redundancy_of_representations(boundary_stream(model, batch), batch.attention_mask)
+    return FeatureRedundancy(result.mean_abs_corr, result.components_90,
+                             provenance=Provenance(model=model_spec(model)))  # fmt: skip
 
 
 @contextmanager

@@ -62,6 +62,8 @@ class ViTConfig:
     """Seed of the initial weights."""
     class_names: tuple[str, ...] = ()
     """A name per class (empty: the class indices)."""
+    qk_norm: bool = False
+    """RMS-normalise each head's queries and keys (TransformerLens's ``use_qk_norm``)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +111,7 @@ class ViTConfig:
             act_fn="gelu",
             normalization_type="LN",
             attention_dir="bidirectional",
+            use_qk_norm=self.qk_norm,
             original_architecture="ViT",
             model_name=f"mechscope-vit-{self.n_layers}l",
             seed=self.seed,

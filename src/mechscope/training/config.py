@@ -30,7 +30,81 @@ MAX_LAYERS = 12
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class RemedyOptions:
+    """The remedies for what the diagnostics find, shared by the text and ViT recipes.
+
+    Each is off by default, so a recipe without them trains exactly as before. How each works
+    and what it does to the saved model: `mechscope.training.remedies`.
+    """
+
+    attn_temperature: float = 1.0
+    """Softmax temperature of every head's attention logits (logits / T; 1: off)."""
+    learned_temperature: bool = False
+    """Learn one temperature per head (starting at attn_temperature); folded into W_Q and b_Q
+    when saved."""
+    entropy_floor: float = 0.0
+    """Attention entropy (nats) below which a head's mean entropy is penalised."""
+    entropy_weight: float = 0.0
+    """Weight of the entropy regulariser: weight x mean over heads of max(0, floor - H)."""
+    qk_norm: bool = False
+    """RMS-normalise each head's queries and keys before the dot product (QK-norm, Dehghani et
+    al. 2023, in TransformerLens's RMSNorm form with a learned gain)."""
+    sigma_reparam: bool = False
+    """sigma-reparam of W_Q and W_K (Zhai et al. 2023): W -> gamma / sigma_max(W) x W, one
+    learned gamma per matrix (starting at 1); folded into the weights when saved."""
+    init_scale: float = 1.0
+    """Every weight matrix's initial values multiplied by this (1: TransformerLens's init)."""
+    depth_scaled_init: bool = False
+    """Also scale W_O and W_out at init by 1 / sqrt(2 x n_layers) (GPT-2's residual init)."""
+    schedule: Literal["constant", "cosine"] = "constant"
+    """Learning rate after warm-up: constant, or a cosine decay to min_lr_fraction x lr at the
+    last step (a resume with more --steps stretches the rest of the cosine to the new end)."""
+    min_lr_fraction: float = 0.1
+    """The cosine schedule's final learning rate, as a share of lr."""
+    attn_dropout: float = 0.0
+    """Dropout on the attention pattern while training (0: off)."""
+    resid_dropout: float = 0.0
+    """Dropout on each attention and MLP output before it joins the residual stream."""
+    redundancy_weight: float = 0.0
+    """Weight of a Barlow-Twins-style redundancy regulariser: the mean squared off-diagonal
+    correlation of one block's output features over the batch's tokens (0: off)."""
+    redundancy_layer: int = -1
+    """The block whose output the redundancy regulariser decorrelates (-1: the last)."""
+
+    def remedy_problems(self, n_layers: int) -> list[str]:
+        """What is wrong with these options for a model of ``n_layers`` blocks."""
+        problems = []
+        if not 0 < self.attn_temperature < math.inf:
+            problems.append(f"attn_temperature must be positive, got {self.attn_temperature}")
+        if self.entropy_weight < 0 or self.entropy_floor < 0:
+            problems.append("entropy_weight and entropy_floor must be 0 or positive")
+        if self.entropy_weight > 0 and self.entropy_floor == 0:
+            problems.append("entropy_weight needs an entropy_floor above 0 (in nats)")
+        if self.qk_norm and (self.sigma_reparam or self.learned_temperature
+                             or self.attn_temperature != 1.0):  # fmt: skip
+            problems.append(
+                "qk_norm normalises the queries, undoing a temperature or sigma-reparam on "
+                "them (its RMSNorm gain already learns the logit scale); use one of them"
+            )
+        if not 0 < self.init_scale < math.inf:
+            problems.append(f"init_scale must be positive, got {self.init_scale}")
+        if not 0.0 <= self.min_lr_fraction <= 1.0:
+            problems.append(f"min_lr_fraction must be in [0, 1], got {self.min_lr_fraction}")
+        for name in ("attn_dropout", "resid_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.redundancy_weight < 0:
+            problems.append("redundancy_weight must be 0 or positive")
+        if not -n_layers <= self.redundancy_layer < n_layers:
+            problems.append(
+                f"redundancy_layer {self.redundancy_layer} is not a block of {n_layers} "
+                f"(0 to {n_layers - 1}, or -1 for the last)"
+            )
+        return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(RemedyOptions):
     """A training run's full recipe (saved as ``config.json`` in the run directory)."""
 
     n_layers: int = 2
@@ -79,9 +153,22 @@ class TrainConfig:
     early_stop_patience: int = 0
     """Stop (and checkpoint) once held-out loss has risen at this many evaluations in a row
     while training loss fell: over-fitting (0: off)."""
+    positions: Literal["learned", "alibi"] = "learned"
+    """Position information: learned absolute embeddings, or ALiBi's linear biases on the
+    attention logits (Press et al. 2022; no position embedding)."""
+    attn_window: int = 0
+    """Local attention: each query sees only the last attn_window tokens, itself included
+    (0: the whole context)."""
+    token_noise: float = 0.0
+    """Augmentation: the share of input tokens replaced by random bytes while training (the
+    targets stay the original text)."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = self.remedy_problems(self.n_layers)
+        if self.attn_window < 0:
+            problems.append(f"attn_window must be 0 (off) or positive, got {self.attn_window}")
+        if not 0.0 <= self.token_noise < 1.0:
+            problems.append(f"token_noise must be in [0, 1), got {self.token_noise}")
         if not 1 <= self.n_layers <= MAX_LAYERS:
             problems.append(f"n_layers must be 1 to {MAX_LAYERS}, got {self.n_layers}")
         if not 0 < self.lr < math.inf:
@@ -142,7 +229,7 @@ VIT_DEFAULT_PATCH = {"digits": 2, "shapes": 4}
 
 
 @dataclass(frozen=True, kw_only=True)
-class VitTrainConfig:
+class VitTrainConfig(RemedyOptions):
     """A ViT training run's full recipe (saved as ``config.json`` in the run directory).
 
     Defaults, measured on 2 CPU cores: 4 blocks of width 64 train on digits (16x16, 2-pixel
@@ -186,7 +273,7 @@ class VitTrainConfig:
     """Seed for the initial weights, the generated shapes and every batch."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = self.remedy_problems(self.n_layers)
         if not 1 <= self.n_layers <= MAX_LAYERS:
             problems.append(f"n_layers must be 1 to {MAX_LAYERS}, got {self.n_layers}")
         if self.d_model % self.n_heads:

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+from jaxtyping import Int
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
+from transformer_lens.utilities import lm_cross_entropy_loss
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import Interrupted, MechscopeError
@@ -31,6 +33,7 @@ from mechscope.training.batches import (
 from mechscope.training.config import TrainConfig, VitTrainConfig
 from mechscope.training.evaluation import TrainingRecord, eval_settings, evaluate
 from mechscope.training.health import gradient_snapshot, health, should_stop
+from mechscope.training.remedies import Remedies, scale_initial_weights
 
 
 class TrainingInterrupted(Interrupted):
@@ -67,6 +70,11 @@ def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
         d_vocab=VOCAB_SIZE,
         act_fn="gelu",
         normalization_type="LN" if cfg.layer_norm else None,
+        positional_embedding_type="standard" if cfg.positions == "learned" else "alibi",
+        use_local_attn=bool(cfg.attn_window),
+        attn_types=["local"] * cfg.n_layers if cfg.attn_window else None,
+        window_size=cfg.attn_window or None,
+        use_qk_norm=cfg.qk_norm,
         seed=cfg.seed,
         device="cpu",
         model_name=f"mechscope-{cfg.n_layers}l{'-attn-only' if cfg.attn_only else ''}"
@@ -75,16 +83,48 @@ def model_config(cfg: TrainConfig) -> HookedTransformerConfig:
 
 
 def learning_rate(cfg: TrainConfig | VitTrainConfig, step: int) -> float:
-    """Linear warm-up to ``lr``, then constant."""
-    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    """Linear warm-up to ``lr``, then constant or (``schedule="cosine"``) a cosine decay.
+
+    The cosine falls from ``lr`` at the end of warm-up to ``min_lr_fraction x lr`` at the
+    last step.
+    """
+    warmup = max(1, cfg.warmup_steps)
+    if step < warmup or cfg.schedule == "constant":
+        return cfg.lr * min(1.0, (step + 1) / warmup)
+    progress = min(1.0, (step - warmup) / max(1, cfg.steps - 1 - warmup))
+    low = cfg.min_lr_fraction
+    return cfg.lr * (low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, checkpoint: Path | None) -> float:
-    """Load the optimiser state saved with ``checkpoint``; the run's elapsed seconds (0: none)."""
+def build_optimizer(
+    model: torch.nn.Module, remedies: Remedies, cfg: TrainConfig | VitTrainConfig
+) -> torch.optim.Optimizer:
+    """AdamW on the model's parameters (with weight decay) and the remedies' (without)."""
+    groups: list[dict[str, Any]] = [{"params": list(model.parameters())}]
+    if extra := list(remedies.parameters()):
+        groups.append({"params": extra, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer,
+    checkpoint: Path | None,
+    model: torch.nn.Module | None = None,
+    remedies: Remedies | None = None,
+) -> float:
+    """Load the state saved with ``checkpoint``; the run's elapsed seconds (0: none).
+
+    The optimiser's state, and (a recipe whose remedies fold into the saved weights) the
+    model's raw parameters and the remedies' own, so training goes on bit-identically.
+    """
     if checkpoint is None:
         return 0.0
     state = torch.load(checkpoint / rd.TRAINING_STATE, weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
+    if model is not None and "raw_model" in state:
+        model.load_state_dict(state["raw_model"])
+    if remedies is not None and "remedies" in state:
+        remedies.load_state_dict(state["remedies"])
     return float(state["elapsed_s"])
 
 
@@ -99,7 +139,8 @@ def optimizer_step(
     loss.backward()
     grads = gradient_snapshot(model, cfg.n_layers) if snapshot else None
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return grads
@@ -162,19 +203,25 @@ def fit(
     start: int,
     elapsed: float,
     progress: bool,
+    remedies: Remedies | None = None,
 ) -> int | None:
     """The one training loop: steps ``start..cfg.steps`` with ``callbacks``; the step it stopped at.
 
     Logs an evaluation at step 0 (a fresh run) and every ``eval_every`` steps into
     ``metrics.jsonl``, checkpoints every ``checkpoint_every`` steps, at the end and when the
-    callbacks stop it early (then that step is returned; None: all steps ran).
+    callbacks stop it early (then that step is returned; None: all steps ran). ``remedies``
+    (`mechscope.training.remedies`) act on every training step (dropout, regularisers added
+    to the loss) and evaluation (temperature, sigma-reparam); the logged training loss is the
+    task's alone.
 
     Raises:
         TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
     """
+    remedies = remedies or Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed)
 
     def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> Any:  # noqa: ANN401
-        record = callbacks.evaluate(model, step, train_loss, round(elapsed, 2), grads)
+        with remedies.applied(model, None):
+            record = callbacks.evaluate(model, step, train_loss, round(elapsed, 2), grads)
         rd.append_metrics(run_dir, record.to_json())
         return record
 
@@ -189,7 +236,8 @@ def fit(
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
-            loss = callbacks.loss(model, step)
+            with remedies.applied(model, step) as captured:
+                loss = callbacks.loss(model, step)
             if not math.isfinite(value := loss.item()):
                 raise TrainingDiverged(
                     f"the training loss became {value} at step {step + 1}; the run stopped "
@@ -198,6 +246,8 @@ def fit(
                 )
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
+            if remedies.active:
+                loss = loss + remedies.penalty(captured)
             grads = optimizer_step(model, optimizer, cfg, loss, evaluating)
             losses.append(value)
             stop = False
@@ -208,7 +258,7 @@ def fit(
                 bar.set_postfix(callbacks.postfix(record))
                 stop = callbacks.stop(record)
             if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop:
-                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed)
+                save_training_checkpoint(model, optimizer, cfg, run_dir, done, elapsed, remedies)
             if stop:
                 stopped_at = done
                 break
@@ -237,8 +287,12 @@ class TextCallbacks:
         self.icl_eval = eval_icl_batch(cfg, self.corpus.held_out)
 
     def loss(self, model: Model, step: int) -> torch.Tensor:
-        """Next-byte loss on batch ``step``."""
-        return model(training_batch(self.cfg, self.corpus.train, step), return_type="loss")
+        """Next-byte loss on batch ``step`` (``token_noise``: on corrupted inputs)."""
+        tokens = training_batch(self.cfg, self.corpus.train, step)
+        if not self.cfg.token_noise:
+            return model(tokens, return_type="loss")
+        logits = model(noisy_tokens(tokens, self.cfg.token_noise, self.cfg.seed, step))
+        return lm_cross_entropy_loss(logits, tokens)
 
     def evaluate(
         self,
@@ -275,6 +329,24 @@ class TextCallbacks:
         return should_stop(held_out, train_losses, self.cfg.early_stop_patience)
 
 
+def noisy_tokens(
+    tokens: Int[torch.Tensor, "batch pos"], share: float, seed: int, step: int
+) -> Int[torch.Tensor, "batch pos"]:
+    """``tokens`` with ``share`` of them (never BOS at position 0) replaced by random bytes.
+
+    The replacements are drawn from a generator seeded by the step, so resuming is exact.
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + NOISE_SALT)
+    hit = torch.rand(tokens.shape, generator=generator) < share
+    hit[:, 0] = False
+    random = torch.randint(0, 256, tokens.shape, generator=generator)
+    return torch.where(hit, random, tokens)
+
+
+NOISE_SALT = 104_729
+"""Offsets the token-noise generator's seed from the batch and dropout generators'."""
+
+
 def train(
     cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
 ) -> TrainRun:
@@ -302,13 +374,15 @@ def train(
         tokenizer = save_byte_tokenizer(run_dir / "tokenizer")
         with quiet_transformer_lens():
             model = HookedTransformer(model_config(cfg), tokenizer=tokenizer, move_to_device=False)
+        scale_initial_weights(model, cfg, cfg.n_layers)
         start, latest = 0, None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elapsed = restore_optimizer(optimizer, latest)
+    remedies = Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed)
+    optimizer = build_optimizer(model, remedies, cfg)
+    elapsed = restore_optimizer(optimizer, latest, model, remedies)
     history = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)] if resume else []
     callbacks = TextCallbacks(cfg, corpus, history)
     stopped_at = fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed,
-                     progress=progress)  # fmt: skip
+                     progress=progress, remedies=remedies)  # fmt: skip
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     final = stopped_at if stopped_at is not None else cfg.steps
     return TrainRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, final), stopped_at)
@@ -321,14 +395,24 @@ def save_training_checkpoint(
     run_dir: Path,
     step: int,
     elapsed_s: float,
+    remedies: Remedies | None = None,
 ) -> Path:
-    """Write the checkpoint of ``step`` atomically (temporary directory, then rename)."""
+    """Write the checkpoint of ``step`` atomically (temporary directory, then rename).
+
+    With remedies that fold into the weights, the checkpoint holds the folded model (what
+    analyses load) and the training state the raw parameters (what a resume continues from).
+    """
     final = rd.checkpoint_dir(run_dir, step)
     tmp = final.with_name(final.name + ".tmp")
-    metadata = {"step": step, "train_config": cfg.to_json(), "elapsed_s": elapsed_s}
-    save_checkpoint(model, tmp, metadata=metadata)
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "elapsed_s": elapsed_s}, tmp / rd.TRAINING_STATE
-    )
+    metadata: dict[str, Any] = {"step": step, "train_config": cfg.to_json(),
+                                "elapsed_s": elapsed_s}  # fmt: skip
+    state: dict[str, Any] = {"optimizer": optimizer.state_dict(), "elapsed_s": elapsed_s}
+    saved = model
+    if remedies is not None and remedies.folds:
+        saved = remedies.folded(model)
+        metadata["remedies"] = remedies.summary()
+        state |= {"raw_model": model.state_dict(), "remedies": remedies.state_dict()}
+    save_checkpoint(saved, tmp, metadata=metadata)
+    torch.save(state, tmp / rd.TRAINING_STATE)
     rd.publish(tmp, final)
     return final

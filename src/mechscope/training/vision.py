@@ -27,7 +27,8 @@ from mechscope.training import run_dir as rd
 from mechscope.training.batches import step_generator
 from mechscope.training.config import VitTrainConfig
 from mechscope.training.health import TrainingHealth, health
-from mechscope.training.loop import fit, restore_optimizer
+from mechscope.training.loop import build_optimizer, fit, restore_optimizer
+from mechscope.training.remedies import Remedies, scale_initial_weights
 
 EVAL_CHUNK = 512
 TRAIN_SAMPLE = 512
@@ -83,6 +84,7 @@ def vit_config(cfg: VitTrainConfig, images: ImageSet) -> ViTConfig:
         image_size=images.image_size, patch_size=cfg.patch, channels=images.pixels.shape[1],
         n_classes=len(images.class_names), d_model=cfg.d_model, n_layers=cfg.n_layers,
         n_heads=cfg.n_heads, d_mlp=cfg.d_mlp, seed=cfg.seed, class_names=images.class_names,
+        qk_norm=cfg.qk_norm,
     )  # fmt: skip
 
 
@@ -226,11 +228,15 @@ def train_vit(
         rd.keep_metrics_up_to(run_dir, start)
     else:
         rd.start_run_dir(run_dir, cfg)
-        model, start = HookedViT(vit_config(cfg, images)).to(device), 0
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    elapsed = restore_optimizer(optimizer, latest)
+        model, start = HookedViT(vit_config(cfg, images)), 0
+        scale_initial_weights(model, cfg, cfg.n_layers)
+        model = model.to(device)
+    remedies = Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed).to(device)
+    optimizer = build_optimizer(model, remedies, cfg)
+    elapsed = restore_optimizer(optimizer, latest, model, remedies)
     health_batch = ImageBatch(held_out.pixels[:HEALTH_IMAGES].to(device), cfg.patch)
     callbacks = VisionCallbacks(cfg, train, held_out, train_sample, health_batch, device)
-    fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed, progress=progress)
+    fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed,
+        progress=progress, remedies=remedies)  # fmt: skip
     records = [VitRecord.from_json(r) for r in rd.read_metrics(run_dir)]
     return VitRun(run_dir, cfg, records, rd.checkpoint_dir(run_dir, cfg.steps))

@@ -45,6 +45,7 @@ BORN_IN_FORMAT_2 = {
     "attribution-graph",
     "graph-validation",
     "smollm-graphs",
+    "feature-redundancy",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

@@ -16,7 +16,7 @@ from mechscope.core.sites import Component, every_site
 from mechscope.diagnostics.anisotropy import anisotropy_stats, class_geometry_by_layer
 from mechscope.diagnostics.attention import attention_stats
 from mechscope.diagnostics.gradients import gradient_norms
-from mechscope.diagnostics.rank import rank_stats
+from mechscope.diagnostics.rank import rank_stats, redundancy_stats
 from mechscope.heads import HeadKind, detect_heads, verify
 from mechscope.heads.patterns import SentenceAttention, attention_patterns
 from mechscope.heads.syntax import SyntaxScores
@@ -343,6 +343,7 @@ EXAMPLES = {
     "smollm-dla": lambda model, task: _dla_result(),
     "attention-stats": lambda model, task: attention_stats(model, task.clean),
     "rank-stats": lambda model, task: rank_stats(model, task.clean),
+    "feature-redundancy": lambda model, task: redundancy_stats(model, task.clean),
     "anisotropy": lambda model, task: anisotropy_stats(model, task.clean),
     "gradient-norms": lambda model, task: gradient_norms(model, task.clean),
     "class-geometry": lambda model, task: class_geometry_by_layer(

@@ -268,3 +268,22 @@ def test_gradient_norms_in_chunks_of_prompts_equal_the_whole_batch(tiny_decoder)
     assert whole.loss == pytest.approx(float(_loss(tiny_decoder, batch).detach()), rel=1e-6)
     with pytest.raises(MechscopeError, match="max_rows"):
         gradient_norms(tiny_decoder, batch, max_rows=0)
+
+
+def test_feature_redundancy_of_independent_copied_and_low_rank_features():
+    from mechscope.diagnostics import feature_redundancy
+
+    generator = torch.Generator().manual_seed(0)
+    independent = torch.randn(20_000, 8, generator=generator)
+    corr, components = feature_redundancy(independent)
+    assert corr < 0.02 and components == 8  # 90 % of isotropic variance needs all 8 (nearly)
+    copies = independent[:, :1].repeat(1, 8)
+    assert feature_redundancy(copies) == pytest.approx((1.0, 1))
+    plane = independent[:, :2] @ torch.randn(2, 8, generator=generator)
+    assert feature_redundancy(plane)[1] <= 2
+    # by hand: two features, correlation c; the mean |off-diagonal| is |c|
+    x = independent[:, :2].clone()
+    x[:, 1] = 0.6 * x[:, 0] + 0.8 * x[:, 1]
+    assert feature_redundancy(x)[0] == pytest.approx(float(torch.corrcoef(x.T)[0, 1]), abs=1e-6)
+    with_dead = torch.cat([independent[:, :3], torch.zeros(20_000, 1)], dim=1)
+    assert feature_redundancy(with_dead)[0] < 0.02  # a constant feature counts as uncorrelated
