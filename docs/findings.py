@@ -40,6 +40,8 @@ PAGES = {
     "smollm-features": "experiments.smollm_features.findings:findings",
     "hierarchy": "experiments.hierarchy.findings:findings",
     "smollm-graphs": "experiments.smollm_graphs.findings:findings",
+    "attention-collapse-mitigation": "experiments.attention_collapse_mitigation.findings:findings",
+    "gradient-mitigation": "experiments.gradient_mitigation.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

@@ -2,16 +2,21 @@
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from mechscope.training import (
     CONFIG_FILE,
     TrainConfig,
     TrainingRecord,
+    VitRecord,
+    VitTrainConfig,
     list_checkpoints,
     read_config,
     read_metrics,
+    read_recipe,
     should_stop,
     train,
+    train_vit,
 )
 
 
@@ -41,3 +46,66 @@ def trained_records(
             return train(train_cfg, run_dir, resume=True, progress=progress).records
         shutil.rmtree(run_dir)
     return train(train_cfg, run_dir, progress=progress).records
+
+
+def trained_vit_records(train_cfg: VitTrainConfig, run_dir: Path) -> list[VitRecord]:
+    """`trained_records` for a ViT recipe: read back, resumed, or trained (no early stopping)."""
+    if (run_dir / CONFIG_FILE).exists():
+        records = [VitRecord.from_json(line) for line in read_metrics(run_dir)]
+        same = not read_recipe(run_dir, VitTrainConfig).differences(train_cfg)
+        if same and records and records[-1].step == train_cfg.steps:
+            return records
+        if same and list_checkpoints(run_dir):
+            return train_vit(train_cfg, run_dir, resume=True, progress=False).records
+        shutil.rmtree(run_dir)
+    return train_vit(train_cfg, run_dir, progress=False).records
+
+
+Recipe = TrainConfig | VitTrainConfig
+
+
+def records_of(train_cfg: Recipe, run_dir: Path) -> list[TrainingRecord] | list[VitRecord]:
+    """The records of a text or ViT run (`trained_records`, `trained_vit_records`)."""
+    if isinstance(train_cfg, VitTrainConfig):
+        return trained_vit_records(train_cfg, run_dir)
+    return trained_records(train_cfg, run_dir)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _train_one(job: tuple[Recipe, Path]) -> int:
+    records_of(*job)
+    return 0
+
+
+def trained_in_parallel(
+    jobs: list[tuple[Recipe, Path]], workers: int, *, desc: str = "runs"
+) -> list[Any]:
+    """`records_of` every (recipe, run directory), ``workers`` runs at a time.
+
+    With more than one worker each run trains in its own process on one torch thread (on a
+    2-core machine two one-thread runs finish in about 0.6 of the time of two two-thread runs
+    one after the other); the records are read back from the run directories, in ``jobs``'
+    order. Ctrl-C cancels the runs not started; the started ones keep their last checkpoint.
+    """
+    from tqdm.auto import tqdm
+
+    if workers <= 1:
+        return [records_of(cfg, run_dir) for cfg, run_dir in tqdm(jobs, desc=desc)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        futures = [pool.submit(_train_one, job) for job in jobs]
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc=desc):
+                future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    return [records_of(cfg, run_dir) for cfg, run_dir in jobs]

@@ -2,7 +2,7 @@
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from jaxtyping import Float, Int
@@ -31,7 +31,38 @@ def recipes(cfg: Config) -> dict[str, dict[str, Any]]:
     return {every[slug][0]: every[slug][1] | {"slug": slug} for slug in cfg.recipes}
 
 
-def recipe(cfg: Config, seed: int, **changes: Any) -> TrainConfig:  # noqa: ANN401
+class RecipeShape(Protocol):
+    """The fields `recipe` reads (this experiment's Config, and the mitigation experiments')."""
+
+    @property
+    def n_layers(self) -> int: ...  # noqa: D102
+
+    @property
+    def n_heads(self) -> int: ...  # noqa: D102
+
+    @property
+    def d_model(self) -> int: ...  # noqa: D102
+
+    @property
+    def n_ctx(self) -> int: ...  # noqa: D102
+
+    @property
+    def batch_size(self) -> int: ...  # noqa: D102
+
+    @property
+    def lr(self) -> float: ...  # noqa: D102
+
+    @property
+    def steps(self) -> int: ...  # noqa: D102
+
+    @property
+    def eval_every(self) -> int: ...  # noqa: D102
+
+    @property
+    def corpus(self) -> tuple[str, ...]: ...  # noqa: D102
+
+
+def recipe(cfg: RecipeShape, seed: int, **changes: Any) -> TrainConfig:  # noqa: ANN401
     """The TrainConfig of one run."""
     fields: dict[str, Any] = dict(
         n_layers=cfg.n_layers, n_heads=cfg.n_heads, d_model=cfg.d_model, n_ctx=cfg.n_ctx,

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
         class_geometry_by_layer,
     )
     from mechscope.diagnostics.attention import AttentionStats, attention_stats
-    from mechscope.diagnostics.gradients import GradientNorms, gradient_flags, gradient_norms
+    from mechscope.diagnostics.gradients import (
+        HISTOGRAM_EDGES,
+        GradientNorms,
+        gradient_flags,
+        gradient_norms,
+    )
     from mechscope.diagnostics.rank import (
         FeatureRedundancy,
         RankStats,
@@ -50,6 +55,7 @@ _EXPORTS = {
     "redundancy_of_representations": "mechscope.diagnostics.rank",
     "redundancy_stats": "mechscope.diagnostics.rank",
     "gradient_flags": "mechscope.diagnostics.gradients",
+    "HISTOGRAM_EDGES": "mechscope.diagnostics.gradients",
     "gradient_norms": "mechscope.diagnostics.gradients",
     "GradientNorms": "mechscope.diagnostics.gradients",
     "rank_of_representations": "mechscope.diagnostics.rank",
@@ -64,6 +70,7 @@ __all__ = [
     "ClassGeometry",
     "FeatureRedundancy",
     "GradientNorms",
+    "HISTOGRAM_EDGES",
     "RankStats",
     "anisotropy_stats",
     "attention_stats",

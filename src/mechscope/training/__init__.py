@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         list_checkpoints,
         read_config,
         read_metrics,
+        read_recipe,
     )
     from mechscope.training.vision import VitRecord, VitRun, accuracy_and_loss, train_vit
 
@@ -62,6 +63,7 @@ _EXPORTS = {
     "model_config": "mechscope.training.loop",
     "N_BYTE_TOKENS": "mechscope.training.batches",
     "read_config": "mechscope.training.run_dir",
+    "read_recipe": "mechscope.training.run_dir",
     "read_metrics": "mechscope.training.run_dir",
     "should_stop": "mechscope.training.health",
     "text_windows": "mechscope.training.batches",
@@ -103,6 +105,7 @@ __all__ = [
     "list_checkpoints",
     "model_config",
     "read_config",
+    "read_recipe",
     "read_metrics",
     "should_stop",
     "text_windows",

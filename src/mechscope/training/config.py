@@ -260,8 +260,14 @@ class VitTrainConfig(RemedyOptions):
     """Global gradient-norm clipping before each step (0: off)."""
     steps: int = 2000
     """Optimiser steps in all."""
+    train_images: int = 0
+    """Train on this many training images only, drawn at random with the seed (0: all); a
+    small subset over-fits."""
     shift: int = 1
     """Augmentation: each training image is moved by up to this many pixels each way (0: off)."""
+    crop: int = 0
+    """Augmentation: each training image is cropped to a random square up to this many pixels
+    smaller than the image, at a random place, and resized back (bilinear; 0: off)."""
     cutmix: float = 0.0
     """Augmentation: the share of training images that get a random rectangle of another
     image pasted in, their targets mixed by area (CutMix, Yun et al. 2019; 0: off)."""
@@ -288,6 +294,10 @@ class VitTrainConfig(RemedyOptions):
             problems.append("lr must be positive and finite, grad_clip and shift 0 or positive")
         if not 0.0 <= self.cutmix <= 1.0:
             problems.append(f"cutmix must be in [0, 1], got {self.cutmix}")
+        if not 0 <= self.crop < side // 2:
+            problems.append(f"crop must be 0 (off) to {side // 2 - 1} pixels, got {self.crop}")
+        if self.train_images < 0:
+            problems.append(f"train_images must be 0 (all) or positive, got {self.train_images}")
         if self.eval_every < 1 or self.checkpoint_every % self.eval_every:
             problems.append("checkpoint_every must be a positive multiple of eval_every")
         if self.steps < 1 or self.batch_size < 1:

@@ -61,7 +61,7 @@ def scale_initial_weights(model: nn.Module, cfg: RemedyOptions, n_layers: int) -
 
 
 def attention_entropy(
-    pattern: Float[Tensor, "batch head query key"], causal: bool
+    pattern: Float[Tensor, "batch head dest_pos src_pos"], causal: bool
 ) -> Float[Tensor, " head"]:
     """Each head's mean entropy (nats) over the batch's queries that see two keys or more."""
     entropy = -(pattern * pattern.clamp_min(1e-12).log()).sum(-1)

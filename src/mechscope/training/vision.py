@@ -19,6 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from mechscope.core.batch import ImageBatch
+from mechscope.core.errors import MechscopeError
 from mechscope.data.images import ImageSet, load_image_set
 from mechscope.models.base import Model
 from mechscope.models.checkpoint import load_checkpoint
@@ -93,7 +94,8 @@ def training_images(
 ) -> tuple[Float[Tensor, "batch channel height width"], Float[Tensor, "batch d_vocab"]]:
     """Batch ``step``: images drawn with replacement, and their class probabilities.
 
-    Each image is moved by up to ``shift`` pixels, and (``cutmix``) gets a rectangle of
+    Each image is moved by up to ``shift`` pixels, (``crop``) cropped to a random smaller
+    square and resized back, and (``cutmix``) gets a rectangle of
     another image of the batch pasted in; targets are one-hot, or mixed by area under CutMix
     (Yun et al. 2019).
     """
@@ -104,10 +106,25 @@ def training_images(
         moves = torch.randint(-cfg.shift, cfg.shift + 1, (cfg.batch_size, 2), generator=generator)
         pixels = torch.stack([torch.roll(image, (int(dy), int(dx)), dims=(-2, -1))
                               for image, (dy, dx) in zip(pixels, moves, strict=True)])  # fmt: skip
+    if cfg.crop:
+        pixels = _random_crops(pixels, cfg.crop, generator)
     targets = torch.nn.functional.one_hot(train.labels[index], len(train.class_names)).float()
     if cfg.cutmix:
         pixels, targets = _cutmix(pixels, targets, cfg.cutmix, generator)
     return pixels, targets
+
+
+def _random_crops(pixels: Tensor, crop: int, generator: torch.Generator) -> Tensor:
+    """Each image cropped to a random square ``0..crop`` pixels smaller, resized back."""
+    side = pixels.shape[-1]
+    sizes = side - torch.randint(0, crop + 1, (len(pixels),), generator=generator)
+    out = []
+    for image, size in zip(pixels, sizes.tolist(), strict=True):
+        top, left = (int(v) for v in torch.randint(0, side - size + 1, (2,), generator=generator))
+        window = image[None, :, top : top + size, left : left + size]
+        out.append(torch.nn.functional.interpolate(window, size=(side, side), mode="bilinear",
+                                                   align_corners=False)[0])  # fmt: skip
+    return torch.stack(out)
 
 
 def _cutmix(
@@ -213,6 +230,14 @@ def train_vit(
     run_dir = Path(run_dir)
     images = load_image_set(cfg.dataset, seed=cfg.seed)
     train, held_out = images.part(held_out=False), images.part(held_out=True)
+    if cfg.train_images:
+        if cfg.train_images > len(train):
+            raise MechscopeError(
+                f"train_images {cfg.train_images} is more than the {len(train)} training "
+                f"images of {cfg.dataset}; choose at most {len(train)} (or 0 for all)."
+            )
+        chosen = torch.randperm(len(train), generator=step_generator(cfg.seed, -2))
+        train = train.subset(chosen[: cfg.train_images])
     train_sample = train.subset(
         torch.randperm(len(train), generator=step_generator(cfg.seed, -1))[:TRAIN_SAMPLE]
     )

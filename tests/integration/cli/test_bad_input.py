@@ -58,6 +58,9 @@ CASES = {
         "at least 1"),
     "batch size 0": (["heads", "induction-2l", "--batch-size", "0"], "batch_size >= 1"),
     "negative learning rate": (["train", "--lr", "-1"], "lr must be positive"),
+    "QK-norm with sigma-reparam": (["train", "--qk-norm", "--sigma-reparam"], "use one of them"),
+    "entropy weight without a floor": (
+        ["train-vit", "--entropy-weight", "0.5"], "needs an entropy_floor above 0"),
     "binary corpus": (["train", "--corpus", "{tmp}/corpus.bin", "--steps", "2"], "binary"),
     "out is a file": (["heads", "induction-2l", "--out", "{tmp}/afile"], "is a file"),
     "probe layer out of range": (

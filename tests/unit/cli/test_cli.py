@@ -209,7 +209,7 @@ def test_reproduce_lists_every_experiment_from_the_experiments(capsys):
     assert main(["reproduce", "--help"]) == 0
     listed = capsys.readouterr().out
     packages = [m.name for m in pkgutil.iter_modules(experiments.__path__) if m.ispkg]
-    assert len(packages) == 17
+    assert len(packages) == 21
     for package in packages:
         job = importlib.import_module(f"experiments.{package}.config").JOB
         assert f"  {job.name} " in listed

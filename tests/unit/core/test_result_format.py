@@ -46,6 +46,10 @@ BORN_IN_FORMAT_2 = {
     "graph-validation",
     "smollm-graphs",
     "feature-redundancy",
+    "attention-collapse-mitigation",
+    "gradient-mitigation",
+    "overfitting-mitigation",
+    "vit-overfitting-mitigation",
 }
 """Kinds added after format 1: no file of theirs was ever written in it."""
 

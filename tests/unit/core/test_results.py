@@ -148,6 +148,33 @@ def _training_health_result():
                                 torch.rand(2, 3, 3, 4))  # fmt: skip
 
 
+def _collapse_mitigation_result():
+    from experiments.attention_collapse_mitigation.analysis import CollapseMitigationResult
+
+    return CollapseMitigationResult(["no remedy", "b"], torch.tensor([0, 10, 20]),
+                                    torch.rand(2, 3, 3), torch.rand(2, 3, 3),
+                                    torch.rand(2, 3, 3, 4), torch.rand(2, 3, 3, 4))  # fmt: skip
+
+
+def _mitigation_results():
+    from experiments.gradient_mitigation.analysis import GradientMitigationResult
+    from experiments.overfitting_mitigation.analysis import OverfittingMitigationResult
+    from experiments.vit_overfitting_mitigation.analysis import VitOverfittingMitigationResult
+
+    r = torch.rand
+    return {
+        "gradient-mitigation": GradientMitigationResult(
+            ["a", "b"], torch.tensor([0, 10, 20]), r(2, 3, 3), r(2, 3, 3), r(2, 3, 3, 4),
+            r(2, 3, 3, 4), r(2, 3, 4, 14), {"b": "a"}),
+        "overfitting-mitigation": OverfittingMitigationResult(
+            ["no remedy", "b"], torch.tensor([0, 10, 20]), r(2, 3, 3), r(2, 3, 3), r(2, 3, 3, 3),
+            r(2, 3, 3, 3), r(2, 3, 3, 3), r(2, 3, 3)),
+        "vit-overfitting-mitigation": VitOverfittingMitigationResult(
+            ["no remedy", "b"], torch.tensor([0, 10, 20]), r(2, 3, 3), r(2, 3, 3), r(2, 3, 3),
+            r(2, 3, 3), r(2, 3, 3), r(2, 3, 5)),
+    }  # fmt: skip
+
+
 def _overfitting_result():
     from experiments.overfitting.analysis import OverfittingResult
 
@@ -355,6 +382,12 @@ EXAMPLES = {
     "rank-collapse": lambda model, task: _rank_collapse_result(),
     "gradient-health": lambda model, task: _gradient_health_result(),
     "training-health": lambda model, task: _training_health_result(),
+    "attention-collapse-mitigation": lambda model, task: _collapse_mitigation_result(),
+    "gradient-mitigation": lambda model, task: _mitigation_results()["gradient-mitigation"],
+    "overfitting-mitigation": lambda model, task: _mitigation_results()["overfitting-mitigation"],
+    "vit-overfitting-mitigation": lambda model, task: _mitigation_results()[
+        "vit-overfitting-mitigation"
+    ],
     "overfitting": lambda model, task: _overfitting_result(),
     "layer-hierarchy": lambda model, task: _hierarchy_result(),
     "sae-evaluation": lambda model, task: _sae_evaluation(),

@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformer_lens import HookedTransformer
 
+from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_name
 from mechscope.data.corpus import load_corpus
 from mechscope.models import load_model
@@ -308,3 +309,30 @@ def test_vit_recipes_take_the_shared_options_only():
     assert VitTrainConfig(sigma_reparam=True).sigma_reparam
     with pytest.raises(TypeError):
         VitTrainConfig(positions="alibi")  # type: ignore[call-arg]
+
+
+def test_a_vit_trains_on_the_subset_asked_and_refuses_more_than_there_are(tmp_path):
+    run = train_vit(tiny_vit(steps=3, train_images=50), tmp_path / "v", progress=False)
+    assert run.records[-1].train_accuracy * 50 == pytest.approx(
+        round(run.records[-1].train_accuracy * 50)
+    )  # measured on the 50 images themselves
+    with pytest.raises(MechscopeError, match="is more than the .* training images"):
+        train_vit(tiny_vit(steps=3, train_images=10**6), tmp_path / "w", progress=False)
+
+
+def test_random_crops_keep_the_shape_repeat_by_step_and_zoom_in():
+    from mechscope.data import load_image_set
+    from mechscope.training.vision import training_images
+
+    train = load_image_set("digits").part(held_out=False)
+    plain, _ = training_images(tiny_vit(shift=0), train, 3)
+    cropped, _ = training_images(tiny_vit(shift=0, crop=4), train, 3)
+    again, _ = training_images(tiny_vit(shift=0, crop=4), train, 3)
+    assert cropped.shape == plain.shape and torch.equal(cropped, again)
+    assert not torch.allclose(cropped, plain)
+    # a crop of the whole image, resized to its own size, is the image
+    from mechscope.training.vision import _random_crops
+
+    assert torch.allclose(_random_crops(plain, 0, torch.Generator().manual_seed(0)), plain)
+    with pytest.raises(ValueError, match="crop must be 0"):
+        tiny_vit(crop=8)

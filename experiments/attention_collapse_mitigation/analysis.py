@@ -1,0 +1,174 @@
+"""Each attention remedy alone at a learning rate that collapses attention: runs, Result, report."""
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from experiments.attention_collapse_mitigation.config import Config
+from experiments.runs import trained_in_parallel
+from experiments.training_health.analysis import TrainingHealthResult, curves, recipe
+from mechscope.viz import Report, line_chart
+
+BASELINE = "no remedy"
+"""The collapsing recipe's label: every verdict compares a remedy with it."""
+REFERENCE = "healthy lr"
+"""The start of the healthy run's label (the reference, not a remedy)."""
+
+
+def recipes(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Each chosen run's label and its changes to the collapsing recipe (lr x multiplier)."""
+    high = cfg.lr * cfg.lr_multiplier
+    every: dict[str, tuple[str, dict[str, Any]]] = {
+        "healthy": (f"{REFERENCE} {cfg.lr:g} (reference)", {"lr": cfg.lr}),
+        "none": (BASELINE, {}),
+        "temperature": (f"temperature {cfg.temperature:g}",
+                        {"attn_temperature": cfg.temperature}),
+        "learned-temperature": ("learned temperature per head", {"learned_temperature": True}),
+        "entropy-regulariser": (
+            f"entropy floor {cfg.entropy_floor:g} nats (weight {cfg.entropy_weight:g})",
+            {"entropy_floor": cfg.entropy_floor, "entropy_weight": cfg.entropy_weight}),
+        "alibi": ("ALiBi positions", {"positions": "alibi"}),
+        "local-window": (f"local window {cfg.window}", {"attn_window": cfg.window}),
+        "qk-norm": ("QK-norm", {"qk_norm": True}),
+        "sigma-reparam": ("sigma-reparam of W_Q, W_K", {"sigma_reparam": True}),
+    }  # fmt: skip
+    return {every[slug][0]: {"lr": high} | every[slug][1] | {"slug": slug}
+            for slug in cfg.remedies}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CollapseMitigationResult(TrainingHealthResult):
+    """Per run (the reference, the collapsing recipe, each remedy) and seed, the logged curves."""
+
+    kind: ClassVar[str] = "attention-collapse-mitigation"
+
+    def verdicts(self, collapse_nats: float) -> list[dict[str, str]]:
+        """One row per run: collapse per seed, the verdict against `BASELINE`, the losses.
+
+        Prevents: no seed collapses where the unremedied recipe did; prevents in k of n
+        seeds: the others collapse; delays: every seed collapses, but the median first
+        collapse is later than the unremedied recipe's; otherwise: does not prevent it. The
+        healthy learning rate is the reference, not a remedy.
+        """
+        collapse = self.collapse_steps(collapse_nats)
+        base = self.runs.index(BASELINE)
+        after_end = int(self.steps[-1]) + 1
+        base_median = statistics.median(after_end if s is None else s for s in collapse[base])
+        base_final = self.held_out[base, :, -1]
+        rows = []
+        for i, name in enumerate(self.runs):
+            steps = collapse[i]
+            collapsed = sum(s is not None for s in steps)
+            median = statistics.median(after_end if s is None else s for s in steps)
+            if i == base:
+                verdict = "—"
+            elif name.startswith(REFERENCE):
+                verdict = "reference"
+            elif all(s is None for s in collapse[base]):
+                verdict = "no collapse to prevent"
+            elif collapsed == 0:
+                verdict = "prevents"
+            elif collapsed < len(steps):
+                verdict = f"prevents in {len(steps) - collapsed} of {len(steps)} seeds"
+            elif median > base_median:
+                verdict = f"delays (median step {median:g} vs {base_median:g})"
+            else:
+                verdict = "does not prevent it"
+            final = self.held_out[i, :, -1]
+            rows.append({
+                "run": name,
+                "seeds collapsed": f"{collapsed} of {len(steps)}",
+                f"entropy < {collapse_nats:g} at step (per seed)": ", ".join(
+                    "never" if s is None else str(s) for s in steps),
+                "verdict": verdict,
+                "lowest layer entropy at the end (nats)": _mean_se(self.entropy[i, :, -1].amin(-1)),
+                "best held-out loss": _mean_se(self.held_out[i].amin(-1)),
+                "final held-out loss": _mean_se(final),
+                "final minus no remedy": "—" if i == base else _difference(final, base_final),
+            })  # fmt: skip
+        return rows
+
+
+def _mean_se(values: Tensor) -> str:
+    n = values.numel()
+    mean = float(values.mean())
+    return f"{mean:.3g} ± {float(values.std() / n**0.5):.2g}" if n > 1 else f"{mean:.3g}"
+
+
+def _difference(values: Tensor, baseline: Tensor) -> str:
+    """Mean difference with the standard error of a difference of independent means."""
+    n, m = values.numel(), baseline.numel()
+    diff = float(values.mean() - baseline.mean())
+    if n < 2 or m < 2:
+        return f"{diff:+.3f}"
+    se = math.sqrt(float(values.var()) / n + float(baseline.var()) / m)
+    return f"{diff:+.3f} ± {se:.3f}"
+
+
+def run(cfg: Config) -> CollapseMitigationResult:
+    """Train (or read back) every run under ``cfg.out``, then measure."""
+    runs = recipes(cfg)
+    jobs, keys = [], []
+    for name, changes in runs.items():
+        changes = dict(changes)
+        slug = changes.pop("slug")
+        for seed in range(cfg.seeds):
+            run_dir = cfg.out / "runs" / slug / f"seed-{seed}"
+            jobs.append((recipe(cfg, seed, **changes), run_dir))
+            keys.append(name)
+    stacked: dict[str, dict[str, list[Tensor]]] = {}
+    steps: list[int] = []
+    for name, records in zip(keys, trained_in_parallel(jobs, cfg.workers), strict=True):
+        steps = [r.step for r in records]
+        for key, value in curves(records, cfg.n_layers).items():
+            stacked.setdefault(key, {}).setdefault(name, []).append(value)
+    tensors = {key: torch.stack([torch.stack(per_run[name]) for name in runs])
+               for key, per_run in stacked.items()}  # fmt: skip
+    return CollapseMitigationResult(
+        list(runs),
+        torch.tensor(steps),
+        tensors["held_out"],
+        tensors["train_loss"],
+        tensors["entropy"],
+        tensors["grad_norms"],
+    ).with_provenance(cfg, f"mechscope {cfg.n_layers}-block pre-LN transformers trained here")
+
+
+def report(result: CollapseMitigationResult, cfg: Config) -> Report:
+    """The verdict table, then held-out loss and the lowest layer's entropy over steps."""
+    report = Report("Attention-entropy collapse: which remedies prevent it")
+    report.paragraph(
+        f"The same {cfg.n_layers}-block pre-LN transformer (d_model {cfg.d_model}, "
+        f"{cfg.n_heads} heads, MLPs, context {cfg.n_ctx}, batch {cfg.batch_size}) trained for "
+        f"{cfg.steps} steps of next-byte prediction on Python source, {cfg.seeds} seeds per "
+        f"run, at {cfg.lr_multiplier:g}x the healthy learning rate ({cfg.lr:g}), which "
+        "collapses attention; each remedy alone at that rate, beside the healthy rate as the "
+        "reference. AdamW, warm-up 50 steps, gradients clipped at norm 1. Collapse: the "
+        f"lowest layer's mean attention entropy on held-out text below {cfg.collapse_nats:g} "
+        f"nats (logged every {cfg.eval_every} steps). Losses are means ± standard errors over "
+        "seeds; the last column compares the final held-out loss with the unremedied run's."
+    )
+    rows = result.verdicts(cfg.collapse_nats)
+    report.table(list(rows[0]), [list(row.values()) for row in rows])
+    x = result.steps.tolist()
+    mean = {name: i for i, name in enumerate(result.runs)}
+    report.figure(line_chart(
+        {name: (x, result.held_out[i].mean(0).tolist()) for name, i in mean.items()},
+        title="Held-out loss (mean over seeds)", x_title="step", y_title="nats",
+    ))  # fmt: skip
+    report.figure(line_chart(
+        {name: (x, result.entropy[i].amin(-1).mean(0).tolist()) for name, i in mean.items()},
+        title="Attention entropy of the lowest layer (mean over its heads and the seeds)",
+        x_title="step", y_title="nats", log_y=True,
+    ))  # fmt: skip
+    layers = list(range(cfg.n_layers))
+    report.figure(line_chart(
+        {name: (layers, result.entropy[i, :, -1].mean(0).tolist()) for name, i in mean.items()},
+        title="Attention entropy per layer at the end (mean over heads and seeds)",
+        x_title="layer", y_title="nats", log_y=True,
+    ))  # fmt: skip
+    return report
