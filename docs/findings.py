@@ -42,6 +42,8 @@ PAGES = {
     "smollm-graphs": "experiments.smollm_graphs.findings:findings",
     "attention-collapse-mitigation": "experiments.attention_collapse_mitigation.findings:findings",
     "gradient-mitigation": "experiments.gradient_mitigation.findings:findings",
+    "overfitting-mitigation": "experiments.overfitting_mitigation.findings:findings",
+    "vit-overfitting-mitigation": "experiments.vit_overfitting_mitigation.findings:findings",
 }
 """Each generated page and the function that reads its numbers from the saved Result."""
 

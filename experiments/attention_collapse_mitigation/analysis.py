@@ -1,15 +1,14 @@
 """Each attention remedy alone at a learning rate that collapses attention: runs, Result, report."""
 
-import math
 import statistics
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
 
 from experiments.attention_collapse_mitigation.config import Config
-from experiments.runs import trained_in_parallel
+from experiments.mitigation import mean_se, stack_runs, train_runs, versus
 from experiments.training_health.analysis import TrainingHealthResult, curves, recipe
 from mechscope.viz import Report, line_chart
 
@@ -58,7 +57,6 @@ class CollapseMitigationResult(TrainingHealthResult):
         base = self.runs.index(BASELINE)
         after_end = int(self.steps[-1]) + 1
         base_median = statistics.median(after_end if s is None else s for s in collapse[base])
-        base_final = self.held_out[base, :, -1]
         rows = []
         for i, name in enumerate(self.runs):
             steps = collapse[i]
@@ -85,49 +83,21 @@ class CollapseMitigationResult(TrainingHealthResult):
                 f"entropy < {collapse_nats:g} at step (per seed)": ", ".join(
                     "never" if s is None else str(s) for s in steps),
                 "verdict": verdict,
-                "lowest layer entropy at the end (nats)": _mean_se(self.entropy[i, :, -1].amin(-1)),
-                "best held-out loss": _mean_se(self.held_out[i].amin(-1)),
-                "final held-out loss": _mean_se(final),
-                "final minus no remedy": "—" if i == base else _difference(final, base_final),
+                "lowest layer entropy at the end (nats)": mean_se(self.entropy[i, :, -1].amin(-1)),
+                "best held-out loss": mean_se(self.held_out[i].amin(-1)),
+                "final held-out loss": mean_se(final),
+                "final minus no remedy": versus(self.held_out[:, :, -1], i, base),
             })  # fmt: skip
         return rows
-
-
-def _mean_se(values: Tensor) -> str:
-    n = values.numel()
-    mean = float(values.mean())
-    return f"{mean:.3g} ± {float(values.std() / n**0.5):.2g}" if n > 1 else f"{mean:.3g}"
-
-
-def _difference(values: Tensor, baseline: Tensor) -> str:
-    """Mean difference with the standard error of a difference of independent means."""
-    n, m = values.numel(), baseline.numel()
-    diff = float(values.mean() - baseline.mean())
-    if n < 2 or m < 2:
-        return f"{diff:+.3f}"
-    se = math.sqrt(float(values.var()) / n + float(baseline.var()) / m)
-    return f"{diff:+.3f} ± {se:.3f}"
 
 
 def run(cfg: Config) -> CollapseMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    jobs, keys = [], []
-    for name, changes in runs.items():
-        changes = dict(changes)
-        slug = changes.pop("slug")
-        for seed in range(cfg.seeds):
-            run_dir = cfg.out / "runs" / slug / f"seed-{seed}"
-            jobs.append((recipe(cfg, seed, **changes), run_dir))
-            keys.append(name)
-    stacked: dict[str, dict[str, list[Tensor]]] = {}
-    steps: list[int] = []
-    for name, records in zip(keys, trained_in_parallel(jobs, cfg.workers), strict=True):
-        steps = [r.step for r in records]
-        for key, value in curves(records, cfg.n_layers).items():
-            stacked.setdefault(key, {}).setdefault(name, []).append(value)
-    tensors = {key: torch.stack([torch.stack(per_run[name]) for name in runs])
-               for key, per_run in stacked.items()}  # fmt: skip
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    tensors = stack_runs(list(runs), [(name, curves(records, cfg.n_layers))
+                                      for name, _, _, records in trained])  # fmt: skip
+    steps = [r.step for r in trained[-1][3]]
     return CollapseMitigationResult(
         list(runs),
         torch.tensor(steps),

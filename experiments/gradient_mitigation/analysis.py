@@ -1,7 +1,7 @@
 """Unstable deep recipes beside their remedies: runs, Result, report."""
 
-import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,13 +10,13 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.gradient_mitigation.config import Config
-from experiments.runs import trained_in_parallel
+from experiments.mitigation import mean_se, stack_runs, train_runs, versus
 from experiments.training_health.analysis import TrainingHealthResult, curves, recipe
 from mechscope.core import TokenBatch
 from mechscope.data import load_corpus
 from mechscope.diagnostics import HISTOGRAM_EDGES, gradient_norms
 from mechscope.models import load_model
-from mechscope.training import eval_text_batch, list_checkpoints
+from mechscope.training import TrainConfig, eval_text_batch, list_checkpoints
 from mechscope.viz import Report, heatmap, line_chart
 
 
@@ -65,30 +65,15 @@ class GradientMitigationResult(TrainingHealthResult):
             j = self.runs.index(against) if against in self.runs else None
             rows.append({
                 "run": name,
-                "final held-out loss": _mean_se(final[i]),
-                "remedy minus unremedied": "—" if j is None else _versus(final, i, j),
-                "first/last block gradient (last 5 evals)": _mean_se(late[i]),
-                "largest / smallest block norm": _mean_se(
+                "final held-out loss": mean_se(final[i]),
+                "remedy minus unremedied": versus(final, i, j),
+                "first/last block gradient (last 5 evals)": mean_se(late[i]),
+                "largest / smallest block norm": mean_se(
                     norms[i].amax(-1) / norms[i].amin(-1)),
                 "gradient flags": ", ".join(f"{k} {v}"
                                             for k, v in self.flag_counts()[i].items()),
             })  # fmt: skip
         return rows
-
-
-def _mean_se(values: Tensor) -> str:
-    n = values.numel()
-    mean = float(values.mean())
-    return f"{mean:.3g} ± {float(values.std() / n**0.5):.2g}" if n > 1 else f"{mean:.3g}"
-
-
-def _versus(values: Tensor, i: int, j: int) -> str:
-    a, b = values[i], values[j]
-    diff = float(a.mean() - b.mean())
-    if a.numel() < 2:
-        return f"{diff:+.3g}"
-    se = math.sqrt(float(a.var()) / a.numel() + float(b.var()) / b.numel())
-    return f"{diff:+.3g} ± {se:.2g}"
 
 
 def final_histogram(run_dir: Path, tokens: Tensor) -> Tensor:
@@ -102,26 +87,15 @@ def final_histogram(run_dir: Path, tokens: Tensor) -> Tensor:
 def run(cfg: Config) -> GradientMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    jobs, keys = [], []
-    for name, changes in runs.items():
-        changes = dict(changes)
-        slug = changes.pop("slug")
-        for seed in range(cfg.seeds):
-            run_dir = cfg.out / "runs" / slug / f"seed-{seed}"
-            jobs.append((recipe(cfg, seed, **changes), run_dir))
-            keys.append(name)
-    every = trained_in_parallel(jobs, cfg.workers)
-    train_cfg = jobs[0][0]
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    train_cfg = trained[0][1]
+    assert isinstance(train_cfg, TrainConfig)
     tokens = eval_text_batch(train_cfg, load_corpus(list(train_cfg.corpus) or None).held_out)
-    stacked: dict[str, dict[str, list[Tensor]]] = {}
-    steps: list[int] = []
-    for name, records, (_, run_dir) in zip(keys, every, jobs, strict=True):
-        steps = [r.step for r in records]
-        measured = curves(records, cfg.n_layers) | {"histogram": final_histogram(run_dir, tokens)}
-        for key, value in measured.items():
-            stacked.setdefault(key, {}).setdefault(name, []).append(value)
-    tensors = {key: torch.stack([torch.stack(per_run[name]) for name in runs])
-               for key, per_run in stacked.items()}  # fmt: skip
+    tensors = stack_runs(list(runs), [
+        (name, curves(records, cfg.n_layers) | {"histogram": final_histogram(run_dir, tokens)})
+        for name, _, run_dir, records in trained
+    ])  # fmt: skip
+    steps = [r.step for r in trained[-1][3]]
     slugs = {changes["slug"]: name for name, changes in runs.items()}
     pairs = {slugs[fixed]: slugs[broken] for fixed, broken in PAIRS.items()
              if fixed in slugs and broken in slugs}  # fmt: skip

@@ -3,6 +3,7 @@
 import math
 import textwrap
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,9 +11,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from experiments.mitigation import mean_se, stack_runs, train_runs, versus
 from experiments.overfitting.analysis import byte_class
 from experiments.overfitting_mitigation.config import Config
-from experiments.runs import trained_in_parallel
 from mechscope.core import Result
 from mechscope.data import load_corpus
 from mechscope.diagnostics import class_geometry
@@ -89,17 +90,46 @@ class OverfittingMitigationResult(Result):
         for i, name in enumerate(self.runs):
             rows.append({
                 "run": name,
-                "best held-out loss": _mean_se(self.held_out[i].nan_to_num(math.inf).amin(-1)),
-                "final held-out loss": _mean_se(final[i]),
-                "final minus no remedy": _versus(final, i, base),
-                "held-out minus training loss (end)": _mean_se(gap[i]),
-                "effective rank, last block (end)": _mean_se(rank[i]),
-                "minus no remedy": _versus(rank, i, base),
-                "feature correlation, last block (end)": _mean_se(corr[i]),
-                "class ratio, last block (end)": _mean_se(ratio[i]),
-                "class ratio minus no remedy": _versus(ratio, i, base),
+                "best held-out loss": mean_se(self.held_out[i].nan_to_num(math.inf).amin(-1)),
+                "final held-out loss": mean_se(final[i]),
+                "final minus no remedy": versus(final, i, base),
+                "held-out minus training loss (end)": mean_se(gap[i]),
+                "effective rank, last block (end)": mean_se(rank[i]),
+                "minus no remedy": versus(rank, i, base),
+                "feature correlation, last block (end)": mean_se(corr[i]),
+                "class ratio, last block (end)": mean_se(ratio[i]),
+                "class ratio minus no remedy": versus(ratio, i, base),
             })  # fmt: skip
         return rows
+
+    def differences(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """Per run, (mean difference from the baseline, its standard error) of the end values.
+
+        Keys: ``loss`` (final held-out), ``gap`` (held-out minus training), ``rank``,
+        ``correlation`` (last block, at the last evaluation) and ``class_ratio`` (last block,
+        last checkpoint).
+        """
+        base = self.runs.index(BASELINE)
+        final = self.last(self.held_out)
+        values = {
+            "loss": final,
+            "gap": final - self.last(self.train_loss),
+            "rank": self.last(self.rank)[..., -1],
+            "correlation": self.last(self.correlation)[..., -1],
+            "class_ratio": self.class_ratio[..., -1],
+        }
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for i, name in enumerate(self.runs):
+            out[name] = {}
+            for key, v in values.items():
+                a, b = v[i], v[base]
+                se = (
+                    math.sqrt(float(a.var()) / a.numel() + float(b.var()) / b.numel())
+                    if a.numel() > 1
+                    else math.nan
+                )
+                out[name][key] = (float(a.mean() - b.mean()), se)
+        return out
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per run, seed, evaluation and boundary."""
@@ -116,24 +146,6 @@ class OverfittingMitigationResult(Result):
              for e, step in enumerate(self.steps.tolist())
              for b in range(self.rank.shape[-1])]
         )  # fmt: skip
-
-
-def _mean_se(values: Tensor) -> str:
-    n = values.numel()
-    mean = float(values.mean())
-    return f"{mean:.3g} ± {float(values.std() / n**0.5):.2g}" if n > 1 else f"{mean:.3g}"
-
-
-def _versus(values: Tensor, i: int, base: int) -> str:
-    """Run ``i``'s mean minus the baseline's, with the standard error of the difference."""
-    if i == base:
-        return "—"
-    a, b = values[i], values[base]
-    diff = float(a.mean() - b.mean())
-    if a.numel() < 2:
-        return f"{diff:+.3g}"
-    se = math.sqrt(float(a.var()) / a.numel() + float(b.var()) / b.numel())
-    return f"{diff:+.3g} ± {se:.2g}"
 
 
 def logged(records: list[TrainingRecord], n_evals: int, n_boundaries: int) -> dict[str, Tensor]:
@@ -166,26 +178,17 @@ def final_class_ratio(run_dir: Path, tokens: Int[Tensor, "batch pos"]) -> Tensor
 def run(cfg: Config) -> OverfittingMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    jobs, keys = [], []
-    for name, changes in runs.items():
-        changes = dict(changes)
-        slug = changes.pop("slug")
-        for seed in range(cfg.seeds):
-            jobs.append((recipe(cfg, seed, **changes), cfg.out / "runs" / slug / f"seed-{seed}"))
-            keys.append(name)
-    every = trained_in_parallel(jobs, cfg.workers)
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
     n_evals = cfg.steps // cfg.eval_every + 1
-    n_boundaries = jobs[0][0].n_layers + 1
-    train_cfg = jobs[0][0]
+    train_cfg = trained[0][1]
+    assert isinstance(train_cfg, TrainConfig)
+    n_boundaries = train_cfg.n_layers + 1
     tokens = eval_text_batch(train_cfg, load_corpus(list(train_cfg.corpus)).held_out)
-    stacked: dict[str, dict[str, list[Tensor]]] = {}
-    for name, records, (_, run_dir) in zip(keys, every, jobs, strict=True):
-        curves = logged(records, n_evals, n_boundaries)
-        curves["class_ratio"] = final_class_ratio(run_dir, tokens)
-        for key, value in curves.items():
-            stacked.setdefault(key, {}).setdefault(name, []).append(value)
-    tensors = {key: torch.stack([torch.stack(per_run[name]) for name in runs])
-               for key, per_run in stacked.items()}  # fmt: skip
+    tensors = stack_runs(list(runs), [
+        (name, logged(records, n_evals, n_boundaries)
+         | {"class_ratio": final_class_ratio(run_dir, tokens)})
+        for name, _, run_dir, records in trained
+    ])  # fmt: skip
     steps = torch.arange(n_evals) * cfg.eval_every
     return OverfittingMitigationResult(
         list(runs), steps, tensors["held_out"], tensors["train_loss"], tensors["rank"],

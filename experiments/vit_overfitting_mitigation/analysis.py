@@ -1,7 +1,7 @@
 """A ViT on a small subset of the shapes, with each over-fitting remedy: runs, Result, report."""
 
-import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -9,7 +9,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.runs import trained_in_parallel
+from experiments.mitigation import mean_se, stack_runs, train_runs, versus
 from experiments.vit_overfitting_mitigation.config import Config
 from mechscope.core import ImageBatch, Result
 from mechscope.data import load_image_set
@@ -44,6 +44,7 @@ def recipe(cfg: Config, seed: int, **changes: Any) -> VitTrainConfig:  # noqa: A
     """One run's recipe: the shipped ViT's shape, the subset, no augmentation unless changed."""
     fields: dict[str, Any] = dict(
         dataset=cfg.dataset, train_images=cfg.train_images, steps=cfg.steps, shift=0,
+        n_layers=cfg.n_layers, d_model=cfg.d_model, d_mlp=2 * cfg.d_model,
         batch_size=cfg.batch_size, eval_every=cfg.eval_every,
         checkpoint_every=cfg.steps - cfg.steps % cfg.eval_every or cfg.eval_every, seed=seed,
     )  # fmt: skip
@@ -77,14 +78,14 @@ class VitOverfittingMitigationResult(Result):
         for i, name in enumerate(self.runs):
             rows.append({
                 "run": name,
-                "final held-out accuracy": _mean_se(final[i]),
-                "minus no remedy": _versus(final, i, base),
-                "best held-out accuracy": _mean_se(self.held_out_accuracy[i].amax(-1)),
-                "final held-out loss": _mean_se(self.held_out_loss[i, :, -1]),
-                "training minus held-out accuracy (end)": _mean_se(gap[i]),
-                "effective rank, last block (end)": _mean_se(self.rank[i, :, -1]),
-                "feature correlation, last block (end)": _mean_se(self.correlation[i, :, -1]),
-                "[CLS] class ratio, last block (end)": _mean_se(self.class_ratio[i, :, -1]),
+                "final held-out accuracy": mean_se(final[i]),
+                "minus no remedy": versus(final, i, base),
+                "best held-out accuracy": mean_se(self.held_out_accuracy[i].amax(-1)),
+                "final held-out loss": mean_se(self.held_out_loss[i, :, -1]),
+                "training minus held-out accuracy (end)": mean_se(gap[i]),
+                "effective rank, last block (end)": mean_se(self.rank[i, :, -1]),
+                "feature correlation, last block (end)": mean_se(self.correlation[i, :, -1]),
+                "[CLS] class ratio, last block (end)": mean_se(self.class_ratio[i, :, -1]),
             })  # fmt: skip
         return rows
 
@@ -102,23 +103,6 @@ class VitOverfittingMitigationResult(Result):
              for r, name in enumerate(self.runs) for s in range(self.rank.shape[1])
              for e, step in enumerate(self.steps.tolist())]
         )  # fmt: skip
-
-
-def _mean_se(values: Tensor) -> str:
-    n = values.numel()
-    mean = float(values.mean())
-    return f"{mean:.3g} ± {float(values.std() / n**0.5):.2g}" if n > 1 else f"{mean:.3g}"
-
-
-def _versus(values: Tensor, i: int, base: int) -> str:
-    if i == base:
-        return "—"
-    a, b = values[i], values[base]
-    diff = float(a.mean() - b.mean())
-    if a.numel() < 2:
-        return f"{diff:+.3g}"
-    se = math.sqrt(float(a.var()) / a.numel() + float(b.var()) / b.numel())
-    return f"{diff:+.3g} ± {se:.2g}"
 
 
 def logged(records: list[VitRecord]) -> dict[str, Tensor]:
@@ -150,23 +134,13 @@ def cls_class_ratio(run_dir: Path, train_cfg: VitTrainConfig) -> Tensor:
 def run(cfg: Config) -> VitOverfittingMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    jobs, keys = [], []
-    for name, changes in runs.items():
-        changes = dict(changes)
-        slug = changes.pop("slug")
-        for seed in range(cfg.seeds):
-            jobs.append((recipe(cfg, seed, **changes), cfg.out / "runs" / slug / f"seed-{seed}"))
-            keys.append(name)
-    every = trained_in_parallel(jobs, cfg.workers)
-    stacked: dict[str, dict[str, list[Tensor]]] = {}
-    steps: list[int] = []
-    for name, records, (train_cfg, run_dir) in zip(keys, every, jobs, strict=True):
-        steps = [r.step for r in records]
-        measured = logged(records) | {"class_ratio": cls_class_ratio(run_dir, train_cfg)}
-        for key, value in measured.items():
-            stacked.setdefault(key, {}).setdefault(name, []).append(value)
-    t = {key: torch.stack([torch.stack(per_run[name]) for name in runs])
-         for key, per_run in stacked.items()}  # fmt: skip
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    t = stack_runs(list(runs), [
+        (name, logged(records) | {"class_ratio": cls_class_ratio(run_dir, train_cfg)})
+        for name, train_cfg, run_dir, records in trained
+        if isinstance(train_cfg, VitTrainConfig)
+    ])  # fmt: skip
+    steps = [r.step for r in trained[-1][3]]
     return VitOverfittingMitigationResult(
         list(runs),
         torch.tensor(steps),
@@ -176,19 +150,20 @@ def run(cfg: Config) -> VitOverfittingMitigationResult:
         t["rank"],
         t["correlation"],
         t["class_ratio"],
-    ).with_provenance(cfg, f"4-block ViTs trained here on {cfg.train_images} {cfg.dataset}")
+    ).with_provenance(cfg, f"{cfg.n_layers}-block ViTs trained here on {cfg.dataset}")
 
 
 def report(result: VitOverfittingMitigationResult, cfg: Config) -> Report:
     """The table, accuracy curves, then the last block's representation over training."""
     report = Report("A ViT over-fitting a small subset: which remedies help")
     report.paragraph(
-        f"The shipped ViT recipe (4 blocks, d_model 64) trained for {cfg.steps} steps of "
-        f"{cfg.batch_size} images on {cfg.train_images} {cfg.dataset} training images, without "
-        f"augmentation, then with one remedy each; {cfg.seeds} seeds per run, means ± standard "
-        "errors over seeds. Accuracy on the whole held-out split; effective rank and feature "
-        "correlation after the last block on 128 held-out images at every evaluation; the "
-        f"[CLS] class ratio on {GEOMETRY_IMAGES} held-out images at the end."
+        f"The ViT recipe ({cfg.n_layers} blocks, d_model {cfg.d_model}) trained for "
+        f"{cfg.steps} steps of {cfg.batch_size} images on {cfg.train_images} of the "
+        f"{cfg.dataset} training images, without augmentation, then with one remedy each; "
+        f"{cfg.seeds} seeds per run, means ± standard errors over seeds. Accuracy on the "
+        "whole held-out split; effective rank and feature correlation after the last block "
+        f"on 128 held-out images at every evaluation; the [CLS] class ratio on "
+        f"{GEOMETRY_IMAGES} held-out images at the end."
     )
     rows = result.verdicts()
     report.table(list(rows[0]), [list(row.values()) for row in rows])

@@ -31,6 +31,10 @@ class Config(ExperimentConfig):
     """The image set."""
     train_images: int = 500
     """Training images (a random subset)."""
+    n_layers: int = 4
+    """Blocks (the shipped recipe's 4)."""
+    d_model: int = 64
+    """Width (the shipped recipe's 64; 4 heads, MLP width 2 x d_model)."""
     steps: int = 400
     """Steps per run."""
     batch_size: int = 32

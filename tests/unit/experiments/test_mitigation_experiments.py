@@ -40,7 +40,7 @@ def test_verdicts_prevent_delay_and_fail_by_the_median_collapse_step():
         "prevents in 1 of 3 seeds"]  # fmt: skip
     assert rows[1]["seeds collapsed"] == "0 of 3" and rows[4]["seeds collapsed"] == "2 of 3"
     assert rows[4]["entropy < 0.1 at step (per seed)"] == "20, 30, never"
-    assert rows[1]["final minus no remedy"].startswith("-0.100 ± ")
+    assert rows[1]["final minus no remedy"].startswith("-0.1 ± ")
     assert rows[0]["lowest layer entropy at the end (nats)"] == "0.01 ± 0"
 
 
@@ -51,12 +51,12 @@ def test_a_baseline_that_never_collapses_leaves_nothing_to_prevent():
 
 
 def test_the_job_runs_tiny_and_saves_a_result_that_loads_back(tmp_path):
-    cfg = Config(out=tmp_path, n_layers=1, d_model=16, n_ctx=16, batch_size=4, steps=20,
-                 eval_every=10, seeds=2, remedies=("none", "sigma-reparam"),
+    cfg = Config(out=tmp_path, n_layers=1, d_model=16, n_ctx=16, batch_size=4, steps=10,
+                 eval_every=5, seeds=2, remedies=("none", "sigma-reparam"),
                  workers=1)  # fmt: skip
     result = run_job(JOB, cfg)
     assert result.runs == [BASELINE, "sigma-reparam of W_Q, W_K"]
-    assert result.held_out.shape == (2, 2, 3)  # run seed evaluation (steps 0, 10, 20)
+    assert result.held_out.shape == (2, 2, 3)  # run seed evaluation (steps 0, 5, 10)
     assert isinstance(load_result(tmp_path), CollapseMitigationResult)
     assert (tmp_path / "runs" / "sigma-reparam" / "seed-1").is_dir()
     html = (tmp_path / "report.html").read_text()
@@ -82,7 +82,7 @@ def test_the_gradient_job_runs_tiny_and_pairs_each_remedy_with_its_recipe(tmp_pa
     from experiments.gradient_mitigation.config import Config as GradientConfig
 
     cfg = GradientConfig(out=tmp_path, n_layers=2, d_model=16, n_ctx=16, batch_size=4,
-                         steps=20, eval_every=10, seeds=2, workers=1,
+                         steps=10, eval_every=10, seeds=2, workers=1,
                          recipes=("init-x4", "init-x4+depth-init"))  # fmt: skip
     result = run_job(GRADIENT, cfg)
     assert isinstance(result, GradientMitigationResult)
@@ -105,6 +105,12 @@ def test_the_overfitting_job_runs_tiny_with_early_stopping_padded(tmp_path):
     assert isinstance(result, OverfittingMitigationResult)
     assert result.rank.shape == (2, 2, 3, 3)  # run seed evaluation boundary
     assert (result.components >= 1).all() and (result.class_ratio > 0).all()
+    differences = result.differences()
+    assert differences["no remedy"]["loss"][0] == 0.0
+    final = result.held_out[:, :, -1]
+    assert differences["token noise 0.1"]["loss"][0] == pytest.approx(
+        float(final[1].mean() - final[0].mean())
+    )
     padded = result.held_out.clone()
     padded[0, 0, -1] = math.nan  # a seed that stopped early: its last logged value counts
     stopped = OverfittingMitigationResult(
@@ -119,9 +125,10 @@ def test_the_vit_job_runs_tiny_on_a_subset(tmp_path):
     from experiments.vit_overfitting_mitigation.config import Config as VitConfig
 
     cfg = VitConfig(out=tmp_path, dataset="digits", train_images=50, steps=4, eval_every=4,
-                    batch_size=8, seeds=1, workers=1, remedies=("none", "dropout"))  # fmt: skip
-    result = run_job(VIT, cfg)  # each evaluation of the 4-block ViT takes about 1 s here
+                    batch_size=8, seeds=1, workers=1, remedies=("none", "dropout"), n_layers=1,
+                    d_model=16)  # fmt: skip
+    result = run_job(VIT, cfg)
     assert isinstance(result, VitOverfittingMitigationResult)
-    assert result.class_ratio.shape == (2, 1, 5)  # run seed boundary (embeddings + 4 blocks)
+    assert result.class_ratio.shape == (2, 1, 2)  # run seed boundary (embeddings + 1 block)
     assert result.held_out_accuracy.shape == (2, 1, 2)  # steps 0 and 4
     assert "A ViT over-fitting a small subset" in (tmp_path / "report.html").read_text()
