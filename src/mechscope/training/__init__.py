@@ -1,7 +1,8 @@
 """Training small transformers on text (`train`) and ViTs on images (`train_vit`).
 
 One loop (`fit`) trains both, each kind of model supplying its data, loss and evaluation as
-a `TrainingCallbacks`. See `mechscope.training.config` for the recipes and
+a `TrainingCallbacks`. See `mechscope.training.config` for the recipes (their remedies for
+what the diagnostics find, `RemedyOptions`, act through `mechscope.training.remedies`) and
 `mechscope.training.run_dir` for what a run writes. Names are imported on first use, so the
 config imports without torch.
 """
@@ -12,7 +13,7 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.training.batches import N_BYTE_TOKENS, eval_text_batch, text_windows
-    from mechscope.training.config import TrainConfig, VitTrainConfig
+    from mechscope.training.config import RemedyOptions, TrainConfig, VitTrainConfig
     from mechscope.training.evaluation import (
         Evaluation,
         TrainingRecord,
@@ -75,6 +76,7 @@ _EXPORTS = {
     "VitRecord": "mechscope.training.vision",
     "VitRun": "mechscope.training.vision",
     "VitTrainConfig": "mechscope.training.config",
+    "RemedyOptions": "mechscope.training.config",
     "TrainingRecord": "mechscope.training.evaluation",
     "TrainRun": "mechscope.training.loop",
 }
@@ -95,6 +97,7 @@ __all__ = [
     "VitRecord",
     "VitRun",
     "VitTrainConfig",
+    "RemedyOptions",
     "accuracy_and_loss",
     "eval_settings",
     "eval_text_batch",
