@@ -116,18 +116,19 @@ def rank_stats(model: Model, batch: TokenBatch | ImageBatch, k: int = 16) -> Ran
 def feature_redundancy(features: Float[Tensor, "rows d_model"]) -> tuple[float, int]:
     """(mean |off-diagonal correlation|, principal components for 90 % of the variance).
 
-    Constant features (zero variance) count as uncorrelated with everything.
+    Both from the d_model x d_model covariance (one product, one symmetric eigendecomposition,
+    in float64). Constant features (zero variance) count as uncorrelated with everything.
     """
     x = features.double()
     centred = x - x.mean(0)
-    std = centred.pow(2).mean(0).sqrt()
+    cov = centred.T @ centred / x.shape[0]
+    d = cov.shape[0]
+    std = cov.diagonal().clamp(min=0).sqrt()
     live = std > 1e-12
-    d = x.shape[1]
-    standard = centred[:, live] / std[live]
-    corr = standard.T @ standard / x.shape[0]
+    corr = cov[live][:, live] / (std[live, None] * std[None, live])
     off = corr.abs().sum() - corr.diagonal().abs().sum()
     mean_corr = float(off / (d * (d - 1))) if d > 1 else 0.0
-    variance = torch.linalg.svdvals(centred).pow(2)
+    variance = torch.linalg.eigvalsh(cov).flip(0).clamp(min=0)
     if float(variance.sum()) == 0:
         return mean_corr, 0
     share = variance.cumsum(0) / variance.sum()
