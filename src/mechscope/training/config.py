@@ -104,8 +104,8 @@ class RemedyOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(RemedyOptions):
-    """A training run's full recipe (saved as ``config.json`` in the run directory)."""
+class _TextRecipe:
+    """The text recipe's own fields (listed first in `TrainConfig` and on the command line)."""
 
     n_layers: int = 2
     """Transformer blocks (1 to 12)."""
@@ -153,6 +153,12 @@ class TrainConfig(RemedyOptions):
     early_stop_patience: int = 0
     """Stop (and checkpoint) once held-out loss has risen at this many evaluations in a row
     while training loss fell: over-fitting (0: off)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(RemedyOptions, _TextRecipe):
+    """A training run's full recipe (saved as ``config.json`` in the run directory)."""
+
     positions: Literal["learned", "alibi"] = "learned"
     """Position information: learned absolute embeddings, or ALiBi's linear biases on the
     attention logits (Press et al. 2022; no position embedding)."""
@@ -229,12 +235,8 @@ VIT_DEFAULT_PATCH = {"digits": 2, "shapes": 4}
 
 
 @dataclass(frozen=True, kw_only=True)
-class VitTrainConfig(RemedyOptions):
-    """A ViT training run's full recipe (saved as ``config.json`` in the run directory).
-
-    Defaults, measured on 2 CPU cores: 4 blocks of width 64 train on digits (16x16, 2-pixel
-    patches) or shapes (32x32, 4-pixel patches) in a few minutes.
-    """
+class _VitRecipe:
+    """The ViT recipe's own fields (listed first in `VitTrainConfig` and on the command line)."""
 
     dataset: Literal["digits", "shapes"] = "digits"
     """The image set (`mechscope.data.images`): scikit-learn's digits or generated shapes."""
@@ -277,6 +279,15 @@ class VitTrainConfig(RemedyOptions):
     """Steps between checkpoints (a multiple of eval_every); the last step is always saved."""
     seed: int = 0
     """Seed for the initial weights, the generated shapes and every batch."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitTrainConfig(RemedyOptions, _VitRecipe):
+    """A ViT training run's full recipe (saved as ``config.json`` in the run directory).
+
+    Defaults, measured on 2 CPU cores: 4 blocks of width 64 train on digits (16x16, 2-pixel
+    patches) or shapes (32x32, 4-pixel patches) in a few minutes.
+    """
 
     def __post_init__(self) -> None:
         problems = self.remedy_problems(self.n_layers)
