@@ -1,4 +1,6 @@
-"""What the mitigation experiments share: their runs per recipe and seed, and their statistics.
+"""What the training experiments share: their runs per recipe and seed, and their statistics.
+
+The four mitigation experiments and the training-health one use it.
 
 Each experiment names its runs (a label and the recipe changes, with a ``slug`` naming the
 run's directory), trains every seed of every run (two at a time by default,
@@ -76,3 +78,13 @@ def versus(values: Tensor, i: int, j: int | None) -> str:
         return "—"
     diff, se = difference(values, i, j)
     return f"{diff:+.3g}" if math.isnan(se) else f"{diff:+.3g} ± {se:.2g}"
+
+
+def seed_means(
+    runs: list[str], x: list[int] | list[float], values: Tensor
+) -> dict[str, tuple[list[int] | list[float], list[float]]]:
+    """One line-chart series per run: ``values[run, seed, point]`` averaged over the seeds.
+
+    NaNs (a seed that stopped early, a value not logged) are left out of each mean.
+    """
+    return {name: (x, values[i].nanmean(0).tolist()) for i, name in enumerate(runs)}

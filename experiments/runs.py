@@ -2,7 +2,7 @@
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from mechscope.training import (
     CONFIG_FILE,
@@ -11,7 +11,6 @@ from mechscope.training import (
     VitRecord,
     VitTrainConfig,
     list_checkpoints,
-    read_config,
     read_metrics,
     read_recipe,
     should_stop,
@@ -19,56 +18,57 @@ from mechscope.training import (
     train_vit,
 )
 
-
-def trained_records(
-    train_cfg: TrainConfig, run_dir: Path, *, progress: bool = False
-) -> list[TrainingRecord]:
-    """The logged evaluations of the run of ``train_cfg`` in ``run_dir``, training it if needed.
-
-    A finished run with the same recipe (all its steps, or stopped by its over-fitting
-    signal) is read back; an interrupted one with a checkpoint resumes from it (bit-identical
-    to an uninterrupted run). Anything else in ``run_dir`` (a run stopped before its first
-    checkpoint, another recipe) belongs to the experiment's own output directory and is
-    replaced.
-    """
-    if (run_dir / CONFIG_FILE).exists():
-        records = [TrainingRecord.from_json(line) for line in read_metrics(run_dir)]
-        same = not read_config(run_dir).differences(train_cfg)
-        held_out = [r.evaluation.held_out_loss for r in records]
-        train_loss = [r.train_loss for r in records]
-        finished = bool(records) and (
-            records[-1].step == train_cfg.steps
-            or should_stop(held_out, train_loss, train_cfg.early_stop_patience)
-        )
-        if same and finished:
-            return records
-        if same and list_checkpoints(run_dir):
-            return train(train_cfg, run_dir, resume=True, progress=progress).records
-        shutil.rmtree(run_dir)
-    return train(train_cfg, run_dir, progress=progress).records
-
-
-def trained_vit_records(train_cfg: VitTrainConfig, run_dir: Path) -> list[VitRecord]:
-    """`trained_records` for a ViT recipe: read back, resumed, or trained (no early stopping)."""
-    if (run_dir / CONFIG_FILE).exists():
-        records = [VitRecord.from_json(line) for line in read_metrics(run_dir)]
-        same = not read_recipe(run_dir, VitTrainConfig).differences(train_cfg)
-        if same and records and records[-1].step == train_cfg.steps:
-            return records
-        if same and list_checkpoints(run_dir):
-            return train_vit(train_cfg, run_dir, resume=True, progress=False).records
-        shutil.rmtree(run_dir)
-    return train_vit(train_cfg, run_dir, progress=False).records
-
-
 Recipe = TrainConfig | VitTrainConfig
 
 
-def records_of(train_cfg: Recipe, run_dir: Path) -> list[TrainingRecord] | list[VitRecord]:
-    """The records of a text or ViT run (`trained_records`, `trained_vit_records`)."""
-    if isinstance(train_cfg, VitTrainConfig):
-        return trained_vit_records(train_cfg, run_dir)
-    return trained_records(train_cfg, run_dir)
+@overload
+def trained_records(
+    train_cfg: TrainConfig, run_dir: Path, *, progress: bool = False
+) -> list[TrainingRecord]: ...
+@overload
+def trained_records(
+    train_cfg: VitTrainConfig, run_dir: Path, *, progress: bool = False
+) -> list[VitRecord]: ...
+@overload
+def trained_records(
+    train_cfg: Recipe, run_dir: Path, *, progress: bool = False
+) -> list[TrainingRecord] | list[VitRecord]: ...
+def trained_records(
+    train_cfg: Recipe, run_dir: Path, *, progress: bool = False
+) -> list[TrainingRecord] | list[VitRecord]:
+    """The logged evaluations of the run of ``train_cfg`` in ``run_dir``, training it if needed.
+
+    A text (`train`) or ViT (`train_vit`) recipe. A finished run with the same recipe (all
+    its steps, or, for text, stopped by its over-fitting signal) is read back; an interrupted
+    one with a checkpoint resumes from it (bit-identical to an uninterrupted run). Anything
+    else in ``run_dir`` (a run stopped before its first checkpoint, another recipe) belongs to
+    the experiment's own output directory and is replaced.
+    """
+
+    def trained(resume: bool) -> list[Any]:
+        if isinstance(train_cfg, VitTrainConfig):
+            return train_vit(train_cfg, run_dir, resume=resume, progress=progress).records
+        return train(train_cfg, run_dir, resume=resume, progress=progress).records
+
+    if (run_dir / CONFIG_FILE).exists():
+        lines = read_metrics(run_dir)
+        records: list[Any]
+        if isinstance(train_cfg, VitTrainConfig):
+            records, stopped = [VitRecord.from_json(line) for line in lines], False
+            same = not read_recipe(run_dir, VitTrainConfig).differences(train_cfg)
+        else:
+            records = [TrainingRecord.from_json(line) for line in lines]
+            stopped = should_stop([r.evaluation.held_out_loss for r in records],
+                                  [r.train_loss for r in records],
+                                  train_cfg.early_stop_patience)  # fmt: skip
+            same = not read_recipe(run_dir, TrainConfig).differences(train_cfg)
+        finished = bool(records) and (records[-1].step == train_cfg.steps or stopped)
+        if same and finished:
+            return records
+        if same and list_checkpoints(run_dir):
+            return trained(resume=True)
+        shutil.rmtree(run_dir)
+    return trained(resume=False)
 
 
 def _one_thread() -> None:
@@ -78,14 +78,14 @@ def _one_thread() -> None:
 
 
 def _train_one(job: tuple[Recipe, Path]) -> int:
-    records_of(*job)
+    trained_records(*job)
     return 0
 
 
 def trained_in_parallel(
     jobs: list[tuple[Recipe, Path]], workers: int, *, desc: str = "runs"
 ) -> list[Any]:
-    """`records_of` every (recipe, run directory), ``workers`` runs at a time.
+    """`trained_records` of every (recipe, run directory), ``workers`` runs at a time.
 
     With more than one worker each run trains in its own process on one torch thread (on a
     2-core machine two one-thread runs finish in about 0.6 of the time of two two-thread runs
@@ -95,7 +95,7 @@ def trained_in_parallel(
     from tqdm.auto import tqdm
 
     if workers <= 1:
-        return [records_of(cfg, run_dir) for cfg, run_dir in tqdm(jobs, desc=desc)]
+        return [trained_records(cfg, run_dir) for cfg, run_dir in tqdm(jobs, desc=desc)]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -108,4 +108,4 @@ def trained_in_parallel(
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
-    return [records_of(cfg, run_dir) for cfg, run_dir in jobs]
+    return [trained_records(cfg, run_dir) for cfg, run_dir in jobs]

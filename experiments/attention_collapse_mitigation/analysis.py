@@ -2,14 +2,11 @@
 
 import statistics
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, ClassVar
 
-import torch
-
 from experiments.attention_collapse_mitigation.config import Config
-from experiments.mitigation import mean_se, stack_runs, train_runs, versus
-from experiments.training_health.analysis import TrainingHealthResult, curves, recipe
+from experiments.mitigation import mean_se, seed_means, versus
+from experiments.training_health.analysis import TrainingHealthResult, trained_curves
 from mechscope.viz import Report, line_chart
 
 BASELINE = "no remedy"
@@ -94,13 +91,10 @@ class CollapseMitigationResult(TrainingHealthResult):
 def run(cfg: Config) -> CollapseMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
-    tensors = stack_runs(list(runs), [(name, curves(records, cfg.n_layers))
-                                      for name, _, _, records in trained])  # fmt: skip
-    steps = [r.step for r in trained[-1][3]]
+    steps, tensors = trained_curves(cfg, runs, cfg.seeds, cfg.out, cfg.workers)
     return CollapseMitigationResult(
         list(runs),
-        torch.tensor(steps),
+        steps,
         tensors["held_out"],
         tensors["train_loss"],
         tensors["entropy"],
@@ -125,19 +119,18 @@ def report(result: CollapseMitigationResult, cfg: Config) -> Report:
     rows = result.verdicts(cfg.collapse_nats)
     report.table(list(rows[0]), [list(row.values()) for row in rows])
     x = result.steps.tolist()
-    mean = {name: i for i, name in enumerate(result.runs)}
     report.figure(line_chart(
-        {name: (x, result.held_out[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.held_out),
         title="Held-out loss (mean over seeds)", x_title="step", y_title="nats",
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (x, result.entropy[i].amin(-1).mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.entropy.amin(-1)),
         title="Attention entropy of the lowest layer (mean over its heads and the seeds)",
         x_title="step", y_title="nats", log_y=True,
     ))  # fmt: skip
     layers = list(range(cfg.n_layers))
     report.figure(line_chart(
-        {name: (layers, result.entropy[i, :, -1].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, layers, result.entropy[:, :, -1]),
         title="Attention entropy per layer at the end (mean over heads and seeds)",
         x_title="layer", y_title="nats", log_y=True,
     ))  # fmt: skip

@@ -10,7 +10,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.gradient_mitigation.config import Config
-from experiments.mitigation import mean_se, stack_runs, train_runs, versus
+from experiments.mitigation import mean_se, seed_means, stack_runs, train_runs, versus
 from experiments.training_health.analysis import TrainingHealthResult, curves, recipe
 from mechscope.core import TokenBatch
 from mechscope.data import load_corpus
@@ -122,18 +122,18 @@ def report(result: GradientMitigationResult, cfg: Config) -> Report:
     x = result.steps.tolist()
     mean = {name: i for i, name in enumerate(result.runs)}
     report.figure(line_chart(
-        {name: (x, result.held_out[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.held_out),
         title="Held-out loss (mean over seeds)", x_title="step", y_title="nats",
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (x, result.ratio()[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.ratio()),
         title="First-block / last-block gradient norm", x_title="step", y_title="ratio",
         log_y=True,
     ))  # fmt: skip
     blocks = list(range(cfg.n_layers))
     late = result.grad_norms[:, :, -5:].nanmean(2)  # run seed layer
     report.figure(line_chart(
-        {name: (blocks, late[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, blocks, late),
         title="Gradient norm per block, mean of the last five evaluations",
         x_title="block", y_title="norm", log_y=True,
     ))  # fmt: skip

@@ -11,7 +11,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.mitigation import mean_se, stack_runs, train_runs, versus
+from experiments.mitigation import difference, mean_se, seed_means, stack_runs, train_runs, versus
 from experiments.overfitting.analysis import byte_class
 from experiments.overfitting_mitigation.config import Config
 from mechscope.core import Result
@@ -122,13 +122,7 @@ class OverfittingMitigationResult(Result):
         for i, name in enumerate(self.runs):
             out[name] = {}
             for key, v in values.items():
-                a, b = v[i], v[base]
-                se = (
-                    math.sqrt(float(a.var()) / a.numel() + float(b.var()) / b.numel())
-                    if a.numel() > 1
-                    else math.nan
-                )
-                out[name][key] = (float(a.mean() - b.mean()), se)
+                out[name][key] = difference(v, i, base)
         return out
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
@@ -212,13 +206,12 @@ def report(result: OverfittingMitigationResult, cfg: Config) -> Report:
     rows = result.verdicts()
     report.table(list(rows[0]), [list(row.values()) for row in rows])
     x = result.steps.tolist()
-    mean = {name: i for i, name in enumerate(result.runs)}
     report.figure(line_chart(
-        {name: (x, result.held_out[i].nanmean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.held_out),
         title="Held-out loss (mean over seeds)", x_title="step", y_title="nats",
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (x, result.train_loss[i].nanmean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.train_loss),
         title="Training loss (mean over seeds)", x_title="step", y_title="nats",
     ))  # fmt: skip
     for field, title in (
@@ -228,18 +221,17 @@ def report(result: OverfittingMitigationResult, cfg: Config) -> Report:
     ):
         values = getattr(result, field)[..., -1]  # run seed eval
         report.figure(line_chart(
-            {name: (x, values[i].nanmean(0).tolist()) for name, i in mean.items()},
+            seed_means(result.runs, x, values),
             title=f"{title} (held-out windows, mean over seeds)", x_title="step", y_title=field,
         ))  # fmt: skip
     boundaries = list(range(result.class_ratio.shape[-1]))
     report.figure(line_chart(
-        {name: (boundaries, result.class_ratio[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, boundaries, result.class_ratio),
         title="Class ratio by boundary at the end (0: embeddings)", x_title="boundary",
         y_title="ratio",
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (boundaries, result.last(result.rank)[i].mean(0).tolist())
-         for name, i in mean.items()},
+        seed_means(result.runs, boundaries, result.last(result.rank)),
         title="Effective rank by boundary at the end", x_title="boundary", y_title="rank",
     ))  # fmt: skip
     return report

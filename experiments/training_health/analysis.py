@@ -2,14 +2,15 @@
 
 import math
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from experiments.runs import trained_records
+from experiments.mitigation import mean_se, seed_means, stack_runs, train_runs
 from experiments.training_health.config import Config
 from mechscope.core import MechscopeError, Result
 from mechscope.diagnostics import gradient_flags
@@ -138,11 +139,11 @@ class TrainingHealthResult(Result):
             lowest = self.entropy[i, :, -1].amin(-1)
             rows.append({
                 "run": name,
-                "final held-out loss": _mean_se(final),
-                "best held-out loss": _mean_se(self.held_out[i].amin(-1)),
-                "first/last block gradient (last 5 evals)": _mean_se(ratio),
+                "final held-out loss": mean_se(final),
+                "best held-out loss": mean_se(self.held_out[i].amin(-1)),
+                "first/last block gradient (last 5 evals)": mean_se(ratio),
                 "gradient flags": ", ".join(f"{k} {v}" for k, v in self.flag_counts()[i].items()),
-                "lowest layer entropy at the end (nats)": _mean_se(lowest),
+                "lowest layer entropy at the end (nats)": mean_se(lowest),
                 f"entropy < {collapse_nats:g} at step (per seed)": _steps(collapse[i]),
                 f"loss > best + {divergence_nats:g} at step (per seed)": _steps(divergence[i]),
             })  # fmt: skip
@@ -162,13 +163,6 @@ class TrainingHealthResult(Result):
              for r, name in enumerate(self.runs) for seed in range(self.held_out.shape[1])
              for e, step in enumerate(self.steps.tolist())]
         )  # fmt: skip
-
-
-def _mean_se(values: Tensor) -> str:
-    n = values.numel()
-    mean = float(values.mean())
-    se = float(values.std() / n**0.5) if n > 1 else math.nan
-    return f"{mean:.3g} ± {se:.2g}" if n > 1 else f"{mean:.3g}"
 
 
 def _steps(steps: list[int | None]) -> str:
@@ -191,24 +185,27 @@ def curves(records: list[TrainingRecord], n_layers: int) -> dict[str, Tensor]:
     }  # fmt: skip
 
 
+def trained_curves(
+    cfg: RecipeShape, runs: dict[str, dict[str, Any]], seeds: int, out: Path, workers: int
+) -> tuple[Int[Tensor, " eval"], dict[str, Tensor]]:
+    """The logged steps, and `curves` of every seed of every run stacked ``[run, seed, ...]``.
+
+    Each run (label: changes to `recipe`, with a ``slug``) is trained, or read back from
+    ``out/runs/SLUG/seed-N`` (`experiments.mitigation.train_runs`).
+    """
+    trained = train_runs(runs, seeds, out, partial(recipe, cfg), workers)
+    tensors = stack_runs(list(runs), [(name, curves(records, cfg.n_layers))
+                                      for name, _, _, records in trained])  # fmt: skip
+    return torch.tensor([r.step for r in trained[-1][3]]), tensors
+
+
 def run(cfg: Config) -> TrainingHealthResult:
-    """Train (or read back) every run under ``cfg.out``, then measure."""
+    """Train (or read back) every run under ``cfg.out``, one at a time, then measure."""
     runs = recipes(cfg)
-    stacked: dict[str, list[list[Tensor]]] = {}
-    steps: list[int] = []
-    jobs = [(name, seed) for name in runs for seed in range(cfg.seeds)]
-    for name, seed in tqdm(jobs, desc="runs"):
-        changes = dict(runs[name])
-        run_dir = cfg.out / "runs" / changes.pop("slug") / f"seed-{seed}"
-        records = trained_records(recipe(cfg, seed, **changes), run_dir)
-        steps = [r.step for r in records]
-        for key, value in curves(records, cfg.n_layers).items():
-            stacked.setdefault(key, [[] for _ in runs])[list(runs).index(name)].append(value)
-    tensors = {key: torch.stack([torch.stack(per_seed) for per_seed in per_run])
-               for key, per_run in stacked.items()}  # fmt: skip
+    steps, tensors = trained_curves(cfg, runs, cfg.seeds, cfg.out, workers=1)
     return TrainingHealthResult(
         list(runs),
-        torch.tensor(steps),
+        steps,
         tensors["held_out"],
         tensors["train_loss"],
         tensors["entropy"],
@@ -232,16 +229,16 @@ def report(result: TrainingHealthResult, cfg: Config) -> Report:
     x = result.steps.tolist()
     mean = {name: i for i, name in enumerate(result.runs)}
     report.figure(line_chart(
-        {name: (x, result.held_out[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.held_out),
         title="Held-out loss", x_title="step", y_title="nats",
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (x, result.entropy[i].amin(-1).mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.entropy.amin(-1)),
         title="Attention entropy of the lowest layer (mean over its heads), held-out text",
         x_title="step", y_title="nats", log_y=True,
     ))  # fmt: skip
     report.figure(line_chart(
-        {name: (x, result.ratio()[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, x, result.ratio()),
         title="First-block / last-block gradient norm", x_title="step", y_title="ratio",
         log_y=True,
     ))  # fmt: skip
@@ -249,7 +246,7 @@ def report(result: TrainingHealthResult, cfg: Config) -> Report:
     late = result.grad_norms[:, :, -5:].nanmean(2)  # run seed layer
     n = cfg.seeds
     report.figure(line_chart(
-        {name: (blocks, late[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, blocks, late),
         title="Gradient norm per block, mean of the last five evaluations",
         x_title="block", y_title="norm", log_y=True,
         errors={name: (late[i].std(0) / n**0.5).tolist() for name, i in mean.items()}

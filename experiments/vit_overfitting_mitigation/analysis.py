@@ -9,7 +9,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.mitigation import mean_se, stack_runs, train_runs, versus
+from experiments.mitigation import mean_se, seed_means, stack_runs, train_runs, versus
 from experiments.vit_overfitting_mitigation.config import Config
 from mechscope.core import ImageBatch, Result
 from mechscope.data import load_image_set
@@ -168,7 +168,6 @@ def report(result: VitOverfittingMitigationResult, cfg: Config) -> Report:
     rows = result.verdicts()
     report.table(list(rows[0]), [list(row.values()) for row in rows])
     x = result.steps.tolist()
-    mean = {name: i for i, name in enumerate(result.runs)}
     for field, title, unit in (
         ("held_out_accuracy", "Held-out accuracy", "accuracy"),
         ("train_accuracy", "Training accuracy (a fixed sample, no augmentation)", "accuracy"),
@@ -178,12 +177,12 @@ def report(result: VitOverfittingMitigationResult, cfg: Config) -> Report:
     ):
         values = getattr(result, field)
         report.figure(line_chart(
-            {name: (x, values[i].mean(0).tolist()) for name, i in mean.items()},
+            seed_means(result.runs, x, values),
             title=f"{title} (mean over seeds)", x_title="step", y_title=unit,
         ))  # fmt: skip
     boundaries = list(range(result.class_ratio.shape[-1]))
     report.figure(line_chart(
-        {name: (boundaries, result.class_ratio[i].mean(0).tolist()) for name, i in mean.items()},
+        seed_means(result.runs, boundaries, result.class_ratio),
         title="[CLS] class ratio by boundary at the end (0: embeddings)", x_title="boundary",
         y_title="ratio",
     ))  # fmt: skip

@@ -28,6 +28,7 @@ from mechscope.training.batches import (
     EVAL_SEED,
     eval_icl_batch,
     eval_text_batch,
+    step_generator,
     training_batch,
 )
 from mechscope.training.config import TrainConfig, VitTrainConfig
@@ -217,7 +218,8 @@ def fit(
     Raises:
         TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
     """
-    remedies = remedies or Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed)
+    if remedies is None:
+        remedies = Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed)
 
     def log(step: int, train_loss: float | None, grads: torch.Tensor | None) -> Any:  # noqa: ANN401
         with remedies.applied(model, None):
@@ -336,7 +338,7 @@ def noisy_tokens(
 
     The replacements are drawn from a generator seeded by the step, so resuming is exact.
     """
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + NOISE_SALT)
+    generator = step_generator(seed, step + NOISE_SALT)
     hit = torch.rand(tokens.shape, generator=generator) < share
     hit[:, 0] = False
     random = torch.randint(0, 256, tokens.shape, generator=generator)

@@ -40,6 +40,7 @@ from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.sites import Component, hook_name
 from mechscope.models.base import Model
+from mechscope.training.batches import step_generator
 from mechscope.training.config import RemedyOptions
 
 DROPOUT_SALT = 7_919
@@ -160,7 +161,7 @@ class Remedies(nn.Module):
         self, model: Model, step: int, captured: Captured
     ) -> list[tuple[str, Callable[..., Tensor | None]]]:
         c = self.cfg
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step + DROPOUT_SALT)
+        generator = step_generator(self.seed, step + DROPOUT_SALT)
         causal = model.cfg.attention_dir == "causal"
 
         def dropout(p: float) -> Callable[..., Tensor]:
