@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mechscope.models import TinyConfig, load_model
-from tests.hf_factories import save_hf_model
+from tests.hf_factories import BRIDGE_FAMILIES, save_hf_model, save_with_tokenizer
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +27,10 @@ def hf_dirs(tmp_path_factory) -> dict[str, Path]:
         save_hf_model(family, root / family)
         dirs[family] = root / family
     return dirs
+
+
+@pytest.fixture(scope="session")
+def bridge_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Random decoder directories with a word-level tokenizer (the Bridge boots with one)."""
+    root = tmp_path_factory.mktemp("bridge")
+    return {family: save_with_tokenizer(family, root / family) for family in BRIDGE_FAMILIES}

@@ -17,6 +17,8 @@ from transformers import (
 
 VOCAB = 97
 CTX = 64
+BRIDGE_FAMILIES = ("gpt2", "neox", "llama-gqa")
+"""The decoder families the Bridge backend is tested on."""
 
 
 def build_hf_model(family: str, seed: int = 0) -> torch.nn.Module:
@@ -92,3 +94,12 @@ def word_tokenizer(directory: Path, words: list[str], unk_token: str, **special:
     PreTrainedTokenizerFast(tokenizer_object=core, unk_token=unk_token,
                             **special).save_pretrained(directory)  # fmt: skip
     return AutoTokenizer.from_pretrained(directory)
+
+
+def save_with_tokenizer(family: str, directory: Path, seed: int = 0) -> Path:
+    """`save_hf_model` plus a word-level tokenizer (``w0``..., BOS ``w1``), as the Bridge wants."""
+    save_hf_model(family, directory, seed)
+    words = [f"w{i}" for i in range(VOCAB)]
+    word_tokenizer(directory, words, unk_token="w0", bos_token="w1", eos_token="w2",
+                   pad_token="w3")  # fmt: skip
+    return directory

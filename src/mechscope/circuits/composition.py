@@ -20,7 +20,8 @@ from transformer_lens.weight_processing import ProcessWeights
 
 from mechscope.core.errors import MechscopeError
 from mechscope.models.adapter import adapt
-from mechscope.models.base import Model, linear_layout, quiet_transformer_lens
+from mechscope.models.base import Decoder, Model, linear_layout, quiet_transformer_lens
+from mechscope.models.bridge import is_bridge
 
 
 class CompositionKind(Enum):
@@ -31,16 +32,25 @@ class CompositionKind(Enum):
     V = "V"
 
 
-def folded(model: HookedTransformer) -> HookedTransformer:
+def folded(model: Decoder) -> Decoder:
     """A copy with LayerNorm folded into the weights (the original is untouched).
 
     TransformerLens's ``ProcessWeights`` folds the state dict, which is then loaded in one
     ``load_state_dict``: ``load_and_process_state_dict`` loads it one key at a time, each
     call walking every module (4.8 s of SmolLM2's 5.1 s copy here).
     """
+    if is_bridge(model):  # the Bridge folds its own (Hugging Face) weights, on a copy
+        bridge = copy.deepcopy(model)
+        if not getattr(bridge, "_weights_processed", False):
+            bridge.process_weights(  # pyright: ignore[reportCallIssue]
+                fold_ln=True, center_writing_weights=False, center_unembed=False,
+                fold_value_biases=False,
+            )  # fmt: skip
+        return bridge
     if model.cfg.normalization_type not in ("LN", "LNPre", "RMS", "RMSPre", None):
         raise MechscopeError(f"cannot fold normalization {model.cfg.normalization_type!r}")
     fold_ln = model.cfg.normalization_type in ("LN", "RMS")
+    assert isinstance(model, HookedTransformer)
     cfg = copy.deepcopy(model.cfg)
     cfg.init_weights = False  # every weight is loaded below; drawing random ones first took
     # about half of the copy's time on SmolLM2
@@ -78,11 +88,12 @@ def composition_scores(
     n_layers, n_heads = decoder.cfg.n_layers, decoder.cfg.n_heads
     scores = torch.zeros(n_layers, n_heads, n_layers, n_heads)
     with torch.no_grad():
-        left = _left_factors(decoder.W_V, decoder.W_O)  # layer head d_head d_model
+        w_q, w_k, w_v, w_o = (adapt(decoder).head_weight(n) for n in ("W_Q", "W_K", "W_V", "W_O"))
+        left = _left_factors(w_v, w_o)  # layer head d_head d_model
         a_right, b_right = {
-            CompositionKind.Q: (decoder.W_Q, decoder.W_K.transpose(-1, -2)),
-            CompositionKind.K: (decoder.W_K, decoder.W_Q.transpose(-1, -2)),
-            CompositionKind.V: (decoder.W_V, decoder.W_O),
+            CompositionKind.Q: (w_q, w_k.transpose(-1, -2)),
+            CompositionKind.K: (w_k, w_q.transpose(-1, -2)),
+            CompositionKind.V: (w_v, w_o),
         }[kind]
         right = _right_factors(a_right, b_right)  # layer head d_model d_head
         left_norm = left.square().sum((-2, -1)).sqrt()

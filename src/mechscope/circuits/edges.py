@@ -38,7 +38,6 @@ from typing import Any, ClassVar
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.errors import MechscopeError
@@ -47,7 +46,8 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.interventions import TaskPairs
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
+from mechscope.models.run import keep_for_gradient, keyed_hooks
 
 INPUT = "input"
 LOGITS = "logits"
@@ -162,23 +162,28 @@ class ComponentGraph:
 
 
 @contextmanager
-def edge_hooks_on(model: HookedTransformer) -> Iterator[HookedTransformer]:
+def edge_hooks_on(model: Decoder) -> Iterator[Decoder]:
     """Per-head Q/K/V input hooks and the MLP input hook on; as they were on every exit."""
-    before = (model.cfg.use_split_qkv_input, model.cfg.use_hook_mlp_in)
-    model.cfg.use_split_qkv_input = True
-    model.cfg.use_hook_mlp_in = True
+    split, mlp_in = model.cfg.use_split_qkv_input, model.cfg.use_hook_mlp_in
+    # the setters, not the config flags: the Bridge forks its inputs only through them
+    has_mlp = not model.cfg.attn_only  # (TransformerLens refuses hook_mlp_in without MLPs)
+    model.set_use_split_qkv_input(True)
+    if has_mlp:
+        model.set_use_hook_mlp_in(True)
     try:
         yield model
     finally:
-        model.cfg.use_split_qkv_input, model.cfg.use_hook_mlp_in = before
+        model.set_use_split_qkv_input(split)
+        if has_mlp:
+            model.set_use_hook_mlp_in(mlp_in)
 
 
-def _head_outputs(model: HookedTransformer, z: Tensor, layer: int) -> Tensor:
+def _head_outputs(model: Decoder, z: Tensor, layer: int) -> Tensor:
     """Each head's output ``z @ W_O`` (``batch pos head d_model``)."""
     return torch.einsum("bphe,hed->bphd", z, model.blocks[layer].attn.W_O)
 
 
-def _upstream_writes(model: HookedTransformer, graph: ComponentGraph) -> list[tuple[str, Callable]]:
+def _upstream_writes(model: Decoder, graph: ComponentGraph) -> list[tuple[str, Callable]]:
     """(hook name, fn(act) -> ``nodes batch pos d_model``) per writer, in forward order."""
 
     def one(act: Tensor) -> Tensor:
@@ -196,7 +201,7 @@ def _upstream_writes(model: HookedTransformer, graph: ComponentGraph) -> list[tu
 
 
 def _writer_hooks(
-    model: HookedTransformer, graph: ComponentGraph, out: Tensor, sign: float = 1.0
+    model: Decoder, graph: ComponentGraph, out: Tensor, sign: float = 1.0
 ) -> list[tuple[str, Callable]]:
     """Hooks that add ``sign`` times every upstream node's output to ``out`` as the pass runs.
 
@@ -241,7 +246,7 @@ def _readers(graph: ComponentGraph) -> list[tuple[str, slice, bool]]:
 
 @torch.no_grad()
 def upstream_activations(
-    model: HookedTransformer,
+    model: Decoder,
     graph: ComponentGraph,
     tokens: Tensor,
     kwargs: dict[str, Any],
@@ -300,7 +305,7 @@ class EdgeScores(Result):
         return pd.DataFrame(rows)
 
 
-def _check_pairs(model: HookedTransformer, pairs: TaskPairs) -> None:
+def _check_pairs(model: Decoder, pairs: TaskPairs) -> None:
     if pairs.clean.tokens.shape != pairs.corrupted.tokens.shape:
         raise MechscopeError("the clean and corrupted prompts must have the same shape; "
                              "pad both sides alike (TaskPairs).")  # fmt: skip
@@ -363,7 +368,7 @@ def edge_attribution(
 
 
 def _gradients(
-    model: HookedTransformer,
+    model: Decoder,
     graph: ComponentGraph,
     pairs: TaskPairs,
     metric: Metric,
@@ -376,12 +381,9 @@ def _gradients(
     def set_input(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
         return start.clone().requires_grad_(True)
 
-    def keep(act: Tensor, hook: HookPoint) -> None:
-        kept[hook.name] = act  # pyright: ignore[reportArgumentType]
-
     readers = _readers(graph)
     hooks = [(hook_name(Component.RESID_PRE, 0), set_input)]
-    hooks += [(name, keep) for name, _, _ in readers]
+    hooks += keyed_hooks([name for name, _, _ in readers], keep_for_gradient(kept))
     with torch.enable_grad(), model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         value = metric(model(pairs.clean.tokens, **kwargs))
         got = torch.autograd.grad(value, [kept[name] for name, _, _ in readers])
@@ -403,7 +405,7 @@ def ablated_activations(
 
 @torch.no_grad()
 def edge_forward(
-    model: HookedTransformer,
+    model: Decoder,
     graph: ComponentGraph,
     tokens: Tensor,
     kwargs: dict[str, Any],

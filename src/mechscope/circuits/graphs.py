@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.errors import MechscopeError
@@ -32,14 +31,15 @@ from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.features.transcoders import mlp_hooks
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
+from mechscope.models.run import keyed_hooks
 from mechscope.models.tokens import str_tokens
 
 if TYPE_CHECKING:
     from sae_lens import Transcoder
 
 
-def _frozen_hooks(model: HookedTransformer) -> list[str]:
+def _frozen_hooks(model: Decoder) -> list[str]:
     """Every attention pattern and normalisation scale of the model."""
     names = [hook_name(Component.PATTERN, layer) for layer in range(model.cfg.n_layers)]
     every = model.hook_dict
@@ -57,7 +57,7 @@ def _frozen_hooks(model: HookedTransformer) -> list[str]:
 class Replacement:
     """One prompt's replacement model: the frozen values and the nodes (module docstring)."""
 
-    model: HookedTransformer
+    model: Decoder
     tokens: Int[Tensor, " pos"]
     frozen: dict[str, Tensor]
     embeddings: Float[Tensor, "pos d_model"]
@@ -157,15 +157,16 @@ class Replacement:
         batch = embeddings.shape[0]
         seen: dict[str, Tensor] = {}
 
-        def frozen(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
-            value = self.frozen[hook.name].detach()  # pyright: ignore[reportArgumentType]
+        def frozen(act: Tensor, name: str) -> Tensor:  # noqa: ARG001
+            value = self.frozen[name].detach()
             return value.expand(batch, *value.shape[1:])
 
         def embed(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
             return embeddings
 
-        def read(act: Tensor, hook: HookPoint) -> None:
-            seen[hook.name] = act  # pyright: ignore[reportArgumentType]
+        def read(act: Tensor, name: str) -> Tensor:
+            seen[name] = act
+            return act  # the pass goes on from it (on the Bridge too)
 
         def mlp_out(layer: int) -> Any:  # noqa: ANN401
             def hook(act: Tensor, hook: HookPoint) -> Tensor:  # noqa: ARG001
@@ -179,9 +180,9 @@ class Replacement:
 
             return hook
 
-        hooks = [(name, frozen) for name in self.frozen]
+        hooks = keyed_hooks(list(self.frozen), frozen)
         hooks.append((hook_name(Component.RESID_PRE, 0), embed))
-        hooks += [(name, read) for name in capture]
+        hooks += keyed_hooks(capture, read)
         hooks += [(hook_name(Component.MLP_OUT, layer), mlp_out(layer))
                   for layer in range(self.model.cfg.n_layers)]  # fmt: skip
         with self.model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]

@@ -105,7 +105,8 @@ def parts_from_cache(model: Model, cache: Any, layer: int) -> tuple[list[str], P
     for l in range(layer):  # noqa: E741 - the layer index
         block = model.blocks[l]
         heads = torch.einsum("bphe,hed->hbpd", cache[hook_name(Component.Z, l)], block.attn.W_O)
-        chunks.append(heads + block.attn.b_O / n_heads)
+        bias = block.attn.b_O  # None on the Bridge of a model without one (Llama)
+        chunks.append(heads + bias / n_heads if bias is not None else heads)
         labels += [f"{l}.{h}" for h in range(n_heads)]
         if post_norm:
             through(cache[hook_name(Component.LN1_SCALE, l)], block.ln1)

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 from transformer_lens.FactoredMatrix import FactoredMatrix
 
 from mechscope.circuits.composition import (
@@ -27,23 +26,24 @@ from mechscope.circuits.composition import (
 )
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result, regroup_v1
-from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
 
 
-def ov_circuit(model: HookedTransformer, layer: int, head: int) -> FactoredMatrix:
+def ov_circuit(model: Decoder, layer: int, head: int) -> FactoredMatrix:
     """``W_V W_O`` of one head (d_model x d_model, rank d_head)."""
-    return FactoredMatrix(model.W_V[layer, head], model.W_O[layer, head])
+    weight = adapt(model).head_weight
+    return FactoredMatrix(weight("W_V")[layer, head], weight("W_O")[layer, head])
 
 
-def qk_circuit(model: HookedTransformer, layer: int, head: int) -> FactoredMatrix:
+def qk_circuit(model: Decoder, layer: int, head: int) -> FactoredMatrix:
     """``W_Q W_K^T`` of one head (d_model x d_model, rank d_head)."""
-    return FactoredMatrix(model.W_Q[layer, head], model.W_K[layer, head].T)
+    weight = adapt(model).head_weight
+    return FactoredMatrix(weight("W_Q")[layer, head], weight("W_K")[layer, head].T)
 
 
 @torch.no_grad()
-def ov_eigenvalues(model: HookedTransformer) -> Tensor:
+def ov_eigenvalues(model: Decoder) -> Tensor:
     """Eigenvalues of every head's full OV circuit ``W_E W_OV W_U`` (complex, layer head d_head).
 
     Computed as those of ``W_O W_U W_E W_V`` (d_head x d_head), which has the same non-zero
@@ -52,9 +52,9 @@ def ov_eigenvalues(model: HookedTransformer) -> Tensor:
     unembed_embed = model.W_U.double() @ model.W_E.double()  # d_model x d_model
     small = torch.einsum(
         "lhed,dm,lhmf->lhef",
-        model.W_O.double(),
+        adapt(model).head_weight("W_O").double(),
         unembed_embed,
-        model.W_V.double(),
+        adapt(model).head_weight("W_V").double(),
     )
     return torch.linalg.eigvals(small)
 
@@ -66,13 +66,12 @@ def copying_score(eigenvalues: Tensor) -> Tensor:
 
 @torch.no_grad()
 def full_ov_circuit(
-    model: HookedTransformer, layer: int, head: int, token_ids: Int[Tensor, " k"]
+    model: Decoder, layer: int, head: int, token_ids: Int[Tensor, " k"]
 ) -> Float[Tensor, "k k"]:
     """Rows: a source token's embedding through the head's OV; columns: its logit on each token."""
     ids = token_ids.to(model.W_E.device)
-    return (
-        model.W_E[ids] @ model.W_V[layer, head] @ model.W_O[layer, head] @ model.W_U[:, ids]
-    ).cpu()
+    w_v, w_o = (adapt(model).head_weight(name)[layer, head] for name in ("W_V", "W_O"))
+    return (model.W_E[ids] @ w_v @ w_o @ model.W_U[:, ids]).cpu()
 
 
 def diagonal_top1(matrix: Float[Tensor, "k k"]) -> float:
@@ -81,9 +80,7 @@ def diagonal_top1(matrix: Float[Tensor, "k k"]) -> float:
 
 
 @torch.no_grad()
-def positional_qk(
-    model: HookedTransformer, n_positions: int = 32
-) -> Float[Tensor, "layer head offset"]:
+def positional_qk(model: Decoder, n_positions: int = 32) -> Float[Tensor, "layer head offset"]:
     """Per head, the attention its QK circuit gives to each offset back (0, 1, ...).
 
     From positional embeddings alone: scores ``W_pos W_QK W_pos^T / sqrt(d_head)`` (biases
@@ -95,21 +92,22 @@ def positional_qk(
         MechscopeError: the model has no learned positional embeddings (rotary models keep
             position inside q.k, where no separate positional term exists).
     """
-    if hook_name(Component.POS_EMBED) not in model.hook_dict:
+    if not adapt(model).learned_positions:
         raise MechscopeError(
             "positional QK patterns read learned positional embeddings (W_pos); this model "
             f"uses {model.cfg.positional_embedding_type!r} positions. Use its attention "
             "patterns (mechscope heads) instead."
         )
     n = min(n_positions, model.cfg.n_ctx)
-    pos = model.W_pos[:n]
+    pos = model.pos_embed.W_pos[:n]  # (the Bridge has no model-level W_pos)
     norm = model.cfg.normalization_type
     if norm in ("LN", "LNPre"):  # as the block's LayerNorm would see a position alone
         pos = pos - pos.mean(-1, keepdim=True)
     if norm in ("LN", "LNPre", "RMS", "RMSPre"):
         pos = pos / (pos.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
-    q = torch.einsum("pd,lhde->lhpe", pos, model.W_Q) + model.b_Q[:, :, None]
-    k = torch.einsum("pd,lhde->lhpe", pos, model.W_K) + model.b_K[:, :, None]
+    weight = adapt(model).head_weight
+    q = torch.einsum("pd,lhde->lhpe", pos, weight("W_Q")) + weight("b_Q")[:, :, None]
+    k = torch.einsum("pd,lhde->lhpe", pos, weight("W_K")) + weight("b_K")[:, :, None]
     scores = q @ k.transpose(-1, -2) / model.cfg.d_head**0.5
     causal = torch.ones(n, n, dtype=torch.bool, device=scores.device).tril()
     pattern = scores.masked_fill(~causal, float("-inf")).softmax(-1)
@@ -184,8 +182,9 @@ def weight_circuits(
     eigenvalues = ov_eigenvalues(decoder)
     order = eigenvalues.abs().argsort(-1, descending=True)
     eigenvalues = eigenvalues.gather(-1, order)
-    ov = FactoredMatrix(decoder.W_V, decoder.W_O)
-    qk = FactoredMatrix(decoder.W_Q, decoder.W_K.transpose(-1, -2))
+    w_q, w_k, w_v, w_o = (adapt(decoder).head_weight(n) for n in ("W_Q", "W_K", "W_V", "W_O"))
+    ov = FactoredMatrix(w_v, w_o)
+    qk = FactoredMatrix(w_q, w_k.transpose(-1, -2))
     kinds = list(CompositionKind)
     return WeightCircuits(
         copying=copying_score(eigenvalues).float().cpu(),
@@ -197,6 +196,6 @@ def weight_circuits(
         if composition else {},
         baseline={k.value: random_baseline(model, k) for k in kinds} if composition else {},
         positional=positional_qk(decoder, n_positions)
-        if hook_name(Component.POS_EMBED) in decoder.hook_dict else None,
+        if adapt(decoder).learned_positions else None,
         provenance=Provenance(config={"n_positions": n_positions}, model=model_spec(model)),
     )  # fmt: skip

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg, with_prompts
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import AblationType
 
@@ -39,6 +39,13 @@ class Config:
     """Text file, one prompt per line (default: built-in prompts)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -60,7 +67,7 @@ def run(cfg: Config) -> Outcome:
         raise MechscopeError("no --heads given; e.g. --heads 1.4 1.7")
     prompts = read_prompts(cfg.data) if cfg.data else list(DEFAULT_PROMPTS)
     config = with_prompts(cfg, prompts)
-    model = load_text_model(cfg.model, cfg.device, "ablate")
+    model = load_text_model(cfg.model, cfg.device, "ablate", cfg.backend, cfg.device_map)
     adapt(model).require_unembedding("ablate (it measures the next-token loss)")
     check_heads(model, heads)
     batch = tokenize(model, prompts)

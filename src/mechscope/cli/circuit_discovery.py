@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import BuiltinTask, TaskMetric
 
@@ -62,6 +62,13 @@ class Config:
     """Also ablate the top N edges one at a time (exact effects; their rank correlation)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def _task(cfg: Config, model):  # noqa: ANN001, ANN202 - torch-free module
@@ -105,7 +112,7 @@ def run(cfg: Config) -> Outcome:
         raise MechscopeError(f"--target is a faithfulness in (0, 1]; got {cfg.target}.")
     if cfg.exact < 0 or cfg.prompts < 1:
         raise MechscopeError("--exact must be >= 0 and --prompts >= 1.")
-    model = load_text_model(cfg.model, cfg.device, "circuit-discovery")
+    model = load_text_model(cfg.model, cfg.device, "circuit-discovery", cfg.backend, cfg.device_map)
     pairs = _task(cfg, model)
     metric = pairs.metric(cfg.metric)
     scores = edge_attribution(model, pairs, metric, method=method, steps=cfg.steps)

@@ -5,7 +5,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tyro
 
@@ -27,6 +27,32 @@ OutArg = Annotated[Path, tyro.conf.arg(metavar="DIR")]
 
 DeviceArg = Annotated[str | None, tyro.conf.arg(metavar="DEVICE")]
 """A torch device; None: CUDA when available, else CPU."""
+
+BackendArg = Annotated[Literal["hooked", "bridge"], tyro.conf.arg(metavar="{hooked,bridge}")]
+"""How the model runs (`mechscope.models.Backend`; a name here, so --help imports no torch)."""
+
+DeviceMapArg = Annotated[str | None, tyro.conf.arg(metavar="MAP")]
+"""Hugging Face's device_map: a strategy name or a JSON {module: device} object."""
+
+
+def parse_device_map(text: str | None) -> str | dict[str, str | int] | None:
+    """``--device-map``: a strategy name as it is, a JSON object as a dict.
+
+    Raises:
+        MechscopeError: text that is neither (the JSON error shown).
+    """
+    if text is None or not text.lstrip().startswith("{"):
+        return text
+    import json
+
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MechscopeError(
+            f"--device-map {text!r} is not a JSON object ({error.msg}); write it as "
+            '\'{"model.layers.0": "cuda:0", ...}\' or give auto, balanced or sequential.'
+        ) from None
+    return parsed
 
 
 def say(text: str) -> None:
@@ -201,15 +227,23 @@ def with_prompts(cfg: Any, prompts: Sequence[str]) -> dict[str, Any]:  # noqa: A
     return {**config_json(cfg), "prompts": list(prompts)}
 
 
-def load_text_model(spec: str, device: str | None, command: str) -> Any:  # noqa: ANN401 - a Model
+def load_text_model(  # noqa: ANN201 - a Model
+    spec: str,
+    device: str | None,
+    command: str,
+    backend: str = "hooked",
+    device_map: str | None = None,
+):
     """`load_model` for the commands that read text; a ViT is refused with where to go.
 
     Raises:
-        MechscopeError: the spec loads a vision transformer.
+        MechscopeError: the spec loads a vision transformer, or a bad ``--device-map``.
     """
     from mechscope.models import adapt, load_model
 
-    model = load_model(spec, device=device)
+    model = load_model(
+        spec, device=device, backend=backend, device_map=parse_device_map(device_map)
+    )
     if adapt(model).takes_images:
         raise MechscopeError(
             f"`mechscope {command}` reads text and {spec} is a vision transformer; run "

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 
 if TYPE_CHECKING:
     from mechscope.core.jobs import Outcome
@@ -62,6 +62,13 @@ class Config:
     """Sentences of each annotated source the labels are measured on."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
     def __post_init__(self) -> None:
         if self.tokens < 1 or self.n_ctx < 2 or self.top < 1 or self.label_sentences < 2:
@@ -90,7 +97,7 @@ def run(cfg: Config) -> "Outcome":
     )
     from mechscope.models import corpus_windows
 
-    model = load_text_model(cfg.model, cfg.device, "features")
+    model = load_text_model(cfg.model, cfg.device, "features", cfg.backend, cfg.device_map)
     sae = load_sae(cfg.sae, cfg.sae_id, device=str(model.cfg.device or "cpu"))
     hook = cfg.hook or sae_hook(sae)
     if hook is None:

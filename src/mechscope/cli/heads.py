@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg, with_prompts
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
 
@@ -55,6 +55,13 @@ class Config:
     """How heads are scored."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
     def __post_init__(self) -> None:
         if self.coref_window < 1:
@@ -80,7 +87,7 @@ def run(cfg: Config) -> dict[str, "Result"]:
     kinds = [k for k in cfg.kinds or HeadKind if not k.needs_annotation] or "all"
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
-    model = load_text_model(cfg.model, cfg.device, "heads")
+    model = load_text_model(cfg.model, cfg.device, "heads", cfg.backend, cfg.device_map)
     syntax = None
     if sentences and not cfg.prompts:
         # Score the sentences themselves: every kind and syntax from the same passes.

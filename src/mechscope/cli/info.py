@@ -5,8 +5,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +23,13 @@ class Config:
     """Also write the table as DIR/info.json."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +44,21 @@ class ModelFacts:
 
 def run(cfg: Config) -> ModelFacts:
     """The model's facts (also written as DIR/info.json with --out)."""
+    from mechscope.cli.common import parse_device_map
     from mechscope.models import adapt, count_parameters, load_model
 
-    model = load_model(cfg.model, device=cfg.device)
+    model = load_model(
+        cfg.model,
+        device=cfg.device,
+        backend=cfg.backend,
+        device_map=parse_device_map(cfg.device_map),
+    )
     mcfg, adapter = model.cfg, adapt(model)
     rows = [
         ("model", cfg.model),
         ("class", type(model).__name__),
-        ("architecture", mcfg.original_architecture or "none (built in TransformerLens)"),
+        ("backend", "bridge (TransformerBridge)" if adapter.bridge else "hooked"),
+        ("architecture", _architecture(model)),
         ("layers", mcfg.n_layers),
         ("heads per layer", mcfg.n_heads),
         ("key/value heads per layer", adapter.n_key_value_heads),
@@ -85,3 +100,10 @@ def grouped_hook_names(names: Sequence[str]) -> list[str]:
     for name in names:
         seen.setdefault(re.sub(r"^blocks\.\d+\.", "blocks.L.", name))
     return list(seen)
+
+
+def _architecture(model: Any) -> str:  # noqa: ANN401 - a Model
+    """The Hugging Face architecture the weights came from (the Bridge's own model's class)."""
+    cfg = model.cfg
+    named = getattr(cfg, "original_architecture", None) or getattr(cfg, "architecture", None)
+    return named or "none (built in TransformerLens)"

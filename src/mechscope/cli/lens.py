@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 
 if TYPE_CHECKING:
@@ -38,6 +38,13 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -49,7 +56,7 @@ def run(cfg: Config) -> Outcome:
     from mechscope.lens.tuned import TunedLens
     from mechscope.models import target_ids, tokenize
 
-    model = load_text_model(cfg.model, cfg.device, "lens")
+    model = load_text_model(cfg.model, cfg.device, "lens", cfg.backend, cfg.device_map)
     batch = tokenize(model, cfg.prompt)
     targets = None
     if cfg.target is not None:

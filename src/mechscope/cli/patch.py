@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import (
     BuiltinTask,
@@ -62,6 +62,13 @@ class Config:
     """Rows per forward pass (sites per pass = max_rows // prompts)."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -83,7 +90,7 @@ def run(cfg: Config) -> Outcome:
     components = [site.component for site in cfg.sites]
     if not components:
         raise MechscopeError("no --sites given; e.g. --sites resid_pre z")
-    model = load_text_model(cfg.model, cfg.device, "patch")
+    model = load_text_model(cfg.model, cfg.device, "patch", cfg.backend, cfg.device_map)
     if Component.MLP_OUT in components and model.cfg.attn_only:
         raise MechscopeError(
             "this model is attention-only: it has no mlp_out; drop it from --sites."

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.representations.choices import ProbeTask, SurveySettings
 
 if TYPE_CHECKING:
@@ -57,6 +57,13 @@ class Config:
     """How the activations are collected and probed."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> "Survey":
@@ -72,7 +79,7 @@ def run(cfg: Config) -> "Survey":
     splits = {"train": train, "eval": eval_}
     tasks = [t.value for t in cfg.tasks] or supported_tasks(splits)
     check_tasks(tasks, splits)  # before any model runs
-    model = load_text_model(cfg.model, cfg.device, "probe")
+    model = load_text_model(cfg.model, cfg.device, "probe", cfg.backend, cfg.device_map)
     survey = probe_survey(model, train, eval_, tasks, cfg.survey)
     return dataclasses.replace(
         survey,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 from mechscope.representations.choices import Method, Pooling
 
@@ -58,6 +58,13 @@ class Config:
     """Seed of sampling and minibatches."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -84,7 +91,7 @@ def run(cfg: Config) -> Outcome:
     specs = [cfg.model] + ([cfg.model2] if cfg.model2 else [])
     collected = []
     for spec in specs:
-        model = load_text_model(spec, cfg.device, "similarity")
+        model = load_text_model(spec, cfg.device, "similarity", cfg.backend, cfg.device_map)
         collected.append(collect(model, inputs, pooling=pooling))
         del model
     n_units = min(len(c.units) for c in collected)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import DeviceArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
 from mechscope.lens.config import TunedLensConfig
 
 if TYPE_CHECKING:
@@ -34,6 +34,13 @@ class Config:
     """How the lens is trained."""
     device: DeviceArg = None
     """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
 
 
 def run(cfg: Config) -> dict[str, "LensComparison"]:
@@ -41,7 +48,7 @@ def run(cfg: Config) -> dict[str, "LensComparison"]:
     from mechscope.cli.common import load_text_model
     from mechscope.lens.tuned import compare_lenses, held_out_windows, train_tuned_lens
 
-    model = load_text_model(cfg.model, cfg.device, "tuned-lens")
+    model = load_text_model(cfg.model, cfg.device, "tuned-lens", cfg.backend, cfg.device_map)
     lens = train_tuned_lens(model, cfg.lens)
     lens.save(cfg.out)
     comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))

@@ -7,7 +7,6 @@ activation is an outlier every window shares) are kept in one ``[token, d_in]`` 
 """
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -16,7 +15,7 @@ from tqdm.auto import tqdm
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
-from mechscope.models import Model, run_until
+from mechscope.models import Model, keyed_hooks, run_until
 from mechscope.models.tokens import forward_kwargs, pad_id
 
 
@@ -42,10 +41,10 @@ def capture_sites(model: Model, batch: TokenBatch, hooks: Sequence[str]) -> dict
     order = list(model.hook_dict)
     seen: dict[str, Tensor] = {}
 
-    def read(act: Tensor, hook: Any) -> None:  # noqa: ANN401
-        seen[hook.name] = act.detach()
+    def read(act: Tensor, name: str) -> None:
+        seen[name] = act.detach()
 
-    run_until(model, batch.tokens, max(hooks, key=order.index), [(name, read) for name in hooks],
+    run_until(model, batch.tokens, max(hooks, key=order.index), keyed_hooks(hooks, read),
               **forward_kwargs(model, batch))  # fmt: skip
     return seen
 

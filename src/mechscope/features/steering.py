@@ -15,12 +15,11 @@ from torch import Tensor
 
 from mechscope.features.splicing import FeatureEdit, splice
 from mechscope.models.adapter import adapt
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
 from mechscope.models.tokens import str_tokens
 
 if TYPE_CHECKING:
     from sae_lens import SAE
-    from transformer_lens import HookedTransformer
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Steering:
 
 
 @torch.no_grad()
-def _greedy(model: "HookedTransformer", tokens: Tensor, n_tokens: int) -> Tensor:
+def _greedy(model: Decoder, tokens: Tensor, n_tokens: int) -> Tensor:
     for _ in range(n_tokens):
         next_id = model(tokens)[:, -1].argmax(-1, keepdim=True)
         tokens = torch.cat([tokens, next_id], dim=1)

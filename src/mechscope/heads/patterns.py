@@ -171,6 +171,11 @@ def query_key(model: Model, sentence: "str | Tensor", layer: int, head: int) -> 
             batch.tokens, names_filter=[q_site, k_site, pattern_site], return_type=None,
             **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
         )  # fmt: skip
+    if q_site not in cache or k_site not in cache:
+        raise MechscopeError(
+            f"{q_site} never fired: TransformerLens's Bridge of this architecture hooks no "
+            "rotated queries and keys; load the model with the hooked backend for this view."
+        )
     n_kv = getattr(cfg, "n_key_value_heads", None) or cfg.n_heads
     kv_head = head // (cfg.n_heads // n_kv)
     scale = float(cfg.attn_scale) if getattr(cfg, "use_attn_scale", True) else 1.0

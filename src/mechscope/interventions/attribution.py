@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.metrics import scalar
 from mechscope.core.results import Provenance
@@ -32,6 +31,7 @@ from mechscope.interventions.activation import (
 from mechscope.interventions.engine import metric_rows, reads_rows, site_mask
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import adapt, model_spec
+from mechscope.models.run import keep_for_gradient, keyed_hooks
 
 
 def attribution_patching(
@@ -57,11 +57,8 @@ def attribution_patching(
     cache = source.get(names)
     kept: dict[str, Tensor] = {}
 
-    def keep(act: Tensor, hook: HookPoint) -> None:
-        kept[hook.name] = act  # pyright: ignore[reportArgumentType]
-
     metric, kwargs = runs.metric, adapt(model).forward_kwargs(target.batch)
-    with torch.enable_grad(), model.hooks(fwd_hooks=[(name, keep) for name in names]):  # pyright: ignore[reportArgumentType]
+    with torch.enable_grad(), model.hooks(fwd_hooks=keyed_hooks(names, keep_for_gradient(kept))):  # pyright: ignore[reportArgumentType]
         if reads_rows(model, metric):  # only the metric's rows are unembedded
             assert metric.read is not None and metric.positions is not None
             resid = model(target.batch.inputs, stop_at_layer=model.cfg.n_layers, **kwargs)

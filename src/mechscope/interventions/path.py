@@ -50,6 +50,7 @@ from mechscope.interventions.engine import run_patches
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
+from mechscope.models.run import keep_for_gradient, keyed_hooks
 from mechscope.models.tokens import forward_kwargs
 
 RECEIVER_INPUTS = (Component.Q, Component.K, Component.V)
@@ -139,15 +140,15 @@ def path_patching(
     receiver_names = sorted({site.hook_name for site in receiver_sites})
     recorded: dict[str, Tensor] = {}
 
-    def record(act: Tensor, hook: HookPoint) -> None:
-        recorded[str(hook.name)] = act.clone()
+    def record(act: Tensor, name: str) -> None:
+        recorded[name] = act.clone()
 
     hooks = [
         (z_names[layer], freeze(z_names[layer], sender_heads.get(layer, [])))
         for layer in range(n_layers)
     ]
     hooks += [(name, freeze(name, [])) for name in mlp_names]
-    hooks += [(name, record) for name in receiver_names]
+    hooks += keyed_hooks(receiver_names, record)
     with model.hooks(fwd_hooks=hooks):  # pyright: ignore[reportArgumentType]
         model(clean.inputs, return_type=None, **forward_kwargs(model, clean))
     # Step 3 is an ordinary patch: the receivers' inputs from the recorded run, nothing else.
@@ -194,11 +195,12 @@ SPLIT_INPUT = {Component.Q: Component.Q_INPUT, Component.K: Component.K_INPUT,
 def split_qkv_inputs(model: Model) -> Iterator[Model]:
     """TransformerLens's per-head Q/K/V input hooks switched on; off again on every exit."""
     before = model.cfg.use_split_qkv_input
-    model.cfg.use_split_qkv_input = True
+    # the setter, not the config flag: the Bridge forks its attention inputs only through it
+    model.set_use_split_qkv_input(True)  # pyright: ignore[reportAttributeAccessIssue]
     try:
         yield model
     finally:
-        model.cfg.use_split_qkv_input = before
+        model.set_use_split_qkv_input(before)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def path_attribution(
@@ -230,15 +232,12 @@ def path_attribution(
     clean_z, corrupted_z = runs.clean.get(z_names), runs.corrupted.get(z_names)
     kept: dict[str, Tensor] = {}
 
-    def keep(act: Tensor, hook: HookPoint) -> None:
-        kept[str(hook.name)] = act
-
     clean = runs.clean.batch
     names = sorted(set(inputs.values()))
     with (
         split_qkv_inputs(decoder),
         torch.enable_grad(),
-        decoder.hooks(fwd_hooks=[(name, keep) for name in names]),  # pyright: ignore[reportArgumentType]
+        decoder.hooks(fwd_hooks=keyed_hooks(names, keep_for_gradient(kept))),  # pyright: ignore[reportArgumentType]
     ):
         value = runs.metric(decoder(clean.inputs, **forward_kwargs(decoder, clean)))
         grads = dict(zip(names, torch.autograd.grad(value, [kept[n] for n in names]), strict=True))

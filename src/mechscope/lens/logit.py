@@ -29,7 +29,6 @@ import einops
 import torch
 from jaxtyping import Float, Int, Shaped
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from mechscope.core.axes import Residual
 from mechscope.core.batch import TokenBatch, last_real_positions
@@ -37,7 +36,7 @@ from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
 from mechscope.models.run import boundary_labels, readout
 from mechscope.models.tokens import as_token_batch, forward_kwargs, target_ids
 
@@ -51,7 +50,7 @@ def boundary_hooks(n_layers: int) -> list[str]:
     return [pre0] + [Site(Component.RESID_POST, layer).hook_name for layer in range(n_layers)]
 
 
-def check_lens_model(model: Model) -> HookedTransformer:
+def check_lens_model(model: Model) -> Decoder:
     """The model, if it has an unembedding to read through.
 
     Raises:
@@ -186,7 +185,7 @@ def check_finite(
 
 
 def default_targets(
-    model: HookedTransformer, batch: TokenBatch, final: Float[Tensor, "batch pos d_model"]
+    model: Decoder, batch: TokenBatch, final: Float[Tensor, "batch pos d_model"]
 ) -> Int[Tensor, "batch pos"]:
     """The next token at each position, the final model's top token where there is none.
 
@@ -281,7 +280,7 @@ MIN_BLOCK_ELEMENTS = 2**23
 
 
 def _chunked_statistics(
-    model: HookedTransformer,
+    model: Decoder,
     resid: Float[Tensor, "boundary batch pos d_model"],
     targets: Int[Tensor, "batch pos"],
     k: int,
@@ -313,14 +312,14 @@ def _chunked_statistics(
 
 
 def _log_probs(
-    model: HookedTransformer, resid: Float[Tensor, "boundary batch pos d_model"]
+    model: Decoder, resid: Float[Tensor, "boundary batch pos d_model"]
 ) -> Float[Tensor, "boundary batch pos d_vocab"]:
     """Log-probs of the readout (final LayerNorm recomputed for each residual)."""
     return readout(model, resid).log_softmax(-1)
 
 
 def _statistics(
-    model: HookedTransformer,
+    model: Decoder,
     resid: Float[Tensor, "boundary batch pos d_model"],
     targets: Int[Tensor, "batch pos"],
     k: int,

@@ -21,7 +21,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer
 
 from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Provenance, Result, read_tensors, write_tensors
@@ -29,7 +28,7 @@ from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.lens.config import TunedLensConfig
 from mechscope.lens.logit import check_lens_model
 from mechscope.models.adapter import model_spec
-from mechscope.models.base import Model, parameters_requiring_grad
+from mechscope.models.base import Decoder, Model, parameters_requiring_grad
 from mechscope.models.run import boundary_labels, boundary_stream, readout, readout_groups
 from mechscope.models.tokens import corpus_windows
 
@@ -134,7 +133,7 @@ def frozen(model: nn.Module) -> Iterator[None]:
 
 @torch.no_grad()
 def fit_regression(
-    model: HookedTransformer,
+    model: Decoder,
     lens: TunedLens,
     batches: Iterable[Int[Tensor, "batch pos"]],
     ridge: float = 1e-4,
@@ -165,7 +164,7 @@ def fit_regression(
 
 
 def kl_to_final(
-    model: HookedTransformer,
+    model: Decoder,
     resid: Float[Tensor, "*boundary batch pos d_model"],
     final: Float[Tensor, "batch pos d_vocab"],
 ) -> Float[Tensor, "*boundary batch pos"]:

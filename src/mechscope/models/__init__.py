@@ -11,6 +11,10 @@ A spec is, in the order they are tried:
    ``from_pretrained`` path, failing fast when the hub is unreachable and nothing is cached;
 4. a `TinyConfig` (or a HookedTransformerConfig): a random-init model for tests.
 
+``backend="bridge"`` runs a Hugging Face decoder (a directory, a hub name, or
+``smollm2-135m``) through TransformerLens's ``TransformerBridge`` instead, with the same hook
+names and numbers, and takes Hugging Face's ``device_map`` (`mechscope.models.bridge`).
+
 Weights are loaded unprocessed by default, so activations equal the Hugging Face model's.
 ``process_weights=True`` applies TransformerLens's fold_ln / center_writing_weights /
 center_unembed / fold_value_biases (log-probs unchanged, logits shifted by a constant).
@@ -23,12 +27,14 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.models.adapter import ModelAdapter, adapt, model_spec
     from mechscope.models.base import (
+        Backend,
         DType,
         Model,
         count_parameters,
         has_lm_head,
         quiet_transformer_lens,
     )
+    from mechscope.models.bridge import DeviceMap, is_bridge
     from mechscope.models.bundled import BUNDLED, INDUCTION_1L, INDUCTION_2L, shipped_dir
     from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
     from mechscope.models.hf_dir import load_hf_reference
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
         attention_patterns,
         boundary_labels,
         boundary_stream,
+        keep_for_gradient,
+        keyed_hooks,
         readout,
         readout_groups,
         run_until,
@@ -63,12 +71,17 @@ _EXPORTS = {
     "BUNDLED": "mechscope.models.bundled",
     "classify_spec": "mechscope.models.loader",
     "count_parameters": "mechscope.models.base",
+    "Backend": "mechscope.models.base",
+    "DeviceMap": "mechscope.models.bridge",
+    "is_bridge": "mechscope.models.bridge",
     "DType": "mechscope.models.base",
     "forward_kwargs": "mechscope.models.tokens",
     "has_lm_head": "mechscope.models.base",
     "HookedViT": "mechscope.models.vit",
     "INDUCTION_1L": "mechscope.models.bundled",
     "INDUCTION_2L": "mechscope.models.bundled",
+    "keep_for_gradient": "mechscope.models.run",
+    "keyed_hooks": "mechscope.models.run",
     "load_checkpoint": "mechscope.models.checkpoint",
     "load_hf_reference": "mechscope.models.hf_dir",
     "load_model": "mechscope.models.loader",
@@ -94,6 +107,8 @@ _EXPORTS = {
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
     "BUNDLED",
+    "Backend",
+    "DeviceMap",
     "DType",
     "HookedViT",
     "INDUCTION_1L",
@@ -113,6 +128,9 @@ __all__ = [
     "count_parameters",
     "forward_kwargs",
     "has_lm_head",
+    "is_bridge",
+    "keep_for_gradient",
+    "keyed_hooks",
     "load_checkpoint",
     "load_hf_reference",
     "load_model",

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from torch import Tensor
 from transformer_lens import HookedEncoder, HookedTransformer
+from transformer_lens.model_bridge import TransformerBridge
 
 from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch
 from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.sites import Component, hook_name
-from mechscope.models.base import Model, has_lm_head
+from mechscope.models.base import Decoder, Model, has_lm_head
+from mechscope.models.bridge import is_bridge
 from mechscope.models.vit import HookedViT
 
 SPEC_ATTRIBUTE = "mechscope_spec"
@@ -38,7 +41,16 @@ class ModelAdapter:
     @property
     def causal(self) -> bool:
         """Whether each position sees only itself and earlier ones (a decoder)."""
-        return isinstance(self.model, HookedTransformer)
+        return isinstance(self.model, HookedTransformer) or self.bridge
+
+    @property
+    def bridge(self) -> bool:
+        """Whether the model runs through TransformerLens's TransformerBridge (a decoder).
+
+        The Bridge backend takes decoders only (`mechscope.models.bridge`); in compatibility
+        mode it has a HookedTransformer's hook names, weight views and ``run_with_hooks``.
+        """
+        return is_bridge(self.model)
 
     @property
     def takes_images(self) -> bool:
@@ -103,12 +115,26 @@ class ModelAdapter:
         """The key/value head query ``head`` reads (itself without grouped-query attention)."""
         return head // (self.model.cfg.n_heads // self.n_key_value_heads)
 
+    def head_weight(self, name: str) -> Tensor:
+        """``W_Q``, ``W_K``, ``W_V``, ``W_O``... stacked ``layer head ...``, one per query head.
+
+        Under grouped-query attention a key/value weight is repeated for the query heads that
+        share it, as HookedTransformer's ``W_K`` is; the Bridge's has one per key/value head.
+        """
+        weight = getattr(self.model, name)
+        groups = self.model.cfg.n_heads // self.n_key_value_heads
+        if groups > 1 and weight.shape[1] == self.n_key_value_heads:
+            weight = weight.repeat_interleave(groups, dim=1)
+        return weight
+
     @property
     def can_start_at_layer(self) -> bool:
         """Whether a pass can start at a later block from a cached ``resid_pre``.
 
         Decoders can (TransformerLens's ``start_at_layer``), except shortformer position
-        embeddings, which every block re-adds, and so can ViTs; encoders cannot.
+        embeddings, which every block re-adds, and so can ViTs; encoders cannot, nor can the
+        Bridge (the Hugging Face model owns its layer loop): every pass then starts at the
+        embeddings, with the same values.
         """
         if isinstance(self.model, HookedViT):
             return True
@@ -176,12 +202,14 @@ class ModelAdapter:
                 "decoder such as 'induction-2l' or a GPT-2 directory."
             )
 
-    def decoder(self, what: str) -> HookedTransformer:
+    def decoder(self, what: str) -> Decoder:
         """The model as a decoder, for analyses only decoders have (logit lens, composition).
 
         Raises:
             MechscopeError: an encoder.
         """
+        if isinstance(self.model, TransformerBridge):  # compatibility mode: the same surface
+            return self.model
         if not isinstance(self.model, HookedTransformer):
             raise MechscopeError(
                 f"{what} is defined here for decoders (HookedTransformer); this model is an "
@@ -199,11 +227,27 @@ class ModelAdapter:
         return isinstance(self.model, HookedEncoder)
 
     @property
+    def learned_positions(self) -> bool:
+        """Whether positions enter as a learned embedding added to the stream (``W_pos``).
+
+        Rotary models keep position inside q.k; the Bridge has a ``hook_pos_embed`` for them
+        that never fires, so the hook's presence does not say.
+        """
+        if self.takes_images:
+            return True
+        kind = getattr(self.model.cfg, "positional_embedding_type", "standard")
+        return kind in ("standard", "shortformer") and hook_name(Component.POS_EMBED) in (
+            self.model.hook_dict
+        )
+
+    @property
     def embedding_hooks(self) -> list[str]:
         """The hooks of the additive embedding parts (token, learned position, token type)."""
         parts = (Component.EMBED, Component.POS_EMBED, Component.BERT_EMBED,
                  Component.BERT_POS_EMBED, Component.BERT_TOKEN_TYPE_EMBED)  # fmt: skip
         names = [hook_name(part) for part in parts]
+        if self.bridge and not self.learned_positions:
+            names.remove(hook_name(Component.POS_EMBED))
         return [name for name in names if name in self.model.hook_dict]
 
     @property

@@ -13,12 +13,18 @@ from typing import TypeVar
 import torch
 from transformer_lens import HookedEncoder, HookedTransformer
 from transformer_lens.components import GatedMLP, Unembed
+from transformer_lens.model_bridge import TransformerBridge
 
 from mechscope.core.errors import MechscopeError
 from mechscope.models.vit import HookedViT
 
-Model = HookedTransformer | HookedEncoder | HookedViT
-"""A model mechscope analyses: a decoder (HookedTransformer) or an encoder (HookedEncoder)."""
+Model = HookedTransformer | HookedEncoder | HookedViT | TransformerBridge
+"""A model mechscope analyses: a decoder (HookedTransformer), an encoder (HookedEncoder), a
+ViT, or a Hugging Face decoder through TransformerLens's TransformerBridge."""
+
+Decoder = HookedTransformer | TransformerBridge
+"""A decoder with an unembedding: either backend (the Bridge in compatibility mode has the
+HookedTransformer's hook names and weight views)."""
 
 
 ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
@@ -35,6 +41,34 @@ class DType(Enum):
     def torch(self) -> torch.dtype:
         """The matching torch dtype."""
         return getattr(torch, self.value)
+
+
+class Backend(Enum):
+    """How a model is run (the CLI's ``--backend``).
+
+    ``hooked``: TransformerLens's HookedTransformer (its own implementation of each family;
+    every analysis, start-at-layer included). ``bridge``: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (any architecture Hugging Face has, device maps; see
+    `mechscope.models.bridge`).
+    """
+
+    HOOKED = "hooked"
+    BRIDGE = "bridge"
+
+
+def resolve_backend(backend: "Backend | str") -> Backend:
+    """``backend`` as a `Backend`.
+
+    Raises:
+        MechscopeError: a name that is not one.
+    """
+    if isinstance(backend, Backend):
+        return backend
+    try:
+        return Backend(backend)
+    except ValueError:
+        names = ", ".join(b.value for b in Backend)
+        raise MechscopeError(f"unknown backend {backend!r}; use one of {names}.") from None
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

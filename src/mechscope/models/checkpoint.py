@@ -26,6 +26,7 @@ from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformer
 from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.core.results import read_tensors, write_tensors
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
+from mechscope.models.bridge import is_bridge
 from mechscope.models.vit import VIT_MODEL_CLASS, HookedViT, ViTConfig
 
 CHECKPOINT_CONFIG = "mechscope_model.json"
@@ -83,6 +84,11 @@ def save_checkpoint(
         MechscopeError: the directory cannot be created or written.
     """
     directory = Path(directory)
+    if is_bridge(model):
+        raise MechscopeError(
+            "a Bridge model is a Hugging Face model: save it with "
+            "model.original_model.save_pretrained(DIR), or load it with backend='hooked'."
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         state, transposed = stored_state(model)

@@ -9,15 +9,18 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from mechscope.core.errors import ModelSpecError
 from mechscope.models.adapter import SPEC_ATTRIBUTE
 from mechscope.models.base import (
+    Backend,
     DType,
     Model,
     has_lm_head,
     linear_layout,
     place,
     quiet_transformer_lens,
+    resolve_backend,
     resolve_device,
     resolve_dtype,
 )
+from mechscope.models.bridge import DeviceMap, is_bridge, load_bridge
 from mechscope.models.bundled import BUNDLED
 from mechscope.models.checkpoint import CHECKPOINT_CONFIG, load_checkpoint
 from mechscope.models.hf_dir import load_hf_dir
@@ -77,6 +80,8 @@ def load_model(
     dtype: torch.dtype | DType | str | None = None,
     *,
     process_weights: bool = False,
+    backend: Backend | str = Backend.HOOKED,
+    device_map: DeviceMap | None = None,
 ) -> Model:
     """Load a model as a HookedTransformer (decoders) or HookedEncoder (BERT), in eval mode.
 
@@ -85,6 +90,11 @@ def load_model(
         device: ``None`` for CUDA when available, else CPU.
         dtype: ``None`` for float32.
         process_weights: apply TransformerLens's weight processing (decoders only).
+        backend: ``hooked`` (TransformerLens's HookedTransformer, the default) or ``bridge``
+            (the Hugging Face model through TransformerLens's TransformerBridge; a Hugging
+            Face decoder directory, hub name or ``smollm2-135m``: `mechscope.models.bridge`).
+        device_map: Hugging Face's device map, to split a model over devices (``bridge``
+            only; ``device`` is then ignored).
 
     Raises:
         ModelSpecError: the spec names nothing loadable (the message says why and what to do).
@@ -94,6 +104,22 @@ def load_model(
     """
     device_ = resolve_device(device)
     dtype_ = resolve_dtype(dtype)
+    backend = resolve_backend(backend)
+    if backend is Backend.BRIDGE:
+        if not isinstance(spec, str | Path):
+            raise ModelSpecError(
+                "the Bridge backend boots Hugging Face models by name or directory; a config "
+                "builds a HookedTransformer (use backend='hooked')."
+            )
+        bridge = load_bridge(spec, device_, dtype_, process_weights, device_map)
+        setattr(bridge, SPEC_ATTRIBUTE, str(spec))
+        check_finite_weights(bridge, str(spec))
+        return bridge  # pyright: ignore[reportReturnType] - the Bridge answers as a Model
+    if device_map is not None:
+        raise ModelSpecError(
+            "device_map splits a model through Hugging Face, which the Bridge backend runs; "
+            "add backend='bridge' (--backend bridge)."
+        )
     with quiet_transformer_lens():
         model = _load(spec, device_, dtype_, process_weights)
     if isinstance(spec, str | Path):  # results record the spec they were measured on
@@ -113,7 +139,11 @@ def check_finite_weights(model: Model, name: str) -> None:
     used = ("embed.", "pos_embed.", "blocks.", "ln_final.")
     if has_lm_head(model):
         used += ("unembed.", "mlm_head.")
-    checked = [(n, p.detach()) for n, p in model.named_parameters() if n.startswith(used)]
+    checked = [
+        (n, p.detach())
+        for n, p in model.named_parameters()
+        if n.startswith(used) or is_bridge(model)  # a Bridge: the Hugging Face model's every one
+    ]
     # One read of every weight: a sum is finite when every term is (a sum that overflows is
     # checked term by term below, so it cannot raise a false alarm). 0.03 s on SmolLM2 against
     # 0.43 s for an isfinite mask per parameter.

@@ -10,8 +10,10 @@ import copy
 
 import torch
 
+from mechscope.core.errors import MechscopeError
 from mechscope.models.adapter import SPEC_ATTRIBUTE, model_spec
 from mechscope.models.base import Model
+from mechscope.models.bridge import is_bridge
 from mechscope.models.vit import HookedViT
 
 INIT_STD = 0.02
@@ -20,6 +22,11 @@ INIT_STD = 0.02
 @torch.no_grad()
 def random_like(model: Model, *, seed: int = 0) -> Model:
     """A model of ``model``'s class and config with freshly drawn weights (see the module)."""
+    if is_bridge(model):
+        raise MechscopeError(
+            "random-init copies are drawn for the hooked backend's models; load the model "
+            "with backend='hooked' (--backend hooked) for a random-init control."
+        )
     cfg = copy.deepcopy(model.cfg)
     generator = torch.Generator().manual_seed(seed)
     if isinstance(model, HookedViT):  # built from its own config, not a tokenizer

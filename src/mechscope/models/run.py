@@ -59,6 +59,43 @@ def run_until(
     return False
 
 
+def keyed_hooks(
+    names: Sequence[str], fn: Callable[[Tensor, str], Tensor | None]
+) -> list[tuple[str, Hook]]:
+    """A hook on each of ``names`` that calls ``fn(act, name)`` with the name it is on.
+
+    Hooks that key what they read by name take it from here, not from ``hook.name``: the
+    Bridge registers an alias (``blocks.0.hook_resid_pre``) on its own hook point
+    (``blocks.0.hook_in``), whose ``hook.name`` is the latter. A hook that keeps an
+    activation for its gradient should return it: the Bridge goes on from a returned tensor,
+    otherwise from the one it reshaped into ``act``.
+    """
+
+    def bound(name: str) -> Hook:
+        def hook(act: Tensor, hook: HookPoint) -> Tensor | None:  # noqa: ARG001
+            return fn(act, name)
+
+        return hook
+
+    return [(name, bound(name)) for name in names]
+
+
+def keep_for_gradient(kept: dict[str, Tensor]) -> Callable[[Tensor, str], Tensor]:
+    """A `keyed_hooks` function keeping each activation, by name, to take a gradient to it.
+
+    It keeps and returns a fresh view of the activation, so the pass goes on from it and its
+    gradient is this hook's branch alone. On the Bridge the tensor a hook sees can flow on
+    elsewhere too (its ``hook_mlp_in`` is the stream the skip connection also carries), so
+    a gradient to the tensor itself would count both; HookedTransformer hands a hook a copy.
+    """
+
+    def keep(act: Tensor, name: str) -> Tensor:
+        kept[name] = act.view_as(act)
+        return kept[name]
+
+    return keep
+
+
 def boundary_labels(n_layers: int) -> tuple[str, ...]:
     """The one name of each boundary: ``embeddings``, ``after block 0``, ... (after the last).
 

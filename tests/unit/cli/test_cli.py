@@ -78,6 +78,9 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
             "--target is a faithfulness",
         ),
         (["circuit-discovery", "induction-2l", "--out", "/tmp/never"], "(or --task)"),
+        (["info", "induction-2l", "--backend", "bridge"], "load it with the default backend"),
+        (["info", "minilm", "--backend", "bridge"], "is an encoder (bert)"),
+        (["info", "induction-2l", "--device-map", "auto"], "add backend='bridge'"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, capsys):
@@ -338,3 +341,25 @@ def test_probe_reads_sentence_tasks_from_a_tsv(tmp_path, capsys):
     # a TSV has no trees: the structural probe is refused in one line, before any model runs
     assert main([*argv, "--tasks", "structural", "--overwrite"]) == 2
     assert "no dependency trees" in capsys.readouterr().err
+
+
+def test_the_bridge_backend_on_the_command_line(bridge_dirs, tmp_path, capsys):
+    """`--backend bridge` scores the heads the hooked backend scores; a bad map exits 2."""
+    import torch
+
+    from mechscope.core.results import load_result
+
+    path = str(bridge_dirs["llama-gqa"])
+    for backend in ("hooked", "bridge"):
+        argv = ["heads", path, "--out", str(tmp_path / backend), "--backend", backend,
+                "--kinds", "previous-token", "induction", "--device", "cpu"]  # fmt: skip
+        assert main(argv) == 0
+    hooked, bridge = (load_result(tmp_path / b) for b in ("hooked", "bridge"))
+    assert torch.allclose(hooked.per_prompt, bridge.per_prompt, atol=1e-5, equal_nan=True)
+    assert main(["info", path, "--backend", "bridge", "--device-map", "{bad"]) == 2
+    assert "is not a JSON object" in capsys.readouterr().err
+    split = '{"model.embed_tokens": "cpu", "model.layers": "cpu", "model.norm": "cpu", ' + (
+        '"lm_head": "cpu"}'
+    )
+    assert main(["info", path, "--backend", "bridge", "--device-map", split]) == 0
+    assert "LlamaForCausalLM" in capsys.readouterr().out
