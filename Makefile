@@ -10,7 +10,7 @@ SOURCES := src experiments tests benchmarks notebooks
 # conversion cache saves the conversion.
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/mechscope/numba
 
-.PHONY: install demo test check lint typecheck contract unit integration acceptance notebooks bench clean docs figures findings reproduce slow-tiers
+.PHONY: install demo test scale check lint typecheck contract unit integration acceptance notebooks bench clean docs figures findings reproduce slow-tiers
 
 install: $(STAMP)
 
@@ -31,9 +31,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m experiments.induction_heads --overwrite
 
-# Everything: unit, integration, acceptance and notebook tiers.
+# Everything: unit, integration, acceptance and notebook tiers (the scale tier: make scale).
 test: $(STAMP)
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest --durations=25 --ignore=tests/scale
+
+# The scale tier: sharded jobs on worker processes and a local Ray cluster (installs Ray).
+# Out of CI's budget: about 1.5 minutes here, most of it starting workers and the cluster.
+scale: $(STAMP)
+	eval "$$($(BIN)/python .ci/uv_env.py)" && $(UV) -e ".[scale]"
+	$(BIN)/pytest tests/scale --durations=10
 
 # CI's second step: the tiers `make check` did not run, with the 25 slowest tests listed.
 slow-tiers: $(STAMP)

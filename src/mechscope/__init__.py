@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mechscope.core import *  # noqa: F403
     from mechscope.data import *  # noqa: F403
     from mechscope.diagnostics import *  # noqa: F403
+    from mechscope.executors import *  # noqa: F403
     from mechscope.heads import *  # noqa: F403
     from mechscope.interventions import *  # noqa: F403
     from mechscope.lens import *  # noqa: F403
@@ -39,6 +40,7 @@ PACKAGES = (
     "lens",
     "circuits",
     "representations",
+    "executors",
     "vision",
     "training",
     "viz",

@@ -35,6 +35,28 @@ DeviceMapArg = Annotated[str | None, tyro.conf.arg(metavar="MAP")]
 """Hugging Face's device_map: a strategy name or a JSON {module: device} object."""
 
 
+ExecutorArg = Annotated[Literal["local", "ray"], tyro.conf.arg(metavar="{local,ray}")]
+"""Where a corpus job's shards run (`mechscope.executors.ExecutorKind`)."""
+
+
+def sharding(cfg: Any) -> "tuple[Any, Any] | None":  # noqa: ANN401 - a command's Config
+    """The `ModelRecipe` and `Executor` of a command's ``--workers/--executor/--address``.
+
+    None when the job runs in this process (one local worker).
+
+    Raises:
+        MechscopeError: fewer than one worker, or an address without --executor ray.
+    """
+    from mechscope.executors import Executor, ExecutorKind, ModelRecipe
+
+    executor = Executor(ExecutorKind(cfg.executor), cfg.workers, cfg.address)
+    if executor.in_process:
+        return None
+    recipe = ModelRecipe(cfg.model, cfg.device or "cpu", cfg.backend,
+                         parse_device_map(cfg.device_map))  # fmt: skip
+    return recipe, executor
+
+
 def parse_device_map(text: str | None) -> str | dict[str, str | int] | None:
     """``--device-map``: a strategy name as it is, a JSON object as a dict.
 

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import (
+    BackendArg,
+    DeviceArg,
+    DeviceMapArg,
+    ExecutorArg,
+    ModelArg,
+    OutArg,
+    with_prompts,
+)
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
 
@@ -62,6 +70,14 @@ class Config:
     device_map: DeviceMapArg = None
     """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
     balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    workers: int = 1
+    """Worker processes (or Ray actors), each loading the model once and taking shards of
+    the corpus; 1: in this process."""
+    executor: ExecutorArg = "local"
+    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
+    one of --workers CPUs)."""
+    address: str | None = None
+    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
 
     def __post_init__(self) -> None:
         if self.coref_window < 1:
@@ -76,9 +92,10 @@ class Config:
 
 def run(cfg: Config) -> dict[str, "Result"]:
     """Scores (into --out), syntax (syntax/), checks (verify-KIND/) and a sample (sample/)."""
-    from mechscope.cli.common import load_text_model
+    from mechscope.cli.common import load_text_model, sharding
     from mechscope.data.conllu import read_conllu, read_mentions
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
+    from mechscope.executors import sharded_detect_heads
     from mechscope.heads import detect_heads, verify
     from mechscope.heads.coreference import coreference_scores, verify_coreference
     from mechscope.heads.patterns import query_key, sentence_attention
@@ -87,6 +104,7 @@ def run(cfg: Config) -> dict[str, "Result"]:
     kinds = [k for k in cfg.kinds or HeadKind if not k.needs_annotation] or "all"
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
+    shards = sharding(cfg)  # --workers: shards of the prompts (sentences) on workers
     model = load_text_model(cfg.model, cfg.device, "heads", cfg.backend, cfg.device_map)
     syntax = None
     if sentences and not cfg.prompts:
@@ -94,13 +112,21 @@ def run(cfg: Config) -> dict[str, "Result"]:
         aligned, skipped = align_all(model, sentences)
         accumulator = DependencyAccumulator(model, aligned, skipped)
         prompts = [" ".join(a.sentence.words) for a in aligned]
-        scores = detect_heads(
-            model, accumulator.tokens, kinds, cfg.settings, consumers=[accumulator]
-        )
+        if shards is not None:
+            scores = sharded_detect_heads(*shards[:1], accumulator.tokens, kinds, cfg.settings,
+                                          shards[1], syntax=accumulator, model=model)  # fmt: skip
+        else:
+            scores = detect_heads(
+                model, accumulator.tokens, kinds, cfg.settings, consumers=[accumulator]
+            )
         syntax = accumulator.result()
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
-        scores = detect_heads(model, prompts, kinds, cfg.settings)
+        if shards is not None:
+            scores = sharded_detect_heads(shards[0], prompts, kinds, cfg.settings, shards[1],
+                                          model=model)  # fmt: skip
+        else:
+            scores = detect_heads(model, prompts, kinds, cfg.settings)
         if sentences:
             syntax = dependency_scores(model, sentences, batch_size=cfg.settings.batch_size)
     config = with_prompts(cfg, prompts)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ExecutorArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import (
     BuiltinTask,
@@ -69,13 +69,22 @@ class Config:
     device_map: DeviceMapArg = None
     """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
     balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    workers: int = 1
+    """Worker processes (or Ray actors), each loading the model once and taking shards of
+    the corpus; 1: in this process."""
+    executor: ExecutorArg = "local"
+    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
+    one of --workers CPUs)."""
+    address: str | None = None
+    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
 
 
 def run(cfg: Config) -> Outcome:
     """Patch every requested component (and estimate by attribution): a result per site kind."""
-    from mechscope.cli.common import load_text_model
+    from mechscope.cli.common import load_text_model, sharding
     from mechscope.core.errors import MechscopeError
     from mechscope.core.sites import Component, every_site
+    from mechscope.executors import sharded_patching
     from mechscope.interventions import (
         activation_patching,
         attribution_patching,
@@ -90,6 +99,7 @@ def run(cfg: Config) -> Outcome:
     components = [site.component for site in cfg.sites]
     if not components:
         raise MechscopeError("no --sites given; e.g. --sites resid_pre z")
+    shards = sharding(cfg)
     model = load_text_model(cfg.model, cfg.device, "patch", cfg.backend, cfg.device_map)
     if Component.MLP_OUT in components and model.cfg.attn_only:
         raise MechscopeError(
@@ -122,7 +132,12 @@ def run(cfg: Config) -> Outcome:
     results = {}
     for component, sites in by_component.items():
         name = component.name.lower()
-        result = activation_patching(runs, sites, cfg.direction, max_rows=cfg.max_rows)
+        if shards is not None:  # --workers: shards of the prompt pairs on workers
+            result = sharded_patching(*shards[:1], task, sites, shards[1], metric=cfg.metric,
+                                      direction=cfg.direction, max_rows=cfg.max_rows,
+                                      model=model)  # fmt: skip
+        else:
+            result = activation_patching(runs, sites, cfg.direction, max_rows=cfg.max_rows)
         results[name] = result.with_provenance(cfg, cfg.model)
         if cfg.attribution:
             estimate = attribution_patching(runs, sites, cfg.direction)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ExecutorArg, ModelArg, OutArg
 from mechscope.representations.choices import ProbeTask, SurveySettings
 
 if TYPE_CHECKING:
@@ -64,13 +64,24 @@ class Config:
     device_map: DeviceMapArg = None
     """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
     balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    workers: int = 1
+    """Worker processes (or Ray actors), each loading the model once and taking shards of
+    the corpus; 1: in this process."""
+    executor: ExecutorArg = "local"
+    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
+    one of --workers CPUs)."""
+    address: str | None = None
+    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
 
 
 def run(cfg: Config) -> "Survey":
     """Read both treebanks and run `mechscope.representations.probe_survey` once."""
-    from mechscope.cli.common import load_text_model
+    from dataclasses import replace
+
+    from mechscope.cli.common import load_text_model, sharding
     from mechscope.data.conllu import read_conllu, sample_sentences
     from mechscope.data.sst2 import read_sentence_tsv
+    from mechscope.executors import sharded_collect
     from mechscope.representations.survey import check_tasks, probe_survey, supported_tasks
 
     read = lambda path: read_sentence_tsv(path) if path.suffix == ".tsv" else read_conllu(path)  # noqa: E731
@@ -79,8 +90,20 @@ def run(cfg: Config) -> "Survey":
     splits = {"train": train, "eval": eval_}
     tasks = [t.value for t in cfg.tasks] or supported_tasks(splits)
     check_tasks(tasks, splits)  # before any model runs
+    shards = sharding(cfg)
     model = load_text_model(cfg.model, cfg.device, "probe", cfg.backend, cfg.device_map)
-    survey = probe_survey(model, train, eval_, tasks, cfg.survey)
+    collector = None
+    if shards is not None:  # --workers: shards of the sentences on workers
+        recipe, executor = shards
+
+        def collector(role, model, sentences, pooling, batch_size):  # noqa: ANN001, ANN202
+            chosen = (
+                recipe if role == "model" else replace(recipe, random_init_seed=cfg.survey.seed)
+            )
+            return sharded_collect(chosen, sentences, executor, pooling=pooling,
+                                   batch_size=batch_size, model=model)  # fmt: skip
+
+    survey = probe_survey(model, train, eval_, tasks, cfg.survey, collector=collector)
     return dataclasses.replace(
         survey,
         table=survey.table.with_provenance(cfg, cfg.model),

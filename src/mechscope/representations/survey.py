@@ -9,7 +9,7 @@ embeddings) to ``n_layers`` (after the last block).
 """
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,10 @@ __all__ = [
 
 STRUCTURAL = ProbeTask.STRUCTURAL.value
 """The task name of the structural probe."""
+
+Collector = Callable[[str, Model, Sequence[Sentence], Pooling, int], Activations]
+"""``collector(role, model, sentences, pooling, batch_size)``: activations of ``sentences``
+(role ``"model"`` or ``"random"``, its random-init twin), as `collect` gives them."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,15 @@ def probe_survey(
     settings: SurveySettings | None = None,
     *,
     progress: bool = True,
+    collector: Collector | None = None,
 ) -> Survey:
     """Probe ``tasks`` (`ProbeTask` values and ``"structural"``) at every boundary.
 
     ``progress``: show progress bars (collection and each task's probes).
+    ``collector``: how activations are collected (default: `collect`, in this process);
+    ``collector(role, model, sentences, pooling, batch_size)`` with role ``"model"`` or
+    ``"random"`` (the random-init twin), e.g. `mechscope.executors.sharded_collect` on
+    workers. Not with ``settings.store``.
 
     Raises:
         MechscopeError: no task, a pooling of the wrong level, a boundary out of range, or a
@@ -120,6 +129,9 @@ def probe_survey(
     from mechscope.models import random_like
 
     s = settings or SurveySettings()
+    if collector is not None and s.store is not None:
+        raise MechscopeError("a store keeps one process's activations on disk; drop --store "
+                             "to collect on workers.")  # fmt: skip
     if not tasks:
         raise MechscopeError("no tasks given; pass --tasks, e.g. --tasks upos structural.")
     if not s.pooling.words or not s.sentence_pooling.sentences:
@@ -142,13 +154,13 @@ def probe_survey(
     words = None
     counts: dict[str, Any] = {}
     if word_tasks or STRUCTURAL in tasks:
-        words = _gather(s, models, splits, s.pooling, progress)
+        words = _gather(s, models, splits, s.pooling, progress, collector)
         counts = _counts(words)
     probes = [_probe(s, ProbeTask(t), words, probe_settings, layers, progress)  # pyright: ignore[reportArgumentType]
               for t in word_tasks]  # fmt: skip
     sentences = None
     if sentence_tasks:
-        sentences = _gather(s, models, splits, s.sentence_pooling, progress)
+        sentences = _gather(s, models, splits, s.sentence_pooling, progress, collector)
         counts |= {"train_sentences": len(sentences["model"]["train"].sentences),
                    "eval_sentences": len(sentences["model"]["eval"].sentences)}  # fmt: skip
         probes += [_probe(s, ProbeTask(t), sentences, probe_settings, layers, progress)
@@ -175,12 +187,16 @@ def _gather(
     splits: dict[str, list[Sentence]],
     pooling: Pooling,
     progress: bool = True,
+    collector: Collector | None = None,
 ) -> dict[str, dict[str, Activations]]:
     """Activations of every model (the model, its random-init twin) on both splits."""
     out: dict[str, dict[str, Activations]] = {}
     for name, model in models.items():
         out[name] = {}
         for split, sentences in splits.items():
+            if collector is not None:
+                out[name][split] = collector(name, model, sentences, pooling, s.batch_size)
+                continue
             store = None if s.store is None else s.store / f"{name}-{pooling.value}-{split}"
             out[name][split] = collect(model, sentences, pooling=pooling,
                                        batch_size=s.batch_size, store=store,

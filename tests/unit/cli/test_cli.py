@@ -81,6 +81,8 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
         (["info", "induction-2l", "--backend", "bridge"], "load it with the default backend"),
         (["info", "minilm", "--backend", "bridge"], "is an encoder (bert)"),
         (["info", "induction-2l", "--device-map", "auto"], "add backend='bridge'"),
+        (["heads", "induction-2l", "--out", "/tmp/never", "--workers", "0"], "at least 1"),
+        (["patch", "induction-2l", "--out", "/tmp/never", "--address", "auto"], "--executor ray"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(argv, message, capsys):

@@ -1,0 +1,60 @@
+"""Executors: corpus jobs in shards on worker processes or a Ray cluster, merged exactly.
+
+- `executor`: `Executor` (local processes or Ray, workers, cluster address, retries),
+  `ModelRecipe` (what each worker loads once), `map_shards` (shards out, results back in
+  order, faults retried or named);
+- `sharded`: `sharded_detect_heads` (with a treebank's dependency accuracies),
+  `sharded_collect` (activations for probes and SAEs), `sharded_patching` (prompt pairs), each
+  equal to its one-process job (`docs/scale.md` for when to use which).
+"""
+
+from typing import TYPE_CHECKING
+
+from mechscope.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from mechscope.executors.executor import (
+        Executor,
+        ExecutorKind,
+        ModelRecipe,
+        map_shards,
+        threads_per_worker,
+    )
+    from mechscope.executors.sharded import (
+        add_accumulated,
+        pair_subset,
+        shard_ranges,
+        sharded_collect,
+        sharded_detect_heads,
+        sharded_patching,
+    )
+
+_EXPORTS = {
+    "Executor": "mechscope.executors.executor",
+    "ExecutorKind": "mechscope.executors.executor",
+    "ModelRecipe": "mechscope.executors.executor",
+    "map_shards": "mechscope.executors.executor",
+    "threads_per_worker": "mechscope.executors.executor",
+    "add_accumulated": "mechscope.executors.sharded",
+    "pair_subset": "mechscope.executors.sharded",
+    "shard_ranges": "mechscope.executors.sharded",
+    "sharded_collect": "mechscope.executors.sharded",
+    "sharded_detect_heads": "mechscope.executors.sharded",
+    "sharded_patching": "mechscope.executors.sharded",
+}
+"""Each public name and the module that defines it (imported on first use)."""
+__all__ = [
+    "Executor",
+    "ExecutorKind",
+    "ModelRecipe",
+    "add_accumulated",
+    "map_shards",
+    "pair_subset",
+    "shard_ranges",
+    "sharded_collect",
+    "sharded_detect_heads",
+    "sharded_patching",
+    "threads_per_worker",
+]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,281 @@
+"""`map_shards`: a job's shards on worker processes or a Ray cluster, each loading the model once.
+
+A corpus job (head scores over a treebank, activations for probes and SAEs, patching over
+thousands of prompt pairs) is cut into shards (sentences, prompt pairs); each shard goes to a
+worker that holds the model (`ModelRecipe` says how to load it) and runs ``task(model,
+shard)``, a module-level function (it travels by pickle); the caller merges what comes back
+through the Result contract (`mechscope.executors.sharded`).
+
+Executors (`Executor`):
+
+- ``local`` with ``workers=1``: in this process, with the caller's model (no copy, no pickling);
+- ``local`` with ``workers=N``: N spawned processes (``concurrent.futures``), each loading the
+  model once (its initializer) and using ``cpu_count // N`` torch threads;
+- ``ray``: N Ray actors holding the model (``ray.init(address=...)``: a running cluster; none: a
+  local one of N CPUs), fed by an ``ActorPool`` so a fast worker takes more shards.
+
+Faults: a worker that dies mid-shard (killed, out of memory) is replaced and its shard rerun,
+up to ``retries`` times (a new process pool; Ray's actor restarts and task retries); a shard
+whose task raises stops the job with one line naming the shard; Ctrl-C cancels what is queued,
+stops the workers (the actors on a cluster) and re-raises. Nothing is merged, so nothing is
+written, unless every shard came back.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from mechscope.core.errors import MechscopeError
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+class ExecutorKind(Enum):
+    """Where shards run."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+@dataclass(frozen=True)
+class Executor:
+    """How a sharded job runs (see the module docstring).
+
+    ``workers``: processes or actors; ``address``: a Ray cluster (``auto``, ``ray://host:port``;
+    None: start a local one); ``retries``: reruns of a shard whose worker died.
+    """
+
+    kind: ExecutorKind = ExecutorKind.LOCAL
+    workers: int = 1
+    address: str | None = None
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise MechscopeError(f"workers must be at least 1; got {self.workers}.")
+        if self.retries < 0:
+            raise MechscopeError(f"retries must be 0 or more; got {self.retries}.")
+        if self.address is not None and self.kind is not ExecutorKind.RAY:
+            raise MechscopeError("an address names a Ray cluster; add --executor ray.")
+
+    @property
+    def in_process(self) -> bool:
+        """Whether shards run here, on the caller's model."""
+        return self.kind is ExecutorKind.LOCAL and self.workers == 1
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """What a worker loads: `mechscope.models.load_model`'s arguments.
+
+    ``random_init_seed``: the model's random-init twin instead (`mechscope.models.random_like`
+    with that seed), as the probes' control model is drawn.
+    """
+
+    spec: str
+    device: str | None = "cpu"
+    backend: str = "hooked"
+    device_map: str | dict[str, str | int] | None = None
+    random_init_seed: int | None = None
+
+    def load(self) -> Any:  # noqa: ANN401 - a Model
+        """The model, as `load_model` gives it."""
+        from mechscope.models import load_model, random_like
+
+        model = load_model(
+            self.spec, device=self.device, backend=self.backend, device_map=self.device_map
+        )
+        return (
+            model
+            if self.random_init_seed is None
+            else random_like(model, seed=self.random_init_seed)
+        )
+
+
+def map_shards(
+    task: Callable[[Any, S], R],
+    shards: Sequence[S],
+    recipe: ModelRecipe,
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    model: Any = None,  # noqa: ANN401 - a loaded Model for in-process runs
+    progress: bool = True,
+    desc: str = "shards",
+) -> list[R]:
+    """``task(model, shard)`` for every shard, results in shard order.
+
+    ``model``: the caller's model when it has one (used by the in-process executor; loaded
+    from ``recipe`` otherwise).
+
+    Raises:
+        MechscopeError: a shard's task raised (named, with the first line of its error), a
+            worker died more than ``executor.retries`` times, or Ray is not installed.
+    """
+    if not shards:
+        return []
+    bar = tqdm(total=len(shards), desc=desc, disable=not progress)
+    try:
+        if executor.in_process:
+            model = model if model is not None else recipe.load()
+            results = []
+            for index, shard in enumerate(shards):
+                results.append(_run_shard(task, model, index, shard))
+                bar.update()
+            return results
+        if executor.kind is ExecutorKind.RAY:
+            return _map_ray(task, shards, recipe, executor, bar)
+        return _map_processes(task, shards, recipe, executor, bar)
+    finally:
+        bar.close()
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of ``workers`` on this machine (at least one)."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _run_shard(task: Callable[[Any, S], R], model: Any, index: int, shard: S) -> R:  # noqa: ANN401
+    try:
+        return task(model, shard)
+    except MechscopeError as error:
+        raise MechscopeError(f"shard {index}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - named in one line, the shard given
+        first = (str(error).strip().splitlines() or [""])[0]
+        raise MechscopeError(f"shard {index} failed: {type(error).__name__}: {first}") from error
+
+
+# --- local processes ----------------------------------------------------------------------
+# Each spawned worker process holds its one model here, set by the pool's initializer (a
+# process-wide slot is what a worker process is for; nothing in the caller's process uses it).
+_WORKER_MODEL: list[Any] = []
+
+
+def _init_worker(recipe: ModelRecipe, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER_MODEL[:] = [recipe.load()]
+
+
+def _worker_task(task: Callable[[Any, S], R], index: int, shard: S) -> R:
+    return _run_shard(task, _WORKER_MODEL[0], index, shard)
+
+
+def _map_processes(
+    task: Callable[[Any, S], R],
+    shards: Sequence[S],
+    recipe: ModelRecipe,
+    executor: Executor,
+    bar: tqdm,
+) -> list[R]:
+    import multiprocessing
+
+    results: dict[int, R] = {}
+    deaths = dict.fromkeys(range(len(shards)), 0)
+    context = multiprocessing.get_context("spawn")  # no forked copy of torch's thread pools
+    workers = min(executor.workers, len(shards))
+    while len(results) < len(shards):
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker,
+            initargs=(recipe, threads_per_worker(workers)),
+        )  # fmt: skip
+        pending: dict[Future, int] = {}
+        try:
+            for index, shard in enumerate(shards):
+                if index not in results:
+                    pending[pool.submit(_worker_task, task, index, shard)] = index
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[pending[future]] = future.result()  # a task's error propagates
+                    del pending[future]  # (after: a shard whose worker died stays pending)
+                    bar.update()
+        except BrokenProcessPool:  # a worker died: rerun its shards in a new pool
+            for index in pending.values():
+                deaths[index] += 1
+                if deaths[index] > executor.retries:
+                    raise MechscopeError(
+                        f"shard {index}: its worker died {deaths[index]} times (killed or out "
+                        "of memory); use fewer --workers or smaller shards."
+                    ) from None
+        except BaseException:  # a failing shard or Ctrl-C: stop everything queued
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [results[i] for i in range(len(shards))]
+
+
+# --- Ray -------------------------------------------------------------------------------------
+
+
+class _RayWorker:
+    """A Ray actor holding one loaded model."""
+
+    def __init__(self, recipe: ModelRecipe, threads: int) -> None:
+        _init_worker(recipe, threads)
+
+    def run(self, task: Callable[[Any, S], R], index: int, shard: S) -> tuple[int, R]:
+        return index, _worker_task(task, index, shard)
+
+
+def _map_ray(
+    task: Callable[[Any, S], R],
+    shards: Sequence[S],
+    recipe: ModelRecipe,
+    executor: Executor,
+    bar: tqdm,
+) -> list[R]:
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise MechscopeError(
+            "--executor ray needs Ray: pip install 'mechscope[scale]' (or pip install ray)."
+        ) from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=executor.address,
+            num_cpus=None if executor.address else executor.workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    workers = min(executor.workers, len(shards))
+    threads = 1 if executor.address else threads_per_worker(workers)
+    actor = ray.remote(num_cpus=1, max_restarts=executor.retries,
+                       max_task_retries=executor.retries)(_RayWorker)  # fmt: skip
+    actors = [actor.remote(recipe, threads) for _ in range(workers)]
+    results: dict[int, R] = {}
+    try:
+        pool = ActorPool(actors)
+        work = list(enumerate(shards))
+        calls = pool.map_unordered(lambda a, item: a.run.remote(task, *item), work)
+        for index, result in calls:
+            results[index] = result
+            bar.update()
+    except ray.exceptions.RayTaskError as error:
+        cause = error.cause if isinstance(error.cause, MechscopeError) else None
+        raise (cause or MechscopeError(f"a shard failed: {str(error).splitlines()[0]}")) from None
+    except ray.exceptions.RayActorError as error:
+        raise MechscopeError(
+            f"a worker died more than {executor.retries} times ({type(error).__name__}); "
+            "use fewer workers or smaller shards."
+        ) from None
+    finally:  # done, failed or Ctrl-C: the actors go (their queued shards with them)
+        for a in actors:
+            ray.kill(a)
+        if started:
+            ray.shutdown()
+    return [results[i] for i in range(len(shards))]

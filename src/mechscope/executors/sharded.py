@@ -1,0 +1,232 @@
+"""Corpus jobs cut into shards and merged into exactly what the one-process job returns.
+
+- `sharded_detect_heads`: prompts (or a treebank's aligned sentences, with their dependency
+  accuracies) in shards; ``per_prompt`` rows concatenated in prompt order, the induction kind's
+  repeated-token rows scored once (by the first shard); relation hits and counts summed.
+- `sharded_collect`: sentences in shards; activations concatenated along the unit axis, each
+  unit's sentence index moved past the earlier shards' kept sentences, skip counts summed.
+- `sharded_patching`: prompt pairs in shards; every task metric is a mean over prompts, so
+  each site's value (and the clean and corrupted baselines) is the pairs-weighted mean of the
+  shards' values.
+
+Equality with the one-process job is tested to float tolerance (shards pad their own
+batches, so matrix products see other shapes), on local processes in the unit tier and on a
+local Ray cluster in the scale tier (``make scale``).
+"""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from mechscope.core.batch import TokenBatch
+from mechscope.core.errors import MechscopeError
+from mechscope.core.sites import Site
+from mechscope.data.conllu import Sentence
+from mechscope.executors.executor import Executor, ModelRecipe, map_shards
+from mechscope.heads.detect import detect_heads
+from mechscope.heads.kinds import HeadKind
+from mechscope.heads.scores import HeadScores
+from mechscope.heads.settings import DetectionSettings
+from mechscope.heads.syntax import DependencyAccumulator
+from mechscope.interventions.activation import PatchingResult, activation_patching
+from mechscope.interventions.choices import PatchDirection
+from mechscope.interventions.pairs import TaskMetric, TaskPairs
+from mechscope.representations.activations import Activations, collect
+from mechscope.representations.choices import Pooling
+
+SHARDS_PER_WORKER = 4
+"""Default shards per worker: enough that a fast worker takes more of them (an actor pool
+hands the next shard to whichever is free), few enough that each is worth its call."""
+
+
+def shard_ranges(n: int, executor: Executor, shard_size: int | None = None) -> list[range]:
+    """``range(n)`` in consecutive shards: ``shard_size`` each, or `SHARDS_PER_WORKER` a worker."""
+    if shard_size is not None and shard_size < 1:
+        raise MechscopeError(f"shard_size must be at least 1; got {shard_size}.")
+    size = shard_size or max(1, math.ceil(n / (executor.workers * SHARDS_PER_WORKER)))
+    return [range(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+# --- head scores ------------------------------------------------------------------------------
+
+
+def _heads_shard(model: Any, shard: tuple) -> tuple[HeadScores, DependencyAccumulator | None]:  # noqa: ANN401
+    rows, kinds, settings, aligned = shard
+    accumulator = None
+    consumers = []
+    if aligned is not None:
+        accumulator = DependencyAccumulator(model, aligned, Counter())
+        consumers = [accumulator]
+    scores = detect_heads(model, rows, kinds, settings, consumers=consumers, progress=False)
+    return scores, accumulator
+
+
+def sharded_detect_heads(
+    recipe: ModelRecipe,
+    prompts: Sequence[str] | Sequence[Sequence[int]],
+    kinds: Sequence[HeadKind] | str = "all",
+    settings: DetectionSettings | None = None,
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    syntax: DependencyAccumulator | None = None,
+    model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
+    shard_size: int | None = None,
+    progress: bool = True,
+) -> HeadScores:
+    """`mechscope.heads.detect_heads` over shards of ``prompts`` (module docstring).
+
+    ``syntax``: an accumulator over the aligned sentences whose token rows are ``prompts``
+    (``syntax.tokens``, as ``mechscope heads --conllu`` runs them); every shard's relation
+    hits are added to it, as `detect_heads`'s ``consumers=`` would.
+    """
+    settings = settings or DetectionSettings()
+    chosen = HeadKind.parse(kinds)
+    if syntax is not None and len(syntax.aligned) != len(prompts):
+        raise MechscopeError("syntax= must be the accumulator of the sentences given as prompts.")
+    ranges = shard_ranges(len(prompts), executor, shard_size)
+    shards = []
+    for i, part in enumerate(ranges):
+        here = chosen if i == 0 else [k for k in chosen if k is not HeadKind.INDUCTION]
+        aligned = [syntax.aligned[j] for j in part] if syntax is not None else None
+        shards.append(([prompts[j] for j in part], here or chosen, settings, aligned))
+    outputs = map_shards(_heads_shard, shards, recipe, executor, model=model,
+                         progress=progress, desc="detect_heads shards")  # fmt: skip
+    first = outputs[0][0]
+    blocks = []
+    for scores, _ in outputs:
+        block = torch.full((len(chosen), scores.n_prompts, *first.per_prompt.shape[2:]), torch.nan)
+        for k, kind in enumerate(scores.kinds):
+            block[chosen.index(kind)] = scores.per_prompt[k, : scores.n_prompts]
+        blocks.append(block)
+    repeated = first.per_prompt[:, first.n_prompts :]  # the induction rows, scored once
+    if syntax is not None:
+        for _, accumulator in outputs:
+            assert accumulator is not None
+            add_accumulated(syntax, accumulator)
+    return replace(
+        first,
+        kinds=tuple(chosen),
+        per_prompt=torch.cat([*blocks, repeated], dim=1),
+        n_prompts=len(prompts),
+    )
+
+
+def add_accumulated(total: DependencyAccumulator, part: DependencyAccumulator) -> None:
+    """Add ``part``'s relation hits, offset baselines and counts into ``total`` (by relation)."""
+    index = torch.tensor([total.relations.index(r) for r in part.relations], dtype=torch.long)
+    total.correct.index_add_(0, index, part.correct)
+    total.baseline.index_add_(0, index, part.baseline)
+    total.counts.index_add_(0, index, part.counts)
+
+
+# --- activations ------------------------------------------------------------------------------
+
+
+def _collect_shard(model: Any, shard: tuple) -> Activations:  # noqa: ANN401
+    inputs, options = shard
+    return collect(model, inputs, progress=False, **options)
+
+
+def sharded_collect(
+    recipe: ModelRecipe,
+    inputs: Sequence[Sentence] | Sequence[str],
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    pooling: Pooling | None = None,
+    sites: Sequence[Site] | None = None,
+    boundaries: Sequence[int] | None = None,
+    batch_size: int = 32,
+    model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
+    shard_size: int | None = None,
+    progress: bool = True,
+) -> Activations:
+    """`mechscope.representations.collect` over shards of ``inputs``, in memory (module doc)."""
+    options = {"pooling": pooling, "sites": sites, "boundaries": boundaries,
+               "batch_size": batch_size}  # fmt: skip
+    ranges = shard_ranges(len(inputs), executor, shard_size)
+    shards = [([inputs[j] for j in part], options) for part in ranges]
+    parts = map_shards(_collect_shard, shards, recipe, executor, model=model,
+                       progress=progress, desc="collect shards")  # fmt: skip
+    groups, offset = [], 0
+    for part in parts:
+        groups.append(part.group + offset)
+        offset += len(part.sentences)
+    skipped: Counter[str] = Counter()
+    for part in parts:
+        skipped.update(part.skipped)
+    return replace(
+        parts[0],
+        values=torch.cat([part.values for part in parts], dim=1),
+        units=tuple(unit for part in parts for unit in part.units),
+        group=torch.cat(groups),
+        sentences=tuple(s for part in parts for s in part.sentences),
+        skipped=dict(skipped),
+    )
+
+
+# --- patching ---------------------------------------------------------------------------------
+
+
+def pair_subset(pairs: TaskPairs, rows: Sequence[int]) -> TaskPairs:
+    """The pairs at ``rows`` (their batches' rows, answers and positions)."""
+    index = torch.tensor(list(rows), dtype=torch.long)
+
+    def rows_of(batch: TokenBatch) -> TokenBatch:
+        return replace(
+            batch, tokens=batch.tokens[index], attention_mask=batch.attention_mask[index]
+        )
+
+    return replace(
+        pairs,
+        clean=rows_of(pairs.clean),
+        corrupted=rows_of(pairs.corrupted),
+        answers=pairs.answers[index],
+        wrong=pairs.wrong[index],
+        positions=pairs.positions[index],
+    )
+
+
+def _patching_shard(model: Any, shard: tuple) -> PatchingResult:  # noqa: ANN401
+    pairs, sites, metric, direction, max_rows = shard
+    runs = pairs.runs(model, metric)
+    return activation_patching(runs, sites, direction, max_rows=max_rows, progress=False)
+
+
+def sharded_patching(
+    recipe: ModelRecipe,
+    pairs: TaskPairs,
+    sites: Sequence[Site],
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    metric: TaskMetric | str = TaskMetric.LOGIT_DIFF,
+    direction: PatchDirection | str = PatchDirection.DENOISING,
+    max_rows: int = 64,
+    model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
+    shard_size: int | None = None,
+    progress: bool = True,
+) -> PatchingResult:
+    """`mechscope.interventions.activation_patching` of ``pairs`` over shards of the pairs.
+
+    The task metrics are means over prompts, so the whole task's value at each site is the
+    mean of the shards' values weighted by their pairs (module docstring).
+    """
+    n = pairs.clean.tokens.shape[0]
+    ranges = shard_ranges(n, executor, shard_size)
+    metric = TaskMetric(metric)
+    shards = [(pair_subset(pairs, part), list(sites), metric, PatchDirection(direction), max_rows)
+              for part in ranges]  # fmt: skip
+    parts = map_shards(_patching_shard, shards, recipe, executor, model=model,
+                       progress=progress, desc="patching shards")  # fmt: skip
+    weights = torch.tensor([len(part) for part in ranges], dtype=torch.float64) / n
+    values = sum(w * p.values.double() for w, p in zip(weights, parts, strict=True))
+    assert isinstance(values, torch.Tensor)
+    return replace(
+        parts[0],
+        values=values.to(parts[0].values.dtype),
+        clean=float(sum(w * p.clean for w, p in zip(weights, parts, strict=True))),
+        corrupted=float(sum(w * p.corrupted for w, p in zip(weights, parts, strict=True))),
+    )

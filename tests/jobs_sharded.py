@@ -1,0 +1,78 @@
+"""The sharded jobs' equality checks, shared by the unit tier (in this process) and the scale
+tier (worker processes, Ray): each compares a sharded job with its one-process job."""
+
+import os
+from pathlib import Path
+
+import torch
+
+import mechscope as ms
+from mechscope.core import Component, every_site
+from mechscope.data.conllu import read_conllu
+from mechscope.executors import (
+    Executor,
+    ModelRecipe,
+    sharded_collect,
+    sharded_detect_heads,
+    sharded_patching,
+)
+from mechscope.heads import DependencyAccumulator, align_all
+from tests.treebank import write_treebank
+
+SPEC = "induction-2l"
+TOLERANCE = 1e-5
+
+
+def check_heads_and_syntax(model, executor: Executor, tmp_path: Path) -> None:
+    sentences = read_conllu(write_treebank(tmp_path / "tb.conllu", n=24))
+    aligned, skipped = align_all(model, sentences)
+    whole = DependencyAccumulator(model, aligned, skipped)
+    expected = ms.detect_heads(model, whole.tokens, consumers=[whole], progress=False)
+    sharded = DependencyAccumulator(model, aligned, skipped)
+    recipe = ModelRecipe(SPEC)
+    got = sharded_detect_heads(recipe, sharded.tokens, executor=executor, syntax=sharded,
+                               model=model, shard_size=5, progress=False)  # fmt: skip
+    assert got.kinds == expected.kinds and got.n_prompts == expected.n_prompts
+    assert torch.equal(got.per_prompt.isnan(), expected.per_prompt.isnan())
+    assert float((got.per_prompt - expected.per_prompt).nan_to_num().abs().max()) < TOLERANCE
+    a, b = whole.result(), sharded.result()
+    assert a.relations == b.relations and torch.equal(a.counts, b.counts)
+    assert torch.equal(a.accuracy, b.accuracy) and torch.equal(a.baseline, b.baseline)
+
+
+def check_collect(model, executor: Executor, tmp_path: Path) -> None:
+    sentences = read_conllu(write_treebank(tmp_path / "tb.conllu", n=20))
+    expected = ms.collect(model, sentences, progress=False)
+    got = sharded_collect(ModelRecipe(SPEC), sentences, executor, model=model, shard_size=6,
+                          progress=False)  # fmt: skip
+    assert got.units == expected.units and got.sentences == expected.sentences
+    assert torch.equal(got.group, expected.group) and got.skipped == expected.skipped
+    assert float((got.values - expected.values).abs().max()) < TOLERANCE
+
+
+def check_patching(model, executor: Executor) -> None:
+    pairs = ms.repeated_pairs(model, n_prompts=12)
+    sites = every_site(Component.Z, model.cfg.n_layers, n_heads=model.cfg.n_heads)
+    expected = ms.activation_patching(pairs.runs(model), sites, progress=False)
+    got = sharded_patching(ModelRecipe(SPEC), pairs, sites, executor, model=model,
+                           shard_size=5, progress=False)  # fmt: skip
+    assert got.sites == expected.sites
+    assert float((got.values - expected.values).abs().max()) < TOLERANCE
+    assert abs(got.clean - expected.clean) < TOLERANCE
+    assert abs(got.corrupted - expected.corrupted) < TOLERANCE
+
+
+def failing_task(model, shard: int) -> int:
+    """Raises on shard 2: the job must stop naming it."""
+    if shard == 2:
+        raise ValueError("bad shard contents")
+    return shard * 10
+
+
+def dying_task(model, shard: tuple[int, str]) -> int:
+    """Kills its own worker the first time shard 1 runs (a marker file remembers)."""
+    index, marker = shard
+    if index == 1 and not Path(marker).exists():
+        Path(marker).write_text("died once")
+        os._exit(1)
+    return index * 10

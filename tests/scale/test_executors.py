@@ -1,0 +1,95 @@
+"""The scale tier (`make scale`): sharded jobs on worker processes and a local Ray cluster.
+
+Out of the default suite: spawned workers each import torch and load the model (about 5 s a
+pool here) and a local Ray cluster takes 10-25 s to start. Each job must equal its
+one-process result (`tests.jobs_sharded`); a killed worker is replaced and its shard rerun;
+a failing shard is named.
+"""
+
+import importlib.util
+
+import pytest
+
+from mechscope.core import MechscopeError
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards
+from tests.jobs_sharded import (
+    SPEC,
+    check_collect,
+    check_heads_and_syntax,
+    check_patching,
+    dying_task,
+    failing_task,
+)
+
+LOCAL = Executor(ExecutorKind.LOCAL, workers=2)
+RAY = Executor(ExecutorKind.RAY, workers=2)
+EXECUTORS = [pytest.param(LOCAL, id="processes")]
+if importlib.util.find_spec("ray") is not None:
+    EXECUTORS.append(pytest.param(RAY, id="ray"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ModelRecipe(SPEC).load()
+
+
+@pytest.fixture(scope="module", params=EXECUTORS)
+def executor(request):
+    if request.param.kind is ExecutorKind.RAY:  # one local cluster for the module's jobs
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield request.param
+        ray.shutdown()
+    else:
+        yield request.param
+
+
+def test_head_scores_and_syntax(model, executor, tmp_path):
+    check_heads_and_syntax(model, executor, tmp_path)
+
+
+def test_activations(model, executor, tmp_path):
+    check_collect(model, executor, tmp_path)
+
+
+def test_patching(model, executor):
+    check_patching(model, executor)
+
+
+def test_a_failing_shard_is_named(executor):
+    with pytest.raises(MechscopeError, match="shard 2 failed: ValueError: bad shard contents"):
+        map_shards(failing_task, [0, 1, 2, 3], ModelRecipe(SPEC), executor, progress=False)
+
+
+def test_a_killed_worker_is_replaced_and_its_shard_rerun(executor, tmp_path):
+    marker = str(tmp_path / "died")
+    shards = [(i, marker) for i in range(4)]
+    assert map_shards(dying_task, shards, ModelRecipe(SPEC), executor, progress=False) == [
+        0, 10, 20, 30,
+    ]  # fmt: skip
+    assert (tmp_path / "died").exists()  # it did die once
+
+
+def test_a_worker_that_keeps_dying_stops_the_job(tmp_path):
+    never = Executor(ExecutorKind.LOCAL, workers=2, retries=0)
+    shards = [(i, str(tmp_path / "died")) for i in range(4)]
+    with pytest.raises(MechscopeError, match="shard 1: its worker died 1 times"):
+        map_shards(dying_task, shards, ModelRecipe(SPEC), never, progress=False)
+
+
+def test_the_heads_command_on_two_workers_writes_what_one_process_writes(tmp_path):
+    import torch
+
+    from mechscope.cli import main
+    from mechscope.core.results import load_result
+    from tests.treebank import write_treebank
+
+    treebank = str(write_treebank(tmp_path / "tb.conllu", n=30))
+    for workers in ("1", "2"):
+        out = str(tmp_path / workers)
+        assert main(["heads", SPEC, "--conllu", treebank, "--out", out, "--workers", workers]) == 0
+    one, two = (load_result(tmp_path / w) for w in ("1", "2"))
+    assert float((one.per_prompt - two.per_prompt).nan_to_num().abs().max()) < 1e-5
+    syntax = [load_result(tmp_path / w / "syntax") for w in ("1", "2")]
+    assert torch.equal(syntax[0].accuracy, syntax[1].accuracy)

@@ -1,0 +1,51 @@
+"""Sharded jobs merge into the one-process result (shards run in this process here; on
+worker processes and Ray in tests/scale)."""
+
+import pytest
+
+from mechscope.core import MechscopeError
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards, shard_ranges
+from tests.jobs_sharded import (
+    check_collect,
+    check_heads_and_syntax,
+    check_patching,
+    failing_task,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ModelRecipe("induction-2l").load()
+
+
+def test_head_scores_and_syntax_from_shards_equal_one_pass(model, tmp_path):
+    check_heads_and_syntax(model, Executor(), tmp_path)
+
+
+def test_activations_from_shards_equal_one_pass(model, tmp_path):
+    check_collect(model, Executor(), tmp_path)
+
+
+def test_patching_over_shards_of_pairs_equals_all_pairs(model):
+    check_patching(model, Executor())
+
+
+def test_a_failing_shard_is_named_in_one_line(model):
+    with pytest.raises(MechscopeError, match="shard 2 failed: ValueError: bad shard contents"):
+        map_shards(failing_task, [0, 1, 2, 3], ModelRecipe("induction-2l"), model=model,
+                   progress=False)  # fmt: skip
+
+
+def test_shards_cover_the_corpus_in_order():
+    assert shard_ranges(10, Executor(), 4) == [range(0, 4), range(4, 8), range(8, 10)]
+    assert len(shard_ranges(100, Executor(workers=2))) == 8  # 4 a worker
+    assert sum(len(r) for r in shard_ranges(7, Executor(workers=3))) == 7
+    with pytest.raises(MechscopeError, match="shard_size must be at least 1"):
+        shard_ranges(5, Executor(), 0)
+
+
+def test_bad_executors_are_refused():
+    with pytest.raises(MechscopeError, match="workers must be at least 1"):
+        Executor(workers=0)
+    with pytest.raises(MechscopeError, match="add --executor ray"):
+        Executor(ExecutorKind.LOCAL, 2, address="auto")
