@@ -15,13 +15,13 @@ from enum import Enum
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 from transformer_lens.weight_processing import ProcessWeights
 
 from mechscope.core.errors import MechscopeError
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Decoder, Model, linear_layout, quiet_transformer_lens
 from mechscope.models.bridge import is_bridge
+from mechscope.models.legacy import HookedTransformer
 
 
 class CompositionKind(Enum):

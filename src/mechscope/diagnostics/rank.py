@@ -24,13 +24,13 @@ from typing import Any, ClassVar
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
+from mechscope.models.legacy import HookedTransformer
 from mechscope.models.run import boundary_stream
 
 

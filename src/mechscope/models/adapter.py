@@ -18,7 +18,6 @@ from functools import cached_property
 from typing import Any
 
 from torch import Tensor
-from transformer_lens import HookedEncoder, HookedTransformer
 from transformer_lens.model_bridge import TransformerBridge
 
 from mechscope.core.batch import ImageBatch, PaddingSide, TokenBatch
@@ -26,6 +25,7 @@ from mechscope.core.errors import MechscopeError, PromptError
 from mechscope.core.sites import Component, hook_name
 from mechscope.models.base import Decoder, Model, has_lm_head
 from mechscope.models.bridge import is_bridge
+from mechscope.models.legacy import HookedEncoder, HookedTransformer
 from mechscope.models.vit import HookedViT
 
 SPEC_ATTRIBUTE = "mechscope_spec"

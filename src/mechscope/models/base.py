@@ -11,11 +11,10 @@ from enum import Enum
 from typing import TypeVar
 
 import torch
-from transformer_lens import HookedEncoder, HookedTransformer
-from transformer_lens.components import GatedMLP, Unembed
 from transformer_lens.model_bridge import TransformerBridge
 
 from mechscope.core.errors import MechscopeError
+from mechscope.models.legacy import GatedMLP, HookedEncoder, HookedTransformer, Unembed
 from mechscope.models.vit import HookedViT
 
 Model = HookedTransformer | HookedEncoder | HookedViT | TransformerBridge

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.errors import MechscopeError, ModelSpecError
 from mechscope.core.results import read_tensors, write_tensors
 from mechscope.models.base import Model, is_encoder, place, quiet_transformer_lens, resolve_device
 from mechscope.models.bridge import is_bridge
+from mechscope.models.legacy import HookedEncoder, HookedTransformer, HookedTransformerConfig
 from mechscope.models.vit import VIT_MODEL_CLASS, HookedViT, ViTConfig
 
 CHECKPOINT_CONFIG = "mechscope_model.json"

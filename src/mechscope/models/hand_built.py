@@ -23,11 +23,11 @@ import tempfile
 
 import torch
 from tokenizers import Tokenizer, models
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from mechscope.core.axes import HeadId
 from mechscope.models.base import quiet_transformer_lens
+from mechscope.models.legacy import HookedTransformer, HookedTransformerConfig
 
 PREVIOUS_TOKEN_HEAD = HeadId(0, 0)
 SINK_HEAD = HeadId(0, 1)

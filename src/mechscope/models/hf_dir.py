@@ -22,17 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
-from transformer_lens.pretrained.weight_conversions import (
-    convert_bert_weights,
-    convert_gpt2_weights,
-    convert_llama_weights,
-    convert_neox_weights,
-)
 from transformer_lens.utilities.hf_utils import get_rotary_pct_from_config
 
 from mechscope.core.errors import ModelSpecError, UnsupportedArchitectureError
 from mechscope.models.base import Model, quiet_transformer_lens
+from mechscope.models.legacy import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt")
 
@@ -217,6 +211,8 @@ def load_hf_dir(
         hf_model, info = BertForPreTraining.from_pretrained(  # type: ignore[misc]
             path, local_files_only=True, dtype=dtype, output_loading_info=True
         )
+        from transformer_lens.pretrained.weight_conversions import convert_bert_weights
+
         state_dict = convert_bert_weights(hf_model, HookedTransformerConfig(**cfg_dict))
         _poison_missing_heads(state_dict, info["missing_keys"])
         model: Model = HookedEncoder(cfg_dict, tokenizer=tokenizer, move_to_device=False)
@@ -243,6 +239,13 @@ def hooked_decoder(
     if process_weights:
         cfg_dict["normalization_type"] += "Pre"
     cfg = HookedTransformerConfig(**cfg_dict)
+    # imported here: transformer-lens 4 has no converters (and no HookedTransformer to fill)
+    from transformer_lens.pretrained.weight_conversions import (
+        convert_gpt2_weights,
+        convert_llama_weights,
+        convert_neox_weights,
+    )
+
     converters = {
         Family.GPT2: convert_gpt2_weights,
         Family.NEOX: convert_neox_weights,

@@ -10,11 +10,10 @@ import socket
 from urllib.parse import urlparse
 
 import torch
-from transformer_lens import HookedEncoder, HookedTransformer
-from transformer_lens.loading_from_pretrained import get_official_model_name
 
 from mechscope.core.errors import ModelSpecError, ModelUnavailableError
 from mechscope.models.base import Model
+from mechscope.models.legacy import HookedEncoder, HookedTransformer
 
 HUB_PROBE_TIMEOUT_S = 3.0
 
@@ -25,6 +24,8 @@ def official_name(name: str) -> str:
     Raises:
         ModelSpecError: TransformerLens knows no such model.
     """
+    from transformer_lens.loading_from_pretrained import get_official_model_name
+
     try:
         return get_official_model_name(name)
     except ValueError:

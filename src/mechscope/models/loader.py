@@ -4,7 +4,6 @@ from enum import Enum
 from pathlib import Path
 
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from mechscope.core.errors import ModelSpecError
 from mechscope.models.adapter import SPEC_ATTRIBUTE
@@ -25,6 +24,7 @@ from mechscope.models.bundled import BUNDLED
 from mechscope.models.checkpoint import CHECKPOINT_CONFIG, load_checkpoint
 from mechscope.models.hf_dir import load_hf_dir
 from mechscope.models.hub import load_from_hub
+from mechscope.models.legacy import HookedTransformer, HookedTransformerConfig
 from mechscope.models.tiny import TinyConfig, tiny_model
 
 

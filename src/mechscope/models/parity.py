@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformer_lens import HookedEncoder
 
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.models.base import Model, has_lm_head
 from mechscope.models.hf_dir import load_hf_reference
+from mechscope.models.legacy import HookedEncoder
 from mechscope.models.tokens import tokenize
 
 SAMPLE_TEXT = "Interpretability starts with a model we can trust, token by token."

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 import torch
-from transformer_lens import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 from mechscope.models.base import Model, quiet_transformer_lens
+from mechscope.models.legacy import HookedEncoder, HookedTransformer, HookedTransformerConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,12 +27,12 @@ import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule, HookedTransformerConfig
-from transformer_lens.components import LayerNorm, TransformerBlock, Unembed
+from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 from transformer_lens.utilities import TypedModuleList
 
 from mechscope.core.batch import ImageBatch, ImageError
+from mechscope.models.legacy import HookedTransformerConfig, LayerNorm, TransformerBlock, Unembed
 
 VIT_MODEL_CLASS = "HookedViT"
 """The ``model_class`` a ViT checkpoint records (`mechscope.models.checkpoint`)."""

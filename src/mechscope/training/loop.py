@@ -14,7 +14,6 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from jaxtyping import Int
 from tqdm.auto import tqdm
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 from transformer_lens.utilities import lm_cross_entropy_loss
 
 from mechscope.core.batch import TokenBatch
@@ -23,6 +22,7 @@ from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import Corpus, load_corpus
 from mechscope.models.base import Model, quiet_transformer_lens
 from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
+from mechscope.models.legacy import HookedTransformer, HookedTransformerConfig
 from mechscope.training import run_dir as rd
 from mechscope.training.batches import (
     EVAL_SEED,

@@ -1,0 +1,120 @@
+"""Corpus jobs on 1 and 2 workers, and what a shard and a worker cost (issue 31).
+
+The job: every head kind of SmolLM2 (``--models induction-2l`` for a small model) on UD EWT
+dev sentences (``--sentences``, default 400), with their dependency accuracies, as
+``mechscope heads --conllu --workers N`` runs it. Interleaved rounds of:
+- "in process": `detect_heads` with the treebank accumulator, ``--threads`` torch threads;
+- "2 processes": `sharded_detect_heads` on two spawned workers (one thread each), each
+  loading the model once: what a user waits for, pool start included;
+- "ray, 2 actors": the same on a local Ray cluster started once before the rounds (its
+  start, 10-25 s here, is printed apart), the actors started in each round.
+
+Then the fixed costs that a scaling model needs: a worker's start (spawn, import, model load:
+a pool running one empty shard), and a shard's round trip (64 empty shards on a started pool
+of two: the time per shard). Equality of the sharded scores is checked (to 1e-5).
+"""
+
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import header, interleaved, options, ratio, seconds
+from mechscope.data.conllu import read_conllu
+from mechscope.executors import (
+    Executor,
+    ExecutorKind,
+    ModelRecipe,
+    map_shards,
+    sharded_detect_heads,
+)
+from mechscope.heads import DependencyAccumulator, align_all, detect_heads
+
+DEV = Path(__file__).resolve().parents[2] / "shared/data/ud_english_ewt/en_ewt-ud-dev.conllu"
+
+
+def empty(model: object, shard: int) -> int:  # noqa: ARG001 - the task's signature
+    """A shard that does nothing: what remains is the executor's own cost."""
+    return shard
+
+
+def main() -> None:
+    """Time the job in process and on two workers; then a worker's start and a shard's trip."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sentences", type=int, default=400)
+    args, _ = parser.parse_known_args()
+    opts = options()
+    spec = (opts.models or ("smollm2-135m",))[0]
+    print(header(opts), f"cpus {os.cpu_count()}")
+    recipe = ModelRecipe(spec)
+    model = recipe.load()
+    sentences = read_conllu(DEV, args.sentences)
+    aligned, skipped = align_all(model, sentences)
+    print(f"{spec}: {len(aligned)} sentences aligned ({sum(skipped.values())} skipped)")
+
+    def in_process() -> torch.Tensor:
+        accumulator = DependencyAccumulator(model, aligned, skipped)
+        scores = detect_heads(model, accumulator.tokens, consumers=[accumulator], progress=False)
+        return scores.per_prompt
+
+    def sharded(executor: Executor):  # noqa: ANN202
+        def job() -> torch.Tensor:
+            accumulator = DependencyAccumulator(model, aligned, skipped)
+            scores = sharded_detect_heads(recipe, accumulator.tokens, executor=executor,
+                                          syntax=accumulator, progress=False)  # fmt: skip
+            return scores.per_prompt
+
+        return job
+
+    candidates = {"in process": in_process, "2 processes": sharded(Executor(workers=2))}
+    ray_started = None
+    try:
+        import ray
+
+        start = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray_started = time.perf_counter() - start
+        candidates["ray, 2 actors"] = sharded(Executor(ExecutorKind.RAY, workers=2))
+    except ImportError:
+        print("ray is not installed (pip install 'mechscope[scale]'): Ray rows skipped")
+    values: dict = {}
+    times = interleaved(candidates, opts.rounds, values)
+    for name in candidates:
+        diff = float((values[name] - values["in process"]).nan_to_num().abs().max())
+        assert diff < 1e-5, (name, diff)
+    print(f"job: {seconds(times, 'in process')} in process")
+    for name in candidates:
+        if name != "in process":
+            print(f"  {name}: {seconds(times, name)}; in process / {name}: "
+                  f"{ratio(times, 'in process', name)} (speed-up)")  # fmt: skip
+    if ray_started is not None:
+        print(f"  (Ray's local cluster started once in {ray_started:.1f} s, not in the rounds)")
+
+    start = time.perf_counter()
+    map_shards(empty, [0], recipe, Executor(workers=2), progress=False)
+    print(
+        f"a pool of 2 workers started and ran one empty shard: {time.perf_counter() - start:.2f} s"
+    )
+    for name, executor in [("2 processes", Executor(workers=2)),
+                           ("ray, 2 actors", Executor(ExecutorKind.RAY, workers=2))]:  # fmt: skip
+        if name.startswith("ray") and ray_started is None:
+            continue
+        trips = []
+        for n in (2, 66):
+            start = time.perf_counter()
+            map_shards(empty, list(range(n)), recipe, executor, progress=False)
+            trips.append(time.perf_counter() - start)
+        extra = trips[1] - trips[0]
+        print(f"{name}: {1000 * extra / 64:.1f} ms per empty shard (64 more shards: "
+              f"{extra:.2f} s over a start of {trips[0]:.2f} s)")  # fmt: skip
+    if ray_started is not None:
+        import ray
+
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
