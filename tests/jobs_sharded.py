@@ -76,3 +76,13 @@ def dying_task(model, shard: tuple[int, str]) -> int:
         Path(marker).write_text("died once")
         os._exit(1)
     return index * 10
+
+
+def slow_task(model, shard: tuple[int, str]) -> int:
+    """Writes its worker's pid to the directory given, then sleeps (a job to interrupt)."""
+    import time
+
+    index, directory = shard
+    (Path(directory) / f"{os.getpid()}.pid").write_text(str(index))
+    time.sleep(60)
+    return index

@@ -17,6 +17,7 @@ from mechscope.core import (
     second_copy_metric,
 )
 from mechscope.data import DATA_ENV, read_conllu
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, sharded_detect_heads
 from mechscope.heads import (
     THRESHOLDS,
     DependencyAccumulator,
@@ -79,7 +80,12 @@ def run(cfg: Config) -> Outcome:
         induction_rows=cfg.induction_rows, induction_half_length=20, batch_size=cfg.batch_size,
         seed=cfg.seed,
     )  # fmt: skip
-    scores = detect_heads(model, accumulator.tokens, KINDS, settings, consumers=[accumulator])
+    executor = Executor(ExecutorKind(cfg.executor), cfg.workers, cfg.address)
+    if executor.in_process:
+        scores = detect_heads(model, accumulator.tokens, KINDS, settings, consumers=[accumulator])
+    else:  # shards of the sentences on workers, merged into the same scores and accuracies
+        scores = sharded_detect_heads(ModelRecipe(cfg.model), accumulator.tokens, KINDS, settings,
+                                      executor, syntax=accumulator, model=model)  # fmt: skip
     syntax = accumulator.result()
     seconds["scoring (every kind and syntax, one pass per chunk)"] = time.perf_counter() - start
     began = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from experiments.config import ExperimentConfig
 from mechscope.core import Job
@@ -41,6 +42,13 @@ class Config(ExperimentConfig):
     """Top induction heads ablated in the causal check (every one reported)."""
     controls: int = 3
     """Random non-induction heads of the same layer ablated per top head."""
+    workers: int = 1
+    """Worker processes (or Ray actors) scoring shards of the sentences; 1: in this process
+    (`mechscope.executors`; the same scores)."""
+    executor: Literal["local", "ray"] = "local"
+    """local: worker processes on this machine; ray: a Ray cluster (--address, or local)."""
+    address: str | None = None
+    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

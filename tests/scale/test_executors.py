@@ -93,3 +93,40 @@ def test_the_heads_command_on_two_workers_writes_what_one_process_writes(tmp_pat
     assert float((one.per_prompt - two.per_prompt).nan_to_num().abs().max()) < 1e-5
     syntax = [load_result(tmp_path / w / "syntax") for w in ("1", "2")]
     assert torch.equal(syntax[0].accuracy, syntax[1].accuracy)
+
+
+INTERRUPTED = """
+import sys
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards
+from tests.jobs_sharded import slow_task
+if __name__ == "__main__":
+    executor = Executor(ExecutorKind(sys.argv[2]), workers=2)
+    map_shards(slow_task, [(i, sys.argv[1]) for i in range(6)], ModelRecipe("induction-2l"),
+               executor, progress=False)
+"""
+
+
+@pytest.mark.parametrize("kind", ["local", "ray"])
+def test_ctrl_c_stops_the_workers(kind, tmp_path):
+    """SIGINT while shards run: the job raises KeyboardInterrupt and no worker outlives it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mechscope.core.processes import process_alive
+
+    if kind == "ray" and importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed")
+    job = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(tmp_path), kind],
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.time() < deadline:
+        time.sleep(0.5)  # both workers are inside a shard
+    assert len(list(tmp_path.glob("*.pid"))) == 2
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=30)
+    assert job.returncode != 0 and "KeyboardInterrupt" in err
+    workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    time.sleep(2)
+    assert not [pid for pid in workers if process_alive(pid)]
