@@ -1,11 +1,11 @@
 """``mechscope ablate``: ablate heads together and one at a time; loss, JSON and report."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, with_prompts
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import AblationType
 
@@ -37,15 +37,8 @@ class Config:
     """Which reference prompt each prompt takes its activations from (resample)."""
     data: Path | None = None
     """Text file, one prompt per line (default: built-in prompts)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -67,7 +60,7 @@ def run(cfg: Config) -> Outcome:
         raise MechscopeError("no --heads given; e.g. --heads 1.4 1.7")
     prompts = read_prompts(cfg.data) if cfg.data else list(DEFAULT_PROMPTS)
     config = with_prompts(cfg, prompts)
-    model = load_text_model(cfg.model, cfg.device, "ablate", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "ablate")
     adapt(model).require_unembedding("ablate (it measures the next-token loss)")
     check_heads(model, heads)
     batch = tokenize(model, prompts)

@@ -1,11 +1,11 @@
 """``mechscope circuits``: every head's QK and OV circuits, read from the weights."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 
 if TYPE_CHECKING:
@@ -35,15 +35,8 @@ class Config:
     """Where result.json, tensors.safetensors and report.html go."""
     overwrite: bool = False
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -53,7 +46,7 @@ def run(cfg: Config) -> Outcome:
     from mechscope.core.axes import HeadId
     from mechscope.core.errors import MechscopeError
 
-    model = load_text_model(cfg.model, cfg.device, "circuits", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "circuits")
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     if cfg.heads:
         try:

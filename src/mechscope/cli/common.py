@@ -4,6 +4,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,8 +40,45 @@ ExecutorArg = Annotated[Literal["local", "ray"], tyro.conf.arg(metavar="{local,r
 """Where a corpus job's shards run (`mechscope.executors.ExecutorKind`)."""
 
 
-def sharding(cfg: Any) -> "tuple[Any, Any] | None":  # noqa: ANN401 - a command's Config
-    """The `ModelRecipe` and `Executor` of a command's ``--workers/--executor/--address``.
+@dataclass(frozen=True, kw_only=True)
+class Loading:
+    """How a command loads its model (`mechscope.models.load_model`)."""
+
+    device: DeviceArg = None
+    """Torch device (default: CUDA when available, else CPU)."""
+    backend: BackendArg = "hooked"
+    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
+    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
+    smollm2-135m)."""
+    device_map: DeviceMapArg = None
+    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
+    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+
+
+LoadingArg = Annotated[Loading, tyro.conf.OmitArgPrefixes]
+"""A command's loading options, on the command line without a prefix (--device...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sharding:
+    """Where a command's corpus runs (`mechscope.executors`)."""
+
+    workers: int = 1
+    """Worker processes (or Ray actors), each loading the model once and taking shards of
+    the corpus; 1: in this process."""
+    executor: ExecutorArg = "local"
+    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
+    one of --workers CPUs)."""
+    address: str | None = None
+    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
+
+
+ShardingArg = Annotated[Sharding, tyro.conf.OmitArgPrefixes]
+"""A command's sharding options, on the command line without a prefix (--workers...)."""
+
+
+def sharding(model: str, loading: Loading, options: Sharding) -> "tuple[Any, Any] | None":
+    """The `ModelRecipe` and `Executor` of ``--workers/--executor/--address``.
 
     None when the job runs in this process (one local worker).
 
@@ -49,11 +87,11 @@ def sharding(cfg: Any) -> "tuple[Any, Any] | None":  # noqa: ANN401 - a command'
     """
     from mechscope.executors import Executor, ExecutorKind, ModelRecipe
 
-    executor = Executor(ExecutorKind(cfg.executor), cfg.workers, cfg.address)
+    executor = Executor(ExecutorKind(options.executor), options.workers, options.address)
     if executor.in_process:
         return None
-    recipe = ModelRecipe(cfg.model, cfg.device or "cpu", cfg.backend,
-                         parse_device_map(cfg.device_map))  # fmt: skip
+    recipe = ModelRecipe(model, loading.device or "cpu", loading.backend,
+                         parse_device_map(loading.device_map))  # fmt: skip
     return recipe, executor
 
 
@@ -249,13 +287,7 @@ def with_prompts(cfg: Any, prompts: Sequence[str]) -> dict[str, Any]:  # noqa: A
     return {**config_json(cfg), "prompts": list(prompts)}
 
 
-def load_text_model(  # noqa: ANN201 - a Model
-    spec: str,
-    device: str | None,
-    command: str,
-    backend: str = "hooked",
-    device_map: str | None = None,
-):
+def load_text_model(spec: str, loading: Loading, command: str) -> Any:  # noqa: ANN401 - a Model
     """`load_model` for the commands that read text; a ViT is refused with where to go.
 
     Raises:
@@ -263,9 +295,8 @@ def load_text_model(  # noqa: ANN201 - a Model
     """
     from mechscope.models import adapt, load_model
 
-    model = load_model(
-        spec, device=device, backend=backend, device_map=parse_device_map(device_map)
-    )
+    model = load_model(spec, device=loading.device, backend=loading.backend,
+                       device_map=parse_device_map(loading.device_map))  # fmt: skip
     if adapt(model).takes_images:
         raise MechscopeError(
             f"`mechscope {command}` reads text and {spec} is a vision transformer; run "

@@ -7,11 +7,11 @@ at?", Fig. 2, where attention to [SEP] grows in the middle layers.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, OutArg
 
 if TYPE_CHECKING:
     from mechscope.heads.patterns import SentenceAttention
@@ -36,15 +36,8 @@ class Config:
     """Where result.json, tensors.safetensors and report.html go."""
     overwrite: bool = False
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> "SentenceAttention":
@@ -52,7 +45,7 @@ def run(cfg: Config) -> "SentenceAttention":
     from mechscope.cli.common import load_text_model
     from mechscope.heads.patterns import sentence_attention
 
-    model = load_text_model(cfg.model, cfg.device, "demo", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "demo")
     return sentence_attention(model, cfg.sentence).with_provenance(cfg, cfg.model)
 
 

@@ -1,11 +1,11 @@
 """``mechscope diagnose``: a health report for a model on a batch of prompts."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, with_prompts
 
 if TYPE_CHECKING:
     from mechscope.core.results import Result
@@ -36,15 +36,8 @@ class Config:
     """Where each result and report.html go."""
     overwrite: bool = False
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> dict[str, "Result"]:
@@ -66,7 +59,7 @@ def run(cfg: Config) -> dict[str, "Result"]:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
     prompts = prompts[: cfg.max_prompts]
     config = with_prompts(cfg, prompts)
-    model = load_text_model(cfg.model, cfg.device, "diagnose", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "diagnose")
     batch = tokenize(model, prompts)
     results: dict[str, Result] = {
         "attention": attention_stats(model, batch),

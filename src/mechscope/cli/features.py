@@ -1,11 +1,11 @@
 """``mechscope features``: read an SAE's features on text, and browse them."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 
 if TYPE_CHECKING:
     from mechscope.core.jobs import Outcome
@@ -60,15 +60,8 @@ class Config:
     """The datasets' directory (default: $MECHSCOPE_DATA, or a shared/data nearby)."""
     label_sentences: int = 300
     """Sentences of each annotated source the labels are measured on."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
     def __post_init__(self) -> None:
         if self.tokens < 1 or self.n_ctx < 2 or self.top < 1 or self.label_sentences < 2:
@@ -97,7 +90,7 @@ def run(cfg: Config) -> "Outcome":
     )
     from mechscope.models import corpus_windows
 
-    model = load_text_model(cfg.model, cfg.device, "features", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "features")
     sae = load_sae(cfg.sae, cfg.sae_id, device=str(model.cfg.device or "cpu"))
     hook = cfg.hook or sae_hook(sae)
     if hook is None:

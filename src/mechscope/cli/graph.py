@@ -1,13 +1,13 @@
 """``mechscope graph``: the attribution graph of one prompt over transcoder features."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 
 if TYPE_CHECKING:
@@ -60,15 +60,8 @@ class Config:
     predicted effect (total)."""
     contexts: int = 0
     """Held-out text windows read for each graph feature's top contexts (0: none)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -83,7 +76,7 @@ def run(cfg: Config) -> Outcome:
         raise MechscopeError("--validate and --contexts must be at least 0.")
     if cfg.validate_by not in ("influence", "total"):
         raise MechscopeError(f"--validate-by is influence or total, not {cfg.validate_by!r}.")
-    model = load_text_model(cfg.model, cfg.device, "graph", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "graph")
     transcoders = load_transcoders(cfg.transcoders, device=str(model.cfg.device or "cpu"))
     tokens = model.to_tokens(cfg.prompt)[0]
     replacement = Replacement.of(model, transcoders, tokens)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import tyro
 
 from mechscope.cli.common import (
-    BackendArg,
-    DeviceArg,
-    DeviceMapArg,
-    ExecutorArg,
+    Loading,
+    LoadingArg,
     ModelArg,
     OutArg,
+    Sharding,
+    ShardingArg,
     with_prompts,
 )
 from mechscope.heads.kinds import HeadKind
@@ -61,23 +61,10 @@ class Config:
         default_factory=DetectionSettings
     )
     """How heads are scored."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
-    workers: int = 1
-    """Worker processes (or Ray actors), each loading the model once and taking shards of
-    the corpus; 1: in this process."""
-    executor: ExecutorArg = "local"
-    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
-    one of --workers CPUs)."""
-    address: str | None = None
-    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
+    sharding: ShardingArg = field(default_factory=Sharding)
+    """Where the corpus runs: --workers, --executor, --address."""
 
     def __post_init__(self) -> None:
         if self.coref_window < 1:
@@ -104,8 +91,9 @@ def run(cfg: Config) -> dict[str, "Result"]:
     kinds = [k for k in cfg.kinds or HeadKind if not k.needs_annotation] or "all"
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
-    shards = sharding(cfg)  # --workers: shards of the prompts (sentences) on workers
-    model = load_text_model(cfg.model, cfg.device, "heads", cfg.backend, cfg.device_map)
+    # --workers: shards of the prompts (sentences) on workers
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
+    model = load_text_model(cfg.model, cfg.loading, "heads")
     syntax = None
     if sentences and not cfg.prompts:
         # Score the sentences themselves: every kind and syntax from the same passes.

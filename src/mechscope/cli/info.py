@@ -3,11 +3,11 @@
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,15 +21,8 @@ class Config:
     model: ModelArg
     out: OutArg | None = None
     """Also write the table as DIR/info.json."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +42,9 @@ def run(cfg: Config) -> ModelFacts:
 
     model = load_model(
         cfg.model,
-        device=cfg.device,
-        backend=cfg.backend,
-        device_map=parse_device_map(cfg.device_map),
+        device=cfg.loading.device,
+        backend=cfg.loading.backend,
+        device_map=parse_device_map(cfg.loading.device_map),
     )
     mcfg, adapter = model.cfg, adapt(model)
     rows = [

@@ -1,10 +1,10 @@
 """``mechscope patch``: activation (and attribution) patching from the command line."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ExecutorArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, Sharding, ShardingArg
 from mechscope.core.jobs import Outcome
 from mechscope.interventions.choices import (
     BuiltinTask,
@@ -60,23 +60,10 @@ class Config:
     """Also run attribution patching and report its correlation with exact patching."""
     max_rows: int = 64
     """Rows per forward pass (sites per pass = max_rows // prompts)."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
-    workers: int = 1
-    """Worker processes (or Ray actors), each loading the model once and taking shards of
-    the corpus; 1: in this process."""
-    executor: ExecutorArg = "local"
-    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
-    one of --workers CPUs)."""
-    address: str | None = None
-    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
+    sharding: ShardingArg = field(default_factory=Sharding)
+    """Where the corpus runs: --workers, --executor, --address."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -99,8 +86,8 @@ def run(cfg: Config) -> Outcome:
     components = [site.component for site in cfg.sites]
     if not components:
         raise MechscopeError("no --sites given; e.g. --sites resid_pre z")
-    shards = sharding(cfg)
-    model = load_text_model(cfg.model, cfg.device, "patch", cfg.backend, cfg.device_map)
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
+    model = load_text_model(cfg.model, cfg.loading, "patch")
     if Component.MLP_OUT in components and model.cfg.attn_only:
         raise MechscopeError(
             "this model is attention-only: it has no mlp_out; drop it from --sites."

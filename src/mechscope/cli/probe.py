@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ExecutorArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, Sharding, ShardingArg
 from mechscope.representations.choices import ProbeTask, SurveySettings
 
 if TYPE_CHECKING:
@@ -55,23 +55,10 @@ class Config:
         default_factory=SurveySettings
     )
     """How the activations are collected and probed."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
-    workers: int = 1
-    """Worker processes (or Ray actors), each loading the model once and taking shards of
-    the corpus; 1: in this process."""
-    executor: ExecutorArg = "local"
-    """local: worker processes on this machine; ray: a Ray cluster (--address, or a local
-    one of --workers CPUs)."""
-    address: str | None = None
-    """With --executor ray: the cluster's address (auto, ray://HOST:PORT)."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
+    sharding: ShardingArg = field(default_factory=Sharding)
+    """Where the corpus runs: --workers, --executor, --address."""
 
 
 def run(cfg: Config) -> "Survey":
@@ -90,18 +77,18 @@ def run(cfg: Config) -> "Survey":
     splits = {"train": train, "eval": eval_}
     tasks = [t.value for t in cfg.tasks] or supported_tasks(splits)
     check_tasks(tasks, splits)  # before any model runs
-    shards = sharding(cfg)
-    model = load_text_model(cfg.model, cfg.device, "probe", cfg.backend, cfg.device_map)
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
+    model = load_text_model(cfg.model, cfg.loading, "probe")
     collector = None
     if shards is not None:  # --workers: shards of the sentences on workers
         recipe, executor = shards
 
-        def collector(role, model, sentences, pooling, batch_size):  # noqa: ANN001, ANN202
-            chosen = (
-                recipe if role == "model" else replace(recipe, random_init_seed=cfg.survey.seed)
-            )
-            return sharded_collect(chosen, sentences, executor, pooling=pooling,
-                                   batch_size=batch_size, model=model)  # fmt: skip
+        def on_workers(role, model, sentences, pooling, batch_size):  # noqa: ANN001, ANN202
+            seed = None if role == "model" else cfg.survey.seed  # the random-init twin's
+            return sharded_collect(replace(recipe, random_init_seed=seed), sentences, executor,
+                                   pooling=pooling, batch_size=batch_size, model=model)  # fmt: skip
+
+        collector = on_workers
 
     survey = probe_survey(model, train, eval_, tasks, cfg.survey, collector=collector)
     return dataclasses.replace(

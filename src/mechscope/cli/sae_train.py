@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 from mechscope.core.errors import MechscopeError
 from mechscope.features.config import SaeRecipe, SaeSite
 
@@ -49,15 +49,8 @@ class Config:
     --sparsity-coefficient; --site is ignored); into OUT/transcoder-LAYER/."""
     recipe: Annotated[SaeRecipe, tyro.conf.OmitArgPrefixes] = field(default_factory=SaeRecipe)
     """The SAE and its training."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
@@ -66,7 +59,7 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
     from mechscope.data import load_corpus
     from mechscope.features import mlp_hooks, site_hook, train_sae, train_transcoders
 
-    model = load_text_model(cfg.model, cfg.device, "sae train", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "sae train")
     layers = cfg.layers or tuple(range(model.cfg.n_layers))
     if cfg.transcoder:
         if cfg.resume:

@@ -1,13 +1,13 @@
 """``mechscope similarity``: layer x layer CKA, SVCCA or PWCCA, within or across models."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 from mechscope.core.jobs import Outcome
 from mechscope.representations.choices import Method, Pooling
 
@@ -56,15 +56,8 @@ class Config:
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     seed: int = 0
     """Seed of sampling and minibatches."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> Outcome:
@@ -91,7 +84,7 @@ def run(cfg: Config) -> Outcome:
     specs = [cfg.model] + ([cfg.model2] if cfg.model2 else [])
     collected = []
     for spec in specs:
-        model = load_text_model(spec, cfg.device, "similarity", cfg.backend, cfg.device_map)
+        model = load_text_model(spec, cfg.loading, "similarity")
         collected.append(collect(model, inputs, pooling=pooling))
         del model
     n_units = min(len(c.units) for c in collected)

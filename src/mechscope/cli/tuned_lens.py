@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import BackendArg, DeviceArg, DeviceMapArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
 from mechscope.lens.config import TunedLensConfig
 
 if TYPE_CHECKING:
@@ -32,15 +32,8 @@ class Config:
         default_factory=TunedLensConfig
     )
     """How the lens is trained."""
-    device: DeviceArg = None
-    """Torch device (default: CUDA when available, else CPU)."""
-    backend: BackendArg = "hooked"
-    """hooked: TransformerLens's HookedTransformer; bridge: the Hugging Face model itself through
-    TransformerLens's TransformerBridge (a Hugging Face decoder directory, hub name or
-    smollm2-135m)."""
-    device_map: DeviceMapArg = None
-    """With --backend bridge: split the model over devices (Hugging Face's device_map): auto,
-    balanced, sequential, or a JSON {module: device} map; --device is then ignored."""
+    loading: LoadingArg = field(default_factory=Loading)
+    """How the model is loaded: --device, --backend, --device-map."""
 
 
 def run(cfg: Config) -> dict[str, "LensComparison"]:
@@ -48,7 +41,7 @@ def run(cfg: Config) -> dict[str, "LensComparison"]:
     from mechscope.cli.common import load_text_model
     from mechscope.lens.tuned import compare_lenses, held_out_windows, train_tuned_lens
 
-    model = load_text_model(cfg.model, cfg.device, "tuned-lens", cfg.backend, cfg.device_map)
+    model = load_text_model(cfg.model, cfg.loading, "tuned-lens")
     lens = train_tuned_lens(model, cfg.lens)
     lens.save(cfg.out)
     comparison = compare_lenses(model, lens, held_out_windows(model, cfg.lens))

@@ -237,8 +237,12 @@ def _map_ray(
     bar: tqdm,
 ) -> list[R]:
     try:
-        import ray
-        from ray.util import ActorPool
+        import ray  # pyright: ignore[reportMissingImports] - the scale extra
+        from ray.exceptions import (  # pyright: ignore[reportMissingImports]
+            RayActorError,
+            RayTaskError,
+        )
+        from ray.util import ActorPool  # pyright: ignore[reportMissingImports]
     except ImportError:
         raise MechscopeError(
             "--executor ray needs Ray: pip install 'mechscope[scale]' (or pip install ray)."
@@ -265,17 +269,17 @@ def _map_ray(
         for index, result in calls:
             results[index] = result
             bar.update()
-    except ray.exceptions.RayTaskError as error:
+    except RayTaskError as error:
         cause = error.cause if isinstance(error.cause, MechscopeError) else None
         raise (cause or MechscopeError(f"a shard failed: {str(error).splitlines()[0]}")) from None
-    except ray.exceptions.RayActorError as error:
+    except RayActorError as error:
         raise MechscopeError(
             f"a worker died more than {executor.retries} times ({type(error).__name__}); "
             "use fewer workers or smaller shards."
         ) from None
     finally:  # done, failed or Ctrl-C: the actors go (their queued shards with them)
         for a in actors:
-            ray.kill(a)
+            ray.kill(a)  # pyright: ignore[reportArgumentType]
         if started:
             ray.shutdown()
     return [results[i] for i in range(len(shards))]

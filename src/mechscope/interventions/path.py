@@ -49,7 +49,7 @@ from mechscope.interventions.ablation import check_heads
 from mechscope.interventions.engine import run_patches
 from mechscope.interventions.runs import PairedRuns
 from mechscope.models.adapter import adapt, model_spec
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder
 from mechscope.models.run import keep_for_gradient, keyed_hooks
 from mechscope.models.tokens import forward_kwargs
 
@@ -192,15 +192,15 @@ SPLIT_INPUT = {Component.Q: Component.Q_INPUT, Component.K: Component.K_INPUT,
 
 
 @contextmanager
-def split_qkv_inputs(model: Model) -> Iterator[Model]:
+def split_qkv_inputs(model: Decoder) -> Iterator[Decoder]:
     """TransformerLens's per-head Q/K/V input hooks switched on; off again on every exit."""
     before = model.cfg.use_split_qkv_input
     # the setter, not the config flag: the Bridge forks its attention inputs only through it
-    model.set_use_split_qkv_input(True)  # pyright: ignore[reportAttributeAccessIssue]
+    model.set_use_split_qkv_input(True)
     try:
         yield model
     finally:
-        model.set_use_split_qkv_input(before)  # pyright: ignore[reportAttributeAccessIssue]
+        model.set_use_split_qkv_input(before)
 
 
 def path_attribution(
