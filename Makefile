@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/pytest --durations=25 --ignore=tests/scale
 
 # The scale tier: sharded jobs on worker processes and a local Ray cluster (installs Ray).
-# Out of CI's budget: about 2 minutes here, most of it starting workers and the cluster.
+# Out of CI's budget: about 2.5 minutes here, most of it starting workers and the cluster.
 scale: $(STAMP)
 	eval "$$($(BIN)/python .ci/uv_env.py)" && $(UV) -e ".[scale]"
 	$(BIN)/pytest tests/scale --durations=10

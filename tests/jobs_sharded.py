@@ -62,6 +62,19 @@ def check_patching(model, executor: Executor) -> None:
     assert abs(got.corrupted - expected.corrupted) < TOLERANCE
 
 
+def check_read_sites(model, executor: Executor) -> None:
+    from mechscope.executors import sharded_read_sites
+    from mechscope.features import read_sites
+
+    windows = torch.randint(3, 200, (10, 24), generator=torch.Generator().manual_seed(0))
+    hooks = ["blocks.0.hook_resid_post", "blocks.1.hook_attn_out"]
+    expected = read_sites(model, windows, hooks, progress=False)
+    got = sharded_read_sites(ModelRecipe(SPEC), windows, hooks, executor, model=model,
+                             shard_size=3, progress=False)  # fmt: skip
+    for a, b in zip(expected, got, strict=True):
+        assert a.shape == b.shape and float((a - b).abs().max()) < TOLERANCE
+
+
 def failing_task(model, shard: int) -> int:
     """Raises on shard 2: the job must stop naming it."""
     if shard == 2:

@@ -17,6 +17,7 @@ from tests.jobs_sharded import (
     check_collect,
     check_heads_and_syntax,
     check_patching,
+    check_read_sites,
     dying_task,
     failing_task,
 )
@@ -55,6 +56,24 @@ def test_activations(model, executor, tmp_path):
 
 def test_patching(model, executor):
     check_patching(model, executor)
+
+
+def test_sae_activations(model, executor):
+    check_read_sites(model, executor)
+
+
+def test_sae_train_on_two_workers_trains_the_same_sae(tmp_path):
+
+    from mechscope.cli import main
+    from mechscope.features import load_sae
+
+    for workers in ("1", "2"):
+        argv = ["sae", "train", SPEC, "--layers", "1", "--out", str(tmp_path / workers),
+                "--k", "8", "--width", "128", "--tokens", "8192", "--read-tokens", "4000",
+                "--batch-size", "512", "--eval-tokens", "500", "--workers", workers]  # fmt: skip
+        assert main(argv) == 0
+    one, two = (load_sae(tmp_path / w / "resid_post-1") for w in ("1", "2"))
+    assert float((one.W_dec - two.W_dec).abs().max()) < 1e-4
 
 
 def test_a_failing_shard_is_named(executor):
@@ -130,3 +149,18 @@ def test_ctrl_c_stops_the_workers(kind, tmp_path):
     workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
     time.sleep(2)
     assert not [pid for pid in workers if process_alive(pid)]
+
+
+def test_workers_load_the_bridge_backend_and_patch_as_one_process(bridge_dirs):
+    import mechscope as ms
+    from mechscope.core import Component, every_site
+    from mechscope.executors import sharded_patching
+
+    path = str(bridge_dirs["llama-gqa"])
+    recipe = ModelRecipe(path, backend="bridge")
+    hooked = ms.load_model(path, device="cpu")
+    pairs = ms.repeated_pairs(hooked, n_prompts=8)
+    sites = every_site(Component.Z, hooked.cfg.n_layers, n_heads=hooked.cfg.n_heads)
+    expected = ms.activation_patching(pairs.runs(hooked), sites, progress=False)
+    got = sharded_patching(recipe, pairs, sites, LOCAL, shard_size=3, progress=False)
+    assert float((got.values - expected.values).abs().max()) < 1e-5

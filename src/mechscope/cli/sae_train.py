@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import tyro
 
-from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg
+from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, Sharding, ShardingArg
 from mechscope.core.errors import MechscopeError
 from mechscope.features.config import SaeRecipe, SaeSite
 
@@ -51,14 +51,19 @@ class Config:
     """The SAE and its training."""
     loading: LoadingArg = field(default_factory=Loading)
     """How the model is loaded: --device, --backend, --device-map."""
+    sharding: ShardingArg = field(default_factory=Sharding)
+    """Where the training activations are read: --workers, --executor, --address."""
 
 
 def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
     """Train and evaluate one SAE (or transcoder) per layer (each saved as it finishes)."""
-    from mechscope.cli.common import load_text_model
+    from mechscope.cli.common import load_text_model, sharding
     from mechscope.data import load_corpus
+    from mechscope.executors import site_reader
     from mechscope.features import mlp_hooks, site_hook, train_sae, train_transcoders
 
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
+    reader = site_reader(*shards) if shards is not None else None  # --workers: windows in shards
     model = load_text_model(cfg.model, cfg.loading, "sae train")
     layers = cfg.layers or tuple(range(model.cfg.n_layers))
     if cfg.transcoder:
@@ -69,7 +74,8 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
         corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
         device = str(model.cfg.device or "cpu")
         outs = {layer: Path(cfg.out) / f"transcoder-{layer}" for layer in layers}
-        trained = train_transcoders(model, layers, corpus, cfg.recipe, outs, device=device)
+        trained = train_transcoders(model, layers, corpus, cfg.recipe, outs, device=device,
+                                    reader=reader)  # fmt: skip
         return {f"transcoder-{layer}/evaluation": t.evaluation for layer, t in trained.items()}
     hooks = {layer: site_hook(model, cfg.site, layer) for layer in layers}  # all checked first
     corpus = load_corpus(cfg.corpus or None, held_out=cfg.held_out or None)
@@ -78,7 +84,7 @@ def run(cfg: Config) -> dict[str, "SaeEvaluation | TranscoderEvaluation"]:
     for layer, hook in hooks.items():
         name = f"{cfg.site.value}-{layer}"
         trained = train_sae(model, hook, corpus, cfg.recipe, Path(cfg.out) / name,
-                            resume=cfg.resume, device=device)  # fmt: skip
+                            resume=cfg.resume, device=device, reader=reader)  # fmt: skip
         results[f"{name}/evaluation"] = trained.evaluation
     return results
 

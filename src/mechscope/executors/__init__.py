@@ -4,7 +4,8 @@
   `ModelRecipe` (what each worker loads once), `map_shards` (shards out, results back in
   order, faults retried or named);
 - `sharded`: `sharded_detect_heads` (with a treebank's dependency accuracies),
-  `sharded_collect` (activations for probes and SAEs), `sharded_patching` (prompt pairs), each
+  `sharded_collect` (activations for probes), `sharded_read_sites` (an SAE's training
+  activations), `sharded_patching` (prompt pairs), each
   equal to its one-process job (`docs/scale.md` for when to use which).
 """
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
         sharded_collect,
         sharded_detect_heads,
         sharded_patching,
+        sharded_read_sites,
+        site_reader,
     )
 
 _EXPORTS = {
@@ -41,6 +44,8 @@ _EXPORTS = {
     "sharded_collect": "mechscope.executors.sharded",
     "sharded_detect_heads": "mechscope.executors.sharded",
     "sharded_patching": "mechscope.executors.sharded",
+    "sharded_read_sites": "mechscope.executors.sharded",
+    "site_reader": "mechscope.executors.sharded",
 }
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
@@ -54,6 +59,8 @@ __all__ = [
     "sharded_collect",
     "sharded_detect_heads",
     "sharded_patching",
+    "sharded_read_sites",
+    "site_reader",
     "threads_per_worker",
 ]
 

@@ -5,6 +5,8 @@
   repeated-token rows scored once (by the first shard); relation hits and counts summed.
 - `sharded_collect`: sentences in shards; activations concatenated along the unit axis, each
   unit's sentence index moved past the earlier shards' kept sentences, skip counts summed.
+- `sharded_read_sites`: an SAE's or transcoders' training windows in shards; each hook's
+  activations concatenated in window order (`site_reader` hands it to `train_sae`);
 - `sharded_patching`: prompt pairs in shards; every task metric is a mean over prompts, so
   each site's value (and the clean and corrupted baselines) is the pairs-weighted mean of the
   shards' values.
@@ -16,7 +18,7 @@ local Ray cluster in the scale tier (``make scale``).
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +29,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Site
 from mechscope.data.conllu import Sentence
 from mechscope.executors.executor import Executor, ModelRecipe, map_shards
+from mechscope.features.activations import read_sites
 from mechscope.heads.detect import detect_heads
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.scores import HeadScores
@@ -166,6 +169,45 @@ def sharded_collect(
         sentences=tuple(s for part in parts for s in part.sentences),
         skipped=dict(skipped),
     )
+
+
+# --- SAE and transcoder activations ----------------------------------------------------------
+
+
+def _read_shard(model: Any, shard: tuple) -> list[torch.Tensor]:  # noqa: ANN401
+    windows, hooks = shard
+    return read_sites(model, windows, hooks, progress=False)
+
+
+def sharded_read_sites(
+    recipe: ModelRecipe,
+    windows: torch.Tensor,
+    hooks: Sequence[str],
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
+    shard_size: int | None = None,
+    progress: bool = True,
+) -> list[torch.Tensor]:
+    """`mechscope.features.read_sites` over shards of ``windows`` (rows), for SAE training.
+
+    Each hook's activations are the shards' concatenated in window order: every real token
+    in the order one process reads them.
+    """
+    ranges = shard_ranges(windows.shape[0], executor, shard_size)
+    shards = [(windows[part.start : part.stop], list(hooks)) for part in ranges]
+    parts = map_shards(_read_shard, shards, recipe, executor, model=model, progress=progress,
+                       desc="activation shards")  # fmt: skip
+    return [torch.cat([part[i] for part in parts]) for i in range(len(hooks))]
+
+
+def site_reader(recipe: ModelRecipe, executor: Executor) -> Callable:
+    """A `mechscope.features.SiteReader` reading shards of the windows on ``executor``."""
+
+    def reader(model: Any, windows: torch.Tensor, hooks: Sequence[str]) -> list[torch.Tensor]:  # noqa: ANN401
+        return sharded_read_sites(recipe, windows, hooks, executor, model=model)
+
+    return reader
 
 
 # --- patching ---------------------------------------------------------------------------------

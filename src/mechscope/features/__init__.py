@@ -33,6 +33,7 @@ from mechscope.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mechscope.features.activations import (
+        SiteReader,
         read_sites,
         real_token_mask,
         shuffled_batches,
@@ -104,6 +105,7 @@ _EXPORTS = {
     "real_token_mask": "mechscope.features.activations",
     "standard_annotations": "mechscope.features.annotations",
     "read_sites": "mechscope.features.activations",
+    "SiteReader": "mechscope.features.activations",
     "corpus_windows_for": "mechscope.features.train",
     "save_evaluation": "mechscope.features.train",
     "write_directions": "mechscope.features.sae",
@@ -166,6 +168,7 @@ __all__ = [
     "real_token_mask",
     "standard_annotations",
     "read_sites",
+    "SiteReader",
     "corpus_windows_for",
     "save_evaluation",
     "write_directions",

@@ -6,7 +6,7 @@ activation is an outlier every window shares) are kept in one ``[token, d_in]`` 
 `shuffled_batches` feeds them to a trainer in random order, epoch after epoch.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from jaxtyping import Bool, Float, Int
@@ -47,6 +47,12 @@ def capture_sites(model: Model, batch: TokenBatch, hooks: Sequence[str]) -> dict
     run_until(model, batch.tokens, max(hooks, key=order.index), keyed_hooks(hooks, read),
               **forward_kwargs(model, batch))  # fmt: skip
     return seen
+
+
+SiteReader = Callable[[Model, Tensor, Sequence[str]], list[Tensor]]
+"""``reader(model, windows, hooks)``: the activations at each hook of every real token of the
+windows, as `read_sites` returns them (e.g. `mechscope.executors.sharded_read_sites`, which
+reads shards of the windows on workers)."""
 
 
 @torch.no_grad()

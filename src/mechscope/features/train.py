@@ -29,7 +29,7 @@ from torch import Tensor
 
 from mechscope.core.errors import MechscopeError
 from mechscope.data.corpus import Corpus
-from mechscope.features.activations import shuffled_batches, site_activations
+from mechscope.features.activations import SiteReader, shuffled_batches, site_activations
 from mechscope.features.config import SaeRecipe
 from mechscope.features.evaluate import SaeEvaluation, evaluate_sae
 from mechscope.features.sae import load_sae, training_sae
@@ -219,8 +219,12 @@ def train_sae(
     resume: bool = False,
     device: str = "cpu",
     progress: bool = True,
+    reader: SiteReader | None = None,
 ) -> TrainedSae:
     """Train one SAE on ``model``'s activations at ``hook`` (module doc); save and evaluate it.
+
+    ``reader``: how the training activations are read (default: `site_activations`, in this
+    process; `mechscope.executors.sharded_read_sites` reads them on workers).
 
     Raises:
         MechscopeError: ``out`` holds something else, a resume that does not match, a corpus
@@ -230,7 +234,10 @@ def train_sae(
     recipe.width_for(site_width(model, hook))  # refuse a k larger than the width before writing
     start = _start(out, _recipe_record(recipe, model, hook), resume)
     windows = _windows(model, corpus.train.tobytes(), recipe.read_tokens, recipe.n_ctx, recipe.seed)
-    activations = site_activations(model, windows, hook, progress=progress)
+    if reader is None:
+        activations = site_activations(model, windows, hook, progress=progress)
+    else:
+        activations = reader(model, windows, [hook])[0]
     sae, resumed = fit_sae(
         activations[: recipe.read_tokens], recipe, device=device,
         checkpoints=out / CHECKPOINTS, resume_from=start, progress=progress,

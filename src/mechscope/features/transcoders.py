@@ -23,7 +23,7 @@ from mechscope.core.errors import MechscopeError
 from mechscope.core.results import Result
 from mechscope.core.sites import Component, hook_name
 from mechscope.data.corpus import Corpus
-from mechscope.features.activations import read_sites
+from mechscope.features.activations import SiteReader, read_sites
 from mechscope.features.config import Architecture, SaeRecipe
 from mechscope.features.evaluate import SplicedLosses, window_losses
 from mechscope.features.sites import mlp_input_hook
@@ -304,8 +304,12 @@ def train_transcoders(
     *,
     device: str = "cpu",
     progress: bool = True,
+    reader: SiteReader | None = None,
 ) -> dict[int, TrainedTranscoder]:
     """One transcoder per layer of ``layers``, saved into ``outs[layer]`` as it finishes.
+
+    ``reader``: how the training activations are read (default: `read_sites`, in this
+    process; `mechscope.executors.sharded_read_sites` reads them on workers).
 
     Every layer's MLP input and output are read in one pass over the training windows (the
     model runs once, as far as the last layer, not once per layer), then each transcoder is
@@ -322,8 +326,12 @@ def train_transcoders(
         prepare_out(Path(outs[layer]), record)
     windows = corpus_windows_for(model, corpus.train.tobytes(), recipe.read_tokens, recipe)
     names = [name for pair in hooks.values() for name in pair]
-    acts = dict(zip(names, read_sites(model, windows, names, progress=progress,
-                                      desc="MLP activations"), strict=True))  # fmt: skip
+    values = (
+        reader(model, windows, names)
+        if reader is not None
+        else read_sites(model, windows, names, progress=progress, desc="MLP activations")
+    )
+    acts = dict(zip(names, values, strict=True))
     held_out = corpus_windows_for(model, corpus.held_out.tobytes(), recipe.eval_tokens, recipe,
                                   seed=recipe.seed + 1)  # fmt: skip
     trained = {}

@@ -9,6 +9,7 @@ from tests.jobs_sharded import (
     check_collect,
     check_heads_and_syntax,
     check_patching,
+    check_read_sites,
     failing_task,
 )
 
@@ -28,6 +29,10 @@ def test_activations_from_shards_equal_one_pass(model, tmp_path):
 
 def test_patching_over_shards_of_pairs_equals_all_pairs(model):
     check_patching(model, Executor())
+
+
+def test_an_sae_s_training_activations_from_shards_equal_one_read(model):
+    check_read_sites(model, Executor())
 
 
 def test_a_failing_shard_is_named_in_one_line(model):
