@@ -24,6 +24,7 @@ from mechscope.core.metrics import masked_loss, predicted_mask
 from mechscope.core.results import Provenance, Result
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model, parameters_requiring_grad
+from mechscope.models.bridge import is_bridge
 
 VANISHING_BELOW = 1e-2
 """First-block / last-block gradient norm below which the gradient is flagged as vanishing."""
@@ -53,6 +54,33 @@ def component_of(name: str) -> tuple[int | None, str]:
     if name.startswith(("ln_final", "mlm_head.ln")):
         return None, "norm"
     return None, "unembed"
+
+
+def block_parameter_names(model: Model) -> list[tuple[str, torch.nn.Parameter]]:
+    """Every parameter with a name `component_of` reads (``blocks.L.attn...``, ``embed...``).
+
+    HookedTransformer's own names are those; the Bridge's are the Hugging Face model's
+    (``transformer.h.0.attn.c_attn.weight``), so its parameters are named here by the Bridge
+    component that holds them (``blocks[L]``, ``embed``, ``ln_final``, ``unembed``) and, inside
+    a block, by what their Hugging Face name says they are (a norm, attention, the MLP).
+    """
+    if not is_bridge(model):
+        return list(model.named_parameters())
+    named: dict[int, tuple[str, torch.nn.Parameter]] = {}
+    for layer, block in enumerate(model.blocks):
+        for name, param in block.named_parameters():
+            lowered = name.lower()
+            if "norm" in lowered or "ln_" in lowered or ".ln" in lowered:
+                kind = "ln"
+            else:
+                kind = "attn" if "attn" in lowered or "attention" in lowered else "mlp"
+            named.setdefault(id(param), (f"blocks.{layer}.{kind}.{name}", param))
+    for part in ("embed", "pos_embed", "ln_final", "unembed"):
+        module = getattr(model, part, None)
+        if isinstance(module, torch.nn.Module):
+            for name, param in module.named_parameters():
+                named.setdefault(id(param), (f"{part}.{name}", param))
+    return list(named.values())
 
 
 def grouped_norms(
@@ -160,7 +188,7 @@ def gradient_norms(
                 part = loss_fn(model, chunk) * weight
                 part.backward()
                 loss += float(part.detach())
-            grads = {name: param.grad for name, param in model.named_parameters()
+            grads = {name: param.grad for name, param in block_parameter_names(model)
                      if param.grad is not None}  # fmt: skip
             norms, outside = grouped_norms(grads, model.cfg.n_layers)
             histogram = gradient_histogram(grads, model.cfg.n_layers)

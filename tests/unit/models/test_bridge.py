@@ -71,6 +71,8 @@ ANALYSES: dict[str, Callable] = {
     "logits": lambda m: m(tokens()),
     "detect_heads": lambda m: ms.detect_heads(m, tokens(), progress=False).per_prompt,
     "attention_stats": lambda m: ms.attention_stats(m, TokenBatch.full(tokens())).entropy,
+    "rank": lambda m: ms.rank_stats(m, TokenBatch.full(tokens())).effective_rank,
+    "anisotropy": lambda m: ms.anisotropy_stats(m, TokenBatch.full(tokens())).baseline,
     "activation patching, heads": lambda m: (
         ms.activation_patching(task(m).runs(m), heads(m), progress=False).values
     ),
@@ -179,3 +181,20 @@ def test_path_attribution_forks_the_bridge_s_attention_inputs(both):
     got, expected = (ms.path_attribution(task(m).runs(m), [(1, 2)]) for m in (bridge, hooked))
     assert torch.allclose(got, expected, atol=1e-5, equal_nan=True)  # NaN: not upstream
     assert bool(expected.nan_to_num().abs().sum() > 0)
+
+
+def test_gradient_norms_count_the_same_weights(both):
+    """Per block and component; the Bridge counts the Hugging Face model's parameters. Llama
+    has no biases there, while HookedTransformer gives it zero biases that get gradients, so
+    its attention and MLP norms are the hooked ones without those (never larger)."""
+    family, hooked, bridge = both
+    expected, got = (ms.gradient_norms(m, TokenBatch.full(tokens())) for m in (hooked, bridge))
+    from mechscope.diagnostics.gradients import COMPONENTS
+
+    norm = COMPONENTS.index("norm")
+    assert torch.allclose(got.norms[:, norm], expected.norms[:, norm], atol=1e-5)
+    if family == "llama-gqa":
+        assert bool((got.norms <= expected.norms + 1e-5).all())
+        assert bool((got.norms[:, :2] > 0.5 * expected.norms[:, :2]).all())
+    else:
+        assert torch.allclose(got.norms, expected.norms, atol=1e-5)
