@@ -51,3 +51,13 @@ def test_an_sae_and_a_probe_fit_on_cuda(models):
     probe = ms.fit_probe(data.cuda(), labels.cuda(), 2)
     accuracy = (probe(data.cuda()).argmax(-1).cpu() == labels).float().mean()
     assert accuracy > 0.95  # a linearly separable label
+
+
+def test_the_text_trainer_runs_on_cuda(tmp_path):
+    from mechscope.training import TrainConfig, train
+
+    cfg = TrainConfig(n_layers=1, d_model=32, n_heads=2, n_ctx=32, batch_size=4, steps=20,
+                      eval_every=10, eval_prompts=4)  # fmt: skip
+    run = train(cfg, tmp_path / "run", progress=False, device="cuda")
+    assert run.records[-1].evaluation.held_out_loss < run.records[0].evaluation.held_out_loss
+    assert ms.load_model(run.final_checkpoint, device="cpu").cfg.n_layers == 1

@@ -34,6 +34,9 @@ class Config:
     resume: bool = False
     """Continue the run in --out from its last checkpoint; recipe options given now (other
     than their defaults) must match the saved recipe, except --steps."""
+    device: str = "cpu"
+    """Where to train ("cpu", "cuda", "cuda:1"...); runs on the CPU are bit-identical on
+    resume, runs on a GPU are not."""
     recipe: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
     """The training recipe."""
 
@@ -62,7 +65,7 @@ def run(cfg: Config) -> "TrainRun":
     """Train (or resume); the run directory is --out."""
     from mechscope.training import train
 
-    return train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume)
+    return train(resolved_recipe(cfg), Path(cfg.out), resume=cfg.resume, device=cfg.device)
 
 
 def summary(run_: "TrainRun", cfg: Config) -> Iterator[str]:  # noqa: ARG001 - Job contract

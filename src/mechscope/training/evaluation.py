@@ -158,7 +158,7 @@ def eval_settings(n_rows: int, half_length: int, seed: int) -> DetectionSettings
 @torch.no_grad()
 def repeat_losses(model: Model, settings: DetectionSettings) -> dict[str, float]:
     """First/second-copy losses on the repeated rows `detect_heads` scores induction on."""
-    tokens = torch.tensor(repeated_rows(model, settings))
+    tokens = torch.tensor(repeated_rows(model, settings)).to(model.cfg.device or "cpu")
     half = (tokens.shape[1] - 1) // 2
     first, second = repeated_half_losses(loss_per_position(model(tokens), tokens), half)
     return {"repeat_first_half_loss": first, "repeat_second_half_loss": second}

@@ -20,7 +20,7 @@ from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import Interrupted, MechscopeError
 from mechscope.data.byte_tokenizer import VOCAB_SIZE, save_byte_tokenizer
 from mechscope.data.corpus import Corpus, load_corpus
-from mechscope.models.base import Model, quiet_transformer_lens
+from mechscope.models.base import Model, quiet_transformer_lens, resolve_device
 from mechscope.models.checkpoint import load_checkpoint, save_checkpoint
 from mechscope.models.legacy import HookedTransformer, HookedTransformerConfig
 from mechscope.training import run_dir as rd
@@ -278,23 +278,26 @@ class TextCallbacks:
     cfg: TrainConfig
     corpus: Corpus
     history: list[TrainingRecord]
+    device: str | torch.device = "cpu"
+    """Where the model trains: batches are drawn on the CPU (the same recipe sees the same
+    bytes anywhere) and moved there."""
     text_eval: torch.Tensor = field(init=False)
     repeat_eval: Any = field(init=False)
     icl_eval: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
         cfg = self.cfg
-        self.text_eval = eval_text_batch(cfg, self.corpus.held_out)
+        self.text_eval = eval_text_batch(cfg, self.corpus.held_out).to(self.device)
         self.repeat_eval = eval_settings(cfg.eval_prompts, cfg.repeat_half_length, EVAL_SEED)
-        self.icl_eval = eval_icl_batch(cfg, self.corpus.held_out)
+        self.icl_eval = eval_icl_batch(cfg, self.corpus.held_out).to(self.device)
 
     def loss(self, model: Model, step: int) -> torch.Tensor:
         """Next-byte loss on batch ``step`` (``token_noise``: on corrupted inputs)."""
         tokens = training_batch(self.cfg, self.corpus.train, step)
         if not self.cfg.token_noise:
-            return model(tokens, return_type="loss")
-        logits = model(noisy_tokens(tokens, self.cfg.token_noise, self.cfg.seed, step))
-        return lm_cross_entropy_loss(logits, tokens)
+            return model(tokens.to(self.device), return_type="loss")
+        noisy = noisy_tokens(tokens, self.cfg.token_noise, self.cfg.seed, step)  # on the CPU
+        return lm_cross_entropy_loss(model(noisy.to(self.device)), tokens.to(self.device))
 
     def evaluate(
         self,
@@ -350,9 +353,17 @@ NOISE_SALT = 104_729
 
 
 def train(
-    cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> TrainRun:
     """Train a model with ``cfg``, writing checkpoints and metrics into ``run_dir``.
+
+    ``device``: where the model trains (batches are drawn on the CPU, so the same recipe
+    sees the same bytes anywhere; a run on a GPU is not bit-identical to one on the CPU).
 
     Raises:
         CorpusError: an empty, binary or too-small corpus.
@@ -361,13 +372,14 @@ def train(
         TrainingInterrupted: Ctrl-C; the last checkpoint stays usable (resume from it).
     """
     run_dir = Path(run_dir)
+    device = resolve_device(device)  # a device this machine lacks: one line, before any work
     corpus = load_corpus(cfg.corpus or None)
     corpus.check_fits(cfg.n_ctx)
     if resume and (run_dir / rd.CONFIG_FILE).exists() and not rd.list_checkpoints(run_dir):
         resume = False  # the run never saved a checkpoint: resuming is starting it again
     if resume:
         start, latest = rd.check_resumable(run_dir, cfg)
-        model = load_checkpoint(latest, device="cpu")
+        model = load_checkpoint(latest, device=device)
         if not isinstance(model, HookedTransformer):
             raise rd.RunDirError(f"{latest} holds an encoder, not a trained decoder.")
         rd.keep_metrics_up_to(run_dir, start)
@@ -377,12 +389,13 @@ def train(
         with quiet_transformer_lens():
             model = HookedTransformer(model_config(cfg), tokenizer=tokenizer, move_to_device=False)
         scale_initial_weights(model, cfg, cfg.n_layers)
+        model.to(device, print_details=False)
         start, latest = 0, None
-    remedies = Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed)
+    remedies = Remedies(cfg, cfg.n_layers, cfg.n_heads, cfg.seed).to(device)
     optimizer = build_optimizer(model, remedies, cfg)
     elapsed = restore_optimizer(optimizer, latest, model, remedies)
     history = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)] if resume else []
-    callbacks = TextCallbacks(cfg, corpus, history)
+    callbacks = TextCallbacks(cfg, corpus, history, device)
     stopped_at = fit(model, optimizer, cfg, run_dir, callbacks, start=start, elapsed=elapsed,
                      progress=progress, remedies=remedies)  # fmt: skip
     records = [TrainingRecord.from_json(r) for r in rd.read_metrics(run_dir)]

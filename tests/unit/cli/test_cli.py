@@ -82,6 +82,7 @@ def test_check_model_passes_and_fails_on_tolerance(hf_dirs, capsys):
         (["info", "minilm", "--backend", "bridge"], "is an encoder (bert)"),
         (["info", "induction-2l", "--device-map", "auto"], "add backend='bridge'"),
         (["heads", "induction-2l", "--out", "/tmp/never", "--workers", "0"], "at least 1"),
+        (["train", "--out", "/tmp/never", "--device", "cuda:7"], "cannot use the device"),
         (["patch", "induction-2l", "--out", "/tmp/never", "--address", "auto"], "--executor ray"),
     ],
 )
