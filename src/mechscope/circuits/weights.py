@@ -92,6 +92,7 @@ def positional_qk(model: Decoder, n_positions: int = 32) -> Float[Tensor, "layer
         MechscopeError: the model has no learned positional embeddings (rotary models keep
             position inside q.k, where no separate positional term exists).
     """
+    model = adapt(model).decoder("positional QK patterns")  # (an encoder is refused here)
     if not adapt(model).learned_positions:
         raise MechscopeError(
             "positional QK patterns read learned positional embeddings (W_pos); this model "

@@ -236,8 +236,9 @@ class ModelAdapter:
         if self.takes_images:
             return True
         kind = getattr(self.model.cfg, "positional_embedding_type", "standard")
-        return kind in ("standard", "shortformer") and hook_name(Component.POS_EMBED) in (
-            self.model.hook_dict
+        hooks = (hook_name(Component.POS_EMBED), hook_name(Component.BERT_POS_EMBED))
+        return kind in ("standard", "shortformer") and any(
+            name in self.model.hook_dict for name in hooks
         )
 
     @property

@@ -21,8 +21,11 @@ Where the Bridge differs:
 - it cannot start a forward pass at a later block (the Hugging Face model owns the layer
   loop), so patching runs every pass from the embeddings: the same values, slower (the
   adapter's ``can_start_at_layer`` says so and the engine plans for it);
-- it has no ``hook_rot_q``/``hook_rot_k``; the rotary analyses that read them refuse with a
-  line saying so;
+- TransformerLens's NeoX Bridge has no ``hook_rot_q``/``hook_rot_k`` (Llama's has them); the
+  neuron view, which reads them, refuses with a line saying so;
+- under grouped-query attention its ``W_K``/``W_V`` have one head per key/value head (the
+  adapter's ``head_weight`` repeats them), and a hook may see a tensor that also flows on
+  elsewhere (`mechscope.models.keep_for_gradient`);
 - ``device_map`` splits are Hugging Face's (accelerate); TransformerLens 3.9's Bridge refuses
   disk and meta offload and maps that mix CPU and CUDA (its wrapped components read raw
   parameters and would bypass accelerate's offload hooks), so mechscope refuses them first,
