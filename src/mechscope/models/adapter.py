@@ -230,8 +230,9 @@ class ModelAdapter:
     def learned_positions(self) -> bool:
         """Whether positions enter as a learned embedding added to the stream (``W_pos``).
 
-        Rotary models keep position inside q.k; the Bridge has a ``hook_pos_embed`` for them
-        that never fires, so the hook's presence does not say.
+        Rotary and ALiBi models keep position inside the attention scores; some of them have
+        a ``hook_pos_embed`` that never fires (HookedTransformer with ALiBi, the Bridge of a
+        rotary model), so the hook's presence does not say.
         """
         if self.takes_images:
             return True
@@ -247,7 +248,7 @@ class ModelAdapter:
         parts = (Component.EMBED, Component.POS_EMBED, Component.BERT_EMBED,
                  Component.BERT_POS_EMBED, Component.BERT_TOKEN_TYPE_EMBED)  # fmt: skip
         names = [hook_name(part) for part in parts]
-        if self.bridge and not self.learned_positions:
+        if not self.learned_positions:  # a position hook that never fires is no part
             names.remove(hook_name(Component.POS_EMBED))
         return [name for name in names if name in self.model.hook_dict]
 

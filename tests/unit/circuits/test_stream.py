@@ -129,3 +129,20 @@ def test_a_model_with_layernorm_folded_in_decomposes_and_attributes_the_same(mlp
     assert FINAL_NORM_BIAS not in attribution.labels  # LNPre: weight and bias are in W_U, b_U
     original = direct_logit_attribution(mlp_decoder, tokens, answers)
     assert torch.allclose(attribution.logit, original.logit, atol=1e-4)  # the same model
+
+
+def test_an_alibi_decoder_has_no_position_part_and_its_parts_sum_to_the_stream():
+    """ALiBi puts position in the scores; HookedTransformer still has a hook_pos_embed that
+    never fires, which the decomposition must not read."""
+    from transformer_lens import HookedTransformerConfig
+
+    from mechscope.models import adapt
+
+    cfg = HookedTransformerConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=16,
+                                  d_vocab=20, act_fn="gelu", normalization_type="LN",
+                                  positional_embedding_type="alibi", seed=0)  # fmt: skip
+    model = load_model(cfg)
+    assert "hook_pos_embed" in model.hook_dict and not adapt(model).learned_positions
+    result = decompose_stream(model, torch.randint(0, 20, (2, 6)))
+    assert result.labels[0] == "embed" and "pos_embed" not in result.labels
+    assert result.error() < 1e-5
