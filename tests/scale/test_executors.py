@@ -164,3 +164,18 @@ def test_workers_load_the_bridge_backend_and_patch_as_one_process(bridge_dirs):
     expected = ms.activation_patching(pairs.runs(hooked), sites, progress=False)
     got = sharded_patching(recipe, pairs, sites, LOCAL, shard_size=3, progress=False)
     assert float((got.values - expected.values).abs().max()) < 1e-5
+
+
+def test_the_patch_command_on_two_workers_writes_what_one_process_writes(tmp_path):
+    """Every component's sites in one sharded job, split back per component."""
+    from mechscope.cli import main
+    from mechscope.core.results import load_result
+
+    for workers in ("1", "2"):
+        out = str(tmp_path / workers)
+        assert main(["patch", SPEC, "--task", "induction", "--out", out, "--workers", workers]) == 0
+    for component in ("z", "resid_pre", "attn_out"):
+        one, two = (load_result(tmp_path / w / component) for w in ("1", "2"))
+        assert one.sites == two.sites
+        assert float((one.values - two.values).abs().max()) < 1e-5
+        assert abs(one.clean - two.clean) < 1e-5 and abs(one.corrupted - two.corrupted) < 1e-5

@@ -101,8 +101,9 @@ def run(cfg: Config) -> dict[str, "Result"]:
         accumulator = DependencyAccumulator(model, aligned, skipped)
         prompts = [" ".join(a.sentence.words) for a in aligned]
         if shards is not None:
-            scores = sharded_detect_heads(*shards[:1], accumulator.tokens, kinds, cfg.settings,
-                                          shards[1], syntax=accumulator, model=model)  # fmt: skip
+            recipe, executor = shards
+            scores = sharded_detect_heads(recipe, accumulator.tokens, kinds, cfg.settings,
+                                          executor, syntax=accumulator, model=model)  # fmt: skip
         else:
             scores = detect_heads(
                 model, accumulator.tokens, kinds, cfg.settings, consumers=[accumulator]
@@ -111,7 +112,8 @@ def run(cfg: Config) -> dict[str, "Result"]:
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
         if shards is not None:
-            scores = sharded_detect_heads(shards[0], prompts, kinds, cfg.settings, shards[1],
+            recipe, executor = shards
+            scores = sharded_detect_heads(recipe, prompts, kinds, cfg.settings, executor,
                                           model=model)  # fmt: skip
         else:
             scores = detect_heads(model, prompts, kinds, cfg.settings)

@@ -1,7 +1,7 @@
 """``mechscope patch``: activation (and attribution) patching from the command line."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, Sharding, ShardingArg
@@ -115,18 +115,29 @@ def run(cfg: Config) -> Outcome:
     }
     # Cache once: both runs keep every hook point any component (or a chunk's start) reads.
     every = [s for sites in by_component.values() for s in sites]
-    runs = task.runs(model, cfg.metric, patching_hooks(model, every))
+    together = None
+    if shards is not None:  # --workers: every site at once, shards of the pairs on workers
+        recipe, executor = shards
+        together = sharded_patching(recipe, task, every, executor, metric=cfg.metric,
+                                    direction=cfg.direction, max_rows=cfg.max_rows,
+                                    model=model)  # fmt: skip
+    # Here the runs are needed without workers, and by attribution (one backward pass).
+    needed = together is None or cfg.attribution
+    runs = task.runs(model, cfg.metric, patching_hooks(model, every)) if needed else None
     results = {}
+    first = 0
     for component, sites in by_component.items():
         name = component.name.lower()
-        if shards is not None:  # --workers: shards of the prompt pairs on workers
-            result = sharded_patching(*shards[:1], task, sites, shards[1], metric=cfg.metric,
-                                      direction=cfg.direction, max_rows=cfg.max_rows,
-                                      model=model)  # fmt: skip
+        if together is not None:  # this component's sites of the one sharded job
+            rows = slice(first, first + len(sites))
+            result = replace(together, sites=together.sites[rows], values=together.values[rows])
+            first += len(sites)
         else:
+            assert runs is not None
             result = activation_patching(runs, sites, cfg.direction, max_rows=cfg.max_rows)
         results[name] = result.with_provenance(cfg, cfg.model)
         if cfg.attribution:
+            assert runs is not None
             estimate = attribution_patching(runs, sites, cfg.direction)
             results[f"{name}_attribution"] = estimate.with_provenance(cfg, cfg.model)
     n_pairs = task.clean.tokens.shape[0]

@@ -71,7 +71,7 @@ def _heads_shard(model: Any, shard: tuple) -> tuple[HeadScores, DependencyAccumu
 def sharded_detect_heads(
     recipe: ModelRecipe,
     prompts: Sequence[str] | Sequence[Sequence[int]],
-    kinds: Sequence[HeadKind] | str = "all",
+    kinds: Sequence[HeadKind | str] | str = "all",
     settings: DetectionSettings | None = None,
     executor: Executor = Executor(),  # noqa: B008 - frozen
     *,
@@ -91,20 +91,25 @@ def sharded_detect_heads(
     if syntax is not None and len(syntax.aligned) != len(prompts):
         raise MechscopeError("syntax= must be the accumulator of the sentences given as prompts.")
     ranges = shard_ranges(len(prompts), executor, shard_size)
-    shards = []
+    shards, run = [], []  # run: the ranges with something to score or accumulate
     for i, part in enumerate(ranges):
         here = chosen if i == 0 else [k for k in chosen if k is not HeadKind.INDUCTION]
+        if not here and syntax is None:
+            continue  # induction alone: only the first shard's repeated rows are scored
         aligned = [syntax.aligned[j] for j in part] if syntax is not None else None
+        # (with syntax, the sentences must run even for induction alone: it is rescored)
         shards.append(([prompts[j] for j in part], here or chosen, settings, aligned))
+        run.append(part)
     outputs = map_shards(_heads_shard, shards, recipe, executor, model=model,
                          progress=progress, desc="detect_heads shards")  # fmt: skip
     first = outputs[0][0]
-    blocks = []
-    for scores, _ in outputs:
-        block = torch.full((len(chosen), scores.n_prompts, *first.per_prompt.shape[2:]), torch.nan)
+    shape = (len(chosen), len(prompts), *first.per_prompt.shape[2:])
+    prompt_rows = torch.full(shape, torch.nan)  # rows of skipped shards stay NaN: unscored
+    for part, (scores, _) in zip(run, outputs, strict=True):
         for k, kind in enumerate(scores.kinds):
-            block[chosen.index(kind)] = scores.per_prompt[k, : scores.n_prompts]
-        blocks.append(block)
+            prompt_rows[chosen.index(kind), part.start : part.stop] = scores.per_prompt[
+                k, : scores.n_prompts
+            ]
     repeated = first.per_prompt[:, first.n_prompts :]  # the induction rows, scored once
     if syntax is not None:
         for _, accumulator in outputs:
@@ -113,7 +118,7 @@ def sharded_detect_heads(
     return replace(
         first,
         kinds=tuple(chosen),
-        per_prompt=torch.cat([*blocks, repeated], dim=1),
+        per_prompt=torch.cat([prompt_rows, repeated], dim=1),
         n_prompts=len(prompts),
     )
 

@@ -2,6 +2,7 @@
 worker processes and Ray in tests/scale)."""
 
 import pytest
+import torch
 
 from mechscope.core import MechscopeError
 from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards, shard_ranges
@@ -54,3 +55,17 @@ def test_bad_executors_are_refused():
         Executor(workers=0)
     with pytest.raises(MechscopeError, match="add --executor ray"):
         Executor(ExecutorKind.LOCAL, 2, address="auto")
+
+
+def test_induction_alone_is_scored_once_and_equals_one_pass(model):
+    """Only the first shard has work (the repeated rows); the prompt rows stay unscored."""
+    import mechscope as ms
+    from mechscope.executors import sharded_detect_heads
+
+    prompts = [[1, 5, 6, 7, 8, 9], [1, 9, 8, 7, 6, 5], [1, 4, 4, 4, 4, 4]] * 3
+    expected = ms.detect_heads(model, prompts, ["induction"], progress=False)
+    got = sharded_detect_heads(ModelRecipe("induction-2l"), prompts, ["induction"],
+                               model=model, shard_size=2, progress=False)  # fmt: skip
+    assert got.n_prompts == expected.n_prompts == 9
+    assert torch.equal(got.per_prompt.isnan(), expected.per_prompt.isnan())
+    assert float((got.per_prompt - expected.per_prompt).nan_to_num().abs().max()) < 1e-5
