@@ -91,6 +91,14 @@ def dying_task(model, shard: tuple[int, str]) -> int:
     return index * 10
 
 
+def where_task(model, shard: int) -> tuple[int, int]:
+    """Which worker process ran the shard, and which model object (its id) it used."""
+    import time
+
+    time.sleep(0.2)  # every worker gets shards
+    return os.getpid(), id(model)
+
+
 def slow_task(model, shard: tuple[int, str]) -> int:
     """Writes its worker's pid to the directory given, then sleeps (a job to interrupt)."""
     import time

@@ -11,7 +11,7 @@ import importlib.util
 import pytest
 
 from mechscope.core import MechscopeError
-from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, keep_workers, map_shards
 from tests.jobs_sharded import (
     SPEC,
     check_collect,
@@ -20,6 +20,7 @@ from tests.jobs_sharded import (
     check_read_sites,
     dying_task,
     failing_task,
+    where_task,
 )
 
 LOCAL = Executor(ExecutorKind.LOCAL, workers=2)
@@ -76,6 +77,30 @@ def test_sae_train_on_two_workers_trains_the_same_sae(tmp_path):
     assert float((one.W_dec - two.W_dec).abs().max()) < 1e-4
 
 
+def test_kept_workers_serve_every_call_and_load_each_model_once(executor):
+    from mechscope.core.processes import process_alive
+
+    recipe, twin = ModelRecipe(SPEC), ModelRecipe(SPEC, random_init_seed=1)
+    with keep_workers():
+        first = map_shards(where_task, range(6), recipe, executor, progress=False)
+        second = map_shards(where_task, range(6), recipe, executor, progress=False)
+        other = map_shards(where_task, range(6), twin, executor, progress=False)
+    pids = {pid for pid, _ in first}
+    assert len(pids) == 2 and {pid for pid, _ in second + other} == pids  # the same two
+    models = {pid: {m for p, m in first if p == pid} for pid in pids}
+    assert all(len(m) == 1 for m in models.values())  # one model object per worker...
+    assert all({m for p, m in second if p == pid} == models[pid] for pid in pids)  # ...kept
+    assert not {m for _, m in other} & {m for _, m in first}  # the twin is another model
+    if executor.kind is ExecutorKind.LOCAL:
+        import time
+
+        time.sleep(1)
+        assert not [pid for pid in pids if process_alive(pid)]  # gone with the block
+    # outside a block each call starts (and stops) its own workers
+    again = map_shards(where_task, range(4), recipe, executor, progress=False)
+    assert not {pid for pid, _ in again} & pids
+
+
 def test_a_failing_shard_is_named(executor):
     with pytest.raises(MechscopeError, match="shard 2 failed: ValueError: bad shard contents"):
         map_shards(failing_task, [0, 1, 2, 3], ModelRecipe(SPEC), executor, progress=False)
@@ -116,7 +141,7 @@ def test_the_heads_command_on_two_workers_writes_what_one_process_writes(tmp_pat
 
 INTERRUPTED = """
 import sys
-from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards
+from mechscope.executors import Executor, ExecutorKind, ModelRecipe, keep_workers, map_shards
 from tests.jobs_sharded import slow_task
 if __name__ == "__main__":
     executor = Executor(ExecutorKind(sys.argv[2]), workers=2)

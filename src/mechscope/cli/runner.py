@@ -89,7 +89,10 @@ def execute(job: Job, argv: Sequence[str], prog: str, label: str = "") -> int:
                 cfg = parse(job.config_class(), argv, prog)
             except SystemExit:
                 return 0
-            perform(job, cfg)
+            from mechscope.executors import keep_workers
+
+            with keep_workers():  # a job's sharded steps share their workers
+                perform(job, cfg)
             return 0
     except Terminated:
         _err(f"{label}: terminated (SIGTERM); {KEPT_NOTE}")

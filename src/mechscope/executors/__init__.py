@@ -2,7 +2,7 @@
 
 - `executor`: `Executor` (local processes or Ray, workers, cluster address, retries),
   `ModelRecipe` (what each worker loads once), `map_shards` (shards out, results back in
-  order, faults retried or named);
+  order, faults retried or named), `keep_workers` (one set of workers for a whole job);
 - `sharded`: `sharded_detect_heads` (with a treebank's dependency accuracies),
   `sharded_collect` (activations for probes), `sharded_read_sites` (an SAE's training
   activations), `sharded_patching` (prompt pairs), each
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         Executor,
         ExecutorKind,
         ModelRecipe,
+        keep_workers,
         map_shards,
         threads_per_worker,
     )
@@ -36,6 +37,7 @@ _EXPORTS = {
     "Executor": "mechscope.executors.executor",
     "ExecutorKind": "mechscope.executors.executor",
     "ModelRecipe": "mechscope.executors.executor",
+    "keep_workers": "mechscope.executors.executor",
     "map_shards": "mechscope.executors.executor",
     "threads_per_worker": "mechscope.executors.executor",
     "add_accumulated": "mechscope.executors.sharded",
@@ -53,6 +55,7 @@ __all__ = [
     "ExecutorKind",
     "ModelRecipe",
     "add_accumulated",
+    "keep_workers",
     "map_shards",
     "pair_subset",
     "shard_ranges",

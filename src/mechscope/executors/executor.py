@@ -14,6 +14,12 @@ Executors (`Executor`):
 - ``ray``: N Ray actors holding the model (``ray.init(address=...)``: a running cluster; none: a
   local one of N CPUs), fed by an ``ActorPool`` so a fast worker takes more shards.
 
+Workers start per `map_shards` call (a pool of processes, or Ray actors) and stop when it
+returns, unless the call runs inside ``with keep_workers():``, which keeps each executor's
+workers for the whole block (every command's job runs inside one): a job of several sharded
+steps (a probe survey collects the model's and its random twin's activations on two splits)
+starts its workers once. A worker loads each `ModelRecipe` it is given once and keeps it.
+
 Faults: a worker that dies mid-shard (killed, out of memory) is replaced and its shard rerun,
 up to ``retries`` times (a new process pool; Ray's actor restarts and task retries); a shard
 whose task raises stops the job with one line naming the shard; Ctrl-C cancels what is queued,
@@ -22,9 +28,11 @@ written, unless every shard came back.
 """
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -129,11 +137,61 @@ def map_shards(
                 results.append(_run_shard(task, model, index, shard))
                 bar.update()
             return results
-        if executor.kind is ExecutorKind.RAY:
-            return _map_ray(task, shards, recipe, executor, bar)
-        return _map_processes(task, shards, recipe, executor, bar)
+        kept = _KEPT.get()
+        if kept is not None:
+            return kept.workers(executor).map(task, shards, recipe, executor, bar)
+        workers = _start(executor, min(executor.workers, len(shards)))
+        try:
+            return workers.map(task, shards, recipe, executor, bar)
+        finally:
+            workers.close()
     finally:
         bar.close()
+
+
+class _Kept:
+    """The workers started inside one ``keep_workers`` block, one set per executor."""
+
+    def __init__(self) -> None:
+        self.started: dict[Executor, _Processes | _RayActors] = {}
+
+    def workers(self, executor: Executor) -> "_Processes | _RayActors":
+        if executor not in self.started:
+            self.started[executor] = _start(executor, executor.workers)
+        return self.started[executor]
+
+    def close(self) -> None:
+        for workers in self.started.values():
+            workers.close()
+        self.started.clear()
+
+
+_KEPT: ContextVar[_Kept | None] = ContextVar("mechscope_kept_workers", default=None)
+
+
+@contextmanager
+def keep_workers() -> Iterator[None]:
+    """Keep the workers `map_shards` starts until the block ends (module docstring).
+
+    Nested blocks share the outermost one's workers. On leaving (done, an error or Ctrl-C)
+    every worker process is stopped and every Ray actor killed.
+    """
+    if _KEPT.get() is not None:
+        yield
+        return
+    kept = _Kept()
+    token = _KEPT.set(kept)
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+        kept.close()
+
+
+def _start(executor: Executor, workers: int) -> "_Processes | _RayActors":
+    if executor.kind is ExecutorKind.RAY:
+        return _RayActors(executor, workers)
+    return _Processes(workers)
 
 
 def threads_per_worker(workers: int) -> int:
@@ -152,134 +210,182 @@ def _run_shard(task: Callable[[Any, S], R], model: Any, index: int, shard: S) ->
 
 
 # --- local processes ----------------------------------------------------------------------
-# Each spawned worker process holds its one model here, set by the pool's initializer (a
+# Each spawned worker process holds the models it was asked for here, loaded on first use (a
 # process-wide slot is what a worker process is for; nothing in the caller's process uses it).
-_WORKER_MODEL: list[Any] = []
+_WORKER_MODELS: dict[str, Any] = {}
 
 
-def _init_worker(recipe: ModelRecipe, threads: int) -> None:
+def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    _WORKER_MODEL[:] = [recipe.load()]
 
 
-def _worker_task(task: Callable[[Any, S], R], index: int, shard: S) -> R:
-    return _run_shard(task, _WORKER_MODEL[0], index, shard)
+def _worker_model(recipe: ModelRecipe) -> Any:  # noqa: ANN401 - a Model
+    key = repr(recipe)
+    if key not in _WORKER_MODELS:
+        _WORKER_MODELS[key] = recipe.load()
+    return _WORKER_MODELS[key]
 
 
-def _map_processes(
-    task: Callable[[Any, S], R],
-    shards: Sequence[S],
-    recipe: ModelRecipe,
-    executor: Executor,
-    bar: tqdm,
-) -> list[R]:
-    import multiprocessing
+def _worker_task(task: Callable[[Any, S], R], recipe: ModelRecipe, index: int, shard: S) -> R:
+    return _run_shard(task, _worker_model(recipe), index, shard)
 
-    results: dict[int, R] = {}
-    deaths = dict.fromkeys(range(len(shards)), 0)
-    context = multiprocessing.get_context("spawn")  # no forked copy of torch's thread pools
-    workers = min(executor.workers, len(shards))
-    while len(results) < len(shards):
-        pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker,
-            initargs=(recipe, threads_per_worker(workers)),
-        )  # fmt: skip
-        pending: dict[Future, int] = {}
-        try:
-            for index, shard in enumerate(shards):
-                if index not in results:
-                    pending[pool.submit(_worker_task, task, index, shard)] = index
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    results[pending[future]] = future.result()  # a task's error propagates
-                    del pending[future]  # (after: a shard whose worker died stays pending)
-                    bar.update()
-        except BrokenProcessPool:  # a worker died: rerun its shards in a new pool
-            for index in pending.values():
-                deaths[index] += 1
-                if deaths[index] > executor.retries:
-                    raise MechscopeError(
-                        f"shard {index}: its worker died {deaths[index]} times (killed or out "
-                        "of memory); use fewer --workers or smaller shards."
-                    ) from None
-        except BaseException:  # a failing shard or Ctrl-C: stop everything queued
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
+
+class _Processes:
+    """Spawned worker processes (a pool replaced when one of them dies)."""
+
+    def __init__(self, workers: int) -> None:
+        self.n = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def pool(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")  # no forked copy of torch's threads
+            self._pool = ProcessPoolExecutor(self.n, mp_context=context,
+                                             initializer=_init_worker,
+                                             initargs=(threads_per_worker(self.n),))  # fmt: skip
+        return self._pool
+
+    def stop(self) -> None:
+        """Stop every worker now (queued shards are dropped); the next `pool` starts anew."""
+        if self._pool is not None:
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
                 process.terminate()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return [results[i] for i in range(len(shards))]
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, task: Callable[[Any, S], R], shards: Sequence[S], recipe: ModelRecipe,
+            executor: Executor, bar: tqdm) -> list[R]:  # fmt: skip
+        results: dict[int, R] = {}
+        deaths = dict.fromkeys(range(len(shards)), 0)
+        while len(results) < len(shards):
+            pool = self.pool()
+            pending: dict[Future, int] = {}
+            try:
+                for index, shard in enumerate(shards):
+                    if index not in results:
+                        pending[pool.submit(_worker_task, task, recipe, index, shard)] = index
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[pending[future]] = future.result()  # a task's error propagates
+                        del pending[future]  # (after: a shard whose worker died stays pending)
+                        bar.update()
+            except BrokenProcessPool:  # a worker died: rerun its shards in a new pool
+                self.stop()
+                for index in pending.values():
+                    deaths[index] += 1
+                    if deaths[index] > executor.retries:
+                        raise MechscopeError(
+                            f"shard {index}: its worker died {deaths[index]} times (killed or "
+                            "out of memory); use fewer --workers or smaller shards."
+                        ) from None
+            except BaseException:  # a failing shard or Ctrl-C: stop everything queued
+                self.stop()
+                raise
+        return [results[i] for i in range(len(shards))]
 
 
 # --- Ray -------------------------------------------------------------------------------------
 
 
 class _RayWorker:
-    """A Ray actor holding one loaded model."""
+    """A Ray actor holding the models it was asked for."""
 
-    def __init__(self, recipe: ModelRecipe, threads: int) -> None:
-        _init_worker(recipe, threads)
+    def __init__(self, threads: int) -> None:
+        _init_worker(threads)
 
-    def run(self, task: Callable[[Any, S], R], index: int, shard: S) -> tuple[int, R]:
-        return index, _worker_task(task, index, shard)
+    def run(self, task: Callable[[Any, S], R], recipe: ModelRecipe, index: int,
+            shard: S) -> tuple[int, R]:  # fmt: skip
+        return index, _worker_task(task, recipe, index, shard)
 
 
-def _map_ray(
-    task: Callable[[Any, S], R],
-    shards: Sequence[S],
-    recipe: ModelRecipe,
-    executor: Executor,
-    bar: tqdm,
-) -> list[R]:
+def _ray() -> Any:  # noqa: ANN401 - the ray module
     try:
         import ray  # pyright: ignore[reportMissingImports] - the scale extra
+    except ImportError:
+        raise MechscopeError(
+            "--executor ray needs Ray: pip install 'mechscope[scale]' (or pip install ray)."
+        ) from None
+    return ray
+
+
+class _RayActors:
+    """Ray actors on a cluster (a local one started, and shut down on `close`, when needed)."""
+
+    def __init__(self, executor: Executor, workers: int) -> None:
+        self.executor, self.n = executor, workers
+        self.actors: list[Any] = []
+        self.started = False
+
+    def start(self) -> None:
+        ray, executor, workers = _ray(), self.executor, self.n
+        self.started = not ray.is_initialized()
+        if self.started:
+            ray.init(
+                address=executor.address,
+                num_cpus=None if executor.address else executor.workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        threads = 1 if executor.address else threads_per_worker(workers)
+        actor = ray.remote(num_cpus=1, max_restarts=executor.retries,
+                           max_task_retries=executor.retries)(_RayWorker)  # fmt: skip
+        self.actors = [actor.remote(threads) for _ in range(workers)]
+
+    def close(self) -> None:
+        if not self.actors and not self.started:
+            return
+        ray = _ray()
+        for a in self.actors:  # their queued shards go with them
+            ray.kill(a)
+        self.actors = []
+        if self.started:
+            ray.shutdown()
+            self.started = False
+
+    def map(self, task: Callable[[Any, S], R], shards: Sequence[S], recipe: ModelRecipe,
+            executor: Executor, bar: tqdm) -> list[R]:  # fmt: skip
         from ray.exceptions import (  # pyright: ignore[reportMissingImports]
             RayActorError,
             RayTaskError,
         )
         from ray.util import ActorPool  # pyright: ignore[reportMissingImports]
-    except ImportError:
-        raise MechscopeError(
-            "--executor ray needs Ray: pip install 'mechscope[scale]' (or pip install ray)."
-        ) from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=executor.address,
-            num_cpus=None if executor.address else executor.workers,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    workers = min(executor.workers, len(shards))
-    threads = 1 if executor.address else threads_per_worker(workers)
-    actor = ray.remote(num_cpus=1, max_restarts=executor.retries,
-                       max_task_retries=executor.retries)(_RayWorker)  # fmt: skip
-    actors = [actor.remote(recipe, threads) for _ in range(workers)]
-    results: dict[int, R] = {}
-    try:
-        pool = ActorPool(actors)
-        work = list(enumerate(shards))
-        calls = pool.map_unordered(lambda a, item: a.run.remote(task, *item), work)
-        for index, result in calls:
-            results[index] = result
-            bar.update()
-    except RayTaskError as error:
-        cause = error.cause if isinstance(error.cause, MechscopeError) else None
-        raise (cause or MechscopeError(f"a shard failed: {str(error).splitlines()[0]}")) from None
-    except RayActorError as error:
-        raise MechscopeError(
-            f"a worker died more than {executor.retries} times ({type(error).__name__}); "
-            "use fewer workers or smaller shards."
-        ) from None
-    finally:  # done, failed or Ctrl-C: the actors go (their queued shards with them)
-        for a in actors:
-            ray.kill(a)  # pyright: ignore[reportArgumentType]
-        if started:
-            ray.shutdown()
-    return [results[i] for i in range(len(shards))]
+
+        if not self.actors:
+            self.start()
+        results: dict[int, R] = {}
+        try:
+            pool = ActorPool(self.actors)
+            work = list(enumerate(shards))
+            calls = pool.map_unordered(lambda a, item: a.run.remote(task, recipe, *item), work)
+            for index, result in calls:
+                results[index] = result
+                bar.update()
+        except RayTaskError as error:
+            self.close()  # the other actors' queued shards go
+            cause = error.cause if isinstance(error.cause, MechscopeError) else None
+            raise (
+                cause or MechscopeError(f"a shard failed: {str(error).splitlines()[0]}")
+            ) from None
+        except RayActorError as error:
+            self.close()
+            raise MechscopeError(
+                f"a worker died more than {executor.retries} times ({type(error).__name__}); "
+                "use fewer workers or smaller shards."
+            ) from None
+        except BaseException:  # Ctrl-C: the actors go
+            self.close()
+            raise
+        return [results[i] for i in range(len(shards))]
