@@ -183,24 +183,29 @@ def render_attribution_graph(
     report = Report(title)
     scores = graph.scores
     n_features = sum(name.startswith("f") for name in graph.nodes)
+    members = sum(len(m) for m in graph.groups.values())
+    grouped = f" and {len(graph.groups)} supernodes of {members} nodes" if graph.groups else ""
     report.paragraph(
         f"{note} Prompt: {''.join(graph.tokens)!r}; target {graph.target} = {graph.value:.3f}. "
         f"{graph.n_active} active features, {graph.n_explored} explored; kept {n_features} "
-        f"features, {len(graph.nodes)} nodes, {int((graph.adjacency != 0).sum())} edges. "
+        f"features{grouped}, {len(graph.nodes)} nodes, {int((graph.adjacency != 0).sum())} edges. "
         f"Replacement score {scores.get('replacement_explored', float('nan')):.3f} (explored "
         f"graph), {scores.get('replacement_pruned', float('nan')):.3f} (pruned); completeness "
         f"{scores.get('completeness_explored', float('nan')):.3f} and "
         f"{scores.get('completeness_pruned', float('nan')):.3f}."
     )  # fmt: skip
     add_graph(report, graph, contexts)
-    report.heading("The most influential features")
+    report.heading("The most influential features" + (" and supernodes" if graph.groups else ""))
     index = {name: i for i, name in enumerate(graph.nodes)}
+    ranked = sorted([*graph.top(15), *[(name, float(graph.influence[index[name]]))
+                                       for name in graph.groups if name in index]],
+                    key=lambda item: -item[1])[:15]  # fmt: skip
     report.table(
         ["node", "label", "activation", "influence", "direct", "total"],
         [[name, graph.labels[index[name]] if graph.labels else "",
           f"{float(graph.activation[index[name]]):.3f}", f"{value:.4f}",
           f"{float(graph.direct[index[name]]):+.3f}", f"{float(graph.total[index[name]]):+.3f}"]
-         for name, value in graph.top(15)],
+         for name, value in ranked],
     )  # fmt: skip
     if validation is not None and len(validation.features):
         report.heading("Checked in the real model")
