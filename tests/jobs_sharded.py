@@ -38,6 +38,19 @@ def check_heads_and_syntax(model, executor: Executor, tmp_path: Path) -> None:
     a, b = whole.result(), sharded.result()
     assert a.relations == b.relations and torch.equal(a.counts, b.counts)
     assert torch.equal(a.accuracy, b.accuracy) and torch.equal(a.baseline, b.baseline)
+    # keep_prompts=False: each shard's moments combined, the same means and deviations
+    summed = DependencyAccumulator(model, aligned, skipped)
+    summary = sharded_detect_heads(recipe, summed.tokens, executor=executor, syntax=summed,
+                                   model=model, shard_size=5, keep_prompts=False,
+                                   progress=False)  # fmt: skip
+    assert summary.is_summary and summary.per_prompt.shape[1] == 0
+    assert summary.kinds == expected.kinds and summary.n_prompts == expected.n_prompts
+    assert torch.equal(summary.count, expected.count)
+    assert torch.equal(summary.mean.isnan(), expected.mean.isnan())
+    for mine, theirs in ((summary.mean, expected.mean), (summary.std, expected.std)):
+        assert float((mine - theirs).nan_to_num().abs().max()) < TOLERANCE
+    assert summary.classify() == expected.classify()
+    assert torch.equal(summed.result().accuracy, a.accuracy)
 
 
 def check_collect(model, executor: Executor, tmp_path: Path) -> None:

@@ -19,6 +19,10 @@ from mechscope.cli.common import (
 from mechscope.heads.kinds import HeadKind
 from mechscope.heads.settings import DetectionSettings
 
+SUMMARY_SHARD = 1024
+"""Prompts per shard with --no-per-prompt: the per-prompt rows held at once (14 MB of them on
+SmolLM2 with every kind)."""
+
 if TYPE_CHECKING:
     from mechscope.core.results import Result
     from mechscope.viz.report import Report
@@ -55,6 +59,10 @@ class Config:
     antecedent selection on its mentions (OUT/coreference/coreference.csv)."""
     coref_window: int = 4
     """Consecutive sentences of a document read together for --coref."""
+    per_prompt: bool = True
+    """Keep every prompt's scores (the result grows with the corpus: 13 kinds x 100,000
+    prompts x 270 heads is 1.4 GB on SmolLM2); --no-per-prompt keeps each kind's count, mean
+    and spread per head, combined shard by shard (the same means and deviations)."""
     verify: tuple[HeadKind, ...] = ()
     """Kinds to check by ablating their top heads (and control heads), e.g. induction."""
     settings: Annotated[DetectionSettings, tyro.conf.OmitArgPrefixes] = field(
@@ -93,6 +101,11 @@ def run(cfg: Config) -> dict[str, "Result"]:
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
     # --workers: shards of the prompts (sentences) on workers
     shards = sharding(cfg.model, cfg.loading, cfg.sharding)
+    if shards is None and not cfg.per_prompt:  # in this process, summarised shard by shard
+        from mechscope.executors import Executor, ModelRecipe
+
+        shards = ModelRecipe(cfg.model), Executor()
+    summary = {} if cfg.per_prompt else {"keep_prompts": False, "shard_size": SUMMARY_SHARD}
     model = load_text_model(cfg.model, cfg.loading, "heads")
     syntax = None
     if sentences and not cfg.prompts:
@@ -103,7 +116,8 @@ def run(cfg: Config) -> dict[str, "Result"]:
         if shards is not None:
             recipe, executor = shards
             scores = sharded_detect_heads(recipe, accumulator.tokens, kinds, cfg.settings,
-                                          executor, syntax=accumulator, model=model)  # fmt: skip
+                                          executor, syntax=accumulator, model=model,
+                                          **summary)  # fmt: skip
         else:
             scores = detect_heads(
                 model, accumulator.tokens, kinds, cfg.settings, consumers=[accumulator]
@@ -114,7 +128,7 @@ def run(cfg: Config) -> dict[str, "Result"]:
         if shards is not None:
             recipe, executor = shards
             scores = sharded_detect_heads(recipe, prompts, kinds, cfg.settings, executor,
-                                          model=model)  # fmt: skip
+                                          model=model, **summary)  # fmt: skip
         else:
             scores = detect_heads(model, prompts, kinds, cfg.settings)
         if sentences:

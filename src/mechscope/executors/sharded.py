@@ -2,7 +2,8 @@
 
 - `sharded_detect_heads`: prompts (or a treebank's aligned sentences, with their dependency
   accuracies) in shards; ``per_prompt`` rows concatenated in prompt order, the induction kind's
-  repeated-token rows scored once (by the first shard); relation hits and counts summed.
+  repeated-token rows scored once (by the first shard); relation hits and counts summed; with
+  ``keep_prompts=False`` each shard's moments combined instead of its rows.
 - `sharded_collect`: sentences in shards; activations concatenated along the unit axis, each
   unit's sentence index moved past the earlier shards' kept sentences, skip counts summed.
 - `sharded_read_sites`: an SAE's or transcoders' training windows in shards; each hook's
@@ -58,14 +59,25 @@ def shard_ranges(n: int, executor: Executor, shard_size: int | None = None) -> l
 
 
 def _heads_shard(model: Any, shard: tuple) -> tuple[HeadScores, DependencyAccumulator | None]:  # noqa: ANN401
-    rows, kinds, settings, aligned = shard
+    rows, kinds, settings, aligned, keep_prompts = shard
     accumulator = None
     consumers = []
     if aligned is not None:
         accumulator = DependencyAccumulator(model, aligned, Counter())
         consumers = [accumulator]
     scores = detect_heads(model, rows, kinds, settings, consumers=consumers, progress=False)
-    return scores, accumulator
+    return (scores if keep_prompts else scores.summarised()), accumulator
+
+
+def _summary_of(chosen: Sequence[HeadKind], scores: HeadScores) -> HeadScores:
+    """A shard's summary over every kind of ``chosen`` (kinds it did not score: no rows)."""
+    assert scores.moments is not None
+    moments = torch.zeros(3, len(chosen), *scores.moments.shape[2:])
+    moments[1] = torch.nan
+    for k, kind in enumerate(scores.kinds):
+        moments[:, chosen.index(kind)] = scores.moments[:, k]
+    return HeadScores(tuple(chosen), scores.per_prompt.new_zeros((len(chosen), 0,
+                      *scores.per_prompt.shape[2:])), scores.n_prompts, moments)  # fmt: skip
 
 
 def sharded_detect_heads(
@@ -78,6 +90,7 @@ def sharded_detect_heads(
     syntax: DependencyAccumulator | None = None,
     model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
     shard_size: int | None = None,
+    keep_prompts: bool = True,
     progress: bool = True,
 ) -> HeadScores:
     """`mechscope.heads.detect_heads` over shards of ``prompts`` (module docstring).
@@ -85,6 +98,9 @@ def sharded_detect_heads(
     ``syntax``: an accumulator over the aligned sentences whose token rows are ``prompts``
     (``syntax.tokens``, as ``mechscope heads --conllu`` runs them); every shard's relation
     hits are added to it, as `detect_heads`'s ``consumers=`` would.
+    ``keep_prompts=False``: each shard sends back its rows' moments and the merge combines
+    them (`HeadScores.summarised`): the same means and standard deviations (to float
+    rounding), in memory that does not grow with the corpus.
     """
     settings = settings or DetectionSettings()
     chosen = HeadKind.parse(kinds)
@@ -98,11 +114,21 @@ def sharded_detect_heads(
             continue  # induction alone: only the first shard's repeated rows are scored
         aligned = [syntax.aligned[j] for j in part] if syntax is not None else None
         # (with syntax, the sentences must run even for induction alone: it is rescored)
-        shards.append(([prompts[j] for j in part], here or chosen, settings, aligned))
+        shards.append(([prompts[j] for j in part], here or chosen, settings, aligned,
+                       keep_prompts))  # fmt: skip
         run.append(part)
     outputs = map_shards(_heads_shard, shards, recipe, executor, model=model,
                          progress=progress, desc="detect_heads shards")  # fmt: skip
+    if syntax is not None:
+        for _, accumulator in outputs:
+            assert accumulator is not None
+            add_accumulated(syntax, accumulator)
     first = outputs[0][0]
+    if not keep_prompts:
+        summary = _summary_of(chosen, first)
+        for scores, _ in outputs[1:]:
+            summary = summary.combined(_summary_of(chosen, scores))
+        return replace(summary, n_prompts=len(prompts), provenance=first.provenance)
     shape = (len(chosen), len(prompts), *first.per_prompt.shape[2:])
     prompt_rows = torch.full(shape, torch.nan)  # rows of skipped shards stay NaN: unscored
     for part, (scores, _) in zip(run, outputs, strict=True):
@@ -111,10 +137,6 @@ def sharded_detect_heads(
                 k, : scores.n_prompts
             ]
     repeated = first.per_prompt[:, first.n_prompts :]  # the induction rows, scored once
-    if syntax is not None:
-        for _, accumulator in outputs:
-            assert accumulator is not None
-            add_accumulated(syntax, accumulator)
     return replace(
         first,
         kinds=tuple(chosen),

@@ -14,17 +14,26 @@ from mechscope.heads.kinds import NO_OP_MIN_SINK_MASS, THRESHOLDS, HeadKind
 
 @dataclass(frozen=True)
 class HeadScores(Result):
-    """Scores shaped (kind, layer, head), from per-prompt values kept in full.
+    """Scores shaped (kind, layer, head), from per-prompt values kept in full or summarised.
 
     Rows of `per_prompt` are the user's prompts followed by the generated repeated-token rows
     (the induction kind is scored only there); a kind is NaN on rows it is not scored on.
+
+    At corpus scale the rows need not be kept (`summarised`, and ``keep_prompts=False`` in
+    `mechscope.executors.sharded_detect_heads`): `moments` then holds, per kind and head, the
+    count of rows scored, their mean and their sum of squared deviations, and `per_prompt`
+    has no rows. Summaries merge exactly (`combined`: Chan et al.'s pairwise update), so a
+    corpus's scores cost ``3 x kinds x heads`` numbers however many prompts it has.
     """
 
     kind: ClassVar[str] = "head-scores"
     kinds: tuple[HeadKind, ...]
     per_prompt: Float[Tensor, "kind prompt layer head"]
     n_prompts: int
-    """How many leading rows are the user's prompts (the rest are repeated-token rows)."""
+    """How many leading rows are the user's prompts (the rest are repeated-token rows); when
+    summarised, how many of the user's prompts the moments cover."""
+    moments: Float[Tensor, "3 kind layer head"] | None = None
+    """Count, mean and sum of squared deviations per kind and head (a summary), or None."""
 
     def _summary(self) -> dict[str, Any]:
         return {**self.to_json()}
@@ -35,10 +44,53 @@ class HeadScores(Result):
                 f"per_prompt has shape {tuple(self.per_prompt.shape)}; want "
                 f"({len(self.kinds)}, prompt, layer, head), one slice per kind"
             )
-        if not 0 <= self.n_prompts <= self.per_prompt.shape[1]:
+        if self.moments is not None:
+            if (
+                self.per_prompt.shape[1]
+                or self.moments.shape[1:] != self.per_prompt.shape[:1] + self.per_prompt.shape[2:]
+            ):
+                raise ValueError("a summary has moments shaped (3, kind, layer, head) and no "
+                                 "per-prompt rows")  # fmt: skip
+        elif not 0 <= self.n_prompts <= self.per_prompt.shape[1]:
             raise ValueError(
                 f"n_prompts={self.n_prompts} exceeds the {self.per_prompt.shape[1]} rows"
             )
+
+    @property
+    def is_summary(self) -> bool:
+        """Whether only the moments were kept (no per-prompt rows)."""
+        return self.moments is not None
+
+    def summarised(self) -> "HeadScores":
+        """The same scores with the per-prompt rows reduced to their moments."""
+        if self.moments is not None:
+            return self
+        count, mean = self.count, self.mean
+        present = ~self.per_prompt.isnan()
+        deviations = torch.where(present, self.per_prompt - mean[:, None], 0.0)
+        moments = torch.stack([count, mean, deviations.square().sum(1)])
+        return HeadScores(self.kinds, self.per_prompt[:, :0], self.n_prompts, moments,
+                          provenance=self.provenance)  # fmt: skip
+
+    def combined(self, other: "HeadScores") -> "HeadScores":
+        """One summary of two summaries' rows (same kinds and model shape), exactly.
+
+        Raises:
+            ValueError: other kinds or another shape.
+        """
+        a, b = self.summarised(), other.summarised()
+        assert a.moments is not None and b.moments is not None
+        if a.kinds != b.kinds or a.moments.shape != b.moments.shape:
+            raise ValueError("only summaries of the same kinds and model shape combine")
+        (n_a, mean_a, m2_a), (n_b, mean_b, m2_b) = a.moments, b.moments
+        n = n_a + n_b
+        mean_a, mean_b = mean_a.nan_to_num(0.0), mean_b.nan_to_num(0.0)
+        share = n_b / n.clamp(min=1)
+        delta = mean_b - mean_a
+        mean = torch.where(n > 0, mean_a + delta * share, torch.nan)
+        m2 = m2_a + m2_b + delta.square() * n_a * share
+        return HeadScores(a.kinds, a.per_prompt, a.n_prompts + b.n_prompts,
+                          torch.stack([n, mean, m2]), provenance=a.provenance)  # fmt: skip
 
     @property
     def n_layers(self) -> int:
@@ -53,16 +105,22 @@ class HeadScores(Result):
     @property
     def count(self) -> Float[Tensor, "kind layer head"]:
         """How many prompts each mean is over (prompts where the kind is defined)."""
+        if self.moments is not None:
+            return self.moments[0]
         return (~self.per_prompt.isnan()).sum(1).to(self.per_prompt.dtype)
 
     @property
     def mean(self) -> Float[Tensor, "kind layer head"]:
         """Mean over the prompts where each kind is defined."""
+        if self.moments is not None:
+            return self.moments[1]
         return self.per_prompt.nanmean(1)
 
     @property
     def std(self) -> Float[Tensor, "kind layer head"]:
         """Standard deviation over prompts (0 with a single prompt)."""
+        if self.moments is not None:
+            return (self.moments[2] / (self.moments[0] - 1).clamp(min=1)).sqrt()
         present = ~self.per_prompt.isnan()
         centred = torch.where(present, self.per_prompt - self.mean[:, None], 0.0)
         return (centred.square().sum(1) / (self.count - 1).clamp(min=1)).sqrt()

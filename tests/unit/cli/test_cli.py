@@ -366,3 +366,25 @@ def test_the_bridge_backend_on_the_command_line(bridge_dirs, tmp_path, capsys):
     )
     assert main(["info", path, "--backend", "bridge", "--device-map", split]) == 0
     assert "LlamaForCausalLM" in capsys.readouterr().out
+
+
+def test_heads_without_per_prompt_rows_writes_the_same_statistics(tmp_path, monkeypatch):
+    """`heads --no-per-prompt`: shard by shard moments, the means and spreads of the rows."""
+    import torch
+
+    import mechscope.cli.heads
+    from mechscope.core.results import load_result
+
+    monkeypatch.setattr(mechscope.cli.heads, "SUMMARY_SHARD", 8)  # five shards combined
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(f"def f{i}(x): return x + {i} * y" for i in range(40)))
+    argv = ["heads", "induction-2l", "--prompts", str(prompts), "--kinds", "previous-token",
+            "induction", "first-token"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "rows")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "summary"), "--no-per-prompt"]) == 0
+    rows, summary = load_result(tmp_path / "rows"), load_result(tmp_path / "summary")
+    assert summary.is_summary and not rows.is_summary  # pyright: ignore[reportAttributeAccessIssue]
+    for name in ("mean", "std", "count"):
+        a, b = getattr(rows, name), getattr(summary, name)
+        assert torch.allclose(a, b, atol=1e-5, equal_nan=True), name
