@@ -12,6 +12,7 @@ from mechscope.data.conllu import read_conllu
 from mechscope.executors import (
     Executor,
     ModelRecipe,
+    pair_subset,
     sharded_collect,
     sharded_detect_heads,
     sharded_patching,
@@ -73,6 +74,14 @@ def check_patching(model, executor: Executor) -> None:
     assert float((got.values - expected.values).abs().max()) < TOLERANCE
     assert abs(got.clean - expected.clean) < TOLERANCE
     assert abs(got.corrupted - expected.corrupted) < TOLERANCE
+    # fewer pairs than shards of pairs wanted: the sites in shards (what "auto" picks then)
+    few = pair_subset(pairs, [0, 1, 2])
+    expected = ms.activation_patching(few.runs(model), sites, progress=False)
+    for by in ("sites", "auto"):
+        got = sharded_patching(ModelRecipe(SPEC), few, sites, executor, model=model,
+                               shard_size=3, by=by, progress=False)  # fmt: skip
+        assert got.sites == expected.sites and got.clean == expected.clean
+        assert float((got.values - expected.values).abs().max()) < TOLERANCE
 
 
 def check_read_sites(model, executor: Executor) -> None:

@@ -10,7 +10,8 @@
   activations concatenated in window order (`site_reader` hands it to `train_sae`);
 - `sharded_patching`: prompt pairs in shards; every task metric is a mean over prompts, so
   each site's value (and the clean and corrupted baselines) is the pairs-weighted mean of the
-  shards' values.
+  shards' values; or, for a few pairs over many sites, the sites in shards, values
+  concatenated.
 
 Equality with the one-process job is tested to float tolerance (shards pad their own
 batches, so matrix products see other shapes), on local processes in the unit tier and on a
@@ -276,17 +277,40 @@ def sharded_patching(
     max_rows: int = 64,
     model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
     shard_size: int | None = None,
+    by: str = "auto",
     progress: bool = True,
 ) -> PatchingResult:
-    """`mechscope.interventions.activation_patching` of ``pairs`` over shards of the pairs.
+    """`mechscope.interventions.activation_patching` over shards of the pairs or of the sites.
 
-    The task metrics are means over prompts, so the whole task's value at each site is the
-    mean of the shards' values weighted by their pairs (module docstring).
+    ``by="pairs"``: the task metrics are means over prompts, so the whole task's value at each
+    site is the mean of the shards' values weighted by their pairs (module docstring).
+    ``by="sites"``: every shard runs every pair on its consecutive share of the sites (each
+    runs the clean and corrupted batches once more, so one shard per worker by default), and
+    the values are concatenated. ``auto``: by sites when there are fewer pairs than shards of
+    pairs wanted (``SHARDS_PER_WORKER`` a worker: a shard would hold a pair or less, and with
+    fewer pairs than workers some would have nothing to do), by pairs otherwise. Measured on
+    SmolLM2, the heads of the last 10 layers on 2 workers: 4 IOI pairs by pairs 2.2 s, by
+    sites 2.0 s; 1 pair 1.2 s and 0.9 s. ``shard_size`` counts pairs or sites accordingly.
+
+    Raises:
+        MechscopeError: ``by`` is none of ``auto``, ``pairs``, ``sites``.
     """
+    if by not in ("auto", "pairs", "sites"):
+        raise MechscopeError(f"by must be 'auto', 'pairs' or 'sites'; got {by!r}.")
     n = pairs.clean.tokens.shape[0]
-    ranges = shard_ranges(n, executor, shard_size)
     metric = TaskMetric(metric)
-    shards = [(pair_subset(pairs, part), list(sites), metric, PatchDirection(direction), max_rows)
+    direction = PatchDirection(direction)
+    if by == "sites" or (by == "auto" and n < executor.workers * SHARDS_PER_WORKER):
+        ranges = shard_ranges(len(sites), executor,
+                              shard_size or math.ceil(len(sites) / executor.workers))  # fmt: skip
+        shards = [(pairs, list(sites[part.start : part.stop]), metric, direction, max_rows)
+                  for part in ranges]  # fmt: skip
+        parts = map_shards(_patching_shard, shards, recipe, executor, model=model,
+                           progress=progress, desc="patching shards (sites)")  # fmt: skip
+        return replace(parts[0], sites=tuple(sites),
+                       values=torch.cat([p.values for p in parts]))  # fmt: skip
+    ranges = shard_ranges(n, executor, shard_size)
+    shards = [(pair_subset(pairs, part), list(sites), metric, direction, max_rows)
               for part in ranges]  # fmt: skip
     parts = map_shards(_patching_shard, shards, recipe, executor, model=model,
                        progress=progress, desc="patching shards")  # fmt: skip
