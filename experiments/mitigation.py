@@ -26,10 +26,12 @@ def train_runs(
     out: Path,
     recipe: Callable[..., Recipe],
     workers: int,
+    device: str = "cpu",
 ) -> list[tuple[str, Recipe, Path, Any]]:
     """(label, recipe, run directory, records) of every seed of every run, trained if needed.
 
-    ``recipe(seed, **changes)`` builds a run's recipe; runs live in ``out/runs/SLUG/seed-N``.
+    ``recipe(seed, **changes)`` builds a run's recipe; runs live in ``out/runs/SLUG/seed-N``
+    and train on ``device``.
     """
     jobs: list[tuple[str, Recipe, Path]] = []
     for name, changes in runs.items():
@@ -37,7 +39,8 @@ def train_runs(
         slug = changes.pop("slug")
         for seed in range(seeds):
             jobs.append((name, recipe(seed, **changes), out / "runs" / slug / f"seed-{seed}"))
-    records = trained_in_parallel([(cfg, run_dir) for _, cfg, run_dir in jobs], workers)
+    records = trained_in_parallel([(cfg, run_dir) for _, cfg, run_dir in jobs], workers,
+                                  device=device)  # fmt: skip
     return [(*job, rec) for job, rec in zip(jobs, records, strict=True)]
 
 

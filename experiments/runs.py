@@ -23,18 +23,18 @@ Recipe = TrainConfig | VitTrainConfig
 
 @overload
 def trained_records(
-    train_cfg: TrainConfig, run_dir: Path, *, progress: bool = False
+    train_cfg: TrainConfig, run_dir: Path, *, progress: bool = False, device: str = "cpu"
 ) -> list[TrainingRecord]: ...
 @overload
 def trained_records(
-    train_cfg: VitTrainConfig, run_dir: Path, *, progress: bool = False
+    train_cfg: VitTrainConfig, run_dir: Path, *, progress: bool = False, device: str = "cpu"
 ) -> list[VitRecord]: ...
 @overload
 def trained_records(
-    train_cfg: Recipe, run_dir: Path, *, progress: bool = False
+    train_cfg: Recipe, run_dir: Path, *, progress: bool = False, device: str = "cpu"
 ) -> list[TrainingRecord] | list[VitRecord]: ...
 def trained_records(
-    train_cfg: Recipe, run_dir: Path, *, progress: bool = False
+    train_cfg: Recipe, run_dir: Path, *, progress: bool = False, device: str = "cpu"
 ) -> list[TrainingRecord] | list[VitRecord]:
     """The logged evaluations of the run of ``train_cfg`` in ``run_dir``, training it if needed.
 
@@ -42,13 +42,14 @@ def trained_records(
     its steps, or, for text, stopped by its over-fitting signal) is read back; an interrupted
     one with a checkpoint resumes from it (bit-identical to an uninterrupted run). Anything
     else in ``run_dir`` (a run stopped before its first checkpoint, another recipe) belongs to
-    the experiment's own output directory and is replaced.
+    the experiment's own output directory and is replaced. ``device``: where it trains.
     """
 
     def trained(resume: bool) -> list[Any]:
         if isinstance(train_cfg, VitTrainConfig):
-            return train_vit(train_cfg, run_dir, resume=resume, progress=progress).records
-        return train(train_cfg, run_dir, resume=resume, progress=progress).records
+            return train_vit(train_cfg, run_dir, resume=resume, progress=progress,
+                             device=device).records  # fmt: skip
+        return train(train_cfg, run_dir, resume=resume, progress=progress, device=device).records
 
     if (run_dir / CONFIG_FILE).exists():
         lines = read_metrics(run_dir)
@@ -77,13 +78,13 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _train_one(job: tuple[Recipe, Path]) -> int:
-    trained_records(*job)
+def _train_one(job: tuple[Recipe, Path], device: str) -> int:
+    trained_records(*job, device=device)
     return 0
 
 
 def trained_in_parallel(
-    jobs: list[tuple[Recipe, Path]], workers: int, *, desc: str = "runs"
+    jobs: list[tuple[Recipe, Path]], workers: int, *, desc: str = "runs", device: str = "cpu"
 ) -> list[Any]:
     """`trained_records` of every (recipe, run directory), ``workers`` runs at a time.
 
@@ -95,13 +96,14 @@ def trained_in_parallel(
     from tqdm.auto import tqdm
 
     if workers <= 1:
-        return [trained_records(cfg, run_dir) for cfg, run_dir in tqdm(jobs, desc=desc)]
+        return [trained_records(cfg, run_dir, device=device)
+                for cfg, run_dir in tqdm(jobs, desc=desc)]  # fmt: skip
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-        futures = [pool.submit(_train_one, job) for job in jobs]
+        futures = [pool.submit(_train_one, job, device) for job in jobs]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc=desc):
                 future.result()

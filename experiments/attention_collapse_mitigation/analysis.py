@@ -91,7 +91,7 @@ class CollapseMitigationResult(TrainingHealthResult):
 def run(cfg: Config) -> CollapseMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    steps, tensors = trained_curves(cfg, runs, cfg.seeds, cfg.out, cfg.workers)
+    steps, tensors = trained_curves(cfg, runs, cfg.seeds, cfg.out, cfg.workers, cfg.device)
     return CollapseMitigationResult(
         list(runs),
         steps,

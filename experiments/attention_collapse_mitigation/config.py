@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from experiments.config import ExperimentConfig
+from experiments.config import TrainingExperimentConfig
 from mechscope.core import Job
 
 REMEDIES = (
@@ -21,7 +22,7 @@ REMEDIES = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config(ExperimentConfig):
+class Config(TrainingExperimentConfig):
     """The learning rate that collapses attention, then each attention remedy alone at it.
 
     The training-health experiment's model (6 pre-LN blocks with MLPs, d_model 64, 4 heads,
@@ -39,6 +40,9 @@ class Config(ExperimentConfig):
 
     out: Path = Path("results/attention-collapse-mitigation")
     """Where result.json, tensors.safetensors, report.html and the runs go."""
+    FULL: ClassVar[dict[str, Any]] = {"seeds": 10, "steps": 1000}
+    """``--full`` (for a lent GPU, with --device cuda): 10 seeds, and 1,000 steps (whether a
+    remedy that delays the collapse within 500 steps prevents it)."""
     n_layers: int = 6
     """Blocks."""
     d_model: int = 64

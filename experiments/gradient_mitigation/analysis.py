@@ -87,7 +87,7 @@ def final_histogram(run_dir: Path, tokens: Tensor) -> Tensor:
 def run(cfg: Config) -> GradientMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers, cfg.device)
     train_cfg = trained[0][1]
     assert isinstance(train_cfg, TrainConfig)
     tokens = eval_text_batch(train_cfg, load_corpus(list(train_cfg.corpus) or None).held_out)

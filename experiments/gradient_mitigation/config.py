@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from experiments.config import ExperimentConfig
+from experiments.config import TrainingExperimentConfig
 from mechscope.core import Job
 
 RECIPES = (
@@ -19,7 +20,7 @@ RECIPES = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config(ExperimentConfig):
+class Config(TrainingExperimentConfig):
     """Unstable deep recipes, each beside the same recipe with its matching remedy.
 
     A deeper version of the training-health model (pre-LN blocks with MLPs, d_model 64, 4
@@ -36,6 +37,9 @@ class Config(ExperimentConfig):
 
     out: Path = Path("results/gradient-mitigation")
     """Where result.json, tensors.safetensors, report.html and the runs go."""
+    FULL: ClassVar[dict[str, Any]] = {"seeds": 10, "n_layers": 12}
+    """``--full`` (for a lent GPU, with --device cuda): 10 seeds, and 12 blocks (the deep end
+    of the issue's 8-12)."""
     n_layers: int = 8
     """Blocks (8 to 12 for the issue's question; fewer for a quick look)."""
     d_model: int = 64

@@ -172,7 +172,7 @@ def final_class_ratio(run_dir: Path, tokens: Int[Tensor, "batch pos"]) -> Tensor
 def run(cfg: Config) -> OverfittingMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers, cfg.device)
     n_evals = cfg.steps // cfg.eval_every + 1
     train_cfg = trained[0][1]
     assert isinstance(train_cfg, TrainConfig)

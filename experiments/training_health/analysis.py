@@ -186,14 +186,19 @@ def curves(records: list[TrainingRecord], n_layers: int) -> dict[str, Tensor]:
 
 
 def trained_curves(
-    cfg: RecipeShape, runs: dict[str, dict[str, Any]], seeds: int, out: Path, workers: int
+    cfg: RecipeShape,
+    runs: dict[str, dict[str, Any]],
+    seeds: int,
+    out: Path,
+    workers: int,
+    device: str = "cpu",
 ) -> tuple[Int[Tensor, " eval"], dict[str, Tensor]]:
     """The logged steps, and `curves` of every seed of every run stacked ``[run, seed, ...]``.
 
     Each run (label: changes to `recipe`, with a ``slug``) is trained, or read back from
     ``out/runs/SLUG/seed-N`` (`experiments.mitigation.train_runs`).
     """
-    trained = train_runs(runs, seeds, out, partial(recipe, cfg), workers)
+    trained = train_runs(runs, seeds, out, partial(recipe, cfg), workers, device)
     tensors = stack_runs(list(runs), [(name, curves(records, cfg.n_layers))
                                       for name, _, _, records in trained])  # fmt: skip
     return torch.tensor([r.step for r in trained[-1][3]]), tensors

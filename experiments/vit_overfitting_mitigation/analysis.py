@@ -134,7 +134,7 @@ def cls_class_ratio(run_dir: Path, train_cfg: VitTrainConfig) -> Tensor:
 def run(cfg: Config) -> VitOverfittingMitigationResult:
     """Train (or read back) every run under ``cfg.out``, then measure."""
     runs = recipes(cfg)
-    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers)
+    trained = train_runs(runs, cfg.seeds, cfg.out, partial(recipe, cfg), cfg.workers, cfg.device)
     t = stack_runs(list(runs), [
         (name, logged(records) | {"class_ratio": cls_class_ratio(run_dir, train_cfg)})
         for name, train_cfg, run_dir, records in trained

@@ -7,6 +7,7 @@ import torch
 
 from experiments.attention_collapse_mitigation.analysis import BASELINE, CollapseMitigationResult
 from experiments.attention_collapse_mitigation.config import JOB, Config
+from mechscope.core import MechscopeError
 from mechscope.core.results import load_result
 from tests.jobs import run_job
 
@@ -132,3 +133,38 @@ def test_the_vit_job_runs_tiny_on_a_subset(tmp_path):
     assert result.class_ratio.shape == (2, 1, 2)  # run seed boundary (embeddings + 1 block)
     assert result.held_out_accuracy.shape == (2, 1, 2)  # steps 0 and 4
     assert "A ViT over-fitting a small subset" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["attention_collapse_mitigation", "gradient_mitigation", "overfitting_mitigation",
+     "vit_overfitting_mitigation"],
+)  # fmt: skip
+def test_full_sets_the_gpu_preset_where_a_field_was_left_at_its_default(name, tmp_path):
+    import importlib
+
+    config = importlib.import_module(f"experiments.{name}.config").Config
+    full = config(out=tmp_path, full=True)
+    assert full.FULL["seeds"] == 10 and full.seeds == 10
+    assert all(getattr(full, field) == value for field, value in full.FULL.items())
+    assert config(out=tmp_path, full=True, seeds=4).seeds == 4  # given values stay
+    assert config(out=tmp_path).seeds == 3 and config(out=tmp_path).device == "cpu"
+
+
+def test_every_run_trains_on_the_device_given(tmp_path, monkeypatch):
+    import experiments.runs
+
+    seen = []
+    real = experiments.runs.train
+
+    def spy(*args, device="cpu", **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(device)
+        return real(*args, device=device, **kwargs)
+
+    monkeypatch.setattr(experiments.runs, "train", spy)
+    cfg = Config(out=tmp_path, n_layers=1, d_model=16, n_ctx=16, batch_size=4, steps=5,
+                 eval_every=5, seeds=1, remedies=("none",), workers=1,
+                 device="cuda:99")  # fmt: skip
+    with pytest.raises(MechscopeError, match="cuda:99"):  # refused in one line, before work
+        run_job(JOB, cfg)
+    assert seen == ["cuda:99"] and not (tmp_path / "result.json").exists()
