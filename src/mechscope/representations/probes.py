@@ -130,13 +130,14 @@ def fit_probe(
 ) -> Classifier:
     """A probe fitted on the labelled units (``y >= 0``) of ``x``."""
     keep = y >= 0
-    x, y = x[keep].float(), y[keep]
+    x, y = x[keep].float(), y[keep]  # boolean indexing copies: x is this function's own
     torch.manual_seed(settings.seed)
-    # standardised in one centred copy (torch's std over the first axis took 0.95 s of 204,577
-    # x 384 units here, this 0.37 s)
+    # standardised in place, in that copy. On 204,577 x 384 units, one thread: torch's std
+    # over the first axis took 0.95 s and linalg.vector_norm(dim=0) 0.82 s (strided
+    # reductions); squares summed over the first axis take 0.20 s.
     mean = x.mean(0)
-    z = x - mean
-    std = (torch.linalg.vector_norm(z, dim=0) / math.sqrt(max(len(z) - 1, 1))).clamp(min=1e-6)
+    z = x.sub_(mean)
+    std = (z.square().sum(0).sqrt() / math.sqrt(max(len(z) - 1, 1))).clamp(min=1e-6)
     z /= std
     d = x.shape[1]
     if settings.kind is ProbeKind.LINEAR:
