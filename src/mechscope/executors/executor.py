@@ -357,14 +357,14 @@ class _RayActors:
 
     def map(self, task: Callable[[Any, S], R], shards: Sequence[S], recipe: ModelRecipe,
             executor: Executor, bar: tqdm) -> list[R]:  # fmt: skip
+        if not self.actors:
+            self.start()  # first: without Ray installed, its one-line error
         from ray.exceptions import (  # pyright: ignore[reportMissingImports]
             RayActorError,
             RayTaskError,
         )
         from ray.util import ActorPool  # pyright: ignore[reportMissingImports]
 
-        if not self.actors:
-            self.start()
         results: dict[int, R] = {}
         try:
             pool = ActorPool(self.actors)

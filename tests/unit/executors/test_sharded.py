@@ -69,3 +69,12 @@ def test_induction_alone_is_scored_once_and_equals_one_pass(model):
     assert got.n_prompts == expected.n_prompts == 9
     assert torch.equal(got.per_prompt.isnan(), expected.per_prompt.isnan())
     assert float((got.per_prompt - expected.per_prompt).nan_to_num().abs().max()) < 1e-5
+
+
+def test_the_ray_executor_without_ray_is_one_line(model, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where the scale extra is not installed
+    with pytest.raises(MechscopeError, match=r"needs Ray: pip install 'mechscope\[scale\]'"):
+        map_shards(failing_task, [0, 1], ModelRecipe("induction-2l"),
+                   Executor(ExecutorKind.RAY, workers=2), progress=False)  # fmt: skip
