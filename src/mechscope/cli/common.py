@@ -77,10 +77,13 @@ ShardingArg = Annotated[Sharding, tyro.conf.OmitArgPrefixes]
 """A command's sharding options, on the command line without a prefix (--workers...)."""
 
 
-def sharding(model: str, loading: Loading, options: Sharding) -> "tuple[Any, Any] | None":
+def sharding(
+    model: str, loading: Loading, options: Sharding, *, in_process: bool = False
+) -> "tuple[Any, Any] | None":
     """The `ModelRecipe` and `Executor` of ``--workers/--executor/--address``.
 
-    None when the job runs in this process (one local worker).
+    None when the job runs in this process (one local worker), unless ``in_process`` (a job
+    that shards even there, e.g. to summarise shard by shard).
 
     Raises:
         MechscopeError: fewer than one worker, or an address without --executor ray.
@@ -88,7 +91,7 @@ def sharding(model: str, loading: Loading, options: Sharding) -> "tuple[Any, Any
     from mechscope.executors import Executor, ExecutorKind, ModelRecipe
 
     executor = Executor(ExecutorKind(options.executor), options.workers, options.address)
-    if executor.in_process:
+    if executor.in_process and not in_process:
         return None
     recipe = ModelRecipe(model, loading.device or "cpu", loading.backend,
                          parse_device_map(loading.device_map))  # fmt: skip

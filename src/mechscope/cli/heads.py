@@ -100,11 +100,8 @@ def run(cfg: Config) -> dict[str, "Result"]:
     sentences = read_conllu(cfg.conllu, cfg.max_sentences) if cfg.conllu else None
     mentions = read_mentions(cfg.coref, cfg.max_sentences) if cfg.coref else None
     # --workers: shards of the prompts (sentences) on workers
-    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
-    if shards is None and not cfg.per_prompt:  # in this process, summarised shard by shard
-        from mechscope.executors import Executor, ModelRecipe
-
-        shards = ModelRecipe(cfg.model), Executor()
+    # (--no-per-prompt: shards even in this process, each summarised before the next)
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding, in_process=not cfg.per_prompt)
     summary = {} if cfg.per_prompt else {"keep_prompts": False, "shard_size": SUMMARY_SHARD}
     model = load_text_model(cfg.model, cfg.loading, "heads")
     syntax = None
