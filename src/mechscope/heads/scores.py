@@ -44,11 +44,8 @@ class HeadScores(Result):
                 f"per_prompt has shape {tuple(self.per_prompt.shape)}; want "
                 f"({len(self.kinds)}, prompt, layer, head), one slice per kind"
             )
-        if self.moments is not None:
-            if (
-                self.per_prompt.shape[1]
-                or self.moments.shape[1:] != self.per_prompt.shape[:1] + self.per_prompt.shape[2:]
-            ):
+        if self.moments is not None:  # (its kind, layer, head axes: checked by the contract)
+            if self.moments.shape[0] != 3 or self.per_prompt.shape[1]:
                 raise ValueError("a summary has moments shaped (3, kind, layer, head) and no "
                                  "per-prompt rows")  # fmt: skip
         elif not 0 <= self.n_prompts <= self.per_prompt.shape[1]:
