@@ -13,7 +13,7 @@ Sign conventions:
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from jaxtyping import Float, Int
@@ -28,6 +28,10 @@ LogitsFn = Callable[[Logits], Tensor]
 
 RowsFn = Callable[[Float[Tensor, "batch d_vocab"]], Tensor]
 """The logits of one position per prompt -> a scalar tensor."""
+
+ColumnsFn = Callable[[Float[Tensor, "batch k"]], Tensor]
+"""The logits of a few vocabulary entries (`Metric.columns`) at one position per prompt -> a
+scalar tensor."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class Metric:
     then an intervention unembeds only those rows instead of every position."""
     read: RowsFn | None = None
     """``fn`` on the logits at ``positions`` alone (``[batch, d_vocab]``)."""
+    columns: Int[Tensor, "batch k"] | None = None
+    """The vocabulary entries ``read`` looks at in each prompt's row, when it looks at only a
+    few (`at_columns`, e.g. the answer and the wrong answer of a logit difference): an
+    intervention then computes only those logits, ``x @ W_U[:, columns]``, instead of the
+    whole vocabulary's."""
+    read_columns: ColumnsFn | None = None
+    """``fn`` on the logits at ``positions`` and ``columns`` alone (``[batch, k]``)."""
 
     def __call__(self, logits: Logits | Float[Tensor, "batch d_vocab"]) -> Tensor:
         """The metric's value on ``logits`` (a one-element tensor; see `fn`)."""
@@ -75,6 +86,33 @@ def at_positions(
         return read(logits[rows, positions.to(logits.device)])
 
     return Metric(name, fn, higher_is_better, positions=positions, read=read)
+
+
+def at_columns(
+    name: str,
+    read_columns: ColumnsFn,
+    positions: Int[Tensor, " batch"],
+    columns: Tensor,
+    higher_is_better: bool = True,
+) -> Metric:
+    """A `Metric` that reads ``columns[b]`` of each prompt's logits at ``positions[b]``.
+
+    ``columns``: token ids, ``[batch, k]`` (checked here, with its fix). ``read_columns``
+    takes those logits, ``[batch, k]`` (column ``j`` is ``columns[:, j]``);
+    ``fn`` and ``read`` pick them out of whole-batch logits or rows first, so all three give
+    the same value, and interventions that know the columns compute only those logits.
+    """
+    if columns.ndim != 2 or columns.shape[0] != positions.shape[0]:
+        raise MechscopeError(
+            f"columns must be [batch, k] with one row per position ({positions.shape[0]}); "
+            f"got {tuple(columns.shape)}."
+        )
+
+    def read(at: Float[Tensor, "batch d_vocab"]) -> Tensor:
+        return read_columns(at.gather(1, columns.to(at.device)))
+
+    metric = at_positions(name, read, positions, higher_is_better)
+    return replace(metric, columns=columns, read_columns=read_columns)
 
 
 def as_metric(metric: object, name: str = "metric") -> Metric:

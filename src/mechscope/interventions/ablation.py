@@ -38,7 +38,7 @@ from mechscope.core.metrics import LogitsFn, Metric, as_metric, scalar
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.interventions.choices import AblationType
-from mechscope.interventions.engine import patch_groups, per_prompt_values
+from mechscope.interventions.engine import patch_groups, per_prompt_values, start_hooks
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import model_spec
 from mechscope.models.base import Model
@@ -396,7 +396,8 @@ def ablation_effects(
     how = _parse_how(how)
     metric = as_metric(metric)
     groups = _groups(model, heads)
-    target = RunCache.run(model, batch)
+    sites = [[Site(Component.Z, h.layer, h.head) for h in group] for group in groups]
+    target = RunCache.run(model, batch, names=start_hooks(model, sites))  # one pass
     clean_rows = None
     if per_prompt:
         clean_rows = per_prompt_values(metric(target.logits), batch.inputs.shape[0])
@@ -424,7 +425,6 @@ def ablation_effects(
             fills[layer] = fill[:, :n_pos]
     # The patching engine does the rest: group i is ablated in replica i of the batch.
     sources = {Site(Component.Z, layer).hook_name: fill for layer, fill in fills.items()}
-    sites = [[Site(Component.Z, h.layer, h.head) for h in group] for group in groups]
     values = patch_groups(
         model, target, sources, metric, sites, max_rows=max_rows, per_prompt=per_prompt
     )

@@ -62,7 +62,9 @@ def attribution_patching(
         if reads_rows(model, metric):  # only the metric's rows are unembedded
             assert metric.read is not None and metric.positions is not None
             resid = model(target.batch.inputs, stop_at_layer=model.cfg.n_layers, **kwargs)
-            value = metric.read(metric_rows(model, resid, metric.positions))
+            rows = metric_rows(model, resid, metric.positions, columns=metric.columns)
+            read = metric.read if metric.read_columns is None else metric.read_columns
+            value = read(rows)
         else:
             value = metric(model(target.batch.inputs, **kwargs))
         target_value = scalar(value.detach())

@@ -4,8 +4,10 @@ Each replica ``i`` of the target batch gets only group ``i`` of sites patched (a
 ``torch.where`` in the hook of each hook point involved), so a chunk of groups costs one
 forward pass of ``n_groups x batch`` rows instead of one pass per group. A chunk starts at
 its first layer from the target's cached ``resid_pre`` and, for unpadded decoder batches, at
-its first patched position with the earlier keys and values in a frozen KV cache (`Start`):
-nothing a patch of the chunk can change is skipped. When the metric reads one position per
+its first patched position with the earlier keys and values in a frozen KV cache (`Start`);
+a chunk whose first layer patches only head outputs (``hook_z``) starts after that layer's
+attention, its patches added to the cached ``resid_mid`` as ``(z' - z) W_O``: nothing a patch
+of the chunk can change is skipped. When the metric reads one position per
 prompt (`Metric.positions`, as every task metric does) a decoder's pass stops at the final
 residual and only those rows are normalised and unembedded (``x @ W_U + b_U``): on a
 GPT-2-sized vocabulary the unembedding of every position was about half of the work.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import einops
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
@@ -35,7 +37,7 @@ from mechscope.core.sites import Component, Site, hook_name
 from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
-from mechscope.models.run import readout
+from mechscope.models.run import readout, readout_columns
 
 
 def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
@@ -70,6 +72,10 @@ class Start:
     values: tuple[Tensor, ...] = ()
     logits: Tensor | None = None
     """The target run's logits (positions before ``pos`` are reused)."""
+    z: Tensor | None = None
+    """Set when the pass starts after block ``layer``'s attention (`after_attention`): the
+    target's ``hook_z`` there; ``resid`` is then the block's ``hook_resid_mid`` (its
+    ``hook_resid_post`` when the block has no MLP after its attention)."""
 
 
 def position_axis(component: Component) -> int:
@@ -115,6 +121,11 @@ def run_patches(
             for n in masks
         }
 
+    delta = None
+    if start is not None and start.z is not None:  # the first layer's head patches, added
+        name = Site(Component.Z, start.layer).hook_name
+        delta = _head_delta(model, start, masks.pop(name), sources[name], n_rep)
+
     def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
         where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
 
@@ -146,12 +157,17 @@ def run_patches(
             kwargs.pop("padding_side", None)
             if skip:
                 kwargs["past_kv_cache"] = _prefix_cache(start, n_rep)
-            out = model(repeated, start_at_layer=start.layer, **kwargs)  # pyright: ignore[reportCallIssue]
+            layer = start.layer
+            if delta is not None:  # the rest of block `layer`, then the blocks after it
+                repeated, layer = _finish_block(model, layer, repeated + delta), layer + 1
+            out = model(repeated, start_at_layer=layer, **kwargs)  # pyright: ignore[reportCallIssue]
     if rows_only:
         assert isinstance(metric, Metric) and metric.read is not None
         assert metric.positions is not None
-        rows = metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed)
-        values = [metric.read(rows[i * n_batch : (i + 1) * n_batch]) for i in range(n_rep)]
+        columns = metric.columns
+        rows = metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed, columns)
+        read = metric.read if metric.read_columns is None else metric.read_columns
+        values = [read(rows[i * n_batch : (i + 1) * n_batch]) for i in range(n_rep)]
     else:
         if skip:
             assert start is not None and start.logits is not None
@@ -161,6 +177,60 @@ def run_patches(
     if per_prompt:
         return torch.stack([per_prompt_values(v, n_batch) for v in values]).cpu()
     return torch.tensor([scalar(v) for v in values])
+
+
+def _head_delta(
+    model: Model, start: Start, where: Tensor, source: Tensor, n_rep: int
+) -> Float[Tensor, "rows pos d_model"]:
+    """What each replica's head patches at ``start.layer`` add to the block's attention output.
+
+    The output is ``sum_h z_h W_O[h] + b_O``, so replacing ``z`` by ``source`` where ``where``
+    says (``[replica, pos, head, d_head]``) adds ``sum_h (source - z)_h W_O[h]`` there.
+    """
+    z = start.z
+    assert z is not None
+    w_o = model.blocks[start.layer].attn.W_O  # [head, d_head, d_model]  # pyright: ignore[reportIndexIssue]
+    diff = torch.where(where.to(z.device)[:, None], (source.to(z) - z)[None], 0)
+    delta = diff.flatten(-2) @ w_o.flatten(0, 1)  # [replica, batch, pos, d_model]
+    return delta.flatten(0, 1)
+
+
+def _finish_block(model: Model, layer: int, resid: Tensor) -> Tensor:
+    """Block ``layer`` from after its attention (``resid``, see `Start.z`) to ``resid_post``.
+
+    TransformerLens's `TransformerBlock.forward` after its ``hook_attn_out``, its hook points
+    called as there (a narrowing ``hook_resid_mid``, `_keep_rows`, applies as in a full pass).
+    """
+    block = model.blocks[layer]  # pyright: ignore[reportIndexIssue]
+    cfg = model.cfg
+    if cfg.attn_only or cfg.parallel_attn_mlp:  # the MLP (if any) read resid_pre: unchanged
+        return block.hook_resid_post(resid)
+    resid_mid = block.hook_resid_mid(resid)
+    mlp_in = block.hook_mlp_in(resid_mid.clone()) if cfg.use_hook_mlp_in else resid_mid
+    return block.hook_resid_post(resid_mid + block.apply_mlp(block.ln2(mlp_in)))
+
+
+def _after_attention_names(model: Model, layer: int) -> list[str]:
+    """What a pass starting after block ``layer``'s attention reads from the target run."""
+    cfg = model.cfg
+    after = Component.RESID_POST if cfg.attn_only or cfg.parallel_attn_mlp else Component.RESID_MID
+    return [Site(Component.Z, layer).hook_name, Site(after, layer).hook_name]
+
+
+def _only_heads_at(groups: Iterable[Sequence[Site]], layer: int) -> bool:
+    """Whether every site of ``groups`` at ``layer`` is a head output (``hook_z``), and one is."""
+    at_layer = [s.component for group in groups for s in group if (s.layer or 0) == layer]
+    return bool(at_layer) and all(c is Component.Z for c in at_layer)
+
+
+def _attention_skippable(model: Model, layer: int) -> bool:
+    """Whether a pass may skip block ``layer``'s attention: the model allows it
+    (`ModelAdapter.can_start_after_attention`) and nothing else hooks the block (it would
+    not run)."""
+    if not adapt(model).can_start_after_attention:
+        return False
+    prefix = f"blocks.{layer}."
+    return not any(n.startswith(prefix) and hp.fwd_hooks for n, hp in model.hook_dict.items())
 
 
 def per_prompt_values(value: Tensor, n_batch: int) -> Tensor:
@@ -226,21 +296,29 @@ def metric_rows(
     skip: int = 0,
     start: Start | None = None,
     narrowed: bool = False,
-) -> Float[Tensor, "rows d_vocab"]:
+    columns: Int[Tensor, "batch k"] | None = None,
+) -> Float[Tensor, "rows d_vocab"] | Float[Tensor, "rows k"]:
     """The logits at each prompt's metric position, for every replica.
 
     ``resid`` covers positions ``skip...`` (``narrowed``: only each row's metric position,
     see `_keep_rows`); a metric position before ``skip`` is untouched by every patch of the
-    chunk, so its logits are the target run's.
+    chunk, so its logits are the target run's. ``columns`` (`Metric.columns`): only those
+    vocabulary entries of each prompt's row (`readout_columns`).
     """
     positions = einops.repeat(positions.to(resid.device), "b -> (r b)", r=n_rep)
     rows = torch.arange(resid.shape[0], device=resid.device)
     at = torch.zeros_like(positions) if narrowed else (positions - skip).clamp(min=0)
-    computed = readout(model, resid[rows, at])  # pyright: ignore[reportArgumentType]
+    if columns is None:
+        computed = readout(model, resid[rows, at])  # pyright: ignore[reportArgumentType]
+    else:
+        repeated = einops.repeat(columns, "b k -> (r b) k", r=n_rep)
+        computed = readout_columns(model, resid[rows, at], repeated)
     if skip and bool((positions < skip).any()):
         assert start is not None and start.logits is not None
         n_batch = start.logits.shape[0]
         own = start.logits[torch.arange(n_batch, device=resid.device), positions[:n_batch]]
+        if columns is not None:
+            own = own.gather(1, columns.to(own.device))
         earlier = einops.repeat(own, "b v -> (r b) v", r=n_rep)  # (rows picked, then repeated)
         computed = torch.where((positions < skip)[:, None], earlier.to(computed), computed)
     return computed
@@ -266,8 +344,16 @@ def start_hooks(model: Model, groups: Sequence[Sequence[Site]]) -> list[str]:
 
     Name these (with the sites' own) when building `PairedRuns`, and each run is one pass.
     """
+    n_layers = model.cfg.n_layers
     by_position = any(s.pos for group in groups for s in group)
-    return _start_names(range(model.cfg.n_layers), by_position, model.cfg.n_layers)
+    skippable = [_attention_skippable(model, layer) for layer in range(n_layers)]
+    early, late = set(), set()  # the groups' first layers, by how a chunk there starts
+    for group in groups:
+        layer = min(s.layer or 0 for s in group)
+        after = skippable[layer] and _only_heads_at([group], layer)
+        (late if after else early).add(layer)
+    names = _start_names(range(n_layers) if by_position else sorted(early), by_position, n_layers)
+    return names + [n for layer in sorted(late) for n in _after_attention_names(model, layer)]
 
 
 def _start_names(layers: Iterable[int], by_position: bool, n_layers: int) -> list[str]:
@@ -328,16 +414,28 @@ def patch_groups(
         )
         for indices in chunks
     ]
+    # A chunk whose first layer patches only head outputs starts after that layer's attention.
+    skippable = {layer: _attention_skippable(model, layer) for layer, _ in starts}
+    late = [
+        pos == 0 and skippable[layer] and _only_heads_at((groups[i] for i in indices), layer)
+        for indices, (layer, pos) in zip(chunks, starts, strict=True)
+    ]
     # The target run's cache holds what those starts read (cached once, on first use).
-    layers = sorted({layer for layer, pos in starts if layer or pos})
+    layers = sorted({lay for (lay, pos), a in zip(starts, late, strict=True) if (lay or pos) and not a})
     names = _start_names(layers, any(pos for _, pos in starts), n_layers)
+    names += [n for (layer, _), after in zip(starts, late, strict=True) if after
+              for n in _after_attention_names(model, layer)]  # fmt: skip
     cache = target.get(names) if names else None
     values = torch.full((len(groups), n_batch) if per_prompt else (len(groups),), torch.nan)
-    for indices, (layer, pos) in tqdm(
-        zip(chunks, starts, strict=True), total=len(chunks), desc=desc, disable=not progress
+    for indices, (layer, pos), after in tqdm(
+        zip(chunks, starts, late, strict=True), total=len(chunks), desc=desc, disable=not progress
     ):
         start = None
-        if cache is not None and (layer or pos):
+        if after:
+            assert cache is not None
+            z, resid = (cache[n] for n in _after_attention_names(model, layer))
+            start = Start(layer=layer, resid=resid, z=z)
+        elif cache is not None and (layer or pos):
             start = Start(
                 layer=layer,
                 resid=cache[Site(Component.RESID_PRE, layer).hook_name],

@@ -143,6 +143,24 @@ class ModelAdapter:
             and getattr(self.model.cfg, "positional_embedding_type", "") != "shortformer"
         )
 
+    @property
+    def can_start_after_attention(self) -> bool:
+        """Whether a pass can start inside a block, after its attention, from a cached residual.
+
+        A patch of head outputs (``hook_z``) changes a block's attention output by
+        ``sum_h (z'_h - z_h) W_O[h]`` and nothing else before it, so the block's attention
+        need not run again (`mechscope.interventions.engine.Start`). Needs a decoder that
+        starts at layers and adds the attention output to the residual as is: not when a norm
+        follows the attention (Gemma's ``ln1_post``, OLMo 2's post-norm).
+        """
+        if not (isinstance(self.model, HookedTransformer) and self.can_start_at_layer):
+            return False
+        from transformer_lens.components.transformer_block import POST_NORM_ARCHITECTURES
+
+        cfg = self.model.cfg
+        post_norm = cfg.original_architecture in POST_NORM_ARCHITECTURES
+        return not (cfg.use_normalization_before_and_after or post_norm)
+
     def can_skip_positions(self, batch: TokenBatch | ImageBatch) -> bool:
         """Whether a pass can also start at a later position, the earlier keys and values frozen.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import einops
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
@@ -19,7 +19,7 @@ from mechscope.core.axes import Patterns
 from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_name, hook_names
 from mechscope.models.adapter import adapt
-from mechscope.models.base import Model
+from mechscope.models.base import Decoder, Model
 from mechscope.models.tokens import Inputs, as_batch, forward_kwargs
 
 Hook = Callable[[Tensor, HookPoint], Tensor | None]
@@ -185,4 +185,27 @@ def readout(model: Model, resid: Float[Tensor, "... d_model"]) -> Float[Tensor, 
         return adapter.vision("reading the stream out").classify(resid)
     decoder = adapter.decoder("reading the stream out")
     normalised = decoder.ln_final(resid) if hasattr(decoder, "ln_final") else resid
-    return normalised @ decoder.unembed.W_U + decoder.unembed.b_U
+    return _softcap(decoder, normalised @ decoder.unembed.W_U + decoder.unembed.b_U)
+
+
+def readout_columns(
+    model: Model, resid: Float[Tensor, "rows d_model"], columns: Int[Tensor, "rows k"]
+) -> Float[Tensor, "rows k"]:
+    """`readout` of a decoder at a few vocabulary entries per row: ``columns[r]`` of row ``r``.
+
+    ``x @ W_U[:, columns] + b_U[columns]``: ``k`` dot products a row instead of the whole
+    vocabulary's (a logit difference reads two of GPT-2's 50,257 logits).
+    """
+    decoder = adapt(model).decoder("reading the stream out")
+    normalised = decoder.ln_final(resid) if hasattr(decoder, "ln_final") else resid
+    unembed = decoder.unembed
+    columns = columns.to(normalised.device)
+    weights = unembed.W_U.T[columns]  # [rows, k, d_model]
+    logits = (weights @ normalised[..., None].to(weights)).squeeze(-1) + unembed.b_U[columns]
+    return _softcap(decoder, logits)
+
+
+def _softcap(decoder: Decoder, logits: Tensor) -> Tensor:
+    """The model's final logit soft-cap, ``cap * tanh(logits / cap)`` (Gemma 2), if it has one."""
+    cap = getattr(decoder.cfg, "output_logits_soft_cap", None)
+    return logits if cap is None or cap <= 0 else cap * torch.tanh(logits / cap)

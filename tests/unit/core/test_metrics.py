@@ -96,3 +96,26 @@ def test_the_bootstrap_interval_of_a_median_covers_it_and_narrows_with_more_samp
     assert bootstrap_interval(torch.tensor([3.0])) == (3.0, 3.0)
     with pytest.raises(ValueError, match="level"):
         bootstrap_interval(small, level=1.5)
+
+
+def test_a_metric_on_a_few_columns_reads_the_same_value_three_ways():
+    """`at_columns`: the whole logits, the metric's rows, and the columns alone agree (a
+    logit difference, written here by hand), and a bad shape is one line."""
+    from mechscope.core.errors import MechscopeError
+    from mechscope.core.metrics import at_columns
+
+    logits = torch.randn(3, 5, 11, generator=torch.Generator().manual_seed(0))
+    positions, answers = torch.tensor([4, 2, 3]), torch.tensor([1, 7, 0])
+    wrong = torch.tensor([9, 2, 5])
+    metric = at_columns("diff", lambda at: (at[:, 0] - at[:, 1]).mean(), positions,
+                        torch.stack([answers, wrong], 1))  # fmt: skip
+    rows = torch.arange(3)
+    by_hand = (logits[rows, positions, answers] - logits[rows, positions, wrong]).mean()
+    at = logits[rows, positions]
+    assert metric.read is not None and metric.read_columns is not None
+    assert metric.columns is not None
+    picked = at.gather(1, metric.columns)
+    for value in (metric(logits), metric.read(at), metric.read_columns(picked)):
+        torch.testing.assert_close(value, by_hand)
+    with pytest.raises(MechscopeError, match=r"columns must be \[batch, k\]"):
+        at_columns("diff", lambda at: at.mean(), positions, answers)

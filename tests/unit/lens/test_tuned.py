@@ -82,3 +82,27 @@ def test_frozen_restores_the_gradient_flags(tiny_decoder):
         pass
     assert [p.requires_grad for p in tiny_decoder.parameters()] == before
     assert len(boundary_hooks(2)) == 3
+
+
+def test_reading_a_few_columns_equals_the_models_own_logits_soft_cap_included():
+    """`readout_columns` (and `readout`) give the logits of a full forward pass, the final
+    soft-cap of a Gemma-2-style model included."""
+    from mechscope.models.legacy import HookedTransformer, HookedTransformerConfig
+    from mechscope.models.run import readout, readout_columns
+
+    tokens = torch.randint(0, 20, (2, 6), generator=torch.Generator().manual_seed(0))
+    every = []
+    for cap in (-1.0, 0.05):
+        cfg = HookedTransformerConfig(n_layers=1, d_model=16, n_heads=2, d_head=8, d_mlp=32,
+                                      n_ctx=8, d_vocab=20, act_fn="gelu", seed=0,
+                                      output_logits_soft_cap=cap)  # fmt: skip
+        model = HookedTransformer(cfg)
+        with torch.no_grad():
+            logits = model(tokens)
+            resid = model(tokens, stop_at_layer=cfg.n_layers)
+            torch.testing.assert_close(readout(model, resid), logits, atol=1e-6, rtol=1e-5)
+            columns = torch.tensor([[3, 0, 5], [1, 1, 2]])
+            picked = readout_columns(model, resid[:, -1], columns)
+        torch.testing.assert_close(picked, logits[:, -1].gather(1, columns), atol=1e-6, rtol=1e-5)
+        every.append(logits)
+    assert float(every[1].abs().max()) <= 0.05 + 1e-6 < float(every[0].abs().max())  # it bit
