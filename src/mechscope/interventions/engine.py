@@ -19,6 +19,7 @@ is not causal).
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import einops
 import torch
@@ -38,6 +39,9 @@ from mechscope.interventions.runs import RunCache
 from mechscope.models.adapter import adapt
 from mechscope.models.base import Model
 from mechscope.models.run import readout, readout_columns
+
+if TYPE_CHECKING:
+    from mechscope.models.legacy import TransformerBlock
 
 
 def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
@@ -73,9 +77,10 @@ class Start:
     logits: Tensor | None = None
     """The target run's logits (positions before ``pos`` are reused)."""
     z: Tensor | None = None
-    """Set when the pass starts after block ``layer``'s attention (`after_attention`): the
-    target's ``hook_z`` there; ``resid`` is then the block's ``hook_resid_mid`` (its
-    ``hook_resid_post`` when the block has no MLP after its attention)."""
+    """Set when the pass starts after block ``layer``'s attention (every site of the chunk
+    there is a head output): the target's ``hook_z`` there; ``resid`` is then the block's
+    ``hook_resid_mid`` (its ``hook_resid_post`` when no MLP follows the attention: an
+    attention-only or a parallel block), and ``pos`` is 0."""
 
 
 def position_axis(component: Component) -> int:
@@ -124,7 +129,7 @@ def run_patches(
     delta = None
     if start is not None and start.z is not None:  # the first layer's head patches, added
         name = Site(Component.Z, start.layer).hook_name
-        delta = _head_delta(model, start, masks.pop(name), sources[name], n_rep)
+        delta = _head_delta(model, start, masks.pop(name), sources[name])
 
     def make_hook(name: str):  # noqa: ANN202 - a TransformerLens hook closure
         where = masks[name].to(sources[name].device)[:, None]  # [replica, 1, ...]
@@ -180,7 +185,7 @@ def run_patches(
 
 
 def _head_delta(
-    model: Model, start: Start, where: Tensor, source: Tensor, n_rep: int
+    model: Model, start: Start, where: Tensor, source: Tensor
 ) -> Float[Tensor, "rows pos d_model"]:
     """What each replica's head patches at ``start.layer`` add to the block's attention output.
 
@@ -201,7 +206,7 @@ def _finish_block(model: Model, layer: int, resid: Tensor) -> Tensor:
     TransformerLens's `TransformerBlock.forward` after its ``hook_attn_out``, its hook points
     called as there (a narrowing ``hook_resid_mid``, `_keep_rows`, applies as in a full pass).
     """
-    block = model.blocks[layer]  # pyright: ignore[reportIndexIssue]
+    block = cast("TransformerBlock", model.blocks[layer])  # pyright: ignore[reportIndexIssue]
     cfg = model.cfg
     if cfg.attn_only or cfg.parallel_attn_mlp:  # the MLP (if any) read resid_pre: unchanged
         return block.hook_resid_post(resid)
@@ -224,9 +229,11 @@ def _only_heads_at(groups: Iterable[Sequence[Site]], layer: int) -> bool:
 
 
 def _attention_skippable(model: Model, layer: int) -> bool:
-    """Whether a pass may skip block ``layer``'s attention: the model allows it
-    (`ModelAdapter.can_start_after_attention`) and nothing else hooks the block (it would
-    not run)."""
+    """Whether a pass may skip block ``layer``'s attention.
+
+    The model allows it (`ModelAdapter.can_start_after_attention`) and nothing else hooks the
+    block (it would not run).
+    """
     if not adapt(model).can_start_after_attention:
         return False
     prefix = f"blocks.{layer}."
@@ -421,7 +428,8 @@ def patch_groups(
         for indices, (layer, pos) in zip(chunks, starts, strict=True)
     ]
     # The target run's cache holds what those starts read (cached once, on first use).
-    layers = sorted({lay for (lay, pos), a in zip(starts, late, strict=True) if (lay or pos) and not a})
+    early = [start for start, after in zip(starts, late, strict=True) if not after]
+    layers = sorted({layer for layer, pos in early if layer or pos})
     names = _start_names(layers, any(pos for _, pos in starts), n_layers)
     names += [n for (layer, _), after in zip(starts, late, strict=True) if after
               for n in _after_attention_names(model, layer)]  # fmt: skip

@@ -88,9 +88,7 @@ def patched_by_hand(model, batch, sources, metric, group):
     names = {s.hook_name for s in group}
     kwargs = adapt(model).forward_kwargs(batch)
     with torch.no_grad():
-        logits = model.run_with_hooks(
-            batch.inputs, fwd_hooks=[(n, hook) for n in names], **kwargs
-        )
+        logits = model.run_with_hooks(batch.inputs, fwd_hooks=[(n, hook) for n in names], **kwargs)
     return float(metric(logits))
 
 
