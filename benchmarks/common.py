@@ -75,10 +75,18 @@ def interleaved(
     for r in range(rounds):
         k = r % len(names)
         for name in names[k:] + names[:k]:
+            synchronise()
             start = time.perf_counter()
             candidates[name]()
+            synchronise()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def synchronise() -> None:
+    """Wait for queued CUDA work (a GPU job's clock must not stop before its kernels do)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def ratio(times: dict[str, list[float]], numerator: str, denominator: str) -> str:

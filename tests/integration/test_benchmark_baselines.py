@@ -35,3 +35,24 @@ def test_lens_baselines_equal_mechscope():
     with torch.no_grad():
         ours, by_hand = jobs["lens"](), jobs["by hand"]()
     torch.testing.assert_close(ours.log_prob[:, :, :-1], by_hand, atol=1e-5, rtol=0)
+
+
+def test_the_prepared_gpu_script_runs_and_checks_values(tmp_path):
+    """`bench_devices` (run where a GPU is lent) on the CPU against itself: every job runs,
+    agrees with itself and lands in devices.json."""
+    import json
+
+    from benchmarks import bench_devices
+
+    threads = torch.get_num_threads()  # a benchmark sets the thread count: put it back
+    try:
+        bench_devices.main(["--device", "cpu", "--rounds", "1", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+    saved = json.loads((tmp_path / "devices.json").read_text())
+    jobs = [row["job"] for row in saved["rows"]]
+    assert jobs == ["head atlas", "head patching", "logit lens", "SAE fit", "probe fit"]
+    assert all(row["same"] and row["relative_gap"] == 0.0 for row in saved["rows"])
+    # the check that would catch a GPU's different values
+    gap = bench_devices.same(torch.tensor([1.0, -2.0]), torch.tensor([1.0, -2.2]))
+    assert abs(gap - 0.1) < 1e-6 and gap > bench_devices.TOLERANCE
