@@ -393,8 +393,10 @@ def patch_groups(
     ``max_rows // batch`` groups where the work is least (`plan_chunks`). A chunk starts
     at its first layer from the target's cached ``resid_pre`` (where the model can: decoders
     and ViTs), and, for an unpadded decoder batch, at its first patched position (see
-    `Start`); ``target`` supplies those activations (cached once) and its logits.
-    ``per_prompt``: see `run_patches`.
+    `Start`); ``target`` supplies those activations (cached once) and its logits. A group
+    whose every site already holds its source's values in the target run (`unchanged`: a
+    position before the runs differ, a BOS) changes nothing: its value is the target's own,
+    with no pass run. ``per_prompt``: see `run_patches`.
     """
     if max_rows < 1:
         raise MechscopeError(f"max_rows (rows per forward pass) must be 1 or more; got {max_rows}.")
@@ -405,7 +407,13 @@ def patch_groups(
     skip_positions = adapter.can_skip_positions(target.batch)
     n_batch = target.batch.inputs.shape[0]
     per_chunk = max(1, max_rows // n_batch)
-    order = sorted(range(len(groups)), key=lambda i: (first[i], first_pos[i]))
+    values = torch.full((len(groups), n_batch) if per_prompt else (len(groups),), torch.nan)
+    same = unchanged(target, sources, groups)
+    if any(same):  # the target's own value, without a pass
+        own = metric(target.logits)
+        values[torch.tensor(same)] = per_prompt_values(own, n_batch) if per_prompt else scalar(own)
+    kept = [i for i in range(len(groups)) if not same[i]]
+    order = sorted(kept, key=lambda i: (first[i], first_pos[i]))
     chunks = plan_chunks(
         order,
         first if adapter.can_start_at_layer else [0] * len(groups),
@@ -434,7 +442,6 @@ def patch_groups(
     names += [n for (layer, _), after in zip(starts, late, strict=True) if after
               for n in _after_attention_names(model, layer)]  # fmt: skip
     cache = target.get(names) if names else None
-    values = torch.full((len(groups), n_batch) if per_prompt else (len(groups),), torch.nan)
     for indices, (layer, pos), after in tqdm(
         zip(chunks, starts, late, strict=True), total=len(chunks), desc=desc, disable=not progress
     ):
@@ -461,6 +468,35 @@ def patch_groups(
             model, target.batch, sources, metric, chunk, start, per_prompt=per_prompt
         )
     return values
+
+
+def unchanged(
+    target: RunCache, sources: dict[str, Tensor], groups: Sequence[Sequence[Site]]
+) -> list[bool]:
+    """Whether patching each group would change nothing.
+
+    Every site's source values equal the target run's own there, in every prompt (compared
+    exactly, where the target run has cached that hook point; one it has not counts as
+    changed).
+    """
+    differs: dict[str, Tensor] = {}  # per hook point: where any prompt's values differ
+    for name in {site.hook_name for group in groups for site in group}:
+        own = target.activations.get(name)
+        if own is None or name not in sources:
+            continue
+        source = sources[name].to(own.device)
+        if source.ndim == own.ndim and source.shape[1:] == own.shape[1:]:
+            differs[name] = (source != own).any(0).cpu()
+    masks: dict[Site, bool] = {}
+
+    def same(site: Site) -> bool:
+        if site not in masks:
+            where = differs.get(site.hook_name)
+            changed = where is None or bool(where[site_mask(site, tuple(where.shape))].any())
+            masks[site] = not changed
+        return masks[site]
+
+    return [bool(group) and all(same(site) for site in group) for group in groups]
 
 
 PLAN_LIMIT = 2_000_000

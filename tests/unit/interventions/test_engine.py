@@ -154,3 +154,37 @@ def test_a_chunk_with_other_sites_at_its_first_layer_or_a_foreign_hook_runs_the_
     with model.hooks(fwd_hooks=[("blocks.1.attn.hook_pattern", lambda act, hook: act)]):
         assert not _attention_skippable(model, 1)
     assert _attention_skippable(model, 1)
+
+
+def test_a_patch_that_changes_nothing_is_the_targets_value_with_no_pass(monkeypatch):
+    """Sites where the source run equals the target run (a decoder's positions before the
+    prompts differ) are answered from the target run: exactly its value, no forward pass."""
+    from mechscope.core.batch import pad_token_lists
+    from mechscope.core.metrics import at_positions
+    from mechscope.core.sites import Component, Site
+    from mechscope.interventions import engine
+    from mechscope.interventions.runs import RunCache
+
+    model = random_decoder(SHAPES["gpt2-like"])
+    generator = torch.Generator().manual_seed(2)
+    rows = [torch.randint(1, 40, (8,), generator=generator).tolist() for _ in range(3)]
+    source = pad_token_lists(rows, 0)
+    target = pad_token_lists([r[:4] + [(t + 3) % 40 for t in r[4:]] for r in rows], 0)
+    metric = at_positions("logit 5", lambda x: x[:, 5], target.lengths - 1)
+    shared = [[Site(Component.RESID_PRE, layer, pos=p)] for layer in range(3) for p in range(4)]
+    shared += [[Site(Component.Z, 1, 2, pos=3), Site(Component.RESID_POST, 2, pos=0)]]
+    later = [[Site(Component.RESID_PRE, 1, pos=4)], [Site(Component.Z, 1, 2)]]
+    names = {s.hook_name for g in shared + later for s in g}
+    runs = {"source": RunCache.run(model, source, names=names),
+            "target": RunCache.run(model, target, names=names)}  # fmt: skip
+    sources = runs["source"].get(names)
+    assert engine.unchanged(runs["target"], sources, shared + later) == [True] * 13 + [False] * 2
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("a pass ran for a patch that changes nothing")
+
+    monkeypatch.setattr(engine, "run_patches", no_pass)
+    own = metric(runs["target"].logits)
+    values = engine.patch_groups(model, runs["target"], sources, metric, shared, max_rows=8,
+                                 per_prompt=True)  # fmt: skip
+    assert torch.equal(values, own.expand(13, 3))
