@@ -486,15 +486,24 @@ def unchanged(
             continue
         source = sources[name].to(own.device)
         if source.ndim == own.ndim and source.shape[1:] == own.shape[1:]:
-            differs[name] = (source != own).any(0).cpu()
-    masks: dict[Site, bool] = {}
+            # reduced to what a site can select: [pos(, head)] or [head, dest] for patterns
+            differs[name] = (source != own).any(0).any(-1).cpu()
+    seen: dict[Site, bool] = {}
 
     def same(site: Site) -> bool:
-        if site not in masks:
+        if site not in seen:
             where = differs.get(site.hook_name)
-            changed = where is None or bool(where[site_mask(site, tuple(where.shape))].any())
-            masks[site] = not changed
-        return masks[site]
+            pos = slice(None) if site.pos is None else site.pos
+            head = slice(None) if site.head is None else site.head
+            if where is None:
+                seen[site] = False
+            elif site.component in (Component.PATTERN, Component.ATTN_SCORES):
+                seen[site] = not bool(where[head, pos].any())  # [head, dest]
+            elif site.component.has_head_axis:
+                seen[site] = not bool(where[pos, head].any())  # [pos, head]
+            else:
+                seen[site] = not bool(where[pos].any())  # [pos]
+        return seen[site]
 
     return [bool(group) and all(same(site) for site in group) for group in groups]
 

@@ -173,12 +173,15 @@ def test_a_patch_that_changes_nothing_is_the_targets_value_with_no_pass(monkeypa
     metric = at_positions("logit 5", lambda x: x[:, 5], target.lengths - 1)
     shared = [[Site(Component.RESID_PRE, layer, pos=p)] for layer in range(3) for p in range(4)]
     shared += [[Site(Component.Z, 1, 2, pos=3), Site(Component.RESID_POST, 2, pos=0)]]
-    later = [[Site(Component.RESID_PRE, 1, pos=4)], [Site(Component.Z, 1, 2)]]
-    names = {s.hook_name for g in shared + later for s in g}
+    later = [[Site(Component.RESID_PRE, 1, pos=4)], [Site(Component.Z, 1, 2)],
+             [Site(Component.PATTERN, 2, 1, pos=5)], [Site(Component.Z, 0, 3, pos=6)]]  # fmt: skip
+    patterns = [[Site(Component.PATTERN, 2, 1, pos=3)], [Site(Component.PATTERN, 0, None, 1)]]
+    names = {s.hook_name for g in shared + later + patterns for s in g}
     runs = {"source": RunCache.run(model, source, names=names),
             "target": RunCache.run(model, target, names=names)}  # fmt: skip
     sources = runs["source"].get(names)
-    assert engine.unchanged(runs["target"], sources, shared + later) == [True] * 13 + [False] * 2
+    expected = [True] * 13 + [False] * 4 + [True] * 2
+    assert engine.unchanged(runs["target"], sources, shared + later + patterns) == expected
 
     def no_pass(*args, **kwargs):
         raise AssertionError("a pass ran for a patch that changes nothing")
