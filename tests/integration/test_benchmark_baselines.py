@@ -39,16 +39,18 @@ def test_lens_baselines_equal_mechscope():
 
 def test_the_prepared_gpu_script_runs_and_checks_values(tmp_path):
     """`bench_devices` (run where a GPU is lent) on the CPU against itself: every job runs,
-    agrees with itself and lands in devices.json."""
+    agrees with itself and lands in devices.json. In its own process: a benchmark sets
+    torch's thread count, and changing it in this one left MKL's nested LU threads spinning
+    in a later test (the tuned lens's solve)."""
     import json
+    import subprocess
+    import sys
 
     from benchmarks import bench_devices
 
-    threads = torch.get_num_threads()  # a benchmark sets the thread count: put it back
-    try:
-        bench_devices.main(["--device", "cpu", "--rounds", "1", "--out", str(tmp_path)])
-    finally:
-        torch.set_num_threads(threads)
+    command = [sys.executable, "-m", "benchmarks.bench_devices", "--device", "cpu",
+               "--rounds", "1", "--threads", "1", "--out", str(tmp_path)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
     saved = json.loads((tmp_path / "devices.json").read_text())
     jobs = [row["job"] for row in saved["rows"]]
     assert jobs == ["head atlas", "head patching", "logit lens", "SAE fit", "probe fit"]
