@@ -45,7 +45,10 @@ if TYPE_CHECKING:
 
 
 def site_mask(site: Site, shape: tuple[int, ...]) -> Tensor:
-    """Where ``site`` covers an activation of per-prompt ``shape`` (no batch axis)."""
+    """Where ``site`` covers an activation of per-prompt ``shape`` (no batch axis).
+
+    Trailing axes the site does not select (``d_head``, ``d_model``) may be left off.
+    """
     mask = torch.zeros(shape, dtype=torch.bool)
     pos = slice(None) if site.pos is None else site.pos
     head = slice(None) if site.head is None else site.head
@@ -236,8 +239,12 @@ def _attention_skippable(model: Model, layer: int) -> bool:
     """
     if not adapt(model).can_start_after_attention:
         return False
-    prefix = f"blocks.{layer}."
-    return not any(n.startswith(prefix) and hp.fwd_hooks for n, hp in model.hook_dict.items())
+    return not _hooked(model, (f"blocks.{layer}.",))
+
+
+def _hooked(model: Model, prefixes: tuple[str, ...]) -> bool:
+    """Whether any hook point whose name starts with one of ``prefixes`` has a forward hook."""
+    return any(n.startswith(prefixes) and hp.fwd_hooks for n, hp in model.hook_dict.items())
 
 
 def per_prompt_values(value: Tensor, n_batch: int) -> Tensor:
@@ -273,8 +280,7 @@ def _narrowable(model: Model, patched: Iterable[str]) -> str | None:
     mlp_side = (*(hook_name(p, last) for p in parts), *inside)
     if any(p.startswith(mlp_side) for p in patched):
         return None
-    hooked = [n for n, hp in model.hook_dict.items() if n.startswith(mlp_side) and hp.fwd_hooks]
-    return None if hooked else name
+    return None if _hooked(model, mlp_side) else name
 
 
 def _keep_rows(positions: Tensor, n_rep: int, skip: int):  # noqa: ANN202 - a hook
@@ -491,18 +497,10 @@ def unchanged(
     seen: dict[Site, bool] = {}
 
     def same(site: Site) -> bool:
-        if site not in seen:
+        if site not in seen:  # site_mask lays the reduced map out as the activation's axes
             where = differs.get(site.hook_name)
-            pos = slice(None) if site.pos is None else site.pos
-            head = slice(None) if site.head is None else site.head
-            if where is None:
-                seen[site] = False
-            elif site.component in (Component.PATTERN, Component.ATTN_SCORES):
-                seen[site] = not bool(where[head, pos].any())  # [head, dest]
-            elif site.component.has_head_axis:
-                seen[site] = not bool(where[pos, head].any())  # [pos, head]
-            else:
-                seen[site] = not bool(where[pos].any())  # [pos]
+            changed = where is None or bool(where[site_mask(site, tuple(where.shape))].any())
+            seen[site] = not changed
         return seen[site]
 
     return [bool(group) and all(same(site) for site in group) for group in groups]
