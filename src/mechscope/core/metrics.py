@@ -115,6 +115,14 @@ def at_columns(
     return replace(metric, columns=columns, read_columns=read_columns)
 
 
+def column_difference(at: Float[Tensor, "batch 2"]) -> Tensor:
+    """The mean over prompts of the first column minus the second.
+
+    A logit difference's ``read_columns`` (`at_columns` with columns ``[answer, wrong]``).
+    """
+    return (at[:, 0] - at[:, 1]).mean()
+
+
 def as_metric(metric: object, name: str = "metric") -> Metric:
     """``metric`` itself, or a plain callable wrapped as a `Metric` called ``name``.
 

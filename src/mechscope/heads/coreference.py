@@ -34,7 +34,12 @@ from transformer_lens.hook_points import HookPoint
 from mechscope.core.axes import HeadId
 from mechscope.core.batch import TokenBatch, last_real_positions, pad_token_lists
 from mechscope.core.errors import MechscopeError
-from mechscope.core.metrics import Metric, at_columns, group_bootstrap_interval
+from mechscope.core.metrics import (
+    Metric,
+    at_columns,
+    column_difference,
+    group_bootstrap_interval,
+)
 from mechscope.core.results import Provenance, Result
 from mechscope.core.sites import Component, Site
 from mechscope.data.conllu import Coreference
@@ -288,13 +293,9 @@ def pronoun_metric(
     she, he = target_ids(model, [" she", " he"], "pronoun")
     right = torch.tensor([she if p == "she" else he for _, p in pairs], device=batch.tokens.device)
     wrong = torch.tensor([he if p == "she" else she for _, p in pairs], device=batch.tokens.device)
-
-    def difference(at: Tensor) -> Tensor:  # [prompt, (right, wrong)]
-        return (at[:, 0] - at[:, 1]).mean()
-
     positions = last_real_positions(batch.attention_mask)
     columns = torch.stack([right, wrong], dim=1)
-    return batch, at_columns("pronoun logit diff", difference, positions, columns)
+    return batch, at_columns("pronoun logit diff", column_difference, positions, columns)
 
 
 def verify_coreference(

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mechscope.core.batch import TokenBatch, pad_token_lists
 from mechscope.core.errors import PromptError
-from mechscope.core.metrics import Metric, at_columns, at_positions
+from mechscope.core.metrics import Metric, at_columns, at_positions, column_difference
 from mechscope.data.repeated import random_token_rows
 from mechscope.interventions.activation import tokenize_pairs
 from mechscope.interventions.choices import IoiCorruption, TaskMetric
@@ -29,11 +29,6 @@ from mechscope.models.tokens import target_ids
 from mechscope.models.vocab import ordinary_ids
 
 NAMES = ("total", "count", "value", "index", "items", "width", "level", "score", "speed", "delta")
-
-
-def _difference(at: Float[Tensor, "batch 2"]) -> Tensor:
-    """The mean of the first column minus the second (answer minus wrong answer)."""
-    return (at[:, 0] - at[:, 1]).mean()
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class TaskPairs:
         answers, wrong = self.answers, self.wrong
         if which is TaskMetric.LOGIT_DIFF:  # two logits a prompt: only those are computed
             columns = torch.stack([answers, wrong], dim=1)
-            return at_columns(which.value, _difference, self.positions, columns)
+            return at_columns(which.value, column_difference, self.positions, columns)
 
         def read(at: Float[Tensor, "batch d_vocab"]) -> Tensor:  # the whole row's softmax
             rows = torch.arange(at.shape[0], device=at.device)

@@ -100,15 +100,14 @@ def test_the_bootstrap_interval_of_a_median_covers_it_and_narrows_with_more_samp
 
 def test_a_metric_on_a_few_columns_reads_the_same_value_three_ways():
     """`at_columns`: the whole logits, the metric's rows, and the columns alone agree (a
-    logit difference, written here by hand), and a bad shape is one line."""
+    logit difference, against one computed by hand here), and a bad shape is one line."""
+    from mechscope.core import at_columns, column_difference
     from mechscope.core.errors import MechscopeError
-    from mechscope.core.metrics import at_columns
 
     logits = torch.randn(3, 5, 11, generator=torch.Generator().manual_seed(0))
     positions, answers = torch.tensor([4, 2, 3]), torch.tensor([1, 7, 0])
     wrong = torch.tensor([9, 2, 5])
-    metric = at_columns("diff", lambda at: (at[:, 0] - at[:, 1]).mean(), positions,
-                        torch.stack([answers, wrong], 1))  # fmt: skip
+    metric = at_columns("diff", column_difference, positions, torch.stack([answers, wrong], 1))
     rows = torch.arange(3)
     by_hand = (logits[rows, positions, answers] - logits[rows, positions, wrong]).mean()
     at = logits[rows, positions]
