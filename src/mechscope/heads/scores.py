@@ -62,10 +62,7 @@ class HeadScores(Result):
         """The same scores with the per-prompt rows reduced to their moments."""
         if self.moments is not None:
             return self
-        count, mean = self.count, self.mean
-        present = ~self.per_prompt.isnan()
-        deviations = torch.where(present, self.per_prompt - mean[:, None], 0.0)
-        moments = torch.stack([count, mean, deviations.square().sum(1)])
+        moments = torch.stack([self.count, self.mean, self._squared_deviations()])
         return HeadScores(self.kinds, self.per_prompt[:, :0], self.n_prompts, moments,
                           provenance=self.provenance)  # fmt: skip
 
@@ -116,11 +113,15 @@ class HeadScores(Result):
     @property
     def std(self) -> Float[Tensor, "kind layer head"]:
         """Standard deviation over prompts (0 with a single prompt)."""
+        return (self._squared_deviations() / (self.count - 1).clamp(min=1)).sqrt()
+
+    def _squared_deviations(self) -> Float[Tensor, "kind layer head"]:
+        """The sum of squared deviations from `mean` over the prompts each kind is scored on."""
         if self.moments is not None:
-            return (self.moments[2] / (self.moments[0] - 1).clamp(min=1)).sqrt()
+            return self.moments[2]
         present = ~self.per_prompt.isnan()
         centred = torch.where(present, self.per_prompt - self.mean[:, None], 0.0)
-        return (centred.square().sum(1) / (self.count - 1).clamp(min=1)).sqrt()
+        return centred.square().sum(1)
 
     def score(self, kind: HeadKind | str) -> Float[Tensor, "layer head"]:
         """The mean score of one kind per (layer, head)."""
