@@ -84,6 +84,50 @@ def check_patching(model, executor: Executor) -> None:
         assert float((got.values - expected.values).abs().max()) < TOLERANCE
 
 
+HISTOGRAM_TOLERANCE = 1e-3
+"""Gradient histograms: shares of entries in log10 bins. Entries that are sums of cancelling
+terms carry large relative rounding errors and cross bin edges: 17 of induction-2l's
+66,304 entries a block (0.0003) moved between one pass and 4 shards of 4-prompt batches."""
+
+
+def assert_same_results(got: dict, expected: dict, tolerance: float = 1e-4) -> None:
+    """Two dicts of Results: the same names, and every field equal (tensors and floats to
+    ``tolerance``, relative and absolute; NaN where the other has NaN; histograms to
+    `HISTOGRAM_TOLERANCE`)."""
+    import dataclasses
+
+    import pytest
+
+    assert got.keys() == expected.keys()
+    for name, result in expected.items():
+        for field in dataclasses.fields(result):
+            if field.name == "provenance":
+                continue
+            mine, theirs = getattr(got[name], field.name), getattr(result, field.name)
+            if isinstance(theirs, torch.Tensor):
+                assert mine.shape == theirs.shape, (name, field.name)
+                atol = HISTOGRAM_TOLERANCE if field.name == "histogram" else tolerance
+                torch.testing.assert_close(mine, theirs, atol=atol, rtol=tolerance,
+                                           equal_nan=True, msg=f"{name}.{field.name}")  # fmt: skip
+            elif isinstance(theirs, float | dict):
+                assert mine == pytest.approx(theirs, rel=tolerance, abs=tolerance), name
+            else:
+                assert mine == theirs, (name, field.name)
+
+
+def check_diagnose(model, executor: Executor, tmp_path: Path) -> None:
+    from mechscope.diagnostics import diagnose
+    from mechscope.executors import sharded_diagnose
+
+    sentences = read_conllu(write_treebank(tmp_path / "tb.conllu", n=20))
+    prompts = [" ".join(s.words) for s in sentences]
+    expected = diagnose(model, prompts, sentences=sentences, progress=False)
+    got = sharded_diagnose(ModelRecipe(SPEC), prompts, executor, sentences=sentences,
+                           model=model, shard_size=6, batch_size=4, progress=False)  # fmt: skip
+    assert set(expected) == {"attention", "rank", "anisotropy", "gradients", "class-geometry"}
+    assert_same_results(got, expected)
+
+
 def check_read_sites(model, executor: Executor) -> None:
     from mechscope.executors import sharded_read_sites
     from mechscope.features import read_sites

@@ -15,6 +15,7 @@ from mechscope.executors import Executor, ExecutorKind, ModelRecipe, keep_worker
 from tests.jobs_sharded import (
     SPEC,
     check_collect,
+    check_diagnose,
     check_heads_and_syntax,
     check_patching,
     check_read_sites,
@@ -53,6 +54,10 @@ def test_head_scores_and_syntax(model, executor, tmp_path):
 
 def test_activations(model, executor, tmp_path):
     check_collect(model, executor, tmp_path)
+
+
+def test_diagnostics(model, executor, tmp_path):
+    check_diagnose(model, executor, tmp_path)
 
 
 def test_patching(model, executor):
@@ -137,6 +142,22 @@ def test_the_heads_command_on_two_workers_writes_what_one_process_writes(tmp_pat
     assert float((one.per_prompt - two.per_prompt).nan_to_num().abs().max()) < 1e-5
     syntax = [load_result(tmp_path / w / "syntax") for w in ("1", "2")]
     assert torch.equal(syntax[0].accuracy, syntax[1].accuracy)
+
+
+def test_the_diagnose_command_on_two_workers_writes_what_one_process_writes(tmp_path):
+    from mechscope.cli import main
+    from mechscope.core.results import load_result
+    from tests.jobs_sharded import assert_same_results
+    from tests.treebank import write_treebank
+
+    treebank = str(write_treebank(tmp_path / "tb.conllu", n=30))
+    names = ("attention", "rank", "anisotropy", "gradients", "class-geometry")
+    for workers in ("1", "2"):
+        out = str(tmp_path / workers)
+        argv = ["diagnose", SPEC, "--conllu", treebank, "--out", out, "--workers", workers]
+        assert main([*argv, "--batch-size", "8"]) == 0
+    one, two = ({name: load_result(tmp_path / w / name) for name in names} for w in ("1", "2"))
+    assert_same_results(two, one)
 
 
 INTERRUPTED = """

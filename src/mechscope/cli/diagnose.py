@@ -5,7 +5,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mechscope.cli.common import Loading, LoadingArg, ModelArg, OutArg, with_prompts
+from mechscope.cli.common import (
+    Loading,
+    LoadingArg,
+    ModelArg,
+    OutArg,
+    Sharding,
+    ShardingArg,
+    with_prompts,
+)
 
 if TYPE_CHECKING:
     from mechscope.core.results import Result
@@ -21,7 +29,8 @@ class Config:
     Ethayarajh's anisotropy; with --conllu, the class geometry of the words by part of speech
     (UPOS, read at each word's last token) per layer; for decoders, next-token gradient norms
     per layer and component, their histograms, and vanishing / exploding flags. Each flag is
-    explained in a line. Example:
+    explained in a line. --workers N runs shards of the prompts on N processes (or a Ray
+    cluster) and adds up their sums into the same results. Example:
     mechscope diagnose induction-2l --out results/diagnose
     """
 
@@ -32,45 +41,49 @@ class Config:
     """A CoNLL-U treebank whose sentences are the prompts."""
     max_prompts: int = 64
     """Prompts read at most."""
+    batch_size: int = 64
+    """Prompts a pass (each diagnostic is a sum over prompts, so the batches add up to one
+    pass over them all)."""
     out: OutArg = Path("results/diagnose")
     """Where each result and report.html go."""
     overwrite: bool = False
     """Replace results already in --out (the old ones stay until the new ones are complete)."""
     loading: LoadingArg = field(default_factory=Loading)
     """How the model is loaded: --device, --backend, --device-map."""
+    sharding: ShardingArg = field(default_factory=Sharding)
+    """Where the prompts run: --workers, --executor, --address (the shards' sums merged)."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("--batch-size must be at least 1")
 
 
 def run(cfg: Config) -> dict[str, "Result"]:
     """Attention, rank, anisotropy, gradients (decoders) and UPOS geometry (--conllu)."""
-    from mechscope.cli.common import load_text_model
+    from mechscope.cli.common import load_text_model, sharding
     from mechscope.core.errors import MechscopeError
     from mechscope.data.conllu import read_conllu
     from mechscope.data.prompts import DEFAULT_PROMPTS, read_prompts
-    from mechscope.diagnostics import anisotropy_stats, attention_stats, gradient_norms, rank_stats
-    from mechscope.models import tokenize
-    from mechscope.models.adapter import adapt
+    from mechscope.diagnostics import diagnose
+    from mechscope.executors import sharded_diagnose
 
     if cfg.prompts and cfg.conllu:
         raise MechscopeError("give --prompts or --conllu, not both.")
-    sentences = read_conllu(cfg.conllu, cfg.max_prompts) if cfg.conllu else None
-    if sentences is not None:
+    sentences = read_conllu(cfg.conllu, cfg.max_prompts) if cfg.conllu else ()
+    if sentences:
         prompts = [" ".join(s.words) for s in sentences]
     else:
         prompts = read_prompts(cfg.prompts) if cfg.prompts else list(DEFAULT_PROMPTS)
     prompts = prompts[: cfg.max_prompts]
     config = with_prompts(cfg, prompts)
+    shards = sharding(cfg.model, cfg.loading, cfg.sharding)
     model = load_text_model(cfg.model, cfg.loading, "diagnose")
-    batch = tokenize(model, prompts)
-    results: dict[str, Result] = {
-        "attention": attention_stats(model, batch),
-        "rank": rank_stats(model, batch),
-        "anisotropy": anisotropy_stats(model, batch, skip_first=True),
-    }
-    adapter = adapt(model)
-    if adapter.causal and adapter.has_unembedding:
-        results["gradients"] = gradient_norms(model, batch)
-    if sentences is not None:
-        results["class-geometry"] = upos_geometry(model, sentences)
+    if shards is None:
+        results = diagnose(model, prompts, sentences=sentences, batch_size=cfg.batch_size)
+    else:
+        recipe, executor = shards
+        results = sharded_diagnose(recipe, prompts, executor, sentences=sentences,
+                                   batch_size=cfg.batch_size, model=model)  # fmt: skip
     return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 
 
@@ -127,28 +140,3 @@ def report(results: dict[str, "Result"], cfg: Config) -> "Report":
         f"Diagnostics: {cfg.model}",
         geometry=results.get("class-geometry"),  # pyright: ignore[reportArgumentType]
     )
-
-
-def upos_geometry(model, sentences):  # noqa: ANN001, ANN201 - imports stay inside the CLI
-    """`class_geometry_by_layer` of the words by UPOS, each read at its last token."""
-    import torch
-
-    from mechscope.core.batch import pad_token_lists
-    from mechscope.diagnostics import class_geometry_by_layer
-    from mechscope.heads.syntax import align_all
-    from mechscope.models.tokens import pad_id
-
-    aligned, _ = align_all(model, sentences)
-    classes = sorted({tag for a in aligned for tag in a.sentence.upos})
-    rows, labels = [], []
-    for a in aligned:
-        row = [-1] * len(a.tokens)
-        last = {word: t for t, word in enumerate(a.word_of_token) if word >= 0}
-        for word, t in last.items():
-            row[t] = classes.index(a.sentence.upos[word])
-        rows.append(list(a.tokens))
-        labels.append(row)
-    batch = pad_token_lists(rows, pad_id(model)).to(model.cfg.device or "cpu")
-    width = batch.tokens.shape[1]
-    label_tensor = torch.tensor([row + [-1] * (width - len(row)) for row in labels])
-    return class_geometry_by_layer(model, batch, label_tensor, classes)

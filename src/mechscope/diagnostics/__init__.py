@@ -5,7 +5,9 @@
   (mean absolute feature correlation, principal components for 90 % of the variance);
 - `anisotropy`: Ethayarajh 2019's baseline, self- and intra-sentence similarity;
   `class_geometry` of labelled representations, `class_geometry_by_layer` at every boundary;
-- `gradients`: gradient norms per layer and component, vanishing/exploding flags.
+- `gradients`: gradient norms per layer and component, vanishing/exploding flags;
+- `corpus`: `diagnose`, all of them on a corpus, batch by batch, from parts that add up
+  (`DiagnosisParts`; `mechscope.executors.sharded_diagnose` adds up shards' parts).
 """
 
 from typing import TYPE_CHECKING
@@ -15,17 +17,22 @@ from mechscope.core.lazy import lazy_exports
 if TYPE_CHECKING:
     from mechscope.diagnostics.anisotropy import (
         Anisotropy,
+        AnisotropySums,
         ClassGeometry,
+        LabelledPoints,
         anisotropy_stats,
         class_geometry,
         class_geometry_by_layer,
     )
-    from mechscope.diagnostics.attention import AttentionStats, attention_stats
+    from mechscope.diagnostics.attention import AttentionStats, AttentionSums, attention_stats
+    from mechscope.diagnostics.corpus import DiagnosisParts, diagnose, diagnosis_parts
     from mechscope.diagnostics.gradients import (
         HISTOGRAM_EDGES,
         GradientNorms,
+        GradientSum,
         gradient_flags,
         gradient_norms,
+        summed_gradients,
     )
     from mechscope.diagnostics.rank import (
         FeatureRedundancy,
@@ -42,6 +49,14 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "Anisotropy": "mechscope.diagnostics.anisotropy",
+    "AnisotropySums": "mechscope.diagnostics.anisotropy",
+    "AttentionSums": "mechscope.diagnostics.attention",
+    "DiagnosisParts": "mechscope.diagnostics.corpus",
+    "diagnose": "mechscope.diagnostics.corpus",
+    "diagnosis_parts": "mechscope.diagnostics.corpus",
+    "GradientSum": "mechscope.diagnostics.gradients",
+    "LabelledPoints": "mechscope.diagnostics.anisotropy",
+    "summed_gradients": "mechscope.diagnostics.gradients",
     "anisotropy_stats": "mechscope.diagnostics.anisotropy",
     "attention_stats": "mechscope.diagnostics.attention",
     "AttentionStats": "mechscope.diagnostics.attention",
@@ -66,16 +81,23 @@ _EXPORTS = {
 """Each public name and the module that defines it (imported on first use)."""
 __all__ = [
     "Anisotropy",
+    "AnisotropySums",
     "AttentionStats",
+    "AttentionSums",
     "ClassGeometry",
+    "DiagnosisParts",
     "FeatureRedundancy",
     "GradientNorms",
+    "GradientSum",
+    "LabelledPoints",
     "HISTOGRAM_EDGES",
     "RankStats",
     "anisotropy_stats",
     "attention_stats",
     "class_geometry",
     "class_geometry_by_layer",
+    "diagnose",
+    "diagnosis_parts",
     "distance_to_rank_one",
     "effective_rank",
     "feature_redundancy",
@@ -85,6 +107,7 @@ __all__ = [
     "rank_stats",
     "redundancy_of_representations",
     "redundancy_stats",
+    "summed_gradients",
     "without_skips",
 ]
 

@@ -2,8 +2,9 @@
 
 Per boundary, over the real tokens of a batch (a "word" here is a token id):
 
-- baseline: the mean cosine similarity of random pairs of tokens from different prompts (a
-  representation space where everything points one way has a baseline near 1);
+- baseline: the mean cosine similarity of tokens from different prompts, over every such pair
+  (exact, from sums: `AnisotropySums`; Ethayarajh sampled 1,000 pairs): a representation
+  space where everything points one way has a baseline near 1;
 - self-similarity: for token ids that occur in at least two prompts, the mean cosine between
   their representations in different prompts;
 - intra-sentence similarity: the mean cosine between each token and its prompt's mean vector;
@@ -40,6 +41,7 @@ class Anisotropy(Result):
     self_similarity: Float[Tensor, " boundary"]
     intra_sentence: Float[Tensor, " boundary"]
     n_pairs: int
+    """Pairs of tokens from different prompts behind the baseline (all of them)."""
     n_words: int
     """Token ids seen in at least two prompts (behind the self-similarity)."""
 
@@ -63,16 +65,78 @@ class Anisotropy(Result):
                              "intra_sentence_adjusted": adjusted["intra_sentence"]})  # fmt: skip
 
 
-def anisotropy_of(
+@dataclass(frozen=True)
+class AnisotropySums:
+    """What `Anisotropy` is made of, as sums over prompts: parts of a corpus add up (``+``).
+
+    The cosines of every pair of tokens from different prompts sum to ``|T|^2 - W``, with
+    ``T`` the sum of all their unit vectors and ``W`` the sum over prompts of the squared
+    norm of each prompt's sum; there are ``N^2 - sum(n_p^2)`` such (ordered) pairs. So per
+    boundary (float64): ``total`` (T), ``within`` (W), ``tokens`` (N), ``tokens_sq``
+    (sum of n_p^2); per token id (``words``, sorted) the same for that id's occurrences and
+    ``word_prompts``, the prompts it occurs in; ``intra``, the sum over prompts of each
+    one's intra-sentence similarity, and ``prompts``.
+    """
+
+    total: Float[Tensor, "boundary d_model"]
+    within: Float[Tensor, " boundary"]
+    tokens: int
+    tokens_sq: int
+    words: Int[Tensor, " word"]
+    word_total: Float[Tensor, "boundary word d_model"]
+    word_within: Float[Tensor, "boundary word"]
+    word_tokens: Int[Tensor, " word"]
+    word_tokens_sq: Int[Tensor, " word"]
+    word_prompts: Int[Tensor, " word"]
+    intra: Float[Tensor, " boundary"]
+    prompts: int
+
+    def __add__(self, other: "AnisotropySums") -> "AnisotropySums":
+        words, where = torch.cat([self.words, other.words]).unique(return_inverse=True)
+        mine, theirs = where[: len(self.words)], where[len(self.words) :]
+
+        def merged(name: str, axis: int) -> Tensor:  # both parts' values by token id
+            a, b = getattr(self, name), getattr(other, name)
+            shape = list(a.shape)
+            shape[axis] = len(words)
+            return a.new_zeros(shape).index_add_(axis, mine, a).index_add_(axis, theirs, b)
+
+        return AnisotropySums(
+            self.total + other.total, self.within + other.within, self.tokens + other.tokens,
+            self.tokens_sq + other.tokens_sq, words, merged("word_total", 1),
+            merged("word_within", 1), merged("word_tokens", 0), merged("word_tokens_sq", 0),
+            merged("word_prompts", 0),
+            self.intra + other.intra, self.prompts + other.prompts,
+        )  # fmt: skip
+
+    def result(self, provenance: Provenance | None = None) -> Anisotropy:
+        """The `Anisotropy` of every token summed (see the class docstring).
+
+        Raises:
+            MechscopeError: no two prompts with real tokens.
+        """
+        pairs = self.tokens**2 - self.tokens_sq
+        if pairs == 0:
+            raise MechscopeError("anisotropy needs real tokens from at least two prompts.")
+        baseline = (self.total.pow(2).sum(-1) - self.within) / pairs
+        shared = self.word_prompts >= 2  # token ids seen in two prompts or more
+        n = self.word_tokens[shared].double()
+        word_pairs = n**2 - self.word_tokens_sq[shared].double()
+        sims = self.word_total[:, shared].pow(2).sum(-1) - self.word_within[:, shared]
+        self_similarity = (sims / word_pairs).mean(-1)  # NaN when no id is shared
+        return Anisotropy(baseline.float(), self_similarity.float(),
+                          (self.intra / self.prompts).float(), pairs // 2, int(shared.sum()),
+                          provenance=provenance or Provenance())  # fmt: skip
+
+
+def anisotropy_sums(
     stream: Float[Tensor, "boundary batch pos d_model"],
     tokens: Int[Tensor, "batch pos"],
     attention_mask: Tensor,
     *,
-    n_pairs: int = 2000,
-    seed: int = 0,
     skip_first: bool = False,
-) -> Anisotropy:
-    """`Anisotropy` of given representations (see the module docstring).
+) -> AnisotropySums:
+    """`AnisotropySums` of given representations (their real tokens).
 
     ``skip_first``: leave out each prompt's first position (BOS / [CLS], whose vector is the
     same in every prompt of a causal model and would inflate self-similarity).
@@ -81,55 +145,64 @@ def anisotropy_of(
     if skip_first:  # each prompt's first real position, whichever side the padding is on
         mask[torch.arange(mask.shape[0]), first_real_positions(mask)] = False
     rows, cols = mask.nonzero(as_tuple=True)
-    if len(rows) < 2 or int(rows.max()) == int(rows.min()):
-        raise MechscopeError("anisotropy needs real tokens from at least two prompts.")
-    generator = torch.Generator().manual_seed(seed)
-    a = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
-    b = torch.randint(0, len(rows), (n_pairs * 2,), generator=generator)
-    different = rows[a] != rows[b]
-    a, b = a[different][:n_pairs], b[different][:n_pairs]
-    # self-similarity: every pair of occurrences of a token id in different prompts
-    where: dict[int, list[int]] = defaultdict(list)
-    for index, token in enumerate(tokens[rows, cols].tolist()):
-        where[token].append(index)
-    groups = [indices for indices in where.values() if len(set(rows[indices].tolist())) >= 2]
-    n_words = len(groups)
-    prompt_ids = rows.unique()
-    n_boundaries = stream.shape[0]
-    baseline = torch.zeros(n_boundaries, dtype=torch.float64)
-    self_similarity = torch.full((n_boundaries,), torch.nan, dtype=torch.float64)
-    intra = torch.zeros(n_boundaries, dtype=torch.float64)
+    _, prompt = rows.unique(return_inverse=True)  # prompts with real tokens, numbered
+    words, word = tokens[rows, cols].unique(return_inverse=True)
+    n_prompts = int(prompt.max()) + 1 if len(prompt) else 0
+    pair, word_prompt = (word * n_prompts + prompt).unique(return_inverse=True)
+    per_prompt = torch.bincount(prompt, minlength=n_prompts)
+    per_pair = torch.bincount(word_prompt, minlength=len(pair))
+    owner = pair // max(n_prompts, 1)  # the word of each (word, prompt) pair
+
+    def summed(values: Tensor, index: Tensor, n: int) -> Tensor:
+        return values.new_zeros(n, *values.shape[1:]).index_add_(0, index, values)
+
+    parts: dict[str, list[Tensor]] = defaultdict(list)
     # One boundary at a time, real tokens only, in float64: the whole padded stream in
-    # float64 (once per prompt, for the prompt means) was SmolLM2's largest allocation.
-    for boundary in range(n_boundaries):
-        vectors = torch.nn.functional.normalize(stream[boundary, rows, cols].double(), dim=-1)
-        baseline[boundary] = (vectors[a] * vectors[b]).sum(-1).mean()
-        sims = []
-        for indices in groups:
-            prompts = rows[indices]
-            group = vectors[indices]  # k d
-            other = prompts[:, None] != prompts[None, :]
-            sims.append(((group @ group.T) * other).sum() / other.sum())
-        if sims:
-            self_similarity[boundary] = torch.stack(sims).mean()
+    # float64 was SmolLM2's largest allocation.
+    for layer in stream:
+        raw = layer[rows, cols].double()
+        vectors = torch.nn.functional.normalize(raw, dim=-1)
+        parts["total"].append(vectors.sum(0))
+        parts["within"].append(summed(vectors, prompt, n_prompts).pow(2).sum())
+        parts["word_total"].append(summed(vectors, word, len(words)))
+        parts["word_within"].append(
+            summed(summed(vectors, word_prompt, len(pair)).pow(2).sum(-1), owner, len(words))
+        )
         # intra-sentence: each token against its prompt's mean vector
-        for prompt in prompt_ids:
-            members = vectors[rows == prompt]
-            centre = torch.nn.functional.normalize(
-                stream[boundary, prompt][mask[prompt]].double().mean(0), dim=-1
-            )
-            intra[boundary] += (members * centre).sum(-1).mean() / len(prompt_ids)
-    return Anisotropy(baseline.float(), self_similarity.float(), intra.float(), len(a), n_words)
+        centres = torch.nn.functional.normalize(summed(raw, prompt, n_prompts), dim=-1)
+        cosines = (vectors * centres[prompt]).sum(-1)
+        parts["intra"].append((summed(cosines, prompt, n_prompts) / per_prompt).sum())
+    stacked = {name: torch.stack(values) for name, values in parts.items()}
+    return AnisotropySums(
+        stacked["total"], stacked["within"], len(rows), int(per_prompt.pow(2).sum()), words,
+        stacked["word_total"], stacked["word_within"], torch.bincount(word, minlength=len(words)),
+        summed(per_pair.pow(2), owner, len(words)), torch.bincount(owner, minlength=len(words)),
+        stacked["intra"], n_prompts,
+    )  # fmt: skip
+
+
+def anisotropy_of(
+    stream: Float[Tensor, "boundary batch pos d_model"],
+    tokens: Int[Tensor, "batch pos"],
+    attention_mask: Tensor,
+    *,
+    skip_first: bool = False,
+) -> Anisotropy:
+    """`Anisotropy` of given representations (see the module docstring and `anisotropy_sums`).
+
+    Raises:
+        MechscopeError: no two prompts with real tokens.
+    """
+    return anisotropy_sums(stream, tokens, attention_mask, skip_first=skip_first).result()
 
 
 @torch.no_grad()
-def anisotropy_stats(model: Model, batch: TokenBatch, **kwargs: Any) -> Anisotropy:  # noqa: ANN401
+def anisotropy_stats(model: Model, batch: TokenBatch, *, skip_first: bool = False) -> Anisotropy:
     """`Anisotropy` of the residual stream at every boundary of ``model`` on ``batch``."""
     stream = boundary_stream(model, batch).cpu()
-    result = anisotropy_of(stream, batch.tokens.cpu(), batch.attention_mask.cpu(), **kwargs)
-    return Anisotropy(result.baseline, result.self_similarity, result.intra_sentence,
-                      result.n_pairs, result.n_words,
-                      provenance=Provenance(model=model_spec(model)))  # fmt: skip
+    sums = anisotropy_sums(stream, batch.tokens.cpu(), batch.attention_mask.cpu(),
+                           skip_first=skip_first)  # fmt: skip
+    return sums.result(Provenance(model=model_spec(model)))
 
 
 def class_geometry(points: Float[Tensor, "n d"], labels: Int[Tensor, " n"]) -> dict[str, float]:
@@ -169,7 +242,48 @@ class ClassGeometry(Result):
                              "effective_rank": self.effective_rank.tolist()})  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LabelledPoints:
+    """Labelled positions' representations at every boundary; parts concatenate (``+``)."""
+
+    points: Float[Tensor, "boundary n d_model"]
+    labels: Int[Tensor, " n"]
+    """Each point's class: an index into the classes `geometry` is given."""
+
+    def __add__(self, other: "LabelledPoints") -> "LabelledPoints":
+        return LabelledPoints(torch.cat([self.points, other.points], dim=1),
+                              torch.cat([self.labels, other.labels]))  # fmt: skip
+
+    def geometry(self, classes: list[str], provenance: Provenance | None = None) -> ClassGeometry:
+        """`class_geometry` at every boundary; classes no point has are left out.
+
+        Raises:
+            MechscopeError: fewer than two classes among the points.
+        """
+        counts = torch.bincount(self.labels, minlength=len(classes))
+        present = counts.nonzero()[:, 0]
+        renumber = torch.full((len(classes),), -1, dtype=torch.long)
+        renumber[present] = torch.arange(len(present))
+        labels = renumber[self.labels]
+        rows = [class_geometry(layer, labels) for layer in self.points]
+        return ClassGeometry(
+            [classes[i] for i in present.tolist()], counts[present].tolist(),
+            *(torch.tensor([row[key] for row in rows]) for key in ("intra", "inter", "ratio",
+                                                                   "effective_rank")),
+            provenance=provenance or Provenance(),
+        )  # fmt: skip
+
+
 @torch.no_grad()
+def labelled_points(
+    model: Model, tokens: TokenBatch | Int[Tensor, "batch pos"], labels: Int[Tensor, "batch pos"]
+) -> LabelledPoints:
+    """The representations of the labelled positions (label >= 0), on the CPU."""
+    stream = boundary_stream(model, tokens)
+    keep = (labels >= 0).to(stream.device)
+    return LabelledPoints(stream[:, keep].cpu(), labels.to(stream.device)[keep].cpu())
+
+
 def class_geometry_by_layer(
     model: Model,
     tokens: TokenBatch | Int[Tensor, "batch pos"],
@@ -181,14 +295,5 @@ def class_geometry_by_layer(
     Raises:
         MechscopeError: fewer than two classes among the labelled positions.
     """
-    stream = boundary_stream(model, tokens)
-    keep = (labels >= 0).to(stream.device)
-    chosen = labels.to(stream.device)[keep]
-    rows = [class_geometry(layer[keep], chosen) for layer in stream]
-    counts = torch.bincount(chosen, minlength=len(classes)).tolist()
-    return ClassGeometry(
-        list(classes), counts,
-        *(torch.tensor([row[key] for row in rows]) for key in ("intra", "inter", "ratio",
-                                                               "effective_rank")),
-        provenance=Provenance(model=model_spec(model)),
-    )  # fmt: skip
+    points = labelled_points(model, tokens, labels)
+    return points.geometry(classes, Provenance(model=model_spec(model)))

@@ -129,35 +129,59 @@ def query_statistics(
     return {name: out[name] for name in names}
 
 
-def pattern_statistics(
+@dataclass(frozen=True)
+class AttentionSums:
+    """What `AttentionStats` is made of, summed over prompts: parts of a batch add up.
+
+    ``sums``: each statistic summed over the counted queries (those seeing two or more real
+    keys), per layer and head; ``weight``: how many queries were counted; ``gram``: the heads'
+    pattern Gram matrix per layer (a sum over prompts: each prompt's patterns are its own
+    stretch of every head's vector). ``a + b`` is the sums of both batches; `stats` divides.
+    """
+
+    sums: dict[str, Float[Tensor, "layer head"]]
+    weight: Float[Tensor, "layer head"]
+    gram: Float[Tensor, "layer head head"]
+
+    def __add__(self, other: "AttentionSums") -> "AttentionSums":
+        return AttentionSums({name: value + other.sums[name] for name, value in self.sums.items()},
+                             self.weight + other.weight, self.gram + other.gram)  # fmt: skip
+
+    def stats(self, provenance: Provenance | None = None) -> AttentionStats:
+        """The means of the module docstring and the effective number of heads."""
+        trace = self.gram.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return AttentionStats(
+            **{name: (value / self.weight).float() for name, value in self.sums.items()},
+            effective_heads=(trace.pow(2) / self.gram.pow(2).sum((-2, -1))).float(),
+            provenance=provenance or Provenance(),
+        )
+
+
+def pattern_sums(
     patterns: Float[Tensor, "batch layer head dest_pos src_pos"],
     attention_mask: Tensor,
     causal: bool,
-) -> dict[str, Tensor]:
-    """The statistics of the module docstring from patterns (padding rows and columns zero)."""
+) -> AttentionSums:
+    """`AttentionSums` of patterns (padding rows and columns zero), on the CPU in float64."""
     mask = attention_mask.to(patterns.device)
     n_keys = key_counts(mask, causal, *patterns.shape[-2:])[:, None, None]  # batch 1 1 dest
     per_query = query_statistics(patterns, n_keys, first=first_real_positions(mask))
     weight = (n_keys >= 2).to(patterns.dtype).expand_as(per_query["entropy"])
-    total = weight.sum((0, -1))
-    return {name: (value * weight).sum((0, -1)) / total for name, value in per_query.items()}
-
-
-def effective_heads(patterns: Float[Tensor, "batch layer head dest_pos src_pos"]) -> Tensor:
-    """Per layer, the participation ratio of the heads' pattern Gram matrix (see module doc)."""
     flat = patterns.permute(1, 2, 0, 3, 4).flatten(2)  # layer head features
-    gram = flat @ flat.mT
-    trace = gram.diagonal(dim1=-2, dim2=-1).sum(-1)
-    return trace.pow(2) / gram.pow(2).sum((-2, -1))
+    return AttentionSums(
+        {name: (value * weight).sum((0, -1)).double().cpu() for name, value in per_query.items()},
+        weight.sum((0, -1)).double().cpu(),
+        (flat @ flat.mT).double().cpu(),
+    )
 
 
 @torch.no_grad()
+def attention_sums(model: Model, batch: TokenBatch | ImageBatch) -> AttentionSums:
+    """`AttentionSums` of every head on ``batch`` (one pass)."""
+    patterns = attention_patterns(model, batch)
+    return pattern_sums(patterns, batch.attention_mask, adapt(model).causal)
+
+
 def attention_stats(model: Model, batch: TokenBatch | ImageBatch) -> AttentionStats:
     """The statistics of every head on ``batch``."""
-    patterns = attention_patterns(model, batch)
-    stats = pattern_statistics(patterns, batch.attention_mask, adapt(model).causal)
-    return AttentionStats(
-        **{name: value.cpu() for name, value in stats.items()},
-        effective_heads=effective_heads(patterns).cpu(),
-        provenance=Provenance(model=model_spec(model)),
-    )
+    return attention_sums(model, batch).stats(Provenance(model=model_spec(model)))

@@ -10,7 +10,7 @@ the output); a block norm above `EXPLODING_NORM` is flagged as exploding in any 
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -154,22 +154,62 @@ def mean_next_token_loss(model: Model, batch: TokenBatch) -> Tensor:
     return masked_loss(logits, batch.tokens, batch.attention_mask)
 
 
-def gradient_norms(
+@dataclass(frozen=True)
+class GradientSum:
+    """A batch's loss gradients by parameter name (`block_parameter_names`), before norms.
+
+    ``tokens``: the predicted tokens the default loss averages over; ``combined`` weights
+    parts by them, so the gradients of a corpus in parts (shards on workers) add up to the
+    whole corpus's mean-loss gradients, as data-parallel training's all-reduce does.
+    """
+
+    grads: dict[str, Tensor]
+    loss: float
+    tokens: int
+    n_layers: int
+
+    @staticmethod
+    def combined(parts: "Sequence[GradientSum]") -> "GradientSum":
+        """The parts' token-weighted mean: the default loss's gradients over all their tokens.
+
+        Raises:
+            MechscopeError: no part has a next-token prediction.
+        """
+        total = sum(part.tokens for part in parts)
+        if total == 0:
+            raise MechscopeError("no next-token predictions to take gradients of: every "
+                                 "prompt is a single token; give longer prompts.")  # fmt: skip
+        grads = {}
+        for name, grad in parts[0].grads.items():
+            grads[name] = grad * (parts[0].tokens / total)
+            for part in parts[1:]:
+                grads[name].add_(part.grads[name], alpha=part.tokens / total)
+        loss = sum(part.loss * part.tokens for part in parts) / total
+        return GradientSum(grads, loss, total, parts[0].n_layers)
+
+    def norms(self, provenance: Provenance | None = None) -> GradientNorms:
+        """The norms per block and component, the histograms, and the loss."""
+        norms, outside = grouped_norms(self.grads, self.n_layers)
+        return GradientNorms(norms, outside, self.loss,
+                             gradient_histogram(self.grads, self.n_layers),
+                             provenance=provenance or Provenance())  # fmt: skip
+
+
+def summed_gradients(
     model: Model,
     batch: TokenBatch,
     loss_fn: Callable[[Model, TokenBatch], Tensor] = mean_next_token_loss,
     *,
     max_rows: int = 4,
-) -> GradientNorms:
-    """Gradient norms of ``loss_fn`` on ``batch`` (the model's own gradients are restored).
+) -> GradientSum:
+    """The gradients of ``loss_fn`` on ``batch`` (the model's own gradients are restored).
 
     With the default loss the backward runs ``max_rows`` prompts at a time, each chunk's
     loss weighted by its share of the predicted tokens, so the gradients add up to the whole
     batch's (the same up to float rounding) while memory stays that of ``max_rows`` prompts
     (SmolLM2's backward holds about 120 MB per prompt of 62 tokens here: 64 UD sentences took
     1.06 GB at 4 prompts a chunk, against 13.8 GB for the whole `diagnose` run in one pass).
-    Any other ``loss_fn`` sees the whole batch at once. The norms and histograms are read
-    from the gradients in place.
+    Any other ``loss_fn`` sees the whole batch at once.
 
     Raises:
         MechscopeError: ``max_rows`` below 1.
@@ -190,13 +230,27 @@ def gradient_norms(
                 loss += float(part.detach())
             grads = {name: param.grad for name, param in block_parameter_names(model)
                      if param.grad is not None}  # fmt: skip
-            norms, outside = grouped_norms(grads, model.cfg.n_layers)
-            histogram = gradient_histogram(grads, model.cfg.n_layers)
     finally:
         for name, param in model.named_parameters():
             param.grad = saved[name]
-    return GradientNorms(norms, outside, loss, histogram,
-                         provenance=Provenance(model=model_spec(model)))  # fmt: skip
+    tokens = int(predicted_mask(batch.attention_mask).sum())
+    return GradientSum(grads, loss, tokens, model.cfg.n_layers)
+
+
+def gradient_norms(
+    model: Model,
+    batch: TokenBatch,
+    loss_fn: Callable[[Model, TokenBatch], Tensor] = mean_next_token_loss,
+    *,
+    max_rows: int = 4,
+) -> GradientNorms:
+    """Gradient norms of ``loss_fn`` on ``batch`` (`summed_gradients`, then their norms).
+
+    Raises:
+        MechscopeError: ``max_rows`` below 1.
+    """
+    summed = summed_gradients(model, batch, loss_fn, max_rows=max_rows)
+    return summed.norms(Provenance(model=model_spec(model)))
 
 
 def _chunks(batch: TokenBatch, max_rows: int, split: bool) -> Iterator[tuple[TokenBatch, float]]:

@@ -16,7 +16,7 @@ uncorrelated, 1: all copies of one), and how many principal components hold 90 %
 variance (few: the representation lives in a low-dimensional subspace).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -76,6 +76,19 @@ class RankStats(Result):
                          "res": float(res.mean()),
                          "res_se": float(res.std() / n**0.5) if n > 1 else 0.0})  # fmt: skip
         return rows
+
+    @classmethod
+    def concatenated(cls, parts: "Sequence[RankStats]") -> "RankStats":
+        """The stats of the parts' prompts together, in order, as one batch of them all gives.
+
+        Per-prompt measures are concatenated; the spectrum is the parts' prompt-weighted mean.
+        """
+        sizes = torch.tensor([part.res.shape[1] for part in parts], dtype=torch.float64)
+        spectra = torch.stack([part.spectrum.double() for part in parts])
+        weights = (sizes / sizes.sum())[:, None, None]
+        return cls(torch.cat([part.effective_rank for part in parts], dim=1),
+                   torch.cat([part.res for part in parts], dim=1),
+                   (spectra * weights).sum(0).float(), provenance=parts[0].provenance)  # fmt: skip
 
     def to_dataframe(self):  # noqa: ANN201 - pandas is optional at type-check time
         """One row per boundary (see `summary`)."""

@@ -5,7 +5,7 @@
   order, faults retried or named), `keep_workers` (one set of workers for a whole job);
 - `sharded`: `sharded_detect_heads` (with a treebank's dependency accuracies),
   `sharded_collect` (activations for probes), `sharded_read_sites` (an SAE's training
-  activations), `sharded_patching` (prompt pairs), each
+  activations), `sharded_diagnose` (every diagnostic), `sharded_patching` (prompt pairs), each
   equal to its one-process job (`docs/scale.md` for when to use which).
 """
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         shard_ranges,
         sharded_collect,
         sharded_detect_heads,
+        sharded_diagnose,
         sharded_patching,
         sharded_read_sites,
         site_reader,
@@ -45,6 +46,7 @@ _EXPORTS = {
     "shard_ranges": "mechscope.executors.sharded",
     "sharded_collect": "mechscope.executors.sharded",
     "sharded_detect_heads": "mechscope.executors.sharded",
+    "sharded_diagnose": "mechscope.executors.sharded",
     "sharded_patching": "mechscope.executors.sharded",
     "sharded_read_sites": "mechscope.executors.sharded",
     "site_reader": "mechscope.executors.sharded",
@@ -61,6 +63,7 @@ __all__ = [
     "shard_ranges",
     "sharded_collect",
     "sharded_detect_heads",
+    "sharded_diagnose",
     "sharded_patching",
     "sharded_read_sites",
     "site_reader",

@@ -8,6 +8,9 @@
   unit's sentence index moved past the earlier shards' kept sentences, skip counts summed.
 - `sharded_read_sites`: an SAE's or transcoders' training windows in shards; each hook's
   activations concatenated in window order (`site_reader` hands it to `train_sae`);
+- `sharded_diagnose`: prompts (and sentences) in shards; each shard's `DiagnosisParts` (sums
+  over its prompts, its prompts' rank measures, its token-weighted gradients, its words'
+  points) added up into what `mechscope.diagnostics.corpus` gives;
 - `sharded_patching`: prompt pairs in shards; every task metric is a mean over prompts, so
   each site's value (and the clean and corrupted baselines) is the pairs-weighted mean of the
   shards' values; or, for a few pairs over many sites, the sites in shards, values
@@ -28,8 +31,15 @@ import torch
 
 from mechscope.core.batch import TokenBatch
 from mechscope.core.errors import MechscopeError
+from mechscope.core.results import Result
 from mechscope.core.sites import Site
 from mechscope.data.conllu import Sentence
+from mechscope.diagnostics.corpus import (
+    BATCH_SIZE,
+    DiagnosisParts,
+    diagnosis_parts,
+    upos_classes,
+)
 from mechscope.executors.executor import Executor, ModelRecipe, map_shards
 from mechscope.features.activations import read_sites
 from mechscope.heads.detect import detect_heads
@@ -197,6 +207,51 @@ def sharded_collect(
         sentences=tuple(s for part in parts for s in part.sentences),
         skipped=dict(skipped),
     )
+
+
+# --- diagnostics ------------------------------------------------------------------------------
+
+
+def _diagnose_shard(model: Any, shard: tuple) -> DiagnosisParts:  # noqa: ANN401
+    prompts, sentences, classes, gradients, batch_size = shard
+    return diagnosis_parts(model, prompts, sentences=sentences, classes=classes,
+                           gradients=gradients, batch_size=batch_size)  # fmt: skip
+
+
+def sharded_diagnose(
+    recipe: ModelRecipe,
+    prompts: Sequence[str],
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    sentences: Sequence[Sentence] = (),
+    gradients: bool | None = None,
+    batch_size: int = BATCH_SIZE,
+    model: Any = None,  # noqa: ANN401 - the caller's Model, for in-process runs
+    shard_size: int | None = None,
+    progress: bool = True,
+) -> dict[str, Result]:
+    """`mechscope.diagnostics.corpus` over shards of ``prompts`` (and of ``sentences``).
+
+    Every shard's `DiagnosisParts` come back and add up (module docstring). Each carries a
+    gradient the size of the model (SmolLM2: 540 MB), so by default a worker takes one
+    shard; ``shard_size`` counts prompts (the sentences are cut into as many shards).
+
+    Raises:
+        MechscopeError: as `diagnose`, or a shard failed.
+    """
+    classes = upos_classes(sentences) if sentences else []
+    ranges = shard_ranges(len(prompts), executor,
+                          shard_size or math.ceil(len(prompts) / executor.workers))  # fmt: skip
+    k, n = len(ranges), len(sentences)
+    words = [list(sentences[i * n // k : (i + 1) * n // k]) for i in range(k)]  # as many shards
+    shards = [(list(prompts[part.start : part.stop]), words[i], classes, gradients, batch_size)
+              for i, part in enumerate(ranges)]  # fmt: skip
+    parts = map_shards(_diagnose_shard, shards, recipe, executor, model=model,
+                       progress=progress, desc="diagnose shards")  # fmt: skip
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total.results(classes)
 
 
 # --- SAE and transcoder activations ----------------------------------------------------------

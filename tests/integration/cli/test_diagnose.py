@@ -25,6 +25,9 @@ def test_diagnose_refuses_two_sources(tmp_path, capsys):
     argv = ["diagnose", "induction-2l", "--prompts", str(prompts), "--conllu", str(prompts)]
     assert main([*argv, "--out", str(tmp_path / "refused-1")]) == 2
     assert "not both" in capsys.readouterr().err
+    argv = ["diagnose", "induction-2l", "--batch-size", "0", "--out", str(tmp_path / "r-2")]
+    assert main(argv) == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
 
 
 def test_diagnose_measures_part_of_speech_geometry_on_a_treebank(tmp_path, capsys):

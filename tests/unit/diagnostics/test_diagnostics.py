@@ -11,8 +11,7 @@ from mechscope.diagnostics.anisotropy import anisotropy_of, anisotropy_stats, cl
 from mechscope.diagnostics.attention import (
     ONE_HOT_BELOW,
     attention_stats,
-    effective_heads,
-    pattern_statistics,
+    pattern_sums,
 )
 from mechscope.diagnostics.gradients import (
     COMPONENTS,
@@ -40,15 +39,15 @@ def test_uniform_attention_has_entropy_log_n_and_one_hot_has_zero():
     previous[0, 0] = 1
     previous[torch.arange(1, n), torch.arange(n - 1)] = 1  # one-hot on the previous token
     patterns = torch.stack([uniform, previous])[None, None]  # batch layer head dest src
-    stats = pattern_statistics(patterns, torch.ones(1, n), causal=True)
+    stats = pattern_sums(patterns, torch.ones(1, n), causal=True).stats()
     expected = sum(math.log(d + 1) for d in range(1, n)) / (n - 1)  # queries 1..n-1
-    assert float(stats["entropy"][0, 0]) == pytest.approx(expected)
-    assert float(stats["normalised_entropy"][0, 0]) == pytest.approx(1.0)
-    assert float(stats["entropy"][0, 1]) == 0.0
-    assert float(stats["max_weight"][0, 1]) == 1.0
-    assert float(stats["span"][0, 1]) == pytest.approx(1.0)  # always one back
-    assert float(stats["sink_mass"][0, 1]) == pytest.approx(1 / (n - 1))  # query 1 -> 0
-    assert float(stats["normalised_entropy"][0, 1]) < ONE_HOT_BELOW
+    assert float(stats.entropy[0, 0]) == pytest.approx(expected)
+    assert float(stats.normalised_entropy[0, 0]) == pytest.approx(1.0)
+    assert float(stats.entropy[0, 1]) == 0.0
+    assert float(stats.max_weight[0, 1]) == 1.0
+    assert float(stats.span[0, 1]) == pytest.approx(1.0)  # always one back
+    assert float(stats.sink_mass[0, 1]) == pytest.approx(1 / (n - 1))  # query 1 -> 0
+    assert float(stats.normalised_entropy[0, 1]) < ONE_HOT_BELOW
 
 
 def test_effective_heads_counts_distinct_patterns():
@@ -56,8 +55,10 @@ def test_effective_heads_counts_distinct_patterns():
     a, b = torch.eye(n), torch.roll(torch.eye(n), 1, dims=1)
     same = torch.stack([a, a, a])[None, None]
     distinct = torch.stack([a, b, torch.roll(torch.eye(n), 2, dims=1)])[None, None]
-    assert float(effective_heads(same)[0]) == pytest.approx(1.0)
-    assert float(effective_heads(distinct)[0]) == pytest.approx(3.0)
+    mask = torch.ones(1, n)
+    for patterns, heads in ((same, 1.0), (distinct, 3.0)):
+        effective = pattern_sums(patterns, mask, causal=False).stats().effective_heads
+        assert float(effective[0]) == pytest.approx(heads)
 
 
 def test_effective_rank_and_distance_to_rank_one():
@@ -91,6 +92,60 @@ def test_anisotropy_of_a_space_pointing_one_way():
     assert float(result.adjusted()["self_similarity"][0]) == pytest.approx(0.0, abs=0.01)
     with pytest.raises(MechscopeError, match="two prompts"):
         anisotropy_of(stream[:, :1], tokens[:1], torch.ones(1, 5))
+
+
+def _reference_anisotropy(stream, tokens, mask):
+    """Every pair by brute force: the baseline over all token pairs from different prompts,
+    self-similarity per token id over its occurrences in different prompts, intra-sentence
+    against each prompt's mean vector."""
+    rows, cols = mask.bool().nonzero(as_tuple=True)
+    ids = tokens[rows, cols]
+    out = {"baseline": [], "self": [], "intra": []}
+    for layer in stream:
+        unit = torch.nn.functional.normalize(layer[rows, cols].double(), dim=-1)
+        cos = unit @ unit.T
+        apart = rows[:, None] != rows[None, :]
+        out["baseline"].append(float(cos[apart].mean()))
+        sims = []
+        for token in ids.unique():
+            same = (ids[:, None] == token) & (ids[None, :] == token) & apart
+            if same.any():
+                sims.append(float(cos[same].mean()))
+        out["self"].append(sum(sims) / len(sims))
+        intra = []
+        for prompt in rows.unique():
+            members = rows == prompt
+            centre = torch.nn.functional.normalize(layer[rows, cols][members].double().mean(0),
+                                                   dim=0)  # fmt: skip
+            intra.append(float((unit[members] @ centre).mean()))
+        out["intra"].append(sum(intra) / len(intra))
+    return out
+
+
+def test_anisotropy_from_sums_equals_every_pair_and_shards_add_up():
+    from mechscope.diagnostics.anisotropy import anisotropy_sums
+
+    generator = torch.Generator().manual_seed(0)
+    stream = torch.randn(3, 5, 9, 8, generator=generator) + torch.randn(8, generator=generator)
+    tokens = torch.randint(0, 6, (5, 9), generator=generator)
+    mask = torch.ones(5, 9)
+    mask[1, 6:] = 0  # right padding
+    mask[3, :3] = 0  # left padding
+    reference = _reference_anisotropy(stream, tokens, mask)
+    whole = anisotropy_of(stream, tokens, mask)
+    for got, key in ((whole.baseline, "baseline"), (whole.self_similarity, "self"),
+                     (whole.intra_sentence, "intra")):  # fmt: skip
+        assert got.tolist() == pytest.approx(reference[key], abs=1e-6)
+    n = int(mask.sum())
+    lengths = mask.sum(-1)
+    assert whole.n_pairs == (n**2 - int(lengths.pow(2).sum())) // 2
+    # prompts in parts (one of a single prompt, whose pairs come only from the others)
+    parts = [anisotropy_sums(stream[:, a:b], tokens[a:b], mask[a:b]) for a, b in
+             ((0, 2), (2, 3), (3, 5))]  # fmt: skip
+    merged = (parts[0] + parts[1] + parts[2]).result()
+    for field in ("baseline", "self_similarity", "intra_sentence"):
+        torch.testing.assert_close(getattr(merged, field), getattr(whole, field))
+    assert (merged.n_pairs, merged.n_words) == (whole.n_pairs, whole.n_words)
 
 
 def test_class_geometry_of_separated_clusters():

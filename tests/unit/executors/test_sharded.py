@@ -8,6 +8,7 @@ from mechscope.core import MechscopeError
 from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards, shard_ranges
 from tests.jobs_sharded import (
     check_collect,
+    check_diagnose,
     check_heads_and_syntax,
     check_patching,
     check_read_sites,
@@ -26,6 +27,10 @@ def test_head_scores_and_syntax_from_shards_equal_one_pass(model, tmp_path):
 
 def test_activations_from_shards_equal_one_pass(model, tmp_path):
     check_collect(model, Executor(), tmp_path)
+
+
+def test_diagnostics_from_shards_equal_one_pass(model, tmp_path):
+    check_diagnose(model, Executor(), tmp_path)
 
 
 def test_patching_over_shards_of_pairs_equals_all_pairs(model):
