@@ -1,18 +1,22 @@
 """Corpus jobs on 1 and 2 workers, and what a shard and a worker cost (issue 31).
 
-The job: every head kind of SmolLM2 (``--models induction-2l`` for a small model) on UD EWT
-dev sentences (``--sentences``, default 400), with their dependency accuracies, as
-``mechscope heads --conllu --workers N`` runs it. Interleaved rounds of:
-- "in process": `detect_heads` with the treebank accumulator, ``--threads`` torch threads;
-- "2 processes": `sharded_detect_heads` on two spawned workers (one thread each), each
-  loading the model once: what a user waits for, pool start included;
+The job (``--job heads``, the default): every head kind of SmolLM2 (``--models induction-2l``
+for a small model) on UD EWT dev sentences (``--sentences``, default 400), with their
+dependency accuracies, as ``mechscope heads --conllu --workers N`` runs it; ``--job
+diagnose``: every diagnostic of ``mechscope diagnose --conllu --workers N`` (attention, rank,
+anisotropy, gradients, the UPOS class geometry). Interleaved rounds of:
+- "in process": `detect_heads` with the treebank accumulator (`diagnose`), ``--threads``
+  torch threads;
+- "2 processes": `sharded_detect_heads` (`sharded_diagnose`) on two spawned workers (one
+  thread each), each loading the model once: what a user waits for, pool start included;
 - "ray, 2 actors": the same on a local Ray cluster started once before the rounds (its
   start, 10-25 s here, is printed apart), the actors started in each round.
 
 Then the fixed costs that a scaling model needs: a worker's start (spawn, import, model load:
 a pool running one empty shard), and a shard's round trip (64 empty shards on a started pool
 of two: the time per shard). The sharded scores are checked against the one-process ones
-(each kind's largest difference relative to its largest score).
+(each kind's largest difference relative to its largest score; for diagnose, each
+diagnostic's main figure).
 """
 
 import os
@@ -23,12 +27,14 @@ import torch
 
 from benchmarks.common import header, interleaved, options, ratio, seconds
 from mechscope.data.conllu import read_conllu
+from mechscope.diagnostics import diagnose
 from mechscope.executors import (
     Executor,
     ExecutorKind,
     ModelRecipe,
     map_shards,
     sharded_detect_heads,
+    sharded_diagnose,
 )
 from mechscope.heads import DependencyAccumulator, align_all, detect_heads
 
@@ -46,6 +52,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--sentences", type=int, default=400)
+    parser.add_argument("--job", choices=("heads", "diagnose"), default="heads")
     args, _ = parser.parse_known_args()
     opts = options()
     spec = (opts.models or ("smollm2-135m",))[0]
@@ -69,6 +76,27 @@ def main() -> None:
             return scores.per_prompt
 
         return job
+
+    if args.job == "diagnose":
+        prompts = [" ".join(s.words) for s in sentences]
+
+        def figures(results: dict) -> torch.Tensor:  # each diagnostic's main figure, a row
+            rows = [results["attention"].entropy.flatten(), results["rank"].res.flatten(),
+                    results["anisotropy"].baseline, results["gradients"].norms.flatten(),
+                    results["class-geometry"].ratio]  # fmt: skip
+            width = max(len(row) for row in rows)
+            return torch.stack([torch.nn.functional.pad(r.float(), (0, width - len(r)))
+                                for r in rows])  # fmt: skip
+
+        def in_process() -> torch.Tensor:
+            return figures(diagnose(model, prompts, sentences=sentences, progress=False))
+
+        def sharded(executor: Executor):  # noqa: ANN202
+            def job() -> torch.Tensor:
+                return figures(sharded_diagnose(recipe, prompts, executor,
+                                                sentences=sentences, progress=False))  # fmt: skip
+
+            return job
 
     candidates = {"in process": in_process, "2 processes": sharded(Executor(workers=2))}
     ray_started = None

@@ -173,3 +173,20 @@ def slow_task(model, shard: tuple[int, str]) -> int:
     (Path(directory) / f"{os.getpid()}.pid").write_text(str(index))
     time.sleep(60)
     return index
+
+
+def late_first_task(model, shard: int) -> list[int]:
+    """The earlier the shard, the later it comes back (shard 0 last of its worker's)."""
+    import time
+
+    time.sleep(0.05 * (6 - shard))
+    return [shard]
+
+
+def check_fold(executor: Executor) -> None:
+    """Results folded in shard order, however they come back."""
+    from mechscope.executors import fold_shards
+
+    got = fold_shards(late_first_task, list(range(6)), lambda a, b: a + b, ModelRecipe(SPEC),
+                      executor, progress=False)  # fmt: skip
+    assert got == [0, 1, 2, 3, 4, 5]

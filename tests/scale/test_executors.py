@@ -16,6 +16,7 @@ from tests.jobs_sharded import (
     SPEC,
     check_collect,
     check_diagnose,
+    check_fold,
     check_heads_and_syntax,
     check_patching,
     check_read_sites,
@@ -58,6 +59,10 @@ def test_activations(model, executor, tmp_path):
 
 def test_diagnostics(model, executor, tmp_path):
     check_diagnose(model, executor, tmp_path)
+
+
+def test_fold_in_shard_order(executor):
+    check_fold(executor)
 
 
 def test_patching(model, executor):

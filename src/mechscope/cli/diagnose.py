@@ -44,6 +44,9 @@ class Config:
     batch_size: int = 64
     """Prompts a pass (each diagnostic is a sum over prompts, so the batches add up to one
     pass over them all)."""
+    gradients: bool = True
+    """Take the next-token gradients (decoders); --no-gradients skips them: they are most of
+    the work, and on workers a model-size tensor a shard."""
     out: OutArg = Path("results/diagnose")
     """Where each result and report.html go."""
     overwrite: bool = False
@@ -79,11 +82,13 @@ def run(cfg: Config) -> dict[str, "Result"]:
     shards = sharding(cfg.model, cfg.loading, cfg.sharding)
     model = load_text_model(cfg.model, cfg.loading, "diagnose")
     if shards is None:
-        results = diagnose(model, prompts, sentences=sentences, batch_size=cfg.batch_size)
+        results = diagnose(model, prompts, sentences=sentences, batch_size=cfg.batch_size,
+                           gradients=None if cfg.gradients else False)  # fmt: skip
     else:
         recipe, executor = shards
         results = sharded_diagnose(recipe, prompts, executor, sentences=sentences,
-                                   batch_size=cfg.batch_size, model=model)  # fmt: skip
+                                   batch_size=cfg.batch_size, model=model,
+                                   gradients=None if cfg.gradients else False)  # fmt: skip
     return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 
 
@@ -113,14 +118,16 @@ def summary(results: dict[str, "Result"], cfg: Config) -> Iterator[str]:
         yield f"  {head.layer}.{head.head} {kind}: normalised entropy {entropy:.3f}"
     yield "rank: effective rank / res(X) by boundary: " + ", ".join(
         f"{r['effective_rank']:.1f}/{r['res']:.2f}" for r in rank.summary())  # fmt: skip
-    yield ("anisotropy (mean cosine of random token pairs) by boundary: "
+    yield ("anisotropy (mean cosine of tokens from different prompts) by boundary: "
            + ", ".join(f"{v:.2f}" for v in spread.baseline.tolist()))  # fmt: skip
     if isinstance(geometry, ClassGeometry):
         yield (f"class geometry of {sum(geometry.counts)} words by UPOS "
                f"({len(geometry.classes)} tags), intra/inter-class distance ratio by boundary: "
                + ", ".join(f"{v:.2f}" for v in geometry.ratio.tolist()))  # fmt: skip
     if not isinstance(grads, GradientNorms):
-        yield "gradients: skipped (needs a decoder with an unembedding for the next-token loss)"
+        why = ("--no-gradients" if not cfg.gradients
+               else "needs a decoder with an unembedding for the next-token loss")  # fmt: skip
+        yield f"gradients: skipped ({why})"
     else:
         yield (f"gradients: first/last block norm ratio {grads.ratio():.3g} "
                f"(vanishing below {VANISHING_BELOW:g}, exploding above {EXPLODING_ABOVE:g}): "

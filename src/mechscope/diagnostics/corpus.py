@@ -26,12 +26,12 @@ from mechscope.diagnostics.anisotropy import (
     anisotropy_sums,
     labelled_points,
 )
-from mechscope.diagnostics.attention import AttentionSums, attention_sums
+from mechscope.diagnostics.attention import AttentionSums, pattern_sums
 from mechscope.diagnostics.gradients import GradientSum, summed_gradients
 from mechscope.diagnostics.rank import RankStats, rank_of_representations
 from mechscope.models.adapter import adapt, model_spec
 from mechscope.models.base import Model
-from mechscope.models.run import boundary_stream
+from mechscope.models.run import stream_and_patterns
 from mechscope.models.tokens import pad_id, tokenize
 from mechscope.models.words import align_words
 
@@ -142,16 +142,17 @@ def word_class_rows(
 def _batch_parts(
     model: Model, prompts: Sequence[str], gradients: bool
 ) -> tuple[AttentionSums, RankStats, AnisotropySums, GradientSum | None]:
-    """One batch's parts: the boundary stream read once for the rank and the anisotropy."""
+    """One batch's parts: the stream and the patterns from one pass, then the gradients."""
     batch = tokenize(model, list(prompts))
-    with torch.no_grad():
-        stream = boundary_stream(model, batch).cpu()
-    mask = batch.attention_mask.cpu()
+    stream, patterns = stream_and_patterns(model, batch)
+    attention = pattern_sums(patterns, batch.attention_mask, adapt(model).causal)
+    del patterns
+    stream, mask = stream.cpu(), batch.attention_mask.cpu()
     rank = rank_of_representations(stream, mask)
     spread = anisotropy_sums(stream, batch.tokens.cpu(), mask, skip_first=True)
     del stream
     grads = summed_gradients(model, batch) if gradients else None
-    return attention_sums(model, batch), rank, spread, grads
+    return attention, rank, spread, grads
 
 
 def diagnosis_parts(

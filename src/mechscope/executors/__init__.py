@@ -2,11 +2,12 @@
 
 - `executor`: `Executor` (local processes or Ray, workers, cluster address, retries),
   `ModelRecipe` (what each worker loads once), `map_shards` (shards out, results back in
-  order, faults retried or named), `keep_workers` (one set of workers for a whole job);
+  order, faults retried or named), `fold_shards` (the results folded in order as they
+  come), `keep_workers` (one set of workers for a whole job);
 - `sharded`: `sharded_detect_heads` (with a treebank's dependency accuracies),
   `sharded_collect` (activations for probes), `sharded_read_sites` (an SAE's training
-  activations), `sharded_diagnose` (every diagnostic), `sharded_patching` (prompt pairs), each
-  equal to its one-process job (`docs/scale.md` for when to use which).
+  activations), `sharded_diagnose` (every diagnostic), `sharded_patching` (prompt pairs),
+  each equal to its one-process job (`docs/scale.md` for when to use which).
 """
 
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
         Executor,
         ExecutorKind,
         ModelRecipe,
+        fold_shards,
         keep_workers,
         map_shards,
         threads_per_worker,
@@ -38,6 +40,7 @@ _EXPORTS = {
     "Executor": "mechscope.executors.executor",
     "ExecutorKind": "mechscope.executors.executor",
     "ModelRecipe": "mechscope.executors.executor",
+    "fold_shards": "mechscope.executors.executor",
     "keep_workers": "mechscope.executors.executor",
     "map_shards": "mechscope.executors.executor",
     "threads_per_worker": "mechscope.executors.executor",
@@ -57,6 +60,7 @@ __all__ = [
     "ExecutorKind",
     "ModelRecipe",
     "add_accumulated",
+    "fold_shards",
     "keep_workers",
     "map_shards",
     "pair_subset",

@@ -1,5 +1,8 @@
 """`map_shards`: a job's shards on worker processes or a Ray cluster, each loading the model once.
 
+`fold_shards` merges the results as they come back (in shard order) instead of returning
+them all, for merges whose parts are large.
+
 A corpus job (head scores over a treebank, activations for probes and SAEs, patching over
 thousands of prompt pairs) is cut into shards (sentences, prompt pairs); each shard goes to a
 worker that holds the model (`ModelRecipe` says how to load it) and runs ``task(model,
@@ -35,7 +38,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -126,23 +129,107 @@ def map_shards(
         MechscopeError: a shard's task raised (named, with the first line of its error), a
             worker died more than ``executor.retries`` times, or Ray is not installed.
     """
+    collected: _InOrder[R] = _InOrder(len(shards))
+    _run_all(task, shards, recipe, executor, collected, model=model, progress=progress,
+             desc=desc)  # fmt: skip
+    return collected.kept
+
+
+def fold_shards(
+    task: Callable[[Any, S], R],
+    shards: Sequence[S],
+    fold: Callable[[R, R], R],
+    recipe: ModelRecipe,
+    executor: Executor = Executor(),  # noqa: B008 - frozen
+    *,
+    model: Any = None,  # noqa: ANN401 - a loaded Model for in-process runs
+    progress: bool = True,
+    desc: str = "shards",
+) -> R:
+    """``fold`` over the shards' results in shard order, each folded in as soon as it can be.
+
+    What `map_shards` does, without holding every result: a result is folded into the
+    running total once every earlier shard's has been (``fold(fold(r0, r1), r2)...``), so
+    only those that came back early wait. For merges whose parts are large (a model-size
+    gradient a shard).
+
+    Raises:
+        MechscopeError: as `map_shards`, or no shards.
+    """
     if not shards:
-        return []
+        raise MechscopeError("no shards to fold; give at least one.")
+    collected: _InOrder[R] = _InOrder(len(shards), fold)
+    _run_all(task, shards, recipe, executor, collected, model=model, progress=progress,
+             desc=desc)  # fmt: skip
+    return collected.total
+
+
+class _InOrder(Generic[R]):
+    """Shard results taken in shard order: kept in a list, or folded as they come.
+
+    ``add(index, result)`` in any order; a result waits only until every earlier one is in.
+    """
+
+    def __init__(self, n: int, fold: Callable[[R, R], R] | None = None) -> None:
+        self.n, self.fold = n, fold
+        self.waiting: dict[int, R] = {}
+        self.next = 0
+        self.kept: list[R] = []
+        self._total: list[R] = []  # the running fold (empty before the first result)
+
+    def add(self, index: int, result: R) -> None:
+        """Take shard ``index``'s result."""
+        self.waiting[index] = result
+        while self.next in self.waiting:
+            ready = self.waiting.pop(self.next)
+            if self.fold is None:
+                self.kept.append(ready)
+            else:
+                self._total = [self.fold(self._total[0], ready) if self._total else ready]
+            self.next += 1
+
+    def __contains__(self, index: int) -> bool:
+        return index < self.next or index in self.waiting
+
+    def __len__(self) -> int:
+        return self.next + len(self.waiting)
+
+    @property
+    def total(self) -> R:
+        """The fold of every result."""
+        assert self.next == self.n and self._total, "not every shard's result is in"
+        return self._total[0]
+
+
+def _run_all(
+    task: Callable[[Any, S], R],
+    shards: Sequence[S],
+    recipe: ModelRecipe,
+    executor: Executor,
+    collected: _InOrder[R],
+    *,
+    model: Any,  # noqa: ANN401
+    progress: bool,
+    desc: str,
+) -> None:
+    """Every shard on ``executor``, each result handed to ``collected`` as it comes back."""
+    if not shards:
+        return
     bar = tqdm(total=len(shards), desc=desc, disable=not progress)
     try:
         if executor.in_process:
             model = model if model is not None else recipe.load()
-            results = []
             for index, shard in enumerate(shards):
-                results.append(_run_shard(task, model, index, shard))
+                collected.add(index, _run_shard(task, model, index, shard))
                 bar.update()
-            return results
+            return
         kept = _KEPT.get()
         if kept is not None:
-            return kept.workers(executor).map(task, shards, recipe, executor, bar)
+            kept.workers(executor).map(task, shards, recipe, executor, bar, collected)
+            return
         workers = _start(executor, min(executor.workers, len(shards)))
         try:
-            return workers.map(task, shards, recipe, executor, bar)
+            workers.map(task, shards, recipe, executor, bar, collected)
         finally:
             workers.close()
     finally:
@@ -265,8 +352,7 @@ class _Processes:
             self._pool = None
 
     def map(self, task: Callable[[Any, S], R], shards: Sequence[S], recipe: ModelRecipe,
-            executor: Executor, bar: tqdm) -> list[R]:  # fmt: skip
-        results: dict[int, R] = {}
+            executor: Executor, bar: tqdm, results: _InOrder[R]) -> None:  # fmt: skip
         deaths = dict.fromkeys(range(len(shards)), 0)
         while len(results) < len(shards):
             pool = self.pool()
@@ -278,7 +364,7 @@ class _Processes:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        results[pending[future]] = future.result()  # a task's error propagates
+                        results.add(pending[future], future.result())  # an error propagates
                         del pending[future]  # (after: a shard whose worker died stays pending)
                         bar.update()
             except BrokenProcessPool:  # a worker died: rerun its shards in a new pool
@@ -293,7 +379,6 @@ class _Processes:
             except BaseException:  # a failing shard or Ctrl-C: stop everything queued
                 self.stop()
                 raise
-        return [results[i] for i in range(len(shards))]
 
 
 # --- Ray -------------------------------------------------------------------------------------
@@ -356,7 +441,7 @@ class _RayActors:
             self.started = False
 
     def map(self, task: Callable[[Any, S], R], shards: Sequence[S], recipe: ModelRecipe,
-            executor: Executor, bar: tqdm) -> list[R]:  # fmt: skip
+            executor: Executor, bar: tqdm, results: _InOrder[R]) -> None:  # fmt: skip
         if not self.actors:
             self.start()  # first: without Ray installed, its one-line error
         from ray.exceptions import (  # pyright: ignore[reportMissingImports]
@@ -365,13 +450,12 @@ class _RayActors:
         )
         from ray.util import ActorPool  # pyright: ignore[reportMissingImports]
 
-        results: dict[int, R] = {}
         try:
             pool = ActorPool(self.actors)
             work = list(enumerate(shards))
             calls = pool.map_unordered(lambda a, item: a.run.remote(task, recipe, *item), work)
             for index, result in calls:
-                results[index] = result
+                results.add(index, result)
                 bar.update()
         except RayTaskError as error:
             self.close()  # the other actors' queued shards go
@@ -388,4 +472,3 @@ class _RayActors:
         except BaseException:  # Ctrl-C: the actors go
             self.close()
             raise
-        return [results[i] for i in range(len(shards))]

@@ -22,6 +22,7 @@ local Ray cluster in the scale tier (``make scale``).
 """
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -40,7 +41,7 @@ from mechscope.diagnostics.corpus import (
     diagnosis_parts,
     upos_classes,
 )
-from mechscope.executors.executor import Executor, ModelRecipe, map_shards
+from mechscope.executors.executor import Executor, ModelRecipe, fold_shards, map_shards
 from mechscope.features.activations import read_sites
 from mechscope.heads.detect import detect_heads
 from mechscope.heads.kinds import HeadKind
@@ -232,9 +233,11 @@ def sharded_diagnose(
 ) -> dict[str, Result]:
     """`mechscope.diagnostics.corpus` over shards of ``prompts`` (and of ``sentences``).
 
-    Every shard's `DiagnosisParts` come back and add up (module docstring). Each carries a
-    gradient the size of the model (SmolLM2: 540 MB), so by default a worker takes one
-    shard; ``shard_size`` counts prompts (the sentences are cut into as many shards).
+    Every shard's `DiagnosisParts` come back and are added up in shard order as they come
+    (`fold_shards`: the caller holds the running total and the shards that came back early,
+    not every shard's). Each carries a gradient the size of the model (SmolLM2: 540 MB), so
+    by default a worker takes one shard; ``shard_size`` counts prompts (the sentences are
+    cut into as many shards).
 
     Raises:
         MechscopeError: as `diagnose`, or a shard failed.
@@ -246,11 +249,8 @@ def sharded_diagnose(
     words = [list(sentences[i * n // k : (i + 1) * n // k]) for i in range(k)]  # as many shards
     shards = [(list(prompts[part.start : part.stop]), words[i], classes, gradients, batch_size)
               for i, part in enumerate(ranges)]  # fmt: skip
-    parts = map_shards(_diagnose_shard, shards, recipe, executor, model=model,
-                       progress=progress, desc="diagnose shards")  # fmt: skip
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
+    total = fold_shards(_diagnose_shard, shards, operator.add, recipe, executor, model=model,
+                        progress=progress, desc="diagnose shards")  # fmt: skip
     return total.results(classes)
 
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         readout,
         readout_groups,
         run_until,
+        stream_and_patterns,
     )
     from mechscope.models.tiny import TinyConfig, tiny_model
     from mechscope.models.tokens import (
@@ -92,6 +93,7 @@ _EXPORTS = {
     "random_like": "mechscope.models.random_init",
     "readout": "mechscope.models.run",
     "readout_groups": "mechscope.models.run",
+    "stream_and_patterns": "mechscope.models.run",
     "run_until": "mechscope.models.run",
     "save_checkpoint": "mechscope.models.checkpoint",
     "shipped_dir": "mechscope.models.bundled",
@@ -139,6 +141,7 @@ __all__ = [
     "random_like",
     "readout",
     "readout_groups",
+    "stream_and_patterns",
     "run_until",
     "save_checkpoint",
     "shipped_dir",

@@ -16,6 +16,7 @@ from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
 from mechscope.core.axes import Patterns
+from mechscope.core.batch import ImageBatch, TokenBatch
 from mechscope.core.errors import MechscopeError
 from mechscope.core.sites import Component, hook_name, hook_names
 from mechscope.models.adapter import adapt
@@ -118,20 +119,34 @@ def target_hook(model: Model, layer: int) -> str:
     return hook_name(post, last)
 
 
+def _cached(model: Model, batch: TokenBatch | ImageBatch, names: Sequence[str]) -> Any:  # noqa: ANN401
+    """One pass of ``batch`` caching only ``names``."""
+    _, cache = model.run_with_cache(
+        batch.inputs, names_filter=list(names), return_type=None, **forward_kwargs(model, batch)
+    )
+    return cache
+
+
+def _boundary_names(model: Model) -> list[str]:
+    return [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
+
+
+def _masked_patterns(cache: Any, names: Sequence[str], attention_mask: Tensor) -> Patterns:  # noqa: ANN401
+    """Every layer's pattern, stacked, with the rows and columns of padding zeroed."""
+    patterns = torch.stack([cache[name] for name in names], dim=1)
+    real = attention_mask.bool().to(patterns.device)
+    pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
+    return patterns * pair
+
+
 @torch.no_grad()
 def boundary_stream(model: Model, tokens: Inputs) -> Float[Tensor, "boundary batch pos d_model"]:
     """The stream entering every block and after the last (`target_hook`), in one pass.
 
     ``tokens``: any `mechscope.models.tokens.Inputs` (prompts, token ids, a batch, images).
     """
-    batch = as_batch(model, tokens)
-    names = [target_hook(model, layer) for layer in range(model.cfg.n_layers + 1)]
-    _, cache = model.run_with_cache(
-        batch.inputs,
-        names_filter=names,
-        return_type=None,
-        **adapt(model).forward_kwargs(batch),  # pyright: ignore[reportArgumentType]
-    )
+    names = _boundary_names(model)
+    cache = _cached(model, as_batch(model, tokens), names)
     return torch.stack([cache[name] for name in names])
 
 
@@ -143,13 +158,19 @@ def attention_patterns(model: Model, batch: Inputs) -> Patterns:
     """
     batch = as_batch(model, batch)
     names = hook_names(Component.PATTERN, model.cfg.n_layers)
-    _, cache = model.run_with_cache(
-        batch.inputs, names_filter=names, return_type=None, **forward_kwargs(model, batch)
-    )
-    patterns = torch.stack([cache[name] for name in names], dim=1)
-    real = batch.attention_mask.bool().to(patterns.device)
-    pair = einops.rearrange(real, "b d -> b 1 1 d 1") & einops.rearrange(real, "b s -> b 1 1 1 s")
-    return patterns * pair
+    return _masked_patterns(_cached(model, batch, names), names, batch.attention_mask)
+
+
+@torch.no_grad()
+def stream_and_patterns(
+    model: Model, tokens: Inputs
+) -> tuple[Float[Tensor, "boundary batch pos d_model"], Patterns]:
+    """`boundary_stream` and `attention_patterns` from one pass."""
+    batch = as_batch(model, tokens)
+    streams, patterns = _boundary_names(model), hook_names(Component.PATTERN, model.cfg.n_layers)
+    cache = _cached(model, batch, [*streams, *patterns])
+    return (torch.stack([cache[name] for name in streams]),
+            _masked_patterns(cache, patterns, batch.attention_mask))  # fmt: skip
 
 
 READOUT_ROWS = 256

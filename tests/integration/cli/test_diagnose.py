@@ -56,6 +56,14 @@ def test_diagnose_measures_part_of_speech_geometry_on_a_treebank(tmp_path, capsy
     assert "Part-of-speech class ratio" in (out / "report.html").read_text()
 
 
+def test_no_gradients_skips_them_and_says_why(tmp_path, capsys):
+    out = tmp_path / "diag"
+    argv = ["diagnose", "induction-2l", "--max-prompts", "4", "--no-gradients"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "gradients: skipped (--no-gradients)" in capsys.readouterr().out
+    assert not (out / "gradients").exists() and (out / "attention").exists()
+
+
 def test_results_record_the_prompts_they_ran_on(tmp_path):
     from mechscope.data.prompts import DEFAULT_PROMPTS
 

@@ -9,6 +9,7 @@ from mechscope.executors import Executor, ExecutorKind, ModelRecipe, map_shards,
 from tests.jobs_sharded import (
     check_collect,
     check_diagnose,
+    check_fold,
     check_heads_and_syntax,
     check_patching,
     check_read_sites,
@@ -45,6 +46,32 @@ def test_a_failing_shard_is_named_in_one_line(model):
     with pytest.raises(MechscopeError, match="shard 2 failed: ValueError: bad shard contents"):
         map_shards(failing_task, [0, 1, 2, 3], ModelRecipe("induction-2l"), model=model,
                    progress=False)  # fmt: skip
+
+
+def test_results_are_folded_in_shard_order(model):
+    check_fold(Executor())
+
+
+def test_results_coming_back_out_of_order_wait_only_until_the_earlier_are_in():
+    from mechscope.executors.executor import _InOrder
+
+    folded = _InOrder(4, lambda a, b: a + b)
+    folded.add(2, "c")
+    folded.add(3, "d")
+    assert len(folded) == 2 and 2 in folded and 0 not in folded
+    assert folded.waiting == {2: "c", 3: "d"}
+    folded.add(0, "a")
+    assert folded.waiting == {2: "c", 3: "d"}  # 1 is not in yet
+    folded.add(1, "b")
+    assert folded.waiting == {} and folded.total == "abcd"
+    kept = _InOrder(3)
+    for index in (1, 2, 0):
+        kept.add(index, index * 10)
+    assert kept.kept == [0, 10, 20]
+    with pytest.raises(MechscopeError, match="no shards to fold"):
+        from mechscope.executors import fold_shards
+
+        fold_shards(failing_task, [], max, ModelRecipe("induction-2l"), progress=False)
 
 
 def test_shards_cover_the_corpus_in_order():
