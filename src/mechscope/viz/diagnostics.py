@@ -65,7 +65,7 @@ def render_diagnostics(
         {"baseline (random pairs)": (x, spread.baseline.tolist()),
          "self-similarity, adjusted": (x, adjusted["self_similarity"]),
          "intra-sentence, adjusted": (x, adjusted["intra_sentence"])},
-        title=f"Anisotropy (Ethayarajh 2019): {spread.n_pairs} pairs, {spread.n_words} words",
+        title=f"Anisotropy (Ethayarajh 2019): {spread.n_pairs:,} pairs, {spread.n_words:,} words",
         x_title="boundary (0 = embeddings)", y_title="cosine",
     ))  # fmt: skip
     if grads is not None:
