@@ -11,7 +11,7 @@ gives, to float rounding; the same parts from shards on workers
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -76,9 +76,7 @@ class DiagnosisParts:
         provenance = Provenance(model=self.model)
         results: dict[str, Result] = {
             "attention": self.attention.stats(provenance),
-            "rank": RankStats(
-                self.rank.effective_rank, self.rank.res, self.rank.spectrum, provenance=provenance
-            ),  # fmt: skip
+            "rank": replace(self.rank, provenance=provenance),
             "anisotropy": self.anisotropy.result(provenance),
         }
         if self.gradients is not None:
@@ -194,8 +192,7 @@ def diagnosis_parts(
             label = torch.tensor([row + [-1] * (width - len(row))
                                   for row in labels[start : start + batch_size]])  # fmt: skip
             points = labelled_points(model, batch.to(model.cfg.device or "cpu"), label)
-            total = DiagnosisParts(total.model, total.attention, total.rank, total.anisotropy,
-                                   total.gradients, _either(total.geometry, points))  # fmt: skip
+            total = replace(total, geometry=_either(total.geometry, points))
     return total
 
 
