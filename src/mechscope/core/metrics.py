@@ -63,6 +63,15 @@ class Metric:
     read_columns: ColumnsFn | None = None
     """``fn`` on the logits at ``positions`` and ``columns`` alone (``[batch, k]``)."""
 
+    @property
+    def row_reader(self) -> RowsFn | ColumnsFn | None:
+        """What reads the logits an intervention computes at ``positions``.
+
+        ``read_columns`` when the metric names its ``columns`` (the intervention then
+        computes only those), else ``read`` (whole rows); None without ``positions``.
+        """
+        return self.read if self.read_columns is None else self.read_columns
+
     def __call__(self, logits: Logits | Float[Tensor, "batch d_vocab"]) -> Tensor:
         """The metric's value on ``logits`` (a one-element tensor; see `fn`)."""
         return self.fn(logits)

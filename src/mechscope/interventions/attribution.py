@@ -63,7 +63,8 @@ def attribution_patching(
             assert metric.read is not None and metric.positions is not None
             resid = model(target.batch.inputs, stop_at_layer=model.cfg.n_layers, **kwargs)
             rows = metric_rows(model, resid, metric.positions, columns=metric.columns)
-            read = metric.read if metric.read_columns is None else metric.read_columns
+            read = metric.row_reader
+            assert read is not None
             value = read(rows)
         else:
             value = metric(model(target.batch.inputs, **kwargs))

@@ -174,7 +174,8 @@ def run_patches(
         assert metric.positions is not None
         columns = metric.columns
         rows = metric_rows(model, out, metric.positions, n_rep, skip, start, narrowed, columns)
-        read = metric.read if metric.read_columns is None else metric.read_columns
+        read = metric.row_reader
+        assert read is not None
         values = [read(rows[i * n_batch : (i + 1) * n_batch]) for i in range(n_rep)]
     else:
         if skip:

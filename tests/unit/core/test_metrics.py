@@ -116,5 +116,12 @@ def test_a_metric_on_a_few_columns_reads_the_same_value_three_ways():
     picked = at.gather(1, metric.columns)
     for value in (metric(logits), metric.read(at), metric.read_columns(picked)):
         torch.testing.assert_close(value, by_hand)
+    # what an intervention reads its computed logits with: the columns' reader here, the
+    # whole rows' for a metric without columns
+    assert metric.row_reader is metric.read_columns
+    from mechscope.core import at_positions
+
+    whole = at_positions("first", lambda at: at[:, 0].mean(), positions)
+    assert whole.row_reader is whole.read and whole.read is not None
     with pytest.raises(MechscopeError, match=r"columns must be \[batch, k\]"):
         at_columns("diff", lambda at: at.mean(), positions, answers)
