@@ -81,14 +81,16 @@ def run(cfg: Config) -> dict[str, "Result"]:
     config = with_prompts(cfg, prompts)
     shards = sharding(cfg.model, cfg.loading, cfg.sharding)
     model = load_text_model(cfg.model, cfg.loading, "diagnose")
+    options = {
+        "sentences": sentences,
+        "batch_size": cfg.batch_size,
+        "gradients": None if cfg.gradients else False,
+    }  # None: where the model has them
     if shards is None:
-        results = diagnose(model, prompts, sentences=sentences, batch_size=cfg.batch_size,
-                           gradients=None if cfg.gradients else False)  # fmt: skip
+        results = diagnose(model, prompts, **options)
     else:
         recipe, executor = shards
-        results = sharded_diagnose(recipe, prompts, executor, sentences=sentences,
-                                   batch_size=cfg.batch_size, model=model,
-                                   gradients=None if cfg.gradients else False)  # fmt: skip
+        results = sharded_diagnose(recipe, prompts, executor, model=model, **options)
     return {name: r.with_provenance(config, cfg.model) for name, r in results.items()}
 
 

@@ -10,7 +10,7 @@
   activations concatenated in window order (`site_reader` hands it to `train_sae`);
 - `sharded_diagnose`: prompts (and sentences) in shards; each shard's `DiagnosisParts` (sums
   over its prompts, its prompts' rank measures, its token-weighted gradients, its words'
-  points) added up into what `mechscope.diagnostics.corpus` gives;
+  points) added up into what `mechscope.diagnostics.diagnose` gives;
 - `sharded_patching`: prompt pairs in shards; every task metric is a mean over prompts, so
   each site's value (and the clean and corrupted baselines) is the pairs-weighted mean of the
   shards' values; or, for a few pairs over many sites, the sites in shards, values
@@ -231,7 +231,7 @@ def sharded_diagnose(
     shard_size: int | None = None,
     progress: bool = True,
 ) -> dict[str, Result]:
-    """`mechscope.diagnostics.corpus` over shards of ``prompts`` (and of ``sentences``).
+    """`mechscope.diagnostics.diagnose` over shards of ``prompts`` (and of ``sentences``).
 
     Every shard's `DiagnosisParts` come back and are added up in shard order as they come
     (`fold_shards`: the caller holds the running total and the shards that came back early,
