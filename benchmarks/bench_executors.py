@@ -21,7 +21,9 @@ diagnostic's main figure).
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,29 +48,20 @@ def empty(model: object, shard: int) -> int:  # noqa: ARG001 - the task's signat
     return shard
 
 
-def main() -> None:
-    """Time the job in process and on two workers; then a worker's start and a shard's trip."""
-    import argparse
+Job = Callable[[], torch.Tensor]
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sentences", type=int, default=400)
-    parser.add_argument("--job", choices=("heads", "diagnose"), default="heads")
-    args, _ = parser.parse_known_args()
-    opts = options()
-    spec = (opts.models or ("smollm2-135m",))[0]
-    print(header(opts), f"cpus {os.cpu_count()}")
-    recipe = ModelRecipe(spec)
-    model = recipe.load()
-    sentences = read_conllu(DEV, args.sentences)
+
+def heads_job(model: Any, recipe: ModelRecipe, sentences: list) -> tuple[Job, Callable]:  # noqa: ANN401
+    """Every head kind and the dependency accuracies: in process, and a sharded job's maker."""
     aligned, skipped = align_all(model, sentences)
-    print(f"{spec}: {len(aligned)} sentences aligned ({sum(skipped.values())} skipped)")
+    print(f"{recipe.spec}: {len(aligned)} sentences aligned ({sum(skipped.values())} skipped)")
 
     def in_process() -> torch.Tensor:
         accumulator = DependencyAccumulator(model, aligned, skipped)
         scores = detect_heads(model, accumulator.tokens, consumers=[accumulator], progress=False)
         return scores.per_prompt
 
-    def sharded(executor: Executor):  # noqa: ANN202
+    def sharded(executor: Executor) -> Job:
         def job() -> torch.Tensor:
             accumulator = DependencyAccumulator(model, aligned, skipped)
             scores = sharded_detect_heads(recipe, accumulator.tokens, executor=executor,
@@ -77,26 +70,53 @@ def main() -> None:
 
         return job
 
-    if args.job == "diagnose":
-        prompts = [" ".join(s.words) for s in sentences]
+    return in_process, sharded
 
-        def figures(results: dict) -> torch.Tensor:  # each diagnostic's main figure, a row
-            rows = [results["attention"].entropy.flatten(), results["rank"].res.flatten(),
-                    results["anisotropy"].baseline, results["gradients"].norms.flatten(),
-                    results["class-geometry"].ratio]  # fmt: skip
-            width = max(len(row) for row in rows)
-            return torch.stack([torch.nn.functional.pad(r.float(), (0, width - len(r)))
-                                for r in rows])  # fmt: skip
 
-        def in_process() -> torch.Tensor:
-            return figures(diagnose(model, prompts, sentences=sentences, progress=False))
+def diagnose_job(model: Any, recipe: ModelRecipe, sentences: list) -> tuple[Job, Callable]:  # noqa: ANN401
+    """Every diagnostic (each one's main figure a row): in process, and a sharded job's maker."""
+    prompts = [" ".join(s.words) for s in sentences]
 
-        def sharded(executor: Executor):  # noqa: ANN202
-            def job() -> torch.Tensor:
-                return figures(sharded_diagnose(recipe, prompts, executor,
-                                                sentences=sentences, progress=False))  # fmt: skip
+    def figures(results: dict) -> torch.Tensor:
+        rows = [results["attention"].entropy.flatten(), results["rank"].res.flatten(),
+                results["anisotropy"].baseline, results["gradients"].norms.flatten(),
+                results["class-geometry"].ratio]  # fmt: skip
+        width = max(len(row) for row in rows)
+        return torch.stack([torch.nn.functional.pad(r.float(), (0, width - len(r)))
+                            for r in rows])  # fmt: skip
 
-            return job
+    def in_process() -> torch.Tensor:
+        return figures(diagnose(model, prompts, sentences=sentences, progress=False))
+
+    def sharded(executor: Executor) -> Job:
+        def job() -> torch.Tensor:
+            return figures(sharded_diagnose(recipe, prompts, executor, sentences=sentences,
+                                            progress=False))  # fmt: skip
+
+        return job
+
+    return in_process, sharded
+
+
+JOBS = {"heads": heads_job, "diagnose": diagnose_job}
+"""``--job``: each job's one-process run and the maker of its sharded run."""
+
+
+def main() -> None:
+    """Time the job in process and on two workers; then a worker's start and a shard's trip."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sentences", type=int, default=400)
+    parser.add_argument("--job", choices=tuple(JOBS), default="heads")
+    args, _ = parser.parse_known_args()
+    opts = options()
+    spec = (opts.models or ("smollm2-135m",))[0]
+    print(header(opts), f"cpus {os.cpu_count()}")
+    recipe = ModelRecipe(spec)
+    model = recipe.load()
+    sentences = read_conllu(DEV, args.sentences)
+    in_process, sharded = JOBS[args.job](model, recipe, sentences)
 
     candidates = {"in process": in_process, "2 processes": sharded(Executor(workers=2))}
     ray_started = None
